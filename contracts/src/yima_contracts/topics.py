@@ -1,0 +1,47 @@
+"""Kafka topic names.
+
+These names are public: departments that run their own systems consume and produce on them with any
+Kafka client. Change one only with an ADR (docs/adr/) and a new event version.
+"""
+
+from __future__ import annotations
+
+import re
+
+CASE_SUBMITTED = "case.submitted"
+CASE_RISK_ASSESSED = "case.risk_assessed"
+CASE_ASSIGNED = "case.assigned"
+CASE_FEEDBACK = "case.feedback"
+CASE_STATUS = "case.status"
+NOTIFICATION_SENT = "notification.sent"
+
+SERVICES = ("intake", "routing", "risk", "mediation", "notify")
+
+UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_UNIT_CODE_RE = re.compile(UNIT_CODE_PATTERN)
+
+
+def unit_topic(unit_code: str) -> str:
+    """The per-unit assignment topic a department's own system consumes: ``unit.<unit_code>.cases``."""
+    if not _UNIT_CODE_RE.match(unit_code):
+        raise ValueError(f"invalid unit code {unit_code!r}: must match {UNIT_CODE_PATTERN}")
+    return f"unit.{unit_code}.cases"
+
+
+def dlq_topic(service: str) -> str:
+    """Dead-letter topic of one service: ``dlq.<service>``."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return f"dlq.{service}"
+
+
+# Topics every deployment must have before the services start (unit topics come from the org directory).
+PLATFORM_TOPICS: tuple[str, ...] = (
+    CASE_SUBMITTED,
+    CASE_RISK_ASSESSED,
+    CASE_ASSIGNED,
+    CASE_FEEDBACK,
+    CASE_STATUS,
+    NOTIFICATION_SENT,
+    *(f"dlq.{s}" for s in SERVICES),
+)

@@ -1,0 +1,139 @@
+"""Wiring shared by the services: one :class:`Runtime` per process holds the broker, the database, the
+outbox and its relay; :func:`http_app` makes the FastAPI app whose lifespan starts them (handlers are
+registered before start, so tests can configure first), with ``GET /health`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .consumer import LEDGER, EventConsumers
+from .crypto import FieldCipher
+from .logging import configure_logging, get_logger
+from .mongo import connect, ping
+from .outbox import Lease, Outbox, OutboxRelay
+from .settings import KitSettings
+
+log = get_logger(__name__)
+
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: KitSettings
+    broker: KafkaBroker
+    client: AsyncMongoClient[Any]
+    db: AsyncDatabase[Any]
+    outbox: Outbox
+    relay: OutboxRelay
+    consumers: EventConsumers
+    cipher: FieldCipher
+    on_start: list[Hook] = field(default_factory=list)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: KitSettings) -> Runtime:
+        configure_logging(settings.service_name, settings.log_level)
+        broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            client_id=f"yima-{settings.service_name}",
+            enable_idempotence=True,  # no duplicates from producer retries
+            acks="all",
+            logger=None,
+        )
+        client = connect(settings.mongo_url)
+        db = client[settings.db_name]
+        outbox = Outbox(db)
+        relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds)
+        consumers = EventConsumers(
+            service=settings.service_name,
+            broker=broker,
+            client=client,
+            db=db,
+            outbox=outbox,
+            max_attempts=settings.consumer_max_attempts,
+            retry_base_seconds=settings.consumer_retry_base_seconds,
+        )
+        if not settings.sm4_key_hex:
+            log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
+        cipher = FieldCipher.from_hex(settings.sm4_key_hex)
+        return cls(settings, broker, client, db, outbox, relay, consumers, cipher)
+
+    async def start(self, *, consume: bool = True, relay: bool = True) -> None:
+        await self.outbox.setup()
+        await self.db[LEDGER].create_index("at")
+        for hook in self.on_start:
+            await hook(self)
+        if consume:
+            await self.broker.start()
+        else:
+            await self.broker.connect()
+        if relay:
+            self.relay.start()
+        log.info("service started", consume=consume, relay=relay)
+
+    async def stop(self) -> None:
+        for t in self.background:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.client.close()
+
+    async def health(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(ping(self.db), timeout=3)
+            checks["mongo"] = "ok"
+        except Exception as exc:
+            checks["mongo"] = f"unreachable: {type(exc).__name__}"
+        try:
+            ok = await self.broker.ping(timeout=3)
+            checks["kafka"] = "ok" if ok else "unreachable"
+        except Exception as exc:
+            checks["kafka"] = f"unreachable: {type(exc).__name__}"
+        return checks
+
+
+def ops_router(rt: Runtime) -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/health", summary="Readiness: broker and database reachable")
+    async def health(response: Response) -> dict[str, Any]:
+        checks = await rt.health()
+        ready = all(v == "ok" for v in checks.values())
+        response.status_code = 200 if ready else 503
+        return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks}
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = True, **kwargs: Any) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await rt.start(consume=consume, relay=relay)
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan, **kwargs)
+    app.state.runtime = rt
+    app.include_router(ops_router(rt))
+    return app

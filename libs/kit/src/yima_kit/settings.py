@@ -1,0 +1,53 @@
+"""Settings shared by every service. Each service subclasses :class:`KitSettings` with its own prefix
+(``YIMA_INTAKE_…``); the fields here are read from the same variables in every service."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class KitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIMA_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="yima", description="service name, used for the consumer group and dlq topic")
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=_env("YIMA_KAFKA_BOOTSTRAP"),
+        description="Kafka bootstrap servers, comma-separated",
+    )
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?directConnection=true&journal=true",
+        validation_alias=_env("YIMA_MONGO_URL"),
+        description="MongoDB URL; journal=true so an acknowledged write survives a crash",
+    )
+    mongo_db_prefix: str = Field(
+        default="",
+        validation_alias=_env("YIMA_MONGO_DB_PREFIX"),
+        description="prefix of the service's database name (tests use a fresh prefix per run)",
+    )
+    sm4_key_hex: str = Field(
+        default="",
+        validation_alias=_env("YIMA_SM4_KEY_HEX"),
+        description="32 hex chars (128-bit SM4 key) for personal-data fields at rest; empty = dev key (warns)",
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
+    outbox_poll_seconds: float = Field(
+        default=0.5, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"), description="outbox relay poll interval"
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        validation_alias=_env("YIMA_CONSUMER_MAX_ATTEMPTS"),
+        description="attempts for a message before it goes to dlq.<service>",
+    )
+    consumer_retry_base_seconds: float = Field(
+        default=0.2, validation_alias=_env("YIMA_CONSUMER_RETRY_BASE_SECONDS"), description="retry backoff base"
+    )
+
+    @property
+    def db_name(self) -> str:
+        return f"{self.mongo_db_prefix}yima_{self.service_name}"

@@ -1,0 +1,128 @@
+"""Outbox, idempotent consumer and dead letters against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from yima_contracts import CaseStatusChanged, headers, topics
+from yima_contracts.codes import CaseState
+from yima_devstack.kafka_tools import keyed, read_topic
+from yima_kit.consumer import Tx
+from yima_kit.kafka_admin import ensure_topics
+from yima_kit.mongo import in_transaction
+from yima_kit.outbox import Outgoing
+from yima_kit.runtime import Runtime
+from yima_kit.settings import KitSettings
+
+pytestmark = pytest.mark.integration
+
+
+def status(case_id: str, title: str = "测试") -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case_id, correlation_id=case_id, state=CaseState.ACCEPTED, title_zh=title)
+
+
+def settings(infra, prefix: str) -> KitSettings:
+    return KitSettings(
+        service_name="mediation",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        mongo_url=infra.mongo_url,
+        mongo_db_prefix=prefix,
+        consumer_max_attempts=3,
+        consumer_retry_base_seconds=0.01,
+        outbox_poll_seconds=0.1,
+    )
+
+
+async def until(pred, timeout=30.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await pred()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.1)
+    return result
+
+
+@pytest.fixture
+async def topic(yima_infra):
+    name = f"test.kit.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(yima_infra.kafka_bootstrap, [name, f"{name}.out"], partitions=2)
+    return name
+
+
+async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yima_infra, mongo_db_prefix, topic):
+    first = Runtime.create(settings(yima_infra, mongo_db_prefix))
+    await first.outbox.setup()
+    case_id = str(uuid.uuid4())
+    event = status(case_id)
+
+    async def write(session):
+        await first.db["things"].insert_one({"_id": case_id}, session=session)
+        await first.outbox.add(session, [Outgoing(topic, event)])
+
+    await in_transaction(first.client, write)
+
+    async def aborted(session):
+        await first.outbox.add(session, [Outgoing(topic, status(case_id, "不应发布"))])
+        raise RuntimeError("the business write failed")
+
+    with pytest.raises(RuntimeError):
+        await in_transaction(first.client, aborted)
+    await first.client.close()  # the process dies before its relay ran: nothing was published yet
+
+    second = Runtime.create(settings(yima_infra, mongo_db_prefix))
+    await second.start(consume=False, relay=True)
+    try:
+        await read_topic(yima_infra.kafka_bootstrap, topic, keyed(case_id))
+        await asyncio.sleep(1)  # give a wrong second publication the chance to show up
+        records = await read_topic(yima_infra.kafka_bootstrap, topic, lambda rs: rs)
+        assert [json.loads(r.value)["event_id"] for r in records] == [str(event.event_id)]
+        assert records[0].key == case_id.encode()  # partition key = case id
+        assert dict(records[0].headers)[headers.EVENT_TYPE] == b"case.status.v1"
+        assert await second.db["outbox"].count_documents({"published_at": None}) == 0
+    finally:
+        await second.stop()
+
+
+async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yima_infra, mongo_db_prefix, topic):
+    rt = Runtime.create(settings(yima_infra, mongo_db_prefix))
+    attempts: dict[str, int] = {}
+
+    @rt.consumers.subscribe(topic, CaseStatusChanged, name="probe", group_id=f"g-{topic}")
+    async def handle(event: CaseStatusChanged, tx: Tx) -> None:
+        attempts[event.case_id] = attempts.get(event.case_id, 0) + 1
+        if event.title_zh == "坏":
+            raise ValueError("this one always fails")
+        await rt.db["effects"].insert_one({"case_id": event.case_id}, session=tx.session)
+        tx.emit(f"{topic}.out", status(event.case_id, "结果"))
+
+    await rt.start()
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        good, bad, after = status("case-good"), status("case-bad", "坏"), status("case-after")
+        for e in (good, good, bad, after):  # the good one delivered twice
+            await producer.send_and_wait(topic, e.model_dump_json().encode(), key=e.case_id.encode())
+        await producer.send_and_wait(topic, b"{not json", key=b"case-garbage")
+
+        await until(lambda: rt.db["effects"].count_documents({"case_id": "case-after"}))
+        assert await rt.db["effects"].count_documents({"case_id": "case-good"}) == 1
+        out = await read_topic(yima_infra.kafka_bootstrap, f"{topic}.out", lambda rs: rs if len(rs) >= 2 else None)
+        assert sorted(r.key for r in out) == [b"case-after", b"case-good"]
+
+        dead = [
+            *(await read_topic(yima_infra.kafka_bootstrap, topics.dlq_topic("mediation"), keyed("case-bad"))),
+            *(await read_topic(yima_infra.kafka_bootstrap, topics.dlq_topic("mediation"), keyed("case-garbage"))),
+        ]
+        by_key = {r.key: dict(r.headers) for r in dead}
+        assert by_key[b"case-bad"][headers.DLQ_ERROR_KIND] == b"failed"
+        assert by_key[b"case-bad"][headers.DLQ_ATTEMPTS] == b"3"
+        assert b"this one always fails" in by_key[b"case-bad"][headers.DLQ_ERROR]
+        assert by_key[b"case-garbage"][headers.DLQ_ERROR_KIND] == b"invalid"
+        assert attempts["case-bad"] == 3
+    finally:
+        await producer.stop()
+        await rt.stop()

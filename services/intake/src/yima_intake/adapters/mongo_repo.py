@@ -1,0 +1,70 @@
+"""Mongo implementation of the intake repository (database ``yima_intake``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from yima_contracts import CaseStatusChanged
+
+
+class MongoCaseRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.db = db
+        self.cases = db["cases"]
+        self.counters = db["counters"]
+        self.keys = db["idempotency_keys"]
+        self.timeline_col = db["timeline"]
+        self.track_failures = db["track_failures"]
+
+    async def setup(self) -> None:
+        await self.cases.create_index("tracking_hash", unique=True)
+        await self.cases.create_index("case_number", unique=True)
+        await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
+        await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
+
+    async def next_case_seq(self, key: str, session: AsyncClientSession) -> int:
+        # Inside the submission's transaction: an aborted submission rolls its number back, so the
+        # sequence has no gaps that would suggest a lost case.
+        doc = await self.counters.find_one_and_update(
+            {"_id": key}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER, session=session
+        )
+        return int(doc["seq"])
+
+    async def insert_case(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
+        await self.cases.insert_one(doc, session=session)
+
+    async def claim_idempotency_key(
+        self, key: str, fingerprint: str, case_id: str, session: AsyncClientSession
+    ) -> None:
+        await self.keys.insert_one({"_id": key, "fingerprint": fingerprint, "case_id": case_id}, session=session)
+
+    async def find_idempotency_key(self, key: str) -> dict[str, Any] | None:
+        return await self.keys.find_one({"_id": key})
+
+    async def get_case(self, case_id: str) -> dict[str, Any] | None:
+        return await self.cases.find_one({"_id": case_id})
+
+    async def find_by_tracking_hash(self, tracking_hash: str) -> dict[str, Any] | None:
+        return await self.cases.find_one({"tracking_hash": tracking_hash})
+
+    async def add_timeline_entry(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
+        doc = event.model_dump(mode="python", exclude={"actor"})
+        doc["_id"] = str(event.event_id)
+        doc["event_id"] = str(event.event_id)
+        doc.pop("causation_id", None)
+        await self.timeline_col.insert_one(doc, session=session)
+        await self.cases.update_one({"_id": event.case_id}, {"$set": {"state": event.state.value}}, session=session)
+
+    async def timeline(self, case_id: str) -> list[dict[str, Any]]:
+        cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
+        return [d async for d in cursor]
+
+    async def count_failures(self, tracking_hash: str, now: Any) -> int:
+        # Filter on expiry too: the TTL index is housekeeping, not the rule.
+        return await self.track_failures.count_documents({"tracking_hash": tracking_hash, "expires_at": {"$gt": now}})
+
+    async def add_failure(self, tracking_hash: str, expires_at: Any) -> None:
+        await self.track_failures.insert_one({"tracking_hash": tracking_hash, "expires_at": expires_at})

@@ -1,0 +1,28 @@
+"""App factory: settings first, handlers registered before the broker starts (tests configure first)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from yima_kit.runtime import Runtime, http_app
+
+from .adapters import http, kafka
+from .adapters.mongo_repo import MongoCaseRepository
+from .config import IntakeSettings
+from .service import IntakeService
+
+
+def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
+    settings = settings or IntakeSettings()
+    rt = Runtime.create(settings)
+    repo = MongoCaseRepository(rt.db)
+    service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client)
+
+    async def setup(_: Runtime) -> None:
+        await repo.setup()
+
+    rt.on_start.append(setup)
+    kafka.register(rt.consumers, service)
+    app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
+    http.install_error_handlers(app)
+    app.include_router(http.router(service))
+    return app

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from yima_kit.settings import KitSettings
+
+
+class IntakeSettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="YIMA_INTAKE_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="intake", description="service name (database, consumer group, dlq)")
+    http_port: int = Field(default=8000, description="HTTP port of the public and staff API")
+    case_number_prefix: str = Field(
+        default="JSQ", pattern=r"^[A-Z]{1,6}$", description="district prefix of case numbers, e.g. JSQ (金水区)"
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="base URL the tracking QR codes point to"
+    )
+    track_max_failures: int = Field(default=5, description="wrong phone checks before a tracking code locks")
+    track_lock_minutes: int = Field(default=15, description="how long a tracking code stays locked")

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from yima_kit.settings import KitSettings
+
+
+class NotifySettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="YIMA_NOTIFY_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="notify", description="service name (database, consumer group, dlq)")
+    http_port: int = Field(default=8004, description="HTTP port (health, inbox)")

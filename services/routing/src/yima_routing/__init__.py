@@ -1,0 +1,1 @@
+"""yima routing service."""

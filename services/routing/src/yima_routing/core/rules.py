@@ -1,0 +1,113 @@
+"""Routing rules as data (pure): first match wins; the rule that fired is kept on the assignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from yima_contracts.codes import Category, Channel, RiskLevel, UnitKind
+
+from .directory import Directory, Unit
+
+
+class When(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: tuple[Channel, ...] = ()
+    category: tuple[Category, ...] = ()
+    risk: tuple[RiskLevel, ...] = ()
+    has_location: bool | None = None
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    when: When
+    target: str
+    reason: str
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        named = {"committee_for_category", "street_of_location", "community_of_location", "unit_of_location"}
+        if v not in named and not v.startswith("unit:"):
+            raise ValueError(f"unknown target {v!r}")
+        return v
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    default_unit: str
+    deadlines_working_days: dict[RiskLevel, int]
+    rules: tuple[Rule, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> RuleSet:
+        return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    channel: Channel
+    category: Category
+    risk: RiskLevel
+    location_unit_code: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit: Unit
+    supervisor: Unit
+    rule_id: str
+    reason_zh: str
+    working_days: int
+
+
+def _matches(w: When, f: CaseFacts, directory: Directory) -> bool:
+    located = f.location_unit_code is not None and directory.get(f.location_unit_code) is not None
+    return (
+        (not w.channel or f.channel in w.channel)
+        and (not w.category or f.category in w.category)
+        and (not w.risk or f.risk in w.risk)
+        and (w.has_location is None or w.has_location == located)
+    )
+
+
+def _target(rule: Rule, f: CaseFacts, directory: Directory) -> Unit | None:
+    loc = f.location_unit_code or ""
+    match rule.target:
+        case "committee_for_category":
+            return directory.committee_for(f.category)
+        case "street_of_location":
+            return directory.enclosing(loc, UnitKind.STREET)
+        case "community_of_location":
+            return directory.enclosing(loc, UnitKind.COMMUNITY)
+        case "unit_of_location":
+            return directory.get(loc)
+        case _:
+            return directory.get(rule.target.removeprefix("unit:"))
+
+
+def supervisor_of(unit: Unit, directory: Directory, default: Unit) -> Unit:
+    """谁分配、谁督办: the unit one level up assigns and supervises; the district centre for the top."""
+    parent = directory.get(unit.parent) if unit.parent else None
+    return parent or default
+
+
+def decide(facts: CaseFacts, rules: RuleSet, directory: Directory) -> Decision:
+    default = directory.get(rules.default_unit)
+    if default is None:
+        raise ValueError(f"default unit {rules.default_unit} is not in the directory")
+    for rule in rules.rules:
+        if _matches(rule.when, facts, directory):
+            unit = _target(rule, facts, directory)
+            if unit is not None:
+                return Decision(unit, supervisor_of(unit, directory, default), rule.id, rule.reason,
+                                rules.deadlines_working_days[facts.risk])
+    return Decision(default, default, "fallback_default", "无匹配规则，由区矛调中心分流",
+                    rules.deadlines_working_days[facts.risk])

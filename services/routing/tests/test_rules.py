@@ -1,0 +1,65 @@
+from datetime import UTC, datetime
+
+import pytest
+from yima_contracts.codes import Category, Channel, RiskLevel
+from yima_routing.config import RoutingSettings
+from yima_routing.core.deadlines import add_working_days
+from yima_routing.core.directory import Directory
+from yima_routing.core.rules import CaseFacts, RuleSet, decide
+
+S = RoutingSettings()
+DIRECTORY = Directory.load(S.directory_file)
+RULES = RuleSet.load(S.rules_file)
+HUANGHE = "410105001001"
+
+
+def route(channel="self_service", category="neighbour", risk="blue", loc=HUANGHE):
+    return decide(CaseFacts(Channel(channel), Category(category), RiskLevel(risk), loc), RULES, DIRECTORY)
+
+
+def test_small_matter_stays_in_the_community_and_the_street_supervises() -> None:
+    d = route()
+    assert (d.unit.code, d.supervisor.code, d.rule_id) == (HUANGHE, "410105001", "community_of_location")
+
+
+def test_a_grid_location_resolves_to_its_community() -> None:
+    assert route(loc="410105001001G01").unit.code == HUANGHE
+
+
+def test_wage_dispute_goes_to_the_labour_committee() -> None:
+    d = route(category="labour_wages")
+    assert d.unit.code == "JSQ-LDTJ" and d.supervisor.code == "410105"
+
+
+def test_red_case_goes_to_the_street() -> None:
+    d = route(risk="red")
+    assert d.unit.code == "410105001" and d.working_days == 3
+
+
+def test_court_referral_goes_to_the_court_centre() -> None:
+    assert route(channel="court_referral", category="contract_debt").unit.code == "JSQ-FYSD"
+
+
+def test_unknown_location_goes_to_the_district_centre() -> None:
+    d = route(loc=None, category="other")
+    assert d.unit.code == "410105" and d.rule_id == "district_dispatch"
+
+
+def test_directory_rejects_unknown_parents() -> None:
+    from yima_routing.core.directory import Unit
+
+    with pytest.raises(ValueError, match="unknown parent"):
+        Directory([Unit(code="x1", name="x", kind="community", parent="nope")], "v")
+
+
+def test_deadline_skips_the_national_day_holiday_and_counts_the_make_up_saturday() -> None:
+    # 2026-09-30 (Wed): Oct 1-7 holiday; Oct 8, Oct 9 and Oct 10 (a Saturday, 调休) are working days.
+    due, provisional = add_working_days(datetime(2026, 9, 30, 2, tzinfo=UTC), 3)
+    assert due == datetime(2026, 10, 10, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai
+    assert not provisional
+
+
+def test_unpublished_year_falls_back_to_weekends_and_says_so() -> None:
+    due, provisional = add_working_days(datetime(2026, 12, 31, 2, tzinfo=UTC), 2)
+    assert provisional
+    assert due.date().isoformat() == "2027-01-04"

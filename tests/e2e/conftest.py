@@ -1,0 +1,35 @@
+"""Every service as its own OS process against the real broker and database (yima_infra)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from yima_devstack.services import SERVICE_PORTS, Platform, service_env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    prefix = f"e2e{uuid.uuid4().hex[:6]}_"
+    p = Platform(
+        log_dir=Path(tmp_path_factory.mktemp("service-logs")),
+        db_prefix=prefix,
+        ports={n: _free_port() for n in SERVICE_PORTS},
+    )
+    env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
+                      extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05"})
+    p.start(env)
+    try:
+        p.wait_healthy(timeout=120)
+        yield p
+    finally:
+        p.stop()

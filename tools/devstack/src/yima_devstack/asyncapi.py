@@ -1,0 +1,60 @@
+"""The AsyncAPI document, generated from the services themselves: each service's app factory registers
+its subscribers and declares what it publishes; FastStream turns the brokers into one document.
+
+    uv run yima-dev asyncapi           # write contracts/asyncapi.yaml
+    uv run yima-dev asyncapi --check   # exit 1 if the committed file drifted
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from faststream.specification import AsyncAPI
+
+from .services import SERVICE_PORTS
+
+ASYNCAPI_FILE = Path(__file__).resolve().parents[4] / "contracts" / "asyncapi.yaml"
+DESCRIPTION = """\
+yima 一码解纠纷: the events of a dispute's life. Partition key = case_id on every topic, so the events of
+one case are ordered. Every message carries the envelope (event_id, event_type with version, case_id,
+occurred_at, correlation_id, actor). A department that runs its own system consumes its unit's topic
+`unit.<unit_code>.cases` with any Kafka client and answers on `case.feedback` (accepted, returned with a
+reason, progress, resolved, failed) naming the assignment_id. Consumers must be idempotent by event_id.
+JSON Schema of each event: contracts/schemas/<event_type>.json.
+"""
+
+
+def build() -> dict[str, Any]:
+    brokers = []
+    subscribed: dict[str, Any] = {}
+    for name in SERVICE_PORTS:
+        app = importlib.import_module(f"yima_{name}.app").create_app()
+        rt = app.state.runtime
+        brokers.append(rt.broker)
+        subscribed.update(rt.consumers.subscribed)
+    spec = AsyncAPI(*brokers, title="yima events", version="1.0.0", description=DESCRIPTION).to_specification()
+    doc: dict[str, Any] = spec.to_jsonable()
+    doc["servers"] = {"local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "yima-dev run"}}
+    for ch in doc.get("channels", {}).values():
+        ch["servers"] = [{"$ref": "#/servers/local"}]
+    # Subscribers take raw messages (they validate and dead-letter themselves): put their contracts in.
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for title, model in subscribed.items():
+        key = f"{title}:Message:Payload"
+        schemas[key] = model.model_json_schema(ref_template=f"#/components/schemas/{key}/$defs/{{model}}")
+    return doc
+
+
+def render() -> str:
+    return yaml.safe_dump(build(), allow_unicode=True, sort_keys=True, width=120)
+
+
+def drifted(path: Path = ASYNCAPI_FILE) -> bool:
+    return not path.exists() or path.read_text(encoding="utf-8") != render()
+
+
+def write(path: Path = ASYNCAPI_FILE) -> None:
+    path.write_text(render(), encoding="utf-8")

@@ -1,0 +1,105 @@
+"""``yima-dev``: infrastructure commands.
+
+Commands are registered on the shared Typer app of ``app.py``. To add commands from another module
+(e.g. ``platform.py`` with ``run`` / ``asyncapi``), define them there on ``from .app import app`` and add
+one import at the bottom of this file; the console script points at ``yima_devstack.cli:app``, so
+importing this module is what registers everything.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._aio import run_sync
+from .app import app
+from .infra import InfraError, LocalInfra
+from .topics import ensure_topics, platform_topics
+
+DEFAULT_STATE_DIR = Path(".local/infra")
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Where PID files, logs and data live.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=1)
+
+
+def _print_env(env: dict[str, str]) -> None:
+    for key, value in env.items():
+        typer.echo(f"{key}={shlex.quote(value)}")
+
+
+@app.command("infra-install")
+def infra_install() -> None:
+    """Install Java/Maven if missing, the Kafka jars and the SecantusDB virtualenv (idempotent)."""
+    try:
+        LocalInfra(DEFAULT_STATE_DIR).install()
+    except InfraError as exc:
+        raise _fail(exc) from exc
+    typer.echo("installed", err=True)
+
+
+@app.command("infra-up")
+def infra_up(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    kafka_port: Annotated[int, typer.Option(help="Kafka listener port on 127.0.0.1.")] = 9092,
+    mongo_port: Annotated[int, typer.Option(help="MongoDB-protocol port on 127.0.0.1.")] = 27017,
+) -> None:
+    """Install if needed, start Kafka + the MongoDB-protocol server, create the platform topics.
+
+    Prints only KEY=VALUE lines on stdout (values shell-quoted: the Mongo URL holds '&'), so
+    `eval "$(yima-dev infra-up)"` works; progress goes to stderr.
+    """
+    infra = LocalInfra(state_dir, kafka_port=kafka_port, mongo_port=mongo_port)
+    try:
+        infra.install()
+        endpoints = infra.start()
+        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
+    except (InfraError, TimeoutError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"infrastructure running; state in {infra.state_dir}", err=True)
+    _print_env(endpoints.as_env())
+
+
+@app.command("infra-down")
+def infra_down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+    """Stop the servers started from --state-dir (by their PIDs). Data is kept."""
+    LocalInfra(state_dir).stop()
+    typer.echo("stopped", err=True)
+
+
+@app.command("infra-status")
+def infra_status(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+    """Show whether the servers of --state-dir run; exit code 1 if any does not."""
+    status = LocalInfra(state_dir).status()
+    for server in status.servers:
+        state = "running" if server.running else "stopped"
+        typer.echo(f"{server.name}: {state}" + (f" (pid {server.pid})" if server.pid else ""))
+    if status.endpoints is not None:
+        _print_env(status.endpoints.as_env())
+    if not status.running:
+        raise typer.Exit(code=1)
+
+
+@app.command("topics-create")
+def topics_create(
+    names: Annotated[list[str], typer.Argument(help="Topic names.")],
+    bootstrap: Annotated[str, typer.Option(envvar="YIMA_KAFKA_BOOTSTRAP")] = "127.0.0.1:9092",
+    partitions: int = 6,
+) -> None:
+    """Create the given topics if they do not exist (replication factor 1)."""
+    try:
+        run_sync(ensure_topics(bootstrap, names, partitions))
+    except Exception as exc:  # aiokafka raises many unrelated types; the message is what matters here
+        raise _fail(exc) from exc
+    typer.echo(f"ok: {' '.join(names)}", err=True)
+
+
+# Further command modules register themselves on `app` when imported, e.g.:
+# from . import platform
+from . import platform  # noqa: E402,F401  (registers run, asyncapi)

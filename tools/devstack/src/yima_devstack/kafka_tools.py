@@ -1,0 +1,58 @@
+"""Plain-Kafka helpers for tests and demos: they act as a department's system would, with raw JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any], timeout: float = 60) -> Any:
+    """Read ``topic`` from the beginning until ``until(records)`` is truthy, and return that value."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen: Records = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for recs in (await consumer.getmany(timeout_ms=300)).values():
+                seen.extend(recs)
+            result = until(seen)
+            if result:
+                return result
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}: condition not met after {timeout}s ({len(seen)} records seen)")
+    finally:
+        await consumer.stop()
+
+
+def keyed(key: str, at_least: int = 1) -> Callable[[Records], Records | None]:
+    """A condition for :func:`read_topic`: the records with this key, once there are ``at_least`` of them."""
+
+    def pick(records: Records) -> Records | None:
+        mine = [r for r in records if r.key == key.encode()]
+        return mine if len(mine) >= at_least else None
+
+    return pick
+
+
+async def produce(
+    bootstrap: str, topic: str, key: str, value: bytes | dict[str, Any], headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        body = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()
+        await producer.send_and_wait(topic, body, key=key.encode(), headers=headers or [])
+    finally:
+        await producer.stop()
