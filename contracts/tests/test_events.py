@@ -64,3 +64,12 @@ def test_unit_topic_names() -> None:
 def test_event_ids_are_unique_per_instance() -> None:
     assert _submitted().event_id != _submitted().event_id
     assert isinstance(uuid4(), type(_submitted().event_id))
+
+
+def test_every_event_has_a_topic_and_every_platform_topic_its_events() -> None:
+    from yima_contracts import TOPIC_EVENTS
+
+    on_topics = {m for models in TOPIC_EVENTS.values() for m in models}
+    assert on_topics == set(EVENT_MODELS)
+    for t in topics.PLATFORM_TOPICS:
+        assert t.startswith("dlq.") or t in TOPIC_EVENTS, t

@@ -2,8 +2,6 @@
 
 from . import codes, headers, personal, topics
 from .events import (
-    EVENT_MODELS,
-    EVENTS_BY_TYPE,
     Actor,
     CaseAssigned,
     CaseFeedback,
@@ -14,21 +12,19 @@ from .events import (
     Location,
     NotificationSent,
     Party,
+    ProxyInfo,
+    Respondent,
     RuleHit,
     UnitCaseAssigned,
+    VulnerableKind,
     parse_event,
 )
-
-# Which event types travel on which topic (unit topics are a pattern: see topics.unit_topic).
-TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
-    topics.CASE_SUBMITTED: (CaseSubmitted,),
-    topics.CASE_RISK_ASSESSED: (CaseRiskAssessed,),
-    topics.CASE_ASSIGNED: (CaseAssigned,),
-    "unit.{unit_code}.cases": (UnitCaseAssigned,),
-    topics.CASE_FEEDBACK: (CaseFeedback,),
-    topics.CASE_STATUS: (CaseStatusChanged,),
-    topics.NOTIFICATION_SENT: (NotificationSent,),
-}
+from .intake_events import CaseRated, CaseUpdated
+from .mediation_events import CaseClosed, CaseTransferred, MediationConcluded, MediationScheduled, MediationSessionHeld
+from .notify_events import NotificationFailed
+from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS
+from .risk_events import FollowupDue, WarningRaised
+from .routing_events import CaseEscalated, DeadlineChanged, JointSummoned, LeaderAssigned, SupervisionNotice
 
 __all__ = [
     "EVENTS_BY_TYPE",
@@ -36,16 +32,34 @@ __all__ = [
     "TOPIC_EVENTS",
     "Actor",
     "CaseAssigned",
+    "CaseClosed",
+    "CaseEscalated",
     "CaseFeedback",
+    "CaseRated",
     "CaseRiskAssessed",
     "CaseStatusChanged",
     "CaseSubmitted",
+    "CaseTransferred",
+    "CaseUpdated",
+    "DeadlineChanged",
     "Event",
+    "FollowupDue",
+    "JointSummoned",
+    "LeaderAssigned",
     "Location",
+    "MediationConcluded",
+    "MediationScheduled",
+    "MediationSessionHeld",
+    "NotificationFailed",
     "NotificationSent",
     "Party",
+    "ProxyInfo",
+    "Respondent",
     "RuleHit",
+    "SupervisionNotice",
     "UnitCaseAssigned",
+    "VulnerableKind",
+    "WarningRaised",
     "codes",
     "headers",
     "parse_event",

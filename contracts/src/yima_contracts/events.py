@@ -9,6 +9,7 @@ the migration.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID, uuid4
 
@@ -83,6 +84,36 @@ class Location(BaseModel):
     address: str | None = Field(default=None, max_length=200)
 
 
+class VulnerableKind(StrEnum):
+    ELDERLY = "elderly"
+    DISABLED = "disabled"
+    MINOR = "minor"
+    PREGNANT = "pregnant"
+
+
+class Respondent(BaseModel):
+    """The other side of the dispute, as the applicant names it (an employer, a neighbour, a company).
+
+    A person's name here is personal data like the applicant's; an organisation's name is not, and is
+    what early warnings cluster on (one employer owing wages in several places).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    is_organisation: bool = False
+
+
+class ProxyInfo(BaseModel):
+    """代办: who submitted for whom, and the applicant's consent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submitter: Party
+    relation: str = Field(min_length=1, max_length=40, description="e.g. 子女, 社区工作人员, 网格员")
+    consent: Literal["written", "verbal_recorded", "in_person"]
+
+
 class RuleHit(BaseModel):
     """One risk rule that fired, with its evidence: assessments are explainable."""
 
@@ -113,6 +144,17 @@ class CaseSubmitted(Event):
     applicant: Party
     location: Location = Field(default_factory=Location)
     submitted_at: UtcDatetime
+    # Structured facts (optional; risk and routing rules read them beside the text).
+    sub_item: str | None = Field(default=None, max_length=64, description="second-level category code")
+    respondent: Respondent | None = None
+    party_count: int | None = Field(default=None, ge=1, le=100000, description="people on the applicant's side")
+    amount_yuan: float | None = Field(default=None, ge=0, description="sum in dispute")
+    vulnerable: list[VulnerableKind] = Field(default_factory=list)
+    emergency: bool = Field(default=False, description="应急联办: violence under way, a group gathering")
+    settled_on_spot: bool = Field(default=False, description="接件即办: reception settled it at intake")
+    proxy: ProxyInfo | None = None
+    court_reference: str | None = Field(default=None, max_length=64, description="诉前委派 case reference")
+    repeat_of: str | None = Field(default=None, max_length=64, description="case_id this repeats, if linked")
 
 
 class CaseRiskAssessed(Event):
@@ -217,7 +259,7 @@ class NotificationSent(Event):
     template_id: str = Field(max_length=64)
 
 
-EVENT_MODELS: tuple[type[Event], ...] = (
+CORE_MODELS: tuple[type[Event], ...] = (
     CaseSubmitted,
     CaseRiskAssessed,
     CaseAssigned,
@@ -226,12 +268,13 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     CaseStatusChanged,
     NotificationSent,
 )
-EVENTS_BY_TYPE: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}
 
 
 def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     """Parse any known event by its ``event_type``; raises pydantic.ValidationError or ValueError."""
     import json
+
+    from .registry import EVENTS_BY_TYPE
 
     obj = json.loads(data) if isinstance(data, bytes | str) else data
     if not isinstance(obj, dict):

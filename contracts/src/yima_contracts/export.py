@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .events import EVENT_MODELS
+from .registry import EVENT_MODELS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

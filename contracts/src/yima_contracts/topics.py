@@ -15,6 +15,27 @@ CASE_FEEDBACK = "case.feedback"
 CASE_STATUS = "case.status"
 NOTIFICATION_SENT = "notification.sent"
 
+# intake
+CASE_UPDATED = "case.updated"  # new facts: a repeat report, details added, category corrected, emergency
+CASE_RATED = "case.rated"
+# risk
+CASE_FOLLOWUP_DUE = "case.followup_due"  # 回头看 of a red case after closing
+WARNING_RAISED = "warning.raised"  # 预警: clusters, one respondent, sudden rises
+# routing and supervision
+CASE_SUPERVISION_NOTICE = "case.supervision_notice"  # warning / 督办 / second notice / escalated / leader
+CASE_ESCALATED = "case.escalated"
+CASE_JOINT_SUMMONED = "case.joint_summoned"  # 吹哨报到
+CASE_LEADER_ASSIGNED = "case.leader_assigned"  # 分包领导 of a red case
+CASE_DEADLINE_CHANGED = "case.deadline_changed"  # clock paused / resumed / recomputed
+# mediation
+MEDIATION_SCHEDULED = "mediation.scheduled"
+MEDIATION_SESSION_HELD = "mediation.session_held"
+MEDIATION_CONCLUDED = "mediation.concluded"
+CASE_TRANSFERRED = "case.transferred"  # 诉调对接: arbitration, litigation, administrative
+CASE_CLOSED = "case.closed"
+# notify
+NOTIFICATION_FAILED = "notification.failed"
+
 SERVICES = ("intake", "routing", "risk", "mediation", "notify")
 
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -43,5 +64,20 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_FEEDBACK,
     CASE_STATUS,
     NOTIFICATION_SENT,
+    CASE_UPDATED,
+    CASE_RATED,
+    CASE_FOLLOWUP_DUE,
+    WARNING_RAISED,
+    CASE_SUPERVISION_NOTICE,
+    CASE_ESCALATED,
+    CASE_JOINT_SUMMONED,
+    CASE_LEADER_ASSIGNED,
+    CASE_DEADLINE_CHANGED,
+    MEDIATION_SCHEDULED,
+    MEDIATION_SESSION_HELD,
+    MEDIATION_CONCLUDED,
+    CASE_TRANSFERRED,
+    CASE_CLOSED,
+    NOTIFICATION_FAILED,
     *(f"dlq.{s}" for s in SERVICES),
 )

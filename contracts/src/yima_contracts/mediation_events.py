@@ -1,0 +1,73 @@
+"""Events the mediation service publishes (acceptance itself goes out as ``case.feedback``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .codes import Outcome
+from .events import Event, UnitCode, UtcDatetime
+
+
+class MediationScheduled(Event):
+    EVENT_TYPE: ClassVar[str] = "mediation.scheduled.v1"
+    event_type: Literal["mediation.scheduled.v1"] = "mediation.scheduled.v1"
+
+    session_id: str = Field(max_length=64)
+    unit_code: UnitCode
+    mode: Literal["online", "offline", "async"]
+    format: Literal["joint", "caucus"] = "joint"
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
+    place_zh: str | None = Field(default=None, max_length=200, description="room at a centre (offline)")
+    join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
+    expert_kinds: list[str] = Field(default_factory=list, description="judge, lawyer, … invited")
+    applicant_message_zh: str = Field(max_length=300, description="what the applicant should be told")
+
+
+class MediationSessionHeld(Event):
+    EVENT_TYPE: ClassVar[str] = "mediation.session_held.v1"
+    event_type: Literal["mediation.session_held.v1"] = "mediation.session_held.v1"
+
+    session_id: str = Field(max_length=64)
+    applicant_attended: bool
+    no_show: bool = False
+    next_step_zh: str = Field(default="", max_length=300)
+
+
+class MediationConcluded(Event):
+    EVENT_TYPE: ClassVar[str] = "mediation.concluded.v1"
+    event_type: Literal["mediation.concluded.v1"] = "mediation.concluded.v1"
+
+    success: bool
+    outcome: Outcome | None = None
+    agreement_id: str | None = Field(default=None, max_length=64)
+    agreement_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    reason_zh: str = Field(default="", max_length=500, description="why it failed, if it failed")
+    applicant_message_zh: str = Field(max_length=300)
+
+
+class CaseTransferred(Event):
+    """诉调对接: handed to arbitration, litigation or an administrative channel with the case file."""
+
+    EVENT_TYPE: ClassVar[str] = "case.transferred.v1"
+    event_type: Literal["case.transferred.v1"] = "case.transferred.v1"
+
+    to: Literal["arbitration", "litigation", "administrative"]
+    receiving_body_zh: str = Field(max_length=100)
+    file_package_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    applicant_message_zh: str = Field(max_length=300)
+
+
+class CaseClosed(Event):
+    EVENT_TYPE: ClassVar[str] = "case.closed.v1"
+    event_type: Literal["case.closed.v1"] = "case.closed.v1"
+
+    outcome: Outcome
+    unit_code: UnitCode = Field(description="the unit that closed it")
+    resolved: bool = Field(description="resolved (调成) or not; counts for the success rate")
+    applicant_message_zh: str = Field(max_length=300)
+
+
+MODELS = (MediationScheduled, MediationSessionHeld, MediationConcluded, CaseTransferred, CaseClosed)

@@ -1,0 +1,52 @@
+"""Every event model, by type and by topic. Each area module lists its own models in ``MODELS``."""
+
+from __future__ import annotations
+
+from . import intake_events, mediation_events, notify_events, risk_events, routing_events, topics
+from .events import (
+    CORE_MODELS,
+    CaseAssigned,
+    CaseFeedback,
+    CaseRiskAssessed,
+    CaseStatusChanged,
+    CaseSubmitted,
+    Event,
+    NotificationSent,
+    UnitCaseAssigned,
+)
+
+EVENT_MODELS: tuple[type[Event], ...] = (
+    *CORE_MODELS,
+    *intake_events.MODELS,
+    *risk_events.MODELS,
+    *routing_events.MODELS,
+    *mediation_events.MODELS,
+    *notify_events.MODELS,
+)
+EVENTS_BY_TYPE: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}
+
+# Which event types travel on which topic (unit topics are a pattern: see topics.unit_topic).
+TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
+    topics.CASE_SUBMITTED: (CaseSubmitted,),
+    topics.CASE_RISK_ASSESSED: (CaseRiskAssessed,),
+    topics.CASE_ASSIGNED: (CaseAssigned,),
+    "unit.{unit_code}.cases": (UnitCaseAssigned,),
+    topics.CASE_FEEDBACK: (CaseFeedback,),
+    topics.CASE_STATUS: (CaseStatusChanged,),
+    topics.NOTIFICATION_SENT: (NotificationSent,),
+    topics.CASE_UPDATED: (intake_events.CaseUpdated,),
+    topics.CASE_RATED: (intake_events.CaseRated,),
+    topics.CASE_FOLLOWUP_DUE: (risk_events.FollowupDue,),
+    topics.WARNING_RAISED: (risk_events.WarningRaised,),
+    topics.CASE_SUPERVISION_NOTICE: (routing_events.SupervisionNotice,),
+    topics.CASE_ESCALATED: (routing_events.CaseEscalated,),
+    topics.CASE_JOINT_SUMMONED: (routing_events.JointSummoned,),
+    topics.CASE_LEADER_ASSIGNED: (routing_events.LeaderAssigned,),
+    topics.CASE_DEADLINE_CHANGED: (routing_events.DeadlineChanged,),
+    topics.MEDIATION_SCHEDULED: (mediation_events.MediationScheduled,),
+    topics.MEDIATION_SESSION_HELD: (mediation_events.MediationSessionHeld,),
+    topics.MEDIATION_CONCLUDED: (mediation_events.MediationConcluded,),
+    topics.CASE_TRANSFERRED: (mediation_events.CaseTransferred,),
+    topics.CASE_CLOSED: (mediation_events.CaseClosed,),
+    topics.NOTIFICATION_FAILED: (notify_events.NotificationFailed,),
+}

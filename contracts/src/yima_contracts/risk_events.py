@@ -1,0 +1,43 @@
+"""Events the risk service publishes beside ``case.risk_assessed``."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .codes import Category
+from .events import Event, UnitCode, UtcDatetime
+
+
+class FollowupDue(Event):
+    """回头看: a red case's follow-up visit after closing has come due."""
+
+    EVENT_TYPE: ClassVar[str] = "case.followup_due.v1"
+    event_type: Literal["case.followup_due.v1"] = "case.followup_due.v1"
+
+    followup_id: str = Field(max_length=64)
+    due_at: UtcDatetime
+    unit_code: UnitCode | None = Field(default=None, description="unit that handled the case and visits")
+    leader_staff_id: str | None = Field(default=None, max_length=64)
+    reason_zh: str = Field(max_length=300)
+
+
+class WarningRaised(Event):
+    """预警: disputes cluster. ``case_id`` is the case that crossed the threshold; ``case_ids`` all of them."""
+
+    EVENT_TYPE: ClassVar[str] = "warning.raised.v1"
+    event_type: Literal["warning.raised.v1"] = "warning.raised.v1"
+
+    warning_id: str = Field(max_length=64)
+    kind: Literal["place_cluster", "respondent_cluster", "surge"]
+    category: Category | None = None
+    unit_code: UnitCode | None = None
+    respondent: str | None = Field(default=None, max_length=100, description="an organisation, never a person")
+    case_ids: list[str] = Field(min_length=1, max_length=1000)
+    window_days: int = Field(ge=1)
+    threshold: int = Field(ge=1)
+    message_zh: str = Field(max_length=300)
+
+
+MODELS = (FollowupDue, WarningRaised)

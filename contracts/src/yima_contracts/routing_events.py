@@ -1,0 +1,73 @@
+"""Events the routing service publishes beside ``case.assigned`` and the unit topics."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .codes import SupervisionStep
+from .events import Event, UnitCode, UtcDatetime
+
+
+class SupervisionNotice(Event):
+    """谁分配、谁督办: the supervising unit warns before the deadline, issues 督办 at it, and so on up."""
+
+    EVENT_TYPE: ClassVar[str] = "case.supervision_notice.v1"
+    event_type: Literal["case.supervision_notice.v1"] = "case.supervision_notice.v1"
+
+    assignment_id: str = Field(max_length=64)
+    step: SupervisionStep
+    unit_code: UnitCode = Field(description="the unit that holds the assignment")
+    supervisor_unit_code: UnitCode
+    leader_staff_id: str | None = Field(default=None, max_length=64, description="for step=leader")
+    due_at: UtcDatetime
+    message_zh: str = Field(max_length=300)
+
+
+class CaseEscalated(Event):
+    EVENT_TYPE: ClassVar[str] = "case.escalated.v1"
+    event_type: Literal["case.escalated.v1"] = "case.escalated.v1"
+
+    from_unit_code: UnitCode
+    to_unit_code: UnitCode
+    reason: Literal["overdue", "failed", "returned", "manual"]
+    reason_zh: str = Field(max_length=300)
+    assignment_id: str = Field(max_length=64, description="the new assignment at the higher level")
+
+
+class JointSummoned(Event):
+    """吹哨报到: a lead unit summons others; each must report in; the lead keeps responsibility."""
+
+    EVENT_TYPE: ClassVar[str] = "case.joint_summoned.v1"
+    event_type: Literal["case.joint_summoned.v1"] = "case.joint_summoned.v1"
+
+    lead_unit_code: UnitCode
+    summoned_unit_codes: list[UnitCode] = Field(min_length=1)
+    reason_zh: str = Field(max_length=300)
+    report_by: UtcDatetime
+
+
+class LeaderAssigned(Event):
+    """A red case gets a named responsible leader (分包领导) who follows it to the end."""
+
+    EVENT_TYPE: ClassVar[str] = "case.leader_assigned.v1"
+    event_type: Literal["case.leader_assigned.v1"] = "case.leader_assigned.v1"
+
+    leader_staff_id: str = Field(max_length=64)
+    leader_name: str = Field(max_length=50)
+    unit_code: UnitCode
+
+
+class DeadlineChanged(Event):
+    EVENT_TYPE: ClassVar[str] = "case.deadline_changed.v1"
+    event_type: Literal["case.deadline_changed.v1"] = "case.deadline_changed.v1"
+
+    assignment_id: str = Field(max_length=64)
+    change: Literal["paused", "resumed", "recomputed"]
+    reason_zh: str = Field(max_length=300)
+    due_at: UtcDatetime | None = Field(default=None, description="None while paused")
+    provisional: bool = Field(default=False, description="the calendar of that year is not yet published")
+
+
+MODELS = (SupervisionNotice, CaseEscalated, JointSummoned, LeaderAssigned, DeadlineChanged)
