@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .auth import TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
 from .logging import configure_logging, get_logger
@@ -39,6 +40,7 @@ class Runtime:
     relay: OutboxRelay
     consumers: EventConsumers
     cipher: FieldCipher
+    require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -68,7 +70,10 @@ class Runtime:
         if not settings.sm4_key_hex:
             log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
-        return cls(settings, broker, client, db, outbox, relay, consumers, cipher)
+        if not settings.auth_public_keys:
+            log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
+        require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
+        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()

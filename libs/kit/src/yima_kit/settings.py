@@ -35,6 +35,11 @@ class KitSettings(BaseSettings):
         validation_alias=_env("YIMA_SM4_KEY_HEX"),
         description="32 hex chars (128-bit SM4 key) for personal-data fields at rest; empty = dev key (warns)",
     )
+    auth_public_keys: str = Field(
+        default="",
+        validation_alias=_env("YIMA_AUTH_PUBLIC_KEYS"),
+        description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_poll_seconds: float = Field(
         default=0.5, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"), description="outbox relay poll interval"
