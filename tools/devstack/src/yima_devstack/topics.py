@@ -2,75 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Iterable
-from typing import Any
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
 from yima_contracts.topics import PLATFORM_TOPICS
+from yima_kit.kafka_admin import DEFAULT_PARTITIONS, ensure_topics
 
-DEFAULT_PARTITIONS = 6
-METADATA_TIMEOUT_S = 60.0
+__all__ = ["DEFAULT_PARTITIONS", "ensure_topics", "platform_topics"]
 
 
 def platform_topics() -> tuple[str, ...]:
-    """Topics every deployment needs before the services start (unit topics are created elsewhere)."""
+    """Topics every deployment needs before the services start (unit topics are created by routing)."""
     return PLATFORM_TOPICS
-
-
-async def ensure_topics(
-    bootstrap: str,
-    names: Iterable[str],
-    partitions: int = DEFAULT_PARTITIONS,
-    *,
-    replication_factor: int = 1,
-    leader_wait_s: float = METADATA_TIMEOUT_S,
-) -> None:
-    """Create the topics in ``names`` that do not exist yet, then wait until every one of them has a
-    leader for each partition (a topic is usable only then). Existing topics are left as they are."""
-    wanted = sorted(set(names))
-    if not wanted:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            new = [NewTopic(name, partitions, replication_factor) for name in missing]
-            _raise_for_topic_errors(await admin.create_topics(new))
-        await _wait_for_leaders(admin, wanted, leader_wait_s)
-    finally:
-        await admin.close()
-
-
-def _raise_for_topic_errors(response: Any) -> None:
-    # Another process may create the same topic between our list and create calls: that is fine.
-    for topic, code, *message in response.topic_errors:
-        error = for_code(code) if code else None
-        if error is not None and error is not TopicAlreadyExistsError:
-            detail = message[0] if message and message[0] else error.__name__
-            raise error(f"could not create topic {topic!r}: {detail}")
-
-
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], wait_s: float) -> None:
-    deadline = time.monotonic() + wait_s
-    while True:
-        described = await admin.describe_topics(names)
-        pending = [t["topic"] for t in described if not _has_leaders(t)]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topics without partition leaders after {wait_s:.0f} s: {pending}")
-        await asyncio.sleep(0.1)
-
-
-def _has_leaders(topic: dict[str, Any]) -> bool:
-    partitions = topic.get("partitions") or []
-    return (
-        topic.get("error_code") == 0
-        and bool(partitions)
-        and all(p["error_code"] == 0 and p["leader"] >= 0 for p in partitions)
-    )
