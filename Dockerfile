@@ -14,7 +14,7 @@
 # libs/kit/src/yima_kit/settings.py and services/<name>/src/yima_<name>/config.py).
 
 # Both stages must use the same Python: the virtual environment built in the first one points at the
-# interpreter at /usr/local/bin/python3.11 and is copied unchanged into the second.
+# interpreter at /usr/local/bin/python3 and is copied unchanged into the second.
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG UV_VERSION=0.13.8
 
@@ -36,7 +36,7 @@ COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PYTHON=/usr/local/bin/python3 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
 WORKDIR /src

@@ -52,7 +52,9 @@ def run(
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C, a closed terminal and `kill` all stop the platform in order (services first, then the servers).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
     try:
         typer.echo("· starting the services …")
         env = service_env(endpoints.kafka_bootstrap, endpoints.mongo_url)
@@ -65,8 +67,6 @@ def run(
                     typer.echo(f"! {name} exited; restarting (log: {proc.log_path})", err=True)
                     proc.start(env)
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
     finally:
         typer.echo("· stopping …")
         platform.stop()
