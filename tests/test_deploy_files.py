@@ -292,7 +292,7 @@ def final_stage() -> list[tuple[str, str]]:
 
 
 def exec_form(args: str) -> list[str]:
-    # HEALTHCHECK's options come before CMD; exec form is JSON, shell form is one string.
+    # A CMD/ENTRYPOINT in exec form is JSON; in shell form it is one string run by /bin/sh -c.
     return json.loads(args) if args.startswith("[") else ["/bin/sh", "-c", args]
 
 
