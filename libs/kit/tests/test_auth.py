@@ -46,3 +46,14 @@ def test_unit_scope() -> None:
     mediator = TokenVerifier.from_setting("").verify(
         TokenIssuer.dev().issue(staff_id="m", unit="410105001", role=StaffRole.MEDIATOR))
     assert not mediator.may_act_on("410105001001", ["410105", "410105001", "410105001001"])
+
+
+def test_production_refuses_the_development_keys() -> None:
+    from yima_kit.runtime import Runtime
+    from yima_kit.settings import KitSettings
+
+    with pytest.raises(RuntimeError, match="refusing to start"):
+        Runtime.create(KitSettings(service_name="risk", environment="production"))
+    rt = Runtime.create(KitSettings(service_name="risk", environment="production", sm4_key_hex="00" * 16,
+                                    auth_public_keys=f'{{"dev": {DEV_PUBLIC_KEY!r}}}'.replace("'", '"')))
+    assert rt.settings.environment == "production"

@@ -1,7 +1,8 @@
 """The deployable roles every service shares, as a typer CLI (``yima-<service> serve|consume|relay-outbox``).
 
-``serve`` runs HTTP + consumers + the outbox relay in one process (what the local run uses); ``consume``
-and ``relay-outbox`` let an operator scale the roles apart. Each role still answers ``/health``.
+``serve`` runs HTTP + consumers + the outbox relay in one process (what the local run uses); ``api``,
+``consume`` and ``relay-outbox`` let an operator scale the roles apart. Each role answers ``/health``
+(readiness: broker and database reachable) and ``/livez`` (liveness: the process answers).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def service_cli(
     def serve(host: str = "127.0.0.1", port: int = typer.Option(None, help="HTTP port")) -> None:
         """HTTP API + Kafka consumers + outbox relay."""
         _run(make_app(consume=True, relay=True), host, port or default_port())
+
+    @cli.command()
+    def api(host: str = "127.0.0.1", port: int = typer.Option(None, help="HTTP port")) -> None:
+        """HTTP API only (no consumers, no relay): scale it freely, apart from the consumer budget."""
+        _run(make_app(consume=False, relay=False), host, port or default_port())
 
     @cli.command()
     def consume(host: str = "127.0.0.1", port: int = typer.Option(None, help="health port")) -> None:

@@ -67,6 +67,10 @@ class Runtime:
             max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
         )
+        if settings.environment == "production" and not (settings.sm4_key_hex and settings.auth_public_keys):
+            # The development keys are public (they are in this repository): a production process that fell
+            # back to them would store personal data readable by anyone and accept forged staff tokens.
+            raise RuntimeError("production needs YIMA_SM4_KEY_HEX and YIMA_AUTH_PUBLIC_KEYS; refusing to start")
         if not settings.sm4_key_hex:
             log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
@@ -121,6 +125,10 @@ def ops_router(rt: Runtime) -> APIRouter:
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
         return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks}
+
+    @router.get("/livez", summary="Liveness: the process answers (no dependency checks)")
+    async def livez() -> dict[str, str]:
+        return {"service": rt.settings.service_name, "status": "alive"}
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +17,11 @@ class KitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIMA_", extra="ignore", populate_by_name=True)
 
     service_name: str = Field(default="yima", description="service name, used for the consumer group and dlq topic")
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        validation_alias=_env("YIMA_ENVIRONMENT"),
+        description="production refuses to start without real keys (no development SM4 key or token key pair)",
+    )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092",
         validation_alias=_env("YIMA_KAFKA_BOOTSTRAP"),
