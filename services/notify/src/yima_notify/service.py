@@ -34,9 +34,10 @@ class NotifyService:
         await self.notifications.create_index("state")
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
+        # $set, not $setOnInsert: on_status may have created the document first (see there).
         await self.recipients.update_one(
             {"_id": event.case_id},
-            {"$setOnInsert": {
+            {"$set": {
                 "case_number": event.case_number,
                 "phone": self.cipher.encrypt(event.applicant.phone, context="recipients.phone"),
                 "tracking_code": self.cipher.encrypt(event.tracking_code, context="recipients.tracking_code"),
@@ -53,7 +54,13 @@ class NotifyService:
         if await self.notifications.find_one({"_id": nid}, {"_id": 1}, session=tx.session):
             return
         recipient = await self.recipients.find_one({"_id": event.case_id}, session=tx.session)
-        if recipient is None:
+        if recipient is None or "phone" not in recipient:
+            # Write the recipient document too: a concurrent on_submitted writes the same document, so the
+            # two transactions conflict and one retries — otherwise each could miss the other's write under
+            # snapshot isolation and this notification would wait forever.
+            await self.recipients.update_one(
+                {"_id": event.case_id}, {"$inc": {"waiting": 1}}, upsert=True, session=tx.session
+            )
             await self.notifications.insert_one(
                 {"_id": nid, "case_id": event.case_id, "state": "pending_recipient",
                  "source": event.model_dump_json(), "created_at": datetime.now(UTC)},
