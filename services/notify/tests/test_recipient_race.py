@@ -23,7 +23,9 @@ def events(case_id: str) -> tuple[CaseSubmitted, CaseStatusChanged]:
         channel="self_service", category="neighbour", category_source="classifier", description="楼上漏水",
         applicant={"name": "张三", "phone": "13812345678"}, submitted_at=datetime.now(UTC),
     )
-    status = CaseStatusChanged(case_id=case_id, correlation_id=case_id, state=CaseState.SUBMITTED, title_zh="纠纷已登记")
+    status = CaseStatusChanged(
+        case_id=case_id, correlation_id=case_id, state=CaseState.SUBMITTED, title_zh="纠纷已登记"
+    )
     return submitted, status
 
 
