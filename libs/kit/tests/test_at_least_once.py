@@ -123,6 +123,11 @@ async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yim
         assert b"this one always fails" in by_key[b"case-bad"][headers.DLQ_ERROR]
         assert by_key[b"case-garbage"][headers.DLQ_ERROR_KIND] == b"invalid"
         assert attempts["case-bad"] == 3
+        from prometheus_client import REGISTRY
+
+        sample = REGISTRY.get_sample_value
+        assert sample("yima_events_duplicate_total", {"consumer": "mediation.probe"}) == 1
+        assert sample("yima_events_dead_lettered_total", {"consumer": "mediation.probe", "kind": "failed"}) == 1
     finally:
         await producer.stop()
         await rt.stop()

@@ -28,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers, topics
 
+from . import metrics
 from .logging import get_logger
 from .mongo import in_transaction, is_transient
 from .outbox import Outbox, Outgoing
@@ -130,8 +131,12 @@ class EventConsumers:
         while True:
             attempt += 1
             try:
-                done = await self.process_once(event, handler, consumer)
-                if not done:
+                with metrics.HANDLER_SECONDS.labels(consumer).time():
+                    done = await self.process_once(event, handler, consumer)
+                if done:
+                    metrics.EVENTS_PROCESSED.labels(consumer).inc()
+                else:
+                    metrics.EVENTS_DUPLICATE.labels(consumer).inc()
                     log.info("duplicate event skipped", consumer=consumer, event_id=str(event.event_id))
                 return
             except Exception as exc:
@@ -155,6 +160,7 @@ class EventConsumers:
                         msg, consumer, "rejected" if permanent else "failed", _short(exc), attempts=attempt
                     )
                     return
+                metrics.EVENT_RETRIES.labels(consumer).inc()
                 await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
 
     async def process_once(self, event: E, handler: Handler[E], consumer: str) -> bool:
@@ -184,6 +190,7 @@ class EventConsumers:
             raise
 
     async def _dead_letter(self, msg: Any, consumer: str, kind: str, error: str, *, attempts: int) -> None:
+        metrics.EVENTS_DEAD_LETTERED.labels(consumer, kind).inc()
         raw = msg.raw_message
         await self.broker.publish(
             msg.body,

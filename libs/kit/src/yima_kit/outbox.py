@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers
 
+from . import metrics
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -133,6 +134,7 @@ class OutboxRelay:
                     headers={**e["headers"], "content-type": "application/json"},
                 )
                 done.append(e["_id"])
+                metrics.OUTBOX_PUBLISHED.labels(e["topic"]).inc()
         finally:
             if done:
                 await self._outbox.mark_published(done)
