@@ -35,3 +35,27 @@ def add_working_days(start: datetime, days: int) -> tuple[datetime, bool]:
         provisional |= prov
         counted += ok
     return datetime.combine(d, END_OF_DAY, SHANGHAI).astimezone(UTC), provisional
+
+
+def subtract_working_days(due: datetime, days: int) -> tuple[datetime, bool]:
+    """End of the working day ``days`` working days before ``due``'s day."""
+    d = due.astimezone(SHANGHAI).date()
+    provisional = False
+    counted = 0
+    while counted < days:
+        d -= timedelta(days=1)
+        ok, prov = is_workday(d)
+        provisional |= prov
+        counted += ok
+    return datetime.combine(d, END_OF_DAY, SHANGHAI).astimezone(UTC), provisional
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Working days d with start's day < d <= end's day (Asia/Shanghai); 0 if end is not after start."""
+    d = start.astimezone(SHANGHAI).date()
+    last = end.astimezone(SHANGHAI).date()
+    n = 0
+    while d < last:
+        d += timedelta(days=1)
+        n += is_workday(d)[0]
+    return n
