@@ -84,4 +84,5 @@ async def routing(yima_infra):
         async with httpx.AsyncClient(transport=transport, base_url="http://routing") as client:
             r = Routing(app, client, clock)
             r.directory = app.state.store.current
+            r.kafka = yima_infra.kafka_bootstrap
             yield r

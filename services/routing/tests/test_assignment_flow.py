@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from yima_contracts import CaseFeedback
 from yima_contracts.codes import StaffRole
+from yima_devstack.kafka_tools import keyed, read_topic
 from yima_routing.adapters.sweeper import Sweeper
+from yima_routing.core.deadlines import add_working_days
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -136,6 +139,19 @@ async def test_overdue_chain_at_working_day_times_across_holiday_weekend_and_mak
     assert await _fire_at(routing, sh(2026, 10, 30, 18, 0)) == 0  # the chain is over
     assert await steps() == ["warning", "notice", "second_notice", "escalated", "leader"]
 
+    # …and through the real broker, as any consumer (notify, insight, a department) reads it.
+    relay = routing.app.state.runtime.relay
+    while await relay.publish_pending():
+        pass
+    recs = await read_topic(routing.kafka, "case.supervision_notice", keyed(case_id, at_least=5))
+    notices = [json.loads(r.value) for r in recs]
+    assert [(n["step"], n["supervisor_unit_code"]) for n in notices] == [
+        ("warning", FENGCHAN), ("notice", FENGCHAN), ("second_notice", FENGCHAN), ("escalated", FENGCHAN),
+        ("leader", FENGCHAN)]
+    assert "督办" in notices[1]["message_zh"] and "2026年10月10日18:00" in notices[1]["message_zh"]
+    escalated = await read_topic(routing.kafka, "case.escalated", keyed(case_id))
+    assert json.loads(escalated[0].value)["to_unit_code"] == FENGCHAN
+
 
 async def test_pause_and_resume_move_the_deadline_by_the_paused_working_days(routing) -> None:
     routing.clock.t = sh(2026, 9, 28, 10)
@@ -155,3 +171,26 @@ async def test_pause_and_resume_move_the_deadline_by_the_paused_working_days(rou
     assert a["due_at"] == sh(2026, 10, 16, 18) and not a["paused"]
     changes = [(e["change"], e["due_at"]) for e in await routing.staged(case_id, "case.deadline_changed")]
     assert [c for c, _ in changes] == ["paused", "resumed"] and changes[0][1] is None
+
+
+async def test_joint_handling_summons_units_that_must_report_in(routing) -> None:
+    case_id = await routing.submit()
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "漏水涉及违章改建，需住建和公安共同到场"})
+    assert r.status_code == 200, r.text
+    joint_id = r.json()["joint_id"]
+    ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
+    assert ev["lead_unit_code"] == HUANGHE and ev["summoned_unit_codes"] == ["JSQ-ZJJ", "JSQ-GADJ"]
+    assert datetime.fromisoformat(ev["report_by"]) == add_working_days(routing.clock(), 1)[0]  # next working day
+
+    outsider = routing.token("jsq-rsj-01")
+    assert (await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=outsider,
+                                    json={"note": "我也来"})).status_code == 404
+    r = await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-zjj-01"),
+                                json={"note": "住建局已派员到场"})
+    assert r.json()["waiting_for"] == ["JSQ-GADJ"]
+    r = await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-gadj-01"),
+                                json={"note": "派出所民警已到场"})
+    assert r.json()["waiting_for"] == []
+    assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility

@@ -75,7 +75,8 @@ async def test_admins_need_a_second_factor_and_admin_writes_need_it(routing) -> 
 async def test_admin_edits_are_versioned_and_scoped(routing) -> None:
     street_admin = routing.token("410105001-01", mfa=True)
     unit = {"name": "农业路社区（新址）", "kind": "community", "parent": "410105001",
-            "jurisdiction": ["农业路", "农科路", "新址小区"], "expected_version": 1, "reason": "社区搬迁，更新名称与辖区"}
+            "jurisdiction": ["农业路", "农科路", "新址小区"], "expected_version": 1,
+            "reason": "社区搬迁，更新名称与辖区"}
     r = await routing.http.put(f"/api/v1/admin/units/{NONGYE}", headers=street_admin, json=unit)
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2
