@@ -143,3 +143,17 @@ async def test_every_read_and_action_is_in_a_tamper_evident_audit_chain(routing)
     await audit.update_one({"_id": last["_id"] - 3}, {"$set": {"actor": "someone-else"}})
     v = (await routing.http.get("/api/v1/admin/audit/verify", headers=analyst)).json()
     assert v["intact"] is False and v["first_bad"] == last["_id"] - 3
+
+
+async def test_the_assignment_slip_is_a_chinese_pdf_for_the_units_concerned(routing) -> None:
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    r = await routing.http.get(f"/api/v1/assignments/{a['_id']}/slip.pdf", headers=routing.token("410105001-02"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF") and b"STSong-Light" in r.content and b"UniGB-UCS2-H" in r.content
+    assert b"13812345678" not in r.content
+    other = await routing.http.get(f"/api/v1/assignments/{a['_id']}/slip.pdf",
+                                   headers=routing.token("410105002-02"))
+    assert other.status_code == 404
+    assert await routing.db["audit"].count_documents({"action": "assignment.slip.print",
+                                                      "object_id": a["_id"]}) == 1

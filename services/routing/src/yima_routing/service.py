@@ -111,15 +111,16 @@ class RoutingService:
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
         """A use case outside a consumer: one transaction, its events staged in the outbox."""
-        assert self.client is not None and self.outbox is not None
+        client, outbox = self.client, self.outbox
+        assert client is not None and outbox is not None
 
         async def tx_work(session: AsyncClientSession) -> Any:
             tx = Tx(session)
             result = await work(tx)
-            await self.outbox.add(session, tx.emitted)
+            await outbox.add(session, tx.emitted)
             return result
 
-        return await in_transaction(self.client, tx_work)
+        return await in_transaction(client, tx_work)
 
     # --- consumers ---------------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from yima_contracts.codes import Category, RiskLevel, StaffRole, UnitKind
+from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel, StaffRole, UnitKind
 from yima_contracts.personal import mask_name, mask_phone
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
@@ -24,6 +24,7 @@ from yima_kit.runtime import Runtime
 from ..accounts import Accounts, LoginError, check_complexity
 from ..core.directory import Docking, SubKind, Unit
 from ..service import OPEN, Refused, RoutingService
+from . import slip_pdf
 from .audit import AuditLog
 from .mongo_directory import DirectoryConflict, DirectoryStore
 
@@ -329,6 +330,26 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                               "phone": phone if reveal else mask_phone(phone)},
                 "assigned_unit": case.get("assigned_unit"), "leader": case.get("leader")}
 
+    @r.get("/assignments/{assignment_id}/slip.pdf", summary="交办单（PDF） The printable assignment slip")
+    async def slip(assignment_id: str, claims: StaffClaims = working) -> Response:
+        a = await service.assignments.find_one({"_id": assignment_id})
+        d = service.directory
+        if a is None or not (can_see(claims, a["unit_code"]) or can_see(claims, a["supervisor_unit_code"])):
+            raise Refused(404, "not_found", "交办记录不存在")
+        case = await service.cases.find_one({"_id": a["case_id"]}, {"leader": 1})
+        unit, sup = d.get(a["unit_code"]), d.get(a["supervisor_unit_code"])
+        pdf = slip_pdf.render(slip_pdf.Slip(
+            case_number=a.get("case_number", a["case_id"]), assignment_id=a["_id"], round=a["round"],
+            unit_name=unit.name if unit else a["unit_code"], supervisor_name=sup.name if sup else "",
+            category_zh=CATEGORY_NAMES_ZH.get(Category(a["category"]), a["category"]),
+            risk_zh=RISK_LEVEL_NAMES_ZH[RiskLevel(a["risk_level"])] + "色", assigned_at=a["assigned_at"],
+            due_at=a["due_at"], due_provisional=a.get("due_provisional", False), reason_zh=a["reason_zh"],
+            leader_name=((case or {}).get("leader") or {}).get("name")))
+        await service.run(lambda tx: audit.append(tx.session, actor=claims, action="assignment.slip.print",
+                                                  object_type="assignment", object_id=assignment_id))
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="slip-{a.get("case_number", "case")}.pdf"'})
+
     @r.post("/cases/{case_id}/dispatch", summary="人工分派（须说明理由） Manual dispatch with a reason")
     async def dispatch(case_id: str, body: Dispatch, claims: StaffClaims = supervising) -> Any:
         aid = await act(claims, "case.dispatch", "case", case_id, lambda tx: service.dispatch(
@@ -364,5 +385,3 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     return r
 
-
-__all__ = ["RiskLevel", "install_error_handlers", "router"]

@@ -27,7 +27,8 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
     consumers.publishes(
         "unit.{unit_code}.cases", UnitCaseAssigned,
-        "每个单位一个主题：部门自有系统用任意Kafka客户端读取交办单，并在case.feedback上反馈（同一assignment_id）",
+        "每个单位一个主题：部门自有系统用任意Kafka客户端读取交办单，并在case.feedback上反馈（同一assignment_id）。"
+        "示例：services/routing/examples/department_consumer.py",
     )
     consumers.publishes(topics.CASE_STATUS, CaseStatusChanged, "申请人可见的一步：已分派、已受理、已退回、已化解……")
     consumers.publishes(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice,

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
+from yima_kit.consumer import Tx
 from yima_kit.logging import get_logger
 
 from ..service import Clock, RoutingService
@@ -55,9 +56,14 @@ class Sweeper:
             doc = await self._claim()
             if doc is None:
                 break
-            step = doc["sup_next_step"]
+            step: str = doc["sup_next_step"]
+            assignment_id: str = doc["_id"]
+
+            async def fire(tx: Tx, aid: str = assignment_id, s: str = step) -> bool:
+                return await self.service.fire_step(aid, s, tx)
+
             try:
-                ok = await self.service.run(lambda tx, d=doc, s=step: self.service.fire_step(d["_id"], s, tx))
+                ok = await self.service.run(fire)
             except Exception:
                 log.exception("supervision step failed; it will be retried", assignment_id=doc["_id"], step=step)
                 continue
