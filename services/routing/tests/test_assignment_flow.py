@@ -194,3 +194,27 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
                                 json={"note": "派出所民警已到场"})
     assert r.json()["waiting_for"] == []
     assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility
+
+
+async def test_a_deadline_in_an_unpublished_year_is_provisional_and_recomputed_with_admin_entered_days(routing):
+    routing.clock.t = sh(2026, 12, 28, 10)  # Monday; 5 working days run into 2027 (not yet published)
+    case_id = await routing.submit(risk="yellow")
+    a = await routing.assignment(case_id)
+    assert a["due_provisional"] and a["due_at"] == sh(2027, 1, 4, 18)  # Dec 29, 30, 31, Jan 1 (?), Jan 4
+    admin = routing.token("410105-01", mfa=True)
+    r = await routing.http.put("/api/v1/admin/calendar/2027-01-01", headers=admin,
+                               json={"workday": False, "reason": "元旦（国务院通知发布前的暂定安排）"})
+    assert r.status_code == 200, r.text
+    assert r.json()["deadlines_recomputed"] >= 1
+    a = await routing.db["assignments"].find_one({"_id": a["_id"]})
+    assert a["due_at"] == sh(2027, 1, 5, 18) and a["due_provisional"]
+    ev = (await routing.staged(case_id, "case.deadline_changed"))[-1]
+    assert ev["change"] == "recomputed" and ev["provisional"] is True
+    published = await routing.http.put("/api/v1/admin/calendar/2026-10-01", headers=admin,
+                                       json={"workday": True, "reason": "试图改已公布的年份"})
+    assert published.status_code == 409
+    street_admin = routing.token("410105001-01", mfa=True)
+    assert (await routing.http.put("/api/v1/admin/calendar/2027-01-02", headers=street_admin,
+                                   json={"workday": True, "reason": "街道无权"})).status_code == 403
+    await routing.db["calendar"].delete_many({})  # the entered days are process-wide: leave none behind
+    await routing.service.load_calendar()

@@ -56,13 +56,16 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None
         written = await store.seed(seed, pw)
         directory = await store.load()
+        # Deadlines computed while a year was unpublished: recompute with the admin's days or a newer package.
+        recomputed = await service.recompute_provisional()
         # Unit topics: the kinds that usually run their own systems now, every other unit at its first
         # assignment (docs/adr/0021-unit-topics-on-demand.md).
         await unit_topics.load_existing()
         eager = [u.code for u in directory.units.values() if u.kind.value in settings.eager_topic_kinds]
         await unit_topics.ensure_many(eager)
         log.info("routing ready", units=len(directory.units), staff=len(directory.staff), seeded=written,
-                 eager_unit_topics=len(eager), startup_ms=round((time.monotonic() - started) * 1000))
+                 eager_unit_topics=len(eager), recomputed_deadlines=recomputed,
+                 startup_ms=round((time.monotonic() - started) * 1000))
         if sweep:
             rt.background.append(asyncio.create_task(sweeper.loop(settings.sweep_seconds)))
         rt.background.append(asyncio.create_task(store.refresher(settings.directory_refresh_seconds)))

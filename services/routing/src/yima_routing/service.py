@@ -12,10 +12,11 @@ the supervisor for re-dispatch; a failure or an overdue chain moves the case up 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
+import chinese_calendar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,7 +47,7 @@ from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox
 
 from .core import supervision
-from .core.deadlines import SHANGHAI, add_working_days, working_days_between
+from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
 from .core.directory import Directory, Unit
 from .core.rules import CaseFacts, RuleSet, decide, supervisor_of
 
@@ -89,6 +90,7 @@ class RoutingService:
         self.cases = db["cases"]
         self.assignments = db["assignments"]
         self.joints = db["joint_summons"]
+        self.calendar = db["calendar"]
         self._directory = directory
         self.rules = rules
         self.cipher = cipher
@@ -462,6 +464,61 @@ class RoutingService:
         assert j is not None
         missing = [u for u, r in j["units"].items() if not r.get("reported_at")]
         return {"joint_id": joint_id, "waiting_for": missing}
+
+    # --- provisional calendar (years the State Council has not published yet) --------------------------
+
+    async def load_calendar(self) -> None:
+        set_provisional_days({date.fromisoformat(d["_id"]): bool(d["workday"]) async for d in self.calendar.find({})})
+
+    async def set_calendar_day(self, claims: StaffClaims, day: date, workday: bool, reason: str, tx: Tx) -> None:
+        if len(claims.unit_path) > 1:
+            raise Refused(403, "out_of_scope", "只有区级管理员可以维护节假日安排")
+        try:
+            chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            pass
+        else:
+            raise Refused(409, "published", "该年度法定节假日安排已公布，无需手工录入")
+        await self.calendar.update_one({"_id": day.isoformat()}, {"$set": {
+            "workday": workday, "reason": reason, "by": claims.sub, "at": self.now()}}, upsert=True,
+            session=tx.session)
+
+    async def recompute_provisional(self) -> int:
+        """Recompute the deadlines that were provisional (new admin-entered days, or a newer calendar package).
+        Each assignment in its own transaction; a changed deadline is published and its chain re-planned."""
+        await self.load_calendar()
+        changed = 0
+        ids = [d["_id"] async for d in self.assignments.find(
+            {"due_provisional": True, "state": {"$in": list(OPEN)}, "paused": False}, {"_id": 1})]
+        for aid in ids:
+            async def one(tx: Tx, aid: str = aid) -> bool:
+                return await self._recompute(aid, tx)
+
+            changed += bool(await self.run(one))
+        return changed
+
+    async def _recompute(self, assignment_id: str, tx: Tx) -> bool:
+        a = await self.assignments.find_one({"_id": assignment_id}, session=tx.session)
+        if a is None or a["paused"] or not a.get("due_provisional"):
+            return False
+        resumed = [h for h in a.get("history", []) if h.get("change") == "resumed"]
+        base, days = (resumed[-1]["at"], resumed[-1]["working_days_left"]) if resumed else (
+            a["assigned_at"], a["working_days"])
+        due_at, provisional = add_working_days(base, days)
+        if due_at == a["due_at"] and provisional == a["due_provisional"]:
+            return False
+        nxt = supervision.next_step(due_at, self.rules.supervision, a["sup_done"], not_before=self.now())
+        await self.assignments.update_one({"_id": a["_id"]}, {
+            "$set": {"due_at": due_at, "due_provisional": provisional,
+                     "sup_next_step": nxt.step.value if nxt else None, "sup_next_at": nxt.at if nxt else None},
+            "$push": {"history": {"change": "recomputed", "at": self.now(), "from": a["due_at"], "due_at": due_at}}},
+            session=tx.session)
+        case = await self.cases.find_one({"_id": a["case_id"]}, {"facts.correlation_id": 1}, session=tx.session)
+        tx.emit(topics.CASE_DEADLINE_CHANGED, DeadlineChanged(
+            case_id=a["case_id"], correlation_id=case["facts"]["correlation_id"] if case else a["case_id"],
+            actor=SYSTEM, assignment_id=a["_id"], change="recomputed",
+            reason_zh="节假日安排更新，办理期限按新的工作日重新计算", due_at=due_at, provisional=provisional))
+        return True
 
     # --- supervision (driven by the sweeper) ---------------------------------------------------------
 

@@ -8,7 +8,7 @@ assigned and what lies below it): a case of another unit answers 404, the same a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -93,6 +93,10 @@ class StaffIn(BaseModel):
     active: bool = True
     expected_version: int | None = None
     reason: str = Field(min_length=2, max_length=300)
+
+
+class CalendarDay(Reason):
+    workday: bool = Field(description="true = a working day (调休), false = a holiday")
 
 
 class NewPassword(BaseModel):
@@ -251,6 +255,15 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.enrol_totp",
                                                   object_type="staff", object_id=staff_id))
         return {"otpauth_uri": uri}
+
+    @r.put("/admin/calendar/{day}", summary="录入未公布年度的节假日/调休（暂定） Enter a provisional day")
+    async def put_calendar_day(day: date, body: CalendarDay, claims: StaffClaims = admin) -> Any:
+        if not claims.mfa:
+            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        await act(claims, "calendar.put_day", "calendar", day.isoformat(),
+                  lambda tx: service.set_calendar_day(claims, day, body.workday, body.reason, tx))
+        changed = await service.recompute_provisional()
+        return {"day": day.isoformat(), "workday": body.workday, "deadlines_recomputed": changed}
 
     @r.get("/admin/audit/verify", summary="校验审计日志哈希链 Verify the audit chain")
     async def verify_audit(claims: StaffClaims = auditor) -> Any:

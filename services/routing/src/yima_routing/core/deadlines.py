@@ -15,13 +15,23 @@ import chinese_calendar
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = time(18, 0)
 
+# Days an admin entered for years the package does not know yet (True = working day, False = holiday).
+_provisional_days: dict[date, bool] = {}
+
+
+def set_provisional_days(days: dict[date, bool]) -> None:
+    """Replace the admin-entered days (the routing service loads them from its ``calendar`` collection)."""
+    _provisional_days.clear()
+    _provisional_days.update(days)
+
 
 def is_workday(d: date) -> tuple[bool, bool]:
-    """(is it a working day, is the answer provisional)."""
+    """(is it a working day, is the answer provisional). A year the State Council has not published yet:
+    weekends plus the days an admin entered, and the answer is provisional."""
     try:
         return chinese_calendar.is_workday(d), False
     except NotImplementedError:
-        return d.weekday() < 5, True
+        return _provisional_days.get(d, d.weekday() < 5), True
 
 
 def add_working_days(start: datetime, days: int) -> tuple[datetime, bool]:
