@@ -63,6 +63,7 @@ async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routin
                                 headers=street_dispatcher)).json()
     waiting = [w for w in q["awaiting_redispatch"] if w["case_id"] == case_id]
     assert waiting and waiting[0]["returned_by"] == HUANGHE and "隔壁社区" in waiting[0]["reason"]
+    assert waiting[0]["suggested_unit_code"] != HUANGHE  # the rules, without the unit that returned it
 
     back = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=street_dispatcher,
                                    json={"unit_code": HUANGHE, "reason": "再试一次"})

@@ -362,6 +362,17 @@ class RoutingService:
             reason_zh=reason, working_days=working_days or self.rules.deadlines_working_days[risk],
             actor=staff_actor(claims), tx=tx, status_title="案件已重新分派")
 
+    def suggest(self, case: dict[str, Any]) -> Unit | None:
+        """What the rules would choose now, without the units that returned the case (for re-dispatch)."""
+        f, risk = case.get("facts"), case.get("risk")
+        if not f or not risk:
+            return None
+        decision = decide(CaseFacts(Channel(f["channel"]), Category(f["category"]), RiskLevel(risk["level"]),
+                                    f.get("location_unit_code") or f.get("located_unit_code"),
+                                    f.get("party_count"), f.get("amount_yuan"),
+                                    frozenset(case.get("excluded_units", ()))), self.rules, self.directory)
+        return None if decision.unit.code in case.get("excluded_units", ()) else decision.unit
+
     async def pause(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
         a = await self._own_assignment(claims, assignment_id, tx, supervisor_too=True)
         if a["paused"]:

@@ -294,9 +294,11 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         if scope == "supervised":
             async for c in service.cases.find({"pending_dispatch.supervisor_unit_code": code}).limit(200):
                 p = c["pending_dispatch"]
+                suggested = service.suggest(c)
                 returned.append({"case_id": c["_id"], "case_number": c["facts"]["case_number"],
                                  "returned_by": p["returned_by"], "reason": p["reason"], "at": p["at"],
-                                 "excluded_units": c.get("excluded_units", [])})
+                                 "excluded_units": c.get("excluded_units", []),
+                                 "suggested_unit_code": suggested.code if suggested else None})
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="queue.read", object_type="unit",
                                                   object_id=code, detail=scope))
         return {"unit_code": code, "scope": scope, "items": items, "awaiting_redispatch": returned}
