@@ -85,4 +85,5 @@ async def routing(yima_infra):
             r = Routing(app, client, clock)
             r.directory = app.state.store.current
             r.kafka = yima_infra.kafka_bootstrap
+            r.settings = settings
             yield r

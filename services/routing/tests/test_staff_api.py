@@ -96,6 +96,18 @@ async def test_admin_edits_are_versioned_and_scoped(routing) -> None:
     assert routing.app.state.store.current.staff["huanghe-new"].unit == HUANGHE
 
 
+async def test_a_restart_keeps_admin_edits_and_seeds_nothing_twice(routing) -> None:
+    from yima_routing.app import create_app
+
+    app = create_app(routing.settings, consume=False, relay=False, clock=routing.clock, sweep=False)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        assert store.current.get(NONGYE).name == "农业路社区（新址）"  # the admin's edit survived the seed
+        assert store.current.staff["huanghe-new"].name == "阿依古丽·吐尔逊"
+        assert len(store.current.units) == len(routing.directory.units)
+        assert await store.seed(routing.directory, None) == 0
+
+
 async def test_a_dispatcher_of_one_unit_cannot_see_another_units_cases(routing) -> None:
     case_id = await routing.submit()  # → 黄河社区, supervised by 丰产路街道
     own = routing.token("410105001001-01")

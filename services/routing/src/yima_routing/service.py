@@ -175,8 +175,12 @@ class RoutingService:
             self.rules,
             directory,
         )
-        await self._assign(case, decision.unit, decision.supervisor, round_=1, rule_id=decision.rule_id,
-                           reason_zh=decision.reason_zh, working_days=decision.working_days, actor=SYSTEM, tx=tx)
+        aid = await self._assign(case, decision.unit, decision.supervisor, round_=1, rule_id=decision.rule_id,
+                                 reason_zh=decision.reason_zh, working_days=decision.working_days, actor=SYSTEM,
+                                 tx=tx)
+        if decision.summon:  # 全科会诊: the rule calls further units in; the assigned unit leads
+            await self._summon(case, aid, decision.unit.code, [u.code for u in decision.summon],
+                               decision.reason_zh, SYSTEM, tx)
         if risk is RiskLevel.RED:
             await self._name_leader(case, decision.unit.code, tx)
 
@@ -452,17 +456,21 @@ class RoutingService:
         unknown = [u for u in units if d.get(u) is None or u == a["unit_code"]]
         if unknown:
             raise Refused(422, "unknown_unit", f"不能召集这些单位：{'、'.join(unknown)}")
+        return await self._summon(case, a["_id"], a["unit_code"], units, reason, staff_actor(claims), tx)
+
+    async def _summon(self, case: dict[str, Any], assignment_id: str, lead: str, units: list[str], reason: str,
+                      actor: Actor, tx: Tx) -> str:
         now = self.now()
         report_by, _ = add_working_days(now, 1)
         joint_id = str(uuid4())
-        await self.joints.insert_one({"_id": joint_id, "case_id": case_id, "assignment_id": a["_id"],
-                                      "lead_unit_code": a["unit_code"], "reason": reason, "at": now,
+        await self.joints.insert_one({"_id": joint_id, "case_id": case["_id"], "assignment_id": assignment_id,
+                                      "lead_unit_code": lead, "reason": reason, "at": now,
                                       "report_by": report_by,
                                       "units": {u: {"reported_at": None, "note": None} for u in units}},
                                      session=tx.session)
         tx.emit(topics.CASE_JOINT_SUMMONED, JointSummoned(
-            case_id=case_id, correlation_id=case["facts"]["correlation_id"], actor=staff_actor(claims),
-            lead_unit_code=a["unit_code"], summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by))
+            case_id=case["_id"], correlation_id=case["facts"]["correlation_id"], actor=actor,
+            lead_unit_code=lead, summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by))
         return joint_id
 
     async def report_in(self, claims: StaffClaims, joint_id: str, note: str, tx: Tx) -> dict[str, Any]:

@@ -30,14 +30,25 @@ class Rule(BaseModel):
     when: When
     target: str
     reason: str
+    summon: tuple[str, ...] = Field(
+        default=(), description="全科会诊: further units summoned to handle it jointly (same target syntax)")
 
     @field_validator("target")
     @classmethod
     def _target(cls, v: str) -> str:
-        named = {"committee_for_category", "street_of_location", "community_of_location", "unit_of_location"}
-        if v not in named and not v.startswith("unit:"):
-            raise ValueError(f"unknown target {v!r}")
-        return v
+        return _check_target(v)
+
+    @field_validator("summon")
+    @classmethod
+    def _summon(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_target(t) for t in v)
+
+
+def _check_target(v: str) -> str:
+    named = {"committee_for_category", "street_of_location", "community_of_location", "unit_of_location"}
+    if v not in named and not v.startswith("unit:"):
+        raise ValueError(f"unknown target {v!r}")
+    return v
 
 
 class SupervisionPolicy(BaseModel):
@@ -81,6 +92,7 @@ class Decision:
     rule_id: str
     reason_zh: str
     working_days: int
+    summon: tuple[Unit, ...] = ()
 
 
 def _matches(w: When, f: CaseFacts, directory: Directory) -> bool:
@@ -95,9 +107,9 @@ def _matches(w: When, f: CaseFacts, directory: Directory) -> bool:
     )
 
 
-def _target(rule: Rule, f: CaseFacts, directory: Directory) -> Unit | None:
+def _target(rule: Rule, f: CaseFacts, directory: Directory, target: str | None = None) -> Unit | None:
     loc = f.location_unit_code or ""
-    match rule.target:
+    match target or rule.target:
         case "committee_for_category":
             return directory.committee_for(f.category, f.exclude)
         case "street_of_location":
@@ -127,7 +139,12 @@ def decide(facts: CaseFacts, rules: RuleSet, directory: Directory) -> Decision:
         if _matches(rule.when, facts, directory):
             unit = _target(rule, facts, directory)
             if unit is not None and unit.active and unit.code not in facts.exclude:
+                summoned: list[Unit] = []
+                for t in rule.summon:
+                    other = _target(rule, facts, directory, t)
+                    if other is not None and other.active and other.code != unit.code and other not in summoned:
+                        summoned.append(other)
                 return Decision(unit, supervisor_of(unit, directory, default), rule.id, rule.reason,
-                                rules.deadlines_working_days[facts.risk])
+                                rules.deadlines_working_days[facts.risk], tuple(summoned))
     return Decision(default, default, "fallback_default", "无匹配规则，由区矛调中心分流",
                     rules.deadlines_working_days[facts.risk])
