@@ -224,3 +224,15 @@ async def test_a_deadline_in_an_unpublished_year_is_provisional_and_recomputed_w
                                    json={"workday": True, "reason": "街道无权"})).status_code == 403
     await routing.db["calendar"].delete_many({})  # the entered days are process-wide: leave none behind
     await routing.service.load_calendar()
+
+
+async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
+    routing.clock.t = sh(2026, 9, 28, 10)
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    await routing.service.run(lambda tx: routing.service.on_case_ended(case_id, "closed", tx))
+    a = await routing.db["assignments"].find_one({"_id": a["_id"]})
+    assert a["state"] == "closed" and not a["sup_active"]
+    await routing.db["assignments"].update_many({"case_id": {"$ne": case_id}}, {"$set": {"sup_active": False}})
+    assert await _fire_at(routing, sh(2026, 12, 31, 18)) == 0
+    assert await routing.staged(case_id, "case.supervision_notice") == []

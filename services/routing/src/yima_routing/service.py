@@ -310,6 +310,19 @@ class RoutingService:
         elif event.kind is FeedbackKind.FAILED:
             await self._escalate(a, "failed", f"承办单位调解未成功：{event.reason}", SYSTEM, tx)
 
+    async def on_case_ended(self, case_id: str, how: str, tx: Tx) -> None:
+        """The case was closed or transferred (mediation, 诉调对接): every supervision chain of it stops."""
+        await self.assignments.update_many(
+            {"case_id": case_id, "$or": [{"state": {"$in": list(OPEN)}}, {"sup_active": True}]},
+            {"$set": {"sup_active": False, "sup_next_at": None},
+             "$push": {"history": {"change": f"case.{how}", "at": self.now()}}},
+            session=tx.session)
+        await self.assignments.update_many({"case_id": case_id, "state": {"$in": list(OPEN)}},
+                                           {"$set": {"state": how}}, session=tx.session)
+        await self.cases.update_one({"_id": case_id}, {"$set": {"ended": {"how": how, "at": self.now()}},
+                                                       "$unset": {"pending_dispatch": ""}},
+                                    upsert=True, session=tx.session)
+
     # --- escalation, re-dispatch, pause --------------------------------------------------------------
 
     async def _escalate(self, a: dict[str, Any], reason: str, reason_zh: str, actor: Actor, tx: Tx) -> str | None:

@@ -11,6 +11,7 @@ from yima_contracts import (
     UnitCaseAssigned,
     topics,
 )
+from yima_contracts.mediation_events import CaseClosed, CaseTransferred
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
@@ -48,6 +49,16 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     async def on_risk_assessed(event: CaseRiskAssessed, tx: Tx) -> None:
         """Keep the case's risk level; assign once its facts are known."""
         await service.on_risk_assessed(event, tx)
+
+    @consumers.subscribe(topics.CASE_CLOSED, CaseClosed, name="closed")
+    async def on_closed(event: CaseClosed, tx: Tx) -> None:
+        """A closed case: its supervision chains stop (no 督办 on a finished case)."""
+        await service.on_case_ended(event.case_id, "closed", tx)
+
+    @consumers.subscribe(topics.CASE_TRANSFERRED, CaseTransferred, name="transferred")
+    async def on_transferred(event: CaseTransferred, tx: Tx) -> None:
+        """Handed to arbitration, litigation or an administrative channel: supervision here ends."""
+        await service.on_case_ended(event.case_id, "transferred", tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
