@@ -94,6 +94,12 @@ async def test_admin_edits_are_versioned_and_scoped(routing) -> None:
         "name": "阿依古丽·吐尔逊", "unit": HUANGHE, "role": "mediator", "reason": "新入职调解员"})
     assert new_staff.status_code == 200 and new_staff.json()["version"] == 1
     assert routing.app.state.store.current.staff["huanghe-new"].unit == HUANGHE
+    cycle = await routing.http.put("/api/v1/admin/units/410105001", headers=routing.token("410105-01", mfa=True),
+                                   json={"name": "丰产路街道", "kind": "street", "parent": HUANGHE, "reason": "错误"})
+    assert cycle.status_code == 422 and cycle.json()["errors"][0]["code"] == "parent_cycle"
+    bad = await routing.http.put("/api/v1/admin/staff/张三", headers=street_admin, json={
+        "name": "张三", "unit": HUANGHE, "role": "mediator", "reason": "编号不合规"})
+    assert bad.status_code == 422
 
 
 async def test_a_restart_keeps_admin_edits_and_seeds_nothing_twice(routing) -> None:

@@ -363,6 +363,10 @@ class RoutingService:
         current = await self.assignments.find_one({"_id": case.get("assigned")}, session=tx.session) \
             if case.get("assigned") else None
         pending = case.get("pending_dispatch")
+        if current is not None and current["state"] not in OPEN:
+            raise Refused(409, "closed", "该案件当前交办已结束，不能重新分派")
+        if case.get("ended"):
+            raise Refused(409, "closed", "案件已结案或已转出")
         owner = current["supervisor_unit_code"] if current else (pending or {}).get("supervisor_unit_code")
         if owner is None or not claims.may_act_on(owner, directory.unit_path(owner)):
             raise Refused(403, "not_supervisor", "只有督办单位（或其上级）可以重新分派此案件")

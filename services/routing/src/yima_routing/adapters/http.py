@@ -8,7 +8,7 @@ assigned and what lies below it): a case of another unit answers 404, the same a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,7 +22,7 @@ from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
 
 from ..accounts import Accounts, LoginError, check_complexity
-from ..core.directory import Docking, SubKind, Unit
+from ..core.directory import Docking, Staff, SubKind, Unit
 from ..service import OPEN, Refused, RoutingService
 from . import slip_pdf
 from .audit import AuditLog
@@ -198,6 +198,8 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         d = service.directory
         if body.parent is not None and d.get(body.parent) is None:
             return error(422, "unknown_parent", "上级单位不存在", "parent")
+        if body.parent is not None and (body.parent == code or body.parent in d.descendants(code)):
+            return error(422, "parent_cycle", "上级单位不能是本单位或其下级单位", "parent")
 
         async def work(tx: Tx) -> int:
             admin_scope(claims, body.parent if d.get(code) is None else code)
@@ -216,6 +218,10 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         if service.directory.get(body.unit) is None:
             return error(422, "unknown_unit", "所属单位不存在", "unit")
         data = body.model_dump(mode="json", exclude={"expected_version", "reason"})
+        try:
+            Staff.model_validate({"id": staff_id.lower(), **data})
+        except ValueError:
+            return error(422, "invalid_staff", "人员编号只能含小写字母、数字、-、_、.（2–64位）", "staff_id")
 
         async def work(tx: Tx) -> int:
             admin_scope(claims, body.unit)
@@ -276,7 +282,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
     async def queue(code: str, scope: str = "handling", claims: StaffClaims = working) -> Any:
         if not can_see(claims, code):
             raise Refused(403, "out_of_scope", "只能查看本单位（及下级单位）的案件")
-        now = datetime.now(UTC)
+        now = service.now()
         field = "supervisor_unit_code" if scope == "supervised" else "unit_code"
         items = []
         async for a in service.assignments.find({field: code, "state": {"$in": list(OPEN)}}).limit(500):

@@ -12,11 +12,15 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from yima_contracts import topics
 from yima_kit.kafka_admin import ensure_topics
+from yima_kit.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class UnitTopics:
-    def __init__(self, bootstrap: str, partitions: int) -> None:
+    def __init__(self, bootstrap: str, partitions: int, attempts: int = 6) -> None:
         self.bootstrap = bootstrap
+        self.attempts = attempts
         self.partitions = partitions
         self.known: set[str] = set()
         self._lock = asyncio.Lock()
@@ -38,6 +42,17 @@ class UnitTopics:
             return
         async with self._lock:
             missing = [t for t in wanted if t not in self.known]
-            if missing:
-                await ensure_topics(self.bootstrap, missing, partitions=self.partitions)
-                self.known.update(missing)
+            if not missing:
+                return
+            for attempt in range(self.attempts):
+                try:
+                    await ensure_topics(self.bootstrap, missing, partitions=self.partitions)
+                    break
+                except Exception:
+                    # The broker blinked: retry here, so a case is not dead-lettered for it (the consumer
+                    # would count these as the message's failures).
+                    if attempt + 1 >= self.attempts:
+                        raise
+                    log.warning("unit topic creation failed, retrying", topics=missing, attempt=attempt + 1)
+                    await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+            self.known.update(missing)
