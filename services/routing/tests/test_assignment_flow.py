@@ -110,6 +110,7 @@ async def test_overdue_chain_at_working_day_times_across_holiday_weekend_and_mak
     assert a["due_at"] == sh(2026, 10, 10, 18)
     # Other cases of this module would fire too: keep only this assignment's chain running.
     await routing.db["assignments"].update_many({"_id": {"$ne": a["_id"]}}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
 
     async def steps() -> list[str]:
         return [e["step"] for e in await routing.staged(case_id, "case.supervision_notice")]
@@ -202,6 +203,25 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
     assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility
 
 
+async def test_a_summoned_unit_that_does_not_report_in_is_pressed_once(routing) -> None:
+    routing.clock.t = sh(2026, 10, 9, 10)  # Friday; report by the next working day: Saturday Oct 10 (调休)
+    case_id = await routing.submit()
+    await routing.db["assignments"].update_many({}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "需住建和公安共同到场"})
+    joint_id = r.json()["joint_id"]
+    await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-zjj-01"),
+                            json={"note": "已到场"})
+    assert await _fire_at(routing, sh(2026, 10, 10, 17, 59)) == 0
+    assert await _fire_at(routing, sh(2026, 10, 10, 18, 0)) == 1
+    assert await _fire_at(routing, sh(2026, 10, 12, 18, 0)) == 0  # once
+    notices = [e for e in await routing.staged(case_id, "case.supervision_notice") if e.get("joint_id") == joint_id]
+    assert [(n["unit_code"], n["supervisor_unit_code"]) for n in notices] == [("JSQ-GADJ", HUANGHE)]
+    assert "吹哨报到" in notices[0]["message_zh"]
+
+
 async def test_a_deadline_in_an_unpublished_year_is_provisional_and_recomputed_with_admin_entered_days(routing):
     routing.clock.t = sh(2026, 12, 28, 10)  # Monday; 5 working days run into 2027 (not yet published)
     case_id = await routing.submit(risk="yellow")
@@ -234,5 +254,6 @@ async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
     a = await routing.db["assignments"].find_one({"_id": a["_id"]})
     assert a["state"] == "closed" and not a["sup_active"]
     await routing.db["assignments"].update_many({"case_id": {"$ne": case_id}}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
     assert await _fire_at(routing, sh(2026, 12, 31, 18)) == 0
     assert await routing.staged(case_id, "case.supervision_notice") == []

@@ -110,6 +110,7 @@ class RoutingService:
         # The sweeper's index: the next supervision step due, only for running chains.
         await self.assignments.create_index([("sup_next_at", 1)], partialFilterExpression={"sup_active": True})
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
+        await self.joints.create_index([("report_by", 1)], partialFilterExpression={"reminded": False})
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
         """A use case outside a consumer: one transaction, its events staged in the outbox."""
@@ -482,7 +483,7 @@ class RoutingService:
         joint_id = str(uuid4())
         await self.joints.insert_one({"_id": joint_id, "case_id": case["_id"], "assignment_id": assignment_id,
                                       "lead_unit_code": lead, "reason": reason, "at": now,
-                                      "report_by": report_by,
+                                      "report_by": report_by, "reminded": False, "claimed_until": None,
                                       "units": {u: {"reported_at": None, "note": None} for u in units}},
                                      session=tx.session)
         tx.emit(topics.CASE_JOINT_SUMMONED, JointSummoned(
@@ -554,6 +555,32 @@ class RoutingService:
             case_id=a["case_id"], correlation_id=case["facts"]["correlation_id"] if case else a["case_id"],
             actor=SYSTEM, assignment_id=a["_id"], change="recomputed",
             reason_zh="节假日安排更新，办理期限按新的工作日重新计算", due_at=due_at, provisional=provisional))
+        return True
+
+    async def remind_joint(self, joint_id: str, tx: Tx) -> bool:
+        """吹哨报到: at ``report_by`` every summoned unit that has not reported in gets a notice from the lead unit.
+        Fires once (conditional on ``reminded`` still being false)."""
+        j = await self.joints.find_one({"_id": joint_id}, session=tx.session)
+        if j is None or j.get("reminded"):
+            return False
+        res = await self.joints.update_one({"_id": joint_id, "reminded": False},
+                                           {"$set": {"reminded": True, "claimed_until": None}}, session=tx.session)
+        if res.modified_count != 1:
+            return False
+        missing = [u for u, r in j["units"].items() if not r.get("reported_at")]
+        case = await self.cases.find_one({"_id": j["case_id"]}, session=tx.session)
+        if not missing or case is None or case.get("ended"):
+            return True
+        d = self.directory
+        lead = d.get(j["lead_unit_code"])
+        for code in missing:
+            unit = d.get(code)
+            tx.emit(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice(
+                case_id=j["case_id"], correlation_id=case["facts"]["correlation_id"], actor=SYSTEM,
+                assignment_id=j["assignment_id"], step=SupervisionStep.NOTICE, unit_code=code,
+                supervisor_unit_code=j["lead_unit_code"], due_at=j["report_by"], joint_id=joint_id,
+                message_zh=(f"【吹哨报到】{unit.name if unit else code}未在{_fmt(j['report_by'])}前报到，"
+                            f"请立即与牵头单位{lead.name if lead else j['lead_unit_code']}联系并参与联合处置。")[:300]))
         return True
 
     # --- supervision (driven by the sweeper) ---------------------------------------------------------

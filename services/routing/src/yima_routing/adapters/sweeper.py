@@ -49,8 +49,34 @@ class Sweeper:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def _claim_joint(self) -> dict[str, Any] | None:
+        now = self.now()
+        return await self.service.joints.find_one_and_update(
+            {"reminded": False, "report_by": {"$lte": now},
+             "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+            {"$set": {"claimed_until": now + self.claim_for}},
+            sort=[("report_by", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
+        )
+
     async def run_once(self) -> int:
-        """Fire every step that is due now; returns how many fired."""
+        """Fire every step that is due now (supervision chains, then joint report-ins); returns how many fired."""
+        fired = await self._run_chains()
+        for _ in range(self.batch):
+            doc = await self._claim_joint()
+            if doc is None:
+                break
+            joint_id: str = doc["_id"]
+
+            async def remind(tx: Tx, jid: str = joint_id) -> bool:
+                return await self.service.remind_joint(jid, tx)
+
+            try:
+                fired += bool(await self.service.run(remind))
+            except Exception:
+                log.exception("joint report-in reminder failed; it will be retried", joint_id=joint_id)
+        return fired
+
+    async def _run_chains(self) -> int:
         fired = 0
         for _ in range(self.batch):
             doc = await self._claim()
