@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from yima_contracts import CaseFeedback
+from yima_contracts import CaseFeedback, CaseRiskAssessed
 from yima_contracts.codes import StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_routing.adapters.sweeper import Sweeper
@@ -66,6 +66,12 @@ async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routin
     waiting = [w for w in q["awaiting_redispatch"] if w["case_id"] == case_id]
     assert waiting and waiting[0]["returned_by"] == HUANGHE and "隔壁社区" in waiting[0]["reason"]
     assert waiting[0]["suggested_unit_code"] != HUANGHE  # the rules, without the unit that returned it
+
+    # A later risk re-assessment of the returned case does not route it again behind the supervisor's back.
+    again = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level="yellow", score=3,
+                             ruleset_version="t", reason_zh="重新评估")
+    await routing.service.run(lambda tx: routing.service.on_risk_assessed(again, tx))
+    assert await routing.db["assignments"].count_documents({"case_id": case_id}) == 1
 
     back = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=street_dispatcher,
                                    json={"unit_code": HUANGHE, "reason": "再试一次"})

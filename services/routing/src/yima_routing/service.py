@@ -164,8 +164,8 @@ class RoutingService:
 
     async def _assign_if_ready(self, case_id: str, tx: Tx) -> None:
         case = await self.cases.find_one({"_id": case_id}, session=tx.session)
-        if not case or "facts" not in case or "risk" not in case or case.get("assigned"):
-            return
+        if not case or "facts" not in case or "risk" not in case or case.get("routed") or case.get("assigned"):
+            return  # routed once: later rounds come from returns, escalations and dispatchers, not from events
         f = case["facts"]
         risk = RiskLevel(case["risk"]["level"])
         directory = self.directory
@@ -229,7 +229,7 @@ class RoutingService:
         )
         await self.cases.update_one(
             {"_id": case_id},
-            {"$set": {"assigned": assignment_id, "assigned_unit": unit.code, "round": round_},
+            {"$set": {"assigned": assignment_id, "assigned_unit": unit.code, "round": round_, "routed": True},
              "$unset": {"pending_dispatch": ""}},
             session=tx.session,
         )
