@@ -102,6 +102,34 @@ async def test_admin_edits_are_versioned_and_scoped(routing) -> None:
     assert bad.status_code == 422
 
 
+async def test_rules_are_versioned_data_that_a_district_admin_publishes(routing) -> None:
+    admin = routing.token("410105-01", mfa=True)
+    current = (await routing.http.get("/api/v1/admin/rules", headers=admin)).json()["active"]
+    original = dict(current)
+    changed = {**current, "version": "rules-test-2", "rules": [
+        {"id": "wages_to_hr_bureau", "when": {"category": ["labour_wages"]}, "target": "unit:JSQ-RSJ",
+         "reason": "欠薪案件先由人社局劳动保障监察处理"}, *current["rules"]]}
+    r = await routing.http.put("/api/v1/admin/rules", headers=admin, json={"rules": changed, "reason": "试行"})
+    assert r.status_code == 200, r.text
+    case_id = await routing.submit(category="labour_wages")
+    a = await routing.assignment(case_id)
+    assert (a["unit_code"], a["rule_id"], a["ruleset_version"]) == ("JSQ-RSJ", "wages_to_hr_bureau", "rules-test-2")
+
+    again = await routing.http.put("/api/v1/admin/rules", headers=admin, json={"rules": changed, "reason": "重复"})
+    assert again.status_code == 409
+    bad = {**changed, "version": "rules-test-3", "default_unit": "NOPE"}
+    assert (await routing.http.put("/api/v1/admin/rules", headers=admin,
+                                   json={"rules": bad, "reason": "错误"})).status_code == 422
+    street = routing.token("410105001-01", mfa=True)
+    assert (await routing.http.put("/api/v1/admin/rules", headers=street,
+                                   json={"rules": {**changed, "version": "x"}, "reason": "越权"})).status_code == 403
+    versions = (await routing.http.get("/api/v1/admin/rules", headers=admin)).json()["versions"]
+    assert [v["version"] for v in versions][-1] == "rules-test-2"
+    r = await routing.http.put("/api/v1/admin/rules", headers=admin,
+                               json={"rules": {**original, "version": "rules-test-restored"}, "reason": "恢复"})
+    assert r.status_code == 200
+
+
 async def test_a_restart_keeps_admin_edits_and_seeds_nothing_twice(routing) -> None:
     from yima_routing.app import create_app
 

@@ -15,6 +15,7 @@ from .accounts import HASHER, Accounts, LoginPolicy
 from .adapters import http, kafka
 from .adapters.audit import AuditLog
 from .adapters.mongo_directory import DirectoryStore
+from .adapters.mongo_rules import RulesStore
 from .adapters.sweeper import Sweeper
 from .adapters.unit_topics import UnitTopics
 from .config import RoutingSettings
@@ -45,6 +46,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         max_failures=settings.login_max_failures, lockout=timedelta(minutes=settings.login_lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes)), clock=clock or service.now)
     audit = AuditLog(rt.db, rt.cipher)
+    rules_store = RulesStore(rt.db)
     sweeper = Sweeper(service, service.now)
 
     async def setup(_: Runtime) -> None:
@@ -56,6 +58,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None
         written = await store.seed(seed, pw)
         directory = await store.load()
+        service.rules = await rules_store.register_file(rules)
         # Deadlines computed while a year was unpublished: recompute with the admin's days or a newer package.
         recomputed = await service.recompute_provisional()
         # Unit topics: the kinds that usually run their own systems now, every other unit at its first
@@ -69,12 +72,23 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         if sweep:
             rt.background.append(asyncio.create_task(sweeper.loop(settings.sweep_seconds)))
         rt.background.append(asyncio.create_task(store.refresher(settings.directory_refresh_seconds)))
+        rt.background.append(asyncio.create_task(refresh_rules(settings.directory_refresh_seconds)))
+
+    async def refresh_rules(every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                active = await rules_store.active()
+                if active is not None and active.version != service.rules.version:
+                    service.rules = active
+            except Exception:
+                log.exception("rules refresh failed")
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima routing 分流交办与督办", consume=consume, relay=relay)
     http.install_error_handlers(app)
-    app.include_router(http.router(rt, service, store, accounts, audit))
+    app.include_router(http.router(rt, service, store, accounts, audit, rules_store))
     app.state.service = service
     app.state.store = store
     app.state.sweeper = sweeper

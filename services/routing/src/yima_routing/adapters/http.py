@@ -23,10 +23,12 @@ from yima_kit.runtime import Runtime
 
 from ..accounts import Accounts, LoginError, check_complexity
 from ..core.directory import Docking, Staff, SubKind, Unit
+from ..core.rules import RuleSet
 from ..service import OPEN, Refused, RoutingService
 from . import slip_pdf
 from .audit import AuditLog
 from .mongo_directory import DirectoryConflict, DirectoryStore
+from .mongo_rules import RulesConflict, RulesStore, check_against
 
 SUPERVISING = (StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.LEADER)
 WORKING = (*SUPERVISING, StaffRole.MEDIATOR)
@@ -99,6 +101,12 @@ class CalendarDay(Reason):
     workday: bool = Field(description="true = a working day (调休), false = a holiday")
 
 
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, Any] = Field(description="the whole rule set, as in routing_rules.yaml, with a new version")
+    reason: str = Field(min_length=2, max_length=300)
+
+
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=1, max_length=200)
@@ -117,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts: Accounts,
-           audit: AuditLog) -> APIRouter:
+           audit: AuditLog, rules_store: RulesStore) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     staff = rt.require_staff
     any_staff = staff()
@@ -270,6 +278,33 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                   lambda tx: service.set_calendar_day(claims, day, body.workday, body.reason, tx))
         changed = await service.recompute_provisional()
         return {"day": day.isoformat(), "workday": body.workday, "deadlines_recomputed": changed}
+
+    @r.get("/admin/rules", summary="当前分流规则及历史版本 Active routing rules and their versions")
+    async def get_rules(claims: StaffClaims = admin) -> Any:
+        return {"active": service.rules.model_dump(mode="json"), "versions": await rules_store.history()}
+
+    @r.put("/admin/rules", summary="发布新版分流规则（区级管理员） Publish a new rule set")
+    async def put_rules(body: RulesIn, claims: StaffClaims = admin) -> Any:
+        if not claims.mfa:
+            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        if len(claims.unit_path) > 1:
+            raise Refused(403, "out_of_scope", "只有区级管理员可以发布分流规则")
+        try:
+            new = RuleSet.model_validate(body.rules)
+        except ValueError:
+            return error(422, "invalid_rules", "规则格式不正确", "rules")
+        if problems := check_against(new, service.directory):
+            return error(422, "invalid_rules", "；".join(problems)[:300], "rules")
+
+        async def work(tx: Tx) -> None:
+            try:
+                await rules_store.activate(new, by=claims.sub, reason=body.reason, session=tx.session)
+            except RulesConflict as exc:
+                raise Refused(409, "version_exists", "该规则版本号已存在，请使用新的版本号") from exc
+
+        await act(claims, "rules.publish", "ruleset", new.version, work)
+        service.rules = new
+        return {"version": new.version}
 
     @r.get("/admin/audit/verify", summary="校验审计日志哈希链 Verify the audit chain")
     async def verify_audit(claims: StaffClaims = auditor) -> Any:
