@@ -38,6 +38,8 @@ async def test_login_issues_a_verifiable_token_with_unit_role_and_path(routing) 
                                  json={"old_password": SEED_PASSWORD, "new_password": "Huanghe#2026!"})
     assert ok.status_code == 200
     assert (await login(routing, "410105001001-01", "Huanghe#2026!")).json()["must_change_password"] is False
+    fresh = await routing.http.post("/api/v1/auth/refresh", headers=h)
+    assert fresh.status_code == 200 and fresh.json()["access_token"] != body["access_token"]
 
 
 async def test_repeated_failures_lock_the_account(routing) -> None:

@@ -103,6 +103,21 @@ class Accounts:
             "must_change_password": bool(doc.get("must_change_password")),
         }
 
+    async def refresh(self, staff_id: str, mfa: bool) -> dict[str, Any]:
+        """A fresh token for a session in use (idle sessions expire with their token). Unit and role are read
+        again, so a transfer or a deactivation takes effect at the next refresh."""
+        doc = await self.staff.find_one({"_id": staff_id})
+        if doc is None or not doc.get("active", True):
+            raise LoginError("inactive", "账号已停用", 401)
+        directory = self.directory()
+        unit_path = directory.unit_path(doc["unit"]) or (doc["unit"],)
+        role = StaffRole(doc["role"])
+        token = self.issuer.issue(staff_id=doc["_id"], unit=doc["unit"], role=role, unit_path=unit_path,
+                                  name=doc.get("name", ""), mfa=mfa and role is StaffRole.ADMIN,
+                                  ttl=self.policy.token_ttl)
+        return {"access_token": token, "token_type": "bearer", "expires_in": int(self.policy.token_ttl.total_seconds()),
+                "unit": doc["unit"], "role": role.value, "unit_path": list(unit_path)}
+
     async def _failed(self, doc: dict[str, Any], now: datetime) -> None:
         failures = int(doc.get("failed_logins") or 0) + 1
         update: dict[str, Any] = {"failed_logins": failures, "last_failure_at": now}

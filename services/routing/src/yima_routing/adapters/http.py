@@ -178,6 +178,13 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                                                   object_type="staff", object_id=result["staff_id"]))
         return result
 
+    @r.post("/auth/refresh", summary="续期登录凭证 Refresh the token of a session in use")
+    async def refresh(claims: StaffClaims = any_staff) -> Any:
+        try:
+            return await accounts.refresh(claims.sub, claims.mfa)
+        except LoginError as exc:
+            return error(exc.status, exc.code, exc.message)
+
     @r.post("/auth/password", summary="修改本人密码 Change my password")
     async def change_password(body: PasswordChange, claims: StaffClaims = any_staff) -> Any:
         try:

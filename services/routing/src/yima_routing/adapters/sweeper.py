@@ -20,6 +20,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import Counter
 from pymongo import ReturnDocument
 from yima_kit.consumer import Tx
 from yima_kit.logging import get_logger
@@ -27,6 +28,7 @@ from yima_kit.logging import get_logger
 from ..service import Clock, RoutingService
 
 log = get_logger(__name__)
+STEPS_FIRED = Counter("yima_routing_supervision_steps_total", "supervision steps fired", ["step"])
 
 
 class Sweeper:
@@ -95,6 +97,7 @@ class Sweeper:
                 continue
             fired += bool(ok)
             if ok:
+                STEPS_FIRED.labels(step=step).inc()
                 log.info("supervision step fired", assignment_id=doc["_id"], step=step)
         return fired
 
