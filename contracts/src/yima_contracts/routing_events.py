@@ -23,6 +23,10 @@ class SupervisionNotice(Event):
     leader_staff_id: str | None = Field(default=None, max_length=64, description="for step=leader")
     due_at: UtcDatetime
     message_zh: str = Field(max_length=300)
+    joint_id: str | None = Field(
+        default=None, max_length=64,
+        description="吹哨报到: set when a summoned unit (unit_code) did not report in by due_at; the lead unit "
+        "(supervisor_unit_code) presses it")
 
 
 class CaseEscalated(Event):

@@ -63,3 +63,25 @@ def test_unpublished_year_falls_back_to_weekends_and_says_so() -> None:
     due, provisional = add_working_days(datetime(2026, 12, 31, 2, tzinfo=UTC), 2)
     assert provisional
     assert due.date().isoformat() == "2027-01-04"
+
+
+def test_a_group_dispute_is_a_joint_consultation_led_by_the_street() -> None:
+    d = decide(CaseFacts(Channel("self_service"), Category("neighbour"), RiskLevel("yellow"), HUANGHE, 12),
+               RULES, DIRECTORY)
+    assert d.unit.code == "410105001" and d.rule_id == "group_dispute_to_street"
+    assert [u.code for u in d.summon] == [HUANGHE]  # no committee for neighbour disputes; the community joins
+
+
+def test_a_red_wage_dispute_goes_to_the_street_and_summons_the_labour_committee() -> None:
+    d = route(category="labour_wages", risk="red")
+    assert d.unit.code == "410105001" and [u.code for u in d.summon] == ["JSQ-LDTJ"]
+
+
+def test_a_simple_matter_goes_to_one_unit() -> None:
+    assert route().summon == ()
+
+
+def test_units_that_returned_the_case_are_skipped() -> None:
+    d = decide(CaseFacts(Channel("self_service"), Category("labour_wages"), RiskLevel("blue"), HUANGHE,
+                         exclude=frozenset({"JSQ-LDTJ"})), RULES, DIRECTORY)
+    assert d.unit.code != "JSQ-LDTJ"

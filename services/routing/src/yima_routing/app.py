@@ -2,45 +2,97 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from datetime import timedelta
 
 from fastapi import FastAPI
-from yima_contracts import topics
-from yima_kit.kafka_admin import ensure_topics
+from yima_kit.auth import DEV_PRIVATE_KEY, TokenIssuer
+from yima_kit.logging import get_logger
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import kafka
+from .accounts import HASHER, Accounts, LoginPolicy
+from .adapters import http, kafka
+from .adapters.audit import AuditLog
+from .adapters.mongo_directory import DirectoryStore
+from .adapters.mongo_rules import RulesStore
+from .adapters.sweeper import Sweeper
+from .adapters.unit_topics import UnitTopics
 from .config import RoutingSettings
 from .core.directory import Directory
 from .core.rules import RuleSet
-from .service import RoutingService
+from .service import Clock, RoutingService
+
+log = get_logger(__name__)
 
 
-def create_app(settings: RoutingSettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
+def create_app(settings: RoutingSettings | None = None, *, consume: bool = True, relay: bool = True,
+               clock: Clock | None = None, sweep: bool = True) -> FastAPI:
     settings = settings or RoutingSettings()
-    directory = Directory.load(settings.directory_file)
+    seed = Directory.load(settings.directory_file)
     rules = RuleSet.load(settings.rules_file)
+    if seed.get(rules.default_unit) is None:
+        raise ValueError(f"default unit {rules.default_unit} of the rules is not in the directory")
     rt = Runtime.create(settings)
-    service = RoutingService(rt.db, directory, rules, rt.cipher)
+    store = DirectoryStore(rt.db)
+    store.current = seed  # until the stored directory is loaded at start
+    unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions)
+    service = RoutingService(rt.db, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
+                             ensure_topic=unit_topics.ensure, clock=clock)
+    if not settings.auth_private_key:
+        log.warning("YIMA_ROUTING_AUTH_PRIVATE_KEY not set: staff tokens are signed with the development key")
+    issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid)
+    accounts = Accounts(rt.db, lambda: store.current, issuer, rt.cipher, LoginPolicy(
+        max_failures=settings.login_max_failures, lockout=timedelta(minutes=settings.login_lockout_minutes),
+        token_ttl=timedelta(minutes=settings.token_ttl_minutes)), clock=clock or service.now)
+    audit = AuditLog(rt.db, rt.cipher)
+    rules_store = RulesStore(rt.db)
+    sweeper = Sweeper(service, service.now)
 
     async def setup(_: Runtime) -> None:
+        started = time.monotonic()
         await service.setup()
-        # Every unit gets its assignment topic before anything can be assigned to it.
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            [topics.unit_topic(code) for code in directory.units],
-            partitions=settings.unit_topic_partitions,
-        )
+        await store.setup()
+        if settings.seed_staff_password:
+            log.warning("seeded staff get the configured initial password (demo only; must change at first login)")
+        pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None
+        written = await store.seed(seed, pw)
+        directory = await store.load()
+        service.rules = await rules_store.register_file(rules)
+        # Deadlines computed while a year was unpublished: recompute with the admin's days or a newer package.
+        recomputed = await service.recompute_provisional()
+        # Unit topics: the kinds that usually run their own systems now, every other unit at its first
+        # assignment (docs/adr/0021-unit-topics-on-demand.md).
+        await unit_topics.load_existing()
+        eager = [u.code for u in directory.units.values() if u.kind.value in settings.eager_topic_kinds]
+        await unit_topics.ensure_many(eager)
+        log.info("routing ready", units=len(directory.units), staff=len(directory.staff), seeded=written,
+                 eager_unit_topics=len(eager), recomputed_deadlines=recomputed,
+                 startup_ms=round((time.monotonic() - started) * 1000))
+        if sweep:
+            rt.background.append(asyncio.create_task(sweeper.loop(settings.sweep_seconds)))
+        rt.background.append(asyncio.create_task(store.refresher(settings.directory_refresh_seconds)))
+        rt.background.append(asyncio.create_task(refresh_rules(settings.directory_refresh_seconds)))
+
+    async def refresh_rules(every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                active = await rules_store.active()
+                if active is not None and active.version != service.rules.version:
+                    service.rules = active
+            except Exception:
+                log.exception("rules refresh failed")
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima routing 分流交办与督办", consume=consume, relay=relay)
-
-    @app.get("/api/v1/units", summary="组织机构（公开信息） Org directory")
-    async def units() -> dict[str, Any]:
-        return {
-            "version": directory.version,
-            "units": [u.model_dump(mode="json") for u in directory.units.values()],
-        }
-
+    http.install_error_handlers(app)
+    app.include_router(http.router(rt, service, store, accounts, audit, rules_store))
+    app.state.service = service
+    app.state.store = store
+    app.state.sweeper = sweeper
+    app.state.audit = audit
+    app.state.accounts = accounts
+    app.state.unit_topics = unit_topics
     return app

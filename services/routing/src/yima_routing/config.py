@@ -13,7 +13,27 @@ class RoutingSettings(KitSettings):
     model_config = SettingsConfigDict(env_prefix="YIMA_ROUTING_", extra="ignore", populate_by_name=True)
 
     service_name: str = Field(default="routing", description="service name (database, consumer group, dlq)")
-    http_port: int = Field(default=8001, description="HTTP port (health, directory, assignments)")
-    directory_file: Path = Field(default=DATA / "demo_directory.yaml", description="org directory loaded at start")
+    http_port: int = Field(default=8001, description="HTTP port (health, directory, login, staff API)")
+    directory_file: Path = Field(
+        default=DATA / "jinshui_directory.json",
+        description="org directory seed (units + staff) loaded into the database at start; admin edits win",
+    )
     rules_file: Path = Field(default=DATA / "routing_rules.yaml", description="routing rules (versioned data)")
-    unit_topic_partitions: int = Field(default=3, description="partitions of each unit.<code>.cases topic")
+    unit_topic_partitions: int = Field(default=1, description="partitions of each unit.<code>.cases topic")
+    eager_topic_kinds: list[str] = Field(
+        default=["district", "department", "committee", "court_centre"],
+        description="unit kinds whose unit.<code>.cases topic is created at start (others at first assignment)",
+    )
+    seed_staff_password: str = Field(
+        default="Yima#Demo2026",
+        description="initial password of seeded staff (must be changed at first login); empty = no password. "
+        "Demo only: a production seed sets it empty and admins set passwords",
+    )
+    auth_private_key: str = Field(default="", description="Ed25519 private key (PEM) signing staff tokens; "
+                                  "empty = the development key (warns)")
+    auth_kid: str = Field(default="dev", description="key id of auth_private_key (verifiers look it up by kid)")
+    login_max_failures: int = Field(default=5, description="failed logins in a row before the account locks")
+    login_lockout_minutes: int = Field(default=15, description="how long a locked account stays locked")
+    token_ttl_minutes: int = Field(default=30, description="staff token lifetime (idle sessions expire)")
+    sweep_seconds: float = Field(default=5.0, description="how often the supervision sweeper looks for due steps")
+    directory_refresh_seconds: float = Field(default=5.0, description="how often a replica checks for directory edits")

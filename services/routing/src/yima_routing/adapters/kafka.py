@@ -11,6 +11,14 @@ from yima_contracts import (
     UnitCaseAssigned,
     topics,
 )
+from yima_contracts.mediation_events import CaseClosed, CaseTransferred
+from yima_contracts.routing_events import (
+    CaseEscalated,
+    DeadlineChanged,
+    JointSummoned,
+    LeaderAssigned,
+    SupervisionNotice,
+)
 from yima_kit.consumer import EventConsumers, Tx
 
 from ..service import RoutingService
@@ -20,9 +28,18 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
     consumers.publishes(
         "unit.{unit_code}.cases", UnitCaseAssigned,
-        "每个单位一个主题：部门自有系统用任意Kafka客户端读取交办单，并在case.feedback上反馈（同一assignment_id）",
+        "每个单位一个主题：部门自有系统用任意Kafka客户端读取交办单，并在case.feedback上反馈（同一assignment_id）。"
+        "示例：services/routing/examples/department_consumer.py",
     )
     consumers.publishes(topics.CASE_STATUS, CaseStatusChanged, "申请人可见的一步：已分派、已受理、已退回、已化解……")
+    consumers.publishes(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice,
+                        "谁分配、谁督办：临期预警、督办通知、再次督办、提级、领导督办（按法定工作日计算）")
+    consumers.publishes(topics.CASE_ESCALATED, CaseEscalated, "逾期或调解失败，案件提级（社区→街道→区）并保留历史")
+    consumers.publishes(topics.CASE_JOINT_SUMMONED, JointSummoned,
+                        "吹哨报到：牵头单位召集其他单位联合处置，各单位须报到")
+    consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
+    consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
+
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="case_facts")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
         """Keep the case's facts; assign once its risk is known."""
@@ -32,6 +49,16 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     async def on_risk_assessed(event: CaseRiskAssessed, tx: Tx) -> None:
         """Keep the case's risk level; assign once its facts are known."""
         await service.on_risk_assessed(event, tx)
+
+    @consumers.subscribe(topics.CASE_CLOSED, CaseClosed, name="closed")
+    async def on_closed(event: CaseClosed, tx: Tx) -> None:
+        """A closed case: its supervision chains stop (no 督办 on a finished case)."""
+        await service.on_case_ended(event.case_id, "closed", tx)
+
+    @consumers.subscribe(topics.CASE_TRANSFERRED, CaseTransferred, name="transferred")
+    async def on_transferred(event: CaseTransferred, tx: Tx) -> None:
+        """Handed to arbitration, litigation or an administrative channel: supervision here ends."""
+        await service.on_case_ended(event.case_id, "transferred", tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:

@@ -1,0 +1,111 @@
+"""The durable supervision sweeper (谁分配、谁督办).
+
+State lives on the assignment documents (``sup_next_at`` indexed, partial on running chains), so the sweeper
+survives restarts: after a crash it finds whatever came due meanwhile. Several replicas may sweep at once:
+
+1. a replica *claims* a due assignment with one atomic ``find_one_and_update`` (``sup_claimed_until`` in the
+   future), so replicas spread the work instead of colliding;
+2. it fires the step in a transaction that also stages the events in the outbox, and the update is conditional
+   on the step still being the next one (``RoutingService.fire_step``) — so even a replica whose claim expired
+   mid-step cannot fire a step twice: the second transaction matches nothing and emits nothing.
+
+Time is injectable (``clock``) so tests drive a simulated calendar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from pymongo import ReturnDocument
+from yima_kit.consumer import Tx
+from yima_kit.logging import get_logger
+
+from ..service import Clock, RoutingService
+
+log = get_logger(__name__)
+STEPS_FIRED = Counter("yima_routing_supervision_steps_total", "supervision steps fired", ["step"])
+
+
+class Sweeper:
+    def __init__(self, service: RoutingService, clock: Clock, *, claim_for: timedelta = timedelta(seconds=60),
+                 batch: int = 100) -> None:
+        self.service = service
+        self.now = clock
+        self.claim_for = claim_for
+        self.batch = batch
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+
+    async def _claim(self) -> dict[str, Any] | None:
+        now = self.now()
+        return await self.service.assignments.find_one_and_update(
+            {"sup_active": True, "paused": False, "sup_next_at": {"$lte": now},
+             "$or": [{"sup_claimed_until": None}, {"sup_claimed_until": {"$lt": now}}]},
+            {"$set": {"sup_claimed_until": now + self.claim_for, "sup_claimed_by": self.owner}},
+            sort=[("sup_next_at", 1)],
+            projection={"sup_next_step": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def _claim_joint(self) -> dict[str, Any] | None:
+        now = self.now()
+        return await self.service.joints.find_one_and_update(
+            {"reminded": False, "report_by": {"$lte": now},
+             "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+            {"$set": {"claimed_until": now + self.claim_for}},
+            sort=[("report_by", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
+        )
+
+    async def run_once(self) -> int:
+        """Fire every step that is due now (supervision chains, then joint report-ins); returns how many fired."""
+        fired = await self._run_chains()
+        for _ in range(self.batch):
+            doc = await self._claim_joint()
+            if doc is None:
+                break
+            joint_id: str = doc["_id"]
+
+            async def remind(tx: Tx, jid: str = joint_id) -> bool:
+                return await self.service.remind_joint(jid, tx)
+
+            try:
+                fired += bool(await self.service.run(remind))
+            except Exception:
+                log.exception("joint report-in reminder failed; it will be retried", joint_id=joint_id)
+        return fired
+
+    async def _run_chains(self) -> int:
+        fired = 0
+        for _ in range(self.batch):
+            doc = await self._claim()
+            if doc is None:
+                break
+            step: str = doc["sup_next_step"]
+            assignment_id: str = doc["_id"]
+
+            async def fire(tx: Tx, aid: str = assignment_id, s: str = step) -> bool:
+                return await self.service.fire_step(aid, s, tx)
+
+            try:
+                ok = await self.service.run(fire)
+            except Exception:
+                log.exception("supervision step failed; it will be retried", assignment_id=doc["_id"], step=step)
+                continue
+            fired += bool(ok)
+            if ok:
+                STEPS_FIRED.labels(step=step).inc()
+                log.info("supervision step fired", assignment_id=doc["_id"], step=step)
+        return fired
+
+    async def loop(self, every: float) -> None:
+        while True:
+            try:
+                while await self.run_once() >= self.batch:
+                    pass
+            except Exception:
+                log.exception("sweeper pass failed")
+            await asyncio.sleep(every)

@@ -1,0 +1,265 @@
+"""Routing, returns, escalation and supervision against the real database, on a simulated calendar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from yima_contracts import CaseFeedback, CaseRiskAssessed
+from yima_contracts.codes import StaffRole
+from yima_devstack.kafka_tools import keyed, read_topic
+from yima_routing.adapters.sweeper import Sweeper
+from yima_routing.core.deadlines import add_working_days
+
+pytestmark = pytest.mark.integration
+SH = ZoneInfo("Asia/Shanghai")
+HUANGHE, FENGCHAN = "410105001001", "410105001"
+
+
+def sh(*a: int) -> datetime:
+    return datetime(*a, tzinfo=SH)
+
+
+async def test_a_community_qr_case_lands_in_the_communitys_topic(routing) -> None:
+    case_id = await routing.submit()
+    topics = [e["topic"] for e in await routing.staged(case_id)]
+    assert topics == ["case.assigned", f"unit.{HUANGHE}.cases", "case.status"]
+    a = await routing.assignment(case_id)
+    assert (a["unit_code"], a["supervisor_unit_code"], a["rule_id"]) == (HUANGHE, FENGCHAN, "community_of_location")
+    assert f"unit.{HUANGHE}.cases" in routing.app.state.unit_topics.known  # created on demand
+
+
+async def test_an_address_without_a_unit_is_located_by_jurisdiction(routing) -> None:
+    case_id = await routing.submit(unit_code=None, address="金水区农业路8号院")
+    assert (await routing.assignment(case_id))["unit_code"] == "410105001002"
+
+
+async def test_a_wage_dispute_goes_to_the_labour_committee(routing) -> None:
+    case_id = await routing.submit(category="labour_wages")
+    order = (await routing.staged(case_id, "unit.JSQ-LDTJ.cases"))[0]
+    assert order["unit_code"] == "JSQ-LDTJ" and order["supervisor_unit_code"] == "410105"
+
+
+async def test_a_red_case_goes_to_the_street_and_gets_a_named_leader(routing) -> None:
+    case_id = await routing.submit(risk="red", category="marriage_family")
+    joint = (await routing.staged(case_id, "case.joint_summoned"))[0]  # 全科会诊 with the committee
+    assert joint["lead_unit_code"] == FENGCHAN and joint["summoned_unit_codes"] == ["JSQ-HJTJ"]
+    leader = (await routing.staged(case_id, "case.leader_assigned"))[0]
+    assert (await routing.assignment(case_id))["unit_code"] == FENGCHAN
+    staff = routing.directory.staff[leader["leader_staff_id"]]
+    assert staff.role is StaffRole.LEADER and leader["leader_name"] == staff.name
+
+
+async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routing) -> None:
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
+                      kind="returned", reason="不属于本社区辖区，系隔壁社区的房屋")
+    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+
+    street_dispatcher = routing.token("410105001-02")
+    q = (await routing.http.get(f"/api/v1/units/{FENGCHAN}/queue", params={"scope": "supervised"},
+                                headers=street_dispatcher)).json()
+    waiting = [w for w in q["awaiting_redispatch"] if w["case_id"] == case_id]
+    assert waiting and waiting[0]["returned_by"] == HUANGHE and "隔壁社区" in waiting[0]["reason"]
+    assert waiting[0]["suggested_unit_code"] != HUANGHE  # the rules, without the unit that returned it
+
+    # A later risk re-assessment of the returned case does not route it again behind the supervisor's back.
+    again = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level="yellow", score=3,
+                             ruleset_version="t", reason_zh="重新评估")
+    await routing.service.run(lambda tx: routing.service.on_risk_assessed(again, tx))
+    assert await routing.db["assignments"].count_documents({"case_id": case_id}) == 1
+
+    back = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=street_dispatcher,
+                                   json={"unit_code": HUANGHE, "reason": "再试一次"})
+    assert back.status_code == 409 and back.json()["errors"][0]["code"] == "returned_by_unit"
+    other_street = routing.token("410105002-02")
+    stranger = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=other_street,
+                                       json={"unit_code": "410105001002", "reason": "我来分"})
+    assert stranger.status_code == 403
+
+    ok = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=street_dispatcher,
+                                 json={"unit_code": "410105001002", "reason": "房屋在农业路社区辖区"})
+    assert ok.status_code == 200, ok.text
+    hist = (await routing.http.get(f"/api/v1/cases/{case_id}/assignments", headers=street_dispatcher)).json()
+    rounds = hist["assignments"]
+    assert [(x["round"], x["unit_code"], x["state"]) for x in rounds] == [
+        (1, HUANGHE, "returned"), (2, "410105001002", "assigned")]
+    assert rounds[0]["feedback"][0]["reason"] == "不属于本社区辖区，系隔壁社区的房屋"  # the reason is kept
+    assert rounds[1]["rule_id"] == "manual" and rounds[1]["reason_zh"] == "房屋在农业路社区辖区"
+    assert rounds[1]["supervisor_unit_code"] == FENGCHAN
+
+
+async def test_a_failed_mediation_moves_the_case_up_a_level(routing) -> None:
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
+                      kind="failed", reason="双方分歧太大")
+    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    esc = (await routing.staged(case_id, "case.escalated"))[0]
+    assert (esc["from_unit_code"], esc["to_unit_code"], esc["reason"]) == (HUANGHE, FENGCHAN, "failed")
+    assert (await routing.assignment(case_id))["unit_code"] == FENGCHAN
+
+
+async def _fire_at(routing, t: datetime, sweeper: Sweeper | None = None) -> int:
+    routing.clock.t = t
+    return await (sweeper or routing.sweeper).run_once()
+
+
+async def test_overdue_chain_at_working_day_times_across_holiday_weekend_and_make_up_day(routing) -> None:
+    routing.clock.t = sh(2026, 9, 28, 10)  # Monday
+    case_id = await routing.submit(risk="yellow")  # 5 working days → Saturday Oct 10 (调休), 18:00
+    a = await routing.assignment(case_id)
+    assert a["due_at"] == sh(2026, 10, 10, 18)
+    # Other cases of this module would fire too: keep only this assignment's chain running.
+    await routing.db["assignments"].update_many({"_id": {"$ne": a["_id"]}}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
+
+    async def steps() -> list[str]:
+        return [e["step"] for e in await routing.staged(case_id, "case.supervision_notice")]
+
+    assert await _fire_at(routing, sh(2026, 10, 9, 17, 59)) == 0
+    assert await _fire_at(routing, sh(2026, 10, 9, 18, 0)) == 1
+    assert await steps() == ["warning"]
+    assert await _fire_at(routing, sh(2026, 10, 10, 17, 59)) == 0
+    # Two replicas sweep at the deadline at once (a restart is the same: a new sweeper, the state in the DB):
+    routing.clock.t = sh(2026, 10, 10, 18, 0)
+    other = Sweeper(routing.service, routing.clock)
+    fired = await asyncio.gather(routing.sweeper.run_once(), other.run_once())
+    assert sum(fired) == 1
+    assert await steps() == ["warning", "notice"]
+    status = [e["title_zh"] for e in await routing.staged(case_id, "case.status")]
+    assert "案件已督办" in status  # the applicant learns that the case is being pressed
+    assert await _fire_at(routing, sh(2026, 10, 11, 23, 0)) == 0  # Sunday: not a working day
+    assert await _fire_at(routing, sh(2026, 10, 12, 18, 0)) == 1
+    assert await steps() == ["warning", "notice", "second_notice"]
+    assert await _fire_at(routing, sh(2026, 10, 13, 18, 0), other) == 1
+    assert await steps() == ["warning", "notice", "second_notice", "escalated"]
+    esc = (await routing.staged(case_id, "case.escalated"))[0]
+    assert (esc["from_unit_code"], esc["to_unit_code"], esc["reason"]) == (HUANGHE, FENGCHAN, "overdue")
+    new = await routing.assignment(case_id)
+    assert new["unit_code"] == FENGCHAN and new["round"] == 2 and new["escalated_from"] == a["_id"]
+    await routing.db["assignments"].update_one({"_id": new["_id"]}, {"$set": {"sup_active": False}})
+    assert await _fire_at(routing, sh(2026, 10, 14, 18, 0)) == 1
+    leader = next(e for e in await routing.staged(case_id, "case.supervision_notice") if e["step"] == "leader")
+    assert routing.directory.staff[leader["leader_staff_id"]].role is StaffRole.LEADER
+    assert await _fire_at(routing, sh(2026, 10, 30, 18, 0)) == 0  # the chain is over
+    assert await steps() == ["warning", "notice", "second_notice", "escalated", "leader"]
+
+    # …and through the real broker, as notify, insight or a department reads it. Only this case's notices go
+    # out: the other staged events belong to made-up cases that the platform's own topics must not carry.
+    outbox = routing.db["outbox"]
+    await outbox.update_many({"published_at": None, "$or": [{"key": {"$ne": case_id}},
+                                                            {"topic": {"$ne": "case.supervision_notice"}}]},
+                             {"$set": {"published_at": datetime(2000, 1, 1, tzinfo=SH)}})
+    relay = routing.app.state.runtime.relay
+    while await relay.publish_pending():
+        pass
+    recs = await read_topic(routing.kafka, "case.supervision_notice", keyed(case_id, at_least=5))
+    notices = [json.loads(r.value) for r in recs]
+    assert [(n["step"], n["supervisor_unit_code"]) for n in notices] == [
+        ("warning", FENGCHAN), ("notice", FENGCHAN), ("second_notice", FENGCHAN), ("escalated", FENGCHAN),
+        ("leader", FENGCHAN)]
+    assert "督办" in notices[1]["message_zh"] and "2026年10月10日18:00" in notices[1]["message_zh"]
+
+
+async def test_pause_and_resume_move_the_deadline_by_the_paused_working_days(routing) -> None:
+    routing.clock.t = sh(2026, 9, 28, 10)
+    case_id = await routing.submit(risk="yellow")
+    a = await routing.assignment(case_id)
+    street = routing.token("410105001-02")
+    routing.clock.t = sh(2026, 9, 29, 9)  # Tuesday: 4 working days left (Sep 30, Oct 8, 9, 10)
+    r = await routing.http.post(f"/api/v1/assignments/{a['_id']}/pause", headers=street,
+                                json={"reason": "等待当事人从外地返回"})
+    assert r.status_code == 200, r.text
+    assert await routing.service.assignments.count_documents({"_id": a["_id"], "sup_next_at": None}) == 1
+    routing.clock.t = sh(2026, 10, 12, 9)  # resumed Monday Oct 12 → Oct 13, 14, 15, 16
+    r = await routing.http.post(f"/api/v1/assignments/{a['_id']}/resume", headers=street,
+                                json={"reason": "当事人已返回"})
+    assert r.status_code == 200, r.text
+    a = await routing.db["assignments"].find_one({"_id": a["_id"]})
+    assert a["due_at"] == sh(2026, 10, 16, 18) and not a["paused"]
+    changes = [(e["change"], e["due_at"]) for e in await routing.staged(case_id, "case.deadline_changed")]
+    assert [c for c, _ in changes] == ["paused", "resumed"] and changes[0][1] is None
+
+
+async def test_joint_handling_summons_units_that_must_report_in(routing) -> None:
+    case_id = await routing.submit()
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "漏水涉及违章改建，需住建和公安共同到场"})
+    assert r.status_code == 200, r.text
+    joint_id = r.json()["joint_id"]
+    ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
+    assert ev["lead_unit_code"] == HUANGHE and ev["summoned_unit_codes"] == ["JSQ-ZJJ", "JSQ-GADJ"]
+    assert datetime.fromisoformat(ev["report_by"]) == add_working_days(routing.clock(), 1)[0]  # next working day
+
+    outsider = routing.token("jsq-rsj-01")
+    assert (await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=outsider,
+                                    json={"note": "我也来"})).status_code == 404
+    r = await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-zjj-01"),
+                                json={"note": "住建局已派员到场"})
+    assert r.json()["waiting_for"] == ["JSQ-GADJ"]
+    r = await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-gadj-01"),
+                                json={"note": "派出所民警已到场"})
+    assert r.json()["waiting_for"] == []
+    assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility
+
+
+async def test_a_summoned_unit_that_does_not_report_in_is_pressed_once(routing) -> None:
+    routing.clock.t = sh(2026, 10, 9, 10)  # Friday; report by the next working day: Saturday Oct 10 (调休)
+    case_id = await routing.submit()
+    await routing.db["assignments"].update_many({}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "需住建和公安共同到场"})
+    joint_id = r.json()["joint_id"]
+    await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=routing.token("jsq-zjj-01"),
+                            json={"note": "已到场"})
+    assert await _fire_at(routing, sh(2026, 10, 10, 17, 59)) == 0
+    assert await _fire_at(routing, sh(2026, 10, 10, 18, 0)) == 1
+    assert await _fire_at(routing, sh(2026, 10, 12, 18, 0)) == 0  # once
+    notices = [e for e in await routing.staged(case_id, "case.supervision_notice") if e.get("joint_id") == joint_id]
+    assert [(n["unit_code"], n["supervisor_unit_code"]) for n in notices] == [("JSQ-GADJ", HUANGHE)]
+    assert "吹哨报到" in notices[0]["message_zh"]
+
+
+async def test_a_deadline_in_an_unpublished_year_is_provisional_and_recomputed_with_admin_entered_days(routing):
+    routing.clock.t = sh(2026, 12, 28, 10)  # Monday; 5 working days run into 2027 (not yet published)
+    case_id = await routing.submit(risk="yellow")
+    a = await routing.assignment(case_id)
+    assert a["due_provisional"] and a["due_at"] == sh(2027, 1, 4, 18)  # Dec 29, 30, 31, Jan 1 (?), Jan 4
+    admin = routing.token("410105-01", mfa=True)
+    r = await routing.http.put("/api/v1/admin/calendar/2027-01-01", headers=admin,
+                               json={"workday": False, "reason": "元旦（国务院通知发布前的暂定安排）"})
+    assert r.status_code == 200, r.text
+    assert r.json()["deadlines_recomputed"] >= 1
+    a = await routing.db["assignments"].find_one({"_id": a["_id"]})
+    assert a["due_at"] == sh(2027, 1, 5, 18) and a["due_provisional"]
+    ev = (await routing.staged(case_id, "case.deadline_changed"))[-1]
+    assert ev["change"] == "recomputed" and ev["provisional"] is True
+    published = await routing.http.put("/api/v1/admin/calendar/2026-10-01", headers=admin,
+                                       json={"workday": True, "reason": "试图改已公布的年份"})
+    assert published.status_code == 409
+    street_admin = routing.token("410105001-01", mfa=True)
+    assert (await routing.http.put("/api/v1/admin/calendar/2027-01-02", headers=street_admin,
+                                   json={"workday": True, "reason": "街道无权"})).status_code == 403
+    await routing.db["calendar"].delete_many({})  # the entered days are process-wide: leave none behind
+    await routing.service.load_calendar()
+
+
+async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
+    routing.clock.t = sh(2026, 9, 28, 10)
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    await routing.service.run(lambda tx: routing.service.on_case_ended(case_id, "closed", tx))
+    a = await routing.db["assignments"].find_one({"_id": a["_id"]})
+    assert a["state"] == "closed" and not a["sup_active"]
+    await routing.db["assignments"].update_many({"case_id": {"$ne": case_id}}, {"$set": {"sup_active": False}})
+    await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
+    assert await _fire_at(routing, sh(2026, 12, 31, 18)) == 0
+    assert await routing.staged(case_id, "case.supervision_notice") == []
