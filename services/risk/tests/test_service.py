@@ -242,3 +242,22 @@ def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
                    encoding="utf-8")
     with pytest.raises(RulesError, match=r"rules.yaml:\d+: scoring → red_score"):
         create_app(RiskSettings(rules_file=bad))
+
+
+async def test_a_corrected_category_and_an_emergency_re_assess(risk) -> None:
+    cid = f"c-{uuid.uuid4().hex[:8]}"
+    await deliver(risk, submitted(cid, "订婚后女方反悔，男方要求退还彩礼", category=Category.CONTRACT_DEBT))
+    await deliver(risk, CaseUpdated(**common(cid, T0 + timedelta(hours=1)), kind="category_corrected",
+                                    category=Category.MARRIAGE_FAMILY))
+    other = f"c-{uuid.uuid4().hex[:8]}"
+    await deliver(risk, submitted(other, "邻居在楼道堆杂物", category=Category.NEIGHBOUR))
+    await deliver(risk, CaseUpdated(**common(other, T0 + timedelta(hours=1)), kind="emergency_flagged",
+                                    emergency=True))
+    corrected = await staged(risk, topics.CASE_RISK_ASSESSED, cid)
+    assert [(e["previous_level"], e["level"]) for e in corrected] == [(None, "blue"), ("blue", "red")]
+    assert "six_bride_price" in {h["rule_id"] for h in corrected[-1]["rules_fired"]}
+    flagged = await staged(risk, topics.CASE_RISK_ASSESSED, other)
+    assert [e["level"] for e in flagged] == ["blue", "red"]
+    assert flagged[-1]["rules_fired"][0]["evidence"] == ["字段 emergency=true（应急联办）"]
+    idx = await risk.state.runtime.db["warning_index"].find_one({"_id": cid})
+    assert idx["category"] == "marriage_family"

@@ -112,6 +112,8 @@ class RiskService:
                                                               context="risk.description")}
         elif event.kind == "category_corrected" and event.category:
             ops["$set"]["category"] = event.category.value
+            await self.index.update_one({"_id": event.case_id}, {"$set": {"category": event.category.value}},
+                                        session=tx.session)
         elif event.kind == "emergency_flagged":
             ops["$set"]["emergency_flagged"] = event.emergency if event.emergency is not None else True
         if not ops["$set"]:
