@@ -36,6 +36,12 @@ def _compile(patterns: tuple[str, ...]) -> tuple[str, ...]:
     return patterns
 
 
+def _raises(level: RiskLevel) -> RiskLevel:
+    if level is RiskLevel.BLUE:
+        raise ValueError("规则等级只能是 red 或 yellow (a rule raises the level: red or yellow)")
+    return level
+
+
 class TextRule(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     name_zh: str = Field(min_length=1, max_length=100)
@@ -132,7 +138,9 @@ class VulnerableKindRule(_Model):
 class VulnerableRule(_Model):
     rule_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     name_zh: str = Field(min_length=1, max_length=100)
-    level: Literal[RiskLevel.YELLOW, RiskLevel.RED]
+    level: RiskLevel
+
+    _not_blue = field_validator("level")(_raises)
     weight: int = Field(ge=0, le=200)
     elderly_min_age: int = Field(ge=40, le=120)
     minor_max_age: int = Field(ge=1, le=20)
@@ -142,7 +150,9 @@ class VulnerableRule(_Model):
 class LongStandingRule(_Model):
     rule_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     name_zh: str = Field(min_length=1, max_length=100)
-    level: Literal[RiskLevel.YELLOW, RiskLevel.RED]
+    level: RiskLevel
+
+    _not_blue = field_validator("level")(_raises)
     weight: int = Field(ge=0, le=200)
     min_years: int = Field(ge=1)
     cues: tuple[str, ...] = ()
@@ -154,7 +164,9 @@ class LongStandingRule(_Model):
 class StructuredRule(_Model):
     rule_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     name_zh: str = Field(min_length=1, max_length=100)
-    level: Literal[RiskLevel.YELLOW, RiskLevel.RED]
+    level: RiskLevel
+
+    _not_blue = field_validator("level")(_raises)
     weight: int = Field(ge=0, le=200)
 
 
