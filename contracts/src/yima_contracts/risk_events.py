@@ -38,6 +38,7 @@ class WarningRaised(Event):
     window_days: int = Field(ge=1)
     threshold: int = Field(ge=1)
     message_zh: str = Field(max_length=300)
+    ruleset_version: str | None = Field(default=None, max_length=40, description="risk rule set that set the threshold")
 
 
 MODELS = (FollowupDue, WarningRaised)

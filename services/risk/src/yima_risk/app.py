@@ -5,24 +5,32 @@ from __future__ import annotations
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import kafka
+from .adapters import http, kafka
+from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
 from .config import RiskSettings
-from .core.rules import RULESET_VERSION
+from .core.ruleset import load_rules
+from .service import RiskService
 
 
-def create_app(settings: RiskSettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
+def create_app(
+    settings: RiskSettings | None = None, *, consume: bool = True, relay: bool = True, clock: Clock = utcnow
+) -> FastAPI:
     settings = settings or RiskSettings()
+    rules = load_rules(settings.rules_file)  # a bad file stops the start with the line at fault
     rt = Runtime.create(settings)
+    timers = FollowupTimers(rt.client, rt.db, rt.outbox, clock=clock, poll_seconds=settings.followup_poll_seconds)
+    service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay)
 
     async def setup(r: Runtime) -> None:
-        await r.db["assessments"].create_index("case_id")
+        await service.setup()
+        if consume:  # the timers run beside the consumers; several replicas are safe (atomic claim)
+            import asyncio
+
+            r.background.append(asyncio.create_task(timers.run_forever(), name="followup-timers"))
 
     rt.on_start.append(setup)
-    kafka.register(rt.consumers, rt.db)
+    kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
-
-    @app.get("/api/v1/ruleset", summary="当前规则版本 Active rule-set version")
-    async def ruleset() -> dict[str, str]:
-        return {"version": RULESET_VERSION}
-
+    app.state.service = service
+    app.include_router(http.router(service, rt.require_staff))
     return app

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from yima_kit.settings import KitSettings
+
+from .core.ruleset import DEFAULT_RULES_FILE
 
 
 class RiskSettings(KitSettings):
     model_config = SettingsConfigDict(env_prefix="YIMA_RISK_", extra="ignore", populate_by_name=True)
 
     service_name: str = Field(default="risk", description="service name (database, consumer group, dlq)")
-    http_port: int = Field(default=8002, description="HTTP port (health, assessments)")
+    http_port: int = Field(default=8002, description="HTTP port (health, rule set, assessments)")
+    rules_file: Path = Field(default=DEFAULT_RULES_FILE, description="risk rules (versioned YAML), validated at start")
+    followup_delay: timedelta = Field(
+        default=timedelta(days=30),
+        description="回头看: how long after a red case closes its follow-up visit comes due (ISO 8601 or seconds)",
+    )
+    followup_poll_seconds: float = Field(default=5.0, description="how often the follow-up timers are checked")

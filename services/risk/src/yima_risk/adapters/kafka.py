@@ -1,39 +1,49 @@
-"""Risk's consumers: assess every submitted case and publish the result."""
+"""Risk's consumers: every new fact about a case re-assesses it; every change is published."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import Actor, CaseRiskAssessed, CaseSubmitted, topics
-from yima_contracts.codes import ActorKind
+from yima_contracts import CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
+from yima_contracts.intake_events import CaseUpdated
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.consumer import EventConsumers, Tx
 
-from ..core.rules import assess
+from ..service import RiskService
 
 
-def register(consumers: EventConsumers, db: AsyncDatabase[Any]) -> None:
-    consumers.publishes(topics.CASE_RISK_ASSESSED, CaseRiskAssessed, "红/黄/蓝风险等级，含触发的规则与证据")
+def register(consumers: EventConsumers, service: RiskService) -> None:
+    consumers.publishes(topics.CASE_RISK_ASSESSED, CaseRiskAssessed,
+                        "红/黄/蓝风险等级（每次变化），含上一等级、分数、触发的规则与证据、规则版本、可读理由")
+    consumers.publishes(topics.CASE_FOLLOWUP_DUE, FollowupDue, "红色案件结案后回头看到期")
+    consumers.publishes(topics.WARNING_RAISED, WarningRaised, "预警：同地同类聚集、同一被申请单位多地、同类突增")
+
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="assess")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
-        """Assess a new case's risk (red / yellow / blue) with the rules that fired."""
-        a = assess(event.description, event.category)
-        result = CaseRiskAssessed(
-            case_id=event.case_id,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            actor=Actor(kind=ActorKind.SYSTEM, service="risk"),
-            level=a.level,
-            previous_level=None,
-            score=a.score,
-            rules_fired=list(a.hits),
-            ruleset_version=a.ruleset_version,
-            reason_zh=a.reason_zh,
-        )
-        await db["assessments"].insert_one(
-            {"_id": str(result.event_id), "case_id": event.case_id, "category": event.category.value,
-             **result.model_dump(mode="json", include={"level", "score", "rules_fired", "ruleset_version",
-                                                        "reason_zh", "occurred_at"})},
-            session=tx.session,
-        )
-        tx.emit(topics.CASE_RISK_ASSESSED, result)
+        """Assess a new case's risk (red / yellow / blue) with the rules that fired; check early warnings."""
+        await service.on_submitted(event, tx)
+
+    @consumers.subscribe(topics.CASE_UPDATED, CaseUpdated, name="case_updated")
+    async def on_case_updated(event: CaseUpdated, tx: Tx) -> None:
+        """Re-assess on new facts: a repeat report, details added, category corrected, an emergency."""
+        await service.on_updated(event, tx)
+
+    @consumers.subscribe(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, name="leader_assigned")
+    async def on_leader_assigned(event: LeaderAssigned, tx: Tx) -> None:
+        """A responsible leader (分包领导) takes the case: red goes down to yellow once handling starts."""
+        await service.on_leader_assigned(event, tx)
+
+    @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
+    async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
+        """A unit's feedback: accepted (handling starts), resolved (blue), failed (a risk)."""
+        await service.on_feedback(event, tx)
+
+    @consumers.subscribe(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")
+    async def on_mediation_concluded(event: MediationConcluded, tx: Tx) -> None:
+        """Mediation's outcome: success resolves the case (blue), failure is a risk."""
+        await service.on_mediation_concluded(event, tx)
+
+    @consumers.subscribe(topics.CASE_CLOSED, CaseClosed, name="case_closed")
+    async def on_case_closed(event: CaseClosed, tx: Tx) -> None:
+        """A closed case: blue if resolved; a case that was red gets its follow-up visit (回头看) scheduled."""
+        await service.on_closed(event, tx)

@@ -1,88 +1,270 @@
 """Explainable risk assessment (pure): red / yellow / blue with the rules that fired and their evidence.
 
-Walking-skeleton rule set: text cues for Zhoukou's six situations, violence and threats, group disputes
-and large sums. The risk issue moves the rules into a versioned YAML file; the shape of the answer
-(level, score, rules with evidence, rule-set version, readable reason) stays.
+``assess(facts, ruleset)`` is a pure function of a case's facts and the rule set (its version is part of
+the answer): no clock, no database, no randomness. The service gathers the facts (the submission, details
+added later, repeat reports, earlier cases, the leader, feedback, the outcome) and stores the answer.
+
+Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
+→ yellow; none → blue), then the lifecycle: resolved → blue; red under a responsible leader (分包领导)
+whose handling has started → yellow, unless a red rule fires that was not known when handling started.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
 
 from yima_contracts import RuleHit
-from yima_contracts.codes import RISK_LEVEL_NAMES_ZH, Category, RiskLevel
+from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel
 
-RULESET_VERSION = "2026.11-skeleton.1"
+from . import text as tx
+from .ruleset import RuleSet, TextRule
+
+Stage = Literal["open", "handling", "resolved"]
 
 
 @dataclass(frozen=True)
-class CueRule:
-    rule_id: str
-    name_zh: str
-    level: RiskLevel
-    weight: int
-    cues: tuple[str, ...]
-    categories: tuple[Category, ...] = ()  # empty = any category
+class CaseFacts:
+    """Everything known about a case that its risk depends on."""
 
-
-RULES: tuple[CueRule, ...] = (
-    CueRule("violence_threat", "暴力或威胁", RiskLevel.RED, 60,
-            ("要杀", "砍", "动刀", "威胁", "报复", "打伤", "同归于尽")),
-    CueRule("self_harm", "扬言自伤自杀", RiskLevel.RED, 60, ("跳楼", "自杀", "不想活", "喝药")),
-    CueRule("domestic_violence", "家庭暴力、多次报警", RiskLevel.RED, 50, ("家暴", "打老婆", "多次报警", "报警好几次")),
-    CueRule("six_bride_price", "六种情形：彩礼纠纷", RiskLevel.RED, 40, ("彩礼",),
-            (Category.MARRIAGE_FAMILY,)),
-    CueRule("six_affair", "六种情形：婚外情", RiskLevel.RED, 40, ("出轨", "婚外情", "小三")),
-    CueRule("six_post_divorce", "六种情形：离婚诉讼后仍有矛盾", RiskLevel.RED, 40, ("离婚后", "判离后")),
-    CueRule("six_clan", "六种情形：家族宗族矛盾深", RiskLevel.RED, 40, ("宗族", "家族矛盾", "两家人打")),
-    CueRule("six_released", "六种情形：刑满释放人员仍有矛盾", RiskLevel.RED, 40, ("刑满释放", "刚放出来")),
-    CueRule("six_criminal_history", "六种情形：邻里纠纷已致刑事处罚", RiskLevel.RED, 40, ("判刑", "被拘留")),
-    CueRule("group_dispute", "群体性纠纷", RiskLevel.YELLOW, 25,
-            ("农民工", "多人", "集体", "几十个", "业主们", "一群")),
-    CueRule("vulnerable", "弱势当事人", RiskLevel.YELLOW, 15, ("老人", "残疾", "孕妇", "未成年", "孩子")),
-    CueRule("long_standing", "长期未解决", RiskLevel.YELLOW, 15, ("多年", "一直没解决", "反复")),
-)
-_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|元)")
-LARGE_SUM_YUAN = 100_000
+    category: Category
+    description: str
+    submitted_at: datetime
+    additional: tuple[str, ...] = ()  # details added later (case.updated details_added)
+    party_count: int | None = None
+    amount_yuan: float | None = None
+    vulnerable: tuple[str, ...] = ()  # elderly, disabled, minor, pregnant
+    emergency: bool = False
+    repeat_of: str | None = None
+    repeat_count: int = 1  # reports of this dispute so far (intake's count)
+    earlier_case_ids: tuple[str, ...] = ()  # same applicant, same category, earlier (found by the service)
+    mediation_failed: bool = False
+    leader_staff_id: str | None = None
+    leader_name: str | None = None
+    accepted: bool = False  # the handling unit accepted the case
+    resolved: bool = False
+    handling_red_rules: tuple[str, ...] | None = None  # red rules known when handling under the leader began
 
 
 @dataclass(frozen=True)
 class Assessment:
     level: RiskLevel
+    own_level: RiskLevel  # before the lifecycle (what the facts alone say)
     score: int
     hits: tuple[RuleHit, ...]
     ruleset_version: str
     reason_zh: str
+    stage: Stage
+    red_rule_ids: tuple[str, ...] = field(default=())
 
 
-def _amount_yuan(text: str) -> float:
-    total = 0.0
-    for num, unit in _AMOUNT.findall(text):
-        total = max(total, float(num) * (10_000 if unit == "万" else 1))
-    return total
+def _hit(rule_id: str, name: str, level: RiskLevel, weight: int, evidence: list[str]) -> RuleHit:
+    return RuleHit(rule_id=rule_id, name_zh=name, level=level, weight=weight, evidence=evidence[:20])
 
 
-def assess(description: str, category: Category) -> Assessment:
+def _quote(m: tx.Match, source: str) -> str:
+    return f"{source}含“{m.text}”"
+
+
+def _sources(facts: CaseFacts) -> list[tuple[str, str]]:
+    out = [("描述", tx.normalize(facts.description))]
+    out += [("补充情况", tx.normalize(t)) for t in facts.additional if t]
+    return out
+
+
+def _text_rule(rule: TextRule, facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    if rule.categories and facts.category not in rule.categories:
+        return None
+    evidence: list[str] = []
+    for source, text in _sources(facts):
+        for m in tx.find_cues(text, rule.cues, rule.patterns, rs.negation, rule.exclude):
+            evidence.append(_quote(m, source))
+    if not evidence:
+        return None
+    return _hit(rule.id, rule.name_zh, rule.level, rule.weight, evidence)
+
+
+def _cat(category: Category) -> str:
+    return CATEGORY_NAMES_ZH[category]
+
+
+def _yuan(v: float) -> str:
+    return f"{v / 10_000:g}万元" if v >= 10_000 else f"{v:,.0f}元"
+
+
+def _group(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    g = rs.group
+    tier = g.tier(facts.category)
+    best, evidence = 0, []
+    if facts.party_count is not None and facts.party_count >= tier.yellow:
+        best = facts.party_count
+        evidence.append(f"字段 party_count={facts.party_count}")
+    for source, text in _sources(facts):
+        counted = False
+        for n, words in tx.people_counts(text, g.people_words):
+            counted = True
+            if n >= tier.yellow:
+                best = max(best, n)
+                evidence.append(f"{source}含“{words}”（约{n}人）")
+        for m in () if counted else tx.find_cues(text, g.many_words, (), rs.negation):
+            best = max(best, int(tier.yellow))
+            evidence.append(_quote(m, source))
+    if not best:
+        return None
+    red = best >= tier.red
+    evidence.append(f"{_cat(facts.category)}类阈值：{tier.yellow:g}人起为黄色、{tier.red:g}人起为红色")
+    return _hit(g.rule_id, g.name_zh, RiskLevel.RED if red else RiskLevel.YELLOW,
+                g.red_weight if red else g.yellow_weight, evidence)
+
+
+def _amount(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    a = rs.amounts
+    tier = a.tier(facts.category)
+    best, evidence = 0.0, []
+    if facts.amount_yuan is not None and facts.amount_yuan >= tier.yellow:
+        best = facts.amount_yuan
+        evidence.append(f"字段 amount_yuan={facts.amount_yuan:g}")
+    for source, text in _sources(facts):
+        for value, words in tx.amounts_yuan(text):
+            if value >= tier.yellow:
+                best = max(best, value)
+                evidence.append(f"{source}含“{words}”（约{_yuan(value)}）")
+    if not best:
+        return None
+    red = best >= tier.red
+    evidence.append(f"{_cat(facts.category)}类阈值：{_yuan(tier.yellow)}起为黄色、{_yuan(tier.red)}起为红色")
+    return _hit(a.rule_id, a.name_zh, RiskLevel.RED if red else RiskLevel.YELLOW,
+                a.red_weight if red else a.yellow_weight, evidence)
+
+
+def _repeat(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    r = rs.repeat
+    reports, evidence = 1, []
+    if facts.repeat_count >= 2:
+        reports = facts.repeat_count
+        evidence.append(f"同一纠纷第{facts.repeat_count}次反映（受理登记）")
+    if facts.repeat_of:
+        reports = max(reports, 2)
+        evidence.append(f"关联此前案件 {facts.repeat_of}")
+    if facts.earlier_case_ids:
+        reports = max(reports, 1 + len(facts.earlier_case_ids))
+        evidence.append("同一申请人此前同类案件：" + "、".join(facts.earlier_case_ids[:10]))
+    for source, text in _sources(facts):
+        for m in tx.find_cues(text, r.cues, r.patterns, rs.negation):
+            reports = max(reports, 2)
+            evidence.append(_quote(m, source))
+    if reports < r.yellow_at:
+        return None
+    red = reports >= r.red_at
+    return _hit(r.rule_id, r.name_zh, RiskLevel.RED if red else RiskLevel.YELLOW,
+                r.red_weight if red else r.yellow_weight, evidence)
+
+
+def _vulnerable(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    v = rs.vulnerable
+    evidence: list[str] = []
+    for kind in facts.vulnerable:
+        rule = v.kinds.get(kind)  # type: ignore[call-overload]
+        evidence.append(f"字段 vulnerable 含 {kind}（{rule.name_zh if rule else kind}）")
+    for source, text in _sources(facts):
+        for rule in v.kinds.values():
+            for m in tx.find_cues(text, rule.cues, (), rs.negation):
+                evidence.append(f"{_quote(m, source)}（{rule.name_zh}）")
+        for age, words in tx.ages(text):
+            if age >= v.elderly_min_age:
+                evidence.append(f"{source}含“{words}”（老年人）")
+            elif age <= v.minor_max_age:
+                evidence.append(f"{source}含“{words}”（未成年人）")
+    if not evidence:
+        return None
+    return _hit(v.rule_id, v.name_zh, v.level, v.weight, evidence)
+
+
+def _long_standing(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    ls = rs.long_standing
+    evidence: list[str] = []
+    for source, text in _sources(facts):
+        for m in tx.find_cues(text, ls.cues, (), rs.negation, ls.exclude):
+            evidence.append(_quote(m, source))
+        for years, words in tx.durations_years(text):
+            if years >= ls.min_years:
+                evidence.append(f"{source}含“{words}”")
+        for year, words in tx.since_years(text):
+            if facts.submitted_at.year - year >= ls.min_years:
+                evidence.append(f"{source}含“{words}”（已{facts.submitted_at.year - year}年）")
+    if not evidence:
+        return None
+    return _hit(ls.rule_id, ls.name_zh, ls.level, ls.weight, evidence)
+
+
+def own_hits(facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
     hits: list[RuleHit] = []
-    for rule in RULES:
-        if rule.categories and category not in rule.categories:
-            continue
-        found = [c for c in rule.cues if c in description]
-        if found:
-            hits.append(RuleHit(rule_id=rule.rule_id, name_zh=rule.name_zh, level=rule.level, weight=rule.weight,
-                                evidence=[f"描述含“{c}”" for c in found]))
-    amount = _amount_yuan(description)
-    if amount >= LARGE_SUM_YUAN:
-        hits.append(RuleHit(rule_id="large_sum", name_zh="涉案金额较大", level=RiskLevel.YELLOW, weight=20,
-                            evidence=[f"金额约{amount:,.0f}元"]))
+    for rule in rs.rules:
+        h = _text_rule(rule, facts, rs)
+        if h:
+            hits.append(h)
+    for fn in (_group, _amount, _repeat, _vulnerable, _long_standing):
+        h = fn(facts, rs)
+        if h:
+            hits.append(h)
+    s = rs.structured
+    if facts.emergency:
+        hits.append(_hit(s.emergency.rule_id, s.emergency.name_zh, s.emergency.level, s.emergency.weight,
+                         ["字段 emergency=true（应急联办）"]))
+    if facts.mediation_failed:
+        hits.append(_hit(s.mediation_failed.rule_id, s.mediation_failed.name_zh, s.mediation_failed.level,
+                         s.mediation_failed.weight, ["调解或处置结果：未成功"]))
+    return hits
+
+
+def _short(h: RuleHit) -> str:
+    words = [e.split("含", 1)[1].split("（")[0] for e in h.evidence if "含“" in e][:3]
+    if not words:
+        words = [e for e in h.evidence if not e.endswith("为红色")][:1]
+    return f"{h.name_zh}（{'、'.join(words)}）" if words else h.name_zh
+
+
+def assess(facts: CaseFacts, rs: RuleSet) -> Assessment:
+    hits = own_hits(facts, rs)
     score = sum(h.weight for h in hits)
-    if any(h.level is RiskLevel.RED for h in hits) or score >= 60:
-        level = RiskLevel.RED
+    red_ids = tuple(h.rule_id for h in hits if h.level is RiskLevel.RED)
+    if red_ids or score >= rs.scoring.red_score:
+        own = RiskLevel.RED
+        if not red_ids:
+            red_ids = ("score",)
     elif hits:
-        level = RiskLevel.YELLOW
+        own = RiskLevel.YELLOW
     else:
-        level = RiskLevel.BLUE
-    names = "、".join(h.name_zh for h in hits) or "未发现风险因素"
-    reason = f"{RISK_LEVEL_NAMES_ZH[level]}色风险（{score}分）：{names}"
-    return Assessment(level, score, tuple(hits), RULESET_VERSION, reason)
+        own = RiskLevel.BLUE
+    color = RISK_LEVEL_NAMES_ZH
+    body = "；".join(_short(h) for h in hits) or "未发现风险因素"
+    reason = f"{color[own]}色风险（{score}分）：{body}"
+
+    leader_handling = facts.leader_staff_id is not None and (
+        facts.accepted or not rs.lifecycle.leader_needs_acceptance
+    )
+    stage: Stage = "open"
+    level = own
+    leader = facts.leader_name or facts.leader_staff_id
+    if facts.resolved:
+        stage, level = "resolved", RiskLevel.BLUE
+        if own is not RiskLevel.BLUE:
+            reason = f"纠纷已化解，降为蓝色。原评估：{reason}"
+    elif leader_handling:
+        stage = "handling"
+        if own is RiskLevel.RED:
+            known = set(facts.handling_red_rules) if facts.handling_red_rules is not None else set(red_ids)
+            new = [rid for rid in red_ids if rid not in known]
+            if new:
+                names = rs.rule_names()
+                reason = (f"处置中出现新的红色风险（{'、'.join(names.get(r, r) for r in new)}），仍为红色。"
+                          f"{reason}")
+            else:
+                level = RiskLevel.YELLOW
+                reason = f"已由分包领导{leader}牵头处置，由红色降为黄色。原评估：{reason}"
+    elif own is RiskLevel.RED:
+        reason += "。须明确分包领导牵头化解，结案后回头看"
+    if len(reason) > 500:
+        reason = reason[:499] + "…"
+    return Assessment(level, own, score, tuple(hits), rs.version, reason, stage, red_ids)

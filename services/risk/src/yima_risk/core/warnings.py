@@ -1,0 +1,124 @@
+"""Early warnings (预警), pure: given a new case and the recent ones, which thresholds does it cross?
+
+- place_cluster: cases of one category in one place (community or grid) within a window;
+- respondent_cluster: one organisation named as respondent in several places (an employer owing wages);
+- surge: cases of one category in the last window against the usual rate of the baseline before it.
+
+Times are the cases' submission times (not the clock), so a stream replayed gives the same warnings. A
+warning with the same key is not raised again within its window (``last_raised``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from yima_contracts.codes import CATEGORY_NAMES_ZH, Category
+
+from .ruleset import Warnings
+
+Kind = Literal["place_cluster", "respondent_cluster", "surge"]
+
+
+def normalize_org(name: str) -> str:
+    """One spelling per organisation: NFKC, no spaces or brackets' width differences."""
+    s = unicodedata.normalize("NFKC", name)
+    return re.sub(r"\s+", "", s)
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    category: Category
+    at: datetime
+    unit_code: str | None = None
+    respondent_org: str | None = None  # normalized organisation name; persons are never recorded
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    kind: Kind
+    case_ids: tuple[str, ...]
+    window_days: int
+    threshold: int
+    message_zh: str
+    category: Category | None = None
+    unit_code: str | None = None
+    respondent: str | None = None
+
+
+def _ids(cases: Sequence[CaseRef]) -> tuple[str, ...]:
+    return tuple(c.case_id for c in sorted(cases, key=lambda c: (c.at, c.case_id)))[-1000:]
+
+
+def detect(
+    new: CaseRef,
+    recent: Sequence[CaseRef],
+    ws: Warnings,
+    last_raised: Mapping[str, datetime] | None = None,
+    known_since: datetime | None = None,
+) -> list[Finding]:
+    """``recent``: the cases before ``new`` (at least the lookback of every window); ``last_raised``: when each
+    warning key was last raised; ``known_since``: when the record of cases starts (the usual rate is measured
+    over the part of the baseline that is on record; with less than one window on record there is no surge)."""
+    last_raised = last_raised or {}
+    others = [c for c in recent if c.case_id != new.case_id and c.at <= new.at]
+    found: list[Finding] = []
+    cat_zh = CATEGORY_NAMES_ZH[new.category]
+
+    def cooled(key: str, window_days: int) -> bool:
+        last = last_raised.get(key)
+        return last is None or last <= new.at - timedelta(days=window_days)
+
+    pc = ws.place_cluster
+    if new.unit_code:
+        since = new.at - timedelta(days=pc.window_days)
+        same = [c for c in others if c.category == new.category and c.unit_code == new.unit_code and c.at > since]
+        n, threshold = len(same) + 1, pc.threshold(new.category)
+        key = f"place_cluster|{new.category.value}|{new.unit_code}"
+        if n >= threshold and cooled(key, pc.window_days):
+            found.append(Finding(
+                key, "place_cluster", _ids([*same, new]), pc.window_days, threshold,
+                f"{pc.window_days}天内同一地点（{new.unit_code}）发生{n}起{cat_zh}，达到预警阈值{threshold}起，"
+                "请属地关注是否有共同原因",
+                category=new.category, unit_code=new.unit_code,
+            ))
+
+    rc = ws.respondent_cluster
+    if new.respondent_org:
+        since = new.at - timedelta(days=rc.window_days)
+        same = [c for c in others if c.respondent_org == new.respondent_org and c.at > since]
+        cases = [*same, new]
+        places = {c.unit_code or "未知地点" for c in cases}
+        key = f"respondent_cluster|{new.respondent_org}"
+        if len(cases) >= rc.min_cases and len(places) >= rc.min_places and cooled(key, rc.window_days):
+            found.append(Finding(
+                key, "respondent_cluster", _ids(cases), rc.window_days, rc.min_cases,
+                f"{rc.window_days}天内{len(places)}个地点共{len(cases)}起纠纷指向同一被申请单位“{new.respondent_org}”，"
+                "请相关部门联合研判",
+                category=new.category, respondent=new.respondent_org[:100],
+            ))
+
+    sg = ws.surge
+    window_start = new.at - timedelta(days=sg.window_days)
+    base_start = window_start - timedelta(days=sg.baseline_days)
+    current = [c for c in others if c.category == new.category and c.at > window_start]
+    baseline = [c for c in others if c.category == new.category and base_start < c.at <= window_start]
+    start = max(base_start, known_since or new.at)
+    covered_days = (window_start - start).total_seconds() / 86400
+    usual = len(baseline) * sg.window_days / covered_days if covered_days > 0 else 0.0  # cases per window
+    n = len(current) + 1
+    needed = max(sg.min_cases, int(sg.factor * usual) + 1)
+    key = f"surge|{new.category.value}"
+    if covered_days >= sg.window_days and n >= needed and cooled(key, sg.window_days):
+        found.append(Finding(
+            key, "surge", _ids([*current, new]), sg.window_days, needed,
+            f"近{sg.window_days}天{cat_zh}{n}起，平时约{usual:.1f}起，明显上升，请分析原因",
+            category=new.category,
+        ))
+    return found

@@ -1,0 +1,291 @@
+"""Risk's use cases: keep each case's facts, re-assess on every new fact, publish every change, schedule the
+follow-up visit of a red case when it closes, and raise early warnings.
+
+Collections (database ``yima_risk``):
+- ``cases``: the facts of each case (description encrypted), its current level and the rules that fired;
+- ``assessments``: every published assessment (level, previous level, score, rules with evidence, version);
+- ``followups``: durable follow-up timers (adapters/mongo_followups.py);
+- ``warning_index``: category, place, organisation respondent and time of each case (no personal data);
+- ``warnings``: every early warning raised.
+
+Events of one case arrive on several topics in no fixed order between topics: a fact that comes before
+``case.submitted`` is kept, and the case is assessed once the submission is there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from yima_contracts import Actor, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
+from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
+from yima_contracts.intake_events import CaseUpdated
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.risk_events import WarningRaised
+from yima_contracts.routing_events import LeaderAssigned
+from yima_kit.consumer import Tx
+from yima_kit.crypto import FieldCipher
+
+from .adapters.mongo_followups import FollowupTimers
+from .core.rules import Assessment, CaseFacts, assess
+from .core.ruleset import RuleSet
+from .core.warnings import CaseRef, detect, normalize_org
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM, service="risk")
+_WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
+
+
+class RiskService:
+    def __init__(
+        self, db: AsyncDatabase[Any], rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
+        followup_delay: timedelta,
+    ) -> None:
+        self.db = db
+        self.rules = rules
+        self.cipher = cipher
+        self.timers = timers
+        self.followup_delay = followup_delay
+        self.cases = db["cases"]
+        self.assessments = db["assessments"]
+        self.index = db["warning_index"]
+        self.warnings = db["warnings"]
+
+    async def setup(self) -> None:
+        await self.assessments.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
+        await self.cases.create_index([("applicant_key", ASCENDING), ("category", ASCENDING)])
+        await self.index.create_index([("category", ASCENDING), ("at", DESCENDING)])
+        await self.index.create_index("at")
+        await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])
+        await self.warnings.create_index([("key", ASCENDING), ("raised_at", DESCENDING)])
+        await self.timers.setup()
+
+    # --- facts in ------------------------------------------------------------------------------------
+
+    async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
+        s = tx.session
+        applicant_key = self.cipher.blind_index(event.applicant.phone, context="risk.applicant")
+        since = event.submitted_at - timedelta(days=self.rules.repeat.earlier_cases_window_days)
+        earlier = [
+            d["_id"]
+            async for d in self.cases.find(
+                {"applicant_key": applicant_key, "category": event.category.value, "_id": {"$ne": event.case_id},
+                 "submitted_at": {"$gte": since, "$lt": event.submitted_at}},
+                {"_id": 1}, session=s,
+            ).sort("submitted_at", ASCENDING).limit(20)
+        ]
+        org = normalize_org(event.respondent.name) if event.respondent and event.respondent.is_organisation else None
+        await self.cases.update_one(
+            {"_id": event.case_id},
+            {"$set": {
+                "submitted": True,
+                "correlation_id": event.correlation_id,
+                "category": event.category.value,
+                "description": self.cipher.encrypt(event.description, context="risk.description"),
+                "submitted_at": event.submitted_at,
+                "party_count": event.party_count,
+                "amount_yuan": event.amount_yuan,
+                "vulnerable": [v.value for v in event.vulnerable],
+                "emergency_submitted": event.emergency,
+                "repeat_of": event.repeat_of,
+                "earlier_case_ids": earlier,
+                "applicant_key": applicant_key,
+                "unit_code": event.location.unit_code,
+                "respondent_org": org,
+            }},
+            upsert=True,
+            session=s,
+        )
+        await self._reassess(event.case_id, event, tx)
+        await self._warnings(event, org, tx)
+
+    async def on_updated(self, event: CaseUpdated, tx: Tx) -> None:
+        ops: dict[str, Any] = {"$set": {}}
+        if event.kind == "repeat_report":
+            case = await self.cases.find_one({"_id": event.case_id}, {"repeat_count": 1}, session=tx.session)
+            known = (case or {}).get("repeat_count") or 1
+            ops["$set"]["repeat_count"] = max(known + 1, event.repeat_count or 0)
+        elif event.kind == "details_added" and event.additional_description:
+            ops["$push"] = {"additional": self.cipher.encrypt(event.additional_description,
+                                                              context="risk.description")}
+        elif event.kind == "category_corrected" and event.category:
+            ops["$set"]["category"] = event.category.value
+            await self.index.update_one({"_id": event.case_id}, {"$set": {"category": event.category.value}},
+                                        session=tx.session)
+        elif event.kind == "emergency_flagged":
+            ops["$set"]["emergency_flagged"] = event.emergency if event.emergency is not None else True
+        if not ops["$set"]:
+            del ops["$set"]
+        if ops:
+            await self.cases.update_one({"_id": event.case_id}, ops, upsert=True, session=tx.session)
+        await self._reassess(event.case_id, event, tx)
+
+    async def on_leader_assigned(self, event: LeaderAssigned, tx: Tx) -> None:
+        await self.cases.update_one(
+            {"_id": event.case_id},
+            {"$set": {"leader": {"staff_id": event.leader_staff_id, "name": event.leader_name,
+                                 "unit_code": event.unit_code, "at": event.occurred_at}}},
+            upsert=True, session=tx.session,
+        )
+        await self._reassess(event.case_id, event, tx)
+
+    async def on_feedback(self, event: CaseFeedback, tx: Tx) -> None:
+        changes: dict[str, Any] = {"handling_unit": event.unit_code}
+        if event.kind is FeedbackKind.ACCEPTED:
+            changes["accepted"] = True
+        elif event.kind is FeedbackKind.RETURNED:
+            changes["accepted"] = False
+        elif event.kind is FeedbackKind.RESOLVED:
+            changes["resolved"] = True
+        elif event.kind is FeedbackKind.FAILED:
+            changes["mediation_failed"] = True
+        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self._reassess(event.case_id, event, tx)
+
+    async def on_mediation_concluded(self, event: MediationConcluded, tx: Tx) -> None:
+        changes = {"resolved": True} if event.success else {"mediation_failed": True}
+        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self._reassess(event.case_id, event, tx)
+
+    async def on_closed(self, event: CaseClosed, tx: Tx) -> None:
+        changes: dict[str, Any] = {"closed": {"at": event.occurred_at, "unit_code": event.unit_code,
+                                              "outcome": event.outcome.value, "resolved": event.resolved}}
+        if event.resolved:
+            changes["resolved"] = True
+        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self._reassess(event.case_id, event, tx)
+        await self._schedule_followup(event, tx)
+
+    # --- assessment ---------------------------------------------------------------------------------
+
+    def facts_of(self, case: dict[str, Any]) -> CaseFacts:
+        dec = self.cipher.decrypt
+        leader = case.get("leader") or {}
+        handling = case.get("handling_red_rules")
+        return CaseFacts(
+            category=Category(case["category"]),
+            description=dec(case["description"], context="risk.description"),
+            submitted_at=case["submitted_at"],
+            additional=tuple(dec(t, context="risk.description") for t in case.get("additional", [])),
+            party_count=case.get("party_count"),
+            amount_yuan=case.get("amount_yuan"),
+            vulnerable=tuple(case.get("vulnerable") or ()),
+            emergency=bool(case.get("emergency_submitted")) or bool(case.get("emergency_flagged")),
+            repeat_of=case.get("repeat_of"),
+            repeat_count=case.get("repeat_count") or 1,
+            earlier_case_ids=tuple(case.get("earlier_case_ids") or ()),
+            mediation_failed=bool(case.get("mediation_failed")),
+            leader_staff_id=leader.get("staff_id"),
+            leader_name=leader.get("name"),
+            accepted=bool(case.get("accepted")),
+            resolved=bool(case.get("resolved")),
+            handling_red_rules=tuple(handling) if handling is not None else None,
+        )
+
+    async def _reassess(self, case_id: str, cause: Event, tx: Tx) -> Assessment | None:
+        s = tx.session
+        case = await self.cases.find_one({"_id": case_id}, session=s)
+        if not case or not case.get("submitted"):
+            return None  # facts kept; assessed when the submission arrives
+        a = assess(self.facts_of(case), self.rules)
+        rule_ids = [h.rule_id for h in a.hits]
+        changes: dict[str, Any] = {"last_assessed_at": cause.occurred_at}
+        if a.stage == "handling" and a.own_level is RiskLevel.RED and case.get("handling_red_rules") is None:
+            changes["handling_red_rules"] = list(a.red_rule_ids)  # what the leader took on
+        if RiskLevel.RED in (a.level, a.own_level):
+            changes["ever_red"] = True
+        previous = RiskLevel(case["level"]) if case.get("level") else None
+        same = (previous is a.level and case.get("score") == a.score and case.get("rule_ids") == rule_ids
+                and case.get("ruleset_version") == a.ruleset_version)
+        if not same:
+            result = CaseRiskAssessed(
+                case_id=case_id,
+                correlation_id=case.get("correlation_id") or cause.correlation_id,
+                causation_id=cause.event_id,
+                actor=SYSTEM,
+                level=a.level,
+                previous_level=previous,
+                score=a.score,
+                rules_fired=list(a.hits),
+                ruleset_version=a.ruleset_version,
+                reason_zh=a.reason_zh,
+            )
+            await self.assessments.insert_one(
+                {"_id": str(result.event_id), "case_id": case_id, "category": case["category"],
+                 "trigger": cause.event_type, "trigger_event_id": str(cause.event_id), "stage": a.stage,
+                 "own_level": a.own_level.value,
+                 "previous_level": previous.value if previous else None,
+                 **result.model_dump(mode="json", include={"level", "score", "rules_fired", "ruleset_version",
+                                                            "reason_zh"}),
+                 "occurred_at": result.occurred_at},
+                session=s,
+            )
+            changes.update({"level": a.level.value, "own_level": a.own_level.value, "score": a.score,
+                            "rule_ids": rule_ids, "ruleset_version": a.ruleset_version, "stage": a.stage,
+                            "reason_zh": a.reason_zh})
+            tx.emit(topics.CASE_RISK_ASSESSED, result)
+        await self.cases.update_one({"_id": case_id}, {"$set": changes}, session=s)
+        return a
+
+    async def _schedule_followup(self, event: CaseClosed, tx: Tx) -> None:
+        case = await self.cases.find_one({"_id": event.case_id}, session=tx.session)
+        if not case or not case.get("ever_red"):
+            return
+        due_at = event.occurred_at + self.followup_delay
+        leader = case.get("leader") or {}
+        rule_ids = case.get("handling_red_rules") or case.get("rule_ids") or []
+        names = self.rules.rule_names()
+        what = "、".join(names.get(r, r) for r in rule_ids if r != "score")[:120]
+        reason = f"红色风险案件已结案，须回头看：回访当事人，确认矛盾未反弹。曾触发：{what or '红色风险'}"
+        await self.timers.schedule(
+            tx.session, case_id=event.case_id, correlation_id=case.get("correlation_id") or event.correlation_id,
+            due_at=due_at, unit_code=event.unit_code, leader_staff_id=leader.get("staff_id"), reason_zh=reason,
+        )
+        await self.cases.update_one({"_id": event.case_id}, {"$set": {"followup_due_at": due_at}},
+                                    session=tx.session)
+
+    # --- early warnings -----------------------------------------------------------------------------
+
+    async def _warnings(self, event: CaseSubmitted, org: str | None, tx: Tx) -> None:
+        s = tx.session
+        new = CaseRef(event.case_id, event.category, event.submitted_at, event.location.unit_code, org)
+        await self.index.update_one(
+            {"_id": event.case_id},
+            {"$set": {"category": new.category.value, "at": new.at, "unit_code": new.unit_code,
+                      "respondent_org": org}},
+            upsert=True, session=s,
+        )
+        ws = self.rules.warnings
+        lookback = max(ws.place_cluster.window_days, ws.surge.window_days + ws.surge.baseline_days)
+        query: dict[str, Any] = {"category": new.category.value, "at": {"$gt": new.at - timedelta(days=lookback)}}
+        if org:
+            query = {"$or": [query, {"respondent_org": org,
+                                     "at": {"$gt": new.at - timedelta(days=ws.respondent_cluster.window_days)}}]}
+        recent = [
+            CaseRef(d["_id"], Category(d["category"]), d["at"], d.get("unit_code"), d.get("respondent_org"))
+            async for d in self.index.find(query, session=s)
+        ]
+        keys = [f"place_cluster|{new.category.value}|{new.unit_code}", f"surge|{new.category.value}",
+                f"respondent_cluster|{org}"]
+        last: dict[str, Any] = {}
+        for key in keys:
+            doc = await self.warnings.find_one({"key": key}, sort=[("raised_at", DESCENDING)], session=s)
+            if doc:
+                last[key] = doc["raised_at"]
+        first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=s)
+        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None):
+            warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
+            w = WarningRaised(
+                case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
+                actor=SYSTEM, warning_id=warning_id, kind=f.kind, category=f.category, unit_code=f.unit_code,
+                respondent=f.respondent, case_ids=list(f.case_ids), window_days=f.window_days,
+                threshold=f.threshold, message_zh=f.message_zh[:300], ruleset_version=self.rules.version,
+            )
+            await self.warnings.insert_one(
+                {"_id": warning_id, "key": f.key, "raised_at": new.at,
+                 **w.model_dump(mode="json", exclude={"event_id", "event_type", "actor", "causation_id"})},
+                session=s,
+            )
+            tx.emit(topics.WARNING_RAISED, w)

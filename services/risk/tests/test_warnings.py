@@ -1,0 +1,106 @@
+"""Early warnings on generated streams of cases."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from yima_contracts.codes import Category as C
+from yima_risk.core.warnings import CaseRef, detect, normalize_org
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def run(stream: list[CaseRef], ws) -> list:
+    """Feed a stream in order, remembering when each warning key was last raised (as the service does)."""
+    seen: list[CaseRef] = []
+    last: dict[str, datetime] = {}
+    raised = []
+    for c in stream:
+        for f in detect(c, seen, ws, last, known_since=stream[0].at):
+            last[f.key] = c.at
+            raised.append((c.case_id, f))
+        seen.append(c)
+    return raised
+
+
+def background(n: int, days: int, seed: int) -> list[CaseRef]:
+    """Ordinary traffic: categories and communities spread out, about n cases over days."""
+    rnd = random.Random(seed)
+    cats = [C.NEIGHBOUR, C.CONTRACT_DEBT, C.CONSUMER, C.ROAD_TRAFFIC, C.MARRIAGE_FAMILY]
+    out = [CaseRef(f"bg-{i}", rnd.choice(cats), T0 + timedelta(minutes=rnd.randrange(days * 24 * 60)),
+                   f"41010500{rnd.randrange(10)}{rnd.randrange(100):03d}") for i in range(n)]
+    return sorted(out, key=lambda c: c.at)
+
+
+def test_ordinary_traffic_raises_nothing(rules) -> None:
+    assert run(background(120, 30, seed=1), rules.warnings) == []
+
+
+def test_a_cluster_of_one_category_in_one_community_is_raised_once(rules) -> None:
+    ws = rules.warnings
+    cluster = [CaseRef(f"env-{i}", C.ENVIRONMENT, T0 + timedelta(days=10, hours=6 * i), "410105001001")
+               for i in range(5)]
+    stream = sorted(background(120, 30, seed=2) + cluster, key=lambda c: c.at)
+    raised = [(cid, f) for cid, f in run(stream, ws) if f.kind == "place_cluster"]
+    assert len(raised) == 1  # the third case crosses the threshold; the 4th and 5th are within the window
+    cid, f = raised[0]
+    assert cid == "env-2" and f.case_ids == ("env-0", "env-1", "env-2")
+    assert f.unit_code == "410105001001" and f.category is C.ENVIRONMENT and f.threshold == 3
+    assert "环境污染" in f.message_zh
+
+
+def test_cases_spread_beyond_the_window_are_no_cluster(rules) -> None:
+    ws = rules.warnings
+    spread = [CaseRef(f"env-{i}", C.ENVIRONMENT, T0 + timedelta(days=8 * i), "410105001001") for i in range(5)]
+    assert [f for _, f in run(spread, ws) if f.kind == "place_cluster"] == []
+
+
+def test_thresholds_differ_by_category(rules) -> None:
+    ws = rules.warnings
+    three = [CaseRef(f"n-{i}", C.NEIGHBOUR, T0 + timedelta(hours=i), "410105001002") for i in range(3)]
+    assert [f for _, f in run(three, ws) if f.kind == "place_cluster"] == []  # neighbour threshold is 4
+    four = [*three, CaseRef("n-3", C.NEIGHBOUR, T0 + timedelta(hours=3), "410105001002")]
+    assert [f.threshold for _, f in run(four, ws) if f.kind == "place_cluster"] == [4]
+
+
+def test_one_employer_in_several_places(rules) -> None:
+    ws = rules.warnings
+    name = normalize_org("郑州某某建筑劳务有限公司")
+    assert normalize_org(" 郑州某某建筑劳务有限公司 ") == name
+    wages = [CaseRef(f"w-{i}", C.LABOUR_WAGES, T0 + timedelta(days=3 * i), f"41010500{i}001", name)
+             for i in range(3)]
+    stream = sorted(background(80, 30, seed=3) + wages, key=lambda c: c.at)
+    raised = [f for _, f in run(stream, ws) if f.kind == "respondent_cluster"]
+    assert len(raised) == 1
+    assert raised[0].respondent == name and raised[0].case_ids == ("w-0", "w-1", "w-2")
+    # the same employer three times in ONE place is a place matter, not a cross-place warning
+    one_place = [CaseRef(f"x-{i}", C.LABOUR_WAGES, T0 + timedelta(days=i), "410105001001", "某物业公司")
+                 for i in range(3)]
+    assert [f for _, f in run(one_place, ws) if f.kind == "respondent_cluster"] == []
+
+
+def test_a_sudden_rise_against_the_usual_rate(rules) -> None:
+    ws = rules.warnings
+    # usual: one consumer dispute a day for four weeks; then eight in one day
+    usual = [CaseRef(f"u-{d}", C.CONSUMER, T0 + timedelta(days=d, hours=9), f"4101050{d % 7}1001") for d in range(28)]
+    burst = [CaseRef(f"b-{i}", C.CONSUMER, T0 + timedelta(days=28, hours=10, minutes=20 * i), f"4101050{i}2001")
+             for i in range(8)]
+    raised = [(cid, f) for cid, f in run(usual + burst, ws) if f.kind == "surge"]
+    assert len(raised) == 1
+    cid, f = raised[0]
+    assert f.threshold == max(ws.surge.min_cases, int(ws.surge.factor * 1.0) + 1)
+    assert cid == f"b-{f.threshold - 1}" and f.case_ids == tuple(f"b-{i}" for i in range(f.threshold))
+    assert "平时约1.0起" in f.message_zh
+
+
+def test_a_new_platform_has_no_usual_rate_yet(rules) -> None:
+    burst = [CaseRef(f"b-{i}", C.CONSUMER, T0 + timedelta(minutes=i), "410105001001") for i in range(10)]
+    assert [f for _, f in run(burst, rules.warnings) if f.kind == "surge"] == []
+
+
+def test_a_steady_high_rate_is_no_surge(rules) -> None:
+    ws = rules.warnings
+    steady = [CaseRef(f"s-{d}-{k}", C.CONSUMER, T0 + timedelta(days=d, hours=k + 1), f"41010500{k}001")
+              for d in range(35) for k in range(8)]
+    assert [f for _, f in run(steady, ws) if f.kind == "surge"] == []
