@@ -23,6 +23,7 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
+    app.state.intake = service
     http.install_error_handlers(app)
     app.include_router(http.router(service))
     return app
