@@ -23,7 +23,8 @@ class IntakeSettings(KitSettings):
         "is linked to the first case as a repeat report"
     )
     submit_rate_per_minute: int = Field(
-        default=20, ge=1, description="submissions one client (IP address) may make per minute"
+        default=60, ge=1, description="submissions one client (IP address) may make per minute "
+        "(generous: carrier-grade NAT puts many residents behind one address)"
     )
     staff_submit_rate_per_minute: int = Field(
         default=300, ge=1, description="submissions one staff account may make per minute"

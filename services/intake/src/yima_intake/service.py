@@ -260,7 +260,7 @@ class IntakeService:
     ) -> dict[str, Any] | None:
         since = now - timedelta(days=self.settings.repeat_window_days)
         for case in await self.repo.recent_cases_of_applicant(applicant_key, since):
-            if case.get("state") in RATEABLE or case.get("state") == CaseState.RATED.value:
+            if case.get("closed_at") or case.get("state") in RATEABLE or case.get("state") == CaseState.RATED.value:
                 continue  # a closed case is not reopened by a new report: that is a new case
             old_text = self.cipher.decrypt(case["description"], context="cases.description")
             if same_dispute(cmd.description, category, unit, old_text, case["category"],
@@ -350,7 +350,7 @@ class IntakeService:
         state = case.get("state")
         if state == CaseState.RATED.value or await self.repo.get_rating(case["_id"]):
             raise RatingRefused("already_rated", "该案件已经评价过了，每个案件只能评价一次")
-        if state not in RATEABLE:
+        if not case.get("closed_at") and state not in RATEABLE:
             raise RatingRefused("not_closed", "案件办结后才能评价，请在收到办结通知后再来")
         case_id = case["_id"]
         actor = Actor(kind=ActorKind.APPLICANT)
@@ -410,7 +410,7 @@ def public_view(case: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[st
         "state": state,
         "current_unit": next((s["unit"] for s in reversed(steps) if s["unit"]), None),
         "next_step": next((s["next_step"] for s in reversed(steps) if s["next_step"]), ""),
-        "can_rate": state in RATEABLE,
+        "can_rate": bool(case.get("closed_at")) or state in RATEABLE,
         "repeat_count": case.get("repeat_count", 1),
         "timeline": steps,
     }

@@ -73,7 +73,10 @@ class MongoCaseRepository:
         doc["event_id"] = str(event.event_id)
         doc.pop("causation_id", None)
         await self.timeline_col.insert_one(doc, session=session)
-        await self.cases.update_one({"_id": event.case_id}, {"$set": {"state": event.state.value}}, session=session)
+        update: dict[str, Any] = {"state": event.state.value}
+        if event.state.value == "closed":
+            update["closed_at"] = event.occurred_at  # rating opens once closed, whatever steps follow
+        await self.cases.update_one({"_id": event.case_id}, {"$set": update}, session=session)
 
     async def add_timeline_note(self, case_id: str, note: dict[str, Any], session: AsyncClientSession) -> None:
         """A step of intake's own (a repeat report): shown in the timeline, changes no state."""
