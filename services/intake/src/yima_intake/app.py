@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, kafka
+from .adapters import http, kafka, web
 from .adapters.mongo_repo import MongoCaseRepository
 from .config import IntakeSettings
 from .service import IntakeService
@@ -26,4 +26,5 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     app.state.intake = service
     http.install_error_handlers(app)
     app.include_router(http.router(service))
+    app.include_router(web.router(service))
     return app

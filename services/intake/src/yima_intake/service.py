@@ -218,9 +218,12 @@ class IntakeService:
                 court_reference=cmd.court_reference,
             )
             out = [Outgoing(topics.CASE_SUBMITTED, submitted)]
-            for step in self._first_steps(cmd, case_id, case_number, submitted.event_id, actor, now):
-                out.append(Outgoing(topics.CASE_STATUS, step))
+            steps = self._first_steps(cmd, case_id, case_number, submitted.event_id, actor, now)
+            out.extend(Outgoing(topics.CASE_STATUS, step) for step in steps)
             await self.outbox.add(session, out)
+            # The applicant sees the registration at once, before the projection reads it back from Kafka.
+            for step in steps:
+                await self.repo.add_timeline_entry(step, session)
             return case_number
 
         try:

@@ -72,7 +72,11 @@ class MongoCaseRepository:
         doc["_id"] = str(event.event_id)
         doc["event_id"] = str(event.event_id)
         doc.pop("causation_id", None)
-        await self.timeline_col.insert_one(doc, session=session)
+        # Idempotent: intake writes its own registration steps at submission and reads them back from Kafka.
+        res = await self.timeline_col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
+                                                 session=session)
+        if res.upserted_id is None:
+            return
         update: dict[str, Any] = {"state": event.state.value}
         if event.state.value == "closed":
             update["closed_at"] = event.occurred_at  # rating opens once closed, whatever steps follow
