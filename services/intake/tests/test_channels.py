@@ -251,3 +251,30 @@ async def test_submissions_are_rate_limited_per_client(yima_infra, mongo_db_pref
             # staff accounts have their own budget
             r = await client.post("/api/v1/cases", json=case("reception"), headers=token())
             assert r.status_code == 201
+
+
+async def test_open311_services_request_and_status(api) -> None:
+    services = (await api.get("/open311/v2/services.json")).json()
+    codes = {s["service_code"] for s in services}
+    assert {"auto", "labour_wages", "neighbour", "other"} <= codes
+    form = {"service_code": "auto", "last_name": "诸葛", "first_name": "亮", "phone": "13711112222",
+            "description": "楼上邻居家每天半夜跺脚拖椅子，孩子睡不着觉", "address_id": "410105001001",
+            "address_string": "黄河路12号院3号楼", "lat": "34.77", "long": "113.68"}
+    r = await api.post("/open311/v2/requests.json", data=form)
+    assert r.status_code == 201, r.text
+    [created] = r.json()
+    assert "查询码" in created["service_notice"]
+    case_id = created["service_request_id"]
+    [sub] = await staged(api, case_id, "case.submitted")
+    event = payload(sub)
+    assert event["channel"] == "open311" and event["category"] == "neighbour"
+    assert event["applicant"]["name"] == "诸葛亮" and event["location"]["unit_code"] == "410105001001"
+    [status] = (await api.get(f"/open311/v2/requests/{case_id}.json")).json()
+    assert status["status"] == "open" and status["service_code"] == "neighbour"
+    assert status["status_notes"] == "纠纷已登记"
+    assert "13711112222" not in str(status) and "诸葛" not in str(status) and "跺脚" not in str(status)
+    # errors in the GeoReport format, in Chinese
+    bad = await api.post("/open311/v2/requests.json", data={**form, "phone": "123"})
+    assert bad.status_code == 400 and "电话号码格式不正确" in bad.json()[0]["description"]
+    assert (await api.post("/open311/v2/requests.json", data={**form, "service_code": "x"})).status_code == 404
+    assert (await api.get("/open311/v2/requests/nope.json")).status_code == 404
