@@ -69,7 +69,9 @@ ol.timeline li{border-left:4px solid #b71c1c;padding:6px 0 12px 14px;margin-left
 .time{color:#555;font-size:17px}
 .next{background:#e8f5e9;border-radius:8px;padding:10px;margin-top:10px}
 .stars{display:flex;flex-wrap:wrap;gap:8px}
-.stars label{font-weight:normal;border:2px solid #888;border-radius:8px;padding:8px 12px;margin:0}
+.stars label{font-weight:normal;border:2px solid #888;border-radius:8px;padding:8px 12px;margin:0;display:flex;
+gap:6px;align-items:center}
+.stars input{width:24px;height:24px}
 footer{text-align:center;color:#666;font-size:16px;padding:20px}
 """
 
