@@ -13,7 +13,7 @@ from yima_intake.config import IntakeSettings
 pytestmark = pytest.mark.integration
 
 CASE = {
-    "channel": "reception",
+    "channel": "self_service",
     "applicant": {"name": "欧阳娜娜", "phone": "0371-65551234"},
     "description": "包工头拖欠我们三个月工资，一共两万多元",
 }
@@ -22,13 +22,15 @@ CASE = {
 @pytest.fixture
 async def api(yima_infra, mongo_db_prefix):
     settings = IntakeSettings(
-        kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url, mongo_db_prefix=mongo_db_prefix
+        kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url, mongo_db_prefix=mongo_db_prefix,
+        submit_rate_per_minute=1000,
     )
     app = create_app(settings, consume=False, relay=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
             client.db = app.state.runtime.db  # type: ignore[attr-defined]
+            client.app = app  # type: ignore[attr-defined]
             yield client
 
 
@@ -65,7 +67,9 @@ async def test_a_retried_submission_returns_the_first_case(api) -> None:
 
 
 async def test_concurrent_submissions_get_gapless_unique_case_numbers(api) -> None:
-    results = await asyncio.gather(*(api.post("/api/v1/cases", json=CASE) for _ in range(12)))
+    # different applicants (one applicant's same dispute would be linked as a repeat report)
+    bodies = [{**CASE, "applicant": {"name": "欧阳娜娜", "phone": f"1390000{i:04d}"}} for i in range(12)]
+    results = await asyncio.gather(*(api.post("/api/v1/cases", json=b) for b in bodies))
     assert all(r.status_code == 201 for r in results), [r.text for r in results if r.status_code != 201]
     seqs = sorted(int(r.json()["case_number"].rsplit("-", 1)[1]) for r in results)
     assert seqs == list(range(1, 13))

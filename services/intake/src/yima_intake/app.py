@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, kafka
+from .adapters import http, kafka, open311, web
 from .adapters.mongo_repo import MongoCaseRepository
 from .config import IntakeSettings
 from .service import IntakeService
@@ -23,6 +23,9 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
+    app.state.intake = service
     http.install_error_handlers(app)
     app.include_router(http.router(service))
+    app.include_router(web.router(service))
+    app.include_router(open311.router(service))
     return app

@@ -18,3 +18,17 @@ class IntakeSettings(KitSettings):
     )
     track_max_failures: int = Field(default=5, description="wrong phone checks before a tracking code locks")
     track_lock_minutes: int = Field(default=15, description="how long a tracking code stays locked")
+    repeat_window_days: int = Field(
+        default=30, ge=0, description="a report of the same dispute by the same applicant within this many days "
+        "is linked to the first case as a repeat report"
+    )
+    submit_rate_per_minute: int = Field(
+        default=60, ge=1, description="submissions one client (IP address) may make per minute "
+        "(generous: carrier-grade NAT puts many residents behind one address)"
+    )
+    staff_submit_rate_per_minute: int = Field(
+        default=300, ge=1, description="submissions one staff account may make per minute"
+    )
+    trust_forwarded_for: bool = Field(
+        default=False, description="take the client address from X-Forwarded-For (only behind a trusted proxy)"
+    )

@@ -1,6 +1,6 @@
-"""Intake's use cases: submit a case (one transaction: counter, case, idempotency key, outbox) and read
-its tracking view. Knows nothing of HTTP; talks to Mongo and Kafka only through the repository and
-the outbox."""
+"""Intake's use cases: submit a case (one transaction: counter, case, idempotency key, outbox), link a repeat
+report to the first case, read the tracking view, rate a closed case. Knows nothing of HTTP; talks to Mongo
+and Kafka only through the repository and the outbox."""
 
 from __future__ import annotations
 
@@ -13,31 +13,65 @@ from uuid import uuid4
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Actor, CaseStatusChanged, CaseSubmitted, topics
-from yima_contracts.codes import ActorKind, CaseState
+from yima_contracts.codes import ActorKind, CaseState, Category, Channel
+from yima_contracts.intake_events import CaseRated, CaseUpdated
 from yima_contracts.personal import phone_last4
+from yima_kit.auth import StaffClaims
 from yima_kit.crypto import FieldCipher
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox, Outgoing
 
 from .config import IntakeSettings
+from .core import submission as texts
 from .core.classify import classify
-from .core.identity import format_case_number, new_tracking_code
-from .core.submission import RECEIVED_NEXT, RECEIVED_TITLE, SubmitCase
+from .core.identity import format_case_number, new_tracking_code, validate_tracking_code
+from .core.repeat import same_dispute
+from .core.submission import CHANNEL_ROLES, STAFF_CHANNELS, SubmitCase, check_channel_rules
 from .ports import CaseRepository
+
+# States after which the applicant may rate (the closing step arrives on case.status as ``closed``).
+RATEABLE = frozenset({CaseState.CLOSED.value, CaseState.FOLLOWED_UP.value})
 
 
 @dataclass(frozen=True)
 class Submitted:
     case_id: str
     case_number: str
-    tracking_code: str | None  # None when a retried submission returns the first case (code sent by SMS)
+    tracking_code: str | None  # None when the answer is an earlier case (the code was given then)
     created: bool
     category: str
+    sub_item: str | None
     needs_review: bool
+    repeat: bool = False  # this submission was linked to an earlier case as a repeat report
+    repeat_count: int = 1
+    state: str = CaseState.SUBMITTED.value
 
 
 class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used for a different submission."""
+
+
+class StaffRequired(Exception):
+    """A staff channel without a valid staff token."""
+
+
+class StaffForbidden(Exception):
+    """A staff token whose role may not use this channel."""
+
+
+class TrackLocked(Exception):
+    pass
+
+
+class TrackNotFound(Exception):
+    pass
+
+
+class RatingRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class IntakeService:
@@ -53,50 +87,113 @@ class IntakeService:
     def tracking_hash(self, code: str) -> str:
         return self.cipher.blind_index(code, context="tracking_code")
 
-    async def submit(self, cmd: SubmitCase, *, idempotency_key: str | None, now: datetime | None = None) -> Submitted:
+    def applicant_key(self, phone: str) -> str:
+        return self.cipher.blind_index(phone, context="applicant.phone")
+
+    # --- submission ----------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        cmd: SubmitCase,
+        *,
+        idempotency_key: str | None,
+        staff: StaffClaims | None = None,
+        now: datetime | None = None,
+    ) -> Submitted:
         now = now or datetime.now(UTC)
+        if cmd.channel in STAFF_CHANNELS:
+            if staff is None:
+                raise StaffRequired(cmd.channel)
+            if staff.role not in CHANNEL_ROLES[cmd.channel]:
+                raise StaffForbidden(cmd.channel)
         fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
+        if staff is not None and cmd.location.unit_code is None:
+            # A desk (or a grid worker) registers disputes of its own area unless told otherwise.
+            cmd = cmd.model_copy(update={"location": cmd.location.model_copy(update={"unit_code": staff.unit})})
+        check_channel_rules(cmd)
         if idempotency_key:
             prior = await self._replay(idempotency_key, fingerprint)
             if prior:
                 return prior
+        sub_item = cmd.sub_item
         if cmd.category is not None:
-            category, source, needs_review = cmd.category, "applicant", False
+            category, source, needs_review = cmd.category, ("staff" if staff else "applicant"), False
         else:
             c = classify(cmd.description)
-            category, source, needs_review = c.category, "classifier", c.needs_review
+            category, source, needs_review, sub_item = c.category, "classifier", c.needs_review, c.sub_item
+        location = cmd.location
+        actor = (
+            Actor(kind=ActorKind.STAFF, unit_code=staff.unit, staff_id=staff.sub, role=staff.role)
+            if staff
+            else Actor(kind=ActorKind.APPLICANT)
+        )
+        applicant_key = self.applicant_key(cmd.applicant.phone)
+        first = await self._find_repeat_target(cmd, category.value, location.unit_code, applicant_key, now)
+        if first is not None:
+            try:
+                return await self._link_repeat(first, cmd, actor, idempotency_key, fingerprint, now)
+            except DuplicateKeyError:
+                return await self._replay_or_raise(idempotency_key, fingerprint)
+
         case_id = str(uuid4())
         tracking_code = new_tracking_code()
+        enc = self.cipher.encrypt
 
         async def work(session: AsyncClientSession) -> str:
             seq = await self.repo.next_case_seq(f"{self.settings.case_number_prefix}-{now.year}", session)
             case_number = format_case_number(self.settings.case_number_prefix, now.year, seq)
             if idempotency_key:
                 await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
-            await self.repo.insert_case(
-                {
-                    "_id": case_id,
-                    "case_number": case_number,
-                    "tracking_hash": self.tracking_hash(tracking_code),
-                    "channel": cmd.channel.value,
-                    "category": category.value,
-                    "category_source": source,
-                    "needs_review": needs_review,
-                    "state": CaseState.SUBMITTED.value,
-                    "description": self.cipher.encrypt(cmd.description, context="cases.description"),
-                    "applicant": {
-                        "name": self.cipher.encrypt(cmd.applicant.name, context="cases.applicant.name"),
-                        "phone": self.cipher.encrypt(cmd.applicant.phone, context="cases.applicant.phone"),
-                        "phone_last4_hash": self.cipher.blind_index(
-                            phone_last4(cmd.applicant.phone), context=f"last4:{case_id}"
-                        ),
-                    },
-                    "location_unit_code": cmd.location.unit_code,
-                    "submitted_at": now,
+            doc: dict[str, Any] = {
+                "_id": case_id,
+                "case_number": case_number,
+                "tracking_hash": self.tracking_hash(tracking_code),
+                "channel": cmd.channel.value,
+                "category": category.value,
+                "sub_item": sub_item,
+                "category_source": source,
+                "needs_review": needs_review,
+                "state": CaseState.SUBMITTED.value,
+                "description": enc(cmd.description, context="cases.description"),
+                "applicant": {
+                    "name": enc(cmd.applicant.name, context="cases.applicant.name"),
+                    "phone": enc(cmd.applicant.phone, context="cases.applicant.phone"),
+                    "resident_id": (
+                        enc(cmd.applicant.resident_id, context="cases.applicant.resident_id")
+                        if cmd.applicant.resident_id
+                        else None
+                    ),
+                    "phone_last4_hash": self.cipher.blind_index(
+                        phone_last4(cmd.applicant.phone), context=f"last4:{case_id}"
+                    ),
                 },
-                session,
-            )
-            actor = Actor(kind=ActorKind.APPLICANT)
+                "applicant_key": applicant_key,
+                "location_unit_code": location.unit_code,
+                "address": enc(location.address, context="cases.address") if location.address else None,
+                "emergency": cmd.emergency,
+                "settled_on_spot": cmd.settled_on_spot,
+                "settlement_note": (
+                    enc(cmd.settlement_note, context="cases.settlement_note") if cmd.settlement_note else None
+                ),
+                "proxy": (
+                    {
+                        "submitter_name": enc(cmd.proxy.submitter.name, context="cases.proxy.name"),
+                        "submitter_phone": enc(cmd.proxy.submitter.phone, context="cases.proxy.phone"),
+                        "relation": cmd.proxy.relation,
+                        "consent": cmd.proxy.consent,
+                    }
+                    if cmd.proxy
+                    else None
+                ),
+                "court_reference": cmd.court_reference,
+                "external_reference": cmd.external_reference,
+                "registered_by": {"staff_id": staff.sub, "unit": staff.unit, "role": staff.role.value}
+                if staff
+                else None,
+                "repeat_count": 1,
+                "submitted_at": now,
+            }
+            await self.repo.insert_case(doc, session)
             submitted = CaseSubmitted(
                 case_id=case_id,
                 correlation_id=case_id,
@@ -107,35 +204,110 @@ class IntakeService:
                 category=category,
                 category_source=source,
                 description=cmd.description,
-                applicant=cmd.applicant,
-                location=cmd.location,
+                applicant=cmd.applicant.party(),
+                location=location,
                 submitted_at=now,
+                sub_item=sub_item,
+                respondent=cmd.respondent,
+                party_count=cmd.party_count,
+                amount_yuan=cmd.amount_yuan,
+                vulnerable=cmd.vulnerable,
+                emergency=cmd.emergency,
+                settled_on_spot=cmd.settled_on_spot,
+                proxy=cmd.proxy,
+                court_reference=cmd.court_reference,
             )
-            status = CaseStatusChanged(
-                case_id=case_id,
-                correlation_id=case_id,
-                causation_id=submitted.event_id,
-                actor=actor,
-                state=CaseState.SUBMITTED,
-                title_zh=RECEIVED_TITLE,
-                detail_zh=f"案件编号{case_number}",
-                next_step_zh=RECEIVED_NEXT,
-            )
-            await self.outbox.add(
-                session, [Outgoing(topics.CASE_SUBMITTED, submitted), Outgoing(topics.CASE_STATUS, status)]
-            )
+            out = [Outgoing(topics.CASE_SUBMITTED, submitted)]
+            steps = self._first_steps(cmd, case_id, case_number, submitted.event_id, actor, now)
+            out.extend(Outgoing(topics.CASE_STATUS, step) for step in steps)
+            await self.outbox.add(session, out)
+            # The applicant sees the registration at once, before the projection reads it back from Kafka.
+            for step in steps:
+                await self.repo.add_timeline_entry(step, session)
             return case_number
 
         try:
             case_number = await in_transaction(self.client, work)
         except DuplicateKeyError:
             # A concurrent retry with the same key won the race: answer with its case.
+            return await self._replay_or_raise(idempotency_key, fingerprint)
+        state = CaseState.CLOSED.value if cmd.settled_on_spot else CaseState.SUBMITTED.value
+        return Submitted(case_id, case_number, tracking_code, True, category.value, sub_item, needs_review,
+                         state=state)
+
+    def _first_steps(
+        self, cmd: SubmitCase, case_id: str, case_number: str, cause: Any, actor: Actor, now: datetime
+    ) -> list[CaseStatusChanged]:
+        """The applicant-visible steps of registration (never personal data)."""
+
+        def step(state: CaseState, title: str, detail: str = "", next_step: str = "", i: int = 0) -> CaseStatusChanged:
+            return CaseStatusChanged(
+                case_id=case_id, correlation_id=case_id, causation_id=cause, actor=actor, state=state,
+                title_zh=title, detail_zh=detail, next_step_zh=next_step,
+                occurred_at=now + timedelta(milliseconds=i),  # keeps the timeline's order
+                acting_unit_code=actor.unit_code,
+            )
+
+        steps = [step(CaseState.SUBMITTED, texts.RECEIVED_TITLE, f"案件编号{case_number}",
+                      "" if cmd.settled_on_spot else texts.RECEIVED_NEXT)]
+        if cmd.emergency:
+            steps.append(step(CaseState.SUBMITTED, texts.EMERGENCY_TITLE, texts.EMERGENCY_DETAIL,
+                              texts.EMERGENCY_NEXT, 1))
+        if cmd.settled_on_spot:
+            steps.append(step(CaseState.RESOLVED, texts.SETTLED_TITLE, "工作人员已在受理时当场化解您的纠纷", "", 2))
+            steps.append(step(CaseState.CLOSED, texts.CLOSED_TITLE, "", texts.CLOSED_NEXT, 3))
+        return steps
+
+    async def _find_repeat_target(
+        self, cmd: SubmitCase, category: str, unit: str | None, applicant_key: str, now: datetime
+    ) -> dict[str, Any] | None:
+        since = now - timedelta(days=self.settings.repeat_window_days)
+        for case in await self.repo.recent_cases_of_applicant(applicant_key, since):
+            if case.get("closed_at") or case.get("state") in RATEABLE or case.get("state") == CaseState.RATED.value:
+                continue  # a closed case is not reopened by a new report: that is a new case
+            old_text = self.cipher.decrypt(case["description"], context="cases.description")
+            if same_dispute(cmd.description, category, unit, old_text, case["category"],
+                            case.get("location_unit_code")):
+                return case
+        return None
+
+    async def _link_repeat(
+        self, first: dict[str, Any], cmd: SubmitCase, actor: Actor, idempotency_key: str | None,
+        fingerprint: str, now: datetime,
+    ) -> Submitted:
+        case_id = first["_id"]
+
+        async def work(session: AsyncClientSession) -> int:
             if idempotency_key:
-                prior = await self._replay(idempotency_key, fingerprint)
-                if prior:
-                    return prior
-            raise
-        return Submitted(case_id, case_number, tracking_code, True, category.value, needs_review)
+                await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
+            count = await self.repo.add_repeat_report(
+                case_id,
+                {
+                    "channel": cmd.channel.value,
+                    "at": now,
+                    "description": self.cipher.encrypt(cmd.description, context="cases.repeat.description"),
+                    "registered_by": actor.staff_id,
+                },
+                session,
+            )
+            updated = CaseUpdated(
+                case_id=case_id, correlation_id=case_id, actor=actor, kind="repeat_report",
+                repeat_count=count, repeat_channel=cmd.channel, additional_description=cmd.description,
+            )
+            # A note in intake's own timeline, not a case.status step: it changes no state.
+            await self.repo.add_timeline_note(
+                case_id,
+                {"title_zh": texts.REPEAT_TITLE, "detail_zh": f"这是您第{count}次反映此事，已并入同一案件一并处理",
+                 "occurred_at": now, "event_id": str(updated.event_id)},
+                session,
+            )
+            await self.outbox.add(session, [Outgoing(topics.CASE_UPDATED, updated)])
+            return count
+
+        count = await in_transaction(self.client, work)
+        return Submitted(case_id, first["case_number"], None, False, first["category"], first.get("sub_item"),
+                         first.get("needs_review", False), repeat=True, repeat_count=count,
+                         state=first.get("state") or CaseState.SUBMITTED.value)
 
     async def _replay(self, key: str, fingerprint: str) -> Submitted | None:
         found = await self.repo.find_idempotency_key(key)
@@ -145,11 +317,62 @@ class IntakeService:
             raise IdempotencyConflict(key)
         case = await self.repo.get_case(found["case_id"])
         assert case is not None  # written in the same transaction as the key
-        return Submitted(case["_id"], case["case_number"], None, False, case["category"], case["needs_review"])
+        return Submitted(case["_id"], case["case_number"], None, False, case["category"], case.get("sub_item"),
+                         case["needs_review"], repeat=case.get("repeat_count", 1) > 1,
+                         repeat_count=case.get("repeat_count", 1), state=case.get("state", "submitted"))
+
+    async def _replay_or_raise(self, key: str | None, fingerprint: str) -> Submitted:
+        if key:
+            prior = await self._replay(key, fingerprint)
+            if prior:
+                return prior
+        raise RuntimeError("duplicate key without an idempotency record")
+
+    # --- tracking and rating -------------------------------------------------------------------------
 
     async def check_phone(self, case: dict[str, Any], last4: str) -> bool:
         want = case["applicant"]["phone_last4_hash"]
         return self.cipher.blind_index(last4, context=f"last4:{case['_id']}") == want
+
+    async def open_case(self, raw_code: str, check: str, now: datetime | None = None) -> dict[str, Any]:
+        """The case behind a tracking code, if the phone check matches. Raises TrackingCodeError (a typo),
+        TrackLocked (too many wrong checks) or TrackNotFound (no such case or a wrong check: one answer)."""
+        code = validate_tracking_code(raw_code)
+        now = now or datetime.now(UTC)
+        th = self.tracking_hash(code)
+        if await self.repo.count_failures(th, now) >= self.settings.track_max_failures:
+            raise TrackLocked(code)
+        case = await self.repo.find_by_tracking_hash(th)
+        if case is None or not await self.check_phone(case, check):
+            await self.repo.add_failure(th, now + timedelta(minutes=self.settings.track_lock_minutes))
+            raise TrackNotFound(code)
+        return case
+
+    async def rate(self, case: dict[str, Any], score: int, comment: str | None, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        state = case.get("state")
+        if state == CaseState.RATED.value or await self.repo.get_rating(case["_id"]):
+            raise RatingRefused("already_rated", "该案件已经评价过了，每个案件只能评价一次")
+        if not case.get("closed_at") and state not in RATEABLE:
+            raise RatingRefused("not_closed", "案件办结后才能评价，请在收到办结通知后再来")
+        case_id = case["_id"]
+        actor = Actor(kind=ActorKind.APPLICANT)
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.repo.insert_rating({"_id": case_id, "score": score, "rated_at": now,
+                                           "comment": self.cipher.encrypt(comment, context="ratings.comment")
+                                           if comment else None}, session)
+            rated = CaseRated(case_id=case_id, correlation_id=case_id, actor=actor, score=score,
+                              comment=comment, rated_at=now)
+            status = CaseStatusChanged(case_id=case_id, correlation_id=case_id, causation_id=rated.event_id,
+                                       actor=actor, state=CaseState.RATED, title_zh=texts.RATED_TITLE,
+                                       detail_zh=f"您的评价：{score}星")
+            await self.outbox.add(session, [Outgoing(topics.CASE_RATED, rated), Outgoing(topics.CASE_STATUS, status)])
+
+        try:
+            await in_transaction(self.client, work)
+        except DuplicateKeyError as exc:
+            raise RatingRefused("already_rated", "该案件已经评价过了，每个案件只能评价一次") from exc
 
     async def record_status(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         await self.repo.add_timeline_entry(event, session)
@@ -157,7 +380,9 @@ class IntakeService:
 
 def public_view(case: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[str, Any]:
     """The applicant's redacted view: no personal data of anyone, no risk level, no internal notes."""
-    from yima_contracts.codes import CATEGORY_NAMES_ZH, Category
+    from yima_contracts.codes import CATEGORY_NAMES_ZH
+
+    from .core.taxonomy import sub_item_name
 
     shanghai = timedelta(hours=8)
     steps = [
@@ -168,21 +393,31 @@ def public_view(case: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[st
             "unit": t.get("acting_unit_name"),
             "next_step": t.get("next_step_zh", ""),
             "due_at": t["due_at"].isoformat() if t.get("due_at") else None,
+            "due_at_local": (t["due_at"] + shanghai).strftime("%Y-%m-%d %H:%M") if t.get("due_at") else None,
             "at": t["occurred_at"].isoformat(),
             "at_local": (t["occurred_at"] + shanghai).strftime("%Y-%m-%d %H:%M"),
         }
         for t in timeline
     ]
     last = steps[-1] if steps else None
+    category = Category(case["category"])
+    state = last["state"] if last else case["state"]
     return {
         "case_number": case["case_number"],
         "category": case["category"],
-        "category_name": CATEGORY_NAMES_ZH[Category(case["category"])],
+        "category_name": CATEGORY_NAMES_ZH[category],
+        "sub_item": case.get("sub_item"),
+        "sub_item_name": sub_item_name(category, case.get("sub_item")),
         "channel": case["channel"],
-        "state": last["state"] if last else case["state"],
+        "emergency": bool(case.get("emergency")),
+        "state": state,
         "current_unit": next((s["unit"] for s in reversed(steps) if s["unit"]), None),
-        "next_step": last["next_step"] if last else "",
+        "next_step": next((s["next_step"] for s in reversed(steps) if s["next_step"]), ""),
+        "can_rate": bool(case.get("closed_at")) or state in RATEABLE,
+        "repeat_count": case.get("repeat_count", 1),
         "timeline": steps,
     }
 
 
+def channel_of(value: str) -> Channel:
+    return Channel(value)

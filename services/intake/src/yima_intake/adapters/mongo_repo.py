@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import CaseStatusChanged
@@ -18,12 +19,16 @@ class MongoCaseRepository:
         self.keys = db["idempotency_keys"]
         self.timeline_col = db["timeline"]
         self.track_failures = db["track_failures"]
+        self.ratings = db["ratings"]
+        self.rate_limits = db["rate_limits"]
 
     async def setup(self) -> None:
         await self.cases.create_index("tracking_hash", unique=True)
         await self.cases.create_index("case_number", unique=True)
+        await self.cases.create_index([("applicant_key", ASCENDING), ("submitted_at", DESCENDING)])
         await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
+        await self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
 
     async def next_case_seq(self, key: str, session: AsyncClientSession) -> int:
         # Inside the submission's transaction: an aborted submission rolls its number back, so the
@@ -50,13 +55,39 @@ class MongoCaseRepository:
     async def find_by_tracking_hash(self, tracking_hash: str) -> dict[str, Any] | None:
         return await self.cases.find_one({"tracking_hash": tracking_hash})
 
+    async def recent_cases_of_applicant(self, applicant_key: str, since: datetime) -> list[dict[str, Any]]:
+        cursor = self.cases.find({"applicant_key": applicant_key, "submitted_at": {"$gte": since}}).sort(
+            "submitted_at", ASCENDING).limit(50)
+        return [d async for d in cursor]
+
+    async def add_repeat_report(self, case_id: str, report: dict[str, Any], session: AsyncClientSession) -> int:
+        doc = await self.cases.find_one_and_update(
+            {"_id": case_id}, {"$inc": {"repeat_count": 1}, "$push": {"repeat_reports": report}},
+            return_document=ReturnDocument.AFTER, session=session,
+        )
+        return int(doc["repeat_count"])
+
     async def add_timeline_entry(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         doc = event.model_dump(mode="python", exclude={"actor"})
         doc["_id"] = str(event.event_id)
         doc["event_id"] = str(event.event_id)
         doc.pop("causation_id", None)
+        # Idempotent: intake writes its own registration steps at submission and reads them back from Kafka.
+        res = await self.timeline_col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
+                                                 session=session)
+        if res.upserted_id is None:
+            return
+        update: dict[str, Any] = {"state": event.state.value}
+        if event.state.value == "closed":
+            update["closed_at"] = event.occurred_at  # rating opens once closed, whatever steps follow
+        await self.cases.update_one({"_id": event.case_id}, {"$set": update}, session=session)
+
+    async def add_timeline_note(self, case_id: str, note: dict[str, Any], session: AsyncClientSession) -> None:
+        """A step of intake's own (a repeat report): shown in the timeline, changes no state."""
+        case = await self.cases.find_one({"_id": case_id}, {"state": 1}, session=session)
+        doc = {"_id": note["event_id"], "case_id": case_id, "state": (case or {}).get("state", "submitted"),
+               "note": True, **note}
         await self.timeline_col.insert_one(doc, session=session)
-        await self.cases.update_one({"_id": event.case_id}, {"$set": {"state": event.state.value}}, session=session)
 
     async def timeline(self, case_id: str) -> list[dict[str, Any]]:
         cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
@@ -68,3 +99,18 @@ class MongoCaseRepository:
 
     async def add_failure(self, tracking_hash: str, expires_at: Any) -> None:
         await self.track_failures.insert_one({"tracking_hash": tracking_hash, "expires_at": expires_at})
+
+    async def get_rating(self, case_id: str) -> dict[str, Any] | None:
+        return await self.ratings.find_one({"_id": case_id})
+
+    async def insert_rating(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
+        await self.ratings.insert_one(doc, session=session)
+
+    async def hit_rate_limit(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        """Count one request of a client in a fixed window (shared by every replica); returns the count."""
+        doc = await self.rate_limits.find_one_and_update(
+            {"_id": f"{key}@{window_start.isoformat()}"},
+            {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": expires_at}},
+            upsert=True, return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["n"])
