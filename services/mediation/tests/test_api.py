@@ -339,3 +339,39 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> No
     assert '"outcome":"litigation"' in closed and '"resolved":false' in closed
     assert (await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
                            json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})).status_code == 409
+
+
+async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    year = datetime.now(SHANGHAI).year
+    before = (await api.get("/api/v1/insurance-claims-stats", params={"year": year}, headers=STAFF)).json()
+    r = await api.post(f"/api/v1/cases/{aid}/insurance-claims", headers=MEDIATOR, json={
+        "cover": "property_damage", "claimed_fen": 300_000, "incident_at": datetime.now(UTC).isoformat(),
+        "summary": "楼上漏水泡坏天花板和地板"})
+    assert r.status_code == 201, r.text
+    cid = r.json()["claim_id"]
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/dispute", headers=MEDIATOR,
+                           json={"reason": "还没决定"})).status_code == 409
+    over = await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=STAFF,
+                          json={"approve": True, "paid_fen": 400_000, "reason": "核定损失"})
+    assert over.status_code == 422 and over.json()["errors"][0]["code"] == "over_claim"
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=MEDIATOR,
+                           json={"approve": True, "paid_fen": 100_000, "reason": "核定损失"})).status_code == 403
+    d = await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=STAFF,
+                       json={"approve": True, "paid_fen": 120_000, "reason": "按定损报告核定损失1200元"})
+    assert d.status_code == 200 and d.json()["paid_fen"] == 120_000
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/dispute", headers=MEDIATOR,
+                           json={"reason": "地板更换费用未计入"})).json()["state"] == "disputed"
+    final = await api.post(f"/api/v1/insurance-claims/{cid}/review-decision", headers=STAFF,
+                           json={"approve": True, "paid_fen": 180_000, "reason": "复核计入地板更换费用"})
+    assert final.json()["state"] == "final" and final.json()["decision"]["final"] is True
+    ev_ = await api.post(f"/api/v1/insurance-claims/{cid}/evaluation", headers=MEDIATOR,
+                         json={"satisfaction": 5, "comment": "满意"})
+    assert ev_.json()["state"] == "evaluated"
+    after = (await api.get("/api/v1/insurance-claims-stats", params={"year": year}, headers=STAFF)).json()
+    assert after["claims_paid"] == before["claims_paid"] + 1
+    assert after["paid_fen"] == before["paid_fen"] + 180_000 and after["disputed"] == before["disputed"] + 1
+    titles = [d["payload"] for d in await staged(api, ev.case_id, "case.status")]
+    assert any("核准赔付1,200.00元" in t for t in titles) and any("复核结果" in t and "1,800.00" in t for t in titles)
+    other = await api.get("/api/v1/insurance-claims-stats", params={"year": year, "unit": OTHER}, headers=STAFF)
+    assert other.status_code == 404

@@ -13,6 +13,7 @@ from yima_kit.runtime import Runtime, http_app
 from .adapters import http, kafka
 from .config import MediationSettings
 from .core.fonts import FontUnavailable, ensure_cjk_font
+from .insurance import InsuranceClaims
 from .service import MediationService
 
 
@@ -20,9 +21,11 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     settings = settings or MediationSettings()
     rt = Runtime.create(settings)
     service = MediationService(rt.db, rt.client, rt.outbox, rt.cipher, settings)
+    insurance = InsuranceClaims(service)
 
     async def setup(r: Runtime) -> None:
         await service.setup()
+        await insurance.setup()
         if consume:
             # The pattern subscription sees the topics that exist when it starts: make sure ours do.
             await ensure_topics(settings.kafka_bootstrap,
@@ -41,5 +44,6 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima mediation 调解", consume=consume, relay=relay)
     app.state.service = service
-    http.install(app, service, rt)
+    app.state.insurance = insurance
+    http.install(app, service, rt, insurance)
     return app

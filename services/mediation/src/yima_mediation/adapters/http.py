@@ -17,6 +17,7 @@ from yima_contracts.events import Phone
 from yima_kit.auth import StaffClaims
 from yima_kit.runtime import Runtime
 
+from ..insurance import COVERED, InsuranceClaims
 from ..service import EXPERT_KINDS, MediationService, Refused
 
 _MSG_ZH = {
@@ -151,11 +152,33 @@ class TransferIn(_In):
     receiving_body_zh: str = Field(min_length=2, max_length=100)
 
 
+class ClaimIn(_In):
+    cover: Literal[COVERED]  # type: ignore[valid-type]
+    claimed_fen: int = Field(gt=0, le=10_000_000_00, description="claimed sum in fen (分)")
+    incident_at: datetime
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionIn(_In):
+    approve: bool
+    paid_fen: int | None = Field(default=None, gt=0, le=10_000_000_00)
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class DisputeIn(_In):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class EvaluationIn(_In):
+    satisfaction: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=500)
+
+
 def _error(status: int, errors: list[dict[str, str]], message: str | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"message": message or errors[0]["message"], "errors": errors})
 
 
-def install(app: FastAPI, service: MediationService, rt: Runtime) -> None:
+def install(app: FastAPI, service: MediationService, rt: Runtime, insurance: InsuranceClaims) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
@@ -170,14 +193,15 @@ def install(app: FastAPI, service: MediationService, rt: Runtime) -> None:
     async def _refused(_: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.errors, exc.message)
 
-    app.include_router(router(service, rt))
+    app.include_router(router(service, rt, insurance))
 
 
-def router(service: MediationService, rt: Runtime) -> APIRouter:
+def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["mediation"])
     manage = rt.require_staff(*MANAGE)
     handle = rt.require_staff(*HANDLE)
     admin = rt.require_staff(R.ADMIN, R.DISPATCHER)
+    stats_staff = rt.require_staff(R.ADMIN, R.LEADER, R.ANALYST, R.DISPATCHER)
 
     # acceptance
     @r.get("/queue", summary="本单位待办 The unit's work queue")
@@ -338,5 +362,41 @@ def router(service: MediationService, rt: Runtime) -> APIRouter:
         data, digest = await service.package_zip(package_id, claims)
         return Response(data, media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="case-file-{package_id}.zip"', "X-Content-SHA256": digest})
+
+    # livelihood insurance claims (民生保险理赔)
+    @r.post("/cases/{assignment_id}/insurance-claims", status_code=201, summary="理赔登记 Register a claim")
+    async def claim(assignment_id: str, body: ClaimIn, claims: StaffClaims = handle) -> Any:
+        if body.incident_at.tzinfo is None:
+            raise Refused(422, "incident_at", "timezone_required", "时间须带时区")
+        return await insurance.register(assignment_id, claims, body.cover, body.claimed_fen, body.incident_at,
+                                        body.summary)
+
+    @r.get("/insurance-claims/{claim_id}", summary="理赔详情 A claim")
+    async def get_claim(claim_id: str, claims: StaffClaims = handle) -> Any:
+        return await insurance.get(claim_id, claims)
+
+    @r.post("/insurance-claims/{claim_id}/decision", summary="审核决定 Review and decide the payout")
+    async def decide(claim_id: str, body: DecisionIn, claims: StaffClaims = manage) -> Any:
+        return await insurance.decide(claim_id, claims, body.approve, body.paid_fen, body.reason)
+
+    @r.post("/insurance-claims/{claim_id}/dispute", summary="对决定有异议 Dispute the decision")
+    async def dispute(claim_id: str, body: DisputeIn, claims: StaffClaims = handle) -> Any:
+        return await insurance.dispute(claim_id, claims, body.reason)
+
+    @r.post("/insurance-claims/{claim_id}/review-decision", summary="复核决定 Decide again after a dispute")
+    async def redecide(claim_id: str, body: DecisionIn, claims: StaffClaims = manage) -> Any:
+        return await insurance.redecide(claim_id, claims, body.approve, body.paid_fen, body.reason)
+
+    @r.post("/insurance-claims/{claim_id}/evaluation", summary="理赔评价 The claimant's evaluation")
+    async def evaluate(claim_id: str, body: EvaluationIn, claims: StaffClaims = handle) -> Any:
+        return await insurance.evaluate(claim_id, claims, body.satisfaction, body.comment)
+
+    @r.get("/insurance-claims-stats", summary="理赔统计 Claims paid and sums by unit and year")
+    async def claim_stats(
+        year: Annotated[int, Query(ge=2000, le=2100)],
+        unit: Annotated[str | None, Query(max_length=64)] = None,
+        claims: StaffClaims = stats_staff,
+    ) -> Any:
+        return await insurance.stats(claims, year, unit)
 
     return r
