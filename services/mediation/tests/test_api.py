@@ -118,6 +118,9 @@ async def test_accept_answers_on_case_feedback_once(api) -> None:
     assert again.status_code == 409 and "已受理" in again.json()["message"]
     fb = await staged(api, ev.case_id, "case.feedback")
     assert len(fb) == 1 and '"kind":"accepted"' in fb[0]["payload"] and ev.assignment_id in fb[0]["payload"]
+    audit = [a async for a in api.rt.db["audit"].find({"path": f"/api/v1/cases/{ev.assignment_id}/accept"})]
+    assert [(a["staff_id"], a["unit"], a["status"], a["success"]) for a in audit] == [
+        ("s-1", UNIT, 200, True), ("s-1", UNIT, 409, False)]
 
 
 async def test_return_needs_a_reason_and_answers_returned(api) -> None:
@@ -375,3 +378,27 @@ async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> Non
     assert any("核准赔付1,200.00元" in t for t in titles) and any("复核结果" in t and "1,800.00" in t for t in titles)
     other = await api.get("/api/v1/insurance-claims-stats", params={"year": year, "unit": OTHER}, headers=STAFF)
     assert other.status_code == 404
+
+
+async def test_online_call_brings_in_a_free_expert_without_conflict(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    court = f"FY{uuid.uuid4().hex[:6]}"  # a court centre's registry of its own
+    court_admin = token(StaffRole.ADMIN, unit=court)
+    await api.post("/api/v1/people", headers=court_admin, json={
+        "kind": "judge", "name": "周法官", "employer": "郑州某建筑劳务公司"})  # works for the respondent: skipped
+    free = (await api.post("/api/v1/people", headers=court_admin, json={"kind": "judge", "name": "陈法官"})).json()
+    r = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                       json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert r.status_code == 201, r.text
+    assert r.json()["person_id"] == free["person_id"] and r.json()["skipped_for_conflict"] == 1
+    assert r.json()["join_url"].startswith("https://")
+    # the judge is held for this call: a second call finds nobody free
+    busy = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                          json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert busy.status_code == 409 and busy.json()["errors"][0]["code"] == "nobody_free"
+    assert (await api.post(f"/api/v1/sessions/{r.json()['session_id']}/end-call", headers=MEDIATOR)).status_code == 204
+    again = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                           json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert again.status_code == 201
+    sched = [d["payload"] for d in await staged(api, ev.case_id, "mediation.scheduled")]
+    assert len(sched) == 2 and all('"expert_kinds":["judge"]' in p for p in sched)

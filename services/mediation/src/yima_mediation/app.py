@@ -7,10 +7,12 @@ import contextlib
 
 from fastapi import FastAPI
 from yima_contracts import topics
+from yima_kit.auth import TokenVerifier
 from yima_kit.kafka_admin import ensure_topics
 from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka
+from .adapters.audit import install_audit
 from .config import MediationSettings
 from .core.fonts import FontUnavailable, ensure_cjk_font
 from .insurance import InsuranceClaims
@@ -26,6 +28,7 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     async def setup(r: Runtime) -> None:
         await service.setup()
         await insurance.setup()
+        await r.db["audit"].create_index("at")
         if consume:
             # The pattern subscription sees the topics that exist when it starts: make sure ours do.
             await ensure_topics(settings.kafka_bootstrap,
@@ -46,4 +49,5 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     app.state.service = service
     app.state.insurance = insurance
     http.install(app, service, rt, insurance)
+    install_audit(app, rt.db, TokenVerifier.from_setting(settings.auth_public_keys))
     return app

@@ -36,6 +36,7 @@ class MediationSettings(KitSettings):
     video_base_url: str = Field(default="https://meet.yima.local/room", description="base of online session links")
     no_shows_before_failure: int = Field(
         default=2, description="a party's no-shows that end mediation as failed (the first pauses the case)")
+    call_minutes: int = Field(default=30, description="how long a person called in online (在线呼叫) is held")
     cjk_font: str = Field(default="", description="path of a CJK TrueType font for agreements; empty = look it up")
     font_cache_dir: str = Field(
         default="~/.cache/yima/fonts",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -568,6 +568,77 @@ class MediationService:
         return Outgoing(topics.MEDIATION_CONCLUDED, MediationConcluded(
             **self._common(case, claims), success=False, unit_code=case["unit_code"], reason_zh=reason[:500],
             next_zh=nxt, applicant_message_zh=msg))  # type: ignore[arg-type]
+
+    # --- 在线呼叫: a party calls in a judge, lawyer or mediator online, now ------------------------------
+
+    async def call(self, assignment_id: str, claims: StaffClaims, kind: str, party_id: str, unit: str | None
+                   ) -> dict[str, Any]:
+        """Find someone of that kind who is free and not in conflict, hold them for the call, open a video
+        session now and tell the applicant. The hold (``on_call_until``) is claimed atomically, so two calls
+        never get the same person."""
+        now = _now()
+        minutes = self.settings.call_minutes
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            try:
+                states.check("schedule", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+            if party_id not in {p["party_id"] for p in case["parties"]}:
+                raise Refused(422, "party_id", "unknown_party", "本案没有这位当事人")
+            q = {"kind": kind, "active": True, "unit_code": unit or case["unit_code"],
+                 "$or": [{"on_call_until": None}, {"on_call_until": {"$lt": now}}]}
+            conflicted: list[str] = []
+            async for p in self.people.find(q, session=s).limit(50):
+                if self._conflicts(p, case):
+                    conflicted.append(p["_id"])
+                    continue
+                held = await self.people.find_one_and_update(
+                    {"_id": p["_id"], "$or": [{"on_call_until": None}, {"on_call_until": {"$lt": now}}]},
+                    {"$set": {"on_call_until": now + timedelta(minutes=minutes)}}, session=s,
+                    return_document=ReturnDocument.AFTER)
+                if held:
+                    break
+            else:
+                raise Refused(409, "kind", "nobody_free",
+                              f"暂无可接入的{EXPERT_KIND_ZH.get(kind, kind)}，请稍后再试或预约调解")
+            name = self._dec(held["name"], "person.name")
+            sid = str(uuid4())
+            url = f"{self.settings.video_base_url.rstrip('/')}/{sid}"
+            await self.sessions.insert_one({
+                "_id": sid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "mode": "online", "format": "joint", "kind": case.get("kind", "people"), "starts_at": now,
+                "ends_at": now + timedelta(minutes=minutes), "room_id": None, "place_zh": None, "join_url": url,
+                "caucus_party_id": None, "party_order": [party_id], "turns": [], "on_demand": True,
+                "called_by": party_id, "experts": [{"person_id": held["_id"], "kind": kind, "name": name}],
+                "state": "scheduled", "created_at": now, "created_by": claims.sub}, session=s)
+            await self.invitations.insert_one({
+                "_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
+                "person_id": held["_id"], "kind": kind, "name": name, "session_id": sid, "state": "accepted",
+                "reasons": [], "via": "call", "at": now}, session=s)
+            who = EXPERT_KIND_ZH.get(kind, kind)
+            await self._move(s, case, "schedule", states.IN_MEDIATION, None,
+                             {"what": "call", "session_id": sid, "text_zh": f"在线呼叫{who}{name}，已接通"})
+            msg = f"您呼叫的{who}已接入在线调解，请通过短信中的视频链接立即进入。"
+            out.append(Outgoing(topics.MEDIATION_SCHEDULED, MediationScheduled(
+                **self._common(case, claims), session_id=sid, unit_code=case["unit_code"], mode="online",
+                format="joint", kind=case.get("kind", "people"), starts_at=now,
+                ends_at=now + timedelta(minutes=minutes), join_url=url, expert_kinds=[kind],
+                applicant_message_zh=msg)))
+            out.append(self._status(case, claims, CaseState.IN_MEDIATION, f"已接通在线{who}", msg,
+                                    "请立即通过视频链接进入"))
+            return {"session_id": sid, "join_url": url, "person_id": held["_id"], "name": name,
+                    "skipped_for_conflict": len(conflicted)}
+
+        return await self._tx(work)
+
+    async def end_call(self, session_id: str, claims: StaffClaims) -> None:
+        ses = await self.sessions.find_one({"_id": session_id})
+        if ses is None or not claims.may_act_on(ses["unit_code"]) or not ses.get("on_demand"):
+            raise Refused(404, "session_id", "not_found", "未找到该在线呼叫")
+        for e in ses.get("experts", []):
+            await self.people.update_one({"_id": e["person_id"]}, {"$set": {"on_call_until": None}})
 
     # --- agreement -----------------------------------------------------------------------------------
 

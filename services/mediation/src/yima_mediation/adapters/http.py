@@ -95,6 +95,13 @@ class AnswerIn(_In):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class CallIn(_In):
+    kind: Literal["judge", "lawyer", "mediator", "counsellor", "police", "prosecutor"]
+    party_id: str = Field(max_length=8, description="the party who calls")
+    unit: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                             description="whose registry (e.g. the court centre's judges); default the case's unit")
+
+
 class RoomIn(_In):
     name_zh: str = Field(min_length=1, max_length=100)
 
@@ -280,6 +287,15 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
             assignment_id, claims, mode=body.mode, fmt=body.format, starts_at=body.starts_at, ends_at=body.ends_at,
             room_id=body.room_id, join_url=body.join_url, caucus_party_id=body.caucus_party_id,
             party_order=body.party_order)
+
+    @r.post("/cases/{assignment_id}/calls", status_code=201, summary="在线呼叫 Call someone in online, now")
+    async def call(assignment_id: str, body: CallIn, claims: StaffClaims = handle) -> Any:
+        return await service.call(assignment_id, claims, body.kind, body.party_id, body.unit)
+
+    @r.post("/sessions/{session_id}/end-call", status_code=204, summary="结束在线呼叫 Free the person called")
+    async def end_call(session_id: str, claims: StaffClaims = handle) -> Response:
+        await service.end_call(session_id, claims)
+        return Response(status_code=204)
 
     @r.get("/sessions/{session_id}", summary="调解场次 A session")
     async def get_session(session_id: str, claims: StaffClaims = handle) -> Any:
