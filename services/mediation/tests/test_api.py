@@ -402,3 +402,20 @@ async def test_online_call_brings_in_a_free_expert_without_conflict(api) -> None
     assert again.status_code == 201
     sched = [d["payload"] for d in await staged(api, ev.case_id, "mediation.scheduled")]
     assert len(sched) == 2 and all('"expert_kinds":["judge"]' in p for p in sched)
+
+
+async def test_an_escalation_by_the_supervisor_ends_the_old_units_work(api) -> None:
+    from yima_contracts import CaseEscalated
+
+    _, aid = await accepted_case_with_mediator(api)
+    case = await api.svc.cases.find_one({"_id": aid})
+    esc = CaseEscalated(case_id=case["case_id"], correlation_id=case["correlation_id"], from_unit_code=UNIT,
+                        to_unit_code="410105", reason="overdue", reason_zh="逾期未办结",
+                        assignment_id=str(uuid.uuid4()))
+    assert await api.rt.consumers.process_once(esc, api.svc.on_escalated, "mediation.escalations")
+    view = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()
+    assert view["state"] == "escalated" and "逾期未办结" in view["timeline"][-1]["text_zh"]
+    s = next_workday_at(10)
+    late = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
+    assert late.status_code == 409 and late.json()["errors"][0]["code"] == "illegal_transition"

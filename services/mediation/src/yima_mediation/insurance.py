@@ -85,7 +85,7 @@ class InsuranceClaims:
             if approve and paid_fen and paid_fen > c["claimed_fen"]:
                 raise Refused(422, "paid_fen", "over_claim", "赔付金额不能超过申请金额")
             now = datetime.now(UTC)
-            paid = paid_fen if approve else 0
+            paid = (paid_fen or 0) if approve else 0
             state = "decided" if move == "decide" else "final"
             decision = {"approved": approve, "paid_fen": paid, "reason": reason, "at": now, "by": claims.sub,
                         "final": move == "redecide"}
@@ -139,7 +139,7 @@ class InsuranceClaims:
         unit_code = unit or claims.unit
         if not claims.may_act_on(unit_code):
             raise Refused(404, "unit", "not_found", "无权查看该单位的统计")
-        pipeline = [
+        pipeline: list[dict[str, Any]] = [
             {"$match": {"unit_code": unit_code, "decided_year": year,
                         "state": {"$in": ["decided", "disputed", "final", "evaluated"]}}},
             {"$group": {"_id": None, "decided": {"$sum": 1},

@@ -211,6 +211,17 @@ class MediationService:
                           "text_zh": f"收到交办单（督办单位：{event.supervisor_unit_name}）"}],
         }, session=tx.session)
 
+    async def on_escalated(self, event: Any, tx: Tx) -> None:
+        """Routing escalated the case from one of our units: that unit's open work on it ends there."""
+        open_states = [states.NEW, states.ACCEPTED, states.IN_MEDIATION, states.PAUSED, states.FAILED]
+        await self.cases.update_many(
+            {"case_id": event.case_id, "unit_code": event.from_unit_code, "state": {"$in": open_states},
+             "_id": {"$ne": event.assignment_id}},
+            {"$set": {"state": states.ESCALATED, "updated_at": _now()},
+             "$push": {"timeline": {"at": _now(), "what": "escalated_by_supervisor",
+                                    "text_zh": f"督办单位已将案件提级：{event.reason_zh}"[:300]}}},
+            session=tx.session)
+
     # --- queue, acceptance -------------------------------------------------------------------------
 
     def case_view(self, case: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
@@ -710,6 +721,7 @@ class MediationService:
             seq = await self.db["counters"].find_one_and_update(
                 {"_id": f"agreement|{case['unit_code']}|{signed_at.year}"}, {"$inc": {"n": 1}}, upsert=True,
                 return_document=ReturnDocument.AFTER, session=s)
+            assert seq is not None  # upserted
             agreement_no = f"{case['unit_code']}-调-{signed_at.year}-{seq['n']:05d}"
             experts = [f"{EXPERT_KIND_ZH[i['kind']]}{i['name']}" async for i in self.invitations.find(
                 {"assignment_id": case["_id"], "state": "accepted"}, session=s)]

@@ -7,6 +7,7 @@ import re
 
 from yima_contracts import (
     CaseClosed,
+    CaseEscalated,
     CaseFeedback,
     CaseStatusChanged,
     CaseTransferred,
@@ -38,6 +39,11 @@ def register(consumers: EventConsumers, service: MediationService) -> None:
     consumers.publishes(topics.CASE_CLOSED, CaseClosed, "案件在调解环节办结")
     consumers.publishes(topics.CASE_STATUS, CaseStatusChanged,
                         "申请人可见的一步：已安排调解、暂停、司法确认、已转出、已办结")
+
+    @consumers.subscribe(topics.CASE_ESCALATED, CaseEscalated, name="escalations")
+    async def on_escalated(event: CaseEscalated, tx: Tx) -> None:
+        """The supervisor moved the case to another unit (overdue, failed, manual): the old unit's work ends."""
+        await service.on_escalated(event, tx)
 
     units = list(service.settings.unit_names())
     if not units:
