@@ -419,3 +419,31 @@ async def test_an_escalation_by_the_supervisor_ends_the_old_units_work(api) -> N
     late = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
     assert late.status_code == 409 and late.json()["errors"][0]["code"] == "illegal_transition"
+
+
+async def test_a_party_added_later_is_checked_against_those_already_acting(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    lawyer = await person(api, "lawyer", "钱律师", relations=[{"name": "孙某某", "relation_zh": "代理人"}])
+    assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": lawyer},
+                           headers=MEDIATOR)).status_code == 201
+    r = await api.post(f"/api/v1/cases/{aid}/parties", json={"role": "third_party", "name": "孙某某"}, headers=STAFF)
+    assert r.status_code == 201
+    assert [c["person_id"] for c in r.json()["conflicts"]] == [lawyer]
+    assert "存在代理人关系" in r.json()["conflicts"][0]["message"]
+
+
+async def test_a_session_can_be_recorded_after_the_agreement_was_signed_in_it(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": ["当场支付5000元"]})).json()["agreement_id"]
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": "video"})
+    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 200
+    rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+        "attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"})
+    assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "agreed"}

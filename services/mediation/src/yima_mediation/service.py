@@ -288,7 +288,20 @@ class MediationService:
                      "name": self._enc(name, "party.name"), "name_idx": self._idx(name),
                      "phone": self._enc(phone, "party.phone") if phone else None}
             await self.cases.update_one({"_id": case["_id"]}, {"$push": {"parties": party}}, session=s)
-            return {"party_id": pid}
+            # Someone already acting on the case may be related to the new party: say so at once.
+            warnings = []
+            acting = [m["person_id"] for m in case.get("mediators", [])] + [
+                i["person_id"] async for i in self.invitations.find(
+                    {"assignment_id": case["_id"], "state": {"$in": ["invited", "accepted"]}}, session=s)]
+            new_ref = [PartyRef(pid, role, self._idx(name))]
+            async for p in self.people.find({"_id": {"$in": acting}}, session=s):
+                ref = PersonRef(p["name_idx"], tuple(Relation(r["name_idx"], r["relation_zh"])
+                                                     for r in p.get("relations", [])), p.get("employer_idx"))
+                for reason in conflicts(ref, new_ref):
+                    warnings.append({"person_id": p["_id"], "name": self._dec(p["name"], "person.name"),
+                                     "message": f"{EXPERT_KIND_ZH.get(p['kind'], p['kind'])}"
+                                                f"{self._dec(p['name'], 'person.name')}{reason}"})
+            return {"party_id": pid, "conflicts": warnings}
 
         return await self._tx(work)
 
@@ -535,6 +548,7 @@ class MediationService:
             unknown = set(absent) - party_ids
             if unknown:
                 raise Refused(422, "absent", "unknown_party", "缺席名单中有非本案当事人")
+            live = case["state"] in (states.IN_MEDIATION, states.PAUSED)  # else: recorded after the outcome
             no_show = bool(set(absent) & expected)
             applicant_attended = "p1" in attended or ("p1" in expected and "p1" not in absent)
             record = {"attended": attended, "absent": absent, "summary": self._enc(summary, "record.summary"),
@@ -542,6 +556,11 @@ class MediationService:
             await self.sessions.update_one({"_id": session_id, "state": "scheduled"}, {"$set": {
                 "state": "no_show" if no_show else "held", "record": record}}, session=s)
             paused = False
+            if not live:
+                await self._move(s, case, "record", None, None,
+                                 {"what": "held", "session_id": session_id, "text_zh": f"补录调解记录：{next_step}"})
+                out.append(self._held(ses, case, claims, applicant_attended, no_show, False, next_step))
+                return {"state": "no_show" if no_show else "held", "case_state": case["state"]}
             if no_show:
                 shows = case.get("no_shows", 0) + 1
                 if shows >= self.settings.no_shows_before_failure:

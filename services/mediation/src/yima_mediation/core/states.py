@@ -18,7 +18,7 @@ MOVES: dict[str, frozenset[str]] = {
     "add_party": frozenset({NEW, ACCEPTED, IN_MEDIATION, PAUSED}),
     "invite": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
     "schedule": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
-    "record": frozenset({IN_MEDIATION, PAUSED}),
+    "record": frozenset({IN_MEDIATION, PAUSED, AGREED, FAILED}),
     "draft_agreement": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
     "sign": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
     "judicial": frozenset({AGREED}),
