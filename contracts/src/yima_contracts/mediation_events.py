@@ -57,7 +57,7 @@ class MediationConcluded(Event):
     agreement_id: str | None = Field(default=None, max_length=64)
     agreement_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     reason_zh: str = Field(default="", max_length=500, description="why it failed, if it failed")
-    next_zh: Literal["", "escalate", "transfer", "close"] = Field(
+    next_action: Literal["", "escalate", "transfer", "close"] = Field(
         default="", description="failure: escalate a level (routing re-assigns), transfer (诉调对接) or close")
     applicant_message_zh: str = Field(max_length=300)
 

@@ -597,7 +597,7 @@ class MediationService:
                "transfer": "调解未成功，案件将依法转入仲裁、诉讼或行政途径处理"}.get(nxt, "调解未成功")
         return Outgoing(topics.MEDIATION_CONCLUDED, MediationConcluded(
             **self._common(case, claims), success=False, unit_code=case["unit_code"], reason_zh=reason[:500],
-            next_zh=nxt, applicant_message_zh=msg))  # type: ignore[arg-type]
+            next_action=nxt, applicant_message_zh=msg))  # type: ignore[arg-type]
 
     # --- 在线呼叫: a party calls in a judge, lawyer or mediator online, now ------------------------------
 
