@@ -1,4 +1,8 @@
-"""Events the mediation service publishes (acceptance itself goes out as ``case.feedback``)."""
+"""Events the mediation service publishes (acceptance itself goes out as ``case.feedback``).
+
+Every event names what the applicant should be told (``applicant_message_zh``); the applicant-visible
+steps also go out as ``case.status`` (see docs/adr/0041-mediation-events-and-feedback.md).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from pydantic import Field
 from .codes import Outcome
 from .events import Event, UnitCode, UtcDatetime
 
+MediationKind = Literal["people", "administrative", "judicial"]  # 人民调解 / 行政调解 / 司法调解
+SessionMode = Literal["online", "offline", "async"]
+SessionFormat = Literal["joint", "caucus"]  # 联合 / 背靠背
+
 
 class MediationScheduled(Event):
     EVENT_TYPE: ClassVar[str] = "mediation.scheduled.v1"
@@ -16,10 +24,11 @@ class MediationScheduled(Event):
 
     session_id: str = Field(max_length=64)
     unit_code: UnitCode
-    mode: Literal["online", "offline", "async"]
-    format: Literal["joint", "caucus"] = "joint"
-    starts_at: UtcDatetime
-    ends_at: UtcDatetime | None = None
+    mode: SessionMode
+    format: SessionFormat = "joint"
+    kind: MediationKind = Field(default="people", description="人民调解 / 行政调解 / 司法调解")
+    starts_at: UtcDatetime = Field(description="start (async: when the window opens)")
+    ends_at: UtcDatetime | None = Field(default=None, description="end (async: when the window closes)")
     place_zh: str | None = Field(default=None, max_length=200, description="room at a centre (offline)")
     join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
     expert_kinds: list[str] = Field(default_factory=list, description="judge, lawyer, … invited")
@@ -31,8 +40,10 @@ class MediationSessionHeld(Event):
     event_type: Literal["mediation.session_held.v1"] = "mediation.session_held.v1"
 
     session_id: str = Field(max_length=64)
+    unit_code: UnitCode | None = None
     applicant_attended: bool
-    no_show: bool = False
+    no_show: bool = Field(default=False, description="a party did not come")
+    case_paused: bool = Field(default=False, description="the case waits for a party after a no-show")
     next_step_zh: str = Field(default="", max_length=300)
 
 
@@ -41,10 +52,13 @@ class MediationConcluded(Event):
     event_type: Literal["mediation.concluded.v1"] = "mediation.concluded.v1"
 
     success: bool
+    unit_code: UnitCode | None = None
     outcome: Outcome | None = None
     agreement_id: str | None = Field(default=None, max_length=64)
     agreement_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     reason_zh: str = Field(default="", max_length=500, description="why it failed, if it failed")
+    next_action: Literal["", "escalate", "transfer", "close"] = Field(
+        default="", description="failure: escalate a level (routing re-assigns), transfer (诉调对接) or close")
     applicant_message_zh: str = Field(max_length=300)
 
 
@@ -55,7 +69,9 @@ class CaseTransferred(Event):
     event_type: Literal["case.transferred.v1"] = "case.transferred.v1"
 
     to: Literal["arbitration", "litigation", "administrative"]
+    unit_code: UnitCode | None = Field(default=None, description="the unit that handed it over")
     receiving_body_zh: str = Field(max_length=100)
+    file_package_id: str | None = Field(default=None, max_length=64)
     file_package_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     applicant_message_zh: str = Field(max_length=300)
 

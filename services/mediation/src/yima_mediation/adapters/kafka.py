@@ -1,22 +1,57 @@
-"""Mediation's consumers. Walking skeleton: keep every assignment in the assigned unit's work queue, the
-start of acceptance inside the platform (the mediation issue adds accept/return, sessions, agreements)."""
+"""Mediation's consumers: the work orders of the units that work inside yima (see ADR 0040), and the
+events it publishes (declared here for the AsyncAPI document)."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
-from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import CaseAssigned, topics
-from yima_kit.consumer import EventConsumers, Tx
+from yima_contracts import (
+    CaseClosed,
+    CaseEscalated,
+    CaseFeedback,
+    CaseStatusChanged,
+    CaseTransferred,
+    MediationConcluded,
+    MediationScheduled,
+    MediationSessionHeld,
+    UnitCaseAssigned,
+    topics,
+)
+from yima_kit.consumer import EventConsumers, PermanentError, Tx
+
+from ..service import MediationService
 
 
-def register(consumers: EventConsumers, db: AsyncDatabase[Any]) -> None:
-    @consumers.subscribe(topics.CASE_ASSIGNED, CaseAssigned, name="work_queue")
-    async def on_case_assigned(event: CaseAssigned, tx: Tx) -> None:
-        """Put a new assignment into its unit's work queue."""
-        await db["work_queue"].insert_one(
-            {"_id": event.assignment_id, "case_id": event.case_id, "unit_code": event.unit_code,
-             "category": event.category.value, "risk_level": event.risk_level.value,
-             "due_at": event.due_at, "state": "new"},
-            session=tx.session,
-        )
+def work_order_pattern(unit_codes: list[str]) -> str:
+    """One pattern subscription naming exactly the platform units' topics: ``unit\\.(A|B)\\.cases``."""
+    return r"unit\.(" + "|".join(re.escape(c) for c in sorted(unit_codes)) + r")\.cases"
+
+
+def register(consumers: EventConsumers, service: MediationService) -> None:
+    consumers.publishes(topics.CASE_FEEDBACK, CaseFeedback,
+                        "平台内办理的单位的受理、退回、化解、调解不成（与部门自有系统同一契约）")
+    consumers.publishes(topics.MEDIATION_SCHEDULED, MediationScheduled,
+                        "已安排调解（线上/线下/错时），含给申请人的提示")
+    consumers.publishes(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, "调解已进行或当事人未到场")
+    consumers.publishes(topics.MEDIATION_CONCLUDED, MediationConcluded,
+                        "调解成功（协议及其SHA-256）或不成（原因、下一步）")
+    consumers.publishes(topics.CASE_TRANSFERRED, CaseTransferred, "诉调对接：转仲裁、诉讼或行政途径，随附卷宗包SHA-256")
+    consumers.publishes(topics.CASE_CLOSED, CaseClosed, "案件在调解环节办结")
+    consumers.publishes(topics.CASE_STATUS, CaseStatusChanged,
+                        "申请人可见的一步：已安排调解、暂停、司法确认、已转出、已办结")
+
+    @consumers.subscribe(topics.CASE_ESCALATED, CaseEscalated, name="escalations")
+    async def on_escalated(event: CaseEscalated, tx: Tx) -> None:
+        """The supervisor moved the case to another unit (overdue, failed, manual): the old unit's work ends."""
+        await service.on_escalated(event, tx)
+
+    units = list(service.settings.unit_names())
+    if not units:
+        return
+
+    @consumers.subscribe(work_order_pattern(units), UnitCaseAssigned, name="work_orders", pattern=True)
+    async def on_work_order(event: UnitCaseAssigned, tx: Tx) -> None:
+        """A work order for a unit that handles its cases inside yima: it enters the unit's queue."""
+        if event.unit_code not in service.settings.unit_names():
+            raise PermanentError(f"unit {event.unit_code} does not work in the platform")
+        await service.on_work_order(event, tx)

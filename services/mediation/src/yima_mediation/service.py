@@ -1,0 +1,948 @@
+"""Mediation's use cases: take a unit's work orders, accept or return them (answering on ``case.feedback``
+like any department system), assign mediators, invite experts, schedule and record sessions, sign the
+agreement, send it for judicial confirmation, or hand the case over with its file; then close it.
+
+Every state change and the events it promises are written in ONE transaction (the outbox); HTTP knows
+nothing of Mongo and the consumers know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import uuid4
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+from yima_contracts import (
+    Actor,
+    CaseClosed,
+    CaseFeedback,
+    CaseStatusChanged,
+    CaseTransferred,
+    Event,
+    MediationConcluded,
+    MediationScheduled,
+    MediationSessionHeld,
+    UnitCaseAssigned,
+    topics,
+)
+from yima_contracts.codes import ActorKind, CaseState, FeedbackKind, Outcome
+from yima_contracts.personal import mask_name, mask_phone
+from yima_kit.auth import StaffClaims
+from yima_kit.consumer import Tx
+from yima_kit.crypto import FieldCipher
+from yima_kit.mongo import in_transaction
+from yima_kit.outbox import Outbox, Outgoing
+
+from .config import MediationSettings
+from .core import states
+from .core.agreement_pdf import AgreementDoc, AgreementParty, Confirmation, render_agreement, sha256_hex
+from .core.conflict import PartyRef, PersonRef, Relation, conflicts
+from .core.fonts import FontUnavailable, ensure_cjk_font
+from .core.package import build_package, json_file
+from .core.schedule import (
+    ScheduleError,
+    Window,
+    check_async_window,
+    check_live_session,
+    next_turn,
+    room_slots,
+    unavailable_parties,
+)
+
+T = TypeVar("T")
+
+EXPERT_KINDS = ("judge", "prosecutor", "police", "lawyer", "counsellor", "community_worker", "deputy", "sage",
+                "volunteer")
+EXPERT_KIND_ZH = {"judge": "法官", "prosecutor": "检察官", "police": "民警", "lawyer": "律师",
+                  "counsellor": "心理咨询师", "community_worker": "社区工作者", "deputy": "两代表一委员",
+                  "sage": "乡贤", "volunteer": "志愿者", "mediator": "调解员"}
+KIND_ZH = {"people": "人民调解", "administrative": "行政调解", "judicial": "司法调解"}
+TRANSFER_ZH = {"arbitration": "仲裁", "litigation": "诉讼", "administrative": "行政处理"}
+MODE_ZH = {"online": "线上视频调解", "offline": "线下调解", "async": "错时异步调解"}
+
+
+class Refused(Exception):
+    """A request that cannot be carried out, with a status and a reason a person can read."""
+
+    def __init__(self, status: int, field: str, code: str, message: str, errors: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.code = code
+        self.message = message
+        self.errors = errors or [{"field": field, "code": code, "message": message}]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # Mongo gives back naive UTC unless the client is tz_aware: normalise.
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class MediationService:
+    def __init__(self, db: AsyncDatabase[Any], client: Any, outbox: Outbox, cipher: FieldCipher,
+                 settings: MediationSettings) -> None:
+        self.db = db
+        self.client = client
+        self.outbox = outbox
+        self.cipher = cipher
+        self.settings = settings
+        self.cases = db["cases"]
+        self.people = db["people"]
+        self.rooms = db["rooms"]
+        self.room_slots = db["room_slots"]
+        self.sessions = db["sessions"]
+        self.invitations = db["invitations"]
+        self.agreements = db["agreements"]
+        self.packages = db["packages"]
+
+    async def setup(self) -> None:
+        await self.cases.create_index([("unit_code", 1), ("state", 1)])
+        await self.cases.create_index("case_id")
+        await self.people.create_index([("unit_code", 1), ("kind", 1)])
+        await self.sessions.create_index("assignment_id")
+        await self.invitations.create_index("assignment_id")
+        await self.agreements.create_index("sha256", unique=True, partialFilterExpression={"state": "signed"})
+        await self.agreements.create_index("assignment_id")
+        await self.packages.create_index("sha256")
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _enc(self, value: str, ctx: str) -> str:
+        return self.cipher.encrypt(value, context=f"mediation.{ctx}")
+
+    def _dec(self, token: str, ctx: str) -> str:
+        return self.cipher.decrypt(token, context=f"mediation.{ctx}")
+
+    def _idx(self, value: str) -> str:
+        return self.cipher.blind_index(value.strip(), context="mediation.person_name")
+
+    async def _tx(self, work: Callable[[AsyncClientSession, list[Outgoing]], Awaitable[T]]) -> T:
+        async def run(session: AsyncClientSession) -> T:
+            out: list[Outgoing] = []
+            result = await work(session, out)
+            await self.outbox.add(session, out)
+            return result
+
+        return await in_transaction(self.client, run)
+
+    async def _case(self, assignment_id: str, claims: StaffClaims, session: AsyncClientSession | None = None
+                    ) -> dict[str, Any]:
+        doc = await self.cases.find_one({"_id": assignment_id}, session=session)
+        # Same answer for "no such case" and "not your unit's": nobody learns of other units' cases.
+        if doc is None or not claims.may_act_on(doc["unit_code"]):
+            raise Refused(404, "assignment_id", "not_found", "未找到该案件，或不属于本单位")
+        return doc
+
+    async def _move(self, session: AsyncClientSession, case: dict[str, Any], move: str, new_state: str | None,
+                    extra: dict[str, Any] | None = None, note: dict[str, Any] | None = None) -> None:
+        try:
+            states.check(move, case["state"])
+        except states.IllegalMove as exc:
+            raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+        upd: dict[str, Any] = {"$set": {**(extra or {}), "updated_at": _now()}}
+        if new_state:
+            upd["$set"]["state"] = new_state
+        if note:
+            upd["$push"] = {"timeline": {"at": _now(), **note}}
+        res = await self.cases.update_one({"_id": case["_id"], "state": case["state"]}, upd, session=session)
+        if res.modified_count != 1:
+            raise Refused(409, "state", "concurrent_change", "案件刚被他人更新，请刷新后重试")
+
+    @staticmethod
+    def _actor(claims: StaffClaims) -> Actor:
+        return Actor(kind=ActorKind.STAFF, unit_code=claims.unit, staff_id=claims.sub, role=claims.role)
+
+    @staticmethod
+    def _common(case: dict[str, Any], claims: StaffClaims | None) -> dict[str, Any]:
+        actor = (MediationService._actor(claims) if claims
+                 else Actor(kind=ActorKind.SYSTEM, service="mediation"))
+        return {"case_id": case["case_id"], "correlation_id": case["correlation_id"], "actor": actor}
+
+    def _status(self, case: dict[str, Any], claims: StaffClaims | None, state: CaseState, title: str,
+                detail: str = "", next_step: str = "", due_at: datetime | None = None) -> Outgoing:
+        return Outgoing(topics.CASE_STATUS, CaseStatusChanged(
+            **self._common(case, claims), state=state, title_zh=title[:100], detail_zh=detail[:500],
+            acting_unit_code=case["unit_code"], acting_unit_name=case.get("unit_name"),
+            next_step_zh=next_step[:300], due_at=due_at))
+
+    def _feedback(self, case: dict[str, Any], claims: StaffClaims, kind: FeedbackKind, reason: str | None = None,
+                  note: str | None = None) -> Outgoing:
+        return Outgoing(topics.CASE_FEEDBACK, CaseFeedback(
+            **self._common(case, claims), causation_id=case.get("order_event_id"),
+            assignment_id=case["_id"], unit_code=case["unit_code"], kind=kind, reason=reason, note=note))
+
+    def _party_refs(self, case: dict[str, Any]) -> list[PartyRef]:
+        return [PartyRef(p["party_id"], p["role"], p["name_idx"]) for p in case.get("parties", [])]
+
+    # --- work orders (consumer) --------------------------------------------------------------------
+
+    async def on_work_order(self, event: UnitCaseAssigned, tx: Tx) -> None:
+        """A unit that works in yima got a case: it enters the unit's queue, waiting to be accepted."""
+        if await self.cases.find_one({"_id": event.assignment_id}, {"_id": 1}, session=tx.session):
+            return
+        unit_name = self.settings.unit_names().get(event.unit_code, event.unit_code)
+        applicant = {
+            "party_id": "p1", "role": "applicant", "is_organisation": False,
+            "name": self._enc(event.applicant.name, "party.name"), "name_idx": self._idx(event.applicant.name),
+            "phone": self._enc(event.applicant.phone, "party.phone"),
+        }
+        await self.cases.insert_one({
+            "_id": event.assignment_id, "case_id": event.case_id, "correlation_id": event.correlation_id,
+            "order_event_id": event.event_id, "unit_code": event.unit_code, "unit_name": unit_name,
+            "case_number": event.case_number, "channel": event.channel.value, "category": event.category.value,
+            "risk_level": event.risk_level.value, "description": self._enc(event.description, "description"),
+            "supervisor_unit_code": event.supervisor_unit_code, "supervisor_unit_name": event.supervisor_unit_name,
+            "due_at": event.due_at, "state": states.NEW, "kind": "people", "parties": [applicant],
+            "mediators": [], "availability": {}, "no_shows": 0, "received_at": _now(),
+            "timeline": [{"at": _now(), "what": "received",
+                          "text_zh": f"收到交办单（督办单位：{event.supervisor_unit_name}）"}],
+        }, session=tx.session)
+
+    async def on_escalated(self, event: Any, tx: Tx) -> None:
+        """Routing escalated the case from one of our units: that unit's open work on it ends there."""
+        open_states = [states.NEW, states.ACCEPTED, states.IN_MEDIATION, states.PAUSED, states.FAILED]
+        await self.cases.update_many(
+            {"case_id": event.case_id, "unit_code": event.from_unit_code, "state": {"$in": open_states},
+             "_id": {"$ne": event.assignment_id}},
+            {"$set": {"state": states.ESCALATED, "updated_at": _now()},
+             "$push": {"timeline": {"at": _now(), "what": "escalated_by_supervisor",
+                                    "text_zh": f"督办单位已将案件提级：{event.reason_zh}"[:300]}}},
+            session=tx.session)
+
+    # --- queue, acceptance -------------------------------------------------------------------------
+
+    def case_view(self, case: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+        parties = []
+        for p in case.get("parties", []):
+            name = self._dec(p["name"], "party.name")
+            phone = self._dec(p["phone"], "party.phone") if p.get("phone") else None
+            parties.append({
+                "party_id": p["party_id"], "role": p["role"], "is_organisation": p.get("is_organisation", False),
+                "name": name if (full or p.get("is_organisation")) else mask_name(name),
+                "phone": (phone if full else mask_phone(phone)) if phone else None,
+            })
+        view = {
+            "assignment_id": case["_id"], "case_id": case["case_id"], "case_number": case["case_number"],
+            "unit_code": case["unit_code"], "unit_name": case.get("unit_name"), "state": case["state"],
+            "state_zh": states.STATE_ZH.get(case["state"], case["state"]), "category": case["category"],
+            "risk_level": case["risk_level"], "channel": case["channel"], "kind": case.get("kind", "people"),
+            "supervisor_unit_name": case["supervisor_unit_name"], "due_at": _aware(case["due_at"]),
+            "description": self._dec(case["description"], "description"), "parties": parties,
+            "mediators": [{"person_id": m["person_id"], "name": m["name"]} for m in case.get("mediators", [])],
+            "no_shows": case.get("no_shows", 0), "agreement_id": case.get("agreement_id"),
+            "judicial": case.get("judicial"), "package_id": case.get("package_id"),
+        }
+        if full:
+            view["timeline"] = [{k: (_aware(v) if k == "at" else v) for k, v in t.items()}
+                                for t in case.get("timeline", [])]
+        return view
+
+    async def queue(self, claims: StaffClaims, state: str | None) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {"unit_code": claims.unit}
+        if state:
+            q["state"] = state
+        return [self.case_view(c) async for c in self.cases.find(q).sort("received_at", 1).limit(200)]
+
+    async def get_case(self, assignment_id: str, claims: StaffClaims) -> dict[str, Any]:
+        return self.case_view(await self._case(assignment_id, claims), full=True)
+
+    async def accept(self, assignment_id: str, claims: StaffClaims, kind: str) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            await self._move(s, case, "accept", states.ACCEPTED, {"kind": kind, "accepted_at": _now()},
+                             {"what": "accepted", "text_zh": f"{claims.name or claims.sub}受理，{KIND_ZH[kind]}"})
+            out.append(self._feedback(case, claims, FeedbackKind.ACCEPTED, note=f"平台内受理，{KIND_ZH[kind]}"))
+            return {"state": states.ACCEPTED}
+
+        return await self._tx(work)
+
+    async def give_back(self, assignment_id: str, claims: StaffClaims, reason: str) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            await self._move(s, case, "return", states.RETURNED, {"return_reason": reason},
+                             {"what": "returned", "text_zh": f"退回：{reason}"})
+            out.append(self._feedback(case, claims, FeedbackKind.RETURNED, reason=reason))
+            return {"state": states.RETURNED}
+
+        return await self._tx(work)
+
+    async def add_party(self, assignment_id: str, claims: StaffClaims, role: str, name: str, phone: str | None,
+                        is_organisation: bool) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            pid = f"p{len(case.get('parties', [])) + 1}"
+            party = {"party_id": pid, "role": role, "is_organisation": is_organisation,
+                     "name": self._enc(name, "party.name"), "name_idx": self._idx(name),
+                     "phone": self._enc(phone, "party.phone") if phone else None}
+            await self.cases.update_one({"_id": case["_id"]}, {"$push": {"parties": party}}, session=s)
+            # Someone already acting on the case may be related to the new party: say so at once.
+            warnings = []
+            acting = [m["person_id"] for m in case.get("mediators", [])] + [
+                i["person_id"] async for i in self.invitations.find(
+                    {"assignment_id": case["_id"], "state": {"$in": ["invited", "accepted"]}}, session=s)]
+            new_ref = [PartyRef(pid, role, self._idx(name))]
+            async for p in self.people.find({"_id": {"$in": acting}}, session=s):
+                ref = PersonRef(p["name_idx"], tuple(Relation(r["name_idx"], r["relation_zh"])
+                                                     for r in p.get("relations", [])), p.get("employer_idx"))
+                for reason in conflicts(ref, new_ref):
+                    warnings.append({"person_id": p["_id"], "name": self._dec(p["name"], "person.name"),
+                                     "message": f"{EXPERT_KIND_ZH.get(p['kind'], p['kind'])}"
+                                                f"{self._dec(p['name'], 'person.name')}{reason}"})
+            return {"party_id": pid, "conflicts": warnings}
+
+        return await self._tx(work)
+
+    async def set_availability(self, assignment_id: str, claims: StaffClaims, party_id: str,
+                               windows: list[tuple[datetime, datetime]]) -> dict[str, Any]:
+        case = await self._case(assignment_id, claims)
+        if party_id not in {p["party_id"] for p in case["parties"]}:
+            raise Refused(422, "party_id", "unknown_party", "本案没有这位当事人")
+        await self.cases.update_one({"_id": case["_id"]}, {"$set": {
+            f"availability.{party_id}": [{"start": a, "end": b} for a, b in windows]}})
+        return {"party_id": party_id, "windows": len(windows)}
+
+    # --- people: mediators and experts ---------------------------------------------------------------
+
+    async def register_person(self, claims: StaffClaims, kind: str, name: str, phone: str | None,
+                              fields: list[str], relations: list[tuple[str, str]], employer: str | None,
+                              staff_id: str | None, title_zh: str | None) -> dict[str, Any]:
+        pid = str(uuid4())
+        await self.people.insert_one({
+            "_id": pid, "unit_code": claims.unit, "kind": kind, "name": self._enc(name, "person.name"),
+            "name_idx": self._idx(name), "phone": self._enc(phone, "person.phone") if phone else None,
+            "fields": fields, "title_zh": title_zh, "staff_id": staff_id,
+            "relations": [{"name_idx": self._idx(n), "relation_zh": r} for n, r in relations],
+            "employer_idx": self._idx(employer) if employer else None, "active": True, "created_at": _now(),
+        })
+        return {"person_id": pid}
+
+    def person_view(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"person_id": p["_id"], "unit_code": p["unit_code"], "kind": p["kind"],
+                "kind_zh": EXPERT_KIND_ZH.get(p["kind"], p["kind"]), "name": self._dec(p["name"], "person.name"),
+                "title_zh": p.get("title_zh"), "fields": p.get("fields", [])}
+
+    async def list_people(self, claims: StaffClaims, kind: str | None, field: str | None,
+                          unit: str | None) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {"active": True, "unit_code": unit or claims.unit}
+        if kind:
+            q["kind"] = kind
+        if field:
+            q["fields"] = field
+        return [self.person_view(p) async for p in self.people.find(q).limit(500)]
+
+    def _conflicts(self, person: dict[str, Any], case: dict[str, Any]) -> list[str]:
+        ref = PersonRef(person["name_idx"],
+                        tuple(Relation(r["name_idx"], r["relation_zh"]) for r in person.get("relations", [])),
+                        person.get("employer_idx"))
+        return conflicts(ref, self._party_refs(case))
+
+    async def assign_mediators(self, assignment_id: str, claims: StaffClaims, person_ids: list[str]
+                               ) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            chosen = []
+            errors = []
+            for pid in person_ids:
+                p = await self.people.find_one({"_id": pid, "active": True}, session=s)
+                if p is None or p["kind"] != "mediator" or p["unit_code"] != case["unit_code"]:
+                    errors.append({"field": "person_ids", "code": "not_a_mediator_of_unit",
+                                   "message": f"{pid}不是本单位的调解员"})
+                    continue
+                name = self._dec(p["name"], "person.name")
+                for reason in self._conflicts(p, case):
+                    errors.append({"field": "person_ids", "code": "conflict_of_interest",
+                                   "message": f"调解员{name}{reason}"})
+                chosen.append({"person_id": pid, "name": name, "staff_id": p.get("staff_id")})
+            if errors:
+                raise Refused(409 if all(e["code"] == "conflict_of_interest" for e in errors) else 422,
+                              "person_ids", errors[0]["code"], errors[0]["message"], errors)
+            await self._move(s, case, "assign_mediators", None, {"mediators": chosen},
+                             {"what": "mediators", "text_zh": "指定调解员：" + "、".join(c["name"] for c in chosen)})
+            return {"mediators": [{"person_id": c["person_id"], "name": c["name"]} for c in chosen]}
+
+        return await self._tx(work)
+
+    async def invite(self, assignment_id: str, claims: StaffClaims, person_id: str, session_id: str | None
+                     ) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            try:
+                states.check("invite", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+            p = await self.people.find_one({"_id": person_id, "active": True}, session=s)
+            if p is None or p["kind"] == "mediator":
+                raise Refused(422, "person_id", "not_an_expert", "专家库中没有这位专家")
+            name = self._dec(p["name"], "person.name")
+            reasons = self._conflicts(p, case)
+            inv = {"_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
+                   "person_id": person_id, "kind": p["kind"], "name": name, "session_id": session_id,
+                   "state": "refused" if reasons else "invited", "reasons": reasons, "at": _now()}
+            if reasons:
+                await self.invitations.insert_one(inv)  # kept outside the aborted transaction: the refusal is audited
+                raise Refused(409, "person_id", "conflict_of_interest",
+                              f"{EXPERT_KIND_ZH[p['kind']]}{name}{reasons[0]}",
+                              [{"field": "person_id", "code": "conflict_of_interest", "message": r} for r in reasons])
+            await self.invitations.insert_one(inv, session=s)
+            await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
+                "at": _now(), "what": "invited", "text_zh": f"邀请{EXPERT_KIND_ZH[p['kind']]}{name}参与调解"}}},
+                session=s)
+            return {"invitation_id": inv["_id"], "state": "invited"}
+
+        return await self._tx(work)
+
+    async def answer_invitation(self, invitation_id: str, claims: StaffClaims, accept: bool, reason: str | None
+                                ) -> dict[str, Any]:
+        inv = await self.invitations.find_one({"_id": invitation_id})
+        if inv is None:
+            raise Refused(404, "invitation_id", "not_found", "未找到该邀请")
+        await self._case(inv["assignment_id"], claims)
+        new = "accepted" if accept else "declined"
+        res = await self.invitations.update_one({"_id": invitation_id, "state": "invited"},
+                                                {"$set": {"state": new, "answer_reason": reason,
+                                                          "answered_at": _now()}})
+        if res.modified_count != 1:
+            raise Refused(409, "state", "already_answered", "该邀请已答复")
+        return {"invitation_id": invitation_id, "state": new}
+
+    async def list_invitations(self, assignment_id: str, claims: StaffClaims) -> list[dict[str, Any]]:
+        case = await self._case(assignment_id, claims)
+        return [{"invitation_id": i["_id"], "person_id": i["person_id"], "kind": i["kind"], "name": i["name"],
+                 "state": i["state"], "reasons": i.get("reasons", []), "session_id": i.get("session_id")}
+                async for i in self.invitations.find({"assignment_id": case["_id"]})]
+
+    async def add_room(self, claims: StaffClaims, name_zh: str) -> dict[str, Any]:
+        rid = str(uuid4())
+        await self.rooms.insert_one({"_id": rid, "unit_code": claims.unit, "name_zh": name_zh})
+        return {"room_id": rid}
+
+    # --- sessions ------------------------------------------------------------------------------------
+
+    async def schedule(self, assignment_id: str, claims: StaffClaims, *, mode: str, fmt: str, starts_at: datetime,
+                       ends_at: datetime, room_id: str | None, join_url: str | None, caucus_party_id: str | None,
+                       party_order: list[str] | None) -> dict[str, Any]:
+        now = _now()
+        try:
+            if mode == "async":
+                check_async_window(starts_at, ends_at, now)
+            else:
+                check_live_session(starts_at, ends_at, now)
+        except ScheduleError as exc:
+            raise Refused(422, exc.field, exc.code, exc.message) from exc
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            if not case.get("mediators"):
+                raise Refused(409, "mediators", "no_mediator", "请先指定调解员")
+            party_ids = [p["party_id"] for p in case["parties"]]
+            if fmt == "caucus" and caucus_party_id not in party_ids:
+                raise Refused(422, "caucus_party_id", "unknown_party", "背靠背调解须指明单独会见的当事人")
+            if mode != "async":
+                avail = {pid: [Window(_aware(w["start"]), _aware(w["end"])) for w in ws]  # type: ignore[arg-type]
+                         for pid, ws in case.get("availability", {}).items()
+                         if fmt == "joint" or pid == caucus_party_id}
+                busy = unavailable_parties(starts_at, ends_at, avail)
+                if busy:
+                    raise Refused(409, "starts_at", "party_unavailable",
+                                  f"当事人{'、'.join(busy)}在该时间不方便，请按其可参加时间安排")
+            sid = str(uuid4())
+            place = None
+            url = None
+            if mode == "offline":
+                room = await self.rooms.find_one({"_id": room_id or "", "unit_code": case["unit_code"]}, session=s)
+                if room is None:
+                    raise Refused(422, "room_id", "unknown_room", "线下调解须选择本单位的调解室")
+                place = room["name_zh"]
+                slots = [{"_id": f"{room['_id']}|{t.isoformat()}", "room_id": room["_id"], "slot": t,
+                          "session_id": sid} for t in room_slots(starts_at, ends_at)]
+                try:
+                    await self.room_slots.insert_many(slots, session=s)
+                except (DuplicateKeyError, BulkWriteError) as exc:
+                    if isinstance(exc, BulkWriteError) and not any(
+                            e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+                        raise
+                    raise Refused(409, "room_id", "room_taken", f"{place}在该时间段已被预约") from exc
+            elif mode == "online":
+                url = join_url or f"{self.settings.video_base_url.rstrip('/')}/{sid}"
+            order = party_order or party_ids
+            if mode == "async" and (set(order) - set(party_ids) or len(order) < 2):
+                raise Refused(422, "party_order", "bad_order", "错时调解须列出至少两位本案当事人的答复顺序")
+            invited = [i async for i in self.invitations.find(
+                {"assignment_id": case["_id"], "state": {"$in": ["invited", "accepted"]}}, session=s)]
+            await self.sessions.insert_one({
+                "_id": sid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "mode": mode, "format": fmt, "kind": case.get("kind", "people"), "starts_at": starts_at,
+                "ends_at": ends_at, "room_id": room_id if mode == "offline" else None, "place_zh": place,
+                "join_url": url, "caucus_party_id": caucus_party_id, "party_order": order, "turns": [],
+                "experts": [{"person_id": i["person_id"], "kind": i["kind"], "name": i["name"]} for i in invited],
+                "state": "scheduled", "created_at": _now(), "created_by": claims.sub}, session=s)
+            when = _fmt_local(starts_at)
+            what = MODE_ZH[mode] + ("（背靠背）" if fmt == "caucus" else "")
+            where = place or ("视频链接将通过短信发送" if mode == "online"
+                              else f"请在{_fmt_local(ends_at)}前按顺序答复")
+            await self._move(s, case, "schedule", states.IN_MEDIATION, None,
+                             {"what": "scheduled", "session_id": sid, "text_zh": f"安排{what}：{when}，{where}"})
+            msg = f"已为您安排{what}，时间：{when}，{where}。"
+            out.append(Outgoing(topics.MEDIATION_SCHEDULED, MediationScheduled(
+                **self._common(case, claims), session_id=sid, unit_code=case["unit_code"], mode=mode,  # type: ignore[arg-type]
+                format=fmt, kind=case.get("kind", "people"), starts_at=starts_at, ends_at=ends_at,  # type: ignore[arg-type]
+                place_zh=place, join_url=url, expert_kinds=sorted({i["kind"] for i in invited}),
+                applicant_message_zh=msg[:300])))
+            out.append(self._status(case, claims, CaseState.IN_MEDIATION, "已安排调解", msg,
+                                    "请按时参加；如不能参加，请提前联系调解员"))
+            return {"session_id": sid, "join_url": url, "place_zh": place, "state": "scheduled"}
+
+        return await self._tx(work)
+
+    async def get_session(self, session_id: str, claims: StaffClaims) -> dict[str, Any]:
+        ses = await self.sessions.find_one({"_id": session_id})
+        if ses is None or not claims.may_act_on(ses["unit_code"]):
+            raise Refused(404, "session_id", "not_found", "未找到该调解场次")
+        return {k: (_aware(v) if isinstance(v, datetime) else v) for k, v in ses.items() if k != "_id"} | {
+            "session_id": ses["_id"]}
+
+    async def add_turn(self, session_id: str, claims: StaffClaims, party_id: str, statement: str) -> dict[str, Any]:
+        ses = await self.sessions.find_one({"_id": session_id})
+        if ses is None or not claims.may_act_on(ses["unit_code"]):
+            raise Refused(404, "session_id", "not_found", "未找到该调解场次")
+        if ses["mode"] != "async" or ses["state"] != "scheduled":
+            raise Refused(409, "session_id", "not_async", "该场次不是进行中的错时调解")
+        now = _now()
+        if not _aware(ses["starts_at"]) <= now <= _aware(ses["ends_at"]):  # type: ignore[operator]
+            raise Refused(409, "session_id", "outside_window", "不在答复期内")
+        expected = next_turn(ses["party_order"], [t["party_id"] for t in ses["turns"]])
+        if party_id != expected:
+            raise Refused(409, "party_id", "not_your_turn", f"现在应由{expected}答复")
+        turn = {"party_id": party_id, "statement": self._enc(statement, "turn"), "at": now}
+        res = await self.sessions.update_one({"_id": session_id, "turns": {"$size": len(ses["turns"])}},
+                                             {"$push": {"turns": turn}})
+        if res.modified_count != 1:
+            raise Refused(409, "party_id", "concurrent_change", "对方刚刚答复，请刷新后重试")
+        return {"turns": len(ses["turns"]) + 1,
+                "next_party_id": next_turn(ses["party_order"], [*[t["party_id"] for t in ses["turns"]], party_id])}
+
+    async def record_session(self, session_id: str, claims: StaffClaims, attended: list[str], absent: list[str],
+                             summary: str, next_step: str) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            ses = await self.sessions.find_one({"_id": session_id}, session=s)
+            if ses is None or not claims.may_act_on(ses["unit_code"]):
+                raise Refused(404, "session_id", "not_found", "未找到该调解场次")
+            if ses["state"] != "scheduled":
+                raise Refused(409, "session_id", "already_recorded", "该场次已有记录，不能重复记录")
+            case = await self._case(ses["assignment_id"], claims, s)
+            party_ids = {p["party_id"] for p in case["parties"]}
+            expected = {ses["caucus_party_id"]} if ses["format"] == "caucus" else party_ids
+            unknown = set(absent) - party_ids
+            if unknown:
+                raise Refused(422, "absent", "unknown_party", "缺席名单中有非本案当事人")
+            live = case["state"] in (states.IN_MEDIATION, states.PAUSED)  # else: recorded after the outcome
+            no_show = bool(set(absent) & expected)
+            applicant_attended = "p1" in attended or ("p1" in expected and "p1" not in absent)
+            record = {"attended": attended, "absent": absent, "summary": self._enc(summary, "record.summary"),
+                      "next_step": next_step, "recorded_by": claims.sub, "at": _now()}
+            await self.sessions.update_one({"_id": session_id, "state": "scheduled"}, {"$set": {
+                "state": "no_show" if no_show else "held", "record": record}}, session=s)
+            paused = False
+            if not live:
+                await self._move(s, case, "record", None, None,
+                                 {"what": "held", "session_id": session_id, "text_zh": f"补录调解记录：{next_step}"})
+                out.append(self._held(ses, case, claims, applicant_attended, no_show, False, next_step))
+                return {"state": "no_show" if no_show else "held", "case_state": case["state"]}
+            if no_show:
+                shows = case.get("no_shows", 0) + 1
+                if shows >= self.settings.no_shows_before_failure:
+                    reason = "当事人经通知多次无正当理由未到场，视为不同意继续调解"
+                    await self._move(s, case, "fail", states.FAILED, {"no_shows": shows, "fail_reason": reason},
+                                     {"what": "failed", "text_zh": reason})
+                    out.append(self._held(ses, case, claims, applicant_attended, True, False,
+                                          "调解终止，将转入其他解决途径"))
+                    out.append(self._concluded_failure(case, claims, reason, "transfer"))
+                    return {"state": states.FAILED, "no_show": True}
+                await self._move(s, case, "record", states.PAUSED, {"no_shows": shows},
+                                 {"what": "no_show", "session_id": session_id, "text_zh": "当事人未到场，调解暂停"})
+                paused = True
+                out.append(self._status(case, claims, CaseState.IN_MEDIATION, "当事人未到场，调解暂停",
+                                        "本次调解因当事人未到场未能进行", "调解员将与各方联系，重新约定调解时间"))
+            else:
+                await self._move(s, case, "record", states.IN_MEDIATION, None,
+                                 {"what": "held", "session_id": session_id, "text_zh": f"调解记录：下一步{next_step}"})
+            out.append(self._held(ses, case, claims, applicant_attended, no_show, paused, next_step))
+            return {"state": "no_show" if no_show else "held", "case_state": states.PAUSED if paused else
+                    states.IN_MEDIATION}
+
+        return await self._tx(work)
+
+    def _held(self, ses: dict[str, Any], case: dict[str, Any], claims: StaffClaims, applicant_attended: bool,
+              no_show: bool, paused: bool, next_step: str) -> Outgoing:
+        return Outgoing(topics.MEDIATION_SESSION_HELD, MediationSessionHeld(
+            **self._common(case, claims), session_id=ses["_id"], unit_code=case["unit_code"],
+            applicant_attended=applicant_attended, no_show=no_show, case_paused=paused,
+            next_step_zh=next_step[:300]))
+
+    def _concluded_failure(self, case: dict[str, Any], claims: StaffClaims, reason: str, nxt: str) -> Outgoing:
+        msg = {"escalate": "调解未成功，案件将提交上一级调解组织继续调解",
+               "transfer": "调解未成功，案件将依法转入仲裁、诉讼或行政途径处理"}.get(nxt, "调解未成功")
+        return Outgoing(topics.MEDIATION_CONCLUDED, MediationConcluded(
+            **self._common(case, claims), success=False, unit_code=case["unit_code"], reason_zh=reason[:500],
+            next_action=nxt, applicant_message_zh=msg))  # type: ignore[arg-type]
+
+    # --- 在线呼叫: a party calls in a judge, lawyer or mediator online, now ------------------------------
+
+    async def call(self, assignment_id: str, claims: StaffClaims, kind: str, party_id: str, unit: str | None
+                   ) -> dict[str, Any]:
+        """Find someone of that kind who is free and not in conflict, hold them for the call, open a video
+        session now and tell the applicant. The hold (``on_call_until``) is claimed atomically, so two calls
+        never get the same person."""
+        now = _now()
+        minutes = self.settings.call_minutes
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            try:
+                states.check("schedule", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+            if party_id not in {p["party_id"] for p in case["parties"]}:
+                raise Refused(422, "party_id", "unknown_party", "本案没有这位当事人")
+            q = {"kind": kind, "active": True, "unit_code": unit or case["unit_code"],
+                 "$or": [{"on_call_until": None}, {"on_call_until": {"$lt": now}}]}
+            conflicted: list[str] = []
+            async for p in self.people.find(q, session=s).limit(50):
+                if self._conflicts(p, case):
+                    conflicted.append(p["_id"])
+                    continue
+                held = await self.people.find_one_and_update(
+                    {"_id": p["_id"], "$or": [{"on_call_until": None}, {"on_call_until": {"$lt": now}}]},
+                    {"$set": {"on_call_until": now + timedelta(minutes=minutes)}}, session=s,
+                    return_document=ReturnDocument.AFTER)
+                if held:
+                    break
+            else:
+                raise Refused(409, "kind", "nobody_free",
+                              f"暂无可接入的{EXPERT_KIND_ZH.get(kind, kind)}，请稍后再试或预约调解")
+            name = self._dec(held["name"], "person.name")
+            sid = str(uuid4())
+            url = f"{self.settings.video_base_url.rstrip('/')}/{sid}"
+            await self.sessions.insert_one({
+                "_id": sid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "mode": "online", "format": "joint", "kind": case.get("kind", "people"), "starts_at": now,
+                "ends_at": now + timedelta(minutes=minutes), "room_id": None, "place_zh": None, "join_url": url,
+                "caucus_party_id": None, "party_order": [party_id], "turns": [], "on_demand": True,
+                "called_by": party_id, "experts": [{"person_id": held["_id"], "kind": kind, "name": name}],
+                "state": "scheduled", "created_at": now, "created_by": claims.sub}, session=s)
+            await self.invitations.insert_one({
+                "_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
+                "person_id": held["_id"], "kind": kind, "name": name, "session_id": sid, "state": "accepted",
+                "reasons": [], "via": "call", "at": now}, session=s)
+            who = EXPERT_KIND_ZH.get(kind, kind)
+            await self._move(s, case, "schedule", states.IN_MEDIATION, None,
+                             {"what": "call", "session_id": sid, "text_zh": f"在线呼叫{who}{name}，已接通"})
+            msg = f"您呼叫的{who}已接入在线调解，请通过短信中的视频链接立即进入。"
+            out.append(Outgoing(topics.MEDIATION_SCHEDULED, MediationScheduled(
+                **self._common(case, claims), session_id=sid, unit_code=case["unit_code"], mode="online",
+                format="joint", kind=case.get("kind", "people"), starts_at=now,
+                ends_at=now + timedelta(minutes=minutes), join_url=url, expert_kinds=[kind],
+                applicant_message_zh=msg)))
+            out.append(self._status(case, claims, CaseState.IN_MEDIATION, f"已接通在线{who}", msg,
+                                    "请立即通过视频链接进入"))
+            return {"session_id": sid, "join_url": url, "person_id": held["_id"], "name": name,
+                    "skipped_for_conflict": len(conflicted)}
+
+        return await self._tx(work)
+
+    async def end_call(self, session_id: str, claims: StaffClaims) -> None:
+        ses = await self.sessions.find_one({"_id": session_id})
+        if ses is None or not claims.may_act_on(ses["unit_code"]) or not ses.get("on_demand"):
+            raise Refused(404, "session_id", "not_found", "未找到该在线呼叫")
+        for e in ses.get("experts", []):
+            await self.people.update_one({"_id": e["person_id"]}, {"$set": {"on_call_until": None}})
+
+    # --- agreement -----------------------------------------------------------------------------------
+
+    async def draft_agreement(self, assignment_id: str, claims: StaffClaims, facts: str, terms: list[str]
+                              ) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            try:
+                states.check("draft_agreement", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+            if len(case["parties"]) < 2:
+                raise Refused(422, "parties", "one_party", "调解协议至少需要两方当事人，请先登记被申请人")
+            doc = {"assignment_id": case["_id"], "case_id": case["case_id"], "state": "draft",
+                   "facts": self._enc(facts, "agreement.facts"),
+                   "terms": [self._enc(t, "agreement.terms") for t in terms], "confirmations": [],
+                   "updated_at": _now()}
+            existing = await self.agreements.find_one({"assignment_id": case["_id"]}, session=s)
+            if existing and existing["state"] == "signed":
+                raise Refused(409, "agreement", "signed", "调解协议已签署，不可修改")
+            if existing:
+                await self.agreements.update_one({"_id": existing["_id"], "state": "draft"}, {"$set": doc}, session=s)
+                return {"agreement_id": existing["_id"], "state": "draft"}
+            aid = str(uuid4())
+            await self.agreements.insert_one({"_id": aid, **doc, "created_at": _now()}, session=s)
+            await self.cases.update_one({"_id": case["_id"]}, {"$set": {"agreement_id": aid}}, session=s)
+            return {"agreement_id": aid, "state": "draft"}
+
+        return await self._tx(work)
+
+    async def _agreement(self, agreement_id: str, claims: StaffClaims, s: AsyncClientSession | None = None
+                         ) -> tuple[dict[str, Any], dict[str, Any]]:
+        ag = await self.agreements.find_one({"_id": agreement_id}, session=s)
+        if ag is None:
+            raise Refused(404, "agreement_id", "not_found", "未找到该调解协议")
+        return ag, await self._case(ag["assignment_id"], claims, s)
+
+    async def confirm(self, agreement_id: str, claims: StaffClaims, party_id: str, method: str) -> dict[str, Any]:
+        _, case = await self._agreement(agreement_id, claims)
+        if party_id not in {p["party_id"] for p in case["parties"]}:
+            raise Refused(422, "party_id", "unknown_party", "本案没有这位当事人")
+        res = await self.agreements.update_one(
+            {"_id": agreement_id, "state": "draft", "confirmations.party_id": {"$ne": party_id}},
+            {"$push": {"confirmations": {"party_id": party_id, "method": method, "at": _now(), "by": claims.sub}}})
+        if res.modified_count != 1:
+            raise Refused(409, "agreement", "not_confirmable", "协议已签署或该当事人已确认")
+        return {"agreement_id": agreement_id, "confirmed": party_id}
+
+    async def font(self) -> Any:
+        cache = self.settings.font_cache_path()
+        try:
+            return await asyncio.to_thread(ensure_cjk_font, self.settings.cjk_font, cache)
+        except FontUnavailable as exc:
+            raise Refused(503, "font", "font_unavailable", str(exc)) from exc
+
+    async def sign(self, agreement_id: str, claims: StaffClaims) -> dict[str, Any]:
+        font = await self.font()
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            ag, case = await self._agreement(agreement_id, claims, s)
+            if ag["state"] == "signed":
+                raise Refused(409, "agreement", "signed", "调解协议已签署，不可修改")
+            confirmed = {c["party_id"]: c for c in ag["confirmations"]}
+            missing = [p["party_id"] for p in case["parties"] if p["party_id"] not in confirmed]
+            if missing:
+                raise Refused(409, "confirmations", "unconfirmed", f"尚有当事人未确认协议：{'、'.join(missing)}")
+            signed_at = _now().replace(microsecond=0)
+            names = {p["party_id"]: self._dec(p["name"], "party.name") for p in case["parties"]}
+            seq = await self.db["counters"].find_one_and_update(
+                {"_id": f"agreement|{case['unit_code']}|{signed_at.year}"}, {"$inc": {"n": 1}}, upsert=True,
+                return_document=ReturnDocument.AFTER, session=s)
+            assert seq is not None  # upserted
+            agreement_no = f"{case['unit_code']}-调-{signed_at.year}-{seq['n']:05d}"
+            experts = [f"{EXPERT_KIND_ZH[i['kind']]}{i['name']}" async for i in self.invitations.find(
+                {"assignment_id": case["_id"], "state": "accepted"}, session=s)]
+            doc = AgreementDoc(
+                agreement_no=agreement_no, kind=case.get("kind", "people"), unit_name=case.get("unit_name", ""),
+                case_number=case["case_number"],
+                parties=[AgreementParty(p["role"], names[p["party_id"]],
+                                        mask_phone(self._dec(p["phone"], "party.phone")) if p.get("phone") else "")
+                         for p in case["parties"]],
+                facts_zh=self._dec(ag["facts"], "agreement.facts"),
+                terms=[self._dec(t, "agreement.terms") for t in ag["terms"]],
+                mediators=[m["name"] for m in case.get("mediators", [])], experts=experts,
+                confirmations=[Confirmation(names[c["party_id"]], c["method"], _aware(c["at"]))  # type: ignore[arg-type]
+                               for c in ag["confirmations"]],
+                signed_at=signed_at)
+            pdf = await asyncio.to_thread(render_agreement, doc, font)
+            digest = sha256_hex(pdf)
+            res = await self.agreements.update_one({"_id": agreement_id, "state": "draft"}, {"$set": {
+                "state": "signed", "signed_at": signed_at, "agreement_no": agreement_no, "sha256": digest,
+                "pdf": self._enc(base64.b64encode(pdf).decode(), "agreement.pdf"), "size": len(pdf),
+                "kind": doc.kind, "unit_code": case["unit_code"], "unit_name": doc.unit_name}}, session=s)
+            if res.modified_count != 1:
+                raise Refused(409, "agreement", "signed", "调解协议已签署，不可修改")
+            await self._move(s, case, "sign", states.AGREED, {"agreement_id": agreement_id, "agreement_sha256": digest},
+                             {"what": "agreement", "text_zh": f"签署调解协议书{agreement_no}（SHA-256 {digest}）"})
+            msg = f"调解成功，各方已签署调解协议书（编号{agreement_no}），可凭协议摘要在平台核验真伪。"
+            out.append(Outgoing(topics.MEDIATION_CONCLUDED, MediationConcluded(
+                **self._common(case, claims), success=True, unit_code=case["unit_code"], outcome=Outcome.AGREEMENT,
+                agreement_id=agreement_id, agreement_sha256=digest, applicant_message_zh=msg)))
+            # Routing's answer to this feedback is the applicant's "resolved" step (see ADR 0041).
+            out.append(self._feedback(case, claims, FeedbackKind.RESOLVED, note=f"达成调解协议{agreement_no}"))
+            return {"agreement_id": agreement_id, "agreement_no": agreement_no, "sha256": digest, "size": len(pdf)}
+
+        return await self._tx(work)
+
+    async def agreement_pdf(self, agreement_id: str, claims: StaffClaims) -> tuple[bytes, str]:
+        ag, _ = await self._agreement(agreement_id, claims)
+        if ag["state"] != "signed":
+            raise Refused(409, "agreement", "not_signed", "协议尚未签署，没有正式文本")
+        return base64.b64decode(self._dec(ag["pdf"], "agreement.pdf")), ag["agreement_no"]
+
+    async def verify(self, digest: str) -> dict[str, Any] | None:
+        ag = await self.agreements.find_one({"sha256": digest.lower(), "state": "signed"})
+        if ag is None:
+            return None
+        return {"valid": True, "agreement_no": ag["agreement_no"], "kind": ag["kind"], "unit_name": ag["unit_name"],
+                "signed_at": _aware(ag["signed_at"]), "sha256": ag["sha256"]}
+
+    # --- judicial confirmation, closing --------------------------------------------------------------
+
+    async def request_judicial(self, assignment_id: str, claims: StaffClaims, court_zh: str) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            if case.get("judicial"):
+                raise Refused(409, "judicial", "already_requested", "已申请司法确认")
+            j = {"court_zh": court_zh, "state": "sent", "sent_at": _now()}
+            await self._move(s, case, "judicial", None, {"judicial": j},
+                             {"what": "judicial_sent", "text_zh": f"向{court_zh}申请司法确认"})
+            out.append(self._status(case, claims, CaseState.RESOLVED, "已申请司法确认",
+                                    f"调解协议已提交{court_zh}申请司法确认", "法院审查后将通知您结果"))
+            return {"judicial": j}
+
+        return await self._tx(work)
+
+    async def judicial_answer(self, assignment_id: str, claims: StaffClaims, confirmed: bool, ruling_no: str | None,
+                              reason: str | None) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            j = case.get("judicial")
+            if not j or j["state"] != "sent":
+                raise Refused(409, "judicial", "not_pending", "没有待答复的司法确认申请")
+            j = {**j, "state": "confirmed" if confirmed else "rejected", "ruling_no": ruling_no, "reason": reason,
+                 "answered_at": _now()}
+            await self._move(s, case, "judicial", None, {"judicial": j}, {
+                "what": "judicial_answer",
+                "text_zh": f"法院{'裁定确认协议有效' if confirmed else '裁定不予确认'}"
+                           + (f"（{ruling_no}）" if ruling_no else "")})
+            title = "法院已确认调解协议有效" if confirmed else "法院未予司法确认"
+            nxt = "协议具有强制执行力，对方不履行的可申请强制执行" if confirmed else "您可就原纠纷申请仲裁或向法院起诉"
+            out.append(self._status(case, claims, CaseState.RESOLVED, title, (reason or "")[:200], nxt))
+            return {"judicial": j}
+
+        return await self._tx(work)
+
+    async def close(self, assignment_id: str, claims: StaffClaims) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            j = case.get("judicial")
+            if j and j["state"] == "sent":
+                raise Refused(409, "judicial", "pending", "司法确认尚未答复，暂不能结案")
+            outcome = Outcome.JUDICIAL_CONFIRMATION if j and j["state"] == "confirmed" else Outcome.AGREEMENT
+            await self._move(s, case, "close", states.CLOSED, {"closed_at": _now(), "outcome": outcome.value},
+                             {"what": "closed", "text_zh": "结案"})
+            out.extend(self._closing(case, claims, outcome, True))
+            return {"state": states.CLOSED, "outcome": outcome.value}
+
+        return await self._tx(work)
+
+    def _closing(self, case: dict[str, Any], claims: StaffClaims, outcome: Outcome, resolved: bool) -> list[Outgoing]:
+        msg = ("您的纠纷已调解成功并办结，欢迎对办理情况进行评价。" if resolved
+               else "您的纠纷已转入其他法定途径处理，本平台的调解程序已办结，欢迎对办理情况进行评价。")
+        return [
+            Outgoing(topics.CASE_CLOSED, CaseClosed(**self._common(case, claims), outcome=outcome,
+                                                    unit_code=case["unit_code"], resolved=resolved,
+                                                    applicant_message_zh=msg)),
+            self._status(case, claims, CaseState.CLOSED, "案件已办结", msg, "请对办理结果进行满意度评价"),
+        ]
+
+    # --- failure: escalate or transfer ---------------------------------------------------------------
+
+    async def fail(self, assignment_id: str, claims: StaffClaims, reason: str, nxt: str) -> dict[str, Any]:
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            new = states.ESCALATED if nxt == "escalate" else states.FAILED
+            await self._move(s, case, "fail", new, {"fail_reason": reason},
+                             {"what": "failed", "text_zh": f"调解不成：{reason}"})
+            out.append(self._concluded_failure(case, claims, reason, nxt))
+            if nxt == "escalate":
+                # The supervisor (routing) re-assigns a level up: the same answer a department system would give.
+                out.append(self._feedback(case, claims, FeedbackKind.FAILED, reason=f"{reason}；建议提交上一级调解"))
+            return {"state": new}
+
+        return await self._tx(work)
+
+    async def transfer(self, assignment_id: str, claims: StaffClaims, to: str, receiving_body: str) -> dict[str, Any]:
+        case0 = await self._case(assignment_id, claims)
+        try:
+            states.check("transfer", case0["state"])
+        except states.IllegalMove as exc:
+            raise Refused(409, "state", "illegal_transition", str(exc)) from exc
+        data, digest, manifest = await self._package(case0, to, receiving_body)
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            case = await self._case(assignment_id, claims, s)
+            pid = str(uuid4())
+            await self.packages.insert_one({"_id": pid, "assignment_id": case["_id"], "case_id": case["case_id"],
+                                            "unit_code": case["unit_code"], "sha256": digest, "size": len(data),
+                                            "zip": self._enc(base64.b64encode(data).decode(), "package.zip"),
+                                            "to": to, "receiving_body_zh": receiving_body, "created_at": _now()},
+                                           session=s)
+            await self._move(s, case, "transfer", states.TRANSFERRED,
+                             {"package_id": pid, "package_sha256": digest, "transferred_to": to,
+                              "closed_at": _now(), "outcome": to},
+                             {"what": "transferred",
+                              "text_zh": f"转{receiving_body}（{TRANSFER_ZH[to]}），卷宗SHA-256 {digest}"})
+            msg = (f"调解未成功，您的纠纷已依法转交{receiving_body}（{TRANSFER_ZH[to]}），"
+                   "案件材料已一并移交，无需重复提交。")
+            out.append(Outgoing(topics.CASE_TRANSFERRED, CaseTransferred(
+                **self._common(case, claims), to=to, unit_code=case["unit_code"],  # type: ignore[arg-type]
+                receiving_body_zh=receiving_body, file_package_id=pid, file_package_sha256=digest,
+                applicant_message_zh=msg[:300])))
+            out.append(self._status(case, claims, CaseState.TRANSFERRED, f"已转入{TRANSFER_ZH[to]}程序", msg,
+                                    f"{receiving_body}将依法处理并与您联系"))
+            out.extend(self._closing(case, claims, Outcome(to), False))
+            return {"state": states.TRANSFERRED, "package_id": pid, "sha256": digest, "files": manifest["files"]}
+
+        return await self._tx(work)
+
+    async def _package(self, case: dict[str, Any], to: str, receiving_body: str
+                       ) -> tuple[bytes, str, dict[str, Any]]:
+        """The case file: the case, its timeline, its sessions (with records), invitations and documents."""
+        view = self.case_view(case, full=True)
+        sessions = []
+        async for ses in self.sessions.find({"assignment_id": case["_id"]}).sort("starts_at", 1):
+            rec = ses.get("record")
+            sessions.append({
+                "session_id": ses["_id"], "mode": ses["mode"], "format": ses["format"], "kind": ses["kind"],
+                "starts_at": _aware(ses["starts_at"]), "ends_at": _aware(ses["ends_at"]), "place_zh": ses["place_zh"],
+                "join_url": ses["join_url"], "state": ses["state"], "experts": ses.get("experts", []),
+                "turns": [{"party_id": t["party_id"], "at": _aware(t["at"]),
+                           "statement": self._dec(t["statement"], "turn")} for t in ses.get("turns", [])],
+                "record": {**{k: v for k, v in rec.items() if k != "summary"},
+                           "summary": self._dec(rec["summary"], "record.summary")} if rec else None})
+        invitations = [{k: v for k, v in i.items() if k not in ("_id",)}
+                       async for i in self.invitations.find({"assignment_id": case["_id"]})]
+        files: dict[str, bytes] = {"case.json": json_file(view), "sessions.json": json_file(sessions),
+                                   "invitations.json": json_file(invitations)}
+        ag = await self.agreements.find_one({"assignment_id": case["_id"]})
+        if ag and ag["state"] == "signed":
+            files[f"documents/agreement-{ag['agreement_no']}.pdf"] = base64.b64decode(
+                self._dec(ag["pdf"], "agreement.pdf"))
+        manifest = {"case_id": case["case_id"], "case_number": case["case_number"], "assignment_id": case["_id"],
+                    "from_unit": {"code": case["unit_code"], "name": case.get("unit_name")},
+                    "to": to, "receiving_body_zh": receiving_body, "created_at": _now().isoformat()}
+        data, digest = build_package(manifest, files)
+        return data, digest, {**manifest, "files": sorted(files)}
+
+    async def package_zip(self, package_id: str, claims: StaffClaims) -> tuple[bytes, str]:
+        p = await self.packages.find_one({"_id": package_id})
+        if p is None or not claims.may_act_on(p["unit_code"]):
+            raise Refused(404, "package_id", "not_found", "未找到该卷宗")
+        return base64.b64decode(self._dec(p["zip"], "package.zip")), p["sha256"]
+
+    async def ingest(self, event: UnitCaseAssigned, consumers: Any) -> bool:
+        """Process a work order as the consumer would (for tests and replays)."""
+        return bool(await consumers.process_once(event, self.on_work_order, "mediation.work_orders"))
+
+
+def _fmt_local(dt: datetime) -> str:
+    from .core.schedule import SHANGHAI
+
+    return dt.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
+
+
+__all__ = ["Event", "MediationService", "Refused"]

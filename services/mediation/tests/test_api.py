@@ -1,0 +1,449 @@
+"""Mediation's staff API against the real MongoDB-protocol server (and broker, for /health): work orders
+go in as the consumer would put them, events come out through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import uuid
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from yima_contracts import Location, Party, UnitCaseAssigned
+from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
+from yima_kit.auth import TokenIssuer
+from yima_mediation.app import create_app
+from yima_mediation.config import MediationSettings
+from yima_mediation.core.schedule import SHANGHAI, is_workday
+
+pytestmark = pytest.mark.integration
+
+UNIT = "JSQ-LDTJ"
+OTHER = "JSQ-WYTJ"
+
+
+def token(role: StaffRole = StaffRole.DISPATCHER, unit: str = UNIT, sub: str = "s-1") -> dict[str, str]:
+    t = TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=("410105", unit), name="王受理")
+    return {"Authorization": f"Bearer {t}"}
+
+
+STAFF = token()
+MEDIATOR = token(StaffRole.MEDIATOR, sub="m-1")
+
+
+def next_workday_at(hour: int, minute: int = 0, days_ahead: int = 1) -> datetime:
+    d = datetime.now(SHANGHAI).date() + timedelta(days=days_ahead)
+    while not is_workday(d):
+        d += timedelta(days=1)
+    return datetime(d.year, d.month, d.day, hour, minute, tzinfo=SHANGHAI)
+
+
+def order(unit: str = UNIT) -> UnitCaseAssigned:
+    case_id = str(uuid.uuid4())
+    return UnitCaseAssigned(
+        case_id=case_id, correlation_id=case_id, assignment_id=str(uuid.uuid4()), unit_code=unit,
+        case_number="JSQ-2026-000042", channel=Channel.SELF_SERVICE, category=Category.LABOUR_WAGES,
+        risk_level=RiskLevel.YELLOW, description="包工头拖欠我们三个月工资，一共两万多元",
+        applicant=Party(name="买买提·艾力", phone="13812345678"), location=Location(unit_code="410105001001"),
+        supervisor_unit_code="410105", supervisor_unit_name="金水区矛盾纠纷多元化解中心",
+        due_at=datetime.now(UTC) + timedelta(days=7))
+
+
+@pytest.fixture(scope="module")
+async def api(yima_infra):
+    settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
+                                 mongo_db_prefix=f"t{uuid.uuid4().hex[:8]}_", prefetch_font=False)
+    app = create_app(settings, consume=False, relay=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mediation") as client:
+            client.rt = app.state.runtime  # type: ignore[attr-defined]
+            client.svc = app.state.service  # type: ignore[attr-defined]
+            yield client
+
+
+async def new_case(api, unit: str = UNIT) -> UnitCaseAssigned:
+    ev = order(unit)
+    assert await api.svc.ingest(ev, api.rt.consumers)
+    assert not await api.svc.ingest(ev, api.rt.consumers)  # redelivery changes nothing
+    return ev
+
+
+async def staged(api, case_id: str, topic: str | None = None) -> list[dict]:
+    q = {"key": case_id} | ({"topic": topic} if topic else {})
+    return [d async for d in api.rt.db["outbox"].find(q).sort("seq", 1)]
+
+
+async def person(api, kind: str, name: str, **extra) -> str:
+    r = await api.post("/api/v1/people", json={"kind": kind, "name": name, **extra}, headers=STAFF)
+    assert r.status_code == 201, r.text
+    return r.json()["person_id"]
+
+
+async def accepted_case_with_mediator(api) -> tuple[UnitCaseAssigned, str]:
+    ev = await new_case(api)
+    aid = ev.assignment_id
+    assert (await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=STAFF)).status_code == 200
+    r = await api.post(f"/api/v1/cases/{aid}/parties", json={"name": "郑州某建筑劳务公司", "is_organisation": True},
+                       headers=STAFF)
+    assert r.status_code == 201 and r.json()["party_id"] == "p2"
+    m = await person(api, "mediator", f"王调解{uuid.uuid4().hex[:4]}", staff_id="m-1")
+    r = await api.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [m]}, headers=STAFF)
+    assert r.status_code == 200, r.text
+    return ev, aid
+
+
+async def test_queue_is_scoped_to_the_unit_and_masks_personal_data(api) -> None:
+    ev = await new_case(api)
+    mine = (await api.get("/api/v1/queue", params={"state": "new"}, headers=STAFF)).json()["items"]
+    item = next(i for i in mine if i["assignment_id"] == ev.assignment_id)
+    assert item["parties"][0]["phone"] == "138****5678" and "艾力" not in item["parties"][0]["name"]
+    other = (await api.get("/api/v1/queue", headers=token(unit=OTHER))).json()["items"]
+    assert all(i["assignment_id"] != ev.assignment_id for i in other)
+    r = await api.post(f"/api/v1/cases/{ev.assignment_id}/accept", json={}, headers=token(unit=OTHER))
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "not_found"
+    assert (await api.get("/api/v1/queue")).status_code == 401
+    # a mediator may not accept (受理 is for the dispatcher, leader or admin)
+    assert (await api.post(f"/api/v1/cases/{ev.assignment_id}/accept", json={}, headers=MEDIATOR)).status_code == 403
+
+
+async def test_accept_answers_on_case_feedback_once(api) -> None:
+    ev = await new_case(api)
+    r = await api.post(f"/api/v1/cases/{ev.assignment_id}/accept", json={"kind": "people"}, headers=STAFF)
+    assert r.status_code == 200, r.text
+    again = await api.post(f"/api/v1/cases/{ev.assignment_id}/accept", json={}, headers=STAFF)
+    assert again.status_code == 409 and "已受理" in again.json()["message"]
+    fb = await staged(api, ev.case_id, "case.feedback")
+    assert len(fb) == 1 and '"kind":"accepted"' in fb[0]["payload"] and ev.assignment_id in fb[0]["payload"]
+    audit = [a async for a in api.rt.db["audit"].find({"path": f"/api/v1/cases/{ev.assignment_id}/accept"})]
+    assert [(a["staff_id"], a["unit"], a["status"], a["success"]) for a in audit] == [
+        ("s-1", UNIT, 200, True), ("s-1", UNIT, 409, False)]
+
+
+async def test_return_needs_a_reason_and_answers_returned(api) -> None:
+    ev = await new_case(api)
+    bad = await api.post(f"/api/v1/cases/{ev.assignment_id}/return", json={}, headers=STAFF)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
+    r = await api.post(f"/api/v1/cases/{ev.assignment_id}/return", headers=STAFF,
+                       json={"reason": "不属于本委员会受理范围，应由物业调委会办理"})
+    assert r.status_code == 200
+    fb = await staged(api, ev.case_id, "case.feedback")
+    assert '"kind":"returned"' in fb[0]["payload"] and "物业调委会" in fb[0]["payload"]
+
+
+async def test_a_mediator_related_to_a_party_is_refused_with_the_reason(api) -> None:
+    ev = await new_case(api)
+    aid = ev.assignment_id
+    await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=STAFF)
+    related = await person(api, "mediator", "艾力江", relations=[{"name": "买买提·艾力", "relation_zh": "亲属"}])
+    r = await api.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [related]}, headers=STAFF)
+    assert r.status_code == 409
+    assert r.json()["errors"][0]["code"] == "conflict_of_interest"
+    assert "与本案申请人存在亲属关系" in r.json()["message"]
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()["mediators"] == []
+
+
+async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    employee = await person(api, "lawyer", "赵律师", employer="郑州某建筑劳务公司", fields=["labour_wages"])
+    r = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": employee}, headers=MEDIATOR)
+    assert r.status_code == 409 and "任职于本案被申请人" in r.json()["message"]
+    lawyer = await person(api, "lawyer", "李明", title_zh="河南某律师事务所律师", fields=["labour_wages"])
+    found = (await api.get("/api/v1/people", params={"kind": "lawyer", "field": "labour_wages"}, headers=STAFF)).json()
+    assert {p["name"] for p in found["items"]} >= {"李明", "赵律师"}
+    inv = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": lawyer}, headers=MEDIATOR)
+    assert inv.status_code == 201
+    iid = inv.json()["invitation_id"]
+    ok = await api.post(f"/api/v1/invitations/{iid}/answer", json={"accept": True}, headers=MEDIATOR)
+    assert ok.json()["state"] == "accepted"
+    twice = await api.post(f"/api/v1/invitations/{iid}/answer", json={"accept": False}, headers=MEDIATOR)
+    assert twice.status_code == 409
+    listed = (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
+    assert sorted(i["state"] for i in listed) == ["accepted", "refused"]
+
+
+async def test_offline_rooms_are_never_double_booked(api) -> None:
+    room = (await api.post("/api/v1/rooms", json={"name_zh": "调解中心第一调解室"}, headers=STAFF)).json()["room_id"]
+    cases = [(await accepted_case_with_mediator(api))[1] for _ in range(3)]
+    start = next_workday_at(9, 0, days_ahead=3)
+
+    async def book(aid: str, s: datetime, minutes: int) -> httpx.Response:
+        return await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+            "mode": "offline", "room_id": room, "starts_at": s.isoformat(),
+            "ends_at": (s + timedelta(minutes=minutes)).isoformat()})
+
+    results = await asyncio.gather(book(cases[0], start, 60), book(cases[1], start + timedelta(minutes=30), 60))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409], [r.text for r in results]
+    taken = next(r for r in results if r.status_code == 409)
+    assert taken.json()["errors"][0]["code"] == "room_taken" and "已被预约" in taken.json()["message"]
+    later = await book(cases[2], start + timedelta(minutes=90), 60)  # after the first booking: free
+    assert later.status_code == 201, later.text
+
+
+async def test_scheduling_respects_working_hours_and_availability(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    evening = next_workday_at(19)
+    r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": evening.isoformat(), "ends_at": (evening + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "outside_working_hours"
+    morning = next_workday_at(9)
+    await api.put(f"/api/v1/cases/{aid}/availability", headers=MEDIATOR, json={"party_id": "p2", "windows": [
+        {"start": (morning + timedelta(hours=5)).isoformat(), "end": (morning + timedelta(hours=9)).isoformat()}]})
+    r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": morning.isoformat(), "ends_at": (morning + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "party_unavailable"
+    afternoon = morning + timedelta(hours=6)  # 15:00
+    r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "format": "caucus", "caucus_party_id": "p2", "starts_at": afternoon.isoformat(),
+        "ends_at": (afternoon + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 201, r.text
+    assert r.json()["join_url"].startswith("https://")
+    sched = await staged(api, ev.case_id, "mediation.scheduled")
+    assert '"format":"caucus"' in sched[0]["payload"] and '"mode":"online"' in sched[0]["payload"]
+    status = await staged(api, ev.case_id, "case.status")
+    assert "已安排调解" in status[-1]["payload"] and "13812345678" not in status[-1]["payload"]
+
+
+async def test_async_session_parties_answer_in_turn_within_the_window(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    now = datetime.now(UTC)
+    r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "async", "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(days=3)).isoformat(), "party_order": ["p1", "p2"]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["session_id"]
+    wrong = await api.post(f"/api/v1/sessions/{sid}/turns", headers=MEDIATOR,
+                           json={"party_id": "p2", "statement": "我先说"})
+    assert wrong.status_code == 409 and wrong.json()["errors"][0]["code"] == "not_your_turn"
+    one = await api.post(f"/api/v1/sessions/{sid}/turns", headers=MEDIATOR,
+                         json={"party_id": "p1", "statement": "要求一次性支付全部工资"})
+    assert one.status_code == 201 and one.json()["next_party_id"] == "p2"
+    two = await api.post(f"/api/v1/sessions/{sid}/turns", headers=MEDIATOR,
+                         json={"party_id": "p2", "statement": "同意分两期支付"})
+    assert two.json() == {"turns": 2, "next_party_id": "p1"}
+
+
+async def test_no_show_pauses_then_ends_mediation(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+
+    async def session_and_absent(days: int) -> httpx.Response:
+        s = next_workday_at(10, days_ahead=days)
+        r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+            "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
+        assert r.status_code == 201, r.text
+        return await api.post(f"/api/v1/sessions/{r.json()['session_id']}/record", headers=MEDIATOR, json={
+            "attended": ["p1"], "absent": ["p2"], "summary": "被申请人未到场", "next_step": "重新约定时间"})
+
+    first = await session_and_absent(1)
+    assert first.json() == {"state": "no_show", "case_state": "paused"}
+    second = await session_and_absent(2)
+    assert second.json()["state"] == "failed"
+    concluded = await staged(api, ev.case_id, "mediation.concluded")
+    assert '"success":false' in concluded[0]["payload"] and "未到场" in concluded[0]["payload"]
+    held = await staged(api, ev.case_id, "mediation.session_held")
+    assert len(held) == 2 and all('"no_show":true' in h["payload"] for h in held)
+
+
+async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+        "attended": ["p1", "p2"], "summary": "双方就欠薪数额达成一致", "next_step": "起草调解协议"})
+    assert rec.json()["state"] == "held"
+    r = await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "申请人在被申请人承建工地务工，被拖欠工资20000元。",
+        "terms": ["被申请人于2026年12月31日前支付工资20000元。"]})
+    assert r.status_code == 201, r.text
+    agid = r.json()["agreement_id"]
+    early = await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+    assert early.status_code == 409 and "未确认" in early.json()["message"]
+    for pid, method in (("p1", "video"), ("p2", "signature")):
+        assert (await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                               json={"party_id": pid, "method": method})).status_code == 200
+    signed = await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+    assert signed.status_code == 200, signed.text
+    digest = signed.json()["sha256"]
+    pdf = await api.get(f"/api/v1/agreements/{agid}/pdf", headers=MEDIATOR)
+    assert pdf.content.startswith(b"%PDF") and hashlib.sha256(pdf.content).hexdigest() == digest
+    assert (await api.get(f"/api/v1/agreements/{agid}/pdf", headers=token(unit=OTHER))).status_code == 404
+    v = await api.get(f"/api/v1/verify/{digest}")
+    assert v.status_code == 200 and v.json()["valid"] and "艾力" not in v.text
+    up = await api.post("/api/v1/verify", content=pdf.content)
+    assert up.json()["valid"] is True
+    forged = await api.post("/api/v1/verify", content=pdf.content + b"\n% changed")
+    assert forged.json()["valid"] is False
+    # immutable once signed
+    again = await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={"facts_zh": "改", "terms": ["改"]})
+    assert again.status_code == 409
+    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 409
+    # closed after the agreement
+    closing = await api.post(f"/api/v1/cases/{aid}/close", headers=MEDIATOR)
+    assert closing.status_code == 200 and closing.json()["outcome"] == "agreement"
+    fb = [d["payload"] for d in await staged(api, ev.case_id, "case.feedback")]
+    assert any('"kind":"resolved"' in p for p in fb)
+    closed = await staged(api, ev.case_id, "case.closed")
+    assert len(closed) == 1 and '"outcome":"agreement"' in closed[0]["payload"]
+
+
+async def test_judicial_confirmation_is_sent_and_answered_before_closing(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": ["一次性支付10000元"]})).json()["agreement_id"]
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": "in_person"})
+    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 200
+    assert (await api.post(f"/api/v1/cases/{aid}/judicial-confirmation", headers=MEDIATOR,
+                           json={"court_zh": "金水区人民法院"})).status_code == 200
+    pending = await api.post(f"/api/v1/cases/{aid}/close", headers=MEDIATOR)
+    assert pending.status_code == 409 and "司法确认" in pending.json()["message"]
+    ans = await api.post(f"/api/v1/cases/{aid}/judicial-confirmation/answer", headers=MEDIATOR,
+                         json={"confirmed": True, "ruling_no": "(2026)豫0105民特123号"})
+    assert ans.json()["judicial"]["state"] == "confirmed"
+    assert (await api.post(f"/api/v1/cases/{aid}/close", headers=MEDIATOR)).json()["outcome"] == "judicial_confirmation"
+    titles = [d["payload"] for d in await staged(api, ev.case_id, "case.status")]
+    assert any("已申请司法确认" in t for t in titles) and any("法院已确认" in t for t in titles)
+
+
+async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+        "attended": ["p1", "p2"], "summary": "双方对金额分歧较大", "next_step": "申请人拟起诉"})
+    early = await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
+                           json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+    assert early.status_code == 409  # fail first: the transfer follows a recorded failure
+    f = await api.post(f"/api/v1/cases/{aid}/fail", headers=MEDIATOR,
+                       json={"reason": "双方对欠薪数额分歧较大，无法达成一致", "next": "transfer"})
+    assert f.json()["state"] == "failed"
+    t = await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
+                       json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+    assert t.status_code == 200, t.text
+    pkg = await api.get(f"/api/v1/packages/{t.json()['package_id']}", headers=STAFF)
+    assert hashlib.sha256(pkg.content).hexdigest() == t.json()["sha256"] == pkg.headers["X-Content-SHA256"]
+    with zipfile.ZipFile(io.BytesIO(pkg.content)) as z:
+        assert sorted(z.namelist()) == ["case.json", "invitations.json", "manifest.json", "sessions.json"]
+        assert "双方对金额分歧较大" in z.read("sessions.json").decode()
+        assert "调解不成" in z.read("case.json").decode()
+    out = [d["topic"] for d in await staged(api, ev.case_id)]
+    assert out[-3:] == ["case.transferred", "case.status", "case.closed"] or out[-4:-1] == [
+        "case.transferred", "case.status", "case.closed"]
+    closed = (await staged(api, ev.case_id, "case.closed"))[0]["payload"]
+    assert '"outcome":"litigation"' in closed and '"resolved":false' in closed
+    assert (await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
+                           json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})).status_code == 409
+
+
+async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    year = datetime.now(SHANGHAI).year
+    before = (await api.get("/api/v1/insurance-claims-stats", params={"year": year}, headers=STAFF)).json()
+    r = await api.post(f"/api/v1/cases/{aid}/insurance-claims", headers=MEDIATOR, json={
+        "cover": "property_damage", "claimed_fen": 300_000, "incident_at": datetime.now(UTC).isoformat(),
+        "summary": "楼上漏水泡坏天花板和地板"})
+    assert r.status_code == 201, r.text
+    cid = r.json()["claim_id"]
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/dispute", headers=MEDIATOR,
+                           json={"reason": "还没决定"})).status_code == 409
+    over = await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=STAFF,
+                          json={"approve": True, "paid_fen": 400_000, "reason": "核定损失"})
+    assert over.status_code == 422 and over.json()["errors"][0]["code"] == "over_claim"
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=MEDIATOR,
+                           json={"approve": True, "paid_fen": 100_000, "reason": "核定损失"})).status_code == 403
+    d = await api.post(f"/api/v1/insurance-claims/{cid}/decision", headers=STAFF,
+                       json={"approve": True, "paid_fen": 120_000, "reason": "按定损报告核定损失1200元"})
+    assert d.status_code == 200 and d.json()["paid_fen"] == 120_000
+    assert (await api.post(f"/api/v1/insurance-claims/{cid}/dispute", headers=MEDIATOR,
+                           json={"reason": "地板更换费用未计入"})).json()["state"] == "disputed"
+    final = await api.post(f"/api/v1/insurance-claims/{cid}/review-decision", headers=STAFF,
+                           json={"approve": True, "paid_fen": 180_000, "reason": "复核计入地板更换费用"})
+    assert final.json()["state"] == "final" and final.json()["decision"]["final"] is True
+    ev_ = await api.post(f"/api/v1/insurance-claims/{cid}/evaluation", headers=MEDIATOR,
+                         json={"satisfaction": 5, "comment": "满意"})
+    assert ev_.json()["state"] == "evaluated"
+    after = (await api.get("/api/v1/insurance-claims-stats", params={"year": year}, headers=STAFF)).json()
+    assert after["claims_paid"] == before["claims_paid"] + 1
+    assert after["paid_fen"] == before["paid_fen"] + 180_000 and after["disputed"] == before["disputed"] + 1
+    titles = [d["payload"] for d in await staged(api, ev.case_id, "case.status")]
+    assert any("核准赔付1,200.00元" in t for t in titles) and any("复核结果" in t and "1,800.00" in t for t in titles)
+    other = await api.get("/api/v1/insurance-claims-stats", params={"year": year, "unit": OTHER}, headers=STAFF)
+    assert other.status_code == 404
+
+
+async def test_online_call_brings_in_a_free_expert_without_conflict(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    court = f"FY{uuid.uuid4().hex[:6]}"  # a court centre's registry of its own
+    court_admin = token(StaffRole.ADMIN, unit=court)
+    await api.post("/api/v1/people", headers=court_admin, json={
+        "kind": "judge", "name": "周法官", "employer": "郑州某建筑劳务公司"})  # works for the respondent: skipped
+    free = (await api.post("/api/v1/people", headers=court_admin, json={"kind": "judge", "name": "陈法官"})).json()
+    r = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                       json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert r.status_code == 201, r.text
+    assert r.json()["person_id"] == free["person_id"] and r.json()["skipped_for_conflict"] == 1
+    assert r.json()["join_url"].startswith("https://")
+    # the judge is held for this call: a second call finds nobody free
+    busy = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                          json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert busy.status_code == 409 and busy.json()["errors"][0]["code"] == "nobody_free"
+    assert (await api.post(f"/api/v1/sessions/{r.json()['session_id']}/end-call", headers=MEDIATOR)).status_code == 204
+    again = await api.post(f"/api/v1/cases/{aid}/calls", headers=MEDIATOR,
+                           json={"kind": "judge", "party_id": "p1", "unit": court})
+    assert again.status_code == 201
+    sched = [d["payload"] for d in await staged(api, ev.case_id, "mediation.scheduled")]
+    assert len(sched) == 2 and all('"expert_kinds":["judge"]' in p for p in sched)
+
+
+async def test_an_escalation_by_the_supervisor_ends_the_old_units_work(api) -> None:
+    from yima_contracts import CaseEscalated
+
+    _, aid = await accepted_case_with_mediator(api)
+    case = await api.svc.cases.find_one({"_id": aid})
+    esc = CaseEscalated(case_id=case["case_id"], correlation_id=case["correlation_id"], from_unit_code=UNIT,
+                        to_unit_code="410105", reason="overdue", reason_zh="逾期未办结",
+                        assignment_id=str(uuid.uuid4()))
+    assert await api.rt.consumers.process_once(esc, api.svc.on_escalated, "mediation.escalations")
+    view = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()
+    assert view["state"] == "escalated" and "逾期未办结" in view["timeline"][-1]["text_zh"]
+    s = next_workday_at(10)
+    late = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
+    assert late.status_code == 409 and late.json()["errors"][0]["code"] == "illegal_transition"
+
+
+async def test_a_party_added_later_is_checked_against_those_already_acting(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    lawyer = await person(api, "lawyer", "钱律师", relations=[{"name": "孙某某", "relation_zh": "代理人"}])
+    assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": lawyer},
+                           headers=MEDIATOR)).status_code == 201
+    r = await api.post(f"/api/v1/cases/{aid}/parties", json={"role": "third_party", "name": "孙某某"}, headers=STAFF)
+    assert r.status_code == 201
+    assert [c["person_id"] for c in r.json()["conflicts"]] == [lawyer]
+    assert "存在代理人关系" in r.json()["conflicts"][0]["message"]
+
+
+async def test_a_session_can_be_recorded_after_the_agreement_was_signed_in_it(api) -> None:
+    _, aid = await accepted_case_with_mediator(api)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": ["当场支付5000元"]})).json()["agreement_id"]
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": "video"})
+    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 200
+    rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+        "attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"})
+    assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "agreed"}

@@ -1,0 +1,188 @@
+"""Zhongyuan's scenario end to end through the real broker, every service its own process:
+submitted → assigned → accepted in the mediation console → a remote session with an invited lawyer →
+agreement PDF archived and verifiable by its hash → closed; and a failed case transferred to litigation
+with its file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from yima_contracts import topics
+from yima_contracts.codes import StaffRole
+from yima_devstack.kafka_tools import keyed, read_topic
+from yima_kit.auth import TokenIssuer
+from yima_mediation.core.schedule import SHANGHAI, is_workday
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+COMMITTEE = "JSQ-LDTJ"  # 金水区劳动争议人民调解委员会: works inside yima (mediation's platform units)
+
+
+def staff(role: StaffRole, sub: str) -> dict[str, str]:
+    t = TokenIssuer.dev().issue(staff_id=sub, unit=COMMITTEE, role=role, unit_path=("410105", COMMITTEE),
+                                name="王芳")
+    return {"Authorization": f"Bearer {t}"}
+
+
+DISPATCHER = staff(StaffRole.DISPATCHER, "e2e-dispatcher")
+MEDIATOR = staff(StaffRole.MEDIATOR, "e2e-mediator")
+
+
+async def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def next_workday_10am() -> datetime:
+    d = datetime.now(SHANGHAI).date() + timedelta(days=1)
+    while not is_workday(d):
+        d += timedelta(days=1)
+    return datetime(d.year, d.month, d.day, 10, 0, tzinfo=SHANGHAI)
+
+
+async def submit_and_accept(platform, phone: str) -> tuple[dict, str, httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as intake:
+        r = await intake.post("/api/v1/cases", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+            "channel": "self_service", "applicant": {"name": "欧阳娜娜", "phone": phone},
+            "description": "我在工地干了三个月，包工头一直拖欠工资两万三千元不给，多次讨要无果"})
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["category"] == "labour_wages"
+    med = httpx.AsyncClient(base_url=platform.procs["mediation"].url, timeout=30)
+
+    async def in_queue():
+        items = (await med.get("/api/v1/queue", params={"state": "new"}, headers=DISPATCHER)).json()["items"]
+        return next((i for i in items if i["case_id"] == case["case_id"]), None)
+
+    item = await wait_for(in_queue)
+    aid = item["assignment_id"]
+    assert item["unit_code"] == COMMITTEE and item["parties"][0]["phone"].startswith(phone[:3])
+    acc = await med.post(f"/api/v1/cases/{aid}/accept", json={"kind": "people"}, headers=DISPATCHER)
+    assert acc.status_code == 200, acc.text
+    await med.post(f"/api/v1/cases/{aid}/parties", headers=DISPATCHER,
+                   json={"name": "郑州某建筑劳务有限公司", "is_organisation": True})
+    m = await med.post("/api/v1/people", headers=DISPATCHER,
+                       json={"kind": "mediator", "name": "王芳", "staff_id": "e2e-mediator"})
+    r = await med.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [m.json()["person_id"]]},
+                       headers=DISPATCHER)
+    assert r.status_code == 200, r.text
+    return case, aid, med
+
+
+async def tracking(platform, case: dict, check: str, state: str) -> dict:
+    async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as intake:
+        async def reached():
+            view = (await intake.get(f"/api/v1/track/{case['tracking_code']}", params={"check": check})).json()
+            return view if view.get("state") == state else None
+
+        return await wait_for(reached)
+
+
+async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, yima_infra):
+    bootstrap = yima_infra.kafka_bootstrap
+    case, aid, med = await submit_and_accept(platform, "13937112345")
+    try:
+        await tracking(platform, case, "2345", "accepted")  # routing took mediation's feedback like any unit's
+
+        lawyer = await med.post("/api/v1/people", headers=DISPATCHER, json={
+            "kind": "lawyer", "name": "李明", "title_zh": "河南某律师事务所律师", "fields": ["labour_wages"]})
+        inv = await med.post(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR,
+                             json={"person_id": lawyer.json()["person_id"]})
+        assert inv.status_code == 201, inv.text
+        await med.post(f"/api/v1/invitations/{inv.json()['invitation_id']}/answer", headers=MEDIATOR,
+                       json={"accept": True})
+        start = next_workday_10am()
+        ses = await med.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+            "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+        assert ses.status_code == 201, ses.text
+        records = await read_topic(bootstrap, topics.MEDIATION_SCHEDULED, keyed(case["case_id"]))
+        scheduled = json.loads(records[0].value)
+        assert scheduled["mode"] == "online" and scheduled["expert_kinds"] == ["lawyer"]
+        assert scheduled["join_url"].startswith("https://")
+        view = await tracking(platform, case, "2345", "in_mediation")
+        assert "已安排调解" in view["timeline"][-1]["title"] and "13937112345" not in json.dumps(view)
+
+        rec = await med.post(f"/api/v1/sessions/{ses.json()['session_id']}/record", headers=MEDIATOR, json={
+            "attended": ["p1", "p2", lawyer.json()["person_id"]], "summary": "律师释法，双方同意分期支付",
+            "next_step": "起草调解协议"})
+        assert rec.json()["state"] == "held"
+        ag = await med.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+            "facts_zh": "申请人在被申请人承建的工地务工三个月，被拖欠工资23000元。",
+            "terms": ["被申请人于2026年12月15日前支付12000元。", "被申请人于2027年1月15日前支付11000元。"]})
+        agid = ag.json()["agreement_id"]
+        for pid, method in (("p1", "video"), ("p2", "video")):
+            await med.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                           json={"party_id": pid, "method": method})
+        signed = await med.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+        assert signed.status_code == 200, signed.text
+        digest = signed.json()["sha256"]
+
+        pdf = await med.get(f"/api/v1/agreements/{agid}/pdf", headers=MEDIATOR)
+        assert pdf.content.startswith(b"%PDF") and b"/FontFile2" in pdf.content
+        assert hashlib.sha256(pdf.content).hexdigest() == digest
+        async with httpx.AsyncClient(base_url=platform.procs["mediation"].url, timeout=10) as public:
+            v = await public.get(f"/api/v1/verify/{digest}")
+            assert v.status_code == 200 and v.json()["valid"] is True
+            assert (await public.post("/api/v1/verify", content=pdf.content[:-10])).json()["valid"] is False
+        concluded = json.loads((await read_topic(bootstrap, topics.MEDIATION_CONCLUDED,
+                                                 keyed(case["case_id"])))[0].value)
+        assert concluded["success"] is True and concluded["agreement_sha256"] == digest
+
+        await tracking(platform, case, "2345", "resolved")  # routing's answer to the "resolved" feedback
+        closed = await med.post(f"/api/v1/cases/{aid}/close", headers=MEDIATOR)
+        assert closed.status_code == 200, closed.text
+        event = json.loads((await read_topic(bootstrap, topics.CASE_CLOSED, keyed(case["case_id"])))[0].value)
+        assert event["outcome"] == "agreement" and event["resolved"] is True and event["unit_code"] == COMMITTEE
+        view = await tracking(platform, case, "2345", "closed")
+        states = [s["state"] for s in view["timeline"]]
+        assert states[:3] == ["submitted", "assigned", "accepted"] and "in_mediation" in states
+        assert states.index("in_mediation") < states.index("resolved") < states.index("closed")
+    finally:
+        await med.aclose()
+
+
+async def test_failed_case_is_transferred_to_litigation_with_its_file(platform, yima_infra):
+    bootstrap = yima_infra.kafka_bootstrap
+    case, aid, med = await submit_and_accept(platform, "13698765432")
+    try:
+        start = next_workday_10am() + timedelta(hours=4)  # 14:00
+        ses = await med.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+            "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+        assert ses.status_code == 201, ses.text
+        await med.post(f"/api/v1/sessions/{ses.json()['session_id']}/record", headers=MEDIATOR, json={
+            "attended": ["p1", "p2"], "summary": "被申请人否认欠薪数额", "next_step": "申请人拟起诉"})
+        f = await med.post(f"/api/v1/cases/{aid}/fail", headers=MEDIATOR,
+                           json={"reason": "双方对欠薪数额分歧较大", "next": "transfer"})
+        assert f.status_code == 200, f.text
+        t = await med.post(f"/api/v1/cases/{aid}/transfer", headers=DISPATCHER,
+                           json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+        assert t.status_code == 200, t.text
+        pkg = await med.get(f"/api/v1/packages/{t.json()['package_id']}", headers=DISPATCHER)
+        assert hashlib.sha256(pkg.content).hexdigest() == t.json()["sha256"]
+        with zipfile.ZipFile(io.BytesIO(pkg.content)) as z:
+            assert {"manifest.json", "case.json", "sessions.json"} <= set(z.namelist())
+            assert "被申请人否认欠薪数额" in z.read("sessions.json").decode()
+
+        moved = json.loads((await read_topic(bootstrap, topics.CASE_TRANSFERRED, keyed(case["case_id"])))[0].value)
+        assert moved["to"] == "litigation" and moved["file_package_sha256"] == t.json()["sha256"]
+        event = json.loads((await read_topic(bootstrap, topics.CASE_CLOSED, keyed(case["case_id"])))[0].value)
+        assert event["outcome"] == "litigation" and event["resolved"] is False
+        view = await tracking(platform, case, "5432", "closed")
+        assert "transferred" in [s["state"] for s in view["timeline"]]
+        assert datetime.fromisoformat(view["timeline"][-1]["at"]) <= datetime.now(UTC)
+    finally:
+        await med.aclose()
