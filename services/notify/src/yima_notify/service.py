@@ -121,15 +121,17 @@ class NotifyService:
         if event.proxy is not None:
             doc["proxy_phone"] = enc(event.proxy.submitter.phone, context="recipients.phone")
             doc["proxy_phone_key"] = self.cipher.blind_index(event.proxy.submitter.phone, context="recipients.phone")
-        await self.recipients.update_one({"_id": event.case_id}, {"$setOnInsert": doc}, upsert=True,
-                                         session=tx.session)
+        # $set (not $setOnInsert): an event that came first wrote this document too (see handle), so the two
+        # transactions conflict and one retries, seeing the other — no event is left waiting unseen.
+        await self.recipients.update_one({"_id": event.case_id}, {"$set": doc}, upsert=True, session=tx.session)
         waiting = [p async for p in self.pending.find({"case_id": event.case_id}, session=tx.session).sort("seq", 1)]
         for p in waiting:
             await self.plan(parse_event(p["source"]), tx)
             await self.pending.delete_one({"_id": p["_id"]}, session=tx.session)
 
     async def case_record(self, case_id: str, tx: Tx) -> dict[str, Any] | None:
-        return await self.recipients.find_one({"_id": case_id}, session=tx.session)
+        doc = await self.recipients.find_one({"_id": case_id}, session=tx.session)
+        return doc if doc is not None and "case_number" in doc else None
 
     async def unit_contacts_of(self, unit_code: str, tx: Tx | None = None) -> dict[str, str]:
         doc = await self.unit_contacts.find_one({"_id": unit_code}, session=tx.session if tx else None)
@@ -150,6 +152,10 @@ class NotifyService:
                                   "seq": now}},
                 upsert=True, session=tx.session,
             )
+            # Touch the case's contact document: if case.submitted is being processed right now, one of the
+            # two transactions hits a write conflict and is retried — never both commit blind to each other.
+            await self.recipients.update_one({"_id": event.case_id}, {"$inc": {"waiting": 1}}, upsert=True,
+                                             session=tx.session)
             return
         await self.plan(event, tx, record)
 

@@ -52,4 +52,7 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
             await service.handle(event, tx)
 
         handler.__doc__ = doc
-        consumers.subscribe(topic, model, name=name)(handler)
+        # One consumer group per subscriber (beyond the original two): a restart then rebalances small groups
+        # in parallel instead of one group of a dozen members, one join after another (ADR 0051).
+        group = None if topic == topics.CASE_STATUS else f"yima-notify.{name}"
+        consumers.subscribe(topic, model, name=name, group_id=group)(handler)
