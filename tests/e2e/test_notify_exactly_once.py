@@ -126,6 +126,7 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         return mine if len(mine) == len(cases) else None
 
     work = await read_topic(bootstrap, topics.unit_topic(COMMUNITY), orders, timeout=120)
+    closed_ids: dict[str, str] = {}
     for n, case_id in enumerate(cases):
         o = work[case_id]
         await produce(bootstrap, topics.CASE_FEEDBACK, case_id, {
@@ -141,6 +142,14 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
             "actor": {"kind": "system", "service": "routing"}, "assignment_id": o["assignment_id"],
             "step": "notice", "unit_code": COMMUNITY, "supervisor_unit_code": STREET,
             "due_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "message_zh": "请按期办结并反馈",
+        })
+        # …and the case is closed (as mediation does): the applicant is asked to rate it.
+        closed_ids[case_id] = str(uuid.uuid4())
+        await produce(bootstrap, topics.CASE_CLOSED, case_id, {
+            "event_id": closed_ids[case_id], "event_type": "case.closed.v1", "case_id": case_id,
+            "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": o["correlation_id"],
+            "actor": {"kind": "system", "service": "mediation"}, "outcome": "agreement", "unit_code": COMMUNITY,
+            "resolved": True, "applicant_message_zh": "双方达成调解协议",
         })
         if n == len(cases) // 2:
             proc.kill()
@@ -160,13 +169,14 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         lambda m: m if len(m) >= len(cases) else None)(
         [json.loads(r.value) for r in rs if r.key and r.key.decode() in cases]))
     status_ids = {s["event_id"] for s in status}
-    expected_sms = {f"{e}|applicant|sms" for e in status_ids}
+    expected_sms = {f"{e}|applicant|sms" for e in status_ids | set(closed_ids.values())}
     expected_hooks = {f"{a['event_id']}|unit:{COMMUNITY}|webhook" for a in assigned if a["unit_code"] == COMMUNITY}
     expected_hooks |= {f"{n['event_id']}|unit:{COMMUNITY}|webhook" for n in notices}
 
     def delivered(path_prefix: str) -> set[str]:
         return {d.key for d in gateway.delivered if d.path.startswith(path_prefix) and d.key.split("|")[0]
-                in status_ids | {a["event_id"] for a in assigned} | {n["event_id"] for n in notices}}
+                in status_ids | set(closed_ids.values()) | {a["event_id"] for a in assigned}
+                | {n["event_id"] for n in notices}}
 
     try:
         await wait_for(lambda: asyncio.sleep(0, result=delivered("/sms") >= expected_sms
@@ -194,9 +204,9 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         # Exactly the expected messages, each once: no step missing, none sent twice under another key.
         assert delivered("/sms") == expected_sms
         assert delivered("/hooks/") == expected_hooks
-        case_of = {s["event_id"]: s["case_id"] for s in status}
+        case_of = {s["event_id"]: s["case_id"] for s in status} | {e: c for c, e in closed_ids.items()}
         assert Counter(case_of[d.key.split("|")[0]] for d in gateway.at("/sms") if d.key in expected_sms) == Counter(
-            s["case_id"] for s in status)
+            [s["case_id"] for s in status] + cases)  # every step, and the rating request
         phone_of = {c: case_body(i)["applicant"]["phone"] for i, c in enumerate(cases)}
         assert all(d.body["phone"] == phone_of[case_of[d.key.split("|")[0]]]
                    for d in gateway.at("/sms") if d.key in expected_sms)  # each text to its own applicant
@@ -204,8 +214,9 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         # The in-app inboxes: one applicant message per step, one unit message per order/notice, the street
         # (the supervisor) one per 督办.
         inbox = [d async for d in ledger.find({"case_id": {"$in": cases}, "channel": "inbox"})]
-        assert Counter(d["recipient"] for d in inbox) == Counter(
-            {"applicant": len(status_ids), f"unit:{COMMUNITY}": len(expected_hooks), f"unit:{STREET}": len(notices)})
+        assert Counter(d["recipient"] for d in inbox) == Counter({
+            "applicant": len(status_ids) + len(cases),  # every step and the rating request
+            f"unit:{COMMUNITY}": len(expected_hooks), f"unit:{STREET}": len(notices)})
         assert all(d["state"] == "delivered" for d in inbox)
         assert await ledger.count_documents({"case_id": {"$in": cases}, "state": "failed"}) == 0
     finally:
