@@ -1,21 +1,109 @@
+"""Templates render for every event type notify hears: Chinese, versioned, within SMS limits, no personal data."""
+
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from yima_contracts import CaseStatusChanged
-from yima_contracts.codes import CaseState
-from yima_notify.core.templates import render_applicant
+from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, MediationScheduled
+from yima_contracts.codes import CaseState, Category, Outcome, RiskLevel, SupervisionStep
+from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
+from yima_notify.core import templates as t
+from yima_notify.core.policy import sms_segments
+
+NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
+BASE = {"case_id": "c1", "correlation_id": "c1"}
+CN = "JSQ-2026-000001"
 
 
 @pytest.mark.parametrize("state", list(CaseState))
 def test_every_step_renders_in_chinese_within_two_sms_segments(state: CaseState) -> None:
-    e = CaseStatusChanged(case_id="c", correlation_id="c", state=state, title_zh="案件已分派",
-                          acting_unit_name="黄河社区", next_step_zh="黄河社区将在受理后联系您")
-    r = render_applicant(e, "JSQ-2026-000001", "ABCD-EFGH-JKMN")
-    assert r.text.startswith("【一码解纠纷】") and "JSQ-2026-000001" in r.text
-    assert len(r.text) <= 140
+    e = CaseStatusChanged(**BASE, state=state, title_zh="案件已分派", acting_unit_name="黄河社区",
+                          next_step_zh="黄河社区将在受理后联系您", due_at=NOW)
+    r = t.render_applicant(e, CN, "ABCD-EFGH-JKMN")
+    assert r.text.startswith("【一码解纠纷】") and CN in r.text
+    assert sms_segments(r.text) <= 2
     assert r.template_id == f"applicant.{state.value}.v1"
+    assert "黄河社区" in r.text and "下一步" in r.text  # who acts, what comes next
+    p = t.render_proxy(e, CN, "买*")
+    assert p.template_id == f"proxy.{state.value}.v1" and "您代买*提交" in p.text and "ABCD" not in p.text
 
 
 def test_the_first_message_carries_the_tracking_code_and_later_ones_do_not() -> None:
-    first = CaseStatusChanged(case_id="c", correlation_id="c", state=CaseState.SUBMITTED, title_zh="纠纷已登记")
-    later = CaseStatusChanged(case_id="c", correlation_id="c", state=CaseState.ACCEPTED, title_zh="已受理")
-    assert "ABCD-EFGH-JKMN" in render_applicant(first, "N", "ABCD-EFGH-JKMN").text
-    assert "ABCD-EFGH-JKMN" not in render_applicant(later, "N", "ABCD-EFGH-JKMN").text
+    first = CaseStatusChanged(**BASE, state=CaseState.SUBMITTED, title_zh="纠纷已登记")
+    later = CaseStatusChanged(**BASE, state=CaseState.ACCEPTED, title_zh="已受理")
+    assert "ABCD-EFGH-JKMN" in t.render_applicant(first, "N", "ABCD-EFGH-JKMN").text
+    assert "ABCD-EFGH-JKMN" not in t.render_applicant(later, "N", "ABCD-EFGH-JKMN").text
+
+
+def test_long_texts_are_cut_to_two_segments() -> None:
+    e = CaseStatusChanged(**BASE, state=CaseState.ACCEPTED, title_zh="已受理" * 30, next_step_zh="等" * 200, due_at=NOW)
+    assert len(t.render_applicant(e, CN, None).text) <= 140
+
+
+def _events() -> list[tuple[str, t.Rendered]]:
+    assigned = CaseAssigned(**BASE, assignment_id="a1", unit_code="410105001001", unit_name="黄河社区",
+                            supervisor_unit_code="410105001", supervisor_unit_name="丰产路街道",
+                            category=Category.NEIGHBOUR, risk_level=RiskLevel.RED, rule_id="r1",
+                            reason_zh="邻里纠纷由社区调解", due_at=NOW)
+    session = MediationScheduled(**BASE, session_id="s1", unit_code="410105001001", mode="offline",
+                                 starts_at=NOW + timedelta(days=2), place_zh="黄河社区调解室",
+                                 expert_kinds=["lawyer", "judge"], applicant_message_zh="请携带身份证和相关材料")
+    online = session.model_copy(update={"mode": "online", "place_zh": None})
+    follow = FollowupDue(**BASE, followup_id="f1", due_at=NOW, unit_code="410105001001", reason_zh="红色案件办结后回访")
+    out = [
+        ("unit.assigned.v1", t.render_unit_assigned(assigned, CN)),
+        ("unit.escalated_in.v1", t.render_escalated(CaseEscalated(
+            **BASE, from_unit_code="410105001001", to_unit_code="410105001", reason="overdue",
+            reason_zh="社区逾期未办结", assignment_id="a2"), CN, incoming=True)),
+        ("unit.escalated_out.v1", t.render_escalated(CaseEscalated(
+            **BASE, from_unit_code="410105001001", to_unit_code="410105001", reason="failed",
+            reason_zh="调解不成", assignment_id="a2"), CN, incoming=False)),
+        ("unit.joint_summoned.v1", t.render_joint_summoned(JointSummoned(
+            **BASE, lead_unit_code="410105001", summoned_unit_codes=["410105-labour"], reason_zh="欠薪涉及多部门",
+            report_by=NOW), CN)),
+        ("unit.leader_assigned.v1", t.render_leader_assigned(LeaderAssigned(
+            **BASE, leader_staff_id="s9", leader_name="王建国", unit_code="410105001"), CN)),
+        ("unit.warning_raised.v1", t.render_warning(WarningRaised(
+            **BASE, warning_id="w1", kind="respondent_cluster", category=Category.LABOUR_WAGES, unit_code="410105001",
+            respondent="某建筑公司", case_ids=["c1", "c2", "c3"], window_days=30, threshold=3,
+            message_zh="某建筑公司30天内被反映欠薪3次"))),
+        ("applicant.session_scheduled.v1", t.render_session(session, CN, reminder=False)),
+        ("applicant.session_reminder.v1", t.render_session(online, CN, reminder=True)),
+        ("expert.invitation.v1", t.render_expert_invitation(session, CN)),
+        ("applicant.rating_request.v1", t.render_rating_request(CaseClosed(
+            **BASE, outcome=Outcome.AGREEMENT, unit_code="410105001001", resolved=True,
+            applicant_message_zh="调解成功"), CN)),
+        ("applicant.followup.v1", t.render_followup_applicant(follow, CN)),
+        ("unit.followup_due.v1", t.render_followup_unit(follow, CN)),
+        ("unit.delivery_failed.v1", t.render_delivery_failed("短信", "applicant.accepted.v1", CN, "HTTP 503")),
+    ]
+    for step in SupervisionStep:
+        notice = SupervisionNotice(**BASE, assignment_id="a1", step=step, unit_code="410105001001",
+                                   supervisor_unit_code="410105001", due_at=NOW, message_zh="请按期办结")
+        out.append((f"unit.supervision_{step.value}.v1", t.render_supervision(notice, CN)))
+        out.append((f"supervisor.supervision_{step.value}.v1", t.render_supervision(notice, CN, to_supervisor=True)))
+    return out
+
+
+@pytest.mark.parametrize(("template_id", "rendered"), _events(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_event_type_renders(template_id: str, rendered: t.Rendered) -> None:
+    assert rendered.template_id == template_id
+    assert rendered.text.startswith(t.SIGNATURE) and rendered.title
+    assert CN in rendered.text or template_id == "unit.warning_raised.v1"
+    assert sms_segments(rendered.text) <= 3
+    # Times are Beijing time as people read them, never UTC ISO strings.
+    assert "T01:30" not in rendered.text and "+00:00" not in rendered.text
+
+
+def test_times_are_shown_in_beijing_time() -> None:
+    assert t.local_time(NOW) == "11月23日 09:30"
+
+
+def test_supervision_notices_are_urgent_and_warnings_are_not() -> None:
+    def notice(step: SupervisionStep) -> SupervisionNotice:
+        return SupervisionNotice(**BASE, assignment_id="a", step=step, unit_code="u1", supervisor_unit_code="u0",
+                                 due_at=NOW, message_zh="请按期办结")
+
+    assert not t.render_supervision(notice(SupervisionStep.WARNING), CN).urgent
+    assert t.render_supervision(notice(SupervisionStep.NOTICE), CN).urgent
+    assert "督办" in t.render_supervision(notice(SupervisionStep.NOTICE), CN).text

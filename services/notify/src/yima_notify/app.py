@@ -5,19 +5,38 @@ from __future__ import annotations
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import kafka
+from .adapters import http, kafka
+from .adapters.channels import build_channels
+from .adapters.http import TRACK_FAILURES
 from .config import NotifySettings
 from .service import NotifyService
+from .worker import DeliveryWorker
 
 
-def create_app(settings: NotifySettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
+def create_app(settings: NotifySettings | None = None, *, consume: bool = True, relay: bool = True,
+               worker: bool | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     rt = Runtime.create(settings)
-    service = NotifyService(rt.db, rt.cipher)
+    channels = build_channels(settings)
+    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    delivery = DeliveryWorker(service, rt.client, rt.outbox, channels)
+    run_worker = settings.worker_enabled if worker is None else worker
 
     async def setup(_: Runtime) -> None:
         await service.setup()
+        await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
+        if run_worker:
+            rt.background.extend(delivery.start())
+
+    async def close_channels(_: Runtime) -> None:
+        for ch in channels.values():
+            await ch.close()
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
-    return http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
+    app = http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
+    http.install_error_handlers(app)
+    app.include_router(http.router(service, rt.require_staff))
+    app.state.service = service
+    app.state.worker = delivery
+    return app

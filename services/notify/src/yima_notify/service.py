@@ -1,95 +1,332 @@
-"""Notify's use cases. Exactly once in effect: one notification per (source event, recipient, channel),
-enforced by the notification's ``_id``; a redelivered event finds it already there.
+"""Notify's use cases: who hears what, over which channel — staged exactly once per (event, recipient, channel).
 
-The applicant's contact comes from ``case.submitted``; a status step that arrives before it (the two
-topics are not ordered with each other) waits as ``pending_recipient`` and goes out when it arrives.
-Walking skeleton: the in-app inbox channel (delivered inside the transaction). SMS, WeChat, e-mail and
-webhooks, with their retries, arrive with the notify issue.
+The consumer side (this module) runs inside the consumer's transaction and only STAGES: one document per
+(source event, recipient, channel) in ``notifications`` (the ledger; ``_id`` and a unique index on the
+triple). The in-app inbox is our own database, so an inbox message is delivered right there, in the same
+transaction. Every outside channel (SMS, WeChat, e-mail, webhook) is sent later by the delivery worker
+(:mod:`yima_notify.worker`), never from inside a transaction.
+
+Contacts: the applicant's (and a proxy submitter's) phone comes from ``case.submitted``, encrypted at rest;
+an event that arrives before it (topics are not ordered with each other) waits in ``pending_events`` and is
+planned when the contact arrives. Staff are addressed by their unit (the staff directory lives in routing):
+the unit's inbox plus the unit's configured webhook / e-mail / WeChat.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import Actor, CaseStatusChanged, CaseSubmitted, NotificationSent, topics
-from yima_contracts.codes import ActorKind
+from yima_contracts import (
+    Actor,
+    CaseAssigned,
+    CaseClosed,
+    CaseStatusChanged,
+    CaseSubmitted,
+    Event,
+    MediationScheduled,
+    NotificationSent,
+    parse_event,
+    topics,
+)
+from yima_contracts.codes import ActorKind, SupervisionStep
+from yima_contracts.personal import mask_name, phone_last4
+from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
 
-from .core.templates import render_applicant
+from .config import NotifySettings
+from .core import templates as t
+from .core.policy import parse_quiet_hours, release_time
 
-CHANNEL = "inbox"
+NOTIFICATIONS = "notifications"
+RECIPIENTS = "recipients"
+PENDING = "pending_events"
+UNIT_CONTACTS = "unit_contacts"
+INTRUSIVE = ("sms", "wechat")  # channels that wake people: quiet hours and digests apply
+
+
+def notification_id(event_id: str, recipient: str, channel: str) -> str:
+    """The ledger key of (source event, recipient, channel); ≤ 64 characters (the contract's limit)."""
+    nid = f"{event_id}|{recipient}|{channel}"
+    if len(nid) <= 64:
+        return nid
+    return f"{event_id}|{hashlib.sha256(f'{recipient}|{channel}'.encode()).hexdigest()[:24]}"
+
+
+def display_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def normalize_tracking_code(raw: str) -> str:
+    return raw.strip().upper().replace("-", "").replace(" ", "")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: str  # "applicant", "proxy", "unit:<code>"
+    kind: str  # applicant | proxy | staff | expert (NotificationSent.recipient_kind)
+    unit_code: str | None = None
 
 
 class NotifyService:
-    def __init__(self, db: AsyncDatabase[Any], cipher: FieldCipher) -> None:
-        self.recipients = db["recipients"]
-        self.notifications = db["notifications"]
+    def __init__(self, db: AsyncDatabase[Any], cipher: FieldCipher, settings: NotifySettings | None = None,
+                 enabled_channels: set[str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings or NotifySettings()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.db = db
+        self.recipients = db[RECIPIENTS]
+        self.notifications = db[NOTIFICATIONS]
+        self.pending = db[PENDING]
+        self.unit_contacts = db[UNIT_CONTACTS]
         self.cipher = cipher
+        self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
+        self.quiet = parse_quiet_hours(self.settings.quiet_hours)
+        self._static_contacts: dict[str, dict[str, str]] = (
+            json.loads(self.settings.unit_contacts_json) if self.settings.unit_contacts_json.strip() else {}
+        )
 
     async def setup(self) -> None:
-        await self.notifications.create_index([("case_id", 1), ("created_at", 1)])
-        await self.notifications.create_index("state")
+        n = self.notifications
+        await n.create_index([("source_event_id", 1), ("recipient", 1), ("channel", 1)], unique=True,
+                             name="ledger_event_recipient_channel")
+        await n.create_index([("case_id", 1), ("created_at", 1)])
+        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
+        await n.create_index([("batch_id", 1)])
+        await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
+        await n.create_index([("state", 1), ("scope_units", 1)])
+        await self.recipients.create_index("tracking_index")
+        await self.pending.create_index("case_id")
+
+    # --- contacts -----------------------------------------------------------------------------------
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
-        # $set, not $setOnInsert: on_status may have created the document first (see there).
-        await self.recipients.update_one(
-            {"_id": event.case_id},
-            {"$set": {
-                "case_number": event.case_number,
-                "phone": self.cipher.encrypt(event.applicant.phone, context="recipients.phone"),
-                "tracking_code": self.cipher.encrypt(event.tracking_code, context="recipients.tracking_code"),
-            }},
-            upsert=True,
-            session=tx.session,
-        )
-        pending = self.notifications.find({"case_id": event.case_id, "state": "pending_recipient"}, session=tx.session)
-        for n in [n async for n in pending]:
-            await self._deliver(CaseStatusChanged.model_validate_json(n["source"]), tx)
+        enc = self.cipher.encrypt
+        doc: dict[str, Any] = {
+            "case_number": event.case_number,
+            "phone": enc(event.applicant.phone, context="recipients.phone"),
+            "phone_key": self.cipher.blind_index(event.applicant.phone, context="recipients.phone"),
+            "tracking_code": enc(event.tracking_code, context="recipients.tracking_code"),
+            "tracking_index": self.cipher.blind_index(normalize_tracking_code(event.tracking_code),
+                                                      context="recipients.tracking_code"),
+            "location_unit": event.location.unit_code,
+            "applicant_masked": mask_name(event.applicant.name),
+        }
+        if event.proxy is not None:
+            doc["proxy_phone"] = enc(event.proxy.submitter.phone, context="recipients.phone")
+            doc["proxy_phone_key"] = self.cipher.blind_index(event.proxy.submitter.phone, context="recipients.phone")
+        # $set (not $setOnInsert): an event that came first wrote this document too (see handle), so the two
+        # transactions conflict and one retries, seeing the other — no event is left waiting unseen.
+        await self.recipients.update_one({"_id": event.case_id}, {"$set": doc}, upsert=True, session=tx.session)
+        waiting = [p async for p in self.pending.find({"case_id": event.case_id}, session=tx.session).sort("seq", 1)]
+        for p in waiting:
+            await self.plan(parse_event(p["source"]), tx)
+            await self.pending.delete_one({"_id": p["_id"]}, session=tx.session)
 
-    async def on_status(self, event: CaseStatusChanged, tx: Tx) -> None:
-        nid = f"{event.event_id}|applicant|{CHANNEL}"
+    async def case_record(self, case_id: str, tx: Tx) -> dict[str, Any] | None:
+        doc = await self.recipients.find_one({"_id": case_id}, session=tx.session)
+        return doc if doc is not None and "case_number" in doc else None
+
+    async def unit_contacts_of(self, unit_code: str, tx: Tx | None = None) -> dict[str, str]:
+        doc = await self.unit_contacts.find_one({"_id": unit_code}, session=tx.session if tx else None)
+        if doc is not None:
+            return {k: v for k, v in doc.items() if k != "_id" and isinstance(v, str) and v}
+        return dict(self._static_contacts.get(unit_code, {}))
+
+    # --- planning: who hears what ----------------------------------------------------------------------
+
+    async def handle(self, event: Event, tx: Tx) -> None:
+        """Entry point of every consumer: plan now, or wait for the case's contacts."""
+        record = await self.case_record(event.case_id, tx)
+        if record is None:
+            now = datetime.now(UTC)
+            await self.pending.update_one(
+                {"_id": str(event.event_id)},
+                {"$setOnInsert": {"case_id": event.case_id, "source": event.model_dump_json(), "created_at": now,
+                                  "seq": now}},
+                upsert=True, session=tx.session,
+            )
+            # Touch the case's contact document: if case.submitted is being processed right now, one of the
+            # two transactions hits a write conflict and is retried — never both commit blind to each other.
+            await self.recipients.update_one({"_id": event.case_id}, {"$inc": {"waiting": 1}}, upsert=True,
+                                             session=tx.session)
+            return
+        await self.plan(event, tx, record)
+
+    async def plan(self, event: Event, tx: Tx, record: dict[str, Any] | None = None) -> None:
+        record = record or await self.case_record(event.case_id, tx)
+        assert record is not None
+        cn = record["case_number"]
+        if isinstance(event, CaseStatusChanged):
+            await self._plan_status(event, tx, record)
+        elif isinstance(event, CaseAssigned):
+            await self.to_unit(tx, event, event.unit_code, t.render_unit_assigned(event, cn), record)
+        elif isinstance(event, SupervisionNotice):
+            await self.to_unit(tx, event, event.unit_code, t.render_supervision(event, cn), record)
+            if event.step is not SupervisionStep.WARNING and event.supervisor_unit_code != event.unit_code:
+                await self.to_unit(tx, event, event.supervisor_unit_code,
+                                   t.render_supervision(event, cn, to_supervisor=True), record)
+        elif isinstance(event, CaseEscalated):
+            await self.to_unit(tx, event, event.to_unit_code, t.render_escalated(event, cn, incoming=True), record)
+            await self.to_unit(tx, event, event.from_unit_code, t.render_escalated(event, cn, incoming=False), record)
+        elif isinstance(event, JointSummoned):
+            for unit in dict.fromkeys(event.summoned_unit_codes):
+                await self.to_unit(tx, event, unit, t.render_joint_summoned(event, cn), record)
+        elif isinstance(event, LeaderAssigned):
+            await self.to_unit(tx, event, event.unit_code, t.render_leader_assigned(event, cn), record)
+        elif isinstance(event, WarningRaised):
+            if event.unit_code:
+                await self.to_unit(tx, event, event.unit_code, t.render_warning(event), record)
+        elif isinstance(event, MediationScheduled):
+            await self._plan_session(event, tx, record)
+        elif isinstance(event, CaseClosed):
+            await self.to_applicant(tx, event, t.render_rating_request(event, cn), record)
+        elif isinstance(event, FollowupDue):
+            await self.to_applicant(tx, event, t.render_followup_applicant(event, cn), record)
+            if event.unit_code:
+                await self.to_unit(tx, event, event.unit_code, t.render_followup_unit(event, cn), record)
+
+    async def _plan_status(self, event: CaseStatusChanged, tx: Tx, record: dict[str, Any]) -> None:
+        if event.acting_unit_code:
+            await self.recipients.update_one({"_id": event.case_id},
+                                             {"$set": {"acting_unit": event.acting_unit_code}}, session=tx.session)
+            record = {**record, "acting_unit": event.acting_unit_code}
+        code = self.cipher.decrypt(record["tracking_code"], context="recipients.tracking_code")
+        msg = t.render_applicant(event, record["case_number"], display_code(normalize_tracking_code(code)))
+        await self.to_applicant(tx, event, msg, record, proxy_msg=t.render_proxy(
+            event, record["case_number"], record.get("applicant_masked", "申请人")))
+
+    async def _plan_session(self, event: MediationScheduled, tx: Tx, record: dict[str, Any]) -> None:
+        cn = record["case_number"]
+        await self.to_applicant(tx, event, t.render_session(event, cn, reminder=False), record)
+        remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
+        if remind_at > self.clock():
+            reminder = t.render_session(event, cn, reminder=True)
+            await self.to_applicant(tx, event, reminder, record, channels=("sms", "wechat"), not_before=remind_at,
+                                    recipient_suffix="#reminder")
+        if event.expert_kinds:
+            # The experts' own contacts live with mediation; their invitation goes to the hosting unit's desk.
+            await self.to_unit(tx, event, event.unit_code, t.render_expert_invitation(event, cn), record,
+                               kind="expert")
+
+    # --- staging ---------------------------------------------------------------------------------------
+
+    def _scope(self, record: dict[str, Any], *units: str | None) -> list[str]:
+        scope = [u for u in (*units, record.get("acting_unit"), record.get("location_unit")) if u]
+        return list(dict.fromkeys(scope)) or [self.settings.ops_unit_code]
+
+    async def to_applicant(self, tx: Tx, event: Event, msg: t.Rendered, record: dict[str, Any], *,
+                           proxy_msg: t.Rendered | None = None, channels: tuple[str, ...] = ("inbox", "sms"),
+                           not_before: datetime | None = None, recipient_suffix: str = "") -> None:
+        scope = self._scope(record, getattr(event, "acting_unit_code", None), getattr(event, "unit_code", None))
+        for ch in channels:
+            if ch == "inbox" or (ch == "sms" and ch in self.enabled):
+                await self.stage(tx, event, Recipient("applicant" + recipient_suffix, "applicant"), ch, msg,
+                                 address=record["phone"] if ch == "sms" else None,
+                                 address_key=record.get("phone_key"), scope=scope, not_before=not_before,
+                                 case_number=record["case_number"])
+        if proxy_msg is not None and record.get("proxy_phone") and "sms" in self.enabled and "sms" in channels:
+            # 代办人: told every step of the case they submitted (by SMS; the inbox is the applicant's).
+            await self.stage(tx, event, Recipient("proxy" + recipient_suffix, "proxy"), "sms", proxy_msg,
+                             address=record["proxy_phone"], address_key=record.get("proxy_phone_key"),
+                             scope=scope, not_before=not_before, case_number=record["case_number"])
+
+    async def to_unit(self, tx: Tx, event: Event, unit_code: str, msg: t.Rendered, record: dict[str, Any], *,
+                      kind: str = "staff") -> None:
+        rcpt = Recipient(f"unit:{unit_code}", kind, unit_code)
+        scope = [unit_code]
+        await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=record["case_number"])
+        contacts = await self.unit_contacts_of(unit_code, tx)
+        for ch, field in (("webhook", "webhook_url"), ("email", "email"), ("wechat", "wechat_openid")):
+            if ch in self.enabled and contacts.get(field):
+                await self.stage(tx, event, rcpt, ch, msg,
+                                 address=self.cipher.encrypt(contacts[field], context="notifications.address"),
+                                 address_key=f"unit:{unit_code}", scope=scope, case_number=record["case_number"])
+
+    async def stage(self, tx: Tx, event: Event, rcpt: Recipient, channel: str, msg: t.Rendered, *,
+                    address: str | None = None, address_key: str | None = None, scope: list[str],
+                    case_number: str, not_before: datetime | None = None) -> str | None:
+        """One ledger entry; inbox delivered at once (same transaction), other channels queued for the worker."""
+        nid = notification_id(str(event.event_id), rcpt.id, channel)
         if await self.notifications.find_one({"_id": nid}, {"_id": 1}, session=tx.session):
-            return
-        recipient = await self.recipients.find_one({"_id": event.case_id}, session=tx.session)
-        if recipient is None or "phone" not in recipient:
-            # Write the recipient document too: a concurrent on_submitted writes the same document, so the
-            # two transactions conflict and one retries — otherwise each could miss the other's write under
-            # snapshot isolation and this notification would wait forever.
-            await self.recipients.update_one(
-                {"_id": event.case_id}, {"$inc": {"waiting": 1}}, upsert=True, session=tx.session
-            )
-            await self.notifications.insert_one(
-                {"_id": nid, "case_id": event.case_id, "state": "pending_recipient",
-                 "source": event.model_dump_json(), "created_at": datetime.now(UTC)},
-                session=tx.session,
-            )
-            return
-        await self._deliver(event, tx, recipient)
+            return None
+        now = self.clock()
+        doc: dict[str, Any] = {
+            "_id": nid, "source_event_id": str(event.event_id), "source_event_type": event.event_type,
+            "case_id": event.case_id, "case_number": case_number, "correlation_id": event.correlation_id,
+            "recipient": rcpt.id, "recipient_kind": rcpt.kind, "unit_code": rcpt.unit_code, "channel": channel,
+            "template_id": msg.template_id, "title": msg.title,
+            "text": self.cipher.encrypt(msg.text, context="notifications.text"),
+            "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now,
+        }
+        if channel == "inbox":
+            doc.update(state="delivered", delivered_at=now, read_at=None)
+            await self.notifications.insert_one(doc, session=tx.session)
+            tx.emit(topics.NOTIFICATION_SENT, self.sent_event(doc, event.event_id))
+            return nid
+        due = max(now, not_before) if not_before else now
+        if channel in INTRUSIVE and not msg.urgent:
+            due = release_time(due, self.quiet)
+        doc.update(state="queued", not_before=due, address=address, address_key=address_key or rcpt.id,
+                   batch_id=None, owner=None, claimed_at=None)
+        await self.notifications.insert_one(doc, session=tx.session)
+        return nid
 
-    async def _deliver(self, event: CaseStatusChanged, tx: Tx, recipient: dict[str, Any] | None = None) -> None:
-        recipient = recipient or await self.recipients.find_one({"_id": event.case_id}, session=tx.session)
-        assert recipient is not None
-        code = self.cipher.decrypt(recipient["tracking_code"], context="recipients.tracking_code")
-        shown = "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-        msg = render_applicant(event, recipient["case_number"], shown)
-        nid = f"{event.event_id}|applicant|{CHANNEL}"
-        now = datetime.now(UTC)
-        await self.notifications.update_one(
-            {"_id": nid},
-            {"$set": {"case_id": event.case_id, "state": "delivered", "recipient_kind": "applicant",
-                      "channel": CHANNEL, "template_id": msg.template_id,
-                      "text": self.cipher.encrypt(msg.text, context="notifications.text"),
-                      "source_event_id": str(event.event_id), "delivered_at": now},
-             "$setOnInsert": {"created_at": now}},
-            upsert=True,
-            session=tx.session,
+    @staticmethod
+    def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:
+        return NotificationSent(
+            case_id=doc["case_id"], correlation_id=doc.get("correlation_id") or doc["case_id"],
+            causation_id=source_event_id, actor=Actor(kind=ActorKind.SYSTEM, service="notify"),
+            notification_id=doc["_id"], source_event_id=source_event_id, recipient_kind=doc["recipient_kind"],
+            channel=doc["channel"], template_id=doc["template_id"],
         )
-        tx.emit(topics.NOTIFICATION_SENT, NotificationSent(
-            case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
-            actor=Actor(kind=ActorKind.SYSTEM, service="notify"), notification_id=nid,
-            source_event_id=event.event_id, recipient_kind="applicant", channel=CHANNEL,
-            template_id=msg.template_id,
-        ))
+
+    # --- reads (HTTP) ----------------------------------------------------------------------------------
+
+    async def applicant_case(self, tracking_code: str, check: str) -> dict[str, Any] | None:
+        """The tracking code plus the last four digits of the phone — the rule intake's tracking page uses."""
+        idx = self.cipher.blind_index(normalize_tracking_code(tracking_code), context="recipients.tracking_code")
+        record = await self.recipients.find_one({"tracking_index": idx})
+        if record is None:
+            return None
+        phone = self.cipher.decrypt(record["phone"], context="recipients.phone")
+        return record if phone_last4(phone) == check else None
+
+    async def applicant_inbox(self, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        return await self._inbox({"channel": "inbox", "case_id": case_id, "recipient_kind": "applicant"}, limit)
+
+    async def unit_inbox(self, unit_code: str, *, unread: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {"channel": "inbox", "unit_code": unit_code}
+        if unread:
+            q["read_at"] = None
+        return await self._inbox(q, limit)
+
+    async def mark_read(self, unit_code: str, nid: str) -> bool:
+        r = await self.notifications.update_one({"_id": nid, "channel": "inbox", "unit_code": unit_code},
+                                                {"$set": {"read_at": datetime.now(UTC)}})
+        return r.matched_count == 1
+
+    async def failures(self, unit_code: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Messages that finally failed and concern this unit (staff see them; nothing is silently lost)."""
+        cursor = self.notifications.find({"state": "failed", "scope_units": unit_code}).sort("failed_at", -1)
+        return [{"notification_id": d["_id"], "case_number": d.get("case_number"), "channel": d["channel"],
+                 "recipient_kind": d["recipient_kind"], "template_id": d["template_id"], "attempts": d["attempts"],
+                 "error": d.get("last_error", ""), "failed_at": d.get("failed_at")}
+                async for d in cursor.limit(limit)]
+
+    async def _inbox(self, q: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        cursor = self.notifications.find(q).sort("created_at", -1).limit(limit)
+        return [self.inbox_view(d) async for d in cursor]
+
+    def inbox_view(self, d: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "notification_id": d["_id"], "case_number": d.get("case_number"), "template_id": d["template_id"],
+            "title": d["title"], "text": self.cipher.decrypt(d["text"], context="notifications.text"),
+            "created_at": d["created_at"], "read_at": d.get("read_at"),
+        }

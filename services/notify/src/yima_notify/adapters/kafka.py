@@ -1,21 +1,58 @@
-"""Notify's consumers: contacts from case.submitted, one message per applicant-visible step."""
+"""Notify's consumers: contacts from case.submitted; every event a person must hear of, planned once.
+
+Each handler runs in the consumer's transaction (processed-event ledger + our writes + outbox): it only
+stages messages; the delivery worker sends them.
+"""
 
 from __future__ import annotations
 
-from yima_contracts import CaseStatusChanged, CaseSubmitted, NotificationSent, topics
+from yima_contracts import (
+    CaseAssigned,
+    CaseClosed,
+    CaseStatusChanged,
+    CaseSubmitted,
+    Event,
+    MediationScheduled,
+    NotificationFailed,
+    NotificationSent,
+    topics,
+)
+from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
 from yima_kit.consumer import EventConsumers, Tx
 
 from ..service import NotifyService
 
+# topic → (model, consumer name, who hears it)
+HEARD: tuple[tuple[str, type[Event], str, str], ...] = (
+    (topics.CASE_STATUS, CaseStatusChanged, "applicant_steps", "申请人（及代办人）获知每个可见进展"),
+    (topics.CASE_ASSIGNED, CaseAssigned, "unit_assignments", "承办单位获知新交办案件"),
+    (topics.CASE_SUPERVISION_NOTICE, SupervisionNotice, "supervision", "承办单位获知临期预警和督办，督办单位获知督办"),
+    (topics.CASE_ESCALATED, CaseEscalated, "escalations", "上级单位获知提级交办，原单位获知已提级"),
+    (topics.CASE_JOINT_SUMMONED, JointSummoned, "joint_summons", "被吹哨单位获知报到要求"),
+    (topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "leaders", "单位获知红色案件的分包领导"),
+    (topics.WARNING_RAISED, WarningRaised, "warnings", "属地单位获知矛盾预警"),
+    (topics.MEDIATION_SCHEDULED, MediationScheduled, "sessions", "申请人获知调解安排和提醒；承办单位获知专家邀请"),
+    (topics.CASE_CLOSED, CaseClosed, "rating_requests", "申请人在办结后收到评价邀请"),
+    (topics.CASE_FOLLOWUP_DUE, FollowupDue, "followups", "申请人获知回访；承办单位获知回访任务"),
+)
+
 
 def register(consumers: EventConsumers, service: NotifyService) -> None:
     consumers.publishes(topics.NOTIFICATION_SENT, NotificationSent, "一条通知已送达（每个事件、收件人、渠道仅一次）")
+    consumers.publishes(topics.NOTIFICATION_FAILED, NotificationFailed, "一条通知多次重试后仍发送失败（工作人员可见）")
+
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="recipients")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
-        """Remember how to reach the applicant; send what was waiting for it."""
+        """Remember how to reach the applicant (and a proxy submitter); plan what was waiting for it."""
         await service.on_submitted(event, tx)
 
-    @consumers.subscribe(topics.CASE_STATUS, CaseStatusChanged, name="applicant_steps")
-    async def on_case_status(event: CaseStatusChanged, tx: Tx) -> None:
-        """Tell the applicant about an applicant-visible step, once."""
-        await service.on_status(event, tx)
+    for topic, model, name, doc in HEARD:
+        async def handler(event: Event, tx: Tx) -> None:
+            await service.handle(event, tx)
+
+        handler.__doc__ = doc
+        # One consumer group per subscriber (beyond the original two): a restart then rebalances small groups
+        # in parallel instead of one group of a dozen members, one join after another (ADR 0051).
+        group = None if topic == topics.CASE_STATUS else f"yima-notify.{name}"
+        consumers.subscribe(topic, model, name=name, group_id=group)(handler)

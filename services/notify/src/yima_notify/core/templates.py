@@ -1,31 +1,196 @@
 """Message templates (pure): Chinese, plain, saying what happened, who acts and what comes next.
 
-An SMS segment is 70 Chinese characters; the texts aim at one or two segments.
+Every template has an id ``<audience>.<kind>.v<N>``; a wording change that alters meaning gets a new version
+(the id is stored with every message, so what a person was told can always be reproduced).
+An SMS segment is 70 Chinese characters; applicant texts aim at one or two segments.
+
+Personal data: the applicant's texts name the case by its number and carry the tracking code only in the
+first message (they are the applicant's own); a proxy (代办人) sees the applicant's name masked; staff texts
+carry no personal data at all (the handling unit reads the parties in its work order).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from yima_contracts import CaseStatusChanged
-from yima_contracts.codes import CaseState
+from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, MediationScheduled
+from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, CaseState, SupervisionStep
+from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
+
+from .policy import SHANGHAI
 
 TEMPLATE_VERSION = "v1"
 SIGNATURE = "【一码解纠纷】"
+MAX_APPLICANT_CHARS = 140  # two SMS segments
 
 
 @dataclass(frozen=True)
 class Rendered:
     template_id: str
+    title: str  # e-mail subject, inbox title, WeChat "first" line
     text: str
+    urgent: bool = False  # urgent messages ignore quiet hours
+
+
+def local_time(t: datetime) -> str:
+    """A time as people read it: Beijing time, ``11月24日 09:30``."""
+    lt = t.astimezone(SHANGHAI)
+    return f"{lt.month}月{lt.day}日 {lt:%H:%M}"
+
+
+def _fit(text: str, limit: int = MAX_APPLICANT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clean(s: str) -> str:
+    return s.strip().rstrip("。.；;")
+
+
+# --- the applicant (and a proxy) ----------------------------------------------------------------------
 
 
 def render_applicant(event: CaseStatusChanged, case_number: str, tracking_code: str | None) -> Rendered:
-    parts = [f"{SIGNATURE}您的纠纷（编号{case_number}）{event.title_zh}。"]
+    """One applicant-visible step (``case.status``)."""
+    parts = [f"{SIGNATURE}您的纠纷（编号{case_number}）{_clean(event.title_zh)}。"]
     if event.state is CaseState.SUBMITTED and tracking_code:
         parts.append(f"查询码{tracking_code}，凭手机号后四位可随时查询进度。")
     if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
         parts.append(f"办理单位：{event.acting_unit_name}。")
     if event.next_step_zh:
-        parts.append(f"下一步：{event.next_step_zh}。")
-    return Rendered(f"applicant.{event.state.value}.{TEMPLATE_VERSION}", "".join(parts))
+        parts.append(f"下一步：{_clean(event.next_step_zh)}。")
+    if event.due_at and event.state not in (CaseState.CLOSED, CaseState.RATED, CaseState.FOLLOWED_UP):
+        parts.append(f"办理期限{local_time(event.due_at)}。")
+    text = "".join(parts)
+    if len(text) > MAX_APPLICANT_CHARS and event.due_at:  # the deadline is the first thing to drop
+        text = "".join(parts[:-1])
+    return Rendered(f"applicant.{event.state.value}.{TEMPLATE_VERSION}", _clean(event.title_zh), _fit(text))
+
+
+def render_proxy(event: CaseStatusChanged, case_number: str, applicant_masked: str) -> Rendered:
+    """A proxy submitter (代办人) hears every step of the case they submitted, without the tracking code."""
+    parts = [f"{SIGNATURE}您代{applicant_masked}提交的纠纷（编号{case_number}）{_clean(event.title_zh)}。"]
+    if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
+        parts.append(f"办理单位：{event.acting_unit_name}。")
+    if event.next_step_zh:
+        parts.append(f"下一步：{_clean(event.next_step_zh)}。")
+    return Rendered(f"proxy.{event.state.value}.{TEMPLATE_VERSION}", _clean(event.title_zh), _fit("".join(parts)))
+
+
+def render_session(event: MediationScheduled, case_number: str, *, reminder: bool) -> Rendered:
+    """A mediation session was booked (and, ``reminder``, it comes up soon)."""
+    mode = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}[event.mode]
+    where = ""
+    if event.mode == "offline" and event.place_zh:
+        where = f"，地点：{event.place_zh}"
+    elif event.mode == "online":
+        where = "，请凭查询码在查询页进入视频调解"
+    head = "提醒：" if reminder else ""
+    text = (f"{SIGNATURE}{head}您的纠纷（编号{case_number}）已安排{mode}，时间{local_time(event.starts_at)}{where}。"
+            f"{_clean(event.applicant_message_zh)}。如不能参加请及时联系办理单位。")
+    kind = "session_reminder" if reminder else "session_scheduled"
+    title = f"调解{'提醒' if reminder else '安排'}：{local_time(event.starts_at)}"
+    return Rendered(f"applicant.{kind}.{TEMPLATE_VERSION}", title, _fit(text), urgent=reminder)
+
+
+def render_rating_request(event: CaseClosed, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}您的纠纷（编号{case_number}）已办结。请凭查询码和手机号后四位在查询页对办理结果"
+            f"进行满意度评价，您的评价将用于考核办理单位。")
+    return Rendered(f"applicant.rating_request.{TEMPLATE_VERSION}", "请评价办理结果", _fit(text))
+
+
+def render_followup_applicant(event: FollowupDue, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}您的纠纷（编号{case_number}）已办结，办理单位将于近期对您进行回访（回头看），"
+            f"了解协议履行和矛盾化解情况，请保持电话畅通。")
+    return Rendered(f"applicant.followup.{TEMPLATE_VERSION}", "回访通知", _fit(text))
+
+
+# --- staff (addressed to their unit) ------------------------------------------------------------------
+
+
+def _case_ref(case_number: str) -> str:
+    return f"案件{case_number}"
+
+
+def render_unit_assigned(event: CaseAssigned, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}新交办：{_case_ref(case_number)}（{CATEGORY_NAMES_ZH[event.category]}，"
+            f"{RISK_LEVEL_NAMES_ZH[event.risk_level]}色风险）由{event.supervisor_unit_name}交办贵单位。"
+            f"请于{local_time(event.due_at)}前受理并反馈（受理或说明理由退回）。")
+    return Rendered(f"unit.assigned.{TEMPLATE_VERSION}", f"新交办案件 {case_number}", text,
+                    urgent=event.risk_level.value == "red")
+
+
+_SUPERVISION = {
+    SupervisionStep.WARNING: ("临期预警", "即将到期，请抓紧办理并反馈"),
+    SupervisionStep.NOTICE: ("督办通知", "已到办理期限，现予督办，请立即办理并反馈"),
+    SupervisionStep.SECOND_NOTICE: ("再次督办", "逾期未办结，现再次督办，逾期将提级处理"),
+    SupervisionStep.ESCALATED: ("提级督办", "逾期未办结，已提级督办"),
+    SupervisionStep.LEADER: ("分包领导督办", "已报分包领导督办"),
+}
+
+
+def render_supervision(event: SupervisionNotice, case_number: str, *, to_supervisor: bool = False) -> Rendered:
+    name, what = _SUPERVISION[event.step]
+    who = "贵单位交办的" if to_supervisor else ""
+    text = (f"{SIGNATURE}{name}：{who}{_case_ref(case_number)}{what}。期限{local_time(event.due_at)}。"
+            f"{_clean(event.message_zh)}。")
+    audience = "supervisor" if to_supervisor else "unit"
+    return Rendered(f"{audience}.supervision_{event.step.value}.{TEMPLATE_VERSION}", f"{name} {case_number}", text,
+                    urgent=event.step is not SupervisionStep.WARNING)
+
+
+def render_escalated(event: CaseEscalated, case_number: str, *, incoming: bool) -> Rendered:
+    if incoming:
+        text = (f"{SIGNATURE}提级交办：{_case_ref(case_number)}已提级由贵单位办理。原因：{_clean(event.reason_zh)}。"
+                f"请尽快受理并反馈。")
+        return Rendered(f"unit.escalated_in.{TEMPLATE_VERSION}", f"提级交办 {case_number}", text, urgent=True)
+    text = (f"{SIGNATURE}{_case_ref(case_number)}已提级至上级单位办理。原因：{_clean(event.reason_zh)}。"
+            f"贵单位请配合移交材料。")
+    return Rendered(f"unit.escalated_out.{TEMPLATE_VERSION}", f"案件已提级 {case_number}", text)
+
+
+def render_joint_summoned(event: JointSummoned, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}吹哨报到：{_case_ref(case_number)}需贵单位联合处置。事由：{_clean(event.reason_zh)}。"
+            f"请于{local_time(event.report_by)}前报到并反馈。")
+    return Rendered(f"unit.joint_summoned.{TEMPLATE_VERSION}", f"吹哨报到 {case_number}", text, urgent=True)
+
+
+def render_leader_assigned(event: LeaderAssigned, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}{_case_ref(case_number)}为红色风险案件，已确定分包领导{event.leader_name}"
+            f"全程负责，直至办结和回访。")
+    return Rendered(f"unit.leader_assigned.{TEMPLATE_VERSION}", f"分包领导 {case_number}", text)
+
+
+def render_followup_unit(event: FollowupDue, case_number: str) -> Rendered:
+    text = (f"{SIGNATURE}回头看：{_case_ref(case_number)}需开展回访，请于{local_time(event.due_at)}前完成并记录。"
+            f"{_clean(event.reason_zh)}。")
+    return Rendered(f"unit.followup_due.{TEMPLATE_VERSION}", f"回访任务 {case_number}", text)
+
+
+def render_warning(event: WarningRaised) -> Rendered:
+    text = (f"{SIGNATURE}矛盾预警：{_clean(event.message_zh)}（{event.window_days}天内{len(event.case_ids)}件）。"
+            f"请研判并提前化解。")
+    return Rendered(f"unit.warning_raised.{TEMPLATE_VERSION}", "矛盾纠纷预警", text, urgent=True)
+
+
+EXPERT_KINDS_ZH = {
+    "judge": "法官", "prosecutor": "检察官", "police": "警官", "lawyer": "律师", "counsellor": "心理咨询师",
+    "community_worker": "社区工作者", "deputy": "两代表一委员", "sage": "乡贤", "volunteer": "志愿者",
+}
+
+
+def render_expert_invitation(event: MediationScheduled, case_number: str) -> Rendered:
+    kinds = "、".join(EXPERT_KINDS_ZH.get(k, k) for k in event.expert_kinds)
+    text = (f"{SIGNATURE}专家邀请：{_case_ref(case_number)}定于{local_time(event.starts_at)}调解，"
+            f"需邀请{kinds}参加。请联系受邀专家确认出席。")
+    return Rendered(f"expert.invitation.{TEMPLATE_VERSION}", f"专家邀请 {case_number}", text)
+
+
+def render_delivery_failed(channel_zh: str, template_id: str, case_number: str, error: str) -> Rendered:
+    text = (f"{SIGNATURE}通知发送失败：{_case_ref(case_number)}的一条通知（{template_id}）经多次重试仍未能通过"
+            f"{channel_zh}送达（{error[:60]}）。请人工联系当事人，并检查渠道配置。")
+    return Rendered(f"unit.delivery_failed.{TEMPLATE_VERSION}", f"通知发送失败 {case_number}", text, urgent=True)
+
+
+CHANNEL_NAMES_ZH = {"sms": "短信", "wechat": "微信", "email": "电子邮件", "webhook": "系统对接", "inbox": "站内信"}

@@ -1,0 +1,102 @@
+"""Notify's HTTP API: the in-app inboxes the tracking page and the console read, failures, unit channels.
+
+- The applicant's inbox: the tracking code plus the last four digits of the phone (intake's rule), with
+  a lock after repeated wrong checks; the same answer for "no such case" and "wrong phone".
+- A unit's inbox, failed messages and channel settings: a staff token, scoped to the caller's own unit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from yima_contracts.codes import StaffRole
+from yima_kit.auth import StaffClaims
+
+from ..service import UNIT_CONTACTS, NotifyService, normalize_tracking_code
+
+TRACK_FAILURES = "track_failures"
+
+
+def error_body(errors: list[dict[str, Any]], message: str = "请求有误，请按提示修改") -> dict[str, Any]:
+    return {"message": message, "errors": errors}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "code": e["type"],
+                   "message": "格式不正确" if "pattern" in e["type"] else "取值不正确"} for e in exc.errors()]
+        return JSONResponse(status_code=422, content=error_body(errors))
+
+
+class UnitContacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://", description="系统对接地址")
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$", description="值班邮箱")
+    wechat_openid: str | None = Field(default=None, max_length=64, description="值班人员微信 openid")
+
+
+def router(service: NotifyService, require_staff: Any) -> APIRouter:
+    r = APIRouter(prefix="/api/v1")
+    settings = service.settings
+    failures = service.db[TRACK_FAILURES]
+    any_staff = require_staff()
+    managers = require_staff(StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.LEADER)
+    admins = require_staff(StaffRole.ADMIN)
+
+    @r.get("/inbox/applicant/{tracking_code}", summary="申请人站内信 The applicant's inbox")
+    async def applicant_inbox(
+        tracking_code: str,
+        check: Annotated[str, Query(pattern=r"^\d{4}$", description="申请人手机号后四位")],
+    ) -> Any:
+        code = normalize_tracking_code(tracking_code)
+        if not code.isalnum() or len(code) > 20:
+            return JSONResponse(status_code=400, content=error_body(
+                [{"field": "tracking_code", "code": "invalid_tracking_code", "message": "查询码格式不正确"}]))
+        key = service.cipher.blind_index(code, context="track_failures")
+        now = datetime.now(UTC)
+        if await failures.count_documents({"key": key, "expires_at": {"$gt": now}}) >= settings.track_max_failures:
+            return JSONResponse(status_code=429, content=error_body(
+                [{"field": "check", "code": "locked",
+                  "message": f"核对失败次数过多，请{settings.track_lock_minutes}分钟后再试"}]))
+        record = await service.applicant_case(code, check)
+        if record is None:
+            await failures.insert_one({"key": key, "expires_at": now + timedelta(minutes=settings.track_lock_minutes)})
+            return JSONResponse(status_code=404, content=error_body(
+                [{"field": "check", "code": "not_found", "message": "未找到该案件，或手机号后四位不匹配"}]))
+        return {"case_number": record["case_number"], "messages": await service.applicant_inbox(record["_id"])}
+
+    @r.get("/inbox/unit", summary="本单位站内信 The caller's unit inbox")
+    async def unit_inbox(claims: StaffClaims = any_staff, unread: bool = False) -> Any:
+        return {"unit_code": claims.unit, "messages": await service.unit_inbox(claims.unit, unread=unread)}
+
+    @r.post("/inbox/unit/{notification_id:path}/read", summary="标记已读 Mark read")
+    async def mark_read(notification_id: str, claims: StaffClaims = any_staff) -> Any:
+        if not await service.mark_read(claims.unit, notification_id):
+            return JSONResponse(status_code=404, content=error_body(
+                [{"field": "notification_id", "code": "not_found", "message": "本单位没有这条消息"}]))
+        return {"notification_id": notification_id, "read": True}
+
+    @r.get("/failures", summary="发送失败的通知 Messages that finally failed")
+    async def list_failures(claims: StaffClaims = managers) -> Any:
+        return {"unit_code": claims.unit, "failures": await service.failures(claims.unit)}
+
+    @r.put("/units/{unit_code}/contacts", summary="本单位接收渠道 The unit's webhook / e-mail / WeChat")
+    async def put_contacts(unit_code: str, body: UnitContacts, claims: StaffClaims = admins) -> Any:
+        if unit_code != claims.unit:
+            return JSONResponse(status_code=403, content=error_body(
+                [{"field": "unit_code", "code": "forbidden", "message": "只能设置本单位的接收渠道"}],
+                message="无权操作"))
+        doc = {k: v or "" for k, v in body.model_dump().items()}
+        await service.db[UNIT_CONTACTS].update_one(
+            {"_id": unit_code}, {"$set": {**doc, "updated_by": claims.sub, "updated_at": datetime.now(UTC)}},
+            upsert=True)
+        return {"unit_code": unit_code, **doc}
+
+    return r

@@ -1,0 +1,328 @@
+"""Delivery against REAL local servers: an HTTP gateway (SMS, WeChat, webhooks) on 127.0.0.1 and an aiosmtpd
+SMTP server; real MongoDB transactions through the kit's idempotent consumer path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from yima_contracts import CaseAssigned, CaseStatusChanged, CaseSubmitted, Event, Party, ProxyInfo
+from yima_contracts.codes import CaseState, Category, Channel, RiskLevel, StaffRole
+from yima_kit.auth import TokenIssuer
+from yima_notify.app import create_app
+from yima_notify.config import NotifySettings
+from yima_notify.devgateway import DevGateway
+from yima_notify.worker import DeliveryWorker
+
+pytestmark = pytest.mark.integration
+
+UNIT = "410105001001"
+PHONE, PROXY_PHONE = "13812345678", "13900001111"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def gw():
+    g = DevGateway().start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink()
+    ctl = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    ctl.start()
+    yield sink, ctl.port
+    ctl.stop()
+
+
+@pytest.fixture
+async def notify(yima_infra, mongo_db_prefix, gw, smtp):
+    _, smtp_port = smtp
+    clock = Clock(datetime.now(UTC))
+    settings = NotifySettings(
+        kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url, mongo_db_prefix=mongo_db_prefix,
+        sms_url=f"{gw.url}/sms", wechat_url=f"{gw.url}/wechat", wechat_access_token="tok", wechat_template_id="tpl",
+        smtp_host="127.0.0.1", smtp_port=smtp_port, webhook_secret="s3cret",
+        unit_contacts_json=json.dumps({UNIT: {"webhook_url": f"{gw.url}/hooks/{UNIT}", "email": "duty@hh.example",
+                                              "wechat_openid": "oDUTY"}}),
+        quiet_hours="", digest_window_seconds=0, retry_base_seconds=1, max_attempts=4, claim_ttl_seconds=30,
+        breaker_threshold=2, breaker_cooldown_seconds=5, http_timeout_seconds=2, adapter_tries=1,
+    )
+    app = create_app(settings, consume=False, relay=False, worker=False)
+    async with app.router.lifespan_context(app):
+        svc = app.state.service
+        svc.clock = clock
+        worker: DeliveryWorker = app.state.worker
+        worker.clock = clock
+        for b in worker.breakers.values():
+            b.clock = lambda: clock().timestamp()
+        app.state.clock = clock
+        yield app
+
+
+async def consume(app, event: Event) -> bool:
+    """What the Kafka consumer does with one message: the kit's idempotent transaction, our handler."""
+    svc, rt = app.state.service, app.state.runtime
+    handler = svc.on_submitted if isinstance(event, CaseSubmitted) else svc.handle
+    return await rt.consumers.process_once(event, handler, f"notify.{type(event).__name__}")
+
+
+def submitted(case_id: str, *, proxy: bool = False) -> CaseSubmitted:
+    return CaseSubmitted(
+        case_id=case_id, correlation_id=case_id, case_number=f"JSQ-2026-{case_id[-6:]}", tracking_code="ABCDEFGHJKMN",
+        channel=Channel.PROXY if proxy else Channel.SELF_SERVICE, category=Category.NEIGHBOUR,
+        category_source="applicant", description="楼上漏水", applicant=Party(name="买买提·艾力", phone=PHONE),
+        submitted_at=datetime.now(UTC),
+        proxy=ProxyInfo(submitter=Party(name="艾力", phone=PROXY_PHONE), relation="子女", consent="written")
+        if proxy else None,
+    )
+
+
+def status(case_id: str, state: CaseState, title: str) -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case_id, correlation_id=case_id, state=state, title_zh=title,
+                             acting_unit_code=UNIT, acting_unit_name="黄河社区", next_step_zh="社区将联系您")
+
+
+def assigned(case_id: str) -> CaseAssigned:
+    return CaseAssigned(case_id=case_id, correlation_id=case_id, assignment_id=f"a-{case_id}", unit_code=UNIT,
+                        unit_name="黄河社区", supervisor_unit_code="410105001", supervisor_unit_name="丰产路街道",
+                        category=Category.NEIGHBOUR, risk_level=RiskLevel.YELLOW, rule_id="r1", reason_zh="社区调解",
+                        due_at=datetime.now(UTC) + timedelta(days=3))
+
+
+def new_case() -> str:
+    return f"case-{uuid.uuid4().hex[:12]}"
+
+
+async def outbox_events(app, topic: str, case_id: str) -> list[dict[str, Any]]:
+    rows = app.state.runtime.db["outbox"].find({"topic": topic, "key": case_id})
+    return [json.loads(d["payload"]) async for d in rows]
+
+
+async def test_every_step_reaches_every_recipient_once_per_channel(notify, gw, smtp) -> None:
+    sink, _ = smtp
+    case = new_case()
+    events = [submitted(case, proxy=True), status(case, CaseState.SUBMITTED, "纠纷已登记"),
+              status(case, CaseState.ASSIGNED, "已分派黄河社区办理"), assigned(case)]
+    for e in events:
+        assert await consume(notify, e)
+    for e in events:  # Kafka redelivers (a rebalance, a consumer restart): nothing changes
+        assert not await consume(notify, e)
+    await notify.state.worker.drain()
+    await notify.state.worker.drain()
+
+    sms = gw.at("/sms")
+    to_applicant = [m for m in sms if m.body["phone"] == PHONE]
+    to_proxy = [m for m in sms if m.body["phone"] == PROXY_PHONE]
+    assert len(to_applicant) == 2 and len(to_proxy) == 2
+    assert "ABCD-EFGH-JKMN" in to_applicant[0].body["text"] and "ABCD" not in to_proxy[0].body["text"]
+    assert "您代买*" in to_proxy[0].body["text"]  # the proxy sees the applicant's name masked
+    steps = {str(events[1].event_id), str(events[2].event_id)}
+    assert all(m.key == m.body["out_id"] and m.key.split("|")[0] in steps for m in sms)  # key = notification id
+    hooks = gw.at(f"/hooks/{UNIT}")
+    assert len(hooks) == 1 and hooks[0].body["template_id"] == "unit.assigned.v1"
+    assert hooks[0].headers["X-Yima-Signature"].startswith("sha256=")
+    assert "13812345678" not in json.dumps(hooks[0].body)  # staff texts carry no personal data
+    assert len(gw.at("/wechat")) == 1 and gw.at("/wechat")[0].body["touser"] == "oDUTY"
+    assert len(sink.messages) == 1 and sink.messages[0].rcpt_tos == ["duty@hh.example"]
+    assert gw.requests == len(gw.delivered)  # not even a repeated request
+
+    db = notify.state.runtime.db
+    assert await db["notifications"].count_documents({"case_id": case, "state": {"$ne": "delivered"}}) == 0
+    assert await db["notifications"].count_documents({"case_id": case}) == 2 * 2 + 2 + 4  # applicant, proxy, unit
+    sent = await outbox_events(notify, "notification.sent", case)
+    assert len(sent) == 10 and len({s["notification_id"] for s in sent}) == 10
+    doc = await db["notifications"].find_one({"case_id": case, "recipient": "applicant", "channel": "sms"})
+    assert PHONE not in json.dumps(doc, default=str) and "ABCD" not in json.dumps(doc, default=str)
+
+
+async def test_a_step_that_arrives_before_the_contact_waits_for_it(notify, gw) -> None:
+    case = new_case()
+    assert await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    await notify.state.worker.drain()
+    assert gw.at("/sms") == []
+    assert await consume(notify, submitted(case))
+    await notify.state.worker.drain()
+    assert [m.body["phone"] for m in gw.at("/sms")] == [PHONE]
+
+
+async def test_a_crash_between_send_and_mark_does_not_send_twice(notify, gw) -> None:
+    case = new_case()
+    await consume(notify, submitted(case))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    dying: DeliveryWorker = notify.state.worker
+    batch = await dying.claim("sms")
+    assert batch and len(batch) == 1
+    await dying.channels["sms"].send(dying._message("sms", batch))  # sent… and the process dies before the mark
+    clock = notify.state.clock
+    other = DeliveryWorker(notify.state.service, dying.client, dying.outbox, dying.channels, clock=clock)
+    await other.drain("sms")
+    assert gw.requests == 1 or (await notify.state.runtime.db["notifications"].find_one(
+        {"_id": batch[0]["_id"]}))["state"] == "sending"  # not taken over before the claim expires
+    clock.advance(31)
+    await other.drain("sms")
+    assert gw.requests == 2 and len(gw.delivered) == 1  # re-sent under the same key: the gateway dropped it
+    assert gw.delivered[0].key == batch[0]["_id"]  # the notification id is the idempotency key
+    assert len(await outbox_events(notify, "notification.sent", case)) == 2  # inbox + sms, once each
+
+
+async def test_two_replicas_never_send_the_same_message(notify, gw) -> None:
+    cases = [new_case() for _ in range(6)]
+    for c in cases:
+        await consume(notify, submitted(c))
+        await consume(notify, status(c, CaseState.SUBMITTED, "纠纷已登记"))
+        await consume(notify, status(c, CaseState.ASSIGNED, "已分派"))
+    w1: DeliveryWorker = notify.state.worker
+    w2 = DeliveryWorker(notify.state.service, w1.client, w1.outbox, w1.channels, clock=w1.clock)
+    await asyncio.gather(w1.drain("sms"), w2.drain("sms"))
+    assert len(gw.delivered) == 12 and gw.requests == 12
+
+
+async def test_a_channel_that_is_down_then_back_gets_every_message_once(notify, gw) -> None:
+    clock, worker = notify.state.clock, notify.state.worker
+    gw.down = True
+    cases = [new_case() for _ in range(5)]
+    for c in cases:
+        await consume(notify, submitted(c))
+        await consume(notify, status(c, CaseState.ACCEPTED, "已受理"))
+    for _ in range(6):  # an outage: the breaker opens after 2 failures and stops claiming
+        await worker.drain("sms")
+        clock.advance(2)
+    assert worker.breakers["sms"].state in ("open", "half_open")
+    assert gw.requests < 5  # the breaker kept the broken channel alone
+    db = notify.state.runtime.db
+    assert await db["notifications"].count_documents({"channel": "sms", "state": "failed"}) == 0
+    gw.down = False
+    for _ in range(20):
+        clock.advance(10)
+        await worker.drain("sms")
+    assert sorted(m.body["phone"] for m in gw.delivered) == [PHONE] * 5
+    assert len({m.key for m in gw.delivered}) == 5
+    assert await db["notifications"].count_documents(
+        {"case_id": {"$in": cases}, "channel": "sms", "state": "delivered"}) == 5
+
+
+async def test_a_message_that_finally_fails_is_visible_to_staff(notify, gw) -> None:
+    gw.down = True
+    worker, clock = notify.state.worker, notify.state.clock
+    worker.breakers["webhook"].threshold = 100  # keep trying: exhaust the attempts
+    case = new_case()
+    await consume(notify, submitted(case))
+    await consume(notify, assigned(case))
+    for _ in range(8):
+        await worker.drain("webhook")
+        clock.advance(60)
+    db = notify.state.runtime.db
+    failed = await db["notifications"].find_one({"case_id": case, "channel": "webhook"})
+    assert failed["state"] == "failed" and failed["attempts"] == 4 and "503" in failed["last_error"]
+    nf = await outbox_events(notify, "notification.failed", case)
+    assert len(nf) == 1 and nf[0]["notification_id"] == failed["_id"] and nf[0]["channel"] == "webhook"
+
+    token = TokenIssuer.dev().issue(staff_id="s1", unit=UNIT, role=StaffRole.DISPATCHER)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=notify), base_url="http://notify") as http:
+        r = await http.get("/api/v1/failures", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert [f["notification_id"] for f in r.json()["failures"]] == [failed["_id"]]
+        r = await http.get("/api/v1/inbox/unit", headers={"Authorization": f"Bearer {token}"})
+        titles = [m["template_id"] for m in r.json()["messages"]]
+        assert sorted(titles) == ["unit.assigned.v1", "unit.delivery_failed.v1"]
+
+
+async def test_quiet_hours_hold_texts_and_a_burst_becomes_one_digest(notify, gw) -> None:
+    svc, worker, clock = notify.state.service, notify.state.worker, notify.state.clock
+    from yima_notify.core.policy import parse_quiet_hours
+
+    svc.quiet = parse_quiet_hours("22:00-08:00")
+    svc.settings.digest_window_seconds = 120
+    clock.now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+    case = new_case()
+    await consume(notify, submitted(case))
+    for state, title in ((CaseState.SUBMITTED, "纠纷已登记"), (CaseState.ASSIGNED, "已分派"),
+                         (CaseState.ACCEPTED, "已受理")):
+        await consume(notify, status(case, state, title))
+    await worker.drain("sms")
+    assert gw.delivered == []  # nobody's phone buzzes at night; the inbox has it already
+    inbox = await svc.applicant_inbox(case)
+    assert len(inbox) == 3
+    clock.now = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)  # 08:01 in Beijing
+    await worker.drain("sms")
+    assert len(gw.delivered) == 1
+    text = gw.delivered[0].body["text"]
+    assert text.startswith("【一码解纠纷】您有3条新消息：①") and "已受理" in text
+    # More steps right after: throttled, then one more text for all of them.
+    await consume(notify, status(case, CaseState.IN_MEDIATION, "进入调解"))
+    await consume(notify, status(case, CaseState.RESOLVED, "调解成功"))
+    await worker.drain("sms")
+    assert len(gw.delivered) == 1
+    clock.advance(121)
+    await worker.drain("sms")
+    assert len(gw.delivered) == 2 and "您有2条新消息" in gw.delivered[1].body["text"]
+    db = notify.state.runtime.db
+    assert await db["notifications"].count_documents({"case_id": case, "channel": "sms", "state": "delivered"}) == 5
+
+
+async def test_inboxes_are_protected(notify) -> None:
+    case = new_case()
+    await consume(notify, submitted(case))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    await consume(notify, assigned(case))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=notify), base_url="http://notify") as http:
+        r = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
+        assert r.status_code == 200, r.text
+        assert [m["template_id"] for m in r.json()["messages"]] == ["applicant.submitted.v1"]
+        for _ in range(5):
+            wrong = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "0000"})
+            assert wrong.status_code == 404 and wrong.json()["errors"][0]["code"] == "not_found"
+        locked = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
+        assert locked.status_code == 429
+
+        assert (await http.get("/api/v1/inbox/unit")).status_code == 401
+        mine = TokenIssuer.dev().issue(staff_id="s1", unit=UNIT, role=StaffRole.MEDIATOR)
+        other = TokenIssuer.dev().issue(staff_id="s2", unit="410105001002", role=StaffRole.ADMIN)
+        r = await http.get("/api/v1/inbox/unit", headers={"Authorization": f"Bearer {mine}"})
+        msgs = [m for m in r.json()["messages"] if m["case_number"] == submitted(case).case_number]
+        assert len(msgs) == 1 and "新交办" in msgs[0]["text"]
+        r = await http.get("/api/v1/inbox/unit", headers={"Authorization": f"Bearer {other}"})
+        assert all(m["case_number"] != submitted(case).case_number for m in r.json()["messages"])
+        nid = msgs[0]["notification_id"]
+        assert (await http.post(f"/api/v1/inbox/unit/{nid}/read",
+                                headers={"Authorization": f"Bearer {other}"})).status_code == 404
+        assert (await http.post(f"/api/v1/inbox/unit/{nid}/read",
+                                headers={"Authorization": f"Bearer {mine}"})).status_code == 200
+        r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": "http://x.example/h"},
+                           headers={"Authorization": f"Bearer {other}"})
+        assert r.status_code == 403
