@@ -213,7 +213,10 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
 
         # The in-app inboxes: one applicant message per step, one unit message per order/notice, the street
         # (the supervisor) one per 督办.
-        inbox = [d async for d in ledger.find({"case_id": {"$in": cases}, "channel": "inbox"})]
+        # (Ten leak reports in one community also make risk raise a cluster warning to the community: that is
+        # the platform working, and not what this test counts.)
+        inbox = [d async for d in ledger.find({"case_id": {"$in": cases}, "channel": "inbox",
+                                               "source_event_type": {"$ne": "warning.raised.v1"}})]
         assert Counter(d["recipient"] for d in inbox) == Counter({
             "applicant": len(status_ids) + len(cases),  # every step and the rating request
             f"unit:{COMMUNITY}": len(expected_hooks), f"unit:{STREET}": len(notices)})

@@ -52,7 +52,7 @@ async def test_a_community_qr_case_lands_in_that_communitys_topic(platform, yima
 async def test_wage_dispute_to_the_labour_committee_returned_and_redispatched(platform, yima_infra) -> None:
     bootstrap = yima_infra.kafka_bootstrap
     case = await submit(platform, {
-        "channel": "reception", "applicant": {"name": "买买提·艾力", "phone": "13712345678"},
+        "channel": "self_service", "applicant": {"name": "买买提·艾力", "phone": "13712345678"},
         "description": "包工头拖欠我们三个月工资，一共两万多元"})
     case_id = case["case_id"]
     assert case["category"] == "labour_wages"

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 COMMUNITY = "410105001001"
 CASE = {
-    "channel": "reception",
+    "channel": "self_service",
     "applicant": {"name": "欧阳娜娜", "phone": "13912345678"},
     "category": "marriage_family",
     "description": "去年法院判决离婚后，前夫还是隔三差五喝了酒来我家闹，扬言要砍死我，我已经报了好几次警，"

@@ -46,6 +46,6 @@ async def test_simultaneous_contact_and_step_never_strand_a_notification(yima_in
             {"case_id": {"$in": cases}, "recipient_kind": "applicant", "channel": "inbox"})
         delivered = sorted([d["case_id"] async for d in inbox if d["state"] == "delivered"])
         assert delivered == sorted(cases)
-        assert await rt.db["pending"].count_documents({"case_id": {"$in": cases}}) == 0
+        assert await rt.db["pending_events"].count_documents({"case_id": {"$in": cases}}) == 0
     finally:
         await rt.client.close()
