@@ -46,6 +46,7 @@ def browser():
                  "--window-size=412,1400", "--lang=zh-CN"):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver.implicitly_wait(5)  # a loaded CI machine: let each page finish loading before looking for an element
     driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -107,6 +108,7 @@ def test_submit_track_and_rate_in_chromium(browser, live_intake) -> None:
     b.find_element(By.ID, "check").send_keys("0000")
     b.find_element(By.ID, "track").click()
     assert "未找到该案件" in b.find_element(By.CLASS_NAME, "errors").text
+    b.find_element(By.ID, "check").clear()
     b.find_element(By.ID, "check").send_keys("5678")
     b.find_element(By.ID, "track").click()
     assert b.find_element(By.ID, "case-number").text == case_number
