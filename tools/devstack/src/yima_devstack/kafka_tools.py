@@ -18,12 +18,19 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        deadline = asyncio.get_running_loop().time() + timeout
+        # The topic may not exist yet (routing creates a unit's topic right before its first assignment).
+        while True:
+            await consumer._client.force_metadata_update()
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if tps:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}: topic does not exist after {timeout}s")
+            await asyncio.sleep(0.3)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen: Records = []
-        deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for recs in (await consumer.getmany(timeout_ms=300)).values():
                 seen.extend(recs)
@@ -56,3 +63,4 @@ async def produce(
         await producer.send_and_wait(topic, body, key=key.encode(), headers=headers or [])
     finally:
         await producer.stop()
+
