@@ -73,3 +73,45 @@ def test_every_event_has_a_topic_and_every_platform_topic_its_events() -> None:
     assert on_topics == set(EVENT_MODELS)
     for t in topics.PLATFORM_TOPICS:
         assert t.startswith("dlq.") or t in TOPIC_EVENTS, t
+
+
+def _invited(**over):
+    from yima_contracts import ExpertInvited
+
+    base = dict(
+        case_id="c1", correlation_id="c1", invitation_id="i1", assignment_id="a1", unit_code="JSQ-LDTJ",
+        unit_name="金水区劳动争议调解委员会", person_id="p-1", expert_kind="lawyer", expert_name="李明",
+        expert_phone="+86 138-1234-5678", case_number="JSQ-2026-000042", category="labour_wages",
+        reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加",
+    )
+    base.update(over)
+    return ExpertInvited.model_validate(base)
+
+
+def test_an_expert_invitation_travels_on_its_topic_keyed_by_the_case() -> None:
+    from yima_contracts import TOPIC_EVENTS, ExpertInvited
+
+    e = _invited(mode="offline", starts_at="2026-11-25T02:00:00Z", place_zh="第一调解室", session_id="s1")
+    assert e.event_type == "mediation.expert_invited.v1"
+    assert parse_event(e.model_dump_json()) == e
+    assert e.expert_phone == "13812345678"  # normalised like every phone of the platform
+    assert TOPIC_EVENTS[topics.MEDIATION_EXPERT_INVITED] == (ExpertInvited,)
+    assert topics.MEDIATION_EXPERT_INVITED in topics.PLATFORM_TOPICS
+    assert e.case_id == "c1"  # the outbox keys every event by case_id: the partition key
+    assert _invited(expert_phone=None).expert_phone is None  # no phone: the inbox only
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("expert_phone", "12345"), ("expert_kind", "astrologer"), ("category", "gossip"), ("unit_code", "bad code"),
+    ("starts_at", "2026-11-25T10:00:00"), ("mode", "phone"),
+])
+def test_a_malformed_expert_invitation_is_refused(field: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        _invited(**{field: value})
+
+
+def test_an_expert_invitation_carries_no_party_data() -> None:
+    from yima_contracts import ExpertInvited
+
+    party_fields = {"applicant", "respondent", "parties", "description", "tracking_code"}
+    assert not party_fields & set(ExpertInvited.model_fields)

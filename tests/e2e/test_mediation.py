@@ -1,11 +1,10 @@
 """Zhongyuan's scenario end to end through the real broker, every service its own process:
 submitted → assigned → accepted in the mediation console → a remote session with an invited lawyer →
-agreement PDF archived and verifiable by its hash → closed; and a failed case transferred to litigation
-with its file."""
+agreement PDF archived and verifiable by its hash → closed → rated by the applicant; and a failed case
+transferred to litigation with its file."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from yima_contracts import topics
 from yima_contracts.codes import StaffRole
-from yima_devstack.kafka_tools import keyed, read_topic
+from yima_devstack.kafka_tools import keyed, read_topic, wait_for
 from yima_kit.auth import TokenIssuer
 from yima_mediation.core.schedule import SHANGHAI, is_workday
 
@@ -26,25 +25,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 COMMITTEE = "JSQ-LDTJ"  # 金水区劳动争议人民调解委员会: works inside yima (mediation's platform units)
 
 
-def staff(role: StaffRole, sub: str) -> dict[str, str]:
-    t = TokenIssuer.dev().issue(staff_id=sub, unit=COMMITTEE, role=role, unit_path=("410105", COMMITTEE),
-                                name="王芳")
+def staff(role: StaffRole, sub: str, unit: str = COMMITTEE, path: tuple[str, ...] = ("410105", COMMITTEE)
+          ) -> dict[str, str]:
+    t = TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=path, name="王芳")
     return {"Authorization": f"Bearer {t}"}
 
 
 DISPATCHER = staff(StaffRole.DISPATCHER, "e2e-dispatcher")
 MEDIATOR = staff(StaffRole.MEDIATOR, "e2e-mediator")
+DISTRICT_LEADER = staff(StaffRole.LEADER, "e2e-district-leader", "410105", ("410105",))  # the committee's parent
+STREET_LEADER = staff(StaffRole.LEADER, "e2e-street-leader", "410105001", ("410105", "410105001"))  # not above it
 
 
-async def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def next_workday_10am() -> datetime:
@@ -98,11 +90,33 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
     try:
         await tracking(platform, case, "2345", "accepted")  # routing took mediation's feedback like any unit's
 
+        # The directory's hierarchy travels with the order: the district above the committee sees the case,
+        # a street elsewhere does not.
+        above = (await med.get("/api/v1/queue", params={"scope": "below"}, headers=DISTRICT_LEADER)).json()["items"]
+        assert aid in [i["assignment_id"] for i in above]
+        assert (await med.get(f"/api/v1/cases/{aid}", headers=DISTRICT_LEADER)).status_code == 200
+        elsewhere = (await med.get("/api/v1/queue", params={"scope": "below"}, headers=STREET_LEADER)).json()
+        assert aid not in [i["assignment_id"] for i in elsewhere["items"]]
+        assert (await med.get(f"/api/v1/cases/{aid}", headers=STREET_LEADER)).status_code == 404
+
         lawyer = await med.post("/api/v1/people", headers=DISPATCHER, json={
             "kind": "lawyer", "name": "李明", "title_zh": "河南某律师事务所律师", "fields": ["labour_wages"]})
         inv = await med.post(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR,
                              json={"person_id": lawyer.json()["person_id"]})
         assert inv.status_code == 201, inv.text
+        invited = json.loads((await read_topic(bootstrap, topics.MEDIATION_EXPERT_INVITED,
+                                               keyed(case["case_id"])))[0].value)
+        assert (invited["person_id"], invited["expert_kind"]) == (lawyer.json()["person_id"], "lawyer")
+        assert "13937112345" not in json.dumps(invited)  # no party data, case number and category only
+
+        def expert_told(records):
+            sent = [json.loads(r.value) for r in records if r.key == case["case_id"].encode()]
+            return [e for e in sent if e["template_id"] == "expert.invited.v1"] or None
+
+        told = await read_topic(bootstrap, topics.NOTIFICATION_SENT, expert_told)
+        # no phone: the inbox only (a relay re-publish repeats the same notification id)
+        assert {(e["notification_id"], e["recipient_kind"], e["channel"]) for e in told} == {
+            (told[0]["notification_id"], "expert", "inbox")}
         await med.post(f"/api/v1/invitations/{inv.json()['invitation_id']}/answer", headers=MEDIATOR,
                        json={"accept": True})
         start = next_workday_10am()
@@ -115,6 +129,14 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
         assert scheduled["join_url"].startswith("https://")
         view = await tracking(platform, case, "2345", "in_mediation")
         assert "已安排调解" in view["timeline"][-1]["title"] and "13937112345" not in json.dumps(view)
+        # The applicant finds the time and the video link on the tracking page (never a link in a text).
+        async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as intake:
+            async def session_shown():
+                v = (await intake.get(f"/api/v1/track/{case['tracking_code']}", params={"check": "2345"})).json()
+                return v["sessions"] or None
+
+            shown = (await wait_for(session_shown))[0]
+        assert shown["join_url"] == scheduled["join_url"] and shown["mode_name"] == "线上视频调解"
 
         rec = await med.post(f"/api/v1/sessions/{ses.json()['session_id']}/record", headers=MEDIATOR, json={
             "attended": ["p1", "p2", lawyer.json()["person_id"]], "summary": "律师释法，双方同意分期支付",
@@ -151,6 +173,19 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
         states = [s["state"] for s in view["timeline"]]
         assert states[:3] == ["submitted", "assigned", "accepted"] and "in_mediation" in states
         assert states.index("in_mediation") < states.index("resolved") < states.index("closed")
+
+        # The applicant rates the closed case under the same code; the rating is an event like every step.
+        async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as intake:
+            r = await intake.post(f"/api/v1/track/{case['tracking_code']}/rating",
+                                  json={"check": "2345", "score": 5, "comment": "调解员很耐心，律师讲得清楚"})
+            assert r.status_code == 201, r.text
+            again = await intake.post(f"/api/v1/track/{case['tracking_code']}/rating",
+                                      json={"check": "2345", "score": 1})
+            assert again.status_code == 409 and again.json()["errors"][0]["code"] == "already_rated"
+        rated = json.loads((await read_topic(bootstrap, topics.CASE_RATED, keyed(case["case_id"])))[0].value)
+        assert rated["score"] == 5
+        view = await tracking(platform, case, "2345", "rated")
+        assert [s["state"] for s in view["timeline"]][-2:] == ["closed", "rated"]
     finally:
         await med.aclose()
 

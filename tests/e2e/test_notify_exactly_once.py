@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 from yima_contracts import topics
-from yima_devstack.kafka_tools import produce, read_topic
+from yima_devstack.kafka_tools import produce, read_topic, wait_for
 from yima_devstack.services import service_env
 from yima_notify.devgateway import DevGateway
 
@@ -38,15 +38,6 @@ def case_body(i: int) -> dict:
     }
 
 
-async def wait_for(predicate, timeout: float = 90, interval: float = 0.3):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def _healthy(url: str) -> bool:
@@ -95,11 +86,6 @@ async def _restart(proc, env) -> None:
     await wait_for(lambda: asyncio.to_thread(_healthy, proc.url), timeout=120)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent failure after the issue-4..8 merge: sometimes one of the ten cases never shows its "
-    "'accepted' case.status step (39 of 40 steps seen); root cause not yet found — see the session note, issue 8",
-)
 async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         platform, yima_infra, gateway, notify_with_channels):
     proc, env = notify_with_channels
@@ -131,7 +117,6 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         return mine if len(mine) == len(cases) else None
 
     work = await read_topic(bootstrap, topics.unit_topic(COMMUNITY), orders, timeout=120)
-    closed_ids: dict[str, str] = {}
     for n, case_id in enumerate(cases):
         o = work[case_id]
         await produce(bootstrap, topics.CASE_FEEDBACK, case_id, {
@@ -148,14 +133,6 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
             "step": "notice", "unit_code": COMMUNITY, "supervisor_unit_code": STREET,
             "due_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "message_zh": "请按期办结并反馈",
         })
-        # …and the case is closed (as mediation does): the applicant is asked to rate it.
-        closed_ids[case_id] = str(uuid.uuid4())
-        await produce(bootstrap, topics.CASE_CLOSED, case_id, {
-            "event_id": closed_ids[case_id], "event_type": "case.closed.v1", "case_id": case_id,
-            "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": o["correlation_id"],
-            "actor": {"kind": "system", "service": "mediation"}, "outcome": "agreement", "unit_code": COMMUNITY,
-            "resolved": True, "applicant_message_zh": "双方达成调解协议",
-        })
         if n == len(cases) // 2:
             proc.kill()
             await _restart(proc, env)
@@ -166,7 +143,22 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         per_case = Counter(s["case_id"] for s in mine if s["state"] == "accepted")
         return mine if len(per_case) == len(cases) else None
 
+    # Only an accepted case is closed (as in life: mediation closes what its unit accepted). Closing earlier
+    # would race the acceptance across two topics: routing rightly ignores an 'accepted' on a closed case.
     status = await read_topic(bootstrap, topics.CASE_STATUS, steps, timeout=120)
+    closed_ids: dict[str, str] = {}
+    for n, case_id in enumerate(cases):
+        # The case is closed (as mediation does): the applicant is asked to rate it.
+        closed_ids[case_id] = str(uuid.uuid4())
+        await produce(bootstrap, topics.CASE_CLOSED, case_id, {
+            "event_id": closed_ids[case_id], "event_type": "case.closed.v1", "case_id": case_id,
+            "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": work[case_id]["correlation_id"],
+            "actor": {"kind": "system", "service": "mediation"}, "outcome": "agreement", "unit_code": COMMUNITY,
+            "resolved": True, "applicant_message_zh": "双方达成调解协议",
+        })
+        if n == len(cases) // 2:
+            proc.kill()  # and once more in the middle of the closing burst
+            await _restart(proc, env)
     assigned = await read_topic(bootstrap, topics.CASE_ASSIGNED, lambda rs: (
         lambda m: m if len({a["case_id"] for a in m}) == len(cases) else None)(
         [json.loads(r.value) for r in rs if r.key and r.key.decode() in cases]))
@@ -183,9 +175,9 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
                 in status_ids | set(closed_ids.values()) | {a["event_id"] for a in assigned}
                 | {n["event_id"] for n in notices}}
 
-    try:
+    try:  # generous: on 2 loaded cores, the restarted notify catches up a whole burst
         await wait_for(lambda: asyncio.sleep(0, result=delivered("/sms") >= expected_sms
-                                             and delivered("/hooks/") >= expected_hooks), timeout=60)
+                                             and delivered("/hooks/") >= expected_hooks), timeout=150)
     except TimeoutError:
         mongo = AsyncMongoClient(yima_infra.mongo_url, tz_aware=True)
         db = mongo[f"{platform.db_prefix}yima_notify"]

@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from yima_contracts import topics
-from yima_devstack.kafka_tools import keyed, produce, read_topic
-
-from .test_walking_skeleton import wait_for
+from yima_devstack.kafka_tools import keyed, produce, read_topic, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -5,7 +5,6 @@ Every service runs as its own process against the real Kafka broker and MongoDB-
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from yima_contracts import headers, topics
-from yima_devstack.kafka_tools import keyed, produce, read_topic
+from yima_devstack.kafka_tools import keyed, produce, read_topic, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -28,15 +27,6 @@ CASE = {
 }
 
 
-async def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ import httpx
 import pytest
 from yima_contracts import topics
 from yima_contracts.codes import StaffRole
-from yima_devstack.kafka_tools import keyed, read_topic
+from yima_devstack.kafka_tools import keyed, read_topic, wait_for
 from yima_kit.auth import TokenIssuer
-
-from .test_walking_skeleton import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

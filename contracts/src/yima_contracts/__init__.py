@@ -20,7 +20,14 @@ from .events import (
     parse_event,
 )
 from .intake_events import CaseRated, CaseUpdated
-from .mediation_events import CaseClosed, CaseTransferred, MediationConcluded, MediationScheduled, MediationSessionHeld
+from .mediation_events import (
+    CaseClosed,
+    CaseTransferred,
+    ExpertInvited,
+    MediationConcluded,
+    MediationScheduled,
+    MediationSessionHeld,
+)
 from .notify_events import NotificationFailed
 from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS
 from .risk_events import FollowupDue, WarningRaised
@@ -43,6 +50,7 @@ __all__ = [
     "CaseUpdated",
     "DeadlineChanged",
     "Event",
+    "ExpertInvited",
     "FollowupDue",
     "JointSummoned",
     "LeaderAssigned",

@@ -19,6 +19,8 @@ from .codes import ActorKind, CaseState, Category, Channel, FeedbackKind, RiskLe
 from .personal import normalize_name, normalize_phone
 from .topics import UNIT_CODE_PATTERN
 
+# An openid is 28 characters today ([A-Za-z0-9_-]); allow some room without accepting free text.
+WECHAT_OPENID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 UnitCode = Annotated[str, Field(pattern=UNIT_CODE_PATTERN, description="org unit code, e.g. 410105001")]
 Phone = Annotated[str, AfterValidator(normalize_phone)]
 PersonName = Annotated[str, AfterValidator(normalize_name)]
@@ -155,6 +157,9 @@ class CaseSubmitted(Event):
     proxy: ProxyInfo | None = None
     court_reference: str | None = Field(default=None, max_length=64, description="诉前委派 case reference")
     repeat_of: str | None = Field(default=None, max_length=64, description="case_id this repeats, if linked")
+    applicant_wechat_openid: str | None = Field(
+        default=None, pattern=WECHAT_OPENID_PATTERN,
+        description="the applicant's WeChat openid (mini-program / 公众号), for template messages; notify only")
 
 
 class CaseRiskAssessed(Event):
@@ -198,6 +203,14 @@ class UnitCaseAssigned(Event):
 
     assignment_id: str = Field(max_length=64)
     unit_code: UnitCode
+    unit_name: str | None = Field(default=None, max_length=100)
+    unit_path: list[UnitCode] = Field(
+        default_factory=list, max_length=10,
+        description="codes from the top of the hierarchy down to the unit itself: units above may see the case")
+    in_platform: bool = Field(
+        default=False,
+        description="the unit handles cases in yima's own console (the mediation service takes this order); "
+        "false: the unit's own system answers on case.feedback")
     case_number: str = Field(max_length=40)
     channel: Channel
     category: Category
@@ -246,6 +259,11 @@ class CaseStatusChanged(Event):
     acting_unit_name: str | None = Field(default=None, max_length=100, description="who acts now")
     next_step_zh: str = Field(default="", max_length=300, description="what comes next")
     due_at: UtcDatetime | None = None
+    announced_by: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z_.]+\.v\d+$",
+        description="type of the event, published with this step, whose own message tells the applicant of it "
+        "(e.g. mediation.scheduled.v1 with the time and link): the timeline shows the step, notify sends no second "
+        "message for it")
 
 
 class NotificationSent(Event):

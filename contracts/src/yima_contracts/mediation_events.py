@@ -10,12 +10,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .codes import Outcome
-from .events import Event, UnitCode, UtcDatetime
+from .codes import Category, Outcome
+from .events import Event, Phone, UnitCode, UtcDatetime
 
 MediationKind = Literal["people", "administrative", "judicial"]  # 人民调解 / 行政调解 / 司法调解
 SessionMode = Literal["online", "offline", "async"]
 SessionFormat = Literal["joint", "caucus"]  # 联合 / 背靠背
+ExpertKind = Literal["judge", "prosecutor", "police", "lawyer", "counsellor", "community_worker", "deputy", "sage",
+                     "volunteer", "mediator"]
 
 
 class MediationScheduled(Event):
@@ -33,6 +35,36 @@ class MediationScheduled(Event):
     join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
     expert_kinds: list[str] = Field(default_factory=list, description="judge, lawyer, … invited")
     applicant_message_zh: str = Field(max_length=300, description="what the applicant should be told")
+
+
+class ExpertInvited(Event):
+    """An expert (法官, 律师, 心理咨询师, …) was invited to take part in a case's mediation.
+
+    Mediation holds the experts' registry and contacts, so the invitation names its recipient: notify tells
+    the expert directly (SMS to ``expert_phone`` when there is one, and the inbox of ``person:<person_id>``).
+    Nothing of the parties travels here: the case is named by its number and category only.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "mediation.expert_invited.v1"
+    event_type: Literal["mediation.expert_invited.v1"] = "mediation.expert_invited.v1"
+
+    invitation_id: str = Field(max_length=64)
+    assignment_id: str = Field(max_length=64)
+    unit_code: UnitCode = Field(description="the unit hosting the mediation")
+    unit_name: str = Field(max_length=100, description="the hosting unit's name, as the expert reads it")
+    person_id: str = Field(max_length=64, description="the expert in mediation's registry (notify: person:<id>)")
+    expert_kind: ExpertKind
+    expert_name: str = Field(min_length=1, max_length=50, description="as in mediation's registry")
+    expert_phone: Phone | None = Field(default=None, description="mobile or landline; none = inbox only")
+    case_number: str = Field(max_length=40)
+    category: Category
+    session_id: str | None = Field(default=None, max_length=64, description="the session, if one is known")
+    mode: SessionMode | None = Field(default=None, description="the session's mode, if one is known")
+    starts_at: UtcDatetime | None = Field(default=None, description="the session's start, if one is known")
+    place_zh: str | None = Field(default=None, max_length=200, description="room at a centre (offline)")
+    join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
+    reply_zh: str = Field(max_length=200, description="what the expert should do to accept or decline")
+    reply_url: str | None = Field(default=None, max_length=500, description="where to answer online, if anywhere")
 
 
 class MediationSessionHeld(Event):
@@ -86,4 +118,4 @@ class CaseClosed(Event):
     applicant_message_zh: str = Field(max_length=300)
 
 
-MODELS = (MediationScheduled, MediationSessionHeld, MediationConcluded, CaseTransferred, CaseClosed)
+MODELS = (MediationScheduled, ExpertInvited, MediationSessionHeld, MediationConcluded, CaseTransferred, CaseClosed)

@@ -29,6 +29,7 @@ CASE_LEADER_ASSIGNED = "case.leader_assigned"  # 分包领导 of a red case
 CASE_DEADLINE_CHANGED = "case.deadline_changed"  # clock paused / resumed / recomputed
 # mediation
 MEDIATION_SCHEDULED = "mediation.scheduled"
+MEDIATION_EXPERT_INVITED = "mediation.expert_invited"  # an expert is told of an invitation (notify)
 MEDIATION_SESSION_HELD = "mediation.session_held"
 MEDIATION_CONCLUDED = "mediation.concluded"
 CASE_TRANSFERRED = "case.transferred"  # 诉调对接: arbitration, litigation, administrative
@@ -74,6 +75,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_LEADER_ASSIGNED,
     CASE_DEADLINE_CHANGED,
     MEDIATION_SCHEDULED,
+    MEDIATION_EXPERT_INVITED,
     MEDIATION_SESSION_HELD,
     MEDIATION_CONCLUDED,
     CASE_TRANSFERRED,

@@ -12,29 +12,15 @@ from yima_contracts import CaseStatusChanged, headers, topics
 from yima_contracts.codes import CaseState
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_kit.consumer import Tx
-from yima_kit.kafka_admin import ensure_topics
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outgoing
 from yima_kit.runtime import Runtime
-from yima_kit.settings import KitSettings
 
 pytestmark = pytest.mark.integration
 
 
 def status(case_id: str, title: str = "测试") -> CaseStatusChanged:
     return CaseStatusChanged(case_id=case_id, correlation_id=case_id, state=CaseState.ACCEPTED, title_zh=title)
-
-
-def settings(infra, prefix: str) -> KitSettings:
-    return KitSettings(
-        service_name="mediation",
-        kafka_bootstrap=infra.kafka_bootstrap,
-        mongo_url=infra.mongo_url,
-        mongo_db_prefix=prefix,
-        consumer_max_attempts=3,
-        consumer_retry_base_seconds=0.01,
-        outbox_poll_seconds=0.1,
-    )
 
 
 async def until(pred, timeout=30.0):
@@ -46,15 +32,8 @@ async def until(pred, timeout=30.0):
     return result
 
 
-@pytest.fixture
-async def topic(yima_infra):
-    name = f"test.kit.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(yima_infra.kafka_bootstrap, [name, f"{name}.out"], partitions=2)
-    return name
-
-
-async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yima_infra, mongo_db_prefix, topic):
-    first = Runtime.create(settings(yima_infra, mongo_db_prefix))
+async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yima_infra, topic, kit_settings):
+    first = Runtime.create(kit_settings())
     await first.outbox.setup()
     case_id = str(uuid.uuid4())
     event = status(case_id)
@@ -73,7 +52,7 @@ async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yi
         await in_transaction(first.client, aborted)
     await first.client.close()  # the process dies before its relay ran: nothing was published yet
 
-    second = Runtime.create(settings(yima_infra, mongo_db_prefix))
+    second = Runtime.create(kit_settings())
     await second.start(consume=False, relay=True)
     try:
         await read_topic(yima_infra.kafka_bootstrap, topic, keyed(case_id))
@@ -83,12 +62,16 @@ async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yi
         assert records[0].key == case_id.encode()  # partition key = case id
         assert dict(records[0].headers)[headers.EVENT_TYPE] == b"case.status.v1"
         assert await second.db["outbox"].count_documents({"published_at": None}) == 0
+        # Published rows are kept for the retention period, then MongoDB's TTL monitor removes them; a row
+        # without published_at (not yet sent) never matches a TTL index.
+        ttl = [i async for i in await second.db["outbox"].list_indexes() if i["name"] == "published_ttl"]
+        assert ttl and ttl[0]["key"] == {"published_at": 1} and ttl[0]["expireAfterSeconds"] == 30 * 24 * 3600
     finally:
         await second.stop()
 
 
-async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yima_infra, mongo_db_prefix, topic):
-    rt = Runtime.create(settings(yima_infra, mongo_db_prefix))
+async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yima_infra, topic, kit_settings):
+    rt = Runtime.create(kit_settings())
     attempts: dict[str, int] = {}
 
     @rt.consumers.subscribe(topic, CaseStatusChanged, name="probe", group_id=f"g-{topic}")

@@ -50,6 +50,16 @@ async def test_submission_is_stored_encrypted_and_staged_for_publishing(api) -> 
     assert sorted(d["topic"] for d in staged) == ["case.status", "case.submitted"]
 
 
+async def test_the_mini_programs_openid_goes_to_notify_on_the_submitted_event_only(api) -> None:
+    openid = "oMiniProgram_0123456789abcd"
+    r = await api.post("/api/v1/cases", json={**CASE, "applicant": {**CASE["applicant"], "wechat_openid": openid}})
+    assert r.status_code == 201, r.text
+    staged = {d["topic"]: d["payload"] async for d in api.db["outbox"].find({"key": r.json()["case_id"]})}
+    assert f'"applicant_wechat_openid":"{openid}"' in staged["case.submitted"].replace(" ", "")
+    assert openid not in staged["case.status"]
+    assert openid not in str(await api.db["cases"].find_one({"_id": r.json()["case_id"]}))
+
+
 async def test_a_retried_submission_returns_the_first_case(api) -> None:
     key = str(uuid.uuid4())
     first = await api.post("/api/v1/cases", json=CASE, headers={"Idempotency-Key": key})
@@ -83,6 +93,8 @@ async def test_concurrent_submissions_get_gapless_unique_case_numbers(api) -> No
         ({"channel": "carrier_pigeon"}, "channel", "取值不在允许范围内"),
         ({"description": "短"}, "description", "内容太短"),
         ({"location": {"unit_code": "../../etc"}}, "location.unit_code", "格式不正确"),
+        ({"applicant": {"name": "张三", "phone": "13812345678", "wechat_openid": "<script>"}},
+         "applicant.wechat_openid", "格式不正确"),
         ({"surprise": 1}, "surprise", "不认识的字段"),
     ],
 )

@@ -4,55 +4,24 @@ submit with the unit prefilled from a unit QR code, see the code and QR, track, 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
+from yima_devstack.browser import headless_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-DRIVER = "/usr/bin/chromedriver"
 SHOTS = Path(os.environ.get("YIMA_SCREENSHOT_DIR", "/tmp/yima-intake-screens"))
-
-
-def _ensure_chromium() -> None:
-    """CI runs on a fresh machine: install Debian's chromium and its driver when they are missing."""
-    if os.path.exists(CHROMIUM) and os.path.exists(DRIVER):
-        return
-    if shutil.which("apt-get") is None:
-        pytest.fail("chromium is missing and apt-get is not available to install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    # a CJK font so that screenshots read (the assertions use the DOM, not pixels)
-    packages = ["chromium", "chromium-driver", "fonts-wqy-zenhei"]
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    _ensure_chromium()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=412,1400", "--lang=zh-CN"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(5)  # a loaded CI machine: let each page finish loading before looking for an element
-    driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with headless_chromium("412,1400") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _close_case(live_intake, case_number: str) -> None:

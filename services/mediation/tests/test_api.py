@@ -41,10 +41,11 @@ def next_workday_at(hour: int, minute: int = 0, days_ahead: int = 1) -> datetime
     return datetime(d.year, d.month, d.day, hour, minute, tzinfo=SHANGHAI)
 
 
-def order(unit: str = UNIT) -> UnitCaseAssigned:
+def order(unit: str = UNIT, path: tuple[str, ...] = ("410105",), in_platform: bool = True) -> UnitCaseAssigned:
     case_id = str(uuid.uuid4())
     return UnitCaseAssigned(
         case_id=case_id, correlation_id=case_id, assignment_id=str(uuid.uuid4()), unit_code=unit,
+        unit_name="金水区劳动争议人民调解委员会", unit_path=[*path, unit], in_platform=in_platform,
         case_number="JSQ-2026-000042", channel=Channel.SELF_SERVICE, category=Category.LABOUR_WAGES,
         risk_level=RiskLevel.YELLOW, description="包工头拖欠我们三个月工资，一共两万多元",
         applicant=Party(name="买买提·艾力", phone="13812345678"), location=Location(unit_code="410105001001"),
@@ -65,8 +66,8 @@ async def api(yima_infra):
             yield client
 
 
-async def new_case(api, unit: str = UNIT) -> UnitCaseAssigned:
-    ev = order(unit)
+async def new_case(api, unit: str = UNIT, path: tuple[str, ...] = ("410105",)) -> UnitCaseAssigned:
+    ev = order(unit, path)
     assert await api.svc.ingest(ev, api.rt.consumers)
     assert not await api.svc.ingest(ev, api.rt.consumers)  # redelivery changes nothing
     return ev
@@ -118,9 +119,45 @@ async def test_accept_answers_on_case_feedback_once(api) -> None:
     assert again.status_code == 409 and "已受理" in again.json()["message"]
     fb = await staged(api, ev.case_id, "case.feedback")
     assert len(fb) == 1 and '"kind":"accepted"' in fb[0]["payload"] and ev.assignment_id in fb[0]["payload"]
-    audit = [a async for a in api.rt.db["audit"].find({"path": f"/api/v1/cases/{ev.assignment_id}/accept"})]
-    assert [(a["staff_id"], a["unit"], a["status"], a["success"]) for a in audit] == [
-        ("s-1", UNIT, 200, True), ("s-1", UNIT, 409, False)]
+    audit = [a async for a in api.rt.db["audit"].find(
+        {"action": "POST /api/v1/cases/{assignment_id}/accept", "object_id": ev.assignment_id}).sort("_id", 1)]
+    assert [(a["actor"], a["actor_unit"], a["actor_role"], a["detail"], a["success"]) for a in audit] == [
+        ("s-1", UNIT, "dispatcher", "HTTP 200", True), ("s-1", UNIT, "dispatcher", "HTTP 409", False)]
+
+
+async def test_staff_calls_land_in_the_audit_chain_and_tampering_is_found(api) -> None:
+    audit = api.rt.db["audit"]
+    analyst = token(StaffRole.ANALYST, sub="an-1")
+    ev = await new_case(api)
+    aid = ev.assignment_id
+    before = await audit.count_documents({})
+    assert (await api.get("/api/v1/queue", headers=STAFF)).status_code == 200
+    assert (await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=MEDIATOR)).status_code == 403
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=token(unit=OTHER, sub="o-1"))).status_code == 404
+    assert (await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=STAFF)).status_code == 200
+    assert (await api.get("/api/v1/audit/verify", headers=STAFF)).status_code == 403  # dispatchers may not
+    mine = [d async for d in audit.find({"_id": {"$gt": before}}).sort("_id", 1)]
+    assert [(d["actor"], d["actor_unit"], d["action"], d["object_id"], d["success"]) for d in mine] == [
+        ("s-1", UNIT, "GET /api/v1/queue", "", True),
+        ("m-1", UNIT, "POST /api/v1/cases/{assignment_id}/accept", aid, False),
+        ("o-1", OTHER, "GET /api/v1/cases/{assignment_id}", aid, False),
+        ("s-1", UNIT, "POST /api/v1/cases/{assignment_id}/accept", aid, True),
+        ("s-1", UNIT, "GET /api/v1/audit/verify", "", False),
+    ]
+    assert [d["detail"] for d in mine[1:3]] == ["HTTP 403", "HTTP 404"]
+    for d in mine:  # ids and codes only: nothing of the applicant's
+        assert "13812345678" not in str(d) and "艾力" not in str(d) and "工资" not in str(d)
+
+    v = (await api.get("/api/v1/audit/verify", headers=analyst)).json()
+    assert v["intact"] is True and v["records"] >= before + 5 and v["first_bad"] is None
+    target = mine[1]["_id"]
+    await audit.update_one({"_id": target}, {"$set": {"success": True}})  # someone hides a refused attempt
+    try:
+        v = (await api.get("/api/v1/audit/verify", headers=analyst)).json()
+        assert v == {"intact": False, "records": target, "first_bad": target}
+    finally:
+        await audit.update_one({"_id": target}, {"$set": {"success": False}})
+    assert (await api.get("/api/v1/audit/verify", headers=analyst)).json()["intact"] is True
 
 
 async def test_return_needs_a_reason_and_answers_returned(api) -> None:
@@ -163,6 +200,41 @@ async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
     assert twice.status_code == 409
     listed = (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
     assert sorted(i["state"] for i in listed) == ["accepted", "refused"]
+
+
+async def test_an_invitation_tells_the_expert_through_the_outbox(api) -> None:
+    import json
+
+    ev, aid = await accepted_case_with_mediator(api)
+    employee = await person(api, "lawyer", "赵律师", employer="郑州某建筑劳务公司", phone="13700001111")
+    assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": employee},
+                           headers=MEDIATOR)).status_code == 409  # refused: nobody is told
+    judge = await person(api, "judge", "陈法官", phone="0371-6789 1234")
+    bogus = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": judge, "session_id": "nope"},
+                           headers=MEDIATOR)
+    assert bogus.status_code == 422 and bogus.json()["errors"][0]["code"] == "unknown_session"
+    start = next_workday_at(10)
+    ses = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+    assert ses.status_code == 201, ses.text
+    inv = await api.post(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR,
+                         json={"person_id": judge, "session_id": ses.json()["session_id"]})
+    assert inv.status_code == 201, inv.text
+    out = await staged(api, ev.case_id, "mediation.expert_invited")
+    assert len(out) == 1 and out[0]["key"] == ev.case_id  # partitioned by the case, like all its events
+    e = json.loads(out[0]["payload"])
+    assert e["invitation_id"] == inv.json()["invitation_id"] and e["person_id"] == judge
+    assert (e["expert_kind"], e["expert_name"], e["expert_phone"]) == ("judge", "陈法官", "037167891234")
+    assert (e["case_number"], e["category"], e["assignment_id"]) == ("JSQ-2026-000042", "labour_wages", aid)
+    assert e["mode"] == "online" and e["session_id"] == ses.json()["session_id"] and e["join_url"]
+    assert datetime.fromisoformat(e["starts_at"]) == start and "答复是否参加" in e["reply_zh"]
+    assert "买买提" not in out[0]["payload"] and "13812345678" not in out[0]["payload"]  # no party data
+    # without a phone and a session: the event still goes (the expert's inbox), with neither
+    lawyer = await person(api, "lawyer", f"李明{uuid.uuid4().hex[:2]}")
+    assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": lawyer},
+                           headers=MEDIATOR)).status_code == 201
+    e2 = json.loads((await staged(api, ev.case_id, "mediation.expert_invited"))[1]["payload"])
+    assert e2["expert_phone"] is None and e2["starts_at"] is None and e2["person_id"] == lawyer
 
 
 async def test_offline_rooms_are_never_double_booked(api) -> None:
@@ -290,6 +362,12 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
     assert any('"kind":"resolved"' in p for p in fb)
     closed = await staged(api, ev.case_id, "case.closed")
     assert len(closed) == 1 and '"outcome":"agreement"' in closed[0]["payload"]
+    # the weighty actions are in the audit chain with the action itself (besides the per-call records)
+    audit = api.rt.db["audit"]
+    sign = [d async for d in audit.find({"action": "agreement.sign", "object_id": agid})]
+    assert len(sign) == 1 and sign[0]["actor"] == "m-1" and digest in sign[0]["detail"]  # the refused tries: none
+    close = await audit.find_one({"action": "case.close", "object_id": aid})
+    assert close["success"] is True and close["detail"] == "outcome=agreement"
 
 
 async def test_judicial_confirmation_is_sent_and_answered_before_closing(api) -> None:
@@ -340,6 +418,8 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> No
         "case.transferred", "case.status", "case.closed"]
     closed = (await staged(api, ev.case_id, "case.closed"))[0]["payload"]
     assert '"outcome":"litigation"' in closed and '"resolved":false' in closed
+    moved = [d async for d in api.rt.db["audit"].find({"action": "case.transfer", "object_id": aid})]
+    assert len(moved) == 1 and moved[0]["actor"] == "s-1" and t.json()["sha256"] in moved[0]["detail"]
     assert (await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
                            json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})).status_code == 409
 
@@ -378,6 +458,12 @@ async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> Non
     assert any("核准赔付1,200.00元" in t for t in titles) and any("复核结果" in t and "1,800.00" in t for t in titles)
     other = await api.get("/api/v1/insurance-claims-stats", params={"year": year, "unit": OTHER}, headers=STAFF)
     assert other.status_code == 404
+    # The district sees its whole area (the committee's claims included), and the committee alone on request.
+    district = token(StaffRole.ANALYST, unit="410105")
+    whole = (await api.get("/api/v1/insurance-claims-stats", params={"year": year}, headers=district)).json()
+    one = (await api.get("/api/v1/insurance-claims-stats", params={"year": year, "unit": UNIT},
+                         headers=district)).json()
+    assert one["paid_fen"] == after["paid_fen"] and whole["paid_fen"] >= one["paid_fen"] > 0
 
 
 async def test_online_call_brings_in_a_free_expert_without_conflict(api) -> None:
@@ -447,3 +533,37 @@ async def test_a_session_can_be_recorded_after_the_agreement_was_signed_in_it(ap
     rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
         "attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"})
     assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "agreed"}
+
+
+async def test_only_orders_of_units_working_in_yima_enter_a_queue(api):
+    own_system = order(in_platform=False)  # the directory says this unit answers from its own system
+    await api.svc.ingest(own_system, api.rt.consumers)
+    assert await api.svc.cases.find_one({"_id": own_system.assignment_id}) is None
+    ev = await new_case(api)
+    doc = await api.svc.cases.find_one({"_id": ev.assignment_id})
+    assert doc["unit_name"] == "金水区劳动争议人民调解委员会" and doc["unit_path"] == ["410105", UNIT]
+
+
+async def test_units_above_see_the_cases_below_and_no_one_else(api):
+    street, community = "410105001", "410105001002"
+    ev = await new_case(api, community, path=("410105", street))
+    aid = ev.assignment_id
+
+    def staff(role: StaffRole, unit: str, path: tuple[str, ...]) -> dict[str, str]:
+        t = TokenIssuer.dev().issue(staff_id=f"s-{unit}", unit=unit, role=role, unit_path=path)
+        return {"Authorization": f"Bearer {t}"}
+
+    street_leader = staff(StaffRole.LEADER, street, ("410105", street))
+    other_street = staff(StaffRole.LEADER, "410105002", ("410105", "410105002"))
+    street_mediator = staff(StaffRole.MEDIATOR, street, ("410105", street))
+    below = (await api.get("/api/v1/queue", params={"scope": "below"}, headers=street_leader)).json()["items"]
+    assert aid in [i["assignment_id"] for i in below]
+    own = (await api.get("/api/v1/queue", headers=street_leader)).json()["items"]
+    assert aid not in [i["assignment_id"] for i in own]  # the street's own queue stays its own
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=street_leader)).status_code == 200
+    other = (await api.get("/api/v1/queue", params={"scope": "below"}, headers=other_street)).json()["items"]
+    assert aid not in [i["assignment_id"] for i in other]
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=other_street)).status_code == 404
+    r = await api.get("/api/v1/queue", params={"scope": "below"}, headers=street_mediator)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "scope"
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=street_mediator)).status_code == 404

@@ -101,14 +101,14 @@ async def consume(app, event: Event) -> bool:
     return await rt.consumers.process_once(event, handler, f"notify.{type(event).__name__}")
 
 
-def submitted(case_id: str, *, proxy: bool = False) -> CaseSubmitted:
+def submitted(case_id: str, *, proxy: bool = False, openid: str | None = None) -> CaseSubmitted:
     return CaseSubmitted(
         case_id=case_id, correlation_id=case_id, case_number=f"JSQ-2026-{case_id[-6:]}", tracking_code="ABCDEFGHJKMN",
         channel=Channel.PROXY if proxy else Channel.SELF_SERVICE, category=Category.NEIGHBOUR,
         category_source="applicant", description="楼上漏水", applicant=Party(name="买买提·艾力", phone=PHONE),
         submitted_at=datetime.now(UTC),
         proxy=ProxyInfo(submitter=Party(name="艾力", phone=PROXY_PHONE), relation="子女", consent="written")
-        if proxy else None,
+        if proxy else None, applicant_wechat_openid=openid,
     )
 
 
@@ -168,6 +168,52 @@ async def test_every_step_reaches_every_recipient_once_per_channel(notify, gw, s
     assert len(sent) == 10 and len({s["notification_id"] for s in sent}) == 10
     doc = await db["notifications"].find_one({"case_id": case, "recipient": "applicant", "channel": "sms"})
     assert PHONE not in json.dumps(doc, default=str) and "ABCD" not in json.dumps(doc, default=str)
+
+
+async def test_an_applicant_who_came_by_the_mini_program_hears_by_wechat_instead_of_text(notify, gw) -> None:
+    case, openid = new_case(), "oAPPLICANT0123456789abcdefgh"
+    events = [submitted(case, openid=openid), status(case, CaseState.SUBMITTED, "纠纷已登记"),
+              status(case, CaseState.ACCEPTED, "黄河社区已受理")]
+    for e in [*events, *events]:  # and every one redelivered
+        await consume(notify, e)
+    await notify.state.worker.drain()
+    wechat = [m for m in gw.at("/wechat") if m.body["touser"] == openid]
+    assert len(wechat) == 2 and {m.key.split("|")[0] for m in wechat} == {str(e.event_id) for e in events[1:]}
+    assert [m for m in gw.at("/sms") if m.body["phone"] == PHONE] == []  # one message per step, not two
+    db = notify.state.runtime.db
+    assert await db["notifications"].count_documents({"case_id": case, "channel": "inbox"}) == 2
+    doc = await db["notifications"].find_one({"case_id": case, "channel": "wechat"})
+    assert openid not in json.dumps(doc, default=str)  # the openid is kept encrypted
+
+
+async def test_a_step_announced_by_its_own_event_reaches_the_applicant_once(notify, gw) -> None:
+    from yima_contracts import CaseClosed, MediationScheduled
+    from yima_contracts.codes import Outcome
+
+    case = new_case()
+    start = datetime.now(UTC) + timedelta(days=2)
+    scheduled = MediationScheduled(
+        case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="online", starts_at=start,
+        ends_at=start + timedelta(hours=1), join_url="https://meet.example/s1",
+        applicant_message_zh="已为您安排线上视频调解")
+    closed = CaseClosed(case_id=case, correlation_id=case, outcome=Outcome.AGREEMENT, unit_code=UNIT, resolved=True,
+                        applicant_message_zh="您的纠纷已调解成功并办结")
+    steps = [status(case, CaseState.IN_MEDIATION, "已安排调解").model_copy(
+                 update={"announced_by": scheduled.event_type}),
+             status(case, CaseState.CLOSED, "案件已办结").model_copy(update={"announced_by": closed.event_type})]
+    for e in (submitted(case, proxy=True), steps[0], scheduled, steps[1], closed):
+        assert await consume(notify, e)
+    await notify.state.worker.drain()
+    to_applicant = [m.key.split("|")[0] for m in gw.at("/sms") if m.body["phone"] == PHONE]
+    # One text for each step, from the richer event (the session's link; the rating request): none from the status.
+    assert sorted(to_applicant) == sorted([str(scheduled.event_id), str(closed.event_id)])
+    assert any("视频调解" in m.body["text"] for m in gw.at("/sms") if m.body["phone"] == PHONE)
+    to_proxy = [m.key.split("|")[0] for m in gw.at("/sms") if m.body["phone"] == PROXY_PHONE]
+    assert sorted(to_proxy) == sorted(str(e.event_id) for e in steps)  # the proxy hears of each step once
+    db = notify.state.runtime.db
+    inbox = [d["source_event_type"] async for d in db["notifications"].find(
+        {"case_id": case, "recipient": "applicant", "channel": "inbox"})]
+    assert sorted(inbox) == ["case.closed.v1", "mediation.scheduled.v1"]
 
 
 async def test_a_step_that_arrives_before_the_contact_waits_for_it(notify, gw) -> None:
@@ -326,3 +372,20 @@ async def test_inboxes_are_protected(notify) -> None:
         r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": "http://x.example/h"},
                            headers={"Authorization": f"Bearer {other}"})
         assert r.status_code == 403
+
+        # staff calls are in notify's own audit chain, refusals too; the applicant's inbox (its path holds the
+        # tracking code) never is, even when a token comes along
+        await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"},
+                       headers={"Authorization": f"Bearer {mine}"})
+        audit = notify.state.runtime.db["audit"]
+        rows = [(d["actor"], d["action"], d["object_id"], d["success"]) async for d in audit.find().sort("_id", 1)]
+        assert rows == [
+            ("s1", "GET /api/v1/inbox/unit", "", True), ("s2", "GET /api/v1/inbox/unit", "", True),
+            ("s2", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, False),
+            ("s1", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, True),
+            ("s2", "PUT /api/v1/units/{unit_code}/contacts", UNIT, False),
+        ]
+        assert "ABCD" not in str([d async for d in audit.find()])
+        boss = TokenIssuer.dev().issue(staff_id="a1", unit=UNIT, role=StaffRole.ADMIN)
+        v = await http.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {boss}"})
+        assert v.json() == {"intact": True, "records": 5, "first_bad": None}

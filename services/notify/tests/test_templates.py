@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, MediationScheduled
+from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, ExpertInvited, MediationScheduled
 from yima_contracts.codes import CaseState, Category, Outcome, RiskLevel, SupervisionStep
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
@@ -40,6 +40,14 @@ def test_long_texts_are_cut_to_two_segments() -> None:
     assert len(t.render_applicant(e, CN, None).text) <= 140
 
 
+def _invited(**over) -> ExpertInvited:
+    base = dict(**BASE, invitation_id="i1", assignment_id="a1", unit_code="JSQ-LDTJ",
+                unit_name="金水区劳动争议调解委员会", person_id="p-1", expert_kind="lawyer", expert_name="李明",
+                expert_phone="13812345678", case_number=CN, category=Category.LABOUR_WAGES,
+                reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加。")
+    return ExpertInvited(**{**base, **over})
+
+
 def _events() -> list[tuple[str, t.Rendered]]:
     assigned = CaseAssigned(**BASE, assignment_id="a1", unit_code="410105001001", unit_name="黄河社区",
                             supervisor_unit_code="410105001", supervisor_unit_name="丰产路街道",
@@ -70,6 +78,7 @@ def _events() -> list[tuple[str, t.Rendered]]:
         ("applicant.session_scheduled.v1", t.render_session(session, CN, reminder=False)),
         ("applicant.session_reminder.v1", t.render_session(online, CN, reminder=True)),
         ("expert.invitation.v1", t.render_expert_invitation(session, CN)),
+        ("expert.invited.v1", t.render_expert_invited(_invited())),
         ("applicant.rating_request.v1", t.render_rating_request(CaseClosed(
             **BASE, outcome=Outcome.AGREEMENT, unit_code="410105001001", resolved=True,
             applicant_message_zh="调解成功"), CN)),
@@ -107,3 +116,38 @@ def test_supervision_notices_are_urgent_and_warnings_are_not() -> None:
     assert not t.render_supervision(notice(SupervisionStep.WARNING), CN).urgent
     assert t.render_supervision(notice(SupervisionStep.NOTICE), CN).urgent
     assert "督办" in t.render_supervision(notice(SupervisionStep.NOTICE), CN).text
+
+
+def test_the_invited_expert_reads_who_invites_which_case_and_how_to_answer() -> None:
+    r = t.render_expert_invited(_invited())
+    assert r.template_id == "expert.invited.v1" and r.title == f"专家邀请 {CN}" and not r.urgent
+    assert r.text == (f"【一码解纠纷】李明律师您好：金水区劳动争议调解委员会邀请您参与案件{CN}（劳动争议/欠薪）的调解。"
+                      "请尽快联系金水区劳动争议调解委员会答复是否参加。")
+    assert "13812345678" not in r.text  # the expert's own phone is the address, never the text
+    named = t.render_expert_invited(_invited(expert_name="周法官", expert_kind="judge"))
+    assert "周法官您好" in named.text  # not 周法官法官
+
+
+def test_a_known_session_is_in_the_invitation_in_beijing_time() -> None:
+    offline = t.render_expert_invited(_invited(session_id="s1", mode="offline", starts_at=NOW, place_zh="第一调解室"))
+    assert "现场调解，时间11月23日 09:30，地点第一调解室" in offline.text
+    online = t.render_expert_invited(_invited(session_id="s2", mode="online", starts_at=NOW,
+                                              join_url="https://m.yima.cn/r/a1"))
+    assert "李明律师您好" in online.text and "视频链接https://m.yima.cn/r/a1" in online.text
+
+
+def test_a_long_invitation_drops_the_extras_before_the_answer_is_cut() -> None:
+    link = "https://meet.yima.local/room/" + "0" * 36
+    # the greeting by name gives way to the video link …
+    r = t.render_expert_invited(_invited(expert_name="买买提·艾力江", session_id="s2", mode="online", starts_at=NOW,
+                                         join_url="https://m.yima.cn/r/abc123"))
+    assert "买买提" not in r.text and "https://m.yima.cn/r/abc123" in r.text and len(r.text) <= t.MAX_APPLICANT_CHARS
+    # … then a link that cannot fit goes, and the room; how to answer always survives
+    r = t.render_expert_invited(_invited(unit_name="金水区" + "矛盾纠纷多元化解" * 4 + "中心", session_id="s2",
+                                         mode="offline", starts_at=NOW, place_zh="调解中心" * 10,
+                                         reply_zh="请尽快联系调解中心答复是否参加"))
+    assert len(r.text) <= t.MAX_APPLICANT_CHARS and sms_segments(r.text) <= 3
+    assert r.text.endswith("请尽快联系调解中心答复是否参加。") and CN in r.text and "劳动争议/欠薪" in r.text
+    assert "地点" not in r.text and "李明" not in r.text
+    r = t.render_expert_invited(_invited(session_id="s3", mode="online", starts_at=NOW, join_url=link))
+    assert link not in r.text and "线上视频调解，时间11月23日 09:30" in r.text

@@ -235,6 +235,20 @@ async def test_http_shows_the_rule_set_and_guards_a_case(risk) -> None:
         assert view["level"] == "red" and view["assessments"][0]["rules_fired"]
         assert "description" not in view and "彩礼18万" not in json.dumps(view, ensure_ascii=False)
 
+        # every staff call is in risk's own audit chain, the refused one too; the public and the unsigned not
+        audit = risk.state.runtime.db["audit"]
+        rows = [(d["actor"], d["action"], d["object_id"], d["success"]) async for d in audit.find().sort("_id", 1)]
+        assert rows == [("s-1", "GET /api/v1/cases/{case_id}/risk", cid, False),
+                        ("s-2", "GET /api/v1/cases/{case_id}/risk", cid, True)]
+        analyst = issuer.issue(staff_id="an-1", unit=COMMUNITY, role=StaffRole.ANALYST)
+        verify = {"Authorization": f"Bearer {analyst}"}
+        assert (await http.get("/api/v1/audit/verify", headers=verify)).json() == {
+            "intact": True, "records": 2, "first_bad": None}
+        assert (await http.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {own}"})).status_code == 403
+        await audit.update_one({"_id": 1}, {"$set": {"actor": "s-2"}})
+        assert (await http.get("/api/v1/audit/verify", headers=verify)).json() == {
+            "intact": False, "records": 1, "first_bad": 1}
+
 
 def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"

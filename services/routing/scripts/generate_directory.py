@@ -17,9 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-VERSION = "jinshui-demo-2026.11.2"
+VERSION = "jinshui-demo-2026.11.3"
 OUT = Path(__file__).resolve().parents[1] / "src" / "yima_routing" / "data" / "jinshui_directory.json"
 DISTRICT = "410105"
+# Which units handle their cases in yima's own console (the mediation service takes their work orders): the
+# district centre, the court centre, the committees and studios, streets, communities and grids; district
+# departments (police, labour bureau, …) run their own systems and answer on case.feedback, and so does one
+# community, 黄河社区, to show that path in the walking skeleton.
+IN_PLATFORM_KINDS = {"district", "court_centre", "committee", "street", "community", "grid"}
+OWN_SYSTEM = {"410105001001"}
 
 # (street name, number of communities, villages?, road keywords of its jurisdiction)
 STREETS = [
@@ -131,6 +137,8 @@ def generate() -> dict[str, Any]:
         if parent:
             u["parent"] = parent
         u.update({k: v for k, v in extra.items() if v})
+        if kind in IN_PLATFORM_KINDS and code not in OWN_SYSTEM and not code.startswith(tuple(OWN_SYSTEM)):
+            u["in_platform"] = True
         units.append(u)
 
     def people(code: str, roles: list[str]) -> None:

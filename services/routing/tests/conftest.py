@@ -37,13 +37,15 @@ class Routing:
         self.directory = app.state.store.current
 
     async def submit(self, *, category: str = "neighbour", channel: str = "self_service", risk: str = "blue",
-                     unit_code: str | None = "410105001001", address: str | None = None) -> str:
+                     unit_code: str | None = "410105001001", address: str | None = None,
+                     settled_on_spot: bool = False) -> str:
         case_id = f"c-{uuid.uuid4().hex[:12]}"
         sub = CaseSubmitted(
             case_id=case_id, correlation_id=case_id, case_number=f"JSQ-2026-{uuid.uuid4().int % 10**6:06d}",
             tracking_code="ABCD2345", channel=channel, category=category, category_source="applicant",
             description="楼上邻居家漏水，把我家天花板泡坏了", applicant={"name": "买买提·艾力", "phone": "13812345678"},
             location={"unit_code": unit_code, "address": address}, submitted_at=self.clock(),
+            settled_on_spot=settled_on_spot,
         )
         risk_ev = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level=risk, score=1,
                                    ruleset_version="t", reason_zh="测试")

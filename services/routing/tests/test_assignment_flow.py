@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +32,13 @@ async def test_a_community_qr_case_lands_in_the_communitys_topic(routing) -> Non
     assert f"unit.{HUANGHE}.cases" in routing.app.state.unit_topics.known  # created on demand
 
 
+async def test_a_case_settled_on_the_spot_is_not_assigned(routing) -> None:
+    case_id = await routing.submit(channel="reception", settled_on_spot=True)  # 接件即办: intake closed it
+    assert await routing.staged(case_id) == []
+    case = await routing.db["cases"].find_one({"_id": case_id})
+    assert case["ended"]["how"] == "settled_on_spot" and "assigned" not in case
+
+
 async def test_an_address_without_a_unit_is_located_by_jurisdiction(routing) -> None:
     case_id = await routing.submit(unit_code=None, address="金水区农业路8号院")
     assert (await routing.assignment(case_id))["unit_code"] == "410105001002"
@@ -41,6 +48,15 @@ async def test_a_wage_dispute_goes_to_the_labour_committee(routing) -> None:
     case_id = await routing.submit(category="labour_wages")
     order = (await routing.staged(case_id, "unit.JSQ-LDTJ.cases"))[0]
     assert order["unit_code"] == "JSQ-LDTJ" and order["supervisor_unit_code"] == "410105"
+    # The committee works in yima's console (the directory says so): mediation takes this order.
+    assert order["in_platform"] is True and order["unit_path"] == ["410105", "JSQ-LDTJ"]
+    assert order["unit_name"] == "金水区劳动争议人民调解委员会"
+
+
+async def test_a_unit_with_its_own_system_gets_an_order_marked_for_its_own_system(routing) -> None:
+    case_id = await routing.submit()
+    order = (await routing.staged(case_id, f"unit.{HUANGHE}.cases"))[0]
+    assert order["in_platform"] is False and order["unit_path"] == ["410105", FENGCHAN, HUANGHE]
 
 
 async def test_a_red_case_goes_to_the_street_and_gets_a_named_leader(routing) -> None:
@@ -263,3 +279,26 @@ async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
     await routing.db["joint_summons"].update_many({}, {"$set": {"reminded": True}})
     assert await _fire_at(routing, sh(2026, 12, 31, 18)) == 0
     assert await routing.staged(case_id, "case.supervision_notice") == []
+
+
+async def test_a_returned_case_left_waiting_presses_its_supervisor_once(routing) -> None:
+    case_id = await routing.submit()
+    a = await routing.assignment(case_id)
+    fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
+                      kind="returned", reason="不属于本社区辖区")
+    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    remind_at = (await routing.db["cases"].find_one({"_id": case_id}))["pending_dispatch"]["remind_at"]
+    before = routing.clock.t
+    try:
+        await _fire_at(routing, remind_at.replace(tzinfo=UTC) - timedelta(minutes=1))
+        assert await routing.staged(case_id, "case.supervision_notice") == []  # a working day is not over yet
+        await _fire_at(routing, remind_at.replace(tzinfo=UTC) + timedelta(minutes=1))
+        await _fire_at(routing, remind_at.replace(tzinfo=UTC) + timedelta(hours=3))  # and never twice
+        notices = await routing.staged(case_id, "case.supervision_notice")
+        assert len(notices) == 1
+        n = notices[0]
+        # The street holds the returned case; the district above it hears of it too (notify copies the supervisor).
+        assert (n["unit_code"], n["supervisor_unit_code"], n["step"]) == (FENGCHAN, "410105", "notice")
+        assert "待重新分派" in n["message_zh"] and "黄河社区" in n["message_zh"]
+    finally:
+        routing.clock.t = before

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -28,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers, topics
 
-from . import metrics
+from . import metrics, tracing
 from .logging import get_logger
 from .mongo import in_transaction, is_transient
 from .outbox import Outbox, Outgoing
@@ -121,12 +122,44 @@ class EventConsumers:
         return decorator
 
     async def _process(self, msg: Any, model: type[E], handler: Handler[E], consumer: str) -> None:
+        """Process one message inside a CONSUMER span that continues the message's trace context, so the
+        handler's log lines and the events it emits (their ``traceparent``) belong to the same trace."""
+        raw = msg.raw_message
+        topic = str(getattr(raw, "topic", ""))
+        key = getattr(raw, "key", None)
+        attributes: dict[str, Any] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "yima.consumer": consumer,
+        }
+        if key is not None:
+            attributes["messaging.kafka.message.key"] = key.decode(errors="replace") if isinstance(key, bytes) else key
+        if getattr(raw, "partition", None) is not None:
+            attributes["messaging.destination.partition.id"] = str(raw.partition)
+        if getattr(raw, "offset", None) is not None:
+            attributes["messaging.kafka.offset"] = raw.offset
+        with tracing.tracer().start_as_current_span(
+            f"{topic} process",
+            context=tracing.extract(tracing.kafka_trace_headers(getattr(raw, "headers", None))),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            record_exception=False,  # exception messages may quote data; the type is enough (error.type)
+        ) as span:
+            await self._process_in_span(msg, model, handler, consumer, span)
+
+    async def _process_in_span(
+        self, msg: Any, model: type[E], handler: Handler[E], consumer: str, span: Span
+    ) -> None:
         raw = msg.raw_message
         try:
             event = model.model_validate_json(msg.body)
         except (ValidationError, ValueError) as exc:
+            span.set_attribute("error.type", "invalid")
+            span.set_status(StatusCode.ERROR, "invalid event")
             await self._dead_letter(msg, consumer, "invalid", _short(exc), attempts=1)
             return
+        span.set_attributes({"yima.event_type": event.event_type, "yima.event_id": str(event.event_id)})
         attempt = 0
         while True:
             attempt += 1
@@ -156,6 +189,8 @@ class EventConsumers:
                         topic=getattr(raw, "topic", None),
                         error=type(exc).__name__,
                     )
+                    span.set_attribute("error.type", type(exc).__name__)
+                    span.set_status(StatusCode.ERROR, "dead-lettered")
                     await self._dead_letter(
                         msg, consumer, "rejected" if permanent else "failed", _short(exc), attempts=attempt
                     )
@@ -197,6 +232,8 @@ class EventConsumers:
             topic=self.dlq_topic,
             key=getattr(raw, "key", None),
             headers={
+                # The original trace context, unchanged: a replayed dead letter continues the original trace.
+                **tracing.kafka_trace_headers(getattr(raw, "headers", None)),
                 headers.DLQ_ERROR: error,
                 headers.DLQ_ERROR_KIND: kind,
                 headers.DLQ_CONSUMER: consumer,

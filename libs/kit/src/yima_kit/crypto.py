@@ -38,6 +38,11 @@ class FieldCipher:
         key = bytes.fromhex(key_hex) if key_hex else _DEV_KEY
         return cls({"k1": key}, "k1")
 
+    @property
+    def active_key_id(self) -> str:
+        """The id of the key new ciphertexts and HMACs use (recorded where a value must be checked later)."""
+        return self._active
+
     def encrypt(self, plaintext: str, *, context: str = "") -> str:
         nonce = os.urandom(12)
         enc = Cipher(algorithms.SM4(self._keys[self._active]), modes.GCM(nonce)).encryptor()
@@ -64,8 +69,12 @@ class FieldCipher:
         except InvalidTag as exc:
             raise DecryptError("ciphertext was altered or the key is wrong") from exc
 
-    def blind_index(self, value: str, *, context: str = "") -> str:
-        """HMAC-SM3 of a value: lets us find equal values (a phone, an ID number) without storing them."""
-        h = hmac.HMAC(self._keys[self._active], hashes.SM3())
+    def blind_index(self, value: str, *, context: str = "", key_id: str | None = None) -> str:
+        """HMAC-SM3 of a value: lets us find equal values (a phone, an ID number) without storing them.
+
+        ``key_id`` picks an older key (to check a value made before a rotation); default the active key.
+        An unknown key id raises :class:`KeyError`.
+        """
+        h = hmac.HMAC(self._keys[key_id or self._active], hashes.SM3())
         h.update(context.encode() + b"\x00" + value.encode())
         return h.finalize().hex()

@@ -21,13 +21,14 @@ from typing import Any
 
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers
 
-from . import metrics
+from . import metrics, tracing
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -51,17 +52,33 @@ def kafka_headers(event: Event) -> dict[str, str]:
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], retention: timedelta = timedelta(days=30)) -> None:
         self._col = db[OUTBOX]
         self.wakeup = asyncio.Event()
+        self.retention = retention
 
     async def setup(self) -> None:
         await self._col.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
+        # Published rows go after the retention period (MongoDB's TTL monitor); a row not yet published has no
+        # published_at and is never removed, so nothing unsent is lost.
+        await self._col.create_index("published_at", name="published_ttl",
+                                     expireAfterSeconds=int(self.retention.total_seconds()))
 
     async def add(self, session: AsyncClientSession, items: list[Outgoing]) -> None:
-        """Stage events inside the caller's transaction."""
+        """Stage events inside the caller's transaction, each carrying the current trace context in its
+        headers (``traceparent``, ``tracestate``); the relay publishes them as they are. Staged outside any
+        span (a background sweep), the events start a trace of their own."""
         if not items:
             return
+        if tracing.has_active_span():
+            await self._insert(session, items)
+            return
+        with tracing.tracer().start_as_current_span(f"{items[0].topic} create", kind=SpanKind.PRODUCER):
+            await self._insert(session, items)
+
+    async def _insert(self, session: AsyncClientSession, items: list[Outgoing]) -> None:
+        trace_headers: dict[str, str] = {}
+        tracing.inject(trace_headers)
         docs = [
             {
                 "_id": f"{o.topic}|{o.event.event_id}",
@@ -70,7 +87,7 @@ class Outbox:
                 "key": o.event.case_id,
                 "event_type": o.event.event_type,
                 "payload": o.event.model_dump_json(),
-                "headers": kafka_headers(o.event),
+                "headers": {**kafka_headers(o.event), **trace_headers},
                 "created_at": datetime.now(UTC),
                 "published_at": None,
             }

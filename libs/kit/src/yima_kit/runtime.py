@@ -1,6 +1,7 @@
 """Wiring shared by the services: one :class:`Runtime` per process holds the broker, the database, the
 outbox and its relay; :func:`http_app` makes the FastAPI app whose lifespan starts them (handlers are
-registered before start, so tests can configure first), with ``GET /health`` and ``GET /metrics``."""
+registered before start, so tests can configure first), with ``GET /health`` and ``GET /metrics``. Every
+request runs in a trace span (:mod:`yima_kit.tracing`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -24,6 +26,7 @@ from .logging import configure_logging, get_logger
 from .mongo import connect, ping
 from .outbox import Lease, Outbox, OutboxRelay
 from .settings import KitSettings
+from .tracing import TraceMiddleware, setup_tracing
 
 log = get_logger(__name__)
 
@@ -47,16 +50,18 @@ class Runtime:
     @classmethod
     def create(cls, settings: KitSettings) -> Runtime:
         configure_logging(settings.service_name, settings.log_level)
+        setup_tracing(settings.service_name)
         broker = KafkaBroker(
             settings.kafka_bootstrap,
             client_id=f"yima-{settings.service_name}",
             enable_idempotence=True,  # no duplicates from producer retries
             acks="all",
+            metadata_max_age_ms=int(settings.kafka_metadata_max_age_seconds * 1000),
             logger=None,
         )
         client = connect(settings.mongo_url)
         db = client[settings.db_name]
-        outbox = Outbox(db)
+        outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
         relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds)
         consumers = EventConsumers(
             service=settings.service_name,
@@ -146,7 +151,11 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
         finally:
             await rt.stop()
 
+    # Our TraceMiddleware makes the request's span (route template only, no raw path or query); FastAPI's
+    # native tracing would add a second SERVER span recording the raw URL, so it stays off.
+    kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
+    app.add_middleware(TraceMiddleware)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

@@ -27,6 +27,10 @@ class KitSettings(BaseSettings):
         validation_alias=_env("YIMA_KAFKA_BOOTSTRAP"),
         description="Kafka bootstrap servers, comma-separated",
     )
+    kafka_metadata_max_age_seconds: float = Field(
+        default=300, gt=0,
+        description="how often the Kafka clients refresh metadata; a pattern subscription sees new topics this often",
+    )
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?directConnection=true&journal=true",
         validation_alias=_env("YIMA_MONGO_URL"),
@@ -48,6 +52,8 @@ class KitSettings(BaseSettings):
         description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
     )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
+    outbox_retention_days: float = Field(
+        default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")
     outbox_poll_seconds: float = Field(
         default=0.5, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"), description="outbox relay poll interval"
     )

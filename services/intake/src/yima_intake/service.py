@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -116,6 +116,7 @@ class IntakeService:
             if prior:
                 return prior
         sub_item = cmd.sub_item
+        source: Literal["applicant", "classifier", "staff"]
         if cmd.category is not None:
             category, source, needs_review = cmd.category, ("staff" if staff else "applicant"), False
         else:
@@ -216,6 +217,7 @@ class IntakeService:
                 settled_on_spot=cmd.settled_on_spot,
                 proxy=cmd.proxy,
                 court_reference=cmd.court_reference,
+                applicant_wechat_openid=cmd.applicant.wechat_openid,
             )
             out = [Outgoing(topics.CASE_SUBMITTED, submitted)]
             steps = self._first_steps(cmd, case_id, case_number, submitted.event_id, actor, now)
@@ -378,7 +380,8 @@ class IntakeService:
         await self.repo.add_timeline_entry(event, session)
 
 
-def public_view(case: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[str, Any]:
+def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],
+                sessions: list[dict[str, Any]] | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The applicant's redacted view: no personal data of anyone, no risk level, no internal notes."""
     from yima_contracts.codes import CATEGORY_NAMES_ZH
 
@@ -416,7 +419,28 @@ def public_view(case: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[st
         "can_rate": bool(case.get("closed_at")) or state in RATEABLE,
         "repeat_count": case.get("repeat_count", 1),
         "timeline": steps,
+        "sessions": _session_views(sessions or [], now or datetime.now(UTC)),
     }
+
+
+SESSION_MODE_ZH = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}
+
+
+def _session_views(sessions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The applicant's mediation sessions: when, how, where; the video link only until the session ends."""
+    shanghai = timedelta(hours=8)
+    out = []
+    for s in sessions:
+        starts = s["starts_at"].replace(tzinfo=UTC)
+        ends = s["ends_at"].replace(tzinfo=UTC) if s.get("ends_at") else starts + timedelta(hours=2)
+        out.append({
+            "mode": s["mode"], "mode_name": SESSION_MODE_ZH.get(s["mode"], s["mode"]),
+            "starts_at_local": (starts + shanghai).strftime("%Y-%m-%d %H:%M"),
+            "ends_at_local": (ends + shanghai).strftime("%Y-%m-%d %H:%M"),
+            "place": s.get("place_zh"), "over": ends <= now,
+            "join_url": s.get("join_url") if s["mode"] == "online" and ends > now else None,
+        })
+    return out
 
 
 def channel_of(value: str) -> Channel:

@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 
 from fastapi import FastAPI
-from yima_contracts import topics
+from yima_contracts.codes import StaffRole
+from yima_kit.audit import audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
-from yima_kit.kafka_admin import ensure_topics
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, kafka
-from .adapters.audit import install_audit
+from .adapters import http, kafka, web
 from .config import MediationSettings
 from .core.fonts import FontUnavailable, ensure_cjk_font
 from .insurance import InsuranceClaims
@@ -24,16 +23,12 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     rt = Runtime.create(settings)
     service = MediationService(rt.db, rt.client, rt.outbox, rt.cipher, settings)
     insurance = InsuranceClaims(service)
+    audit = service.audit
 
     async def setup(r: Runtime) -> None:
         await service.setup()
         await insurance.setup()
-        await r.db["audit"].create_index("at")
-        if consume:
-            # The pattern subscription sees the topics that exist when it starts: make sure ours do.
-            await ensure_topics(settings.kafka_bootstrap,
-                                [topics.unit_topic(c) for c in settings.unit_names()],
-                                partitions=settings.unit_topic_partitions)
+        await audit.setup()
         if settings.prefetch_font:
             cache = settings.font_cache_path()
 
@@ -49,5 +44,9 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     app.state.service = service
     app.state.insurance = insurance
     http.install(app, service, rt, insurance)
-    install_audit(app, rt.db, TokenVerifier.from_setting(settings.auth_public_keys))
+    app.include_router(web.router(service, settings))  # the staff console at /console
+    app.state.audit = audit
+    app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
+    # Every staff call under /api/v1/ lands in the chain (docs/adr/0006-audit-chain-in-kit.md).
+    install_audit_middleware(app, audit, TokenVerifier.from_setting(settings.auth_public_keys), rt.client)
     return app

@@ -37,13 +37,13 @@ class InsuranceClaims:
         self.col = service.db["insurance_claims"]
 
     async def setup(self) -> None:
-        await self.col.create_index([("unit_code", 1), ("decided_year", 1), ("state", 1)])
+        await self.col.create_index([("unit_path", 1), ("decided_year", 1), ("state", 1)])
         await self.col.create_index("assignment_id")
 
     async def _claim(self, claim_id: str, claims: StaffClaims, s: AsyncClientSession | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
         c = await self.col.find_one({"_id": claim_id}, session=s)
-        if c is None or not claims.may_act_on(c["unit_code"]):
+        if c is None or not claims.may_act_on(c["unit_code"], c.get("unit_path", ())):
             raise Refused(404, "claim_id", "not_found", "未找到该理赔申请")
         return c, await self.svc._case(c["assignment_id"], claims, s)
 
@@ -63,6 +63,7 @@ class InsuranceClaims:
         case = await self.svc._case(assignment_id, claims)
         cid = str(uuid4())
         doc = {"_id": cid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "unit_path": case.get("unit_path", []),
                "cover": cover, "claimed_fen": claimed_fen, "incident_at": incident_at,
                "summary": self.svc._enc(summary, "insurance.summary"), "state": "registered",
                "registered_at": datetime.now(UTC),
@@ -136,11 +137,13 @@ class InsuranceClaims:
         return {"claim_id": claim_id, "state": "evaluated"}
 
     async def stats(self, claims: StaffClaims, year: int, unit: str | None) -> dict[str, Any]:
-        unit_code = unit or claims.unit
-        if not claims.may_act_on(unit_code):
-            raise Refused(404, "unit", "not_found", "无权查看该单位的统计")
+        # The caller's unit and every unit below it (a district sees its district's total); ``unit`` narrows
+        # to one unit of that subtree. Sums only, no personal data.
+        scope: dict[str, Any] = {"unit_path": claims.unit, **({"unit_code": unit} if unit else {})}
+        if unit and unit != claims.unit and await self.col.find_one(scope, {"_id": 1}) is None:
+            raise Refused(404, "unit", "not_found", "无权查看该单位的统计（只能查看本单位及下级单位）")
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"unit_code": unit_code, "decided_year": year,
+            {"$match": {**scope, "decided_year": year,
                         "state": {"$in": ["decided", "disputed", "final", "evaluated"]}}},
             {"$group": {"_id": None, "decided": {"$sum": 1},
                         "paid": {"$sum": {"$cond": [{"$gt": ["$paid_fen", 0]}, 1, 0]}},
@@ -149,7 +152,8 @@ class InsuranceClaims:
         ]
         rows = [r async for r in await self.col.aggregate(pipeline)]
         r = rows[0] if rows else {"decided": 0, "paid": 0, "paid_fen": 0, "disputed": 0}
-        return {"unit_code": unit_code, "year": year, "claims_decided": r["decided"], "claims_paid": r["paid"],
+        return {"unit_code": unit or claims.unit, "year": year, "claims_decided": r["decided"],
+                "claims_paid": r["paid"],
                 "paid_fen": r["paid_fen"], "paid_yuan": yuan(r["paid_fen"]), "disputed": r["disputed"]}
 
 

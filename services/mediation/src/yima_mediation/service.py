@@ -26,14 +26,16 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseTransferred,
     Event,
+    ExpertInvited,
     MediationConcluded,
     MediationScheduled,
     MediationSessionHeld,
     UnitCaseAssigned,
     topics,
 )
-from yima_contracts.codes import ActorKind, CaseState, FeedbackKind, Outcome
+from yima_contracts.codes import ActorKind, CaseState, Category, FeedbackKind, Outcome, StaffRole
 from yima_contracts.personal import mask_name, mask_phone
+from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
@@ -107,10 +109,14 @@ class MediationService:
         self.invitations = db["invitations"]
         self.agreements = db["agreements"]
         self.packages = db["packages"]
+        # The weighty actions (sign, close, transfer) also append a record of their own in their transaction,
+        # as the last write (the head is held only until the commit); every call is in it anyway (app.py).
+        self.audit = AuditLog(db, cipher)
 
     async def setup(self) -> None:
         await self.cases.create_index([("unit_code", 1), ("state", 1)])
         await self.cases.create_index("case_id")
+        await self.cases.create_index([("unit_path", 1), ("state", 1)])
         await self.people.create_index([("unit_code", 1), ("kind", 1)])
         await self.sessions.create_index("assignment_id")
         await self.invitations.create_index("assignment_id")
@@ -142,7 +148,7 @@ class MediationService:
                     ) -> dict[str, Any]:
         doc = await self.cases.find_one({"_id": assignment_id}, session=session)
         # Same answer for "no such case" and "not your unit's": nobody learns of other units' cases.
-        if doc is None or not claims.may_act_on(doc["unit_code"]):
+        if doc is None or not claims.may_act_on(doc["unit_code"], doc.get("unit_path", ())):
             raise Refused(404, "assignment_id", "not_found", "未找到该案件，或不属于本单位")
         return doc
 
@@ -172,11 +178,14 @@ class MediationService:
         return {"case_id": case["case_id"], "correlation_id": case["correlation_id"], "actor": actor}
 
     def _status(self, case: dict[str, Any], claims: StaffClaims | None, state: CaseState, title: str,
-                detail: str = "", next_step: str = "", due_at: datetime | None = None) -> Outgoing:
+                detail: str = "", next_step: str = "", due_at: datetime | None = None,
+                announced_by: str | None = None) -> Outgoing:
+        """A timeline step; ``announced_by`` names the event published with it whose own message tells the
+        applicant (so the applicant gets one message for the step, not two)."""
         return Outgoing(topics.CASE_STATUS, CaseStatusChanged(
             **self._common(case, claims), state=state, title_zh=title[:100], detail_zh=detail[:500],
             acting_unit_code=case["unit_code"], acting_unit_name=case.get("unit_name"),
-            next_step_zh=next_step[:300], due_at=due_at))
+            next_step_zh=next_step[:300], due_at=due_at, announced_by=announced_by))
 
     def _feedback(self, case: dict[str, Any], claims: StaffClaims, kind: FeedbackKind, reason: str | None = None,
                   note: str | None = None) -> Outgoing:
@@ -190,10 +199,13 @@ class MediationService:
     # --- work orders (consumer) --------------------------------------------------------------------
 
     async def on_work_order(self, event: UnitCaseAssigned, tx: Tx) -> None:
-        """A unit that works in yima got a case: it enters the unit's queue, waiting to be accepted."""
+        """A unit that works in yima got a case: it enters the unit's queue, waiting to be accepted. Orders
+        of units with their own systems (``in_platform`` false, the directory's word) are theirs to answer."""
+        if not event.in_platform:
+            return
         if await self.cases.find_one({"_id": event.assignment_id}, {"_id": 1}, session=tx.session):
             return
-        unit_name = self.settings.unit_names().get(event.unit_code, event.unit_code)
+        unit_name = event.unit_name or event.unit_code
         applicant = {
             "party_id": "p1", "role": "applicant", "is_organisation": False,
             "name": self._enc(event.applicant.name, "party.name"), "name_idx": self._idx(event.applicant.name),
@@ -202,6 +214,8 @@ class MediationService:
         await self.cases.insert_one({
             "_id": event.assignment_id, "case_id": event.case_id, "correlation_id": event.correlation_id,
             "order_event_id": event.event_id, "unit_code": event.unit_code, "unit_name": unit_name,
+            # Units above see and supervise the case (StaffClaims.may_act_on); without a path, the unit alone.
+            "unit_path": event.unit_path or [event.unit_code],
             "case_number": event.case_number, "channel": event.channel.value, "category": event.category.value,
             "risk_level": event.risk_level.value, "description": self._enc(event.description, "description"),
             "supervisor_unit_code": event.supervisor_unit_code, "supervisor_unit_name": event.supervisor_unit_name,
@@ -250,8 +264,13 @@ class MediationService:
                                 for t in case.get("timeline", [])]
         return view
 
-    async def queue(self, claims: StaffClaims, state: str | None) -> list[dict[str, Any]]:
+    async def queue(self, claims: StaffClaims, state: str | None, below: bool = False) -> list[dict[str, Any]]:
+        """The unit's own queue; with ``below``, the cases of every unit under it too (supervisors, leaders)."""
         q: dict[str, Any] = {"unit_code": claims.unit}
+        if below:
+            if claims.role not in (StaffRole.ADMIN, StaffRole.LEADER, StaffRole.DISPATCHER):
+                raise Refused(403, "scope", "forbidden", "只有调度、领导和管理员可查看下级单位的案件")
+            q = {"unit_path": claims.unit}
         if state:
             q["state"] = state
         return [self.case_view(c) async for c in self.cases.find(q).sort("received_at", 1).limit(200)]
@@ -387,6 +406,11 @@ class MediationService:
             if p is None or p["kind"] == "mediator":
                 raise Refused(422, "person_id", "not_an_expert", "专家库中没有这位专家")
             name = self._dec(p["name"], "person.name")
+            ses = None
+            if session_id:
+                ses = await self.sessions.find_one({"_id": session_id, "assignment_id": case["_id"]}, session=s)
+                if ses is None:
+                    raise Refused(422, "session_id", "unknown_session", "本案没有这个调解场次")
             reasons = self._conflicts(p, case)
             inv = {"_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
                    "person_id": person_id, "kind": p["kind"], "name": name, "session_id": session_id,
@@ -400,9 +424,25 @@ class MediationService:
             await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
                 "at": _now(), "what": "invited", "text_zh": f"邀请{EXPERT_KIND_ZH[p['kind']]}{name}参与调解"}}},
                 session=s)
+            # The expert hears of it (notify): in the same transaction as the invitation, so neither goes alone.
+            out.append(self._invited(case, claims, inv, p, ses))
             return {"invitation_id": inv["_id"], "state": "invited"}
 
         return await self._tx(work)
+
+    def _invited(self, case: dict[str, Any], claims: StaffClaims, inv: dict[str, Any], person: dict[str, Any],
+                 ses: dict[str, Any] | None) -> Outgoing:
+        unit_name = case.get("unit_name") or case["unit_code"]
+        return Outgoing(topics.MEDIATION_EXPERT_INVITED, ExpertInvited(
+            **self._common(case, claims), invitation_id=inv["_id"], assignment_id=case["_id"],
+            unit_code=case["unit_code"], unit_name=unit_name[:100], person_id=inv["person_id"],
+            expert_kind=person["kind"], expert_name=inv["name"][:50],
+            expert_phone=self._dec(person["phone"], "person.phone") if person.get("phone") else None,
+            case_number=case["case_number"], category=Category(case["category"]),
+            session_id=ses["_id"] if ses else None, mode=ses["mode"] if ses else None,
+            starts_at=_aware(ses["starts_at"]) if ses else None, place_zh=ses.get("place_zh") if ses else None,
+            join_url=ses.get("join_url") if ses else None,
+            reply_zh=f"请尽快联系{unit_name}答复是否参加"[:200]))
 
     async def answer_invitation(self, invitation_id: str, claims: StaffClaims, accept: bool, reason: str | None
                                 ) -> dict[str, Any]:
@@ -428,6 +468,22 @@ class MediationService:
         rid = str(uuid4())
         await self.rooms.insert_one({"_id": rid, "unit_code": claims.unit, "name_zh": name_zh})
         return {"room_id": rid}
+
+    async def list_rooms(self, claims: StaffClaims, unit: str | None = None) -> list[dict[str, Any]]:
+        return [{"room_id": r["_id"], "name_zh": r["name_zh"]}
+                async for r in self.rooms.find({"unit_code": unit or claims.unit}).sort("name_zh", 1).limit(200)]
+
+    async def list_sessions(self, assignment_id: str, claims: StaffClaims) -> list[dict[str, Any]]:
+        """A case's sessions, oldest first, as ``GET /sessions/{id}`` shows one (no statements, no summary)."""
+        case = await self._case(assignment_id, claims)
+        out = []
+        async for ses in self.sessions.find({"assignment_id": case["_id"]}).sort("starts_at", 1):
+            view: dict[str, Any] = {k: (_aware(v) if isinstance(v, datetime) else v) for k, v in ses.items()
+                                    if k not in ("_id", "turns")}
+            if view.get("record"):
+                view["record"] = {k: v for k, v in view["record"].items() if k != "summary"}
+            out.append(view | {"session_id": ses["_id"], "turns": len(ses.get("turns", []))})
+        return out
 
     # --- sessions ------------------------------------------------------------------------------------
 
@@ -484,6 +540,7 @@ class MediationService:
                 {"assignment_id": case["_id"], "state": {"$in": ["invited", "accepted"]}}, session=s)]
             await self.sessions.insert_one({
                 "_id": sid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "unit_path": case.get("unit_path", []),
                 "mode": mode, "format": fmt, "kind": case.get("kind", "people"), "starts_at": starts_at,
                 "ends_at": ends_at, "room_id": room_id if mode == "offline" else None, "place_zh": place,
                 "join_url": url, "caucus_party_id": caucus_party_id, "party_order": order, "turns": [],
@@ -491,7 +548,7 @@ class MediationService:
                 "state": "scheduled", "created_at": _now(), "created_by": claims.sub}, session=s)
             when = _fmt_local(starts_at)
             what = MODE_ZH[mode] + ("（背靠背）" if fmt == "caucus" else "")
-            where = place or ("视频链接将通过短信发送" if mode == "online"
+            where = place or ("请凭查询码在查询页点击“进入视频调解”" if mode == "online"
                               else f"请在{_fmt_local(ends_at)}前按顺序答复")
             await self._move(s, case, "schedule", states.IN_MEDIATION, None,
                              {"what": "scheduled", "session_id": sid, "text_zh": f"安排{what}：{when}，{where}"})
@@ -502,21 +559,22 @@ class MediationService:
                 place_zh=place, join_url=url, expert_kinds=sorted({i["kind"] for i in invited}),
                 applicant_message_zh=msg[:300])))
             out.append(self._status(case, claims, CaseState.IN_MEDIATION, "已安排调解", msg,
-                                    "请按时参加；如不能参加，请提前联系调解员"))
+                                    "请按时参加；如不能参加，请提前联系调解员",
+                                    announced_by=MediationScheduled.EVENT_TYPE))
             return {"session_id": sid, "join_url": url, "place_zh": place, "state": "scheduled"}
 
         return await self._tx(work)
 
     async def get_session(self, session_id: str, claims: StaffClaims) -> dict[str, Any]:
         ses = await self.sessions.find_one({"_id": session_id})
-        if ses is None or not claims.may_act_on(ses["unit_code"]):
+        if ses is None or not claims.may_act_on(ses["unit_code"], ses.get("unit_path", ())):
             raise Refused(404, "session_id", "not_found", "未找到该调解场次")
         return {k: (_aware(v) if isinstance(v, datetime) else v) for k, v in ses.items() if k != "_id"} | {
             "session_id": ses["_id"]}
 
     async def add_turn(self, session_id: str, claims: StaffClaims, party_id: str, statement: str) -> dict[str, Any]:
         ses = await self.sessions.find_one({"_id": session_id})
-        if ses is None or not claims.may_act_on(ses["unit_code"]):
+        if ses is None or not claims.may_act_on(ses["unit_code"], ses.get("unit_path", ())):
             raise Refused(404, "session_id", "not_found", "未找到该调解场次")
         if ses["mode"] != "async" or ses["state"] != "scheduled":
             raise Refused(409, "session_id", "not_async", "该场次不是进行中的错时调解")
@@ -538,7 +596,7 @@ class MediationService:
                              summary: str, next_step: str) -> dict[str, Any]:
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
             ses = await self.sessions.find_one({"_id": session_id}, session=s)
-            if ses is None or not claims.may_act_on(ses["unit_code"]):
+            if ses is None or not claims.may_act_on(ses["unit_code"], ses.get("unit_path", ())):
                 raise Refused(404, "session_id", "not_found", "未找到该调解场次")
             if ses["state"] != "scheduled":
                 raise Refused(409, "session_id", "already_recorded", "该场次已有记录，不能重复记录")
@@ -638,6 +696,7 @@ class MediationService:
             url = f"{self.settings.video_base_url.rstrip('/')}/{sid}"
             await self.sessions.insert_one({
                 "_id": sid, "assignment_id": case["_id"], "case_id": case["case_id"], "unit_code": case["unit_code"],
+                "unit_path": case.get("unit_path", []),
                 "mode": "online", "format": "joint", "kind": case.get("kind", "people"), "starts_at": now,
                 "ends_at": now + timedelta(minutes=minutes), "room_id": None, "place_zh": None, "join_url": url,
                 "caucus_party_id": None, "party_order": [party_id], "turns": [], "on_demand": True,
@@ -650,14 +709,14 @@ class MediationService:
             who = EXPERT_KIND_ZH.get(kind, kind)
             await self._move(s, case, "schedule", states.IN_MEDIATION, None,
                              {"what": "call", "session_id": sid, "text_zh": f"在线呼叫{who}{name}，已接通"})
-            msg = f"您呼叫的{who}已接入在线调解，请通过短信中的视频链接立即进入。"
+            msg = f"您呼叫的{who}已接入在线调解，请在查询页点击“进入视频调解”立即进入。"
             out.append(Outgoing(topics.MEDIATION_SCHEDULED, MediationScheduled(
                 **self._common(case, claims), session_id=sid, unit_code=case["unit_code"], mode="online",
                 format="joint", kind=case.get("kind", "people"), starts_at=now,
                 ends_at=now + timedelta(minutes=minutes), join_url=url, expert_kinds=[kind],
                 applicant_message_zh=msg)))
             out.append(self._status(case, claims, CaseState.IN_MEDIATION, f"已接通在线{who}", msg,
-                                    "请立即通过视频链接进入"))
+                                    "请立即通过视频链接进入", announced_by=MediationScheduled.EVENT_TYPE))
             return {"session_id": sid, "join_url": url, "person_id": held["_id"], "name": name,
                     "skipped_for_conflict": len(conflicted)}
 
@@ -665,7 +724,7 @@ class MediationService:
 
     async def end_call(self, session_id: str, claims: StaffClaims) -> None:
         ses = await self.sessions.find_one({"_id": session_id})
-        if ses is None or not claims.may_act_on(ses["unit_code"]) or not ses.get("on_demand"):
+        if ses is None or not claims.may_act_on(ses["unit_code"], ses.get("unit_path", ())) or not ses.get("on_demand"):
             raise Refused(404, "session_id", "not_found", "未找到该在线呼叫")
         for e in ses.get("experts", []):
             await self.people.update_one({"_id": e["person_id"]}, {"$set": {"on_call_until": None}})
@@ -716,6 +775,15 @@ class MediationService:
         if res.modified_count != 1:
             raise Refused(409, "agreement", "not_confirmable", "协议已签署或该当事人已确认")
         return {"agreement_id": agreement_id, "confirmed": party_id}
+
+    async def agreement_view(self, agreement_id: str, claims: StaffClaims) -> dict[str, Any]:
+        """The agreement as staff see it in the console: its state, text, confirmations (the PDF once signed)."""
+        ag, _ = await self._agreement(agreement_id, claims)
+        return {"agreement_id": ag["_id"], "state": ag["state"], "facts_zh": self._dec(ag["facts"], "agreement.facts"),
+                "terms": [self._dec(t, "agreement.terms") for t in ag["terms"]],
+                "confirmations": [{"party_id": c["party_id"], "method": c["method"], "at": _aware(c["at"])}
+                                  for c in ag.get("confirmations", [])],
+                "agreement_no": ag.get("agreement_no"), "sha256": ag.get("sha256")}
 
     async def font(self) -> Any:
         cache = self.settings.font_cache_path()
@@ -772,6 +840,8 @@ class MediationService:
                 agreement_id=agreement_id, agreement_sha256=digest, applicant_message_zh=msg)))
             # Routing's answer to this feedback is the applicant's "resolved" step (see ADR 0041).
             out.append(self._feedback(case, claims, FeedbackKind.RESOLVED, note=f"达成调解协议{agreement_no}"))
+            await self.audit.append(s, actor=claims, action="agreement.sign", object_type="agreement",
+                                    object_id=agreement_id, detail=f"{agreement_no} sha256={digest}")
             return {"agreement_id": agreement_id, "agreement_no": agreement_no, "sha256": digest, "size": len(pdf)}
 
         return await self._tx(work)
@@ -835,6 +905,8 @@ class MediationService:
             await self._move(s, case, "close", states.CLOSED, {"closed_at": _now(), "outcome": outcome.value},
                              {"what": "closed", "text_zh": "结案"})
             out.extend(self._closing(case, claims, outcome, True))
+            await self.audit.append(s, actor=claims, action="case.close", object_type="assignment",
+                                    object_id=assignment_id, detail=f"outcome={outcome.value}")
             return {"state": states.CLOSED, "outcome": outcome.value}
 
         return await self._tx(work)
@@ -846,7 +918,8 @@ class MediationService:
             Outgoing(topics.CASE_CLOSED, CaseClosed(**self._common(case, claims), outcome=outcome,
                                                     unit_code=case["unit_code"], resolved=resolved,
                                                     applicant_message_zh=msg)),
-            self._status(case, claims, CaseState.CLOSED, "案件已办结", msg, "请对办理结果进行满意度评价"),
+            self._status(case, claims, CaseState.CLOSED, "案件已办结", msg, "请对办理结果进行满意度评价",
+                         announced_by=CaseClosed.EVENT_TYPE),
         ]
 
     # --- failure: escalate or transfer ---------------------------------------------------------------
@@ -877,7 +950,8 @@ class MediationService:
             case = await self._case(assignment_id, claims, s)
             pid = str(uuid4())
             await self.packages.insert_one({"_id": pid, "assignment_id": case["_id"], "case_id": case["case_id"],
-                                            "unit_code": case["unit_code"], "sha256": digest, "size": len(data),
+                                            "unit_code": case["unit_code"], "unit_path": case.get("unit_path", []),
+                                            "sha256": digest, "size": len(data),
                                             "zip": self._enc(base64.b64encode(data).decode(), "package.zip"),
                                             "to": to, "receiving_body_zh": receiving_body, "created_at": _now()},
                                            session=s)
@@ -895,6 +969,8 @@ class MediationService:
             out.append(self._status(case, claims, CaseState.TRANSFERRED, f"已转入{TRANSFER_ZH[to]}程序", msg,
                                     f"{receiving_body}将依法处理并与您联系"))
             out.extend(self._closing(case, claims, Outcome(to), False))
+            await self.audit.append(s, actor=claims, action="case.transfer", object_type="assignment",
+                                    object_id=assignment_id, detail=f"to={to} package={pid} sha256={digest}")
             return {"state": states.TRANSFERRED, "package_id": pid, "sha256": digest, "files": manifest["files"]}
 
         return await self._tx(work)
@@ -930,7 +1006,7 @@ class MediationService:
 
     async def package_zip(self, package_id: str, claims: StaffClaims) -> tuple[bytes, str]:
         p = await self.packages.find_one({"_id": package_id})
-        if p is None or not claims.may_act_on(p["unit_code"]):
+        if p is None or not claims.may_act_on(p["unit_code"], p.get("unit_path", ())):
             raise Refused(404, "package_id", "not_found", "未找到该卷宗")
         return base64.b64decode(self._dec(p["zip"], "package.zip")), p["sha256"]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from yima_contracts.codes import StaffRole
+from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
+from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka
@@ -20,10 +23,12 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     channels = build_channels(settings)
     service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
     delivery = DeliveryWorker(service, rt.client, rt.outbox, channels)
+    audit = AuditLog(rt.db, rt.cipher)
     run_worker = settings.worker_enabled if worker is None else worker
 
     async def setup(_: Runtime) -> None:
         await service.setup()
+        await audit.setup()
         await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
         if run_worker:
             rt.background.extend(delivery.start())
@@ -37,6 +42,12 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     app = http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
     http.install_error_handlers(app)
     app.include_router(http.router(service, rt.require_staff))
+    app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
+    # Every staff call under /api/v1/ lands in notify's own chain (docs/adr/0006-audit-chain-in-kit.md); the
+    # applicant's inbox is public and its path holds the tracking code, which is never kept.
+    install_audit_middleware(app, audit, TokenVerifier.from_setting(settings.auth_public_keys), rt.client,
+                             skip=["/api/v1/inbox/applicant/"])
+    app.state.audit = audit
     app.state.service = service
     app.state.worker = delivery
     return app

@@ -32,6 +32,7 @@ class NotifySettings(KitSettings):
     unit_contacts_json: str = Field(
         default="",
         description='units\' channels, JSON {"<unit_code>": {"webhook_url", "email", "wechat_openid"}}; '
+        'the key "*" serves every other unit, "{unit}" in its values standing for the unit code; '
         "the admin API (PUT /api/v1/units/{code}/contacts) overrides per unit",
     )
     ops_unit_code: str = Field(

@@ -9,7 +9,8 @@ transaction. Every outside channel (SMS, WeChat, e-mail, webhook) is sent later 
 Contacts: the applicant's (and a proxy submitter's) phone comes from ``case.submitted``, encrypted at rest;
 an event that arrives before it (topics are not ordered with each other) waits in ``pending_events`` and is
 planned when the contact arrives. Staff are addressed by their unit (the staff directory lives in routing):
-the unit's inbox plus the unit's configured webhook / e-mail / WeChat.
+the unit's inbox plus the unit's configured webhook / e-mail / WeChat. An invited expert is addressed as
+``person:<person_id>`` with the contact mediation's ``mediation.expert_invited`` carries (ADR 0052).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseSubmitted,
     Event,
+    ExpertInvited,
     MediationScheduled,
     NotificationSent,
     parse_event,
@@ -49,6 +51,9 @@ NOTIFICATIONS = "notifications"
 RECIPIENTS = "recipients"
 PENDING = "pending_events"
 UNIT_CONTACTS = "unit_contacts"
+# Events whose own message tells the applicant of a step (see plan): a case.status naming one of them in
+# ``announced_by`` gives the applicant no second message.
+ANNOUNCED_TO_APPLICANT = frozenset({MediationScheduled.EVENT_TYPE, CaseClosed.EVENT_TYPE})
 INTRUSIVE = ("sms", "wechat")  # channels that wake people: quiet hours and digests apply
 
 
@@ -70,7 +75,7 @@ def normalize_tracking_code(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Recipient:
-    id: str  # "applicant", "proxy", "unit:<code>"
+    id: str  # "applicant", "proxy", "unit:<code>", "person:<person_id>"
     kind: str  # applicant | proxy | staff | expert (NotificationSent.recipient_kind)
     unit_code: str | None = None
 
@@ -118,6 +123,8 @@ class NotifyService:
             "location_unit": event.location.unit_code,
             "applicant_masked": mask_name(event.applicant.name),
         }
+        if event.applicant_wechat_openid:
+            doc["wechat_openid"] = enc(event.applicant_wechat_openid, context="notifications.address")
         if event.proxy is not None:
             doc["proxy_phone"] = enc(event.proxy.submitter.phone, context="recipients.phone")
             doc["proxy_phone_key"] = self.cipher.blind_index(event.proxy.submitter.phone, context="recipients.phone")
@@ -137,7 +144,10 @@ class NotifyService:
         doc = await self.unit_contacts.find_one({"_id": unit_code}, session=tx.session if tx else None)
         if doc is not None:
             return {k: v for k, v in doc.items() if k != "_id" and isinstance(v, str) and v}
-        return dict(self._static_contacts.get(unit_code, {}))
+        if unit_code in self._static_contacts:
+            return dict(self._static_contacts[unit_code])
+        # "*": every other unit, "{unit}" standing for its code (the local run points all units at the dev gateway)
+        return {k: v.replace("{unit}", unit_code) for k, v in self._static_contacts.get("*", {}).items()}
 
     # --- planning: who hears what ----------------------------------------------------------------------
 
@@ -199,8 +209,13 @@ class NotifyService:
             record = {**record, "acting_unit": event.acting_unit_code}
         code = self.cipher.decrypt(record["tracking_code"], context="recipients.tracking_code")
         msg = t.render_applicant(event, record["case_number"], display_code(normalize_tracking_code(code)))
-        await self.to_applicant(tx, event, msg, record, proxy_msg=t.render_proxy(
-            event, record["case_number"], record.get("applicant_masked", "申请人")))
+        # A step announced by its own richer event (a session's time and link, the closing with the rating
+        # request) reaches the applicant through that event's message: one message per step, not two. The
+        # proxy submitter hears of it here.
+        own = event.announced_by in ANNOUNCED_TO_APPLICANT
+        await self.to_applicant(tx, event, msg, record, channels=() if own else ("inbox", "sms"),
+                                proxy_msg=t.render_proxy(event, record["case_number"],
+                                                         record.get("applicant_masked", "申请人")))
 
     async def _plan_session(self, event: MediationScheduled, tx: Tx, record: dict[str, Any]) -> None:
         cn = record["case_number"]
@@ -215,6 +230,19 @@ class NotifyService:
             await self.to_unit(tx, event, event.unit_code, t.render_expert_invitation(event, cn), record,
                                kind="expert")
 
+    async def on_expert_invited(self, event: ExpertInvited, tx: Tx) -> None:
+        """The invited expert hears of it: their inbox, and one SMS when mediation knows a phone. The event
+        carries all the text needs (case number, category), so it never waits for the case's contacts."""
+        msg = t.render_expert_invited(event)
+        rcpt = Recipient(f"person:{event.person_id}", "expert")
+        scope = [event.unit_code]  # a message that finally fails lands in the hosting unit's inbox
+        await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=event.case_number)
+        if event.expert_phone and "sms" in self.enabled:
+            await self.stage(tx, event, rcpt, "sms", msg,
+                             address=self.cipher.encrypt(event.expert_phone, context="recipients.phone"),
+                             address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
+                             scope=scope, case_number=event.case_number)
+
     # --- staging ---------------------------------------------------------------------------------------
 
     def _scope(self, record: dict[str, Any], *units: str | None) -> list[str]:
@@ -225,13 +253,20 @@ class NotifyService:
                            proxy_msg: t.Rendered | None = None, channels: tuple[str, ...] = ("inbox", "sms"),
                            not_before: datetime | None = None, recipient_suffix: str = "") -> None:
         scope = self._scope(record, getattr(event, "acting_unit_code", None), getattr(event, "unit_code", None))
-        for ch in channels:
-            if ch == "inbox" or (ch == "sms" and ch in self.enabled):
-                await self.stage(tx, event, Recipient("applicant" + recipient_suffix, "applicant"), ch, msg,
-                                 address=record["phone"] if ch == "sms" else None,
-                                 address_key=record.get("phone_key"), scope=scope, not_before=not_before,
-                                 case_number=record["case_number"])
-        if proxy_msg is not None and record.get("proxy_phone") and "sms" in self.enabled and "sms" in channels:
+        # One message to the phone per step: a WeChat template message when the applicant came through the
+        # mini-program (an openid is known) and WeChat is configured, else a text. The choice depends only on
+        # the case, so a redelivered event picks the same channel and the ledger keeps it to one.
+        phone_channel = "wechat" if record.get("wechat_openid") and "wechat" in self.enabled else "sms"
+        rcpt = Recipient("applicant" + recipient_suffix, "applicant")
+        if "inbox" in channels:
+            await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, not_before=not_before,
+                             case_number=record["case_number"])
+        if any(ch in INTRUSIVE for ch in channels) and phone_channel in self.enabled:
+            await self.stage(tx, event, rcpt, phone_channel, msg,
+                             address=record["wechat_openid"] if phone_channel == "wechat" else record["phone"],
+                             address_key=record.get("phone_key"), scope=scope, not_before=not_before,
+                             case_number=record["case_number"])
+        if proxy_msg is not None and record.get("proxy_phone") and "sms" in self.enabled:
             # 代办人: told every step of the case they submitted (by SMS; the inbox is the applicant's).
             await self.stage(tx, event, Recipient("proxy" + recipient_suffix, "proxy"), "sms", proxy_msg,
                              address=record["proxy_phone"], address_key=record.get("proxy_phone_key"),
@@ -306,6 +341,9 @@ class NotifyService:
         if unread:
             q["read_at"] = None
         return await self._inbox(q, limit)
+
+    async def person_inbox(self, person_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        return await self._inbox({"channel": "inbox", "recipient": f"person:{person_id}"}, limit)
 
     async def mark_read(self, unit_code: str, nid: str) -> bool:
         r = await self.notifications.update_one({"_id": nid, "channel": "inbox", "unit_code": unit_code},

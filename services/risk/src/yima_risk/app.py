@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from yima_contracts.codes import StaffRole
+from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
+from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka
@@ -20,9 +23,11 @@ def create_app(
     rt = Runtime.create(settings)
     timers = FollowupTimers(rt.client, rt.db, rt.outbox, clock=clock, poll_seconds=settings.followup_poll_seconds)
     service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay)
+    audit = AuditLog(rt.db, rt.cipher)
 
     async def setup(r: Runtime) -> None:
         await service.setup()
+        await audit.setup()
         if consume:  # the timers run beside the consumers; several replicas are safe (atomic claim)
             import asyncio
 
@@ -33,4 +38,8 @@ def create_app(
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
     app.state.service = service
     app.include_router(http.router(service, rt.require_staff))
+    app.state.audit = audit
+    app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
+    # Every staff call under /api/v1/ lands in risk's own chain (docs/adr/0006-audit-chain-in-kit.md).
+    install_audit_middleware(app, audit, TokenVerifier.from_setting(settings.auth_public_keys), rt.client)
     return app

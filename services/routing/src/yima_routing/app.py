@@ -7,13 +7,13 @@ import time
 from datetime import timedelta
 
 from fastapi import FastAPI
+from yima_kit.audit import AuditLog
 from yima_kit.auth import DEV_PRIVATE_KEY, TokenIssuer
 from yima_kit.logging import get_logger
 from yima_kit.runtime import Runtime, http_app
 
 from .accounts import HASHER, Accounts, LoginPolicy
 from .adapters import http, kafka
-from .adapters.audit import AuditLog
 from .adapters.mongo_directory import DirectoryStore
 from .adapters.mongo_rules import RulesStore
 from .adapters.sweeper import Sweeper
@@ -53,6 +53,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         started = time.monotonic()
         await service.setup()
         await store.setup()
+        await audit.setup()
         if settings.seed_staff_password:
             log.warning("seeded staff get the configured initial password (demo only; must change at first login)")
         pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None

@@ -110,6 +110,8 @@ class RoutingService:
         # The sweeper's index: the next supervision step due, only for running chains.
         await self.assignments.create_index([("sup_next_at", 1)], partialFilterExpression={"sup_active": True})
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
+        await self.cases.create_index([("pending_dispatch.remind_at", 1)],
+                                      partialFilterExpression={"pending_dispatch.reminded": False})
         await self.joints.create_index([("report_by", 1)], partialFilterExpression={"reminded": False})
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
@@ -146,7 +148,9 @@ class RoutingService:
         if event.location.unit_code is None and event.location.address:
             located = self.directory.locate(event.location.address)
             facts["located_unit_code"] = located.code if located else None
-        await self.cases.update_one({"_id": event.case_id}, {"$set": {"facts": facts}}, upsert=True,
+        settled = {"ended": {"how": "settled_on_spot", "at": self.now()}} if event.settled_on_spot else {}
+        # 接件即办: settled at the desk when it was registered (intake closed it) — nobody is assigned.
+        await self.cases.update_one({"_id": event.case_id}, {"$set": {"facts": facts, **settled}}, upsert=True,
                                     session=tx.session)
         await self._assign_if_ready(event.case_id, tx)
 
@@ -166,6 +170,8 @@ class RoutingService:
         case = await self.cases.find_one({"_id": case_id}, session=tx.session)
         if not case or "facts" not in case or "risk" not in case or case.get("routed") or case.get("assigned"):
             return  # routed once: later rounds come from returns, escalations and dispatchers, not from events
+        if case.get("ended"):
+            return  # settled on the spot, or closed/transferred before its risk was known: nothing to assign
         f = case["facts"]
         risk = RiskLevel(case["risk"]["level"])
         directory = self.directory
@@ -241,7 +247,9 @@ class RoutingService:
             risk_level=risk, rule_id=rule_id, reason_zh=reason_zh[:500], due_at=due_at,
         ))
         tx.emit(topics.unit_topic(unit.code), UnitCaseAssigned(
-            **common, assignment_id=assignment_id, unit_code=unit.code, case_number=f["case_number"],
+            **common, assignment_id=assignment_id, unit_code=unit.code, unit_name=unit.name,
+            unit_path=list(self.directory.unit_path(unit.code)), in_platform=unit.in_platform,
+            case_number=f["case_number"],
             channel=Channel(f["channel"]), category=Category(f["category"]), risk_level=risk,
             description=dec(f["description"], context="routing.description"),
             applicant=Party(name=dec(f["applicant_name"], context="routing.applicant.name"),
@@ -302,10 +310,14 @@ class RoutingService:
         ))
         if event.kind is FeedbackKind.RETURNED:
             # 退回: back to the supervisor for re-dispatch; the returning unit is excluded from later rounds.
+            # Nobody may let it sit: if it is not re-dispatched within a working day, the sweeper reminds the
+            # supervisor and the unit above it (remind_redispatch).
+            remind_at, _ = add_working_days(self.now(), 1)
             await self.cases.update_one({"_id": a["case_id"]}, {
                 "$set": {"pending_dispatch": {
                     "supervisor_unit_code": a["supervisor_unit_code"], "returned_by": a["unit_code"],
-                    "assignment_id": a["_id"], "reason": event.reason, "at": self.now()}},
+                    "assignment_id": a["_id"], "reason": event.reason, "at": self.now(),
+                    "remind_at": remind_at, "reminded": False, "claimed_until": None}},
                 "$addToSet": {"excluded_units": a["unit_code"]},
                 "$unset": {"assigned": ""}}, session=tx.session)
         elif event.kind is FeedbackKind.FAILED:
@@ -555,6 +567,32 @@ class RoutingService:
             case_id=a["case_id"], correlation_id=case["facts"]["correlation_id"] if case else a["case_id"],
             actor=SYSTEM, assignment_id=a["_id"], change="recomputed",
             reason_zh="节假日安排更新，办理期限按新的工作日重新计算", due_at=due_at, provisional=provisional))
+        return True
+
+    async def remind_redispatch(self, case_id: str, tx: Tx) -> bool:
+        """A returned case still waits at its supervisor a working day later: 督办 to the supervisor, copied to
+        the unit above it. Fires once per return (conditional on ``reminded`` still being false)."""
+        res = await self.cases.update_one(
+            {"_id": case_id, "pending_dispatch.reminded": False},
+            {"$set": {"pending_dispatch.reminded": True, "pending_dispatch.claimed_until": None}},
+            session=tx.session)
+        if res.modified_count != 1:
+            return False
+        case = await self.cases.find_one({"_id": case_id}, session=tx.session)
+        if case is None or case.get("ended") or "facts" not in case:
+            return True
+        p = case["pending_dispatch"]
+        d = self.directory
+        holder = d.get(p["supervisor_unit_code"])
+        above = holder.parent if holder and holder.parent else p["supervisor_unit_code"]
+        returned_by = d.get(p["returned_by"])
+        tx.emit(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice(
+            case_id=case_id, correlation_id=case["facts"]["correlation_id"], actor=SYSTEM,
+            assignment_id=p["assignment_id"], step=SupervisionStep.NOTICE, unit_code=p["supervisor_unit_code"],
+            supervisor_unit_code=above, due_at=p["remind_at"],
+            message_zh=(f"【待重新分派】案件{case['facts']['case_number']}于{_fmt(p['at'])}被"
+                        f"{returned_by.name if returned_by else p['returned_by']}退回（{p.get('reason') or ''}），"
+                        f"至今未重新分派，请督办单位立即处理。")[:300]))
         return True
 
     async def remind_joint(self, joint_id: str, tx: Tx) -> bool:

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 Records = list[ConsumerRecord[bytes, bytes]]
+
+
+async def wait_for(predicate: Callable[[], Awaitable[Any]], timeout: float = 60, interval: float = 0.3) -> Any:
+    """Poll ``await predicate()`` until it is truthy and return that value; TimeoutError after ``timeout`` s.
+
+    For what is not on a topic (an HTTP view, a database row): the platform is asynchronous, so a test
+    waits for the state it expects rather than sleeping a guessed time.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"condition not met after {timeout}s")
+        await asyncio.sleep(interval)
 
 
 async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any], timeout: float = 60) -> Any:

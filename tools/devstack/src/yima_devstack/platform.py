@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,21 @@ from .services import SERVICE_PORTS, Platform, service_env
 from .topics import ensure_topics, platform_topics
 
 STATE = Path(".local")
+GATEWAY_PORT = 8025
+GATEWAY_MODULE = "yima_notify.devgateway"  # run by module name: devstack imports no service package
+
+
+def gateway_settings(gateway_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What ``./yima run`` tells notify so that its outside channels land on the local dev gateway: SMS, and
+    every unit's webhook (``*``). Quiet hours are off, so texts show at once whatever the hour in Beijing.
+    A setting already in the environment wins."""
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    wanted = {
+        "YIMA_NOTIFY_SMS_URL": f"{gateway_url}/sms",
+        "YIMA_NOTIFY_UNIT_CONTACTS_JSON": json.dumps({"*": {"webhook_url": f"{gateway_url}/hooks/{{unit}}"}}),
+        "YIMA_NOTIFY_QUIET_HOURS": "",
+    }
+    return {k: v for k, v in wanted.items() if k not in env}
 
 
 @app.command()
@@ -25,6 +42,9 @@ def run(
     state_dir: Annotated[Path, typer.Option(help="infrastructure data, PIDs and logs")] = STATE,
     kafka_port: Annotated[int, typer.Option(help="Kafka on 127.0.0.1")] = 9092,
     mongo_port: Annotated[int, typer.Option(help="MongoDB-protocol server on 127.0.0.1")] = 27017,
+    gateway_port: Annotated[
+        int, typer.Option(help="local SMS/webhook dev gateway on 127.0.0.1 (0 = none: SMS stays off)")
+    ] = GATEWAY_PORT,
 ) -> None:
     """Install what is missing, start Kafka + MongoDB and every service as its own process; Ctrl-C stops all.
 
@@ -45,7 +65,7 @@ def run(
             raise typer.Exit(1) from exc
     run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
 
-    platform = Platform(log_dir=state_dir / "logs")
+    platform = Platform(log_dir=state_dir / "logs", pid_dir=state_dir / "run")
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -56,8 +76,12 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
     try:
+        extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
+        env = service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)
+        if gateway_port:
+            typer.echo("· starting the local SMS/webhook dev gateway …")
+            platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
         typer.echo("· starting the services …")
-        env = service_env(endpoints.kafka_bootstrap, endpoints.mongo_url)
         platform.start(env)
         platform.wait_healthy(timeout=120)
         _banner(endpoints, platform, state_dir)
@@ -76,13 +100,18 @@ def run(
 
 
 def _banner(endpoints: Endpoints, platform: Platform, state_dir: Path) -> None:
-    urls = "\n".join(f"  {n:<10} {p.url}   (health: {p.url}/health)" for n, p in platform.procs.items())
+    urls = "\n".join(f"  {n:<10} {p.url}   (health: {p.url}/health)" for n, p in platform.procs.items()
+                     if n in SERVICE_PORTS)
+    gw = platform.procs.get("devgateway")
+    gateway = (f"  gateway    {gw.url}/   (every SMS and webhook notify sent, quiet hours off; "
+               f"{gw.url}/deliveries.json)\n" if gw else "")
     typer.echo(f"""
 yima 一码解纠纷 is running.
 {urls}
-  kafka      {endpoints.kafka_bootstrap}
+{gateway}  kafka      {endpoints.kafka_bootstrap}
   mongodb    {endpoints.mongo_url}
   logs       {state_dir / "logs"}
+  pids       {state_dir / "run"}/<name>.pid   (e.g. kill -9 $(cat {state_dir / "run" / "notify.pid"}): restarted)
 
 Try it:
   curl -s -X POST {platform.procs["intake"].url}/api/v1/cases -H 'Content-Type: application/json' \\

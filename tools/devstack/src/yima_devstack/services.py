@@ -38,22 +38,35 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    # Run this module instead of the service ``yima_<name>`` (``python -m <module> --port <port>``): a helper
+    # such as the notify dev gateway, started by module name so devstack imports no service package.
+    module: str | None = None
+    pid_file: Path | None = None  # written at every (re)start, for `kill -9 $(cat …)`
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def start(self, env: dict[str, str], role: str = "serve") -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        argv = ([sys.executable, "-m", self.module] if self.module
+                else [sys.executable, "-m", f"yima_{self.name}", role])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"yima_{self.name}", role, "--port", str(self.port)],
+            [*argv, "--port", str(self.port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal goes to the runner, which stops us in order
         )
         log.close()
+        if self.pid_file is not None:
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(f"{self.proc.pid}\n")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -89,12 +102,24 @@ class Platform:
     db_prefix: str = ""
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    pid_dir: Path | None = None  # <pid_dir>/<name>.pid for every process, when given
+
+    def _pid_file(self, name: str) -> Path | None:
+        return self.pid_dir / f"{name}.pid" if self.pid_dir is not None else None
 
     def start(self, env: dict[str, str], names: list[str] | None = None) -> None:
         for name in names or list(self.ports):
-            p = ServiceProcess(name, self.ports[name], self.log_dir / f"{name}.log")
+            p = ServiceProcess(name, self.ports[name], self.log_dir / f"{name}.log", pid_file=self._pid_file(name))
             p.start(env)
             self.procs[name] = p
+
+    def start_helper(self, name: str, module: str, port: int, env: dict[str, str]) -> ServiceProcess:
+        """A helper process (``python -m <module> --port <port>``), watched, restarted and stopped like a
+        service; it stops last."""
+        p = ServiceProcess(name, port, self.log_dir / f"{name}.log", module=module, pid_file=self._pid_file(name))
+        p.start(env)
+        self.procs = {name: p, **self.procs}
+        return p
 
     def wait_healthy(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -117,3 +142,6 @@ class Platform:
     def stop(self) -> None:
         for p in reversed(list(self.procs.values())):
             p.stop()
+            pid_file = self._pid_file(p.name)
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)

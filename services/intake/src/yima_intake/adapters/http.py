@@ -303,7 +303,8 @@ def router(service: IntakeService) -> APIRouter:
         case = await _open(tracking_code, check)
         if isinstance(case, JSONResponse):
             return case
-        return public_view(case, await service.repo.timeline(case["_id"]))
+        return public_view(case, await service.repo.timeline(case["_id"]),
+                           await service.repo.sessions(case["_id"]))
 
     @r.post("/track/{tracking_code}/rating", status_code=201, summary="满意度评价 Rate a closed case",
             responses={400: {}, 404: {}, 409: {}, 429: {}})

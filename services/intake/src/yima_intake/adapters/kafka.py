@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yima_contracts import CaseStatusChanged, CaseSubmitted, topics
+from yima_contracts import CaseStatusChanged, CaseSubmitted, MediationScheduled, topics
 from yima_contracts.intake_events import CaseRated, CaseUpdated
 from yima_kit.consumer import EventConsumers, Tx
 
@@ -20,3 +20,8 @@ def register(consumers: EventConsumers, service: IntakeService) -> None:
     async def on_case_status(event: CaseStatusChanged, tx: Tx) -> None:
         """Add an applicant-visible step to the case's tracking timeline."""
         await service.record_status(event, tx.session)
+
+    @consumers.subscribe(topics.MEDIATION_SCHEDULED, MediationScheduled, name="sessions")
+    async def on_session_scheduled(event: MediationScheduled, tx: Tx) -> None:
+        """A mediation session for the case: its time, place or video link go on the applicant's tracking page."""
+        await service.repo.add_session(event, tx.session)

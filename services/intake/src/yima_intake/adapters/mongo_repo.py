@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import CaseStatusChanged
+from yima_contracts import CaseStatusChanged, MediationScheduled
 
 
 class MongoCaseRepository:
@@ -18,6 +18,7 @@ class MongoCaseRepository:
         self.counters = db["counters"]
         self.keys = db["idempotency_keys"]
         self.timeline_col = db["timeline"]
+        self.sessions_col = db["sessions"]
         self.track_failures = db["track_failures"]
         self.ratings = db["ratings"]
         self.rate_limits = db["rate_limits"]
@@ -27,6 +28,7 @@ class MongoCaseRepository:
         await self.cases.create_index("case_number", unique=True)
         await self.cases.create_index([("applicant_key", ASCENDING), ("submitted_at", DESCENDING)])
         await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
+        await self.sessions_col.create_index([("case_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
 
@@ -36,6 +38,7 @@ class MongoCaseRepository:
         doc = await self.counters.find_one_and_update(
             {"_id": key}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER, session=session
         )
+        assert doc is not None  # upsert with ReturnDocument.AFTER always returns the document
         return int(doc["seq"])
 
     async def insert_case(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
@@ -65,6 +68,8 @@ class MongoCaseRepository:
             {"_id": case_id}, {"$inc": {"repeat_count": 1}, "$push": {"repeat_reports": report}},
             return_document=ReturnDocument.AFTER, session=session,
         )
+        if doc is None:
+            raise LookupError(f"case {case_id} to link a repeat report to does not exist")
         return int(doc["repeat_count"])
 
     async def add_timeline_entry(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
@@ -88,6 +93,20 @@ class MongoCaseRepository:
         doc = {"_id": note["event_id"], "case_id": case_id, "state": (case or {}).get("state", "submitted"),
                "note": True, **note}
         await self.timeline_col.insert_one(doc, session=session)
+
+    async def add_session(self, event: MediationScheduled, session: AsyncClientSession) -> None:
+        # Keyed by session: a redelivery writes the same document; a later announcement of the same session
+        # (moved in time) replaces an older one, never the other way round.
+        doc = {"case_id": event.case_id, "mode": event.mode, "format": event.format, "starts_at": event.starts_at,
+               "ends_at": event.ends_at, "place_zh": event.place_zh, "join_url": event.join_url,
+               "announced_at": event.occurred_at}
+        known = await self.sessions_col.find_one({"_id": event.session_id}, {"announced_at": 1}, session=session)
+        if known is not None and known["announced_at"].replace(tzinfo=UTC) > event.occurred_at:
+            return
+        await self.sessions_col.update_one({"_id": event.session_id}, {"$set": doc}, upsert=True, session=session)
+
+    async def sessions(self, case_id: str) -> list[dict[str, Any]]:
+        return [d async for d in self.sessions_col.find({"case_id": case_id}).sort("starts_at", ASCENDING)]
 
     async def timeline(self, case_id: str) -> list[dict[str, Any]]:
         cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
@@ -113,4 +132,5 @@ class MongoCaseRepository:
             {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": expires_at}},
             upsert=True, return_document=ReturnDocument.AFTER,
         )
+        assert doc is not None  # upsert with ReturnDocument.AFTER always returns the document
         return int(doc["n"])

@@ -287,10 +287,21 @@ def router(service: IntakeService) -> APIRouter:
 <textarea id="comment" name="comment" maxlength="500" style="min-height:90px"></textarea>
 <button type="submit" id="rate">提交评价</button></form>"""
         unit = f"<p>当前办理单位：{esc(view['current_unit'])}</p>" if view["current_unit"] else ""
+        meetings = "".join(
+            f"<li><strong>{esc(m['mode_name'])}</strong> {esc(m['starts_at_local'])}"
+            + (f"<div>地点：{esc(m['place'])}</div>" if m["place"] else "")
+            + (f'<div><a class="join" href="{esc(m["join_url"])}" rel="noopener">进入视频调解</a></div>'
+               if m["join_url"] else "")
+            + ("<div class=\"hint\">已结束</div>" if m["over"] else "")
+            + "</li>"
+            for m in view["sessions"]
+        )
+        sessions = (f'<div class="card"><h2>调解安排</h2><ul id="sessions">{meetings}</ul></div>'
+                    if meetings else "")
         body = f"""<h1>办理进度</h1>{notice}
 <div class="card"><p>案件编号：<strong id="case-number">{esc(view['case_number'])}</strong></p>
 <p>类别：{esc(view['category_name'])}{(' · ' + esc(view['sub_item_name'])) if view['sub_item_name'] else ''}</p>
-{unit}{nxt}</div>
+{unit}{nxt}</div>{sessions}
 <div class="card"><ol class="timeline" id="timeline">{steps}</ol></div>{rating}"""
         return page("办理进度", body)
 
@@ -301,7 +312,8 @@ def router(service: IntakeService) -> APIRouter:
         case = await open_case(code, check)
         if isinstance(case, HTMLResponse):
             return case
-        view = public_view(case, await service.repo.timeline(case["_id"]))
+        view = public_view(case, await service.repo.timeline(case["_id"]),
+                           await service.repo.sessions(case["_id"]))
         return case_page(normalize_tracking_code(code), check, view)
 
     @r.post("/track/{code}/rate", response_class=HTMLResponse)
@@ -324,7 +336,8 @@ def router(service: IntakeService) -> APIRouter:
             except RatingRefused as exc:
                 notice = error_list([exc.message])
         case = await service.repo.get_case(case["_id"]) or case
-        view = public_view(case, await service.repo.timeline(case["_id"]))
+        view = public_view(case, await service.repo.timeline(case["_id"]),
+                           await service.repo.sessions(case["_id"]))
         if notice.startswith('<div class="next"'):
             view["can_rate"] = False
         return case_page(normalize_tracking_code(code), check, view, notice)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from yima_contracts import Location, Party
 from yima_contracts.codes import Category, Channel, StaffRole
-from yima_contracts.events import PersonName, Phone, ProxyInfo, Respondent, VulnerableKind
+from yima_contracts.events import WECHAT_OPENID_PATTERN, PersonName, Phone, ProxyInfo, Respondent, VulnerableKind
 from yima_contracts.personal import validate_resident_id
 
 from .taxonomy import SUB_ITEMS
@@ -44,6 +44,9 @@ class Applicant(BaseModel):
     name: PersonName = Field(description="申请人姓名（少数民族姓名可含“·”）")
     phone: Phone = Field(description="手机号或带区号的固话")
     resident_id: str | None = Field(default=None, max_length=30, description="居民身份证号（18位，可选）")
+    wechat_openid: str | None = Field(
+        default=None, pattern=WECHAT_OPENID_PATTERN,
+        description="微信 openid（通过小程序/公众号提交时由前端带上；有则进度通知走微信模板消息，否则短信）")
 
     @field_validator("resident_id")
     @classmethod

@@ -32,6 +32,7 @@ _MSG_ZH = {
 R = StaffRole
 MANAGE = (R.ADMIN, R.DISPATCHER, R.LEADER)  # 受理、退回、指定调解员
 HANDLE = (R.ADMIN, R.DISPATCHER, R.LEADER, R.MEDIATOR)  # 调解的各项工作
+REGISTRY = (R.ADMIN, R.DISPATCHER)  # 登记调解员、专家和调解室
 
 
 class _In(BaseModel):
@@ -207,13 +208,14 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
     r = APIRouter(prefix="/api/v1", tags=["mediation"])
     manage = rt.require_staff(*MANAGE)
     handle = rt.require_staff(*HANDLE)
-    admin = rt.require_staff(R.ADMIN, R.DISPATCHER)
+    admin = rt.require_staff(*REGISTRY)
     stats_staff = rt.require_staff(R.ADMIN, R.LEADER, R.ANALYST, R.DISPATCHER)
 
     # acceptance
-    @r.get("/queue", summary="本单位待办 The unit's work queue")
-    async def queue(claims: StaffClaims = handle, state: Annotated[str | None, Query(max_length=20)] = None) -> Any:
-        return {"items": await service.queue(claims, state)}
+    @r.get("/queue", summary="本单位待办 The unit's work queue (scope=below: and the units under it)")
+    async def queue(claims: StaffClaims = handle, state: Annotated[str | None, Query(max_length=20)] = None,
+                    scope: Annotated[Literal["own", "below"], Query()] = "own") -> Any:
+        return {"items": await service.queue(claims, state, below=scope == "below")}
 
     @r.get("/cases/{assignment_id}", summary="案件详情 A case of the unit")
     async def get_case(assignment_id: str, claims: StaffClaims = handle) -> Any:

@@ -3,28 +3,26 @@ events it publishes (declared here for the AsyncAPI document)."""
 
 from __future__ import annotations
 
-import re
-
 from yima_contracts import (
     CaseClosed,
     CaseEscalated,
     CaseFeedback,
     CaseStatusChanged,
     CaseTransferred,
+    ExpertInvited,
     MediationConcluded,
     MediationScheduled,
     MediationSessionHeld,
     UnitCaseAssigned,
     topics,
 )
-from yima_kit.consumer import EventConsumers, PermanentError, Tx
+from yima_kit.consumer import EventConsumers, Tx
 
 from ..service import MediationService
 
-
-def work_order_pattern(unit_codes: list[str]) -> str:
-    """One pattern subscription naming exactly the platform units' topics: ``unit\\.(A|B)\\.cases``."""
-    return r"unit\.(" + "|".join(re.escape(c) for c in sorted(unit_codes)) + r")\.cases"
+# Every unit's work-order topic: which units work in yima's console is the directory's word, carried on each order
+# (``in_platform``), so a unit moving into or out of the platform needs no change here (ADR 0040).
+WORK_ORDERS = r"unit\..+\.cases"
 
 
 def register(consumers: EventConsumers, service: MediationService) -> None:
@@ -32,6 +30,8 @@ def register(consumers: EventConsumers, service: MediationService) -> None:
                         "平台内办理的单位的受理、退回、化解、调解不成（与部门自有系统同一契约）")
     consumers.publishes(topics.MEDIATION_SCHEDULED, MediationScheduled,
                         "已安排调解（线上/线下/错时），含给申请人的提示")
+    consumers.publishes(topics.MEDIATION_EXPERT_INVITED, ExpertInvited,
+                        "已邀请专家参与调解：受邀专家本人及其联系方式、案件编号和类别（不含当事人信息）、答复方式")
     consumers.publishes(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, "调解已进行或当事人未到场")
     consumers.publishes(topics.MEDIATION_CONCLUDED, MediationConcluded,
                         "调解成功（协议及其SHA-256）或不成（原因、下一步）")
@@ -45,13 +45,8 @@ def register(consumers: EventConsumers, service: MediationService) -> None:
         """The supervisor moved the case to another unit (overdue, failed, manual): the old unit's work ends."""
         await service.on_escalated(event, tx)
 
-    units = list(service.settings.unit_names())
-    if not units:
-        return
-
-    @consumers.subscribe(work_order_pattern(units), UnitCaseAssigned, name="work_orders", pattern=True)
+    @consumers.subscribe(WORK_ORDERS, UnitCaseAssigned, name="work_orders", pattern=True)
     async def on_work_order(event: UnitCaseAssigned, tx: Tx) -> None:
-        """A work order for a unit that handles its cases inside yima: it enters the unit's queue."""
-        if event.unit_code not in service.settings.unit_names():
-            raise PermanentError(f"unit {event.unit_code} does not work in the platform")
+        """A work order for a unit that handles its cases inside yima enters the unit's queue; the orders of
+        units with their own systems are theirs to answer."""
         await service.on_work_order(event, tx)

@@ -12,6 +12,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseSubmitted,
     Event,
+    ExpertInvited,
     MediationScheduled,
     NotificationFailed,
     NotificationSent,
@@ -46,6 +47,12 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
         """Remember how to reach the applicant (and a proxy submitter); plan what was waiting for it."""
         await service.on_submitted(event, tx)
+
+    @consumers.subscribe(topics.MEDIATION_EXPERT_INVITED, ExpertInvited, name="expert_invitations",
+                         group_id="yima-notify.expert_invitations")
+    async def on_expert_invited(event: ExpertInvited, tx: Tx) -> None:
+        """受邀专家本人获知邀请（站内信；有手机号的另发短信）"""
+        await service.on_expert_invited(event, tx)
 
     for topic, model, name, doc in HEARD:
         async def handler(event: Event, tx: Tx) -> None:

@@ -6,7 +6,8 @@ An SMS segment is 70 Chinese characters; applicant texts aim at one or two segme
 
 Personal data: the applicant's texts name the case by its number and carry the tracking code only in the
 first message (they are the applicant's own); a proxy (代办人) sees the applicant's name masked; staff texts
-carry no personal data at all (the handling unit reads the parties in its work order).
+carry no personal data at all (the handling unit reads the parties in its work order); an invited expert is
+greeted by their own name and reads the case by its number and category only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, MediationScheduled
+from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, ExpertInvited, MediationScheduled
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, CaseState, SupervisionStep
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
@@ -185,6 +186,37 @@ def render_expert_invitation(event: MediationScheduled, case_number: str) -> Ren
     text = (f"{SIGNATURE}专家邀请：{_case_ref(case_number)}定于{local_time(event.starts_at)}调解，"
             f"需邀请{kinds}参加。请联系受邀专家确认出席。")
     return Rendered(f"expert.invitation.{TEMPLATE_VERSION}", f"专家邀请 {case_number}", text)
+
+
+_MODES_ZH = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}
+
+
+def render_expert_invited(event: ExpertInvited) -> Rendered:
+    """The invited expert, told directly (SMS + their inbox): who invites, which case (number and category, no
+    party data), when and how if a session is known, and how to answer. Within the applicant texts' limit
+    (140 characters): the greeting by name gives way to the video link, then the link and the room go,
+    before anything is cut."""
+    kind = EXPERT_KINDS_ZH.get(event.expert_kind, "专家")
+    name = event.expert_name if event.expert_name.endswith(kind) else f"{event.expert_name}{kind}"
+    what = f"{event.unit_name}邀请您参与{_case_ref(event.case_number)}（{CATEGORY_NAMES_ZH[event.category]}）的调解"
+    session = place = link = ""
+    if event.starts_at is not None:
+        mode = _MODES_ZH[event.mode] if event.mode else "调解"
+        session = f"，{mode}，时间{local_time(event.starts_at)}"
+        if event.mode == "offline" and event.place_zh:
+            place = f"，地点{event.place_zh}"
+        if event.mode == "online" and event.join_url:
+            link = f"，视频链接{event.join_url}"
+    reply = f"。{_clean(event.reply_zh)}。"
+    candidates = [
+        f"{SIGNATURE}{name}您好：{what}{session}{place}{link}{reply}",
+        f"{SIGNATURE}您好：{what}{session}{place}{link}{reply}",
+        f"{SIGNATURE}{name}您好：{what}{session}{place}{reply}",
+        f"{SIGNATURE}您好：{what}{session}{place}{reply}",
+        f"{SIGNATURE}您好：{what}{session}{reply}",
+    ]
+    text = next((c for c in candidates if len(c) <= MAX_APPLICANT_CHARS), _fit(candidates[-1]))
+    return Rendered(f"expert.invited.{TEMPLATE_VERSION}", f"专家邀请 {event.case_number}", text)
 
 
 def render_delivery_failed(channel_zh: str, template_id: str, case_number: str, error: str) -> Rendered:

@@ -1,6 +1,6 @@
 """Routing's HTTP API: the org directory, staff login, the admin API and the staff API (scoped by unit).
 
-Every staff read of personal data and every action is written to the audit chain (adapters/audit.py); refused
+Every staff read of personal data and every action is written to the audit chain (yima_kit.audit); refused
 attempts too (success=false). A unit's staff see only their unit's cases (supervisors also what their unit
 assigned and what lies below it): a case of another unit answers 404, the same as a case that does not exist.
 """
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel, StaffRole, UnitKind
 from yima_contracts.personal import mask_name, mask_phone
+from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
@@ -26,7 +27,6 @@ from ..core.directory import Docking, Staff, SubKind, Unit
 from ..core.rules import RuleSet
 from ..service import OPEN, Refused, RoutingService
 from . import slip_pdf
-from .audit import AuditLog
 from .mongo_directory import DirectoryConflict, DirectoryStore
 from .mongo_rules import RulesConflict, RulesStore, check_against
 

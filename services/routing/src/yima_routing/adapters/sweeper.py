@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -60,22 +61,39 @@ class Sweeper:
             sort=[("report_by", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
         )
 
+    async def _claim_redispatch(self) -> dict[str, Any] | None:
+        now = self.now()
+        return await self.service.cases.find_one_and_update(
+            {"pending_dispatch.reminded": False, "pending_dispatch.remind_at": {"$lte": now},
+             "$or": [{"pending_dispatch.claimed_until": None}, {"pending_dispatch.claimed_until": {"$lt": now}}]},
+            {"$set": {"pending_dispatch.claimed_until": now + self.claim_for}},
+            sort=[("pending_dispatch.remind_at", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
+        )
+
     async def run_once(self) -> int:
-        """Fire every step that is due now (supervision chains, then joint report-ins); returns how many fired."""
+        """Fire every step that is due now (supervision chains, joint report-ins, returned cases waiting for
+        re-dispatch); returns how many fired."""
         fired = await self._run_chains()
+        fired += await self._run_reminders(self._claim_joint, self.service.remind_joint, "joint report-in")
+        fired += await self._run_reminders(self._claim_redispatch, self.service.remind_redispatch, "re-dispatch")
+        return fired
+
+    async def _run_reminders(self, claim: Callable[[], Awaitable[dict[str, Any] | None]],
+                             remind: Callable[[str, Tx], Awaitable[bool]], what: str) -> int:
+        fired = 0
         for _ in range(self.batch):
-            doc = await self._claim_joint()
+            doc = await claim()
             if doc is None:
                 break
-            joint_id: str = doc["_id"]
+            key: str = doc["_id"]
 
-            async def remind(tx: Tx, jid: str = joint_id) -> bool:
-                return await self.service.remind_joint(jid, tx)
+            async def one(tx: Tx, k: str = key) -> bool:
+                return await remind(k, tx)
 
             try:
-                fired += bool(await self.service.run(remind))
+                fired += bool(await self.service.run(one))
             except Exception:
-                log.exception("joint report-in reminder failed; it will be retried", joint_id=joint_id)
+                log.exception("reminder failed; it will be retried", what=what, id=key)
         return fired
 
     async def _run_chains(self) -> int:

@@ -35,6 +35,9 @@ class Unit(BaseModel):
     fields: tuple[Category, ...] = Field(default=(), description="fields of competence")
     jurisdiction: tuple[str, ...] = Field(default=(), description="address keywords (roads, estates, villages)")
     active: bool = True
+    in_platform: bool = Field(
+        default=False,
+        description="handles its cases in yima's own console (mediation takes its work orders), not its own system")
 
 
 class Staff(BaseModel):

@@ -1,0 +1,394 @@
+"""The staff console (/console) driven through its forms, against the real MongoDB-protocol server; sign-in
+against a small local HTTP server standing in for routing's login."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from yima_contracts import Location, Party, UnitCaseAssigned
+from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
+from yima_kit.auth import TokenIssuer
+from yima_mediation.adapters.web import COOKIE, csrf_of
+from yima_mediation.app import create_app
+from yima_mediation.config import MediationSettings
+from yima_mediation.core.schedule import SHANGHAI, is_workday
+
+pytestmark = pytest.mark.integration
+
+UNIT = "JSQ-LDTJ"
+OTHER = "JSQ-WYTJ"
+HOST = "mediation.test"
+PASSWORD = "Yima#Demo2026"
+SURE = {"sure": "1"}  # the tick that irreversible steps ask for
+
+
+def issue(role: StaffRole = StaffRole.DISPATCHER, unit: str = UNIT, sub: str = "s-1",
+          ttl: timedelta = timedelta(minutes=30), now: datetime | None = None) -> str:
+    return TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=("410105", unit), name="王受理",
+                                   ttl=ttl, now=now)
+
+
+class _FakeRouting(BaseHTTPRequestHandler):
+    """routing's POST /api/v1/auth/login, as far as the console needs it."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/api/v1/auth/login" and body == {"username": "jsq-ldtj-01", "password": PASSWORD}:
+            status, answer = 200, {"access_token": issue(), "token_type": "bearer", "expires_in": 1800}
+        else:
+            status, answer = 401, {"message": "用户名或密码错误", "errors": []}
+        data = json.dumps(answer, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def routing() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeRouting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+async def app(yima_infra, routing):
+    settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
+                                 mongo_db_prefix=f"c{uuid.uuid4().hex[:8]}_", prefetch_font=False,
+                                 routing_url=routing)
+    app = create_app(settings, consume=False, relay=False)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+class Console:
+    """A browser stand-in: one staff member's cookie, forms posted with the page's CSRF token."""
+
+    def __init__(self, app, token: str | None) -> None:
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{HOST}")
+        self.token = token
+        if token:
+            self.http.cookies.set(COOKIE, token, domain=HOST, path="/console")
+
+    async def get(self, path: str, **kw) -> httpx.Response:
+        return await self.http.get(path, **kw)
+
+    async def post(self, path: str, data: dict | None = None, *, csrf: bool = True) -> httpx.Response:
+        body = dict(data or {})
+        if csrf:
+            body["csrf"] = csrf_of(self.token or "")
+        return await self.http.post(path, data=body)
+
+    async def act(self, aid: str, action: str, data: dict | None = None) -> httpx.Response:
+        """Post a case form; success is a redirect back to the case page, which is returned."""
+        r = await self.post(f"/console/cases/{aid}/{action}", data)
+        assert r.status_code == 303, f"{action}: {r.status_code} {errors_of(r.text)}"
+        assert r.headers["location"] == f"/console/cases/{aid}?ok={action}"
+        page = await self.get(r.headers["location"])
+        assert page.status_code == 200 and 'class="ok"' in page.text
+        return page
+
+
+def errors_of(text: str) -> str:
+    m = re.search(r'<div class="errors"[^>]*>(.*?)</div>', text, re.S)
+    return re.sub(r"<[^>]+>", " ", m.group(1)) if m else ""
+
+
+def state_of(text: str) -> str:
+    m = re.search(r'<span class="state" id="state">([^<]*)</span>', text)
+    assert m, "no state on the page"
+    return m.group(1)
+
+
+def next_workday_at(hour: int) -> datetime:
+    d = datetime.now(SHANGHAI).date() + timedelta(days=1)
+    while not is_workday(d):
+        d += timedelta(days=1)
+    return datetime(d.year, d.month, d.day, hour, tzinfo=SHANGHAI)
+
+
+async def new_case(app, unit: str = UNIT) -> UnitCaseAssigned:
+    case_id = str(uuid.uuid4())
+    ev = UnitCaseAssigned(
+        case_id=case_id, correlation_id=case_id, assignment_id=str(uuid.uuid4()), unit_code=unit,
+        unit_name="金水区劳动争议人民调解委员会", unit_path=["410105", unit], in_platform=True,
+        case_number=f"JSQ-2026-{uuid.uuid4().int % 1000000:06d}", channel=Channel.SELF_SERVICE,
+        category=Category.LABOUR_WAGES, risk_level=RiskLevel.YELLOW,
+        description="包工头拖欠我们三个月工资，一共两万多元",
+        applicant=Party(name="买买提·艾力", phone="13812345678"), location=Location(unit_code="410105001001"),
+        supervisor_unit_code="410105", supervisor_unit_name="金水区矛盾纠纷多元化解中心",
+        due_at=datetime.now(UTC) + timedelta(days=7))
+    rt = app.state.runtime
+    assert await app.state.service.ingest(ev, rt.consumers)
+    return ev
+
+
+async def test_login_through_routing_sets_a_strict_httponly_cookie_and_logout_clears_it(app) -> None:
+    c = Console(app, None)
+    page = await c.get("/console/queue")
+    assert page.status_code == 303 and page.headers["location"] == "/console/login?why=none"
+    assert "请先登录" in (await c.get("/console/login?why=none")).text
+
+    wrong = await c.post("/console/login", {"username": "jsq-ldtj-01", "password": "nope"}, csrf=False)
+    assert wrong.status_code == 401 and "用户名或密码错误" in errors_of(wrong.text)
+    assert 'value="jsq-ldtj-01"' in wrong.text and COOKIE not in wrong.headers.get("set-cookie", "")
+    empty = await c.post("/console/login", {"username": "jsq-ldtj-01", "password": ""}, csrf=False)
+    assert empty.status_code == 422 and "请填写账号和密码" in errors_of(empty.text)
+
+    ok = await c.post("/console/login", {"username": "jsq-ldtj-01", "password": PASSWORD}, csrf=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/console/queue"
+    cookie = ok.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/console" in cookie and "Secure" not in cookie  # settings.console_secure_cookie is off
+    queue = await c.get("/console/queue")
+    assert queue.status_code == 200 and "待办案件" in queue.text and "王受理" in queue.text
+    c.token = c.http.cookies[COOKIE]
+
+    out = await c.post("/console/logout")
+    assert out.status_code == 303 and out.headers["location"] == "/console/login?why=out"
+    assert f'{COOKIE}=""' in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+    assert (await c.get("/console/queue")).status_code == 303
+
+
+async def test_an_expired_or_forged_token_goes_back_to_login_in_chinese(app) -> None:
+    old = issue(ttl=timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1))
+    r = await Console(app, old).get("/console/queue")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?why=expired"
+    assert "登录已过期，请重新登录" in (await Console(app, None).get(r.headers["location"])).text
+    r = await Console(app, issue()[:-4] + "AAAA").get("/console/queue")
+    assert r.headers["location"] == "/console/login?why=invalid"
+    r = await Console(app, issue(StaffRole.ANALYST)).get("/console/queue")  # the API refuses analysts too
+    assert r.headers["location"] == "/console/login?why=role"
+
+
+async def test_the_whole_flow_through_the_forms(app) -> None:
+    staff = Console(app, issue())
+    svc = app.state.service
+    name = f"王调解{uuid.uuid4().hex[:4]}"
+    r = await staff.post("/console/people", {"kind": "mediator", "name": name, "staff_id": "m-1",
+                                             "fields": "labour_wages"})
+    assert r.status_code == 303 and r.headers["location"] == "/console/people?ok=person"
+    people = await staff.get("/console/people")
+    assert name in people.text and "劳动" in people.text
+    mediator_id = next(p["person_id"] for p in await svc.list_people(
+        (await _claims(staff)), "mediator", None, None) if p["name"] == name)
+
+    ev = await new_case(app)
+    aid = ev.assignment_id
+    queue = await staff.get("/console/queue", params={"state": "new"})
+    assert f'href="/console/cases/{aid}"' in queue.text
+    assert "买*" in queue.text and "买买提·艾力" not in queue.text  # masked as in the API's queue
+    page = await staff.get(f"/console/cases/{aid}")
+    assert state_of(page.text) == "待受理" and f'name="csrf" value="{csrf_of(staff.token)}"' in page.text
+    assert 'accept-charset="utf-8"' in page.text and "<script" not in page.text
+
+    page = await staff.act(aid, "accept", {"kind": "people"})
+    assert state_of(page.text) == "已受理" and "已受理" in page.text
+    page = await staff.act(aid, "party", {"role": "respondent", "name": "郑州某建筑劳务公司", "is_organisation": "1"})
+    assert "郑州某建筑劳务公司" in page.text
+    page = await staff.act(aid, "mediators", {"person_ids": mediator_id})
+    assert name in re.search(r'<span id="mediators">(.*?)</span>', page.text).group(1)
+
+    start = next_workday_at(10)
+    page = await staff.act(aid, "schedule", {"mode": "online", "format": "joint", "date": start.date().isoformat(),
+                                             "start": "10:00", "end": "11:00"})
+    assert state_of(page.text) == "调解中"
+    assert f"{start:%Y-%m-%d} 10:00" in page.text and "线上视频调解" in page.text
+    session_id = re.search(r'name="session_id" value="([^"]+)"', page.text).group(1)
+    ses = (await svc.list_sessions(aid, await _claims(staff)))[0]
+    assert ses["starts_at"] == start and ses["ends_at"] == start + timedelta(hours=1)
+
+    mediator = Console(app, issue(StaffRole.MEDIATOR, sub="m-1"))
+    r = await mediator.post(f"/console/cases/{aid}/record", {"session_id": session_id, "attended": ["p1", "p2"],
+                                                            "summary": "双方陈述意见，公司同意分期支付",
+                                                            "next_step": "起草调解协议"})
+    assert r.status_code == 303, errors_of(r.text)
+    page = await mediator.act(aid, "agreement", {
+        "facts_zh": "申请人在被申请人工地务工，被拖欠工资两万元。",
+        "terms": "被申请人于2026年12月31日前支付工资一万元\n\n余款一万元于2027年1月31日前付清\n"})
+    assert "余款一万元" in page.text and "草稿" in page.text
+    assert (await svc.agreement_view((await svc.get_case(aid, await _claims(staff)))["agreement_id"],
+                                     await _claims(staff)))["terms"] == [
+        "被申请人于2026年12月31日前支付工资一万元", "余款一万元于2027年1月31日前付清"]
+    one_line = await mediator.post(f"/console/cases/{aid}/agreement", {"facts_zh": "", "terms": "只写了一条"})
+    assert one_line.status_code == 422 and "基本事实：内容太短" in errors_of(one_line.text)
+    assert ">只写了一条</textarea>" in one_line.text  # what was typed is kept, its form open
+    assert '<details class="card" id="box-agreement" open>' in one_line.text
+    early = await mediator.post(f"/console/cases/{aid}/sign", SURE)
+    assert early.status_code == 409 and "尚有当事人未确认协议：p1、p2" in errors_of(early.text)
+    await mediator.act(aid, "confirm", {"party_id": "p1", "method": "signature"})
+    page = await mediator.act(aid, "confirm", {"party_id": "p2", "method": "in_person"})
+    assert "当面确认" in page.text
+    unsure = await mediator.post(f"/console/cases/{aid}/sign")
+    assert unsure.status_code == 422 and "请先勾选确认" in errors_of(unsure.text)
+    assert 'name="sure" value="1" required>' in unsure.text
+    page = await mediator.act(aid, "sign", SURE)
+    assert state_of(page.text) == "已达成协议" and "SHA-256" in page.text
+    pdf = await mediator.get(f"/console/cases/{aid}/agreement.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    page = await mediator.act(aid, "judicial", {"court_zh": "金水区人民法院"})
+    assert "登记法院答复（金水区人民法院）" in page.text
+    early = await mediator.post(f"/console/cases/{aid}/close", SURE)
+    assert early.status_code == 409 and "司法确认尚未答复，暂不能结案" in errors_of(early.text)
+    page = await mediator.act(aid, "court", {"confirmed": "1", "ruling_no": "(2026)豫0105民特123号"})
+    assert "法院裁定确认协议有效（(2026)豫0105民特123号）" in page.text
+    page = await mediator.act(aid, "close", SURE)
+    assert state_of(page.text) == "已办结" and "结案" in page.text
+    assert (await svc.cases.find_one({"_id": aid}))["outcome"] == "judicial_confirmation"
+
+    audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
+    acts = [(a["actor"], a["action"], a["success"]) for a in audit if a["action"].startswith("POST /console")]
+    assert ("s-1", "POST /console/cases/{assignment_id}/accept", True) in acts
+    assert ("m-1", "POST /console/cases/{assignment_id}/sign", False) in acts
+    assert ("m-1", "POST /console/cases/{assignment_id}/close", True) in acts
+    for a in audit:
+        assert "13812345678" not in str(a) and "艾力" not in str(a)
+
+
+async def test_fail_transfer_and_the_case_file_package(app) -> None:
+    staff = Console(app, issue())
+    aid = (await new_case(app)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    page = await staff.act(aid, "fail", {"reason": "被申请人拒绝调解", "next": "transfer"} | SURE)
+    assert state_of(page.text) == "调解不成" and 'id="to"' in page.text
+    page = await staff.act(aid, "transfer", {"to": "litigation", "receiving_body_zh": "金水区人民法院"} | SURE)
+    assert state_of(page.text) == "已转出" and "金水区人民法院" in page.text
+    z = await staff.get(f"/console/cases/{aid}/package.zip")
+    assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(z.content)).namelist()
+    assert "case.json" in names and "sessions.json" in names
+    none = await staff.get(f"/console/cases/{aid}/agreement.pdf")
+    assert none.status_code == 404 and "本案还没有调解协议" in errors_of(none.text)
+
+
+async def test_refusals_are_chinese_messages_on_the_page(app) -> None:
+    staff = Console(app, issue())
+    aid = (await new_case(app)).assignment_id
+
+    r = await staff.post(f"/console/cases/{aid}/return", {"reason": " "})
+    assert r.status_code == 422 and "理由：内容太短" in errors_of(r.text)
+    assert state_of(r.text) == "待受理"
+
+    # CSRF: a form without the session's token (or with another session's) changes nothing
+    r = await staff.post(f"/console/cases/{aid}/accept", {"kind": "people"}, csrf=False)
+    assert r.status_code == 403 and "缺少安全校验码" in errors_of(r.text)
+    r = await staff.http.post(f"/console/cases/{aid}/accept", data={"csrf": csrf_of(issue()), "kind": "people"})
+    assert r.status_code == 403 and state_of(r.text) == "待受理"
+
+    mediator = Console(app, issue(StaffRole.MEDIATOR, sub="m-1"))
+    r = await mediator.post(f"/console/cases/{aid}/accept", {"kind": "people"})
+    assert r.status_code == 403 and "当前岗位无权进行此操作" in errors_of(r.text)
+    assert 'id="box-accept"' not in r.text  # nor is the form offered to a mediator
+
+    other = Console(app, issue(unit=OTHER, sub="o-1"))
+    r = await other.get(f"/console/cases/{aid}")
+    assert r.status_code == 404 and "未找到该案件，或不属于本单位" in errors_of(r.text)
+    assert "买买提" not in r.text and "工资" not in r.text
+    r = await other.post(f"/console/cases/{aid}/accept", {"kind": "people"})
+    assert r.status_code == 404 and "未找到该案件" in errors_of(r.text)
+    tried = [(a["action"], a["success"], a["detail"]) async for a in app.state.runtime.db["audit"].find(
+        {"object_id": aid, "actor": "o-1"}).sort("_id", 1)]
+    assert tried == [("GET /console/cases/{assignment_id}", False, "HTTP 404"),
+                     ("POST /console/cases/{assignment_id}/accept", False, "HTTP 404")]
+
+    r = await staff.post(f"/console/cases/{aid}/schedule", {"mode": "online", "date": "", "start": "", "end": ""})
+    assert r.status_code == 422 and "请填写完整的日期和时间" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/close", SURE)
+    assert r.status_code == 409 and "不能进行此操作" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/return", {"reason": "不属于本委员会受理范围"})
+    assert r.status_code == 303
+    assert state_of((await staff.get(f"/console/cases/{aid}")).text) == "已退回"
+
+
+async def test_leaders_see_the_units_below(app) -> None:
+    aid = (await new_case(app)).assignment_id
+    leader = Console(app, TokenIssuer.dev().issue(staff_id="l-1", unit="410105", role=StaffRole.LEADER,
+                                                  unit_path=("410105",), name="李主任"))
+    own = await leader.get("/console/queue")
+    assert aid not in own.text and "含下级单位" in own.text
+    below = await leader.get("/console/queue", params={"scope": "below"})
+    assert f'href="/console/cases/{aid}"' in below.text and "承办单位" in below.text
+    mediator = Console(app, issue(StaffRole.MEDIATOR, sub="m-1"))
+    r = await mediator.get("/console/queue", params={"scope": "below"})
+    assert "只有调度、领导和管理员可查看下级单位的案件" in errors_of(r.text)
+
+
+async def _claims(c: Console):
+    from yima_kit.auth import TokenVerifier
+
+    return TokenVerifier.from_setting("").verify(c.token or "")
+
+
+async def test_experts_rooms_and_an_offline_session(app) -> None:
+    staff = Console(app, issue())
+    svc = app.state.service
+    me = await _claims(staff)
+    tag = uuid.uuid4().hex[:4]
+    for kind, name, extra in (("mediator", f"周调解{tag}", {}),
+                              ("lawyer", f"赵律师{tag}", {"employer": "郑州某建筑劳务公司"}),
+                              ("lawyer", f"李明{tag}", {"title_zh": "河南某律师事务所律师",
+                                                        "relations": "张三 同事\n买买提·艾力 亲属"})):
+        r = await staff.post("/console/people", {"kind": kind, "name": name, **extra})
+        assert r.status_code == 303, errors_of(r.text)
+    bad = await staff.post("/console/people", {"kind": "wizard", "name": "某人"})
+    assert bad.status_code == 422 and "类别：取值不在允许范围内" in errors_of(bad.text)
+    room = f"第{tag}调解室"
+    assert (await staff.post("/console/rooms", {"name_zh": room})).status_code == 303
+    assert room in (await staff.get("/console/people")).text
+    mediator = Console(app, issue(StaffRole.MEDIATOR, sub="m-1"))
+    r = await mediator.post("/console/people", {"kind": "lawyer", "name": "某律师"})
+    assert r.status_code == 403 and "当前岗位无权进行此操作" in errors_of(r.text)
+    assert 'id="register"' not in (await mediator.get("/console/people")).text
+
+    people = {p["name"]: p["person_id"] for p in await svc.list_people(me, None, None, None)}
+    aid = (await new_case(app)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    await staff.act(aid, "party", {"role": "respondent", "name": "郑州某建筑劳务公司", "is_organisation": "1"})
+    await staff.act(aid, "mediators", {"person_ids": people[f"周调解{tag}"]})
+    r = await staff.post(f"/console/cases/{aid}/invite", {"person_id": people[f"赵律师{tag}"]})
+    assert r.status_code == 409 and "任职于本案被申请人" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/invite", {"person_id": people[f"李明{tag}"]})
+    assert r.status_code == 409 and "与本案申请人存在亲属关系" in errors_of(r.text)  # declared on the form
+    await svc.people.update_one({"_id": people[f"李明{tag}"]}, {"$set": {"relations": []}})
+    page = await staff.act(aid, "invite", {"person_id": people[f"李明{tag}"]})
+    assert f"律师李明{tag}：已邀请，待答复" in page.text
+    inv = re.search(r'<select name="invitation_id"><option value="([^"]+)"', page.text).group(1)
+    page = await staff.act(aid, "answer", {"invitation_id": inv, "accept": "1"})
+    assert f"律师李明{tag}：已同意" in page.text
+
+    room_id = next(x["room_id"] for x in await svc.list_rooms(me) if x["name_zh"] == room)
+    start = next_workday_at(15)
+    day = start.date().isoformat()
+    r = await staff.post(f"/console/cases/{aid}/availability", {"party_id": "p1", "windows": "明天上午"})
+    assert r.status_code == 422 and "请填写完整的日期和时间" in errors_of(r.text)
+    await staff.act(aid, "availability", {"party_id": "p1", "windows": f"{day} 14:30-16:30\n\n{day} 17:00-18:00"})
+    r = await staff.post(f"/console/cases/{aid}/schedule", {"mode": "online", "date": day, "start": "10:00",
+                                                            "end": "11:00"})
+    assert r.status_code == 409 and "当事人p1在该时间不方便" in errors_of(r.text)
+    form = {"mode": "offline", "format": "joint", "date": start.date().isoformat(), "start": "15:00", "end": "16:00"}
+    r = await staff.post(f"/console/cases/{aid}/schedule", form)
+    assert r.status_code == 422 and "线下调解须选择本单位的调解室" in errors_of(r.text)
+    page = await staff.act(aid, "schedule", form | {"room_id": room_id})
+    assert room in page.text and "线下调解" in page.text
+    r = await staff.post(f"/console/cases/{aid}/schedule", form | {"room_id": room_id})
+    assert r.status_code == 409 and "已被预约" in errors_of(r.text)

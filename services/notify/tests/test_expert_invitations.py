@@ -1,0 +1,88 @@
+"""An invited expert hears of the invitation directly, exactly once per channel — through the real broker (the
+event is put on ``mediation.expert_invited`` twice, as a redelivery would), real MongoDB transactions, and the
+SMS sent to the local dev gateway over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from yima_contracts import ExpertInvited, topics
+from yima_contracts.codes import Category
+from yima_devstack.kafka_tools import produce, wait_for
+from yima_kit import metrics
+from yima_kit.runtime import Runtime
+from yima_notify.adapters.channels import build_channels
+from yima_notify.config import NotifySettings
+from yima_notify.devgateway import DevGateway
+from yima_notify.service import NotifyService
+from yima_notify.worker import DeliveryWorker
+
+pytestmark = pytest.mark.integration
+
+EXPERT_PHONE = "13700001234"
+
+
+def invited(case_id: str, person_id: str, phone: str | None) -> ExpertInvited:
+    return ExpertInvited(
+        case_id=case_id, correlation_id=case_id, invitation_id=str(uuid.uuid4()), assignment_id=f"a-{case_id}",
+        unit_code="JSQ-LDTJ", unit_name="金水区劳动争议调解委员会", person_id=person_id, expert_kind="lawyer",
+        expert_name="李明", expert_phone=phone, case_number="JSQ-2026-000042", category=Category.LABOUR_WAGES,
+        session_id="s1", mode="offline", starts_at=datetime.now(UTC) + timedelta(days=2), place_zh="第一调解室",
+        reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加")
+
+
+@pytest.fixture
+def gw():
+    g = DevGateway().start()
+    yield g
+    g.stop()
+
+
+async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_comes_twice(
+        yima_infra, mongo_db_prefix, gw) -> None:
+    settings = NotifySettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
+                              mongo_db_prefix=mongo_db_prefix, sms_url=f"{gw.url}/sms", quiet_hours="",
+                              digest_window_seconds=0, retry_base_seconds=1, http_timeout_seconds=2)
+    rt = Runtime.create(settings)
+    channels = build_channels(settings)
+    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
+    # The production consumer (same ledger name, "notify.expert_invitations"), in a group of this test's own so
+    # that no other notify on this broker takes the messages.
+    rt.consumers.subscribe(topics.MEDIATION_EXPERT_INVITED, ExpertInvited, name="expert_invitations",
+                           group_id=f"test-{mongo_db_prefix}expert_invitations")(service.on_expert_invited)
+    rt.on_start.append(lambda _: service.setup())
+    case_id = f"case-{uuid.uuid4().hex[:12]}"
+    person = str(uuid.uuid4())
+    event = invited(case_id, person, EXPERT_PHONE)
+    after = invited(case_id, f"{person}-b", None)  # same case key, same partition: read after both copies
+    duplicates = metrics.EVENTS_DUPLICATE.labels("notify.expert_invitations")
+    seen_before = duplicates._value.get()
+    try:
+        await rt.start(consume=True, relay=False)
+        for e in (event, event, after):
+            await produce(yima_infra.kafka_bootstrap, topics.MEDIATION_EXPERT_INVITED, case_id,
+                          e.model_dump_json().encode())
+        col = rt.db["notifications"]
+        await wait_for(lambda: col.find_one({"recipient": f"person:{person}-b"}), timeout=90)
+        assert duplicates._value.get() - seen_before == 1  # the second copy did reach the consumer, and was skipped
+
+        for _ in range(2):  # the worker runs again: nothing more goes out
+            await worker.drain()
+        sms = gw.at("/sms")
+        assert len(sms) == 1 and gw.requests == 1
+        assert sms[0].body["phone"] == EXPERT_PHONE and "李明律师您好" in sms[0].body["text"]
+        assert "JSQ-2026-000042（劳动争议/欠薪）" in sms[0].body["text"]
+        mine = [d async for d in col.find({"recipient": f"person:{person}"})]
+        assert sorted((d["channel"], d["state"], d["recipient_kind"]) for d in mine) == [
+            ("inbox", "delivered", "expert"), ("sms", "delivered", "expert")]
+        assert all(d["scope_units"] == ["JSQ-LDTJ"] and d["template_id"] == "expert.invited.v1" for d in mine)
+        assert EXPERT_PHONE not in str(mine)  # the address is encrypted at rest
+        inbox = await service.person_inbox(person)
+        assert len(inbox) == 1 and "请尽快联系金水区劳动争议调解委员会答复是否参加" in inbox[0]["text"]
+        # without a phone: the inbox only
+        assert [d["channel"] async for d in col.find({"recipient": f"person:{person}-b"})] == ["inbox"]
+    finally:
+        await rt.stop()
