@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -42,3 +43,40 @@ async def in_transaction(client: AsyncMongoClient[Doc], work: Callable[[AsyncCli
 
 async def ping(db: AsyncDatabase[Doc]) -> None:
     await db.command("ping")
+
+
+async def increment(
+    col: AsyncCollection[Doc],
+    doc_id: str,
+    field: str,
+    *,
+    set_on_insert: Doc | None = None,
+    session: AsyncClientSession | None = None,
+    attempts: int = 5,
+) -> int:
+    """Add one to ``field`` of a counter document (created on first use) and return the new value.
+
+    Not an upsert: two first uses racing on a missing document make an upsert answer the loser with a
+    duplicate key (MongoDB) or, on the MongoDB-wire stand-in under load, with no document although the
+    increment was applied, so a retry would skip a number. Instead: increment an existing document; if
+    there is none, insert it with 1; if another caller inserted it first (duplicate key), increment again.
+    Inside a transaction a lost insert race aborts it, so it is raised as a TransientTransactionError,
+    which ``in_transaction`` (PyMongo's with_transaction) retries from the start.
+    """
+    in_txn = session is not None and session.in_transaction
+    for _ in range(attempts):
+        doc = await col.find_one_and_update(
+            {"_id": doc_id}, {"$inc": {field: 1}}, return_document=ReturnDocument.AFTER, session=session
+        )
+        if doc is not None:
+            return int(doc[field])
+        try:
+            await col.insert_one({**(set_on_insert or {}), "_id": doc_id, field: 1}, session=session)
+            return 1
+        except DuplicateKeyError:
+            if in_txn:
+                raise OperationFailure(
+                    f"counter {doc_id!r}: a concurrent first use created it", code=112,
+                    details={"errorLabels": ["TransientTransactionError"], "code": 112},
+                ) from None
+    raise RuntimeError(f"counter {doc_id!r} could not be incremented after {attempts} attempts")

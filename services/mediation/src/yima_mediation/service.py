@@ -39,7 +39,7 @@ from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction
+from yima_kit.mongo import in_transaction, increment
 from yima_kit.outbox import Outbox, Outgoing
 
 from .config import MediationSettings
@@ -805,11 +805,9 @@ class MediationService:
                 raise Refused(409, "confirmations", "unconfirmed", f"尚有当事人未确认协议：{'、'.join(missing)}")
             signed_at = _now().replace(microsecond=0)
             names = {p["party_id"]: self._dec(p["name"], "party.name") for p in case["parties"]}
-            seq = await self.db["counters"].find_one_and_update(
-                {"_id": f"agreement|{case['unit_code']}|{signed_at.year}"}, {"$inc": {"n": 1}}, upsert=True,
-                return_document=ReturnDocument.AFTER, session=s)
-            assert seq is not None  # upserted
-            agreement_no = f"{case['unit_code']}-调-{signed_at.year}-{seq['n']:05d}"
+            seq = await increment(self.db["counters"], f"agreement|{case['unit_code']}|{signed_at.year}", "n",
+                                  session=s)
+            agreement_no = f"{case['unit_code']}-调-{signed_at.year}-{seq:05d}"
             experts = [f"{EXPERT_KIND_ZH[i['kind']]}{i['name']}" async for i in self.invitations.find(
                 {"assignment_id": case["_id"], "state": "accepted"}, session=s)]
             doc = AgreementDoc(

@@ -9,6 +9,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import CaseStatusChanged, MediationScheduled
+from yima_kit.mongo import increment
 
 
 class MongoCaseRepository:
@@ -35,11 +36,7 @@ class MongoCaseRepository:
     async def next_case_seq(self, key: str, session: AsyncClientSession) -> int:
         # Inside the submission's transaction: an aborted submission rolls its number back, so the
         # sequence has no gaps that would suggest a lost case.
-        doc = await self.counters.find_one_and_update(
-            {"_id": key}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER, session=session
-        )
-        assert doc is not None  # upsert with ReturnDocument.AFTER always returns the document
-        return int(doc["seq"])
+        return await increment(self.counters, key, "seq", session=session)
 
     async def insert_case(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
         await self.cases.insert_one(doc, session=session)
@@ -127,10 +124,6 @@ class MongoCaseRepository:
 
     async def hit_rate_limit(self, key: str, window_start: datetime, expires_at: datetime) -> int:
         """Count one request of a client in a fixed window (shared by every replica); returns the count."""
-        doc = await self.rate_limits.find_one_and_update(
-            {"_id": f"{key}@{window_start.isoformat()}"},
-            {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": expires_at}},
-            upsert=True, return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upsert with ReturnDocument.AFTER always returns the document
-        return int(doc["n"])
+        # Concurrent first requests of a window race to create its document: increment() retries the loser.
+        return await increment(self.rate_limits, f"{key}@{window_start.isoformat()}", "n",
+                               set_on_insert={"expires_at": expires_at})

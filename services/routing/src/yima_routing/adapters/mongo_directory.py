@@ -13,11 +13,11 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from yima_kit.logging import get_logger
+from yima_kit.mongo import increment
 
 from ..core.directory import Directory, Staff, Unit
 
@@ -113,8 +113,7 @@ class DirectoryStore:
             "before": {k: v for k, v in (before or {}).items() if k not in private} or None,
             "after": {k: v for k, v in after.items() if k not in private},
         }, session=session)
-        await self.meta.find_one_and_update({"_id": META}, {"$inc": {"revision": 1}}, upsert=True,
-                                            return_document=ReturnDocument.AFTER, session=session)
+        await increment(self.meta, META, "revision", session=session)
         return version + 1
 
     async def history(self, doc_id: str) -> list[dict[str, Any]]:
