@@ -16,7 +16,7 @@ from . import asyncapi
 from ._aio import run_sync
 from .app import app
 from .infra import Endpoints, InfraError, LocalInfra
-from .services import SERVICE_PORTS, Platform, service_env
+from .services import SERVICE_PORTS, Platform, peer_env, service_env
 from .topics import ensure_topics, platform_topics
 
 STATE = Path(".local")
@@ -77,7 +77,7 @@ def run(
         signal.signal(sig, _stop)
     try:
         extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
-        env = service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)
+        env = {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
         if gateway_port:
             typer.echo("· starting the local SMS/webhook dev gateway …")
             platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)

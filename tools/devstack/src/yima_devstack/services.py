@@ -32,6 +32,19 @@ def service_env(
     return env
 
 
+# Which service calls which over HTTP, as (setting, callee): the platform sets these from its own ports, so
+# services find each other on any port assignment (the e2e tests use free ports).
+PEER_URLS: tuple[tuple[str, str], ...] = (
+    ("YIMA_MEDIATION_ROUTING_URL", "routing"),  # the console signs staff in through routing
+    ("YIMA_MEDIATION_NOTIFY_URL", "notify"),  # the console shows the unit's inbox
+    ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
+)
+
+
+def peer_env(ports: dict[str, int]) -> dict[str, str]:
+    return {var: f"http://127.0.0.1:{ports[callee]}" for var, callee in PEER_URLS if callee in ports}
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -108,6 +121,7 @@ class Platform:
         return self.pid_dir / f"{name}.pid" if self.pid_dir is not None else None
 
     def start(self, env: dict[str, str], names: list[str] | None = None) -> None:
+        env = {**peer_env(self.ports), **env}  # an explicit setting in env wins
         for name in names or list(self.ports):
             p = ServiceProcess(name, self.ports[name], self.log_dir / f"{name}.log", pid_file=self._pid_file(name))
             p.start(env)
