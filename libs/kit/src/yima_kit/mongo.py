@@ -20,6 +20,23 @@ def connect(url: str) -> AsyncMongoClient[Doc]:
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
 
 
+async def ensure_ttl_index(col: AsyncCollection[Doc], field: str, seconds: int, name: str) -> None:
+    """A TTL index on ``field`` removing documents ``seconds`` after that time, whatever was there before.
+
+    ``create_index`` alone refuses to change an index's options (IndexOptionsConflict): a changed retention
+    setting, or an older deployment's plain index on the same field, would stop the service from starting.
+    Such an index is dropped and made again (a TTL index is only a clean-up aid: nothing depends on it
+    between the two calls).
+    """
+    async for info in await col.list_indexes():
+        if list(info["key"].keys()) != [field]:
+            continue
+        if info["name"] == name and info.get("expireAfterSeconds") == seconds:
+            return
+        await col.drop_index(info["name"])
+    await col.create_index(field, name=name, expireAfterSeconds=seconds)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Infrastructure trouble that retrying fixes (not the message's fault): never dead-letter on these."""
     if isinstance(exc, ConnectionFailure):

@@ -30,6 +30,7 @@ from yima_contracts import Event, headers
 
 from . import metrics, tracing
 from .logging import get_logger
+from .mongo import ensure_ttl_index
 
 log = get_logger(__name__)
 
@@ -61,8 +62,7 @@ class Outbox:
         await self._col.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
         # Published rows go after the retention period (MongoDB's TTL monitor); a row not yet published has no
         # published_at and is never removed, so nothing unsent is lost.
-        await self._col.create_index("published_at", name="published_ttl",
-                                     expireAfterSeconds=int(self.retention.total_seconds()))
+        await ensure_ttl_index(self._col, "published_at", int(self.retention.total_seconds()), "published_ttl")
 
     async def add(self, session: AsyncClientSession, items: list[Outgoing]) -> None:
         """Stage events inside the caller's transaction, each carrying the current trace context in its

@@ -23,7 +23,7 @@ from .auth import TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
 from .logging import configure_logging, get_logger
-from .mongo import connect, ping
+from .mongo import connect, ensure_ttl_index, ping
 from .outbox import Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
@@ -86,7 +86,9 @@ class Runtime:
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
-        await self.db[LEDGER].create_index("at")
+        # The ledger must outlive redelivery (topic retention), not the platform: old entries expire.
+        await ensure_ttl_index(self.db[LEDGER], "at", int(self.settings.processed_retention_days * 86400),
+                               "processed_ttl")
         for hook in self.on_start:
             await hook(self)
         if consume:

@@ -54,6 +54,11 @@ class KitSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_retention_days: float = Field(
         default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")
+    processed_retention_days: float = Field(
+        default=90, gt=0,
+        description="the processed-events ledger forgets an event after this many days; must exceed the longest "
+                    "time a message can still be redelivered (topic retention, a DLQ replay), or it would be "
+                    "processed twice")
     outbox_poll_seconds: float = Field(
         default=0.5, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"), description="outbox relay poll interval"
     )

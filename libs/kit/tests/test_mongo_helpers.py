@@ -1,4 +1,4 @@
-"""Counters created on first use, under concurrency, against the real MongoDB-wire server.
+"""Counters and TTL indexes against the real MongoDB-wire server.
 
 Seen in CI: six concurrent first submissions of a rate-limit window made the server answer an upsert
 with no document at all, and intake answered 500. A counter must give every caller its own value.
@@ -10,7 +10,7 @@ import asyncio
 import uuid
 
 import pytest
-from yima_kit.mongo import connect, in_transaction, increment
+from yima_kit.mongo import connect, ensure_ttl_index, in_transaction, increment
 
 pytestmark = pytest.mark.integration
 
@@ -38,5 +38,19 @@ async def test_concurrent_increments_inside_transactions_never_repeat_a_number(y
             in_transaction(client, lambda s: increment(col, key, "seq", session=s)) for _ in range(8)
         ))
         assert sorted(got) == list(range(1, 9))
+    finally:
+        await client.close()
+
+
+async def test_ttl_index_replaces_a_plain_index_and_follows_a_changed_retention(yima_infra, mongo_db_prefix):
+    client = connect(yima_infra.mongo_url)
+    col = client[f"{mongo_db_prefix}kit"][f"ledger_{uuid.uuid4().hex[:6]}"]
+    try:
+        await col.create_index("at")  # what an older deployment made
+        await ensure_ttl_index(col, "at", 3600, "processed_ttl")
+        await ensure_ttl_index(col, "at", 7200, "processed_ttl")  # the retention setting changed
+        await ensure_ttl_index(col, "at", 7200, "processed_ttl")  # a restart with the same setting
+        on_at = [i async for i in await col.list_indexes() if list(i["key"].keys()) == ["at"]]
+        assert [(i["name"], i.get("expireAfterSeconds")) for i in on_at] == [("processed_ttl", 7200)]
     finally:
         await client.close()
