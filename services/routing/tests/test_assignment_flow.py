@@ -69,12 +69,18 @@ async def test_a_red_case_goes_to_the_street_and_gets_a_named_leader(routing) ->
     assert staff.role is StaffRole.LEADER and leader["leader_name"] == staff.name
 
 
-async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routing) -> None:
+async def _submit_and_return(routing, reason: str) -> str:
+    """A case the community returns (退回) with the reason given; its case id."""
     case_id = await routing.submit()
     a = await routing.assignment(case_id)
     fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
-                      kind="returned", reason="不属于本社区辖区，系隔壁社区的房屋")
+                      kind="returned", reason=reason)
     await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    return case_id
+
+
+async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routing) -> None:
+    case_id = await _submit_and_return(routing, "不属于本社区辖区，系隔壁社区的房屋")
 
     street_dispatcher = routing.token("410105001-02")
     q = (await routing.http.get(f"/api/v1/units/{FENGCHAN}/queue", params={"scope": "supervised"},
@@ -282,11 +288,7 @@ async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
 
 
 async def test_a_returned_case_left_waiting_presses_its_supervisor_once(routing) -> None:
-    case_id = await routing.submit()
-    a = await routing.assignment(case_id)
-    fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
-                      kind="returned", reason="不属于本社区辖区")
-    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    case_id = await _submit_and_return(routing, "不属于本社区辖区")
     remind_at = (await routing.db["cases"].find_one({"_id": case_id}))["pending_dispatch"]["remind_at"]
     before = routing.clock.t
     try:
