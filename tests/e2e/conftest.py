@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from yima_devstack.infra import free_port
 from yima_devstack.services import SERVICE_PORTS, Platform, service_env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +17,7 @@ def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     p = Platform(
         log_dir=Path(tmp_path_factory.mktemp("service-logs")),
         db_prefix=prefix,
-        ports={n: _free_port() for n in SERVICE_PORTS},
+        ports={n: free_port() for n in SERVICE_PORTS},
     )
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
                       extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05"})

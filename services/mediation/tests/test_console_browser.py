@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from yima_contracts import Location, Party, UnitCaseAssigned
 from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_devstack.browser import headless_chromium
+from yima_devstack.live import serve_in_thread
 from yima_kit.auth import TokenIssuer
 from yima_mediation.adapters.web import COOKIE
 from yima_mediation.app import create_app
@@ -28,34 +25,14 @@ SHOTS = Path(os.environ.get("YIMA_SCREENSHOT_DIR", "/tmp/yima-mediation-screens"
 UNIT = "JSQ-LDTJ"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(yima_infra):
     """mediation served by uvicorn on its own event loop in a thread (work orders are put in on that loop)."""
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
                                  mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False)
     app = create_app(settings, consume=False, relay=False)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mediation did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app, loop
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        loop.close()
+    with serve_in_thread(app, name="mediation") as server:
+        yield server.url, app, server.loop
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from yima_contracts import CaseAssigned, CaseStatusChanged, CaseSubmitted, Event, Party, ProxyInfo
 from yima_contracts.codes import CaseState, Category, Channel, RiskLevel, StaffRole
+from yima_devstack.infra import free_port
 from yima_kit.auth import TokenIssuer
 from yima_notify.app import create_app
 from yima_notify.config import NotifySettings
@@ -25,12 +25,6 @@ pytestmark = pytest.mark.integration
 
 UNIT = "410105001001"
 PHONE, PROXY_PHONE = "13812345678", "13900001111"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SmtpSink:
@@ -63,7 +57,7 @@ def gw():
 @pytest.fixture
 def smtp():
     sink = SmtpSink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    ctl = Controller(sink, hostname="127.0.0.1", port=free_port())
     ctl.start()
     yield sink, ctl.port
     ctl.stop()

@@ -4,17 +4,11 @@ service package), watches it like a service, and points notify's SMS and webhook
 from __future__ import annotations
 
 import json
-import socket
 
 import httpx
+from yima_devstack.infra import free_port
 from yima_devstack.platform import GATEWAY_MODULE, gateway_settings
 from yima_devstack.services import Platform, service_env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_notify_is_pointed_at_the_gateway_unless_told_otherwise() -> None:
@@ -28,7 +22,7 @@ def test_notify_is_pointed_at_the_gateway_unless_told_otherwise() -> None:
 
 
 def test_the_gateway_runs_is_watched_and_stops_with_the_platform(tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     platform = Platform(log_dir=tmp_path / "logs", pid_dir=tmp_path / "run")
     gw = platform.start_helper("devgateway", GATEWAY_MODULE, port, service_env("", ""))
     try:
