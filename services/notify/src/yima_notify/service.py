@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import (
     Actor,
@@ -104,6 +105,7 @@ class NotifyService:
         await n.create_index([("case_id", 1), ("created_at", 1)])
         await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
         await n.create_index([("batch_id", 1)])
+        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1)])  # a person's texts in order
         await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
         await n.create_index([("state", 1), ("scope_units", 1)])
         await self.recipients.create_index("tracking_index")
@@ -299,6 +301,7 @@ class NotifyService:
             "template_id": msg.template_id, "title": msg.title,
             "text": self.cipher.encrypt(msg.text, context="notifications.text"),
             "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now,
+            "seq": ObjectId(),  # staging order within the same millisecond (a person's texts go in order)
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)

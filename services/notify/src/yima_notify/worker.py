@@ -43,6 +43,7 @@ from .service import INTRUSIVE, NotifyService, Recipient
 
 log = get_logger(__name__)
 THROTTLES = "throttles"
+ORDER_RECHECK = timedelta(seconds=5)  # a text held behind an earlier one looks again at least this often
 
 
 def utcnow() -> datetime:
@@ -138,7 +139,7 @@ class DeliveryWorker:
         # 2. the next due message (a retry keeps its batch; a new one may gather a digest).
         anchor = await self.col.find_one_and_update(
             {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
-            {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), ("created_at", 1)],
+            {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), ("created_at", 1), ("seq", 1)],
             return_document=ReturnDocument.AFTER,
         )
         if anchor is None:
@@ -147,14 +148,15 @@ class DeliveryWorker:
             await self.col.update_many({"batch_id": anchor["batch_id"], "state": "queued"},
                                        {"$set": {"state": "sending", **mine}})
             return await self._members(anchor["batch_id"])
+        if channel in INTRUSIVE and (wait_until := await self._earlier_in_flight(channel, anchor, now)):
+            await self._release(anchor, wait_until)
+            return []
         if channel in INTRUSIVE and self.s.digest_window_seconds > 0:
             th = await self.throttles.find_one({"_id": f"{channel}|{anchor['address_key']}"})
             if th is not None:
                 free_at = th["last_sent_at"] + timedelta(seconds=self.s.digest_window_seconds)
                 if free_at > now:
-                    await self.col.update_one({"_id": anchor["_id"], "owner": self.owner},
-                                              {"$set": {"state": "queued", "not_before": free_at, "owner": None,
-                                                        "claimed_at": None}})
+                    await self._release(anchor, free_at)
                     return []
         batch_id = anchor["_id"]
         await self.col.update_one({"_id": anchor["_id"], "owner": self.owner}, {"$set": {"batch_id": batch_id}})
@@ -166,8 +168,34 @@ class DeliveryWorker:
             )
         return await self._members(batch_id)
 
+    async def _earlier_in_flight(self, channel: str, anchor: dict[str, Any], now: datetime) -> datetime | None:
+        """A person reads their texts in order ("registered, your code is …" before "assigned to …"): a new text
+        waits while an earlier one to the same address is still being sent (say its worker was killed and the
+        claim has not expired yet) or waits for a retry. Returns when to look again, or None to go ahead."""
+        created = anchor["created_at"]
+        earlier = await self.col.find_one({
+            "channel": channel, "address_key": anchor["address_key"],
+            "$and": [
+                {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "seq": {"$lt": anchor.get("seq")}}]},
+                {"$or": [{"state": "sending"}, {"state": "queued", "batch_id": {"$ne": None}}]},
+            ],
+        }, {"state": 1, "claimed_at": 1, "not_before": 1})
+        if earlier is None:
+            return None
+        if earlier["state"] == "sending":  # taken over at the claim's expiry, or done sooner by a live replica
+            due = earlier["claimed_at"] + timedelta(seconds=self.s.claim_ttl_seconds)
+        else:
+            due = earlier["not_before"]
+        return max(now + timedelta(seconds=self.s.worker_poll_seconds), min(due, now + ORDER_RECHECK))
+
+    async def _release(self, doc: dict[str, Any], not_before: datetime) -> None:
+        await self.col.update_one({"_id": doc["_id"], "owner": self.owner},
+                                  {"$set": {"state": "queued", "not_before": not_before, "owner": None,
+                                            "claimed_at": None}})
+
     async def _members(self, batch_id: str) -> list[dict[str, Any]]:
-        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": self.owner}).sort("created_at", 1)
+        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": self.owner}).sort(
+            [("created_at", 1), ("seq", 1)])
         return [d async for d in cursor]
 
     def _message(self, channel: str, batch: list[dict[str, Any]]) -> Message:
