@@ -24,6 +24,8 @@ from yima_kit.logging import get_logger
 
 from ..config import MediationSettings
 from ..core import states
+from ..core.schedule import SHANGHAI
+from ..insurance import InsuranceClaims
 from ..service import EXPERT_KIND_ZH, EXPERT_KINDS, MediationService, Refused
 from .console.actions import ACTIONS
 from .console.case_view import (
@@ -36,6 +38,8 @@ from .console.case_view import (
     sessions_html,
     timeline_html,
 )
+from .console.inbox import Inbox, inbox_html
+from .console.insurance import claims_html, list_html
 from .console.ui import (
     COOKIE,
     LOGIN_WHY,
@@ -62,9 +66,10 @@ __all__ = ["COOKIE", "csrf_of", "router"]
 log = get_logger("mediation.console")
 
 
-def router(service: MediationService, settings: MediationSettings) -> APIRouter:
+def router(service: MediationService, settings: MediationSettings, insurance: InsuranceClaims) -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
     verifier = TokenVerifier.from_setting(settings.auth_public_keys)
+    inbox = Inbox(settings)
 
     def signed_in(request: Request) -> StaffClaims | str:
         token = request.cookies.get(COOKIE, "")
@@ -76,7 +81,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
             return "expired" if "过期" in str(exc) else "invalid"
         if claims.role not in HANDLE:
             return "role"
-        return Staff.model_validate(claims.model_dump() | {"csrf": csrf_of(token)})
+        return Staff.model_validate(claims.model_dump() | {"csrf": csrf_of(token), "token": token})
 
     def to_login(why: str) -> RedirectResponse:
         resp = RedirectResponse(f"/console/login?why={why}", status_code=303)
@@ -93,6 +98,10 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
                                              object_id=object_id, success=status < 400, detail=f"HTTP {status}")
         except Exception as exc:  # as the API's middleware: a failing audit store is logged, not hidden
             log.error("audit record not written", error=type(exc).__name__, action=action)
+
+    async def show(title: str, body: str, claims: StaffClaims, status: int = 200) -> HTMLResponse:
+        """A signed-in page, with the unit's unread messages in the navigation when notify can say."""
+        return page(title, body, claims, status, unread=await inbox.unread(claims))
 
     # --- login ---------------------------------------------------------------------------------------
 
@@ -191,7 +200,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
         unit_th = "<th>承办单位</th>" if below else ""
         table = (f'<table id="queue"><tr><th>案件编号</th><th>类别</th><th>风险</th><th>申请人</th>{unit_th}'
                  f"<th>办理期限</th><th>状态</th></tr>{rows}</table>" if rows else "<p>没有案件。</p>")
-        return page("待办", f'<h1>待办案件</h1>{messages(errors)}<div class="card tabs">{tabs}</div>'
+        return await show("待办", f'<h1>待办案件</h1>{messages(errors)}<div class="card tabs">{tabs}</div>'
                           f'<div class="card">{table}</div>', claims)
 
     # --- a case --------------------------------------------------------------------------------------
@@ -204,7 +213,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
         except Refused as exc:
             if viewed:
                 await audit(claims, view, "assignment", aid, exc.status)
-            return page("未找到", f'<h1>未找到</h1>{messages([exc.message])}'
+            return await show("未找到", f'<h1>未找到</h1>{messages([exc.message])}'
                                  f'<a class="button secondary" href="/console/queue">返回待办</a>', claims, exc.status)
         if viewed:  # a post that is refused re-shows the page: its record is the post's
             await audit(claims, view, "assignment", aid, 200)
@@ -216,11 +225,13 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
         state = f'<span class="state" id="state">{esc(case["state_zh"])}</span>'
         body = (f'<h1>案件 {esc(case["case_number"])} {state}</h1>'
                 + messages(errors) + messages([OK_ZH[ok]] if ok in OK_ZH else [], "ok")
-                + details_html(case) + sessions_html(sessions) + invitations_html(invitations)
+                + details_html(case) + sessions_html(sessions, case) + invitations_html(invitations)
                 + agreement_html(agreement, case)
-                + actions_html(claims, case, sessions, invitations, agreement, people, rooms, kept)
+                + actions_html(claims, case, sessions, invitations, agreement, people, rooms, kept,
+                               settings.call_minutes)
+                + claims_html(claims, case, await insurance.list_claims(claims, aid), kept)
                 + timeline_html(case))
-        return page(f"案件 {case['case_number']}", body, claims, status)
+        return await show(f"案件 {case['case_number']}", body, claims, status)
 
     @r.get("/cases/{aid}", response_class=HTMLResponse)
     async def case_get(request: Request, aid: str, ok: str = "") -> Response:
@@ -248,7 +259,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
                 raise Refused(403, "role", "forbidden", ROLE_REFUSED)
             if action in SURE_ZH and one(f, "sure") != "1":
                 raise Refused(422, "sure", "unconfirmed", "这一步不可撤回：请先勾选确认，再提交")
-            await run(service, Ctx(claims, aid, f))
+            await run(service, Ctx(claims, aid, f, insurance))
         except Refused as exc:
             await audit(claims, name, "assignment", aid, exc.status)
             return await case_page(claims, aid, [exc.message], status=exc.status, kept=(action, f))
@@ -262,7 +273,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
         try:
             return await what(claims)
         except Refused as exc:
-            return page("无法下载", messages([exc.message]) + f'<a class="button secondary" href="/console/cases/'
+            return await show("无法下载", messages([exc.message]) + f'<a class="button secondary" href="/console/cases/'
                         f'{esc(aid)}">返回案件</a>', claims, exc.status)
 
     @r.get("/cases/{aid}/agreement.pdf")
@@ -325,7 +336,7 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
                 "add-room") + "</div>"
         body = (f"<h1>调解员与专家</h1>{messages(errors)}{messages([OK_ZH[ok]] if ok in OK_ZH else [], 'ok')}"
                 f'<div class="card">{table}<p>调解室：{room_list}</p></div>{forms}')
-        return page("调解员与专家", body, claims, status)
+        return await show("调解员与专家", body, claims, status)
 
     @r.get("/people", response_class=HTMLResponse)
     async def people_get(request: Request, ok: str = "") -> Response:
@@ -380,5 +391,49 @@ def router(service: MediationService, settings: MediationSettings) -> APIRouter:
             await service.add_room(claims, name)
 
         return await registry_post(request, "rooms", run)
+
+    # --- the unit's inbox (kept by notify) and the unit's insurance claims ----------------------------------
+
+    @r.get("/inbox", response_class=HTMLResponse)
+    async def inbox_get(request: Request, unread: str = "", ok: str = "") -> Response:
+        claims = signed_in(request)
+        if isinstance(claims, str):
+            return to_login(claims)
+        return await inbox_page(claims, unread == "1", [], ok[:20])
+
+    async def inbox_page(claims: StaffClaims, unread_only: bool, errors: list[str], ok: str = "",
+                         status: int = 200) -> HTMLResponse:
+        items = await inbox.messages(claims, unread=unread_only)
+        count = await inbox.unread(claims) if not unread_only else (None if items is None else len(items))
+        body = (f"<h1>消息</h1>{messages(errors)}{messages([OK_ZH[ok]] if ok in OK_ZH else [], 'ok')}"
+                + inbox_html(items, claims, unread_only))
+        return page("消息", body, claims, status, unread=count)
+
+    @r.post("/inbox/read", response_class=HTMLResponse)
+    async def inbox_read(request: Request) -> Response:
+        claims = signed_in(request)
+        if isinstance(claims, str):
+            return to_login(claims)
+        f = await read_form(request)
+        if not csrf_ok(request, f):
+            return await inbox_page(claims, False, ["页面已失效（缺少安全校验码），请刷新页面后重新提交"], status=403)
+        nid = one(f, "notification_id")[:200]
+        try:
+            await inbox.mark_read(claims, nid)
+        except Refused as exc:
+            await audit(claims, "POST /console/inbox/read", "notification", nid, exc.status)
+            return await inbox_page(claims, False, [exc.message], status=exc.status)
+        await audit(claims, "POST /console/inbox/read", "notification", nid, 200)
+        return RedirectResponse("/console/inbox?ok=read", status_code=303)
+
+    @r.get("/insurance", response_class=HTMLResponse)
+    async def insurance_list(request: Request) -> Response:
+        claims = signed_in(request)
+        if isinstance(claims, str):
+            return to_login(claims)
+        stats = None
+        if claims.role in MANAGE:  # the API's statistics roles, less analysts (who do not use the console)
+            stats = await insurance.stats(claims, datetime.now(SHANGHAI).year, None)
+        return await show("保险理赔", list_html(await insurance.list_claims(claims), stats), claims)
 
     return r

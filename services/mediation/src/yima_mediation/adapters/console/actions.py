@@ -3,12 +3,26 @@ the same MediationService method as the API, with the API's role sets (ACTIONS).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from yima_contracts.codes import StaffRole
 
 from ...service import KIND_ZH, MediationService, Refused
-from ..http import HANDLE, MANAGE, AgreementIn, FailIn, PartyIn, RecordIn, ReturnIn, SessionIn, TransferIn
+from ..http import (
+    HANDLE,
+    MANAGE,
+    AgreementIn,
+    CallIn,
+    FailIn,
+    PartyIn,
+    RecordIn,
+    ReturnIn,
+    SessionIn,
+    TransferIn,
+    TurnIn,
+)
+from . import insurance
 from .ui import METHOD_ZH, Ctx, beijing, parse
 
 
@@ -47,16 +61,47 @@ async def _answer(s: MediationService, c: Ctx) -> None:
                               c.get("reason")[:500] or None)
 
 
+def party_order(text: str) -> list[str] | None:
+    """An async session's answer order as typed: party numbers separated by commas, spaces or 、 (p2,p1)."""
+    order = [x for x in re.split(r"[\s,，、;；]+", text.lower()) if x]
+    return order or None
+
+
 async def _schedule(s: MediationService, c: Ctx) -> None:
     start = beijing(c.get("date"), c.get("start"), "starts_at")
     end = beijing(c.get("end_date") or c.get("date"), c.get("end"), "ends_at")
     mode = c.get("mode")
     body = {"mode": mode, "format": c.get("format") or "joint", "starts_at": start, "ends_at": end,
             "room_id": (c.get("room_id") or None) if mode == "offline" else None,
-            "caucus_party_id": c.get("caucus_party_id") or None}
+            "join_url": (c.get("join_url") or None) if mode == "online" else None,
+            "caucus_party_id": c.get("caucus_party_id") or None,
+            "party_order": party_order(c.get("party_order")) if mode == "async" else None}
     x = parse(SessionIn, body)
     await s.schedule(c.aid, c.claims, mode=x.mode, fmt=x.format, starts_at=x.starts_at, ends_at=x.ends_at,
-                     room_id=x.room_id, join_url=None, caucus_party_id=x.caucus_party_id, party_order=None)
+                     room_id=x.room_id, join_url=x.join_url, caucus_party_id=x.caucus_party_id,
+                     party_order=x.party_order)
+
+
+async def _session_of_case(s: MediationService, c: Ctx) -> str:
+    """The session named by the form, which must be one of this case's (a form cannot reach another case's)."""
+    sid = c.get("session_id")[:64]
+    if not sid or (await s.get_session(sid, c.claims))["assignment_id"] != c.aid:
+        raise Refused(404, "session_id", "not_found", "未找到该调解场次")
+    return sid
+
+
+async def _call(s: MediationService, c: Ctx) -> None:
+    x = parse(CallIn, {"kind": c.get("kind"), "party_id": c.get("party_id"), "unit": c.get("unit") or None})
+    await s.call(c.aid, c.claims, x.kind, x.party_id, x.unit)
+
+
+async def _end_call(s: MediationService, c: Ctx) -> None:
+    await s.end_call(await _session_of_case(s, c), c.claims)
+
+
+async def _turn(s: MediationService, c: Ctx) -> None:
+    x = parse(TurnIn, {"party_id": c.get("party_id"), "statement": c.get("statement")})
+    await s.add_turn(await _session_of_case(s, c), c.claims, x.party_id, x.statement)
 
 
 async def _record(s: MediationService, c: Ctx) -> None:
@@ -138,5 +183,8 @@ ACTIONS: dict[str, Action] = {
     "schedule": (HANDLE, _schedule), "record": (HANDLE, _record), "agreement": (HANDLE, _agreement),
     "confirm": (HANDLE, _confirm), "sign": (HANDLE, _sign), "judicial": (HANDLE, _judicial),
     "court": (HANDLE, _court), "availability": (HANDLE, _availability), "close": (HANDLE, _close),
-    "fail": (HANDLE, _fail), "transfer": (MANAGE, _transfer),
+    "fail": (HANDLE, _fail), "transfer": (MANAGE, _transfer), "call": (HANDLE, _call),
+    "end_call": (HANDLE, _end_call), "turn": (HANDLE, _turn), "claim": (HANDLE, insurance.register),
+    "decide": (MANAGE, insurance.decide), "dispute": (HANDLE, insurance.dispute),
+    "redecide": (MANAGE, insurance.redecide), "evaluate": (HANDLE, insurance.evaluate),
 }

@@ -3,15 +3,20 @@ case's state (``core/states.MOVES``) and the staff member's role allow."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel
 from yima_kit.auth import StaffClaims
 
 from ...core import states
+from ...core.schedule import next_turn
 from ...service import EXPERT_KIND_ZH, KIND_ZH, MODE_ZH, TRANSFER_ZH
 from ..http import MANAGE
 from .ui import INVITE_STATE_ZH, METHOD_ZH, PARTY_ROLE_ZH, SESSION_STATE_ZH, esc, form, local, one, options
+
+# whom a party may call in online (http.CallIn's kinds), lawyers first: the most asked for
+CALL_KINDS_ZH = {k: EXPERT_KIND_ZH[k] for k in ("lawyer", "judge", "mediator", "counsellor", "police", "prosecutor")}
 
 
 def category_zh(v: str) -> str:
@@ -49,17 +54,31 @@ def details_html(case: dict[str, Any]) -> str:
 <p>调解员：<span id="mediators">{mediators}</span></p></div>"""
 
 
-def sessions_html(sessions: list[dict[str, Any]]) -> str:
+def _session_row(x: dict[str, Any], case: dict[str, Any]) -> str:
+    how = MODE_ZH.get(x["mode"], x["mode"]) + ("（背靠背）" if x["format"] == "caucus" else "")
+    if x.get("on_demand"):
+        how = f"在线呼叫（{party_name(case, x.get('called_by', ''))}发起）"
+    notes = []
+    if x.get("experts"):
+        notes.append("参加：" + "、".join(f"{EXPERT_KIND_ZH.get(e['kind'], e['kind'])}{e['name']}"
+                                         for e in x["experts"]))
+    if x["mode"] == "async":
+        order = x.get("party_order") or []
+        notes.append(f"答复顺序：{'→'.join(order)}；已答复{x.get('turns', 0)}次")
+        if x["state"] == "scheduled" and order:
+            notes.append(f"现应由{party_name(case, next_turn(order, ['?'] * x.get('turns', 0)))}答复")
+    if x.get("record"):
+        notes.append(f"下一步：{x['record']['next_step']}")
+    link = f'<a href="{esc(x["join_url"])}" rel="noopener">视频链接</a>' if x.get("join_url") else ""
+    return (f"<tr><td>{esc(how)}</td><td>{esc(local(x['starts_at']))} 至 {esc(local(x['ends_at']))}</td>"
+            f"<td>{esc(x['place_zh'] or '')}{link}</td><td>{esc(SESSION_STATE_ZH.get(x['state'], x['state']))}"
+            + "".join(f'<div class="hint">{esc(n)}</div>' for n in notes) + "</td></tr>")
+
+
+def sessions_html(sessions: list[dict[str, Any]], case: dict[str, Any]) -> str:
     if not sessions:
         return ""
-    rows = "".join(
-        f"<tr><td>{esc(MODE_ZH.get(x['mode'], x['mode']))}{'（背靠背）' if x['format'] == 'caucus' else ''}</td>"
-        f"<td>{esc(local(x['starts_at']))} 至 {esc(local(x['ends_at']))}</td>"
-        f"<td>{esc(x['place_zh'] or '')}"
-        + (f'<a href="{esc(x["join_url"])}" rel="noopener">视频链接</a>' if x.get("join_url") else "")
-        + f"</td><td>{esc(SESSION_STATE_ZH.get(x['state'], x['state']))}"
-        + (f"<div class=\"hint\">下一步：{esc(x['record']['next_step'])}</div>" if x.get("record") else "")
-        + "</td></tr>" for x in sessions)
+    rows = "".join(_session_row(x, case) for x in sessions)
     return (f'<div class="card"><h2>调解场次</h2><table id="sessions"><tr><th>方式</th><th>时间（北京时间）</th>'
             f"<th>地点</th><th>情况</th></tr>{rows}</table></div>")
 
@@ -104,8 +123,9 @@ def box(title: str, inner: str, bid: str, open_: bool = False) -> str:
 
 
 def actions_html(claims: StaffClaims, case: dict[str, Any], sessions: list[dict[str, Any]],
-             invitations: list[dict[str, Any]], ag: dict[str, Any] | None, people: list[dict[str, Any]],
-             rooms: list[dict[str, Any]], kept: tuple[str, dict[str, list[str]]] = ("", {})) -> str:
+                 invitations: list[dict[str, Any]], ag: dict[str, Any] | None, people: list[dict[str, Any]],
+                 rooms: list[dict[str, Any]], kept: tuple[str, dict[str, list[str]]] = ("", {}),
+                 call_minutes: int = 30) -> str:
     """The forms that fit the case's state and the staff member's role; a refused form (``kept``: the action
     and what was typed) is shown open with the typed text kept."""
     failed, values = kept
@@ -187,9 +207,41 @@ def actions_html(claims: StaffClaims, case: dict[str, Any], sessions: list[dict[
 <label for="room">调解室 <span class="hint">（线下调解）</span></label>
 <select id="room" name="room_id"><option value="">—</option>
 {options((x["room_id"], x["name_zh"]) for x in rooms)}</select>
-<p class="hint">线上、线下调解须在工作日 8:30–12:00 或 14:00–18:00；线上调解自动生成视频链接。</p>""",
+<div class="row"><div><label for="join-url">视频链接 <span class="hint">（线上调解；不填则自动生成，
+自填须以 https:// 开头）</span></label><input type="text" id="join-url" name="join_url" maxlength="500"
+ value="{k('schedule', 'join_url')}"></div>
+<div><label for="order">答复顺序 <span class="hint">（错时调解；当事人编号，如 p2,p1；不填按登记顺序）</span></label>
+<input type="text" id="order" name="party_order" maxlength="100" value="{k('schedule', 'party_order')}"></div></div>
+<p class="hint">线上、线下调解须在工作日 8:30–12:00 或 14:00–18:00。错时调解：当事人在答复期内（4小时至15天，
+填开始和截止的日期、时间）按顺序轮流答复，不必同时在场。</p>""",
                                      "安排", "schedule"), "schedule", opened("schedule", not sessions)))
-    for x in sessions:
+        out.append(box("在线呼叫", form(url + "call", claims, f"""<div class="row">
+<div><label for="call-kind">呼叫</label>
+<select id="call-kind" name="kind">{options(CALL_KINDS_ZH.items())}</select></div>
+<div><label for="call-party">发起的当事人</label>
+<select id="call-party" name="party_id">{options(parties)}</select></div>
+<div><label for="call-unit">被呼叫人所在单位代码 <span class="hint">（可不填，默认本单位；如法院诉调对接中心）</span>
+</label><input type="text" id="call-unit" name="unit" maxlength="64" value="{k('call', 'unit')}"></div></div>
+<p class="hint">立即接通一位空闲、且与当事人无回避关系的人员，生成视频链接并通知申请人；
+被呼叫人保留给本次呼叫{esc(call_minutes)}分钟，结束后请点“结束呼叫”。</p>""", "立即呼叫", "call"),
+                       "call", opened("call")))
+    now = datetime.now(UTC)
+    for n, x in enumerate(sessions):
+        if x.get("on_demand") and x["state"] == "scheduled" and x["ends_at"] > now:
+            out.append(box(f"结束在线呼叫（{local(x['starts_at'])}）", form(url + "end_call", claims,
+                           f'<input type="hidden" name="session_id" value="{esc(x["session_id"])}">'
+                           "<p>通话结束后释放被呼叫人，以便接受其他呼叫。</p>", "结束呼叫", f"end-call-{n}"),
+                           f"end-call-{n}", True))
+        if x["mode"] == "async" and x["state"] == "scheduled" and x.get("party_order"):
+            due = next_turn(x["party_order"], ["?"] * x.get("turns", 0))
+            out.append(box(f"登记错时答复（答复期 {local(x['starts_at'])} 至 {local(x['ends_at'])}）",
+                           form(url + "turn", claims, f"""
+<input type="hidden" name="session_id" value="{esc(x['session_id'])}">
+<label for="turn-party">答复的当事人 <span class="hint">（按顺序轮流；现应由{esc(party_name(case, due))}答复）</span>
+</label><select id="turn-party" name="party_id">{options(parties, due)}</select>
+<label for="statement">答复内容 <span class="hint">（加密保存）</span></label>
+<textarea id="statement" name="statement" maxlength="5000">{k("turn", "statement")}</textarea>""",
+                                "登记答复", "turn"), "turn", opened("turn", True)))
         if x["state"] == "scheduled" and may("record", case):
             checks = "".join(f'<label class="check"><input type="checkbox" name="{{n}}" value="{esc(p)}">'
                              f"{esc(t)}</label>" for p, t in parties)

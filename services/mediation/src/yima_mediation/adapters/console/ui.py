@@ -13,14 +13,16 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from yima_kit.auth import StaffClaims
 
 from ...core.schedule import SHANGHAI
+from ...insurance import InsuranceClaims
 from ...service import Refused
 from ..http import _MSG_ZH
 
 COOKIE = "yima_console"
+INBOX_PAGE = 50  # notify answers at most this many messages: the badge shows "50+" beyond
 MAX_FORM_BYTES = 64 * 1024
 ROLE_ZH = {"admin": "管理员", "dispatcher": "调度", "leader": "领导", "mediator": "调解员", "analyst": "分析员"}
 ROLE_REFUSED = "当前岗位无权进行此操作"
@@ -33,17 +35,24 @@ INVITE_STATE_ZH = {"invited": "已邀请，待答复", "accepted": "已同意", 
 FIELD_ZH = {"reason": "理由", "name": "姓名", "phone": "电话", "summary": "调解情况", "next_step": "下一步",
             "facts_zh": "基本事实", "terms": "协议条款", "receiving_body_zh": "接收机关", "starts_at": "开始时间",
             "ends_at": "结束时间", "room_id": "调解室", "join_url": "视频链接", "title_zh": "职务",
-            "employer": "工作单位", "fields": "擅长领域", "kind": "类别", "to": "转往", "next": "后续"}
+            "employer": "工作单位", "fields": "擅长领域", "kind": "类别", "to": "转往", "next": "后续",
+            "paid_fen": "赔付金额", "claimed_fen": "申请金额", "cover": "险种", "incident_at": "出险时间",
+            "satisfaction": "满意度", "comment": "意见", "statement": "答复内容", "party_id": "当事人",
+            "unit": "单位代码", "party_order": "答复顺序"}
 OK_ZH = {"accept": "已受理", "return": "已退回", "party": "已登记当事人", "mediators": "已指定调解员",
          "invite": "已发出邀请", "answer": "已记录专家答复", "schedule": "已安排调解", "record": "已记录调解情况",
          "agreement": "已保存协议草稿", "confirm": "已记录当事人确认", "sign": "协议已签署并归档",
          "judicial": "已申请司法确认", "court": "已记录法院答复", "availability": "已记录可参加时间",
          "close": "已结案", "fail": "已记录调解不成", "transfer": "已移交，卷宗已生成",
-         "person": "已登记", "room": "已登记调解室"}
+         "person": "已登记", "room": "已登记调解室", "read": "已标为已读",
+         "call": "已接通在线呼叫，视频链接见调解场次", "end_call": "已结束在线呼叫，被呼叫人已释放",
+         "turn": "已登记当事人的答复", "claim": "已登记理赔申请", "decide": "已作出理赔决定",
+         "dispute": "已登记异议，待复核", "redecide": "已作出复核决定（最终结果）", "evaluate": "已登记理赔评价"}
 
 # Steps that cannot be undone: the form asks for a tick, and the server checks it (a misclick changes nothing).
 SURE_ZH = {"sign": "我已核对协议内容，各方均已确认；签署后不可修改", "close": "我已核对，结案后不可撤回",
-           "fail": "我已核对，确认本案调解不成", "transfer": "我已核对接收机关；移交后本单位的办理即告结束"}
+           "fail": "我已核对，确认本案调解不成", "transfer": "我已核对接收机关；移交后本单位的办理即告结束",
+           "redecide": "我已核对，复核决定为最终结果，不能再提出异议"}
 
 CSS = """
 *{box-sizing:border-box}
@@ -77,6 +86,9 @@ vertical-align:top}th{background:#e3f2fd}
 ol.timeline{list-style:none;padding:0;margin:0}
 ol.timeline li{border-left:4px solid #0d47a1;padding:4px 0 10px 12px;margin-left:6px}
 .time{color:#555;font-size:16px}
+.badge{display:inline-block;background:#ffb300;color:#1a1a1a;border-radius:12px;padding:0 8px;margin-left:4px;
+font-size:16px}
+tr.unread td{font-weight:bold;background:#fffde7}
 details{margin-top:8px}summary{font-weight:bold;cursor:pointer;font-size:20px;color:#0d47a1}
 """
 
@@ -89,10 +101,15 @@ def local(dt: datetime | None) -> str:
     return dt.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
-def page(title: str, body: str, claims: StaffClaims | None = None, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, claims: StaffClaims | None = None, status: int = 200,
+         unread: int | None = None) -> HTMLResponse:
+    """The frame; ``unread``: the unit's unread messages for the navigation (None: notify could not say)."""
     nav = ""
     if claims is not None:
-        nav = (f'<a href="/console/queue">待办</a><a href="/console/people">调解员与专家</a>'
+        badge = (f'<span class="badge" id="unread">{unread if unread < INBOX_PAGE else f"{INBOX_PAGE}+"}</span>'
+                 if unread else "")
+        nav = (f'<a href="/console/queue">待办</a><a href="/console/inbox" id="nav-inbox">消息{badge}</a>'
+               f'<a href="/console/insurance">保险理赔</a><a href="/console/people">调解员与专家</a>'
                f'<span class="who">{esc(claims.name or claims.sub)}（{esc(ROLE_ZH.get(claims.role, claims.role))}，'
                f'{esc(claims.unit)}）</span><form method="post" action="/console/logout" accept-charset="utf-8">'
                f'{csrf_field(claims)}<button type="submit" id="logout">退出</button></form>')
@@ -129,9 +146,11 @@ def form(action: str, claims: StaffClaims, inner: str, button: str, bid: str, da
 
 
 class Staff(StaffClaims):
-    """The signed-in staff member's claims and the session's CSRF token for the forms."""
+    """The signed-in staff member's claims, the session's CSRF token for the forms, and the login token itself:
+    the console calls notify on the staff member's behalf with it (never shown, logged or dumped)."""
 
     csrf: str = ""
+    token: str = Field(default="", exclude=True, repr=False)
 
 
 def csrf_of(token: str) -> str:
@@ -188,6 +207,7 @@ class Ctx:
     claims: StaffClaims
     aid: str
     form: dict[str, list[str]]
+    insurance: InsuranceClaims
 
     def get(self, key: str) -> str:
         return one(self.form, key)
