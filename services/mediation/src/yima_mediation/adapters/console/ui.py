@@ -197,7 +197,8 @@ def beijing(date: str, time: str, what: str) -> datetime:
     try:
         return datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=SHANGHAI)
     except ValueError as exc:
-        raise Refused(422, what, "bad_time", "请填写完整的日期和时间（北京时间）") from exc
+        label = f"{FIELD_ZH[what]}：" if what in FIELD_ZH else ""  # which of the page's forms it was
+        raise Refused(422, what, "bad_time", f"{label}请填写完整的日期和时间（北京时间）") from exc
 
 
 @dataclass
