@@ -201,7 +201,7 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         table = (f'<table id="queue"><tr><th>案件编号</th><th>类别</th><th>风险</th><th>申请人</th>{unit_th}'
                  f"<th>办理期限</th><th>状态</th></tr>{rows}</table>" if rows else "<p>没有案件。</p>")
         return await show("待办", f'<h1>待办案件</h1>{messages(errors)}<div class="card tabs">{tabs}</div>'
-                          f'<div class="card">{table}</div>', claims)
+                                f'<div class="card">{table}</div>', claims)
 
     # --- a case --------------------------------------------------------------------------------------
 
@@ -213,8 +213,9 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         except Refused as exc:
             if viewed:
                 await audit(claims, view, "assignment", aid, exc.status)
-            return await show("未找到", f'<h1>未找到</h1>{messages([exc.message])}'
-                                 f'<a class="button secondary" href="/console/queue">返回待办</a>', claims, exc.status)
+            body = (f'<h1>未找到</h1>{messages([exc.message])}'
+                    '<a class="button secondary" href="/console/queue">返回待办</a>')
+            return await show("未找到", body, claims, exc.status)
         if viewed:  # a post that is refused re-shows the page: its record is the post's
             await audit(claims, view, "assignment", aid, 200)
         sessions = await service.list_sessions(aid, claims)
@@ -273,8 +274,8 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         try:
             return await what(claims)
         except Refused as exc:
-            return await show("无法下载", messages([exc.message]) + f'<a class="button secondary" href="/console/cases/'
-                        f'{esc(aid)}">返回案件</a>', claims, exc.status)
+            back = f'<a class="button secondary" href="/console/cases/{esc(aid)}">返回案件</a>'
+            return await show("无法下载", messages([exc.message]) + back, claims, exc.status)
 
     @r.get("/cases/{aid}/agreement.pdf")
     async def agreement_pdf(request: Request, aid: str) -> Response:
