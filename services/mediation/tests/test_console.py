@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 import pytest
@@ -60,7 +63,65 @@ class _FakeRouting(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def routing() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeRouting)
+    yield from _serve(_FakeRouting)
+
+
+class _FakeNotify(BaseHTTPRequestHandler):
+    """notify's unit inbox (GET /api/v1/inbox/unit, POST …/{id}/read) as far as the console needs it: it checks
+    the bearer token with the platform's verifier and answers the token's unit only, as notify does."""
+
+    inboxes: ClassVar[dict[str, list[dict]]] = {}
+    seen: ClassVar[list[tuple[str, str, str]]] = []  # (method, path, Authorization header)
+
+    def _claims(self):
+        from yima_kit.auth import AuthError, TokenVerifier
+
+        auth = self.headers.get("Authorization", "")
+        try:
+            return TokenVerifier.from_setting("").verify(auth.removeprefix("Bearer ")) if auth.startswith(
+                "Bearer ") else None
+        except AuthError:
+            return None
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.seen.append(("GET", self.path, self.headers.get("Authorization", "")))
+        url = urlsplit(self.path)
+        claims = self._claims()
+        if claims is None:
+            return self._answer(401, {"message": "请先登录", "errors": []})
+        unread = parse_qs(url.query).get("unread", ["false"])[0]
+        if url.path != "/api/v1/inbox/unit" or unread not in ("true", "false"):
+            return self._answer(404, {"message": "not found", "errors": []})
+        items = [m for m in self.inboxes.get(claims.unit, []) if unread == "false" or m["read_at"] is None]
+        self._answer(200, {"unit_code": claims.unit, "messages": items})
+
+    def do_POST(self) -> None:
+        self.seen.append(("POST", self.path, self.headers.get("Authorization", "")))
+        claims = self._claims()
+        if claims is None:
+            return self._answer(401, {"message": "请先登录", "errors": []})
+        m = re.fullmatch(r"/api/v1/inbox/unit/(.+)/read", self.path)
+        nid = unquote(m.group(1)) if m else ""
+        for msg in self.inboxes.get(claims.unit, []):
+            if msg["notification_id"] == nid:
+                msg["read_at"] = datetime.now(UTC).isoformat()
+                return self._answer(200, {"notification_id": nid, "read": True})
+        self._answer(404, {"message": "本单位没有这条消息", "errors": []})
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -71,13 +132,23 @@ def routing() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def app(yima_infra, routing):
+def notify() -> Iterator[str]:
+    yield from _serve(_FakeNotify)
+
+
+async def _app(yima_infra, routing: str, notify_url: str):
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
                                  mongo_db_prefix=f"c{uuid.uuid4().hex[:8]}_", prefetch_font=False,
-                                 routing_url=routing)
+                                 routing_url=routing, notify_url=notify_url)
     app = create_app(settings, consume=False, relay=False)
     async with app.router.lifespan_context(app):
         yield app
+
+
+@pytest.fixture(scope="module")
+async def app(yima_infra, routing, notify):
+    async for a in _app(yima_infra, routing, notify):
+        yield a
 
 
 class Console:
@@ -392,3 +463,255 @@ async def test_experts_rooms_and_an_offline_session(app) -> None:
     assert room in page.text and "线下调解" in page.text
     r = await staff.post(f"/console/cases/{aid}/schedule", form | {"room_id": room_id})
     assert r.status_code == 409 and "已被预约" in errors_of(r.text)
+
+
+# --- the unit's inbox, read from notify -------------------------------------------------------------------
+
+
+def _message(unit: str, title: str, text: str, created_at: str, read: bool = False) -> dict:
+    nid = f"{uuid.uuid4()}|unit:{unit}|inbox"  # notify's ids carry "|" and ":": they must travel quoted
+    return {"notification_id": nid, "case_number": "JSQ-2026-000123", "template_id": "unit_new_case",
+            "title": title, "text": text, "created_at": created_at, "read_at": "2026-11-20T01:00:00" if read else None}
+
+
+async def test_the_inbox_page_reads_notify_with_the_staff_token_and_marks_read(app) -> None:
+    unit = f"IN{uuid.uuid4().hex[:6]}"
+    new = _message(unit, "新案件待受理", "案件JSQ-2026-000123已分派到本单位，请及时受理", "2026-11-23T02:30:00")
+    old = _message(unit, "调解已安排", "已安排线上视频调解", "2026-11-22T07:05:00+00:00", read=True)
+    _FakeNotify.inboxes[unit] = [new, old]
+    _FakeNotify.inboxes[OTHER] = [_message(OTHER, "别的单位的消息", "不应出现", "2026-11-23T03:00:00")]
+    staff = Console(app, issue(unit=unit, sub="s-in"))
+    _FakeNotify.seen.clear()
+
+    queue = await staff.get("/console/queue")
+    assert queue.status_code == 200
+    assert re.search(r'id="nav-inbox">消息<span class="badge" id="unread">1</span>', queue.text)
+    assert ("GET", "/api/v1/inbox/unit?unread=true", f"Bearer {staff.token}") in _FakeNotify.seen
+
+    page = await staff.get("/console/inbox")
+    assert page.status_code == 200 and "消息暂时无法显示" not in page.text
+    rows = re.findall(r'<tr class="(unread|read)"><td class="time">([^<]*)</td>', page.text)
+    assert rows == [("unread", "2026-11-23 10:30"), ("read", "2026-11-22 15:05")]  # Beijing time, newest first
+    assert "案件JSQ-2026-000123已分派到本单位，请及时受理" in page.text and "别的单位的消息" not in page.text
+    assert page.text.count(">标为已读</button>") == 1  # only the unread one has the button
+    assert f'name="notification_id" value="{new["notification_id"]}"' in page.text
+    assert ("GET", "/api/v1/inbox/unit?unread=false", f"Bearer {staff.token}") in _FakeNotify.seen
+    unread_only = await staff.get("/console/inbox", params={"unread": "1"})
+    assert "新案件待受理" in unread_only.text and "调解已安排" not in unread_only.text
+
+    # CSRF: without the session's token nothing is marked and notify is not asked
+    _FakeNotify.seen.clear()
+    r = await staff.post("/console/inbox/read", {"notification_id": new["notification_id"]}, csrf=False)
+    assert r.status_code == 403 and "缺少安全校验码" in errors_of(r.text) and new["read_at"] is None
+    assert not [x for x in _FakeNotify.seen if x[0] == "POST"]
+
+    r = await staff.post("/console/inbox/read", {"notification_id": new["notification_id"]})
+    assert r.status_code == 303 and r.headers["location"] == "/console/inbox?ok=read"
+    path = "/api/v1/inbox/unit/" + quote(new["notification_id"], safe="") + "/read"
+    assert ("POST", path, f"Bearer {staff.token}") in _FakeNotify.seen
+    assert new["read_at"] is not None
+    page = await staff.get(r.headers["location"])
+    assert "已标为已读" in page.text and 'id="unread"' not in page.text and ">标为已读</button>" not in page.text
+
+    # another unit's message: notify refuses it for this token, the console says so in Chinese
+    foreign = _FakeNotify.inboxes[OTHER][0]["notification_id"]
+    r = await staff.post("/console/inbox/read", {"notification_id": foreign})
+    assert r.status_code == 404 and "本单位没有这条消息" in errors_of(r.text)
+    assert _FakeNotify.inboxes[OTHER][0]["read_at"] is None
+    acts = [(a["action"], a["success"]) async for a in app.state.runtime.db["audit"].find(
+        {"actor": "s-in"}).sort("_id", 1)]
+    assert acts == [("POST /console/inbox/read", True), ("POST /console/inbox/read", False)]
+
+
+@pytest.fixture(scope="module")
+async def app_without_notify(yima_infra, routing):
+    with socket.socket() as s:  # a port nobody listens on: notify is down
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    async for a in _app(yima_infra, routing, dead):
+        yield a
+
+
+async def test_the_console_works_while_notify_is_down(app_without_notify) -> None:
+    app = app_without_notify
+    staff = Console(app, issue())
+    aid = (await new_case(app)).assignment_id
+    queue = await staff.get("/console/queue")
+    assert queue.status_code == 200 and f'href="/console/cases/{aid}"' in queue.text
+    assert 'id="nav-inbox">消息</a>' in queue.text  # no count, no error: the rest of the page is unaffected
+    page = await staff.act(aid, "accept", {"kind": "people"})
+    assert state_of(page.text) == "已受理"
+    inbox = await staff.get("/console/inbox")
+    assert inbox.status_code == 200 and "消息暂时无法显示" in errors_of(inbox.text)
+    r = await staff.post("/console/inbox/read", {"notification_id": "x|unit:JSQ-LDTJ|inbox"})
+    assert r.status_code == 502 and "消息服务暂时无法连接" in errors_of(r.text)
+
+
+# --- online calls, async turns ------------------------------------------------------------------------------
+
+
+async def _ready_case(app, unit: str) -> tuple[Console, str]:
+    """A case of a fresh unit (its own registry: no other test's people), accepted, with a respondent and a
+    mediator."""
+    staff = Console(app, issue(unit=unit, sub=f"s-{unit}"))
+    name = f"周调解{unit[-4:]}"
+    assert (await staff.post("/console/people", {"kind": "mediator", "name": name})).status_code == 303
+    mediator = next(p["person_id"] for p in await app.state.service.list_people(
+        await _claims(staff), "mediator", None, None))
+    aid = (await new_case(app, unit)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    await staff.act(aid, "party", {"role": "respondent", "name": "郑州某建筑劳务公司", "is_organisation": "1"})
+    await staff.act(aid, "mediators", {"person_ids": mediator})
+    return staff, aid
+
+
+async def test_online_call_of_a_lawyer_or_judge(app) -> None:
+    unit, court = f"CA{uuid.uuid4().hex[:6]}", f"FY{uuid.uuid4().hex[:6]}"
+    staff, aid = await _ready_case(app, unit)
+    assert (await staff.post("/console/people", {"kind": "lawyer", "name": "钱律师"})).status_code == 303
+    page = await staff.get(f"/console/cases/{aid}")
+    assert 'id="box-call"' in page.text and "立即呼叫" in page.text
+
+    page = await staff.act(aid, "call", {"kind": "lawyer", "party_id": "p1"})
+    assert "在线呼叫（申请人 买买提·艾力发起）" in page.text and "参加：律师钱律师" in page.text
+    assert "已接通在线呼叫" in page.text and "在线呼叫律师钱律师，已接通" in page.text
+    call = next(x for x in await app.state.service.list_sessions(aid, await _claims(staff)) if x.get("on_demand"))
+    # the only lawyer is held for this call: a second call finds nobody, in Chinese
+    r = await staff.post(f"/console/cases/{aid}/call", {"kind": "lawyer", "party_id": "p2"})
+    assert r.status_code == 409 and "暂无可接入的律师，请稍后再试或预约调解" in errors_of(r.text)
+    assert '<details class="card" id="box-call" open>' in r.text
+    r = await staff.post(f"/console/cases/{aid}/call", {"kind": "wizard", "party_id": "p1"})
+    assert r.status_code == 422 and "类别：取值不在允许范围内" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/call", {"kind": "lawyer", "party_id": "p9"})
+    assert r.status_code == 422 and "本案没有这位当事人" in errors_of(r.text)
+
+    page = await staff.act(aid, "end_call", {"session_id": call["session_id"]})
+    assert "被呼叫人已释放" in page.text
+    await staff.act(aid, "call", {"kind": "lawyer", "party_id": "p2"})  # free again
+
+    # a judge of the court centre's registry (another unit), named on the form
+    judge_staff = Console(app, issue(unit=court, sub=f"s-{court}"))
+    assert (await judge_staff.post("/console/people", {"kind": "judge", "name": "孙法官"})).status_code == 303
+    r = await staff.post(f"/console/cases/{aid}/call", {"kind": "judge", "party_id": "p1"})
+    assert r.status_code == 409 and "暂无可接入的法官" in errors_of(r.text)
+    page = await staff.act(aid, "call", {"kind": "judge", "party_id": "p1", "unit": court})
+    assert "参加：法官孙法官" in page.text
+
+    other = Console(app, issue(unit=OTHER, sub="o-2"))
+    r = await other.post(f"/console/cases/{aid}/end_call", {"session_id": call["session_id"]})
+    assert r.status_code == 404 and "未找到" in errors_of(r.text)
+
+
+async def test_async_turns_in_order_within_the_window(app) -> None:
+    unit = f"AS{uuid.uuid4().hex[:6]}"
+    staff, aid = await _ready_case(app, unit)
+    opens = datetime.now(SHANGHAI).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    closes = opens + timedelta(days=2)
+    form = {"mode": "async", "date": opens.date().isoformat(), "start": f"{opens:%H:%M}",
+            "end_date": closes.date().isoformat(), "end": f"{closes:%H:%M}"}
+    r = await staff.post(f"/console/cases/{aid}/schedule", form | {"party_order": "p1,p9"})
+    assert r.status_code == 422 and "错时调解须列出至少两位本案当事人的答复顺序" in errors_of(r.text)
+    assert 'value="p1,p9"' in r.text  # kept
+    short = form | {"end_date": opens.date().isoformat(), "end": f"{opens + timedelta(hours=1):%H:%M}"}
+    if short["end"] > short["start"]:
+        r = await staff.post(f"/console/cases/{aid}/schedule", short)
+        assert r.status_code == 422 and "答复期须在4小时至15天之间" in errors_of(r.text)
+    page = await staff.act(aid, "schedule", form | {"party_order": "p2，p1"})
+    assert "错时异步调解" in page.text and "答复顺序：p2→p1；已答复0次" in page.text
+    assert "现应由被申请人 郑州某建筑劳务公司答复" in page.text and 'id="box-turn" open' in page.text
+    ses = (await app.state.service.list_sessions(aid, await _claims(staff)))[0]
+    assert ses["party_order"] == ["p2", "p1"] and ses["ends_at"] == closes
+
+    turn = {"session_id": ses["session_id"]}
+    r = await staff.post(f"/console/cases/{aid}/turn", turn | {"party_id": "p1", "statement": "我要求一次付清"})
+    assert r.status_code == 409 and "现在应由p2答复" in errors_of(r.text)
+    assert ">我要求一次付清</textarea>" in r.text  # what was typed is kept
+    r = await staff.post(f"/console/cases/{aid}/turn", turn | {"party_id": "p2", "statement": ""})
+    assert r.status_code == 422 and "答复内容：内容太短" in errors_of(r.text)
+    page = await staff.act(aid, "turn", turn | {"party_id": "p2", "statement": "公司同意分两期支付"})
+    assert "已答复1次" in page.text and "现应由申请人 买买提·艾力答复" in page.text
+    assert "公司同意分两期支付" not in page.text  # statements are kept encrypted and not shown, as in the API
+    stored = await app.state.service.sessions.find_one({"_id": ses["session_id"]})
+    assert stored["turns"][0]["party_id"] == "p2" and "分两期" not in str(stored["turns"][0]["statement"])
+    await staff.act(aid, "turn", turn | {"party_id": "p1", "statement": "同意"})
+
+    # a session of another case (of the same unit) cannot be reached through this case's form
+    staff2, aid2 = await _ready_case(app, unit)
+    r = await staff.post(f"/console/cases/{aid}/turn", turn | {"party_id": "p2", "statement": "x"})
+    assert r.status_code == 303
+    r = await staff2.post(f"/console/cases/{aid2}/turn", turn | {"party_id": "p1", "statement": "x"})
+    assert r.status_code == 404 and "未找到该调解场次" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/schedule", {
+        "mode": "online", "join_url": "http://meet.example.com/x", "date": form["date"], "start": "10:00",
+        "end": "11:00"})
+    assert r.status_code == 422 and "视频链接：格式不正确" in errors_of(r.text)
+
+
+# --- livelihood insurance claims -----------------------------------------------------------------------------
+
+
+def _claim_id(page: str, form_id: str) -> str:
+    m = re.search(rf'id="box-{form_id}".*?name="claim_id" value="([^"]+)"', page, re.S)
+    assert m, f"no {form_id} form"
+    return m.group(1)
+
+
+async def test_insurance_claims_through_the_forms(app) -> None:
+    unit = f"BX{uuid.uuid4().hex[:6]}"
+    staff, aid = await _ready_case(app, unit)
+    mediator = Console(app, issue(StaffRole.MEDIATOR, unit=unit, sub="m-bx"))
+    claim = {"cover": "personal_injury", "claimed_yuan": "3,500.50", "incident_date": "2026-11-01",
+             "incident_time": "09:30", "summary": "工地脚手架坍塌致手臂骨折"}
+    r = await mediator.post(f"/console/cases/{aid}/claim", claim | {"claimed_yuan": "三千元"})
+    assert r.status_code == 422 and "申请金额：请填写正确的金额" in errors_of(r.text)
+    assert '<details id="box-claim" open>' in r.text and "工地脚手架坍塌致手臂骨折</textarea>" in r.text
+    r = await mediator.post(f"/console/cases/{aid}/claim", claim | {"claimed_yuan": "10.005"})
+    assert r.status_code == 422
+    page = await mediator.act(aid, "claim", claim)
+    assert re.search(r"<td>意外伤害</td><td>3,500.50</td><td>2026-11-01 09:30</td>", page.text)
+    assert "已登记，待审核" in page.text and 'id="box-decide-0"' not in page.text  # a mediator does not decide
+    cid = re.search(r'name="claim_id" value="([^"]+)"', (await staff.get(f"/console/cases/{aid}")).text).group(1)
+    r = await mediator.post(f"/console/cases/{aid}/decide", {"claim_id": cid, "approve": "1", "paid_yuan": "100",
+                                                             "reason": "按条款核定"})
+    assert r.status_code == 403 and "当前岗位无权进行此操作" in errors_of(r.text)
+
+    page = await staff.get(f"/console/cases/{aid}")
+    assert _claim_id(page.text, "decide-0") == cid
+    decide = {"claim_id": cid, "approve": "1", "reason": "按保险条款核定"}
+    r = await staff.post(f"/console/cases/{aid}/decide", decide | {"paid_yuan": "4000"})
+    assert r.status_code == 422 and "赔付金额不能超过申请金额" in errors_of(r.text)
+    r = await staff.post(f"/console/cases/{aid}/decide", decide)
+    assert r.status_code == 422 and "核准赔付须填写赔付金额" in errors_of(r.text)
+    page = await staff.act(aid, "decide", decide | {"paid_yuan": "3000"})
+    assert "核准赔付 3,000.00 元（按保险条款核定）" in page.text and "已作出决定" in page.text
+    page = await mediator.act(aid, "dispute", {"claim_id": cid, "reason": "医疗费票据未计入"})
+    assert "有异议，待复核" in page.text and "异议：医疗费票据未计入" in page.text
+    redecide = {"claim_id": cid, "approve": "1", "paid_yuan": "3500.50", "reason": "补计医疗费"}
+    r = await staff.post(f"/console/cases/{aid}/redecide", redecide)
+    assert r.status_code == 422 and "请先勾选确认" in errors_of(r.text)
+    page = await staff.act(aid, "redecide", redecide | SURE)
+    assert "复核：核准赔付 3,500.50 元（补计医疗费）" in page.text and "复核已决定（最终）" in page.text
+    r = await mediator.post(f"/console/cases/{aid}/dispute", {"claim_id": cid, "reason": "还是不服"})
+    assert r.status_code == 409 and "理赔申请当前状态不能进行此操作" in errors_of(r.text)
+    page = await mediator.act(aid, "evaluate", {"claim_id": cid, "satisfaction": "5", "comment": "处理及时"})
+    assert "评价：5 非常满意，处理及时" in page.text and "已评价" in page.text
+    doc = await app.state.insurance.col.find_one({"_id": cid})
+    assert doc["paid_fen"] == 350050 and doc["claimed_fen"] == 350050 and doc["state"] == "evaluated"
+
+    # another case's claim cannot be reached through this case's forms; another unit sees nothing
+    staff2, aid2 = await _ready_case(app, unit)
+    r = await staff2.post(f"/console/cases/{aid2}/dispute", {"claim_id": cid, "reason": "借别的案件提异议"})
+    assert r.status_code == 404 and "未找到该理赔申请" in errors_of(r.text)
+    other = Console(app, issue(unit=OTHER, sub="o-3"))
+    r = await other.post(f"/console/cases/{aid}/evaluate", {"claim_id": cid, "satisfaction": "1"})
+    assert r.status_code == 404 and "未找到该案件" in errors_of(r.text)
+
+    listing = await staff.get("/console/insurance")
+    assert listing.status_code == 200 and f'href="/console/cases/{aid}#claims"' in listing.text
+    assert re.search(r"<td>意外伤害</td><td>3,500.50</td><td>3,500.50</td>", listing.text)
+    assert "已决定 1 件，核准赔付 1 件，共 3,500.50 元；提出异议 1 件" in listing.text
+    assert 'id="stats"' not in (await mediator.get("/console/insurance")).text  # the API's statistics roles
+    assert "本单位还没有理赔申请" in (await other.get("/console/insurance")).text
+    audit = [(a["action"], a["success"]) async for a in app.state.runtime.db["audit"].find(
+        {"object_id": aid, "action": {"$regex": "insurance|claim|decide|dispute|evaluate"}}).sort("_id", 1)]
+    assert ("POST /console/cases/{assignment_id}/redecide", True) in audit

@@ -29,7 +29,8 @@ UNIT = "JSQ-LDTJ"
 def live(yima_infra):
     """mediation served by uvicorn on its own event loop in a thread (work orders are put in on that loop)."""
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
-                                 mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False)
+                                 mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False,
+                                 notify_url=f"http://127.0.0.1:{_free_port()}")  # notify is not running
     app = create_app(settings, consume=False, relay=False)
     with serve_in_thread(app, name="mediation") as server:
         yield server.url, app, server.loop
@@ -85,3 +86,17 @@ def test_accept_a_case_from_the_queue_in_chromium(browser, live) -> None:
     assert not b.find_elements(By.ID, "accept")  # accepted once: the form is gone
     assert b.execute_script("return document.scripts.length") == 0  # no JavaScript at all
     b.save_screenshot(str(SHOTS / "case-accepted.png"))
+
+    b.find_element(By.CSS_SELECTOR, "#box-claim summary").click()  # the insurance claim form, opened
+    b.find_element(By.ID, "claimed").send_keys("3500")
+    b.find_element(By.ID, "claim-summary").send_keys("工地事故致手臂骨折")
+    b.find_element(By.ID, "claim").click()  # no date: refused in Chinese, what was typed kept
+    assert "请填写完整的日期和时间" in b.find_element(By.CLASS_NAME, "errors").text
+    assert b.find_element(By.ID, "claimed").get_attribute("value") == "3500"
+    assert "出险时间：" in b.find_element(By.CLASS_NAME, "errors").text
+    _ = b.find_element(By.ID, "claims").location_once_scrolled_into_view
+    b.save_screenshot(str(SHOTS / "case-claim-refused.png"))
+
+    b.find_element(By.ID, "nav-inbox").click()  # notify is down: the page says so, the console still works
+    assert "消息暂时无法显示" in b.find_element(By.CLASS_NAME, "errors").text
+    b.save_screenshot(str(SHOTS / "inbox-unavailable.png"))

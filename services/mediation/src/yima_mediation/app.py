@@ -44,7 +44,7 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     app.state.service = service
     app.state.insurance = insurance
     http.install(app, service, rt, insurance)
-    app.include_router(web.router(service, settings))  # the staff console at /console
+    app.include_router(web.router(service, settings, insurance))  # the staff console at /console
     app.state.audit = audit
     app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
     # Every staff call under /api/v1/ lands in the chain (docs/adr/0006-audit-chain-in-kit.md).

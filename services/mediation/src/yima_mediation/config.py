@@ -28,6 +28,12 @@ class MediationSettings(KitSettings):
     routing_url: str = Field(
         default="http://127.0.0.1:8001",
         description="routing's base URL: the staff console signs staff in with routing's POST /api/v1/auth/login")
+    notify_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="notify's base URL: the staff console shows the unit's in-app inbox (GET /api/v1/inbox/unit)")
+    notify_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30,
+        description="how long a console page waits for notify; past it the page says the messages cannot be shown")
     console_secure_cookie: bool = Field(
         default=False, description="mark the console's login cookie Secure (set it when served over https)")
 

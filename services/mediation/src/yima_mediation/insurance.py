@@ -18,7 +18,7 @@ from yima_kit.auth import StaffClaims
 from yima_kit.outbox import Outgoing
 
 from .core.schedule import SHANGHAI
-from .service import MediationService, Refused
+from .service import MediationService, Refused, _aware
 
 COVERED = ("personal_injury", "property_damage", "medical", "fire", "natural_disaster", "public_liability")
 COVERED_ZH = {"personal_injury": "意外伤害", "property_damage": "财产损失", "medical": "医疗责任",
@@ -74,6 +74,22 @@ class InsuranceClaims:
     async def get(self, claim_id: str, claims: StaffClaims) -> dict[str, Any]:
         c, _ = await self._claim(claim_id, claims)
         return self.view(c)
+
+    async def list_claims(self, claims: StaffClaims, assignment_id: str | None = None) -> list[dict[str, Any]]:
+        """Claims of one case (checked like the case), or the unit's newest 200, each with its case number and
+        when it was registered (for the console's pages)."""
+        if assignment_id is not None:
+            case = await self.svc._case(assignment_id, claims)
+            q: dict[str, Any] = {"assignment_id": case["_id"]}
+        else:
+            q = {"unit_code": claims.unit}
+        found = [c async for c in self.col.find(q).sort("registered_at", -1).limit(200)]
+        numbers = {c["_id"]: c.get("case_number", "") async for c in self.svc.cases.find(
+            {"_id": {"$in": list({x["assignment_id"] for x in found})}}, {"case_number": 1})}
+        return [self.view(c) | {"case_number": numbers.get(c["assignment_id"], ""),
+                                "registered_at": _aware(c.get("registered_at")),
+                                "incident_at": _aware(c.get("incident_at"))}
+                for c in found]
 
     async def _decide(self, claim_id: str, claims: StaffClaims, move: str, approve: bool, paid_fen: int | None,
                       reason: str) -> dict[str, Any]:
