@@ -529,3 +529,24 @@ async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> N
     assert late_phone not in str(contact)  # the expert's phone is encrypted at rest
     # the applicant still hears of the session (one text, no link) and the unit still gets its note
     assert len([m for m in gw.at("/sms") if m.body["phone"] == PHONE]) == 1
+
+
+async def test_a_session_and_an_invitation_read_at_the_same_moment_never_strand_the_experts_text(notify) -> None:
+    """The session and the invitation come on two topics, possibly at the same instant: each expert's text is
+    queued with their phone either way — never left ``awaiting_contact`` beside a known contact."""
+    db = notify.state.runtime.db
+    start = notify.state.clock() + timedelta(days=2)
+    people = []
+    for _ in range(6):
+        case, pid = new_case(), f"p-{uuid.uuid4().hex[:8]}"
+        people.append(pid)
+        await consume(notify, submitted(case))
+        session = MediationScheduled(
+            case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="offline", starts_at=start,
+            place_zh="第一调解室", expert_kinds=["lawyer"], expert_person_ids=[pid], applicant_message_zh="已安排调解")
+        await asyncio.gather(consume(notify, session), consume(notify, _expert_invited(case, pid, "13700001234")))
+    texts = [d async for d in db["notifications"].find(
+        {"recipient": {"$in": [f"person:{p}" for p in people]}, "channel": "sms",
+         "template_id": "expert.session_scheduled.v1"})]
+    assert sorted(d["recipient"] for d in texts) == sorted(f"person:{p}" for p in people)
+    assert {d["state"] for d in texts} == {"queued"} and all(d["address"] for d in texts)
