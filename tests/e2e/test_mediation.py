@@ -126,6 +126,15 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
         records = await read_topic(bootstrap, topics.MEDIATION_SCHEDULED, keyed(case["case_id"]))
         scheduled = json.loads(records[0].value)
         assert scheduled["mode"] == "online" and scheduled["expert_kinds"] == ["lawyer"]
+        assert scheduled["expert_person_ids"] == [lawyer.json()["person_id"]]
+
+        def expert_told_of_session(records):
+            sent = [json.loads(r.value) for r in records if r.key == case["case_id"].encode()]
+            return [e for e in sent if e["template_id"] == "expert.session_scheduled.v1"] or None
+
+        told = await read_topic(bootstrap, topics.NOTIFICATION_SENT, expert_told_of_session)
+        # the accepted lawyer hears the session's time (no phone in the registry: the inbox only)
+        assert {(e["recipient_kind"], e["channel"]) for e in told} == {("expert", "inbox")}
         assert scheduled["join_url"].startswith("https://")
         view = await tracking(platform, case, "2345", "in_mediation")
         assert "已安排调解" in view["timeline"][-1]["title"] and "13937112345" not in json.dumps(view)

@@ -6,7 +6,7 @@ steps also go out as ``case.status`` (see docs/adr/0041-mediation-events-and-fee
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,11 @@ class MediationScheduled(Event):
     join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
     expert_kinds: list[str] = Field(default_factory=list, description="judge, lawyer, … invited")
     applicant_message_zh: str = Field(max_length=300, description="what the applicant should be told")
+    expert_person_ids: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50,
+        description="the experts invited to the case (invitation not declined) as mediation's person ids, so "
+        "notify can tell each of them the session (their contact comes from mediation.expert_invited, never here)",
+    )
 
 
 class ExpertInvited(Event):

@@ -184,7 +184,9 @@ async def test_a_mediator_related_to_a_party_is_refused_with_the_reason(api) -> 
 
 
 async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
-    _, aid = await accepted_case_with_mediator(api)
+    import json
+
+    ev, aid = await accepted_case_with_mediator(api)
     employee = await person(api, "lawyer", "赵律师", employer="郑州某建筑劳务公司", fields=["labour_wages"])
     r = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": employee}, headers=MEDIATOR)
     assert r.status_code == 409 and "任职于本案被申请人" in r.json()["message"]
@@ -200,6 +202,25 @@ async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
     assert twice.status_code == 409
     listed = (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
     assert sorted(i["state"] for i in listed) == ["accepted", "refused"]
+    # a session booked now names the experts who will come (persons, not phones): not the refused one, not one
+    # who declined; one still to answer is named (the time is what they need to answer)
+    judge = await person(api, "judge", "陈法官", phone="13700002222")
+    sage = await person(api, "sage", "王乡贤")
+    for who in (judge, sage):
+        assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": who},
+                               headers=MEDIATOR)).status_code == 201
+    declined = next(i for i in (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
+                    if i["person_id"] == sage)
+    assert (await api.post(f"/api/v1/invitations/{declined['invitation_id']}/answer", json={"accept": False},
+                           headers=MEDIATOR)).json()["state"] == "declined"
+    start = next_workday_at(10)
+    assert (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat()})).status_code == 201
+    sched = json.loads((await staged(api, ev.case_id, "mediation.scheduled"))[0]["payload"])
+    assert sorted(sched["expert_person_ids"]) == sorted([lawyer, judge])
+    assert sched["expert_kinds"] == ["judge", "lawyer"]
+    assert "13700002222" not in json.dumps(sched)
 
 
 async def test_an_invitation_tells_the_expert_through_the_outbox(api) -> None:

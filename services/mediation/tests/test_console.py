@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import threading
 import uuid
 import zipfile
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from yima_contracts import Location, Party, UnitCaseAssigned
 from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
+from yima_devstack.infra import free_port
 from yima_kit.auth import TokenIssuer
 from yima_mediation.adapters.web import COOKIE, csrf_of
 from yima_mediation.app import create_app
@@ -525,9 +525,7 @@ async def test_the_inbox_page_reads_notify_with_the_staff_token_and_marks_read(a
 
 @pytest.fixture(scope="module")
 async def app_without_notify(yima_infra, routing):
-    with socket.socket() as s:  # a port nobody listens on: notify is down
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on: notify is down
     async for a in _app(yima_infra, routing, dead):
         yield a
 

@@ -13,7 +13,7 @@ import pytest
 from yima_contracts import Location, Party, UnitCaseAssigned
 from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_devstack.browser import headless_chromium
-from yima_devstack.live import serve_in_thread
+from yima_devstack.live import free_port, serve_in_thread
 from yima_kit.auth import TokenIssuer
 from yima_mediation.adapters.web import COOKIE
 from yima_mediation.app import create_app
@@ -30,7 +30,7 @@ def live(yima_infra):
     """mediation served by uvicorn on its own event loop in a thread (work orders are put in on that loop)."""
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
                                  mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False,
-                                 notify_url=f"http://127.0.0.1:{_free_port()}")  # notify is not running
+                                 notify_url=f"http://127.0.0.1:{free_port()}")  # notify is not running
     app = create_app(settings, consume=False, relay=False)
     with serve_in_thread(app, name="mediation") as server:
         yield server.url, app, server.loop

@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from yima_contracts import CaseAssigned, CaseStatusChanged, CaseSubmitted, Event, Party, ProxyInfo
+from yima_contracts import (
+    CaseAssigned,
+    CaseStatusChanged,
+    CaseSubmitted,
+    Event,
+    ExpertInvited,
+    MediationScheduled,
+    Party,
+    ProxyInfo,
+)
 from yima_contracts.codes import CaseState, Category, Channel, RiskLevel, StaffRole
 from yima_devstack.infra import free_port
 from yima_kit.auth import TokenIssuer
@@ -91,7 +100,8 @@ async def notify(yima_infra, mongo_db_prefix, gw, smtp):
 async def consume(app, event: Event) -> bool:
     """What the Kafka consumer does with one message: the kit's idempotent transaction, our handler."""
     svc, rt = app.state.service, app.state.runtime
-    handler = svc.on_submitted if isinstance(event, CaseSubmitted) else svc.handle
+    handler = (svc.on_submitted if isinstance(event, CaseSubmitted) else
+               svc.on_expert_invited if isinstance(event, ExpertInvited) else svc.handle)
     return await rt.consumers.process_once(event, handler, f"notify.{type(event).__name__}")
 
 
@@ -403,3 +413,154 @@ async def test_inboxes_are_protected(notify) -> None:
         boss = TokenIssuer.dev().issue(staff_id="a1", unit=UNIT, role=StaffRole.ADMIN)
         v = await http.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {boss}"})
         assert v.json() == {"intact": True, "records": 5, "first_bad": None}
+
+
+async def _wechat_fails_for_good(notify, rounds: int = 10) -> None:
+    worker, clock = notify.state.worker, notify.state.clock
+    for _ in range(rounds):
+        await worker.drain("wechat")
+        clock.advance(60)
+
+
+async def test_an_applicants_wechat_that_stays_down_goes_once_by_text_instead(notify, gw) -> None:
+    gw.down_paths = {"/wechat"}  # WeChat is down past every retry; the SMS gateway works
+    svc, worker = notify.state.service, notify.state.worker
+    case, openid = new_case(), "oELDERLY0123456789abcdefghij"
+    events = [submitted(case, openid=openid), status(case, CaseState.ACCEPTED, "黄河社区已受理")]
+    for e in events:
+        assert await consume(notify, e)
+    await worker.drain("sms")
+    assert gw.at("/sms") == []  # WeChat first: no text while WeChat may still work
+    await _wechat_fails_for_good(notify)
+    db = notify.state.runtime.db
+    failed = await db["notifications"].find_one({"case_id": case, "channel": "wechat"})
+    assert failed["state"] == "failed" and failed["attempts"] == 4 and "503" in failed["last_error"]
+    assert gw.at("/wechat") == []
+    # Every way of running things again: the worker twice, a second replica, Kafka redelivering the steps.
+    await worker.drain("sms")
+    await worker.drain("sms")
+    other = DeliveryWorker(svc, worker.client, worker.outbox, worker.channels, clock=worker.clock)
+    await other.drain("sms")
+    for e in events:
+        assert not await consume(notify, e)
+    await _wechat_fails_for_good(notify, rounds=2)
+    await worker.drain("sms")
+    sms = [m for m in gw.at("/sms") if m.body["phone"] == PHONE]
+    assert len(sms) == 1
+    text = svc.cipher.decrypt(failed["text"], context="notifications.text")
+    assert sms[0].body["text"] == text and "黄河社区已受理" in text  # the same text the WeChat message had
+    assert sms[0].key == f"{events[1].event_id}|applicant|sms" == failed["fallback"]["notification_id"]
+    inbox = await svc.applicant_inbox(case)
+    assert [m["text"] for m in inbox] == [text]  # the inbox had it all along, once
+    fb = await db["notifications"].find_one({"_id": sms[0].key})
+    assert fb["state"] == "delivered" and fb["fallback_of"] == failed["_id"] and PHONE not in str(fb)
+    record = await db["recipients"].find_one({"_id": case})
+    assert not record.get("wechat_off")  # the channel was down, not the person: the next step tries WeChat again
+    sent = [e for e in await outbox_events(notify, "notification.sent", case) if e["channel"] == "sms"]
+    assert len(sent) == 1
+
+    token = TokenIssuer.dev().issue(staff_id="s1", unit=UNIT, role=StaffRole.DISPATCHER)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=notify), base_url="http://notify") as http:
+        r = await http.get("/api/v1/failures", headers={"Authorization": f"Bearer {token}"})
+        mine = [f for f in r.json()["failures"] if f["case_number"] == events[0].case_number]
+        assert mine == [{**mine[0], "channel": "wechat", "recipient_kind": "applicant",
+                         "fallback": {"channel": "sms", "notification_id": sms[0].key, "state": "delivered"}}]
+        r = await http.get("/api/v1/inbox/unit", headers={"Authorization": f"Bearer {token}"})
+        notices = [m for m in r.json()["messages"] if m["case_number"] == events[0].case_number]
+        assert [m["template_id"] for m in notices] == ["unit.delivery_fallback.v1"]
+        assert "已改为短信发送给当事人" in notices[0]["text"]
+
+
+async def test_an_applicant_who_unsubscribed_gets_a_text_at_once_and_texts_from_then_on(notify, gw) -> None:
+    gw.wechat_errcode = 43004  # 需要接收者关注: the applicant unfollowed the official account
+    worker = notify.state.worker
+    case = new_case()
+    first = status(case, CaseState.ACCEPTED, "黄河社区已受理")
+    for e in (submitted(case, openid="oGONE0123456789abcdefghijklm"), first):
+        await consume(notify, e)
+    await worker.drain("wechat")  # one try: retrying cannot bring the follower back
+    await worker.drain("sms")
+    db = notify.state.runtime.db
+    failed = await db["notifications"].find_one({"case_id": case, "channel": "wechat"})
+    assert failed["state"] == "failed" and failed["attempts"] == 1 and "43004" in failed["last_error"]
+    assert gw.requests == 2 and [m.body["phone"] for m in gw.at("/sms")] == [PHONE]  # one WeChat try, one text
+    assert "黄河社区已受理" in gw.at("/sms")[0].body["text"]
+    # The case's next step does not knock at WeChat again: a text, directly.
+    later = status(case, CaseState.IN_MEDIATION, "已安排调解员")
+    await consume(notify, later)
+    await worker.drain("wechat")
+    await worker.drain("sms")
+    assert gw.requests == 3 and [m.key for m in gw.at("/sms")] == [
+        f"{first.event_id}|applicant|sms", f"{later.event_id}|applicant|sms"]
+    assert await db["notifications"].count_documents({"case_id": case, "channel": "wechat"}) == 1
+
+
+def _expert_invited(case_id: str, person_id: str, phone: str | None) -> ExpertInvited:
+    return ExpertInvited(
+        case_id=case_id, correlation_id=case_id, invitation_id=str(uuid.uuid4()), assignment_id=f"a-{case_id}",
+        unit_code=UNIT, unit_name="黄河社区", person_id=person_id, expert_kind="lawyer", expert_name="李明",
+        expert_phone=phone, case_number=f"JSQ-2026-{case_id[-6:]}", category="neighbour",
+        reply_zh="请尽快联系黄河社区答复是否参加")
+
+
+async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> None:
+    svc, worker = notify.state.service, notify.state.worker
+    case = new_case()
+    with_phone, no_phone, not_yet_read = (f"p-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    late_phone = "13700009999"
+    start = notify.state.clock() + timedelta(days=2)
+    scheduled = MediationScheduled(
+        case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="online", starts_at=start,
+        ends_at=start + timedelta(hours=1), join_url="https://meet.example/s1", expert_kinds=["lawyer"],
+        expert_person_ids=[with_phone, no_phone, not_yet_read], applicant_message_zh="已为您安排线上视频调解")
+    early = [submitted(case), _expert_invited(case, with_phone, "13700001234"), _expert_invited(case, no_phone, None),
+             scheduled]
+    for e in early:
+        assert await consume(notify, e)
+    # the third expert's invitation is read only now (another topic): their text waited for the phone
+    late = _expert_invited(case, not_yet_read, late_phone)
+    assert await consume(notify, late)
+    for e in [*early, late]:  # redelivered: nothing new
+        assert not await consume(notify, e)
+    await worker.drain()
+    await worker.drain()
+
+    session_sms = [m for m in gw.at("/sms") if m.body["template_id"] == "expert.session_scheduled.v1"]
+    assert sorted(m.body["phone"] for m in session_sms) == sorted(["13700001234", late_phone])
+    assert all("时间" in m.body["text"] and "meet.example" not in m.body["text"] for m in session_sms)
+    assert len({m.key for m in session_sms}) == 2 and gw.requests == len(gw.delivered)
+    for pid in (with_phone, no_phone, not_yet_read):
+        inbox = [m for m in await svc.person_inbox(pid) if m["template_id"] == "expert.session_scheduled.v1"]
+        assert len(inbox) == 1 and "视频链接https://meet.example/s1" in inbox[0]["text"]
+    db = notify.state.runtime.db
+    rows = [(d["recipient"], d["channel"], d["state"]) async for d in db["notifications"].find(
+        {"source_event_id": str(scheduled.event_id), "recipient": {"$regex": "^person:"}})]
+    assert sorted(rows) == sorted([
+        (f"person:{with_phone}", "inbox", "delivered"), (f"person:{with_phone}", "sms", "delivered"),
+        (f"person:{no_phone}", "inbox", "delivered"),
+        (f"person:{not_yet_read}", "inbox", "delivered"), (f"person:{not_yet_read}", "sms", "delivered")])
+    contact = await db["expert_contacts"].find_one({"_id": not_yet_read})
+    assert late_phone not in str(contact)  # the expert's phone is encrypted at rest
+    # the applicant still hears of the session (one text, no link) and the unit still gets its note
+    assert len([m for m in gw.at("/sms") if m.body["phone"] == PHONE]) == 1
+
+
+async def test_a_session_and_an_invitation_read_at_the_same_moment_never_strand_the_experts_text(notify) -> None:
+    """The session and the invitation come on two topics, possibly at the same instant: each expert's text is
+    queued with their phone either way — never left ``awaiting_contact`` beside a known contact."""
+    db = notify.state.runtime.db
+    start = notify.state.clock() + timedelta(days=2)
+    people = []
+    for _ in range(6):
+        case, pid = new_case(), f"p-{uuid.uuid4().hex[:8]}"
+        people.append(pid)
+        await consume(notify, submitted(case))
+        session = MediationScheduled(
+            case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="offline", starts_at=start,
+            place_zh="第一调解室", expert_kinds=["lawyer"], expert_person_ids=[pid], applicant_message_zh="已安排调解")
+        await asyncio.gather(consume(notify, session), consume(notify, _expert_invited(case, pid, "13700001234")))
+    texts = [d async for d in db["notifications"].find(
+        {"recipient": {"$in": [f"person:{p}" for p in people]}, "channel": "sms",
+         "template_id": "expert.session_scheduled.v1"})]
+    assert sorted(d["recipient"] for d in texts) == sorted(f"person:{p}" for p in people)
+    assert {d["state"] for d in texts} == {"queued"} and all(d["address"] for d in texts)

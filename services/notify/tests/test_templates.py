@@ -85,6 +85,10 @@ def _events() -> list[tuple[str, t.Rendered]]:
         ("applicant.followup.v1", t.render_followup_applicant(follow, CN)),
         ("unit.followup_due.v1", t.render_followup_unit(follow, CN)),
         ("unit.delivery_failed.v1", t.render_delivery_failed("短信", "applicant.accepted.v1", CN, "HTTP 503")),
+        ("unit.delivery_fallback.v1", t.render_delivery_fallback("微信", "短信", "applicant.accepted.v1", CN,
+                                                                 "WeChat errcode 43004")),
+        ("expert.session_scheduled.v1", t.render_expert_session(session, CN, with_link=False)),
+        ("expert.session_scheduled.v1", t.render_expert_session(online, CN, with_link=True)),
     ]
     for step in SupervisionStep:
         notice = SupervisionNotice(**BASE, assignment_id="a1", step=step, unit_code="410105001001",
@@ -151,3 +155,41 @@ def test_a_long_invitation_drops_the_extras_before_the_answer_is_cut() -> None:
     assert "地点" not in r.text and "李明" not in r.text
     r = t.render_expert_invited(_invited(session_id="s3", mode="online", starts_at=NOW, join_url=link))
     assert link not in r.text and "线上视频调解，时间11月23日 09:30" in r.text
+
+
+def _session(**over) -> MediationScheduled:
+    base = dict(**BASE, session_id="s1", unit_code="JSQ-LDTJ", mode="offline", starts_at=NOW, place_zh="第一调解室",
+                expert_kinds=["lawyer"], expert_person_ids=["p-1"], applicant_message_zh="已为您安排调解")
+    return MediationScheduled(**{**base, **over})
+
+
+def test_an_invited_expert_reads_the_sessions_time_place_and_kind() -> None:
+    r = t.render_expert_session(_session(), CN, with_link=False)
+    assert r.template_id == "expert.session_scheduled.v1" and not r.urgent and r.title == "调解安排：11月23日 09:30"
+    assert r.text == (f"【一码解纠纷】您好：您受邀参与的案件{CN}调解已安排现场调解，"
+                      "时间11月23日 09:30，地点第一调解室。请准时参加；如不能参加请尽快告知调解组织。")
+    assert sms_segments(r.text) <= 2
+    window = t.render_expert_session(_session(mode="async", place_zh=None, ends_at=NOW + timedelta(days=3)), CN,
+                                     with_link=False)
+    assert "错时异步调解，答复时间11月23日 09:30至11月26日 09:30" in window.text
+    # a long room name gives way; the time and how to answer never do
+    long_room = t.render_expert_session(_session(place_zh="调解中心" * 30), CN, with_link=False)
+    assert len(long_room.text) <= t.MAX_APPLICANT_CHARS and "时间11月23日 09:30" in long_room.text
+    assert long_room.text.endswith("如不能参加请尽快告知调解组织。")
+
+
+def test_an_online_sessions_link_is_only_in_the_experts_inbox_never_in_the_text() -> None:
+    link = "https://meet.yima.local/room/" + "0" * 60
+    online = _session(mode="online", place_zh=None, join_url=link)
+    sms = t.render_expert_session(online, CN, with_link=False)
+    assert link not in sms.text and "meet.yima" not in sms.text and "视频链接请向调解组织索取" in sms.text
+    assert "线上视频调解，时间11月23日 09:30" in sms.text and len(sms.text) <= t.MAX_APPLICANT_CHARS
+    inbox = t.render_expert_session(online, CN, with_link=True)
+    assert f"视频链接{link}" in inbox.text  # the inbox is not a text: the link is never cut
+    assert inbox.template_id == sms.template_id
+
+
+def test_staff_read_that_a_failed_wechat_went_by_text() -> None:
+    r = t.render_delivery_fallback("微信", "短信", "applicant.accepted.v1", CN, "WeChat errcode 43004")
+    assert "未能通过微信送达" in r.text and "已改为短信发送给当事人" in r.text and "无需人工补发" in r.text
+    assert not r.urgent and r.title == f"通知已改发短信 {CN}"

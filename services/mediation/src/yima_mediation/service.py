@@ -557,6 +557,9 @@ class MediationService:
                 **self._common(case, claims), session_id=sid, unit_code=case["unit_code"], mode=mode,  # type: ignore[arg-type]
                 format=fmt, kind=case.get("kind", "people"), starts_at=starts_at, ends_at=ends_at,  # type: ignore[arg-type]
                 place_zh=place, join_url=url, expert_kinds=sorted({i["kind"] for i in invited}),
+                # each expert invited (and not declined) hears the time from notify, which knows their contact
+                # from mediation.expert_invited: the persons, never their phones, travel here
+                expert_person_ids=list(dict.fromkeys(i["person_id"] for i in invited))[:50],
                 applicant_message_zh=msg[:300])))
             out.append(self._status(case, claims, CaseState.IN_MEDIATION, "已安排调解", msg,
                                     "请按时参加；如不能参加，请提前联系调解员",

@@ -4,7 +4,8 @@ configured endpoints at it.
 
 It behaves as the real gateways do where it matters: a repeated ``Idempotency-Key`` (or WeChat
 ``client_msg_id``) is acknowledged but not delivered again. It can be switched ``down`` (503) or
-``offline`` (connection refused: the socket is closed) and back.
+``offline`` (connection refused: the socket is closed) and back; ``down_paths`` takes one channel down
+(``{"/wechat"}``), ``wechat_errcode`` makes WeChat refuse every message (43004: the user unsubscribed).
 
 It also shows what it got (``./yima run`` starts it as its own process: ``python -m yima_notify.devgateway
 --port 8025``): ``GET /`` a small Chinese page, ``GET /deliveries.json`` every delivery with its idempotency key
@@ -62,6 +63,8 @@ class DevGateway:
     host: str = "127.0.0.1"
     port: int = 0
     down: bool = False  # answer 503
+    down_paths: set[str] = field(default_factory=set)  # answer 503 on these paths only (one channel down)
+    wechat_errcode: int = 0  # answer WeChat with this errcode and deliver nothing (43004: the user unsubscribed)
     delivered: list[Delivered] = field(default_factory=list)  # one per distinct idempotency key
     requests: int = 0  # every request, repeats and refusals included
     _keys: dict[str, Delivered] = field(default_factory=dict)  # idempotency key -> its one delivery
@@ -84,8 +87,12 @@ class DevGateway:
                 raw = self.rfile.read(length)
                 with gw._lock:
                     gw.requests += 1
-                    if gw.down:
+                    path = self.path.split("?")[0]
+                    if gw.down or path in gw.down_paths:
                         self._answer(503, {"error": "unavailable"})
+                        return
+                    if gw.wechat_errcode and _channel(path) == "wechat":
+                        self._answer(200, {"errcode": gw.wechat_errcode, "errmsg": "refused"})
                         return
                     body = json.loads(raw or b"{}")
                     key = self.headers.get("Idempotency-Key") or body.get("client_msg_id") or ""

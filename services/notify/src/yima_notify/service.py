@@ -10,7 +10,8 @@ Contacts: the applicant's (and a proxy submitter's) phone comes from ``case.subm
 an event that arrives before it (topics are not ordered with each other) waits in ``pending_events`` and is
 planned when the contact arrives. Staff are addressed by their unit (the staff directory lives in routing):
 the unit's inbox plus the unit's configured webhook / e-mail / WeChat. An invited expert is addressed as
-``person:<person_id>`` with the contact mediation's ``mediation.expert_invited`` carries (ADR 0052).
+``person:<person_id>`` with the contact mediation's ``mediation.expert_invited`` carries (ADR 0052); notify keeps
+that contact, so the expert also hears of a session booked later (``mediation.scheduled`` names the persons).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ NOTIFICATIONS = "notifications"
 RECIPIENTS = "recipients"
 PENDING = "pending_events"
 UNIT_CONTACTS = "unit_contacts"
+EXPERTS = "expert_contacts"  # person_id → the expert's phone, learned from mediation.expert_invited (encrypted)
 # Events whose own message tells the applicant of a step (see plan): a case.status naming one of them in
 # ``announced_by`` gives the applicant no second message.
 ANNOUNCED_TO_APPLICANT = frozenset({MediationScheduled.EVENT_TYPE, CaseClosed.EVENT_TYPE})
@@ -64,6 +66,11 @@ def notification_id(event_id: str, recipient: str, channel: str) -> str:
     if len(nid) <= 64:
         return nid
     return f"{event_id}|{hashlib.sha256(f'{recipient}|{channel}'.encode()).hexdigest()[:24]}"
+
+
+def _aware(dt: datetime) -> datetime:
+    """The database may hand back naive UTC datetimes."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def display_code(code: str) -> str:
@@ -91,6 +98,7 @@ class NotifyService:
         self.notifications = db[NOTIFICATIONS]
         self.pending = db[PENDING]
         self.unit_contacts = db[UNIT_CONTACTS]
+        self.experts = db[EXPERTS]
         self.cipher = cipher
         self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
@@ -228,9 +236,35 @@ class NotifyService:
             await self.to_applicant(tx, event, reminder, record, channels=("sms", "wechat"), not_before=remind_at,
                                     recipient_suffix="#reminder")
         if event.expert_kinds:
-            # The experts' own contacts live with mediation; their invitation goes to the hosting unit's desk.
+            # The hosting unit's desk still hears which experts the session needs (and confirms with them).
             await self.to_unit(tx, event, event.unit_code, t.render_expert_invitation(event, cn), record,
                                kind="expert")
+        for person_id in dict.fromkeys(event.expert_person_ids):
+            await self._session_to_expert(tx, event, person_id, cn)
+
+    async def _session_to_expert(self, tx: Tx, event: MediationScheduled, person_id: str, cn: str) -> None:
+        """An invited expert hears the session's time: inbox (with an online session's link) and one SMS (without
+        it) to the phone mediation gave in the invitation. The invitation is another topic and may not have been
+        read yet: then the SMS waits in the ledger (``awaiting_contact``) until it is, or the session starts."""
+        rcpt = Recipient(f"person:{person_id}", "expert")
+        scope = [event.unit_code]
+        await self.stage(tx, event, rcpt, "inbox", t.render_expert_session(event, cn, with_link=True), scope=scope,
+                         case_number=cn)
+        if "sms" not in self.enabled:
+            return
+        # Write the expert's contact document either way: an invitation being read at this very moment writes it
+        # too, so one of the two transactions retries and sees the other — no SMS is left waiting unseen.
+        await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True,
+                                      session=tx.session)
+        contact = await self.experts.find_one({"_id": person_id}, session=tx.session)
+        sms = t.render_expert_session(event, cn, with_link=False)
+        if contact is not None and "seen_at" in contact:
+            if contact.get("phone"):
+                await self.stage(tx, event, rcpt, "sms", sms, address=contact["phone"],
+                                 address_key=contact["phone_key"], scope=scope, case_number=cn)
+            return
+        await self.stage(tx, event, rcpt, "sms", sms, scope=scope, case_number=cn,
+                         awaiting_contact_until=event.starts_at)
 
     async def on_expert_invited(self, event: ExpertInvited, tx: Tx) -> None:
         """The invited expert hears of it: their inbox, and one SMS when mediation knows a phone. The event
@@ -244,6 +278,36 @@ class NotifyService:
                              address=self.cipher.encrypt(event.expert_phone, context="recipients.phone"),
                              address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
                              scope=scope, case_number=event.case_number)
+        await self._learn_expert(event, tx)
+
+    async def _learn_expert(self, event: ExpertInvited, tx: Tx) -> None:
+        """Keep the expert's contact (that of the newest invitation: invitations of different cases are read in any
+        order), then release the session texts that waited for it."""
+        pid = event.person_id
+        known = await self.experts.find_one({"_id": pid}, session=tx.session)
+        update: dict[str, Any] = {"$inc": {"invitations": 1}}  # always a write: see _session_to_expert
+        if known is None or "seen_at" not in known or _aware(known["seen_at"]) <= event.occurred_at:
+            phone = event.expert_phone
+            update["$set"] = {
+                "seen_at": event.occurred_at,
+                "phone": self.cipher.encrypt(phone, context="recipients.phone") if phone else None,
+                "phone_key": self.cipher.blind_index(phone, context="recipients.phone") if phone else None,
+            }
+        await self.experts.update_one({"_id": pid}, update, upsert=True, session=tx.session)
+        contact = await self.experts.find_one({"_id": pid}, session=tx.session)
+        assert contact is not None
+        now = self.clock()
+        waiting = self.notifications.find({"recipient": f"person:{pid}", "channel": "sms",
+                                           "state": "awaiting_contact"}, session=tx.session)
+        async for w in waiting:
+            if contact.get("phone") and _aware(w["expires_at"]) > now:
+                due = now if w.get("urgent") else release_time(now, self.quiet)
+                change = {"state": "queued", "not_before": due, "address": contact["phone"],
+                          "address_key": contact["phone_key"]}
+            else:  # no phone (inbox only), or the session has begun: a text now would only confuse
+                change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.get("phone") else "expired"}
+            await self.notifications.update_one({"_id": w["_id"], "state": "awaiting_contact"}, {"$set": change},
+                                                session=tx.session)
 
     # --- staging ---------------------------------------------------------------------------------------
 
@@ -257,8 +321,11 @@ class NotifyService:
         scope = self._scope(record, getattr(event, "acting_unit_code", None), getattr(event, "unit_code", None))
         # One message to the phone per step: a WeChat template message when the applicant came through the
         # mini-program (an openid is known) and WeChat is configured, else a text. The choice depends only on
-        # the case, so a redelivered event picks the same channel and the ledger keeps it to one.
-        phone_channel = "wechat" if record.get("wechat_openid") and "wechat" in self.enabled else "sms"
+        # the case, so a redelivered event picks the same channel and the ledger keeps it to one. Once WeChat refused
+        # the applicant for good (unsubscribed, bad openid: the worker sets ``wechat_off``), the case's later steps go
+        # by text at once — the step that hit the refusal already went by text as its fallback (ADR 0053).
+        wechat = record.get("wechat_openid") and not record.get("wechat_off") and "wechat" in self.enabled
+        phone_channel = "wechat" if wechat else "sms"
         rcpt = Recipient("applicant" + recipient_suffix, "applicant")
         if "inbox" in channels:
             await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, not_before=not_before,
@@ -288,8 +355,11 @@ class NotifyService:
 
     async def stage(self, tx: Tx, event: Event, rcpt: Recipient, channel: str, msg: t.Rendered, *,
                     address: str | None = None, address_key: str | None = None, scope: list[str],
-                    case_number: str, not_before: datetime | None = None) -> str | None:
-        """One ledger entry; inbox delivered at once (same transaction), other channels queued for the worker."""
+                    case_number: str, not_before: datetime | None = None,
+                    awaiting_contact_until: datetime | None = None, extra: dict[str, Any] | None = None
+                    ) -> str | None:
+        """One ledger entry; inbox delivered at once (same transaction), other channels queued for the worker —
+        or, with ``awaiting_contact_until``, parked without an address until the contact comes (or that time)."""
         nid = notification_id(str(event.event_id), rcpt.id, channel)
         if await self.notifications.find_one({"_id": nid}, {"_id": 1}, session=tx.session):
             return None
@@ -300,7 +370,7 @@ class NotifyService:
             "recipient": rcpt.id, "recipient_kind": rcpt.kind, "unit_code": rcpt.unit_code, "channel": channel,
             "template_id": msg.template_id, "title": msg.title,
             "text": self.cipher.encrypt(msg.text, context="notifications.text"),
-            "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now,
+            "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now, **(extra or {}),
             "seq": ObjectId(),  # staging order within the same millisecond (a person's texts go in order)
         }
         if channel == "inbox":
@@ -313,6 +383,8 @@ class NotifyService:
             due = release_time(due, self.quiet)
         doc.update(state="queued", not_before=due, address=address, address_key=address_key or rcpt.id,
                    batch_id=None, owner=None, claimed_at=None)
+        if awaiting_contact_until is not None:  # never claimed by the worker in this state
+            doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
         await self.notifications.insert_one(doc, session=tx.session)
         return nid
 
@@ -356,10 +428,17 @@ class NotifyService:
     async def failures(self, unit_code: str, limit: int = 100) -> list[dict[str, Any]]:
         """Messages that finally failed and concern this unit (staff see them; nothing is silently lost)."""
         cursor = self.notifications.find({"state": "failed", "scope_units": unit_code}).sort("failed_at", -1)
+        failed = [d async for d in cursor.limit(limit)]
+        # A failed WeChat message to an applicant went by SMS instead: show that text's id and how it fared.
+        fb_ids = [d["fallback"]["notification_id"] for d in failed if d.get("fallback")]
+        fb_state = {d["_id"]: d["state"] async for d in self.notifications.find({"_id": {"$in": fb_ids}},
+                                                                                 {"state": 1})} if fb_ids else {}
         return [{"notification_id": d["_id"], "case_number": d.get("case_number"), "channel": d["channel"],
                  "recipient_kind": d["recipient_kind"], "template_id": d["template_id"], "attempts": d["attempts"],
-                 "error": d.get("last_error", ""), "failed_at": d.get("failed_at")}
-                async for d in cursor.limit(limit)]
+                 "error": d.get("last_error", ""), "failed_at": d.get("failed_at"),
+                 "fallback": {**d["fallback"], "state": fb_state.get(d["fallback"]["notification_id"])}
+                 if d.get("fallback") else None}
+                for d in failed]
 
     async def _inbox(self, q: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         cursor = self.notifications.find(q).sort("created_at", -1).limit(limit)

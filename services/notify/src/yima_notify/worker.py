@@ -15,6 +15,10 @@ One loop per outside channel (a slow or broken channel never holds up the others
 4. **Fail** with backoff and bounded attempts; a circuit breaker per channel stops claiming while the channel
    is down, so an outage does not eat the attempts. A message that finally fails is marked ``failed``,
    ``notification.failed`` is published, and the unit concerned hears of it in its inbox.
+5. **Fall back**: an applicant's WeChat message that finally fails (or that WeChat refuses for good: the user
+   unsubscribed) is staged once as a text to the applicant's phone, in the same transaction as the failure, under
+   the ledger key a text of that step would have had anyway — so still one per (event, recipient, channel),
+   whatever crashes or redeliveries come (ADR 0053).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from yima_kit.outbox import Outgoing
 from .adapters.channels import DeliveryError, Message, PermanentError
 from .core import templates as t
 from .core.policy import CircuitBreaker, backoff, digest_text
-from .service import INTRUSIVE, NotifyService, Recipient
+from .service import INTRUSIVE, NotifyService, Recipient, notification_id
 
 log = get_logger(__name__)
 THROTTLES = "throttles"
@@ -222,7 +226,7 @@ class DeliveryWorker:
             await self.channels[channel].send(msg)
         except PermanentError as exc:
             breaker.success()  # the channel answered; this message cannot go
-            await self.fail(channel, batch, str(exc))
+            await self.fail(channel, batch, str(exc), permanent=True)
             return
         except DeliveryError as exc:
             breaker.failure()
@@ -272,7 +276,8 @@ class DeliveryWorker:
         log.info("delivery will be retried", channel=channel, batch=batch[0]["batch_id"], attempts=attempts,
                  error=error[:200])
 
-    async def fail(self, channel: str, batch: list[dict[str, Any]], error: str, attempts: int | None = None) -> None:
+    async def fail(self, channel: str, batch: list[dict[str, Any]], error: str, attempts: int | None = None,
+                   permanent: bool = False) -> None:
         now = self.clock()
         attempts = attempts or max(d.get("attempts", 0) for d in batch) + 1
 
@@ -293,17 +298,48 @@ class DeliveryWorker:
                     notification_id=d["_id"], source_event_id=source, recipient_kind=d["recipient_kind"],
                     channel=d["channel"], attempts=attempts, error=error[:500],
                 ))
-                await self._tell_staff(tx, d, error)
+                fallback = None
+                if d["channel"] == "wechat" and d["recipient_kind"] == "applicant":
+                    fallback = await self._fall_back_to_sms(tx, d, permanent)
+                await self._tell_staff(tx, d, error, fallback)
             await self.outbox.add(session, tx.emitted)
 
         await in_transaction(self.client, work)
         log.error("delivery failed for good", channel=channel, batch=batch[0]["batch_id"], error=error[:200])
 
-    async def _tell_staff(self, tx: _Tx, d: dict[str, Any], error: str) -> None:
-        """A message that finally failed lands in the inbox of the unit concerned (never silently lost)."""
+    async def _fall_back_to_sms(self, tx: _Tx, d: dict[str, Any], permanent: bool) -> str | None:
+        """The applicant must not stay uninformed (they may be elderly, their WeChat unsubscribed or down): the same
+        text once by SMS, when notify knows the phone. Its ledger key is (event, recipient, "sms") — the key a text
+        of that step has anyway — and this runs only in the transaction that moves the WeChat message to
+        ``failed``, so a takeover, a second worker or a redelivered event never adds a second text."""
+        if "sms" not in self.svc.enabled:
+            return None
+        record = await self.svc.recipients.find_one({"_id": d["case_id"]}, session=tx.session)
+        if record is None or not record.get("phone"):
+            return None
+        if permanent:  # WeChat refused this person for good: the case's later steps go by text at once
+            await self.svc.recipients.update_one({"_id": d["case_id"]}, {"$set": {"wechat_off": True}},
+                                                 session=tx.session)
+        dec = self.svc.cipher.decrypt
+        msg = t.Rendered(d["template_id"], d["title"], dec(d["text"], context="notifications.text"),
+                         urgent=bool(d.get("urgent")))
+        await self.svc.stage(tx, _Source(d), Recipient(d["recipient"], d["recipient_kind"]), "sms",  # type: ignore[arg-type]
+                             msg, address=record["phone"], address_key=record.get("phone_key"),
+                             scope=d.get("scope_units") or [self.s.ops_unit_code],
+                             case_number=d.get("case_number", ""), extra={"fallback_of": d["_id"]})
+        nid = notification_id(d["source_event_id"], d["recipient"], "sms")
+        await self.col.update_one({"_id": d["_id"]}, {"$set": {"fallback": {"channel": "sms", "notification_id": nid}}},
+                                  session=tx.session)
+        return nid
+
+    async def _tell_staff(self, tx: _Tx, d: dict[str, Any], error: str, fallback: str | None = None) -> None:
+        """A message that finally failed lands in the inbox of the unit concerned (never silently lost); when it
+        went by another channel instead, the notice says so (nobody needs to call the applicant)."""
         unit = (d.get("scope_units") or [self.s.ops_unit_code])[0]
-        msg = t.render_delivery_failed(t.CHANNEL_NAMES_ZH.get(d["channel"], d["channel"]), d["template_id"],
-                                       d.get("case_number", ""), error)
+        channel_zh = t.CHANNEL_NAMES_ZH.get(d["channel"], d["channel"])
+        msg = (t.render_delivery_fallback(channel_zh, t.CHANNEL_NAMES_ZH["sms"], d["template_id"],
+                                          d.get("case_number", ""), error) if fallback else
+               t.render_delivery_failed(channel_zh, d["template_id"], d.get("case_number", ""), error))
         rcpt = Recipient(f"unit:{unit}#failed:{d['_id']}", "staff", unit)
         src = _Source(d)
         await self.svc.stage(tx, src, rcpt, "inbox", msg, scope=[unit],  # type: ignore[arg-type]

@@ -124,7 +124,11 @@ class WeChatChannel(HttpChannel):
     """
 
     name = "wechat"
-    _TRANSIENT_ERRCODES = frozenset({-1, 45009, 45047})  # system busy, API quota, out-of-frequency
+    # Worth another try later: system busy, API quota, out-of-frequency, and our access_token being invalid or
+    # expired (40001, 40014, 42001: the platform's token job renews it — no fault of the recipient's). Every other
+    # errcode is about this message or this user (43004 unsubscribed, 40003 bad openid, 43101 refused messages):
+    # retrying cannot help, so it fails at once and an applicant's text goes by SMS without waiting (ADR 0053).
+    _TRANSIENT_ERRCODES = frozenset({-1, 45009, 45047, 40001, 40014, 42001})
 
     def __init__(self, settings: NotifySettings) -> None:
         super().__init__(settings)

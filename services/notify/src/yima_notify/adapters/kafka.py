@@ -33,7 +33,8 @@ HEARD: tuple[tuple[str, type[Event], str, str], ...] = (
     (topics.CASE_JOINT_SUMMONED, JointSummoned, "joint_summons", "被吹哨单位获知报到要求"),
     (topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "leaders", "单位获知红色案件的分包领导"),
     (topics.WARNING_RAISED, WarningRaised, "warnings", "属地单位获知矛盾预警"),
-    (topics.MEDIATION_SCHEDULED, MediationScheduled, "sessions", "申请人获知调解安排和提醒；承办单位获知专家邀请"),
+    (topics.MEDIATION_SCHEDULED, MediationScheduled, "sessions",
+     "申请人获知调解安排和提醒；受邀专家获知调解时间；承办单位获知专家邀请"),
     (topics.CASE_CLOSED, CaseClosed, "rating_requests", "申请人在办结后收到评价邀请"),
     (topics.CASE_FOLLOWUP_DUE, FollowupDue, "followups", "申请人获知回访；承办单位获知回访任务"),
 )

@@ -219,6 +219,38 @@ def render_expert_invited(event: ExpertInvited) -> Rendered:
     return Rendered(f"expert.invited.{TEMPLATE_VERSION}", f"专家邀请 {event.case_number}", text)
 
 
+def render_expert_session(event: MediationScheduled, case_number: str, *, with_link: bool) -> Rendered:
+    """An invited expert hears that the session was booked: when, how, where. The case by its number only (the
+    event carries no category, and no party data goes to experts). An online session's video link goes only to
+    the inbox (``with_link``), never by SMS, as for applicants: a text is easily forwarded or read by others."""
+    mode = _MODES_ZH[event.mode]
+    when = f"时间{local_time(event.starts_at)}"
+    if event.mode == "async" and event.ends_at is not None:
+        when = f"答复时间{local_time(event.starts_at)}至{local_time(event.ends_at)}"
+    where = ""
+    if event.mode == "offline" and event.place_zh:
+        where = f"，地点{event.place_zh}"
+    elif event.mode == "online":
+        where = (f"，视频链接{event.join_url}" if with_link and event.join_url
+                 else "，视频链接请向调解组织索取")
+    head = f"{SIGNATURE}您好：您受邀参与的{_case_ref(case_number)}调解已安排{mode}，{when}"
+    tail = "。请准时参加；如不能参加请尽快告知调解组织。"
+    text = head + where + tail
+    if not with_link and len(text) > MAX_APPLICANT_CHARS:  # a long room name gives way before anything is cut
+        text = _fit(head + tail)
+    title = f"调解安排：{local_time(event.starts_at)}"
+    return Rendered(f"expert.session_scheduled.{TEMPLATE_VERSION}", title, text)
+
+
+def render_delivery_fallback(channel_zh: str, fallback_zh: str, template_id: str, case_number: str,
+                             error: str) -> Rendered:
+    """A message that failed on one channel went by another (an applicant's WeChat → SMS): staff need not call,
+    but should know the applicant's WeChat no longer reaches them."""
+    text = (f"{SIGNATURE}通知已改发：{_case_ref(case_number)}的一条通知（{template_id}）未能通过{channel_zh}送达"
+            f"（{error[:60]}），已改为{fallback_zh}发送给当事人，无需人工补发；如{fallback_zh}也失败将另行提示。")
+    return Rendered(f"unit.delivery_fallback.{TEMPLATE_VERSION}", f"通知已改发{fallback_zh} {case_number}", text)
+
+
 def render_delivery_failed(channel_zh: str, template_id: str, case_number: str, error: str) -> Rendered:
     text = (f"{SIGNATURE}通知发送失败：{_case_ref(case_number)}的一条通知（{template_id}）经多次重试仍未能通过"
             f"{channel_zh}送达（{error[:60]}）。请人工联系当事人，并检查渠道配置。")
