@@ -175,13 +175,17 @@ class DeliveryWorker:
     async def _earlier_in_flight(self, channel: str, anchor: dict[str, Any], now: datetime) -> datetime | None:
         """A person reads their texts in order ("registered, your code is …" before "assigned to …"): a new text
         waits while an earlier one to the same address is still being sent (say its worker was killed and the
-        claim has not expired yet) or waits for a retry. Returns when to look again, or None to go ahead."""
+        claim has not expired yet) or waits for a retry due soon. Behind a long backoff (an outage) it does not
+        wait: a queue of texts each waiting out the previous one's whole retry cycle would come hours late.
+        Returns when to look again, or None to go ahead."""
         created = anchor["created_at"]
+        soon = now + timedelta(seconds=self.s.claim_ttl_seconds)
         earlier = await self.col.find_one({
             "channel": channel, "address_key": anchor["address_key"],
             "$and": [
                 {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "seq": {"$lt": anchor.get("seq")}}]},
-                {"$or": [{"state": "sending"}, {"state": "queued", "batch_id": {"$ne": None}}]},
+                {"$or": [{"state": "sending"},
+                         {"state": "queued", "batch_id": {"$ne": None}, "not_before": {"$lte": soon}}]},
             ],
         }, {"state": 1, "claimed_at": 1, "not_before": 1})
         if earlier is None:
