@@ -99,6 +99,16 @@ async def test_case_flows_to_the_units_topic_and_back_to_the_tracking_view(platf
     finally:
         await mongo.close()
 
+    # …and the tracking view shows them, read from notify's applicant inbox (newest first).
+    async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as http:
+        async def three_messages():
+            view = (await http.get(f"/api/v1/track/{code}", params={"check": "5678"})).json()
+            return view["messages"] if len(view["messages"] or []) >= 3 else None
+
+        messages = await wait_for(three_messages)
+        assert all(m["text"] and m["channel_name"] == "站内信" for m in messages)
+        assert [m["at"] for m in messages] == sorted((m["at"] for m in messages), reverse=True)
+
 
 async def _caught_up(bootstrap: str, group: str, topic: str) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

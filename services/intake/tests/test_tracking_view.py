@@ -28,3 +28,15 @@ def test_an_online_session_shows_its_link_until_it_ends_and_times_in_beijing() -
 
 def test_no_sessions_no_card() -> None:
     assert public_view(CASE, [])["sessions"] == []
+
+
+def test_messages_newest_first_in_beijing_time_and_none_means_unavailable() -> None:
+    older = {"title": "已受理", "text": "已登记", "created_at": "2026-11-23T02:00:00+00:00"}
+    newer = {"title": "", "text": "已分派", "created_at": "2026-11-23T12:30:00+08:00", "channel": "sms"}
+    view = public_view(CASE, [], messages=[older, newer])
+    assert [(m["text"], m["at_local"], m["channel_name"]) for m in view["messages"]] == [
+        ("已分派", "2026-11-23 12:30", "短信"), ("已登记", "2026-11-23 10:00", "站内信")]
+    assert view["messages_unavailable"] is False
+    assert public_view(CASE, [], messages=[])["messages"] == []
+    none = public_view(CASE, [])
+    assert none["messages"] is None and none["messages_unavailable"] is True

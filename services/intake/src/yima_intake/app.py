@@ -7,6 +7,7 @@ from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka, open311, web
 from .adapters.mongo_repo import MongoCaseRepository
+from .adapters.notify_inbox import NotifyInbox
 from .config import IntakeSettings
 from .service import IntakeService
 
@@ -15,7 +16,8 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     settings = settings or IntakeSettings()
     rt = Runtime.create(settings)
     repo = MongoCaseRepository(rt.db)
-    service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client)
+    inbox = NotifyInbox(settings.notify_url, settings.notify_timeout_seconds)
+    service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client, inbox)
 
     async def setup(_: Runtime) -> None:
         await repo.setup()

@@ -32,3 +32,11 @@ class IntakeSettings(KitSettings):
     trust_forwarded_for: bool = Field(
         default=False, description="take the client address from X-Forwarded-For (only behind a trusted proxy)"
     )
+    notify_url: str = Field(
+        default="http://127.0.0.1:8004", description="notify's base URL: the tracking page shows the applicant's "
+        "messages from notify's in-app inbox (asked only after intake's own tracking-code and phone check passed)"
+    )
+    notify_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=10, description="how long the tracking page waits for notify's inbox in all; "
+        "slower or failing, the page shows its progress without the messages (no retry)"
+    )

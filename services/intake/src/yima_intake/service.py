@@ -4,6 +4,7 @@ and Kafka only through the repository and the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from .core.classify import classify
 from .core.identity import format_case_number, new_tracking_code, validate_tracking_code
 from .core.repeat import same_dispute
 from .core.submission import CHANNEL_ROLES, STAFF_CHANNELS, SubmitCase, check_channel_rules
-from .ports import CaseRepository
+from .ports import ApplicantInbox, CaseRepository
 
 # States after which the applicant may rate (the closing step arrives on case.status as ``closed``).
 RATEABLE = frozenset({CaseState.CLOSED.value, CaseState.FOLLOWED_UP.value})
@@ -76,9 +77,11 @@ class RatingRefused(Exception):
 
 class IntakeService:
     def __init__(
-        self, settings: IntakeSettings, repo: CaseRepository, outbox: Outbox, cipher: FieldCipher, client: Any
+        self, settings: IntakeSettings, repo: CaseRepository, outbox: Outbox, cipher: FieldCipher, client: Any,
+        inbox: ApplicantInbox | None = None,
     ) -> None:
         self.settings = settings
+        self.inbox = inbox
         self.repo = repo
         self.outbox = outbox
         self.cipher = cipher
@@ -350,6 +353,19 @@ class IntakeService:
             raise TrackNotFound(code)
         return case
 
+    async def tracking_view(self, case: dict[str, Any], raw_code: str, check: str) -> dict[str, Any]:
+        """The applicant's view of a case ``open_case`` just gave out for this code and check (never call it
+        before: notify is asked with the same code and check), with the messages from notify's inbox."""
+        code = validate_tracking_code(raw_code)
+
+        async def messages() -> list[dict[str, Any]] | None:
+            return await self.inbox.messages(code, check) if self.inbox else None
+
+        # notify may take up to its time limit: the database reads do not wait for it.
+        timeline, sessions, inbox = await asyncio.gather(
+            self.repo.timeline(case["_id"]), self.repo.sessions(case["_id"]), messages())
+        return public_view(case, timeline, sessions, messages=inbox)
+
     async def rate(self, case: dict[str, Any], score: int, comment: str | None, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         state = case.get("state")
@@ -381,8 +397,10 @@ class IntakeService:
 
 
 def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],
-                sessions: list[dict[str, Any]] | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """The applicant's redacted view: no personal data of anyone, no risk level, no internal notes."""
+                sessions: list[dict[str, Any]] | None = None, now: datetime | None = None,
+                messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The applicant's redacted view: no personal data of anyone, no risk level, no internal notes.
+    ``messages`` are notify's inbox messages; None when they could not be had (the view says so)."""
     from yima_contracts.codes import CATEGORY_NAMES_ZH
 
     from .core.taxonomy import sub_item_name
@@ -420,6 +438,8 @@ def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],
         "repeat_count": case.get("repeat_count", 1),
         "timeline": steps,
         "sessions": _session_views(sessions or [], now or datetime.now(UTC)),
+        "messages": None if messages is None else _message_views(messages),
+        "messages_unavailable": messages is None,
     }
 
 
@@ -441,6 +461,29 @@ def _session_views(sessions: list[dict[str, Any]], now: datetime) -> list[dict[s
             "join_url": s.get("join_url") if s["mode"] == "online" and ends > now else None,
         })
     return out
+
+
+# notify's channels, as the applicant knows them (the inbox holds in-app messages; the field is optional)
+NOTIFY_CHANNEL_ZH = {"inbox": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
+
+
+def _message_views(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """notify's messages for the applicant: newest first, times in Beijing time, the channel in Chinese."""
+    out = []
+    for m in sorted(messages, key=lambda m: _utc(m["created_at"]), reverse=True):
+        at = _utc(m["created_at"])
+        channel = str(m.get("channel") or "inbox")
+        out.append({
+            "at": at.isoformat(), "at_local": (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M"),
+            "title": str(m.get("title") or ""), "text": m["text"],
+            "channel": channel, "channel_name": NOTIFY_CHANNEL_ZH.get(channel, "其他"),
+        })
+    return out
+
+
+def _utc(iso: str) -> datetime:
+    at = datetime.fromisoformat(iso)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # notify stores UTC
 
 
 def channel_of(value: str) -> Channel:

@@ -29,7 +29,6 @@ from ..service import (
     Submitted,
     TrackLocked,
     TrackNotFound,
-    public_view,
 )
 
 _MSG_ZH = {
@@ -295,7 +294,9 @@ def router(service: IntakeService) -> APIRouter:
             # Same answer for "no such case" and "wrong phone": a guesser learns nothing.
             return error(404, "check", "not_found", "未找到该案件，或手机号后四位不匹配")
 
-    @r.get("/track/{tracking_code}", summary="查询进度 Track a case", responses={400: {}, 404: {}, 429: {}})
+    @r.get("/track/{tracking_code}", summary="查询进度 Track a case", responses={400: {}, 404: {}, 429: {}},
+           description="办理进度、调解安排和站内消息（messages，最新的在前）。消息来自通知服务，"
+           "暂时取不到时 messages 为 null、messages_unavailable 为 true，其余内容照常返回。")
     async def track(
         tracking_code: TrackingCode,
         check: Annotated[str, Query(pattern=r"^\d{4}$", description="申请人手机号后四位")],
@@ -303,8 +304,7 @@ def router(service: IntakeService) -> APIRouter:
         case = await _open(tracking_code, check)
         if isinstance(case, JSONResponse):
             return case
-        return public_view(case, await service.repo.timeline(case["_id"]),
-                           await service.repo.sessions(case["_id"]))
+        return await service.tracking_view(case, tracking_code, check)
 
     @r.post("/track/{tracking_code}/rating", status_code=201, summary="满意度评价 Rate a closed case",
             responses={400: {}, 404: {}, 409: {}, 429: {}})

@@ -32,7 +32,6 @@ from ..service import (
     RatingRefused,
     TrackLocked,
     TrackNotFound,
-    public_view,
 )
 from .http import client_address, validation_errors
 
@@ -72,8 +71,28 @@ ol.timeline li{border-left:4px solid #b71c1c;padding:6px 0 12px 14px;margin-left
 .stars label{font-weight:normal;border:2px solid #888;border-radius:8px;padding:8px 12px;margin:0;display:flex;
 gap:6px;align-items:center}
 .stars input{width:24px;height:24px}
+ul.messages{list-style:none;padding:0;margin:0}
+ul.messages li{border-bottom:1px solid #ddd;padding:10px 0}
+ul.messages li:last-child{border-bottom:0}
+h2{font-size:22px;margin:0 0 10px}
 footer{text-align:center;color:#666;font-size:16px;padding:20px}
 """
+
+
+def messages_card(view: dict[str, Any]) -> str:
+    """消息通知: what notify told the applicant, newest first; a plain sentence when notify cannot say."""
+    if view["messages"] is None:
+        inner = '<p class="next" id="messages-unavailable">消息暂时无法显示，请稍后刷新</p>'
+    elif not view["messages"]:
+        inner = '<p id="no-messages">暂时没有消息</p>'
+    else:
+        inner = '<ul class="messages" id="messages">' + "".join(
+            f'<li><div class="time">{esc(m["at_local"])} · {esc(m["channel_name"])}</div>'
+            + (f"<strong>{esc(m['title'])}</strong>" if m["title"] else "")
+            + f"<div>{esc(m['text'])}</div></li>"
+            for m in view["messages"]
+        ) + "</ul>"
+    return f'<div class="card"><h2>消息通知</h2>{inner}</div>'
 
 
 def esc(v: Any) -> str:
@@ -301,8 +320,8 @@ def router(service: IntakeService) -> APIRouter:
         body = f"""<h1>办理进度</h1>{notice}
 <div class="card"><p>案件编号：<strong id="case-number">{esc(view['case_number'])}</strong></p>
 <p>类别：{esc(view['category_name'])}{(' · ' + esc(view['sub_item_name'])) if view['sub_item_name'] else ''}</p>
-{unit}{nxt}</div>{sessions}
-<div class="card"><ol class="timeline" id="timeline">{steps}</ol></div>{rating}"""
+{unit}{nxt}</div>{sessions}{messages_card(view)}
+<div class="card"><h2>办理经过</h2><ol class="timeline" id="timeline">{steps}</ol></div>{rating}"""
         return page("办理进度", body)
 
     @r.post("/track", response_class=HTMLResponse)
@@ -312,8 +331,7 @@ def router(service: IntakeService) -> APIRouter:
         case = await open_case(code, check)
         if isinstance(case, HTMLResponse):
             return case
-        view = public_view(case, await service.repo.timeline(case["_id"]),
-                           await service.repo.sessions(case["_id"]))
+        view = await service.tracking_view(case, code, check)
         return case_page(normalize_tracking_code(code), check, view)
 
     @r.post("/track/{code}/rate", response_class=HTMLResponse)
@@ -336,8 +354,7 @@ def router(service: IntakeService) -> APIRouter:
             except RatingRefused as exc:
                 notice = error_list([exc.message])
         case = await service.repo.get_case(case["_id"]) or case
-        view = public_view(case, await service.repo.timeline(case["_id"]),
-                           await service.repo.sessions(case["_id"]))
+        view = await service.tracking_view(case, code[:40], check)
         if notice.startswith('<div class="next"'):
             view["can_rate"] = False
         return case_page(normalize_tracking_code(code), check, view, notice)
