@@ -374,6 +374,9 @@ async def test_inboxes_are_protected(notify) -> None:
         r = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
         assert r.status_code == 200, r.text
         assert [m["template_id"] for m in r.json()["messages"]] == ["applicant.submitted.v1"]
+        for _ in range(7):  # a code notify has not heard of yet (intake's page asks early): 404, never a lock
+            early = await http.get("/api/v1/inbox/applicant/WXYZ-WXYZ-WXYZ", params={"check": "5678"})
+            assert early.status_code == 404 and early.json()["errors"][0]["code"] == "not_found"
         for _ in range(5):
             wrong = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "0000"})
             assert wrong.status_code == 404 and wrong.json()["errors"][0]["code"] == "not_found"

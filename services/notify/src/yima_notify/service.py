@@ -399,14 +399,15 @@ class NotifyService:
 
     # --- reads (HTTP) ----------------------------------------------------------------------------------
 
-    async def applicant_case(self, tracking_code: str, check: str) -> dict[str, Any] | None:
-        """The tracking code plus the last four digits of the phone — the rule intake's tracking page uses."""
+    async def applicant_case(self, tracking_code: str, check: str) -> tuple[dict[str, Any] | None, bool]:
+        """The tracking code plus the last four digits of the phone — the rule intake's tracking page uses.
+        Returns the record when both match, and whether a wrong check was given for a code notify knows."""
         idx = self.cipher.blind_index(normalize_tracking_code(tracking_code), context="recipients.tracking_code")
         record = await self.recipients.find_one({"tracking_index": idx})
         if record is None:
-            return None
+            return None, False
         phone = self.cipher.decrypt(record["phone"], context="recipients.phone")
-        return record if phone_last4(phone) == check else None
+        return (record, False) if phone_last4(phone) == check else (None, True)
 
     async def applicant_inbox(self, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return await self._inbox({"channel": "inbox", "case_id": case_id, "recipient_kind": "applicant"}, limit)

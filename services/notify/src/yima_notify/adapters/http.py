@@ -65,9 +65,14 @@ def router(service: NotifyService, require_staff: Any) -> APIRouter:
             return JSONResponse(status_code=429, content=error_body(
                 [{"field": "check", "code": "locked",
                   "message": f"核对失败次数过多，请{settings.track_lock_minutes}分钟后再试"}]))
-        record = await service.applicant_case(code, check)
+        record, wrong_check = await service.applicant_case(code, check)
         if record is None:
-            await failures.insert_one({"key": key, "expires_at": now + timedelta(minutes=settings.track_lock_minutes)})
+            # Only a wrong check counts towards the lock: the 4 digits are what can be guessed (a code is 60
+            # random bits). A code notify has not heard of yet (case.submitted still on its way, while intake's
+            # tracking page already asks) must not lock the applicant out after a few refreshes.
+            if wrong_check:
+                await failures.insert_one(
+                    {"key": key, "expires_at": now + timedelta(minutes=settings.track_lock_minutes)})
             return JSONResponse(status_code=404, content=error_body(
                 [{"field": "check", "code": "not_found", "message": "未找到该案件，或手机号后四位不匹配"}]))
         return {"case_number": record["case_number"], "messages": await service.applicant_inbox(record["_id"])}
