@@ -701,8 +701,8 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
     late = await answer_on_page(api, code, "5555", form_token(page), "accept")
     assert late.status_code == 409 and (await api.svc.invitations.find_one({"_id": declined}))["state"] == "declined"
     # a party added after the invitation turns out to be the expert's relative: the acceptance becomes a refusal
-    pid, iid, code2 = await invite_with_code(api, ev, aid, "13700006666", "钱律师",
-                                             relations=[{"name": "孙某某", "relation_zh": "亲属"}])
+    _, iid, code2 = await invite_with_code(api, ev, aid, "13700006666", "钱律师",
+                                           relations=[{"name": "孙某某", "relation_zh": "亲属"}])
     page2 = await open_page(api, code2, "6666")
     assert (await api.post(f"/api/v1/cases/{aid}/parties", json={"role": "third_party", "name": "孙某某"},
                            headers=STAFF)).status_code == 201
@@ -728,7 +728,7 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
 
 async def test_the_join_link_shows_for_online_sessions_only_until_they_end(api) -> None:
     ev, aid = await accepted_case_with_mediator(api)
-    _, iid, code = await invite_with_code(api, ev, aid, "13700008888")
+    _, _, code = await invite_with_code(api, ev, aid, "13700008888")
     page = await open_page(api, code, "8888")
     assert "调解时间尚未确定" in page.text
     assert (await answer_on_page(api, code, "8888", form_token(page), "accept")).status_code == 200
