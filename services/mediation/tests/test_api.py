@@ -718,7 +718,7 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
                            headers=STAFF)).status_code == 201
     r = await api.post(f"/api/v1/invitations/{iid3}/answer", json={"accept": True}, headers=MEDIATOR)
     assert r.status_code == 409 and r.json()["errors"][0]["code"] == "conflict_of_interest"
-    assert "同学关系" in r.json()["errors"][0]["message"]
+    assert "同学关系" in r.json()["errors"][0]["message"] and "吴律师" in r.json()["message"]
     # the staff answer is audited in the chain as the staff member's
     rec = await api.svc.audit.col.find_one({"action": "invitation.answer", "object_id": iid3})
     assert rec["actor"] == "m-1" and rec["detail"] == "state=refused by=staff"

@@ -521,12 +521,14 @@ class MediationService:
             await self.audit.append(s, actor=claims or f"expert:{inv['person_id']}", action="invitation.answer",
                                     object_type="invitation", object_id=invitation_id,
                                     detail=f"state={new} by={'expert' if by_expert else 'staff'}")
-            return {"invitation_id": invitation_id, "state": new, "reasons": reasons}
+            return {"invitation_id": invitation_id, "state": new, "reasons": reasons, "who": who}
 
         result = await self._tx(work)
         if result["reasons"]:  # committed as a refusal; the caller hears why it was not an acceptance
-            # The message names no party (the expert reads it on their page); staff read the reasons in errors.
-            raise Refused(409, "accept", "conflict_of_interest", "因存在应当回避的情形，按规定不能参加本案调解",
+            # The expert reads it on their page: a message naming no party. Staff read the reason itself.
+            message = ("因存在应当回避的情形，按规定不能参加本案调解" if by_expert
+                       else f"{result['who']}{result['reasons'][0]}，已改为不予邀请")
+            raise Refused(409, "accept", "conflict_of_interest", message,
                           [{"field": "accept", "code": "conflict_of_interest", "message": r}
                            for r in result["reasons"]])
         return {"invitation_id": invitation_id, "state": result["state"]}
