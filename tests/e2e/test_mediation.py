@@ -130,7 +130,7 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
 
         def expert_told_of_session(records):
             sent = [json.loads(r.value) for r in records if r.key == case["case_id"].encode()]
-            return [e for e in sent if e["template_id"] == "expert.session_scheduled.v1"] or None
+            return [e for e in sent if e["template_id"] == "expert.session_scheduled.v2"] or None
 
         told = await read_topic(bootstrap, topics.NOTIFICATION_SENT, expert_told_of_session)
         # the accepted lawyer hears the session's time (no phone in the registry: the inbox only)

@@ -70,6 +70,12 @@ class ExpertInvited(Event):
     join_url: str | None = Field(default=None, max_length=500, description="video link (online)")
     reply_zh: str = Field(max_length=200, description="what the expert should do to accept or decline")
     reply_url: str | None = Field(default=None, max_length=500, description="where to answer online, if anywhere")
+    invitation_code: str | None = Field(
+        default=None, min_length=12, max_length=20, pattern=r"^[0-9A-Z]+$",
+        description="the expert's code for their own invitation page (mediation's /invite/{code}, opened with the "
+        "last four digits of their phone): sent to the expert by notify only, never shown to units, never logged; "
+        "none when mediation knows no phone of the expert",
+    )
 
 
 class MediationSessionHeld(Event):

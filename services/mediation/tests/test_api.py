@@ -588,3 +588,165 @@ async def test_units_above_see_the_cases_below_and_no_one_else(api):
     r = await api.get("/api/v1/queue", params={"scope": "below"}, headers=street_mediator)
     assert r.status_code == 403 and r.json()["errors"][0]["field"] == "scope"
     assert (await api.get(f"/api/v1/cases/{aid}", headers=street_mediator)).status_code == 404
+
+
+# --- the invited expert's own page (/invite) ---------------------------------------------------------------
+
+
+async def invite_with_code(api, ev: UnitCaseAssigned, aid: str, phone: str, name: str | None = None,
+                           **extra) -> tuple[str, str, str]:
+    """Invite a new expert with a phone: (person id, invitation id, the code the SMS carries)."""
+    import json
+
+    pid = await person(api, "lawyer", name or f"李明{uuid.uuid4().hex[:3]}", phone=phone, **extra)
+    inv = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": pid}, headers=MEDIATOR)
+    assert inv.status_code == 201, inv.text
+    iid = inv.json()["invitation_id"]
+    sent = [json.loads(d["payload"]) for d in await staged(api, ev.case_id, "mediation.expert_invited")]
+    e = next(x for x in sent if x["invitation_id"] == iid)
+    assert e["invitation_code"] and "短信中的链接" in e["reply_zh"]
+    return pid, iid, e["invitation_code"]
+
+
+async def open_page(api, code: str, check: str) -> httpx.Response:
+    return await api.post("/invite", data={"code": code, "check": check})
+
+
+def form_token(page: httpx.Response) -> str:
+    import re
+
+    m = re.search(r'name="token" value="([0-9a-f]+)"', page.text)
+    assert m, page.text
+    return m.group(1)
+
+
+async def answer_on_page(api, code: str, check: str, token: str, decision: str, reason: str = "") -> httpx.Response:
+    return await api.post("/invite/answer", data={"code": code, "check": check, "token": token,
+                                                  "decision": decision, "reason": reason})
+
+
+async def test_an_expert_opens_their_invitation_and_accepts_it_themselves(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    start = next_workday_at(10)
+    assert (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat()})).status_code == 201
+    pid, iid, code = await invite_with_code(api, ev, aid, "13700003333", "周律师")
+    # only keyed hashes of the code and the check are kept
+    stored = await api.svc.invitations.find_one({"_id": iid})
+    assert code not in str(stored) and "3333" not in stored.values() and stored["code_idx"] and stored["check_idx"]
+    # the address alone shows nothing of the case: the phone's last four digits come first
+    first = await api.get(f"/invite/{code}")
+    assert first.status_code == 200 and 'name="check"' in first.text and ev.case_number not in first.text
+    assert first.headers["x-frame-options"] == "DENY" and first.headers["referrer-policy"] == "no-referrer"
+    page = await open_page(api, code[:4] + "-" + code[4:8] + "-" + code[8:], "3333")  # typed as shown
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert "周律师您好" in text and ev.case_number in text and "劳动争议/欠薪" in text and ev.unit_name in text
+    assert "待您答复" in text and 'id="accept"' in text and 'id="decline"' in text
+    # nothing of the parties, not the description; no video link before the expert has accepted
+    assert "买买提" not in text and "13812345678" not in text and "包工头" not in text and "郑州某建筑" not in text
+    assert 'id="join"' not in text and "接受邀请后" in text
+    # an answer without the page's token is not taken
+    forged = await answer_on_page(api, code, "3333", "0" * 32, "accept")
+    assert forged.status_code == 403 and (await api.svc.invitations.find_one({"_id": iid}))["state"] == "invited"
+    ok = await answer_on_page(api, code, "3333", form_token(page), "accept")
+    assert ok.status_code == 200 and "您已同意参加" in ok.text and 'id="accept"' not in ok.text
+    assert 'id="join"' in ok.text and "https://" in ok.text
+    listed = (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
+    assert next(i for i in listed if i["invitation_id"] == iid)["state"] == "accepted"
+    # the case's timeline says the expert answered themselves; the audit chain holds it, with the expert as actor
+    timeline = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()["timeline"]
+    assert "律师周律师同意参加调解（本人在线答复）" in timeline[-1]["text_zh"]
+    rec = await api.svc.audit.col.find_one({"action": "invitation.answer", "object_id": iid})
+    assert rec["actor"] == f"expert:{pid}" and rec["detail"] == "state=accepted by=expert"
+    assert (await api.svc.audit.verify())[0]
+    # the staff path publishes nothing on an answer; neither does the page (the event went with the invitation)
+    assert len(await staged(api, ev.case_id, "mediation.expert_invited")) == 1
+    # an answer given is given: the same form again is refused
+    again = await answer_on_page(api, code, "3333", form_token(page), "decline", "临时出差")
+    assert again.status_code == 409 and "该邀请已答复" in again.text
+    assert (await api.svc.invitations.find_one({"_id": iid}))["state"] == "accepted"
+
+
+async def test_a_wrong_check_answers_as_no_such_code_and_locks_the_code(api) -> None:
+    from yima_mediation.core.invite_code import new_invite_code
+
+    ev, aid = await accepted_case_with_mediator(api)
+    _, _, code = await invite_with_code(api, ev, aid, "13700004444")
+    nobody = await open_page(api, new_invite_code(), "4444")
+    wrong = await open_page(api, code, "4445")
+    assert nobody.status_code == wrong.status_code == 404
+    assert "未找到该邀请，或手机号后四位不匹配" in nobody.text and "未找到该邀请，或手机号后四位不匹配" in wrong.text
+    assert ev.case_number not in wrong.text
+    typo = await open_page(api, code[:-1] + ("2" if code[-1] != "2" else "3"), "4444")
+    assert typo.status_code == 400 and "输错了一位" in typo.text  # the check symbol catches a typo: not a failure
+    assert (await open_page(api, code, "44")).status_code == 422  # not four digits: no lookup, no failure
+    for _ in range(api.svc.settings.invite_max_failures - 1):
+        assert (await open_page(api, code, "0000")).status_code == 404
+    locked = await open_page(api, code, "4444")  # the right digits, too late
+    assert locked.status_code == 429 and "核对失败次数过多" in locked.text and ev.case_number not in locked.text
+    answer = await answer_on_page(api, code, "4444", "x", "accept")
+    assert answer.status_code == 429
+
+
+async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    _, declined, code = await invite_with_code(api, ev, aid, "13700005555")
+    page = await open_page(api, code, "5555")
+    short = await answer_on_page(api, code, "5555", form_token(page), "decline", "")
+    assert short.status_code == 422 and "原因" in short.text
+    no = await answer_on_page(api, code, "5555", form_token(page), "decline", "当天有庭审")
+    assert no.status_code == 200 and "您已谢绝参加" in no.text and "当天有庭审" in no.text
+    late = await answer_on_page(api, code, "5555", form_token(page), "accept")
+    assert late.status_code == 409 and (await api.svc.invitations.find_one({"_id": declined}))["state"] == "declined"
+    # a party added after the invitation turns out to be the expert's relative: the acceptance becomes a refusal
+    _, iid, code2 = await invite_with_code(api, ev, aid, "13700006666", "钱律师",
+                                           relations=[{"name": "孙某某", "relation_zh": "亲属"}])
+    page2 = await open_page(api, code2, "6666")
+    assert (await api.post(f"/api/v1/cases/{aid}/parties", json={"role": "third_party", "name": "孙某某"},
+                           headers=STAFF)).status_code == 201
+    refused = await answer_on_page(api, code2, "6666", form_token(page2), "accept")
+    assert refused.status_code == 409 and "应当回避" in refused.text and "孙某某" not in refused.text
+    inv = await api.svc.invitations.find_one({"_id": iid})
+    assert inv["state"] == "refused" and "亲属关系" in inv["reasons"][0]
+    assert (await answer_on_page(api, code2, "6666", form_token(page2), "accept")).status_code == 409
+    # the staff endpoint applies the same rule, and tells staff why
+    _, iid3, _ = await invite_with_code(api, ev, aid, "13700007777", "吴律师",
+                                        relations=[{"name": "郑某", "relation_zh": "同学"}])
+    assert (await api.post(f"/api/v1/cases/{aid}/parties", json={"role": "third_party", "name": "郑某"},
+                           headers=STAFF)).status_code == 201
+    r = await api.post(f"/api/v1/invitations/{iid3}/answer", json={"accept": True}, headers=MEDIATOR)
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "conflict_of_interest"
+    assert "同学关系" in r.json()["errors"][0]["message"] and "吴律师" in r.json()["message"]
+    # the staff answer is audited in the chain as the staff member's
+    rec = await api.svc.audit.col.find_one({"action": "invitation.answer", "object_id": iid3})
+    assert rec["actor"] == "m-1" and rec["detail"] == "state=refused by=staff"
+    sched = await staged(api, ev.case_id, "mediation.scheduled")
+    assert sched == []  # nothing was booked: a refusal does not reach notify
+
+
+async def test_the_join_link_shows_for_online_sessions_only_until_they_end(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    _, _, code = await invite_with_code(api, ev, aid, "13700008888")
+    page = await open_page(api, code, "8888")
+    assert "调解时间尚未确定" in page.text
+    assert (await answer_on_page(api, code, "8888", form_token(page), "accept")).status_code == 200
+    room = (await api.post("/api/v1/rooms", json={"name_zh": f"第{uuid.uuid4().hex[:4]}调解室"},
+                           headers=STAFF)).json()["room_id"]
+    start = next_workday_at(9, 0, days_ahead=5)
+    online = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+    offline = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "offline", "room_id": room, "starts_at": (start + timedelta(hours=2)).isoformat(),
+        "ends_at": (start + timedelta(hours=3)).isoformat()})
+    assert online.status_code == 201 and offline.status_code == 201, offline.text
+    url = online.json()["join_url"]
+    text = (await open_page(api, code, "8888")).text
+    assert text.count('id="join"') == 1 and url in text and "线下调解" in text and "地点：第" in text
+    # the session is over (it ended an hour ago): no link any more
+    past = datetime.now(UTC) - timedelta(hours=2)
+    await api.svc.sessions.update_one({"_id": online.json()["session_id"]}, {"$set": {
+        "starts_at": past, "ends_at": past + timedelta(hours=1)}})
+    after = (await open_page(api, code, "8888")).text
+    assert 'id="join"' not in after and url not in after and "已结束" in after

@@ -528,12 +528,12 @@ async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> N
     await worker.drain()
     await worker.drain()
 
-    session_sms = [m for m in gw.at("/sms") if m.body["template_id"] == "expert.session_scheduled.v1"]
+    session_sms = [m for m in gw.at("/sms") if m.body["template_id"] == "expert.session_scheduled.v2"]
     assert sorted(m.body["phone"] for m in session_sms) == sorted(["13700001234", late_phone])
     assert all("时间" in m.body["text"] and "meet.example" not in m.body["text"] for m in session_sms)
     assert len({m.key for m in session_sms}) == 2 and gw.requests == len(gw.delivered)
     for pid in (with_phone, no_phone, not_yet_read):
-        inbox = [m for m in await svc.person_inbox(pid) if m["template_id"] == "expert.session_scheduled.v1"]
+        inbox = [m for m in await svc.person_inbox(pid) if m["template_id"] == "expert.session_scheduled.v2"]
         assert len(inbox) == 1 and "视频链接https://meet.example/s1" in inbox[0]["text"]
     db = notify.state.runtime.db
     rows = [(d["recipient"], d["channel"], d["state"]) async for d in db["notifications"].find(
@@ -564,6 +564,6 @@ async def test_a_session_and_an_invitation_read_at_the_same_moment_never_strand_
         await asyncio.gather(consume(notify, session), consume(notify, _expert_invited(case, pid, "13700001234")))
     texts = [d async for d in db["notifications"].find(
         {"recipient": {"$in": [f"person:{p}" for p in people]}, "channel": "sms",
-         "template_id": "expert.session_scheduled.v1"})]
+         "template_id": "expert.session_scheduled.v2"})]
     assert sorted(d["recipient"] for d in texts) == sorted(f"person:{p}" for p in people)
     assert {d["state"] for d in texts} == {"queued"} and all(d["address"] for d in texts)

@@ -24,13 +24,16 @@ pytestmark = pytest.mark.integration
 EXPERT_PHONE = "13700001234"
 
 
+CODE = "ABCD2345EFGH"
+
+
 def invited(case_id: str, person_id: str, phone: str | None) -> ExpertInvited:
     return ExpertInvited(
         case_id=case_id, correlation_id=case_id, invitation_id=str(uuid.uuid4()), assignment_id=f"a-{case_id}",
         unit_code="JSQ-LDTJ", unit_name="金水区劳动争议调解委员会", person_id=person_id, expert_kind="lawyer",
         expert_name="李明", expert_phone=phone, case_number="JSQ-2026-000042", category=Category.LABOUR_WAGES,
         session_id="s1", mode="offline", starts_at=datetime.now(UTC) + timedelta(days=2), place_zh="第一调解室",
-        reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加")
+        reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加", invitation_code=CODE if phone else None)
 
 
 @pytest.fixture
@@ -44,7 +47,8 @@ async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_come
         yima_infra, mongo_db_prefix, gw) -> None:
     settings = NotifySettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
                               mongo_db_prefix=mongo_db_prefix, sms_url=f"{gw.url}/sms", quiet_hours="",
-                              digest_window_seconds=0, retry_base_seconds=1, http_timeout_seconds=2)
+                              digest_window_seconds=0, retry_base_seconds=1, http_timeout_seconds=2,
+                              mediation_public_url="https://tiaojie.example.cn")
     rt = Runtime.create(settings)
     channels = build_channels(settings)
     service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
@@ -73,16 +77,18 @@ async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_come
             await worker.drain()
         sms = gw.at("/sms")
         assert len(sms) == 1 and gw.requests == 1
-        assert sms[0].body["phone"] == EXPERT_PHONE and "李明律师您好" in sms[0].body["text"]
-        assert "JSQ-2026-000042（劳动争议/欠薪）" in sms[0].body["text"]
+        assert sms[0].body["phone"] == EXPERT_PHONE and "JSQ-2026-000042" in sms[0].body["text"]
+        # the text links to the expert's own page (mediation's public address from the setting), with the code
+        assert f"请打开https://tiaojie.example.cn/invite/{CODE} 答复" in sms[0].body["text"]
         mine = [d async for d in col.find({"recipient": f"person:{person}"})]
         assert sorted((d["channel"], d["state"], d["recipient_kind"]) for d in mine) == [
             ("inbox", "delivered", "expert"), ("sms", "delivered", "expert")]
-        assert all(d["scope_units"] == ["JSQ-LDTJ"] and d["template_id"] == "expert.invited.v1" for d in mine)
+        assert all(d["scope_units"] == ["JSQ-LDTJ"] and d["template_id"] == "expert.invited.v2" for d in mine)
         assert EXPERT_PHONE not in str(mine)  # the address is encrypted at rest
         inbox = await service.person_inbox(person)
-        assert len(inbox) == 1 and "请尽快联系金水区劳动争议调解委员会答复是否参加" in inbox[0]["text"]
+        assert len(inbox) == 1 and f"/invite/{CODE}" in inbox[0]["text"]
         # without a phone: the inbox only
-        assert [d["channel"] async for d in col.find({"recipient": f"person:{person}-b"})] == ["inbox"]
+        other = [d async for d in col.find({"recipient": f"person:{person}-b"})]
+        assert [(d["channel"], d["template_id"]) for d in other] == [("inbox", "expert.invited.v1")]
     finally:
         await rt.stop()

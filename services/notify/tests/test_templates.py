@@ -87,8 +87,8 @@ def _events() -> list[tuple[str, t.Rendered]]:
         ("unit.delivery_failed.v1", t.render_delivery_failed("短信", "applicant.accepted.v1", CN, "HTTP 503")),
         ("unit.delivery_fallback.v1", t.render_delivery_fallback("微信", "短信", "applicant.accepted.v1", CN,
                                                                  "WeChat errcode 43004")),
-        ("expert.session_scheduled.v1", t.render_expert_session(session, CN, with_link=False)),
-        ("expert.session_scheduled.v1", t.render_expert_session(online, CN, with_link=True)),
+        ("expert.session_scheduled.v2", t.render_expert_session(session, CN, with_link=False)),
+        ("expert.session_scheduled.v2", t.render_expert_session(online, CN, with_link=True)),
     ]
     for step in SupervisionStep:
         notice = SupervisionNotice(**BASE, assignment_id="a1", step=step, unit_code="410105001001",
@@ -157,6 +157,34 @@ def test_a_long_invitation_drops_the_extras_before_the_answer_is_cut() -> None:
     assert link not in r.text and "线上视频调解，时间11月23日 09:30" in r.text
 
 
+CODE = "ABCD2345EFGH"
+PAGE = "http://127.0.0.1:8003"
+
+
+def test_an_invitation_with_a_code_links_to_the_experts_page_and_never_carries_the_video_link() -> None:
+    link = "https://m.yima.cn/r/a1"
+    r = t.render_expert_invited(_invited(session_id="s2", mode="online", starts_at=NOW, join_url=link,
+                                         invitation_code=CODE), PAGE)
+    assert r.template_id == "expert.invited.v2" and r.title == f"专家邀请 {CN}" and not r.urgent
+    assert r.text == (f"【一码解纠纷】您好：金水区劳动争议调解委员会邀请您参与案件{CN}的调解，"
+                      f"线上视频调解，时间11月23日 09:30。请打开{PAGE}/invite/{CODE} "
+                      "答复并查看安排（核对本机号码后四位）。")
+    named = t.render_expert_invited(_invited(invitation_code=CODE), PAGE)  # no session: room for the greeting
+    assert named.text.startswith("【一码解纠纷】李明律师您好：") and named.template_id == "expert.invited.v2"
+    assert link not in r.text and "13812345678" not in r.text and len(r.text) <= t.MAX_APPLICANT_CHARS
+    # a trailing slash in the setting makes no double slash
+    assert f"{PAGE}/invite/{CODE} " in t.render_expert_invited(_invited(invitation_code=CODE), PAGE + "/").text
+    # long names give way, the page link is never cut (a third segment rather than a broken link)
+    long = t.render_expert_invited(_invited(unit_name="金水区" + "矛盾纠纷多元化解" * 5 + "中心", session_id="s2",
+                                            mode="offline", starts_at=NOW, place_zh="调解中心" * 10,
+                                            invitation_code=CODE), "https://tiaojie.zhengzhou.example.gov.cn/m")
+    assert "https://tiaojie.zhengzhou.example.gov.cn/m/invite/ABCD2345EFGH " in long.text and "地点" not in long.text
+    assert long.text.endswith("（核对本机号码后四位）。") and sms_segments(long.text) <= 3
+    # without a code (no phone, or an older event) the text is the v1 one: answer through the unit
+    old = t.render_expert_invited(_invited(session_id="s2", mode="online", starts_at=NOW, join_url=link), PAGE)
+    assert old.template_id == "expert.invited.v1" and "/invite/" not in old.text and "答复是否参加" in old.text
+
+
 def _session(**over) -> MediationScheduled:
     base = dict(**BASE, session_id="s1", unit_code="JSQ-LDTJ", mode="offline", starts_at=NOW, place_zh="第一调解室",
                 expert_kinds=["lawyer"], expert_person_ids=["p-1"], applicant_message_zh="已为您安排调解")
@@ -165,7 +193,7 @@ def _session(**over) -> MediationScheduled:
 
 def test_an_invited_expert_reads_the_sessions_time_place_and_kind() -> None:
     r = t.render_expert_session(_session(), CN, with_link=False)
-    assert r.template_id == "expert.session_scheduled.v1" and not r.urgent and r.title == "调解安排：11月23日 09:30"
+    assert r.template_id == "expert.session_scheduled.v2" and not r.urgent and r.title == "调解安排：11月23日 09:30"
     assert r.text == (f"【一码解纠纷】您好：您受邀参与的案件{CN}调解已安排现场调解，"
                       "时间11月23日 09:30，地点第一调解室。请准时参加；如不能参加请尽快告知调解组织。")
     assert sms_segments(r.text) <= 2
@@ -182,7 +210,8 @@ def test_an_online_sessions_link_is_only_in_the_experts_inbox_never_in_the_text(
     link = "https://meet.yima.local/room/" + "0" * 60
     online = _session(mode="online", place_zh=None, join_url=link)
     sms = t.render_expert_session(online, CN, with_link=False)
-    assert link not in sms.text and "meet.yima" not in sms.text and "视频链接请向调解组织索取" in sms.text
+    assert link not in sms.text and "meet.yima" not in sms.text
+    assert "视频入口请打开邀请短信中的专家邀请页查看" in sms.text
     assert "线上视频调解，时间11月23日 09:30" in sms.text and len(sms.text) <= t.MAX_APPLICANT_CHARS
     inbox = t.render_expert_session(online, CN, with_link=True)
     assert f"视频链接{link}" in inbox.text  # the inbox is not a text: the link is never cut

@@ -34,6 +34,10 @@ class MediationSettings(KitSettings):
     notify_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30,
         description="how long a console page waits for notify; past it the page says the messages cannot be shown")
+    invite_max_failures: int = Field(
+        default=5, ge=1, description="wrong phone checks on one expert invitation code before the code locks")
+    invite_lock_minutes: int = Field(
+        default=15, ge=1, description="how long an expert invitation code stays locked after too many wrong checks")
     console_secure_cookie: bool = Field(
         default=False, description="mark the console's login cookie Secure (set it when served over https)")
 

@@ -47,6 +47,7 @@ from .core import states
 from .core.agreement_pdf import AgreementDoc, AgreementParty, Confirmation, render_agreement, sha256_hex
 from .core.conflict import PartyRef, PersonRef, Relation, conflicts
 from .core.fonts import FontUnavailable, ensure_cjk_font
+from .core.invite_code import new_invite_code, validate_invite_code
 from .core.package import build_package, json_file
 from .core.schedule import (
     ScheduleError,
@@ -68,6 +69,14 @@ EXPERT_KIND_ZH = {"judge": "法官", "prosecutor": "检察官", "police": "民�
 KIND_ZH = {"people": "人民调解", "administrative": "行政调解", "judicial": "司法调解"}
 TRANSFER_ZH = {"arbitration": "仲裁", "litigation": "诉讼", "administrative": "行政处理"}
 MODE_ZH = {"online": "线上视频调解", "offline": "线下调解", "async": "错时异步调解"}
+
+
+class InviteNotFound(Exception):
+    """No invitation behind the code, or the wrong phone digits: one answer for both."""
+
+
+class InviteLocked(Exception):
+    """Too many wrong checks on one code: locked for a while."""
 
 
 class Refused(Exception):
@@ -109,6 +118,7 @@ class MediationService:
         self.invitations = db["invitations"]
         self.agreements = db["agreements"]
         self.packages = db["packages"]
+        self.invite_failures = db["invite_failures"]
         # The weighty actions (sign, close, transfer) also append a record of their own in their transaction,
         # as the last write (the head is held only until the commit); every call is in it anyway (app.py).
         self.audit = AuditLog(db, cipher)
@@ -120,6 +130,8 @@ class MediationService:
         await self.people.create_index([("unit_code", 1), ("kind", 1)])
         await self.sessions.create_index("assignment_id")
         await self.invitations.create_index("assignment_id")
+        await self.invitations.create_index("code_idx")
+        await self.invite_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.agreements.create_index("sha256", unique=True, partialFilterExpression={"state": "signed"})
         await self.agreements.create_index("assignment_id")
         await self.packages.create_index("sha256")
@@ -415,6 +427,12 @@ class MediationService:
             inv = {"_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
                    "person_id": person_id, "kind": p["kind"], "name": name, "session_id": session_id,
                    "state": "refused" if reasons else "invited", "reasons": reasons, "at": _now()}
+            # The expert's own page (/invite/{code}) is opened with the last four digits of their phone: without
+            # a phone there is no check, and no SMS to carry the code, so no code. Only keyed hashes are kept.
+            phone = self._dec(p["phone"], "person.phone") if p.get("phone") else None
+            code = new_invite_code() if phone and not reasons else None
+            if code and phone:
+                inv |= {"code_idx": self._code_idx(code), "check_idx": self._check_idx(inv["_id"], phone[-4:])}
             if reasons:
                 await self.invitations.insert_one(inv)  # kept outside the aborted transaction: the refusal is audited
                 raise Refused(409, "person_id", "conflict_of_interest",
@@ -425,14 +443,16 @@ class MediationService:
                 "at": _now(), "what": "invited", "text_zh": f"邀请{EXPERT_KIND_ZH[p['kind']]}{name}参与调解"}}},
                 session=s)
             # The expert hears of it (notify): in the same transaction as the invitation, so neither goes alone.
-            out.append(self._invited(case, claims, inv, p, ses))
+            out.append(self._invited(case, claims, inv, p, ses, code))
             return {"invitation_id": inv["_id"], "state": "invited"}
 
         return await self._tx(work)
 
     def _invited(self, case: dict[str, Any], claims: StaffClaims, inv: dict[str, Any], person: dict[str, Any],
-                 ses: dict[str, Any] | None) -> Outgoing:
+                 ses: dict[str, Any] | None, code: str | None) -> Outgoing:
         unit_name = case.get("unit_name") or case["unit_code"]
+        reply = (f"请打开短信中的链接答复是否参加，也可联系{unit_name}" if code
+                 else f"请尽快联系{unit_name}答复是否参加")
         return Outgoing(topics.MEDIATION_EXPERT_INVITED, ExpertInvited(
             **self._common(case, claims), invitation_id=inv["_id"], assignment_id=case["_id"],
             unit_code=case["unit_code"], unit_name=unit_name[:100], person_id=inv["person_id"],
@@ -442,21 +462,133 @@ class MediationService:
             session_id=ses["_id"] if ses else None, mode=ses["mode"] if ses else None,
             starts_at=_aware(ses["starts_at"]) if ses else None, place_zh=ses.get("place_zh") if ses else None,
             join_url=ses.get("join_url") if ses else None,
-            reply_zh=f"请尽快联系{unit_name}答复是否参加"[:200]))
+            reply_zh=reply[:200], invitation_code=code))
 
     async def answer_invitation(self, invitation_id: str, claims: StaffClaims, accept: bool, reason: str | None
                                 ) -> dict[str, Any]:
+        """Staff record an expert's answer (given by phone, in person)."""
         inv = await self.invitations.find_one({"_id": invitation_id})
         if inv is None:
             raise Refused(404, "invitation_id", "not_found", "未找到该邀请")
         await self._case(inv["assignment_id"], claims)
-        new = "accepted" if accept else "declined"
-        res = await self.invitations.update_one({"_id": invitation_id, "state": "invited"},
-                                                {"$set": {"state": new, "answer_reason": reason,
-                                                          "answered_at": _now()}})
-        if res.modified_count != 1:
-            raise Refused(409, "state", "already_answered", "该邀请已答复")
-        return {"invitation_id": invitation_id, "state": new}
+        return await self._answer(invitation_id, claims, accept, reason)
+
+    async def answer_as_expert(self, invitation: dict[str, Any], accept: bool, reason: str | None) -> dict[str, Any]:
+        """The expert answers on their own page (the caller has opened the invitation with its code and check)."""
+        return await self._answer(invitation["_id"], None, accept, reason)
+
+    async def _answer(self, invitation_id: str, claims: StaffClaims | None, accept: bool, reason: str | None
+                      ) -> dict[str, Any]:
+        """One logic for both answers: only an invitation still waiting is answered, only while the case is in
+        mediation; an acceptance is checked again for conflicts of interest (a party added since the invitation
+        may be the expert's relative or employer) — a conflict turns the invitation into a refusal. The case's
+        timeline says who answered; the audit chain records it in the same transaction."""
+        by_expert = claims is None
+
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            inv = await self.invitations.find_one({"_id": invitation_id}, session=s)
+            if inv is None:
+                raise Refused(404, "invitation_id", "not_found", "未找到该邀请")
+            if inv["state"] != "invited":
+                raise Refused(409, "state", "already_answered",
+                              "因存在应当回避的情形，不能参加本案调解" if inv["state"] == "refused" else "该邀请已答复")
+            case = await self.cases.find_one({"_id": inv["assignment_id"]}, session=s)
+            if case is None:
+                raise Refused(404, "invitation_id", "not_found", "未找到该邀请")
+            try:
+                states.check("answer_invitation", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", "本案调解已结束或尚未开始，无需答复") from exc
+            who = f"{EXPERT_KIND_ZH.get(inv['kind'], inv['kind'])}{inv['name']}"
+            p = await self.people.find_one({"_id": inv["person_id"]}, session=s) if accept else None
+            reasons = self._conflicts(p, case) if p else []
+            new = "refused" if reasons else ("accepted" if accept else "declined")
+            upd: dict[str, Any] = {"state": new, "answered_at": _now(),
+                                   "answered_by": "expert" if by_expert else f"staff:{claims.sub if claims else ''}"}
+            if reasons:
+                upd["reasons"] = reasons
+            else:
+                upd["answer_reason"] = reason
+            res = await self.invitations.update_one({"_id": invitation_id, "state": "invited"}, {"$set": upd},
+                                                    session=s)
+            if res.modified_count != 1:
+                raise Refused(409, "state", "already_answered", "该邀请已答复")
+            text = (f"{who}答复同意，但{reasons[0]}，已改为不予邀请" if reasons
+                    else f"{who}{'同意' if accept else '谢绝'}参加调解" + ("（本人在线答复）" if by_expert else "")
+                    + (f"：{reason}" if reason and not accept else ""))
+            await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
+                "at": _now(), "what": "invitation_answered", "text_zh": text[:300]}}}, session=s)
+            await self.audit.append(s, actor=claims or f"expert:{inv['person_id']}", action="invitation.answer",
+                                    object_type="invitation", object_id=invitation_id,
+                                    detail=f"state={new} by={'expert' if by_expert else 'staff'}")
+            return {"invitation_id": invitation_id, "state": new, "reasons": reasons, "who": who}
+
+        result = await self._tx(work)
+        if result["reasons"]:  # committed as a refusal; the caller hears why it was not an acceptance
+            # The expert reads it on their page: a message naming no party. Staff read the reason itself.
+            message = ("因存在应当回避的情形，按规定不能参加本案调解" if by_expert
+                       else f"{result['who']}{result['reasons'][0]}，已改为不予邀请")
+            raise Refused(409, "accept", "conflict_of_interest", message,
+                          [{"field": "accept", "code": "conflict_of_interest", "message": r}
+                           for r in result["reasons"]])
+        return {"invitation_id": invitation_id, "state": result["state"]}
+
+    # --- the expert's own page (/invite/{code}) ------------------------------------------------------
+
+    def _code_idx(self, code: str) -> str:
+        return self.cipher.blind_index(code, context="mediation.invite_code")
+
+    def _check_idx(self, invitation_id: str, last4: str) -> str:
+        return self.cipher.blind_index(last4, context=f"mediation.invite_check:{invitation_id}")
+
+    def invite_form_token(self, invitation_id: str, check: str) -> str:
+        """The answer form's token: a keyed MAC of the invitation and its check, so an answer is only taken
+        from a page this service rendered for that invitation."""
+        return self.cipher.blind_index(f"{invitation_id}|{check}", context="mediation.invite_form")[:32]
+
+    async def open_invitation(self, raw_code: str, check: str, now: datetime | None = None) -> dict[str, Any]:
+        """The invitation behind a code if the check (last four digits of the expert's phone) matches. Raises
+        InviteCodeError (a typo), InviteLocked (too many wrong checks) or InviteNotFound (no such code or a wrong
+        check: one answer). A refused invitation has no code."""
+        code = validate_invite_code(raw_code)
+        now = now or _now()
+        key = self._code_idx(code)
+        if await self.invite_failures.count_documents(
+                {"key": key, "expires_at": {"$gt": now}}) >= self.settings.invite_max_failures:
+            raise InviteLocked()
+        inv = await self.invitations.find_one({"code_idx": key})
+        if inv is None or not (len(check) == 4 and check.isdigit()) or inv.get("check_idx") != self._check_idx(
+                inv["_id"], check):
+            await self.invite_failures.insert_one(
+                {"key": key, "expires_at": now + timedelta(minutes=self.settings.invite_lock_minutes)})
+            raise InviteNotFound()
+        return inv
+
+    async def expert_view(self, inv: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+        """What the invited expert reads: who invites to which case (number, category, hosting unit — nothing of
+        the parties, not the description), the invitation's state, and the sessions they are asked to, with an
+        online session's video link once they have accepted and until the session ends."""
+        now = now or _now()
+        case = await self.cases.find_one({"_id": inv["assignment_id"]}) or {}
+        # An invitation naming a session asks the expert to that one (and to those booked with them since); one
+        # naming none asks them to the case's mediation: every session of the case.
+        q: dict[str, Any] = {"assignment_id": inv["assignment_id"]}
+        if inv.get("session_id"):
+            q["$or"] = [{"experts.person_id": inv["person_id"]}, {"_id": inv["session_id"]}]
+        sessions = []
+        async for ses in self.sessions.find(q).sort("starts_at", 1):
+            ends = _aware(ses["ends_at"])
+            over = ses["state"] != "scheduled" or (ends is not None and ends <= now)
+            link = (ses.get("join_url") if ses["mode"] == "online" and not over and inv["state"] == "accepted"
+                    else None)
+            sessions.append({"mode": ses["mode"], "mode_zh": MODE_ZH.get(ses["mode"], ses["mode"]),
+                             "format": ses.get("format"), "starts_at": _aware(ses["starts_at"]), "ends_at": ends,
+                             "place_zh": ses.get("place_zh"), "join_url": link, "over": over})
+        return {"invitation_id": inv["_id"], "state": inv["state"], "kind_zh": EXPERT_KIND_ZH.get(inv["kind"], ""),
+                "name": inv["name"], "case_number": case.get("case_number", ""),
+                "category": case.get("category", ""), "unit_name": case.get("unit_name") or case.get("unit_code", ""),
+                "case_open": case.get("state") in states.MOVES["answer_invitation"],
+                "answer_reason": inv.get("answer_reason"), "reasons": inv.get("reasons", []), "sessions": sessions}
 
     async def list_invitations(self, assignment_id: str, claims: StaffClaims) -> list[dict[str, Any]]:
         case = await self._case(assignment_id, claims)
@@ -991,7 +1123,7 @@ class MediationService:
                            "statement": self._dec(t["statement"], "turn")} for t in ses.get("turns", [])],
                 "record": {**{k: v for k, v in rec.items() if k != "summary"},
                            "summary": self._dec(rec["summary"], "record.summary")} if rec else None})
-        invitations = [{k: v for k, v in i.items() if k not in ("_id",)}
+        invitations = [{k: v for k, v in i.items() if k not in ("_id", "code_idx", "check_idx")}
                        async for i in self.invitations.find({"assignment_id": case["_id"]})]
         files: dict[str, bytes] = {"case.json": json_file(view), "sessions.json": json_file(sessions),
                                    "invitations.json": json_file(invitations)}
@@ -1022,4 +1154,4 @@ def _fmt_local(dt: datetime) -> str:
     return dt.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
-__all__ = ["Event", "MediationService", "Refused"]
+__all__ = ["Event", "InviteLocked", "InviteNotFound", "MediationService", "Refused"]

@@ -63,5 +63,8 @@ class NotifySettings(KitSettings):
         description="at most one SMS/WeChat per recipient in this window; what comes meanwhile goes as one digest",
     )
     reminder_hours_before: float = Field(default=24.0, description="session reminder this long before it starts")
+    mediation_public_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="mediation's public base URL: an invited expert's text links to <this>/invite/<code>, their page")
     track_max_failures: int = Field(default=5, description="wrong checks on one tracking code before a lock")
     track_lock_minutes: int = Field(default=15, description="lock after too many wrong checks")

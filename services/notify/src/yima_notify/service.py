@@ -269,7 +269,7 @@ class NotifyService:
     async def on_expert_invited(self, event: ExpertInvited, tx: Tx) -> None:
         """The invited expert hears of it: their inbox, and one SMS when mediation knows a phone. The event
         carries all the text needs (case number, category), so it never waits for the case's contacts."""
-        msg = t.render_expert_invited(event)
+        msg = t.render_expert_invited(event, self.settings.mediation_public_url)
         rcpt = Recipient(f"person:{event.person_id}", "expert")
         scope = [event.unit_code]  # a message that finally fails lands in the hosting unit's inbox
         await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=event.case_number)

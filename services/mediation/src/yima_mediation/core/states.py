@@ -17,6 +17,7 @@ MOVES: dict[str, frozenset[str]] = {
     "assign_mediators": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
     "add_party": frozenset({NEW, ACCEPTED, IN_MEDIATION, PAUSED}),
     "invite": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
+    "answer_invitation": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),  # an answer after the outcome means nothing
     "schedule": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),
     "record": frozenset({IN_MEDIATION, PAUSED, AGREED, FAILED}),
     "draft_agreement": frozenset({ACCEPTED, IN_MEDIATION, PAUSED}),

@@ -191,22 +191,44 @@ def render_expert_invitation(event: MediationScheduled, case_number: str) -> Ren
 _MODES_ZH = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}
 
 
-def render_expert_invited(event: ExpertInvited) -> Rendered:
+def render_expert_invited(event: ExpertInvited, page_url: str = "") -> Rendered:
     """The invited expert, told directly (SMS + their inbox): who invites, which case (number and category, no
     party data), when and how if a session is known, and how to answer. Within the applicant texts' limit
-    (140 characters): the greeting by name gives way to the video link, then the link and the room go,
-    before anything is cut."""
+    (140 characters): the greeting by name gives way first, then the room, the session and the category, before
+    anything is cut (with a page link: the category goes before the session's time; the page shows both).
+
+    With an invitation code (mediation knows the expert's phone) and mediation's public address (``page_url``):
+    ``expert.invited.v2`` — the expert answers on their own page (``<page_url>/invite/<code>``, opened with the
+    last four digits of their phone), which also shows the video link; the text never carries the video link,
+    as for applicants (a text is easily forwarded). The page link is never cut: it is the way to answer.
+    Without a code (an older event, or no phone): ``expert.invited.v1`` as before — answer through the unit."""
     kind = EXPERT_KINDS_ZH.get(event.expert_kind, "专家")
     name = event.expert_name if event.expert_name.endswith(kind) else f"{event.expert_name}{kind}"
-    what = f"{event.unit_name}邀请您参与{_case_ref(event.case_number)}（{CATEGORY_NAMES_ZH[event.category]}）的调解"
+    category = f"（{CATEGORY_NAMES_ZH[event.category]}）"
+    short = f"{event.unit_name}邀请您参与{_case_ref(event.case_number)}的调解"
+    what = f"{event.unit_name}邀请您参与{_case_ref(event.case_number)}{category}的调解"
+    page = f"{page_url.rstrip('/')}/invite/{event.invitation_code}" if event.invitation_code and page_url else ""
     session = place = link = ""
     if event.starts_at is not None:
         mode = _MODES_ZH[event.mode] if event.mode else "调解"
         session = f"，{mode}，时间{local_time(event.starts_at)}"
         if event.mode == "offline" and event.place_zh:
             place = f"，地点{event.place_zh}"
-        if event.mode == "online" and event.join_url:
+        if event.mode == "online" and event.join_url and not page:
             link = f"，视频链接{event.join_url}"
+    if page:
+        # a space ends the link for the phone's link detection; the page asks the last four digits first
+        reply = f"。请打开{page} 答复并查看安排（核对本机号码后四位）。"
+        candidates = [
+            f"{SIGNATURE}{name}您好：{what}{session}{place}{reply}",
+            f"{SIGNATURE}您好：{what}{session}{place}{reply}",
+            f"{SIGNATURE}您好：{what}{session}{reply}",
+            f"{SIGNATURE}您好：{short}{session}{reply}",  # the time matters more than the category (on the page)
+            f"{SIGNATURE}您好：{what}{reply}",
+        ]
+        # the last resort may run past the limit (a third segment) rather than cut the link
+        text = next((c for c in candidates if len(c) <= MAX_APPLICANT_CHARS), f"{SIGNATURE}您好：{short}{reply}")
+        return Rendered("expert.invited.v2", f"专家邀请 {event.case_number}", text)
     reply = f"。{_clean(event.reply_zh)}。"
     candidates = [
         f"{SIGNATURE}{name}您好：{what}{session}{place}{link}{reply}",
@@ -222,7 +244,9 @@ def render_expert_invited(event: ExpertInvited) -> Rendered:
 def render_expert_session(event: MediationScheduled, case_number: str, *, with_link: bool) -> Rendered:
     """An invited expert hears that the session was booked: when, how, where. The case by its number only (the
     event carries no category, and no party data goes to experts). An online session's video link goes only to
-    the inbox (``with_link``), never by SMS, as for applicants: a text is easily forwarded or read by others."""
+    the inbox (``with_link``), never by SMS, as for applicants: a text is easily forwarded or read by others. The
+    SMS sends the expert to their invitation page (the link in the invitation's text), which shows the video
+    link once they have accepted (v2; v1 told them to ask the unit for it)."""
     mode = _MODES_ZH[event.mode]
     when = f"时间{local_time(event.starts_at)}"
     if event.mode == "async" and event.ends_at is not None:
@@ -232,14 +256,14 @@ def render_expert_session(event: MediationScheduled, case_number: str, *, with_l
         where = f"，地点{event.place_zh}"
     elif event.mode == "online":
         where = (f"，视频链接{event.join_url}" if with_link and event.join_url
-                 else "，视频链接请向调解组织索取")
+                 else "，视频入口请打开邀请短信中的专家邀请页查看")
     head = f"{SIGNATURE}您好：您受邀参与的{_case_ref(case_number)}调解已安排{mode}，{when}"
     tail = "。请准时参加；如不能参加请尽快告知调解组织。"
     text = head + where + tail
     if not with_link and len(text) > MAX_APPLICANT_CHARS:  # a long room name gives way before anything is cut
         text = _fit(head + tail)
     title = f"调解安排：{local_time(event.starts_at)}"
-    return Rendered(f"expert.session_scheduled.{TEMPLATE_VERSION}", title, text)
+    return Rendered("expert.session_scheduled.v2", title, text)
 
 
 def render_delivery_fallback(channel_zh: str, fallback_zh: str, template_id: str, case_number: str,
