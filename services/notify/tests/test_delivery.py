@@ -541,11 +541,23 @@ async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> N
     assert sorted(rows) == sorted([
         (f"person:{with_phone}", "inbox", "delivered"), (f"person:{with_phone}", "sms", "delivered"),
         (f"person:{no_phone}", "inbox", "delivered"),
-        (f"person:{not_yet_read}", "inbox", "delivered"), (f"person:{not_yet_read}", "sms", "delivered")])
+        (f"person:{not_yet_read}", "inbox", "delivered"), (f"person:{not_yet_read}", "sms", "delivered"),
+        # the reminders wait for their time (the one waiting for the late phone too, not sent on its arrival)
+        (f"person:{with_phone}#reminder", "sms", "queued"), (f"person:{not_yet_read}#reminder", "sms", "queued")])
     contact = await db["expert_contacts"].find_one({"_id": not_yet_read})
     assert late_phone not in str(contact)  # the expert's phone is encrypted at rest
     # the applicant still hears of the session (one text, no link) and the unit still gets its note
     assert len([m for m in gw.at("/sms") if m.body["phone"] == PHONE]) == 1
+
+    # the day before, each expert with a phone is reminded once, like the applicant
+    notify.state.clock.advance(timedelta(days=2).total_seconds() - 3600 * svc.settings.reminder_hours_before + 60)
+    await worker.drain()
+    await worker.drain()
+    reminders = [m for m in gw.at("/sms") if m.body["template_id"] == "expert.session_reminder.v1"]
+    assert sorted(m.body["phone"] for m in reminders) == sorted(["13700001234", late_phone])
+    assert all(m.body["text"].startswith("【一码解纠纷】提醒：") and "meet.example" not in m.body["text"]
+               for m in reminders)
+    assert len([m for m in gw.at("/sms") if m.body["phone"] == PHONE]) == 2  # and the applicant's reminder
 
 
 async def test_a_session_and_an_invitation_read_at_the_same_moment_never_strand_the_experts_text(notify) -> None:

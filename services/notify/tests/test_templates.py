@@ -89,6 +89,7 @@ def _events() -> list[tuple[str, t.Rendered]]:
                                                                  "WeChat errcode 43004")),
         ("expert.session_scheduled.v2", t.render_expert_session(session, CN, with_link=False)),
         ("expert.session_scheduled.v2", t.render_expert_session(online, CN, with_link=True)),
+        ("expert.session_reminder.v1", t.render_expert_session(online, CN, with_link=False, reminder=True)),
     ]
     for step in SupervisionStep:
         notice = SupervisionNotice(**BASE, assignment_id="a1", step=step, unit_code="410105001001",

@@ -257,14 +257,20 @@ class NotifyService:
         await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True,
                                       session=tx.session)
         contact = await self.experts.find_one({"_id": person_id}, session=tx.session)
-        sms = t.render_expert_session(event, cn, with_link=False)
-        if contact is not None and "seen_at" in contact:
-            if contact.get("phone"):
-                await self.stage(tx, event, rcpt, "sms", sms, address=contact["phone"],
-                                 address_key=contact["phone_key"], scope=scope, case_number=cn)
-            return
-        await self.stage(tx, event, rcpt, "sms", sms, scope=scope, case_number=cn,
-                         awaiting_contact_until=event.starts_at)
+        texts = [(rcpt, t.render_expert_session(event, cn, with_link=False), None)]
+        remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
+        if remind_at > self.clock():  # the applicant's reminder rule: experts forget too
+            texts.append((Recipient(f"person:{person_id}#reminder", "expert"),
+                          t.render_expert_session(event, cn, with_link=False, reminder=True), remind_at))
+        for who, sms, not_before in texts:
+            if contact is not None and "seen_at" in contact:
+                if contact.get("phone"):
+                    await self.stage(tx, event, who, "sms", sms, address=contact["phone"],
+                                     address_key=contact["phone_key"], scope=scope, case_number=cn,
+                                     not_before=not_before)
+                continue
+            await self.stage(tx, event, who, "sms", sms, scope=scope, case_number=cn, not_before=not_before,
+                             awaiting_contact_until=event.starts_at)
 
     async def on_expert_invited(self, event: ExpertInvited, tx: Tx) -> None:
         """The invited expert hears of it: their inbox, and one SMS when mediation knows a phone. The event
@@ -297,11 +303,13 @@ class NotifyService:
         contact = await self.experts.find_one({"_id": pid}, session=tx.session)
         assert contact is not None
         now = self.clock()
-        waiting = self.notifications.find({"recipient": f"person:{pid}", "channel": "sms",
+        waiting = self.notifications.find({"recipient": {"$in": [f"person:{pid}", f"person:{pid}#reminder"]},
+                                           "channel": "sms",
                                            "state": "awaiting_contact"}, session=tx.session)
         async for w in waiting:
             if contact.get("phone") and _aware(w["expires_at"]) > now:
-                due = now if w.get("urgent") else release_time(now, self.quiet)
+                base = max(now, _aware(w["not_before"]))  # a reminder keeps its time
+                due = base if w.get("urgent") else release_time(base, self.quiet)
                 change = {"state": "queued", "not_before": due, "address": contact["phone"],
                           "address_key": contact["phone_key"]}
             else:  # no phone (inbox only), or the session has begun: a text now would only confuse

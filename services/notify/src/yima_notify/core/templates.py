@@ -241,7 +241,8 @@ def render_expert_invited(event: ExpertInvited, page_url: str = "") -> Rendered:
     return Rendered(f"expert.invited.{TEMPLATE_VERSION}", f"专家邀请 {event.case_number}", text)
 
 
-def render_expert_session(event: MediationScheduled, case_number: str, *, with_link: bool) -> Rendered:
+def render_expert_session(event: MediationScheduled, case_number: str, *, with_link: bool,
+                          reminder: bool = False) -> Rendered:
     """An invited expert hears that the session was booked: when, how, where. The case by its number only (the
     event carries no category, and no party data goes to experts). An online session's video link goes only to
     the inbox (``with_link``), never by SMS, as for applicants: a text is easily forwarded or read by others. The
@@ -257,11 +258,14 @@ def render_expert_session(event: MediationScheduled, case_number: str, *, with_l
     elif event.mode == "online":
         where = (f"，视频链接{event.join_url}" if with_link and event.join_url
                  else "，视频入口请打开邀请短信中的专家邀请页查看")
-    head = f"{SIGNATURE}您好：您受邀参与的{_case_ref(case_number)}调解已安排{mode}，{when}"
+    greeting = "提醒：" if reminder else "您好："
+    head = f"{SIGNATURE}{greeting}您受邀参与的{_case_ref(case_number)}调解已安排{mode}，{when}"
     tail = "。请准时参加；如不能参加请尽快告知调解组织。"
     text = head + where + tail
     if not with_link and len(text) > MAX_APPLICANT_CHARS:  # a long room name gives way before anything is cut
         text = _fit(head + tail)
+    if reminder:  # urgent: a reminder held back by the quiet hours would come too late
+        return Rendered("expert.session_reminder.v1", f"调解提醒：{local_time(event.starts_at)}", text, urgent=True)
     title = f"调解安排：{local_time(event.starts_at)}"
     return Rendered("expert.session_scheduled.v2", title, text)
 
