@@ -257,7 +257,8 @@ class NotifyService:
         await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True,
                                       session=tx.session)
         contact = await self.experts.find_one({"_id": person_id}, session=tx.session)
-        texts = [(rcpt, t.render_expert_session(event, cn, with_link=False), None)]
+        texts: list[tuple[Recipient, t.Rendered, datetime | None]] = [
+            (rcpt, t.render_expert_session(event, cn, with_link=False), None)]
         remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
         if remind_at > self.clock():  # the applicant's reminder rule: experts forget too
             texts.append((Recipient(f"person:{person_id}#reminder", "expert"),
