@@ -11,7 +11,8 @@ an event that arrives before it (topics are not ordered with each other) waits i
 planned when the contact arrives. Staff are addressed by their unit (the staff directory lives in routing):
 the unit's inbox plus the unit's configured webhook / e-mail / WeChat. An invited expert is addressed as
 ``person:<person_id>`` with the contact mediation's ``mediation.expert_invited`` carries (ADR 0052); notify keeps
-that contact, so the expert also hears of a session booked later (``mediation.scheduled`` names the persons).
+that contact, so the expert also hears of a session booked later (``mediation.scheduled`` names the persons). The
+expert's answer (``mediation.expert_answered``) goes to the hosting unit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseSubmitted,
     Event,
+    ExpertAnswered,
     ExpertInvited,
     MediationScheduled,
     NotificationSent,
@@ -257,7 +259,8 @@ class NotifyService:
         await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True,
                                       session=tx.session)
         contact = await self.experts.find_one({"_id": person_id}, session=tx.session)
-        texts = [(rcpt, t.render_expert_session(event, cn, with_link=False), None)]
+        texts: list[tuple[Recipient, t.Rendered, datetime | None]] = [
+            (rcpt, t.render_expert_session(event, cn, with_link=False), None)]
         remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
         if remind_at > self.clock():  # the applicant's reminder rule: experts forget too
             texts.append((Recipient(f"person:{person_id}#reminder", "expert"),
@@ -285,6 +288,13 @@ class NotifyService:
                              address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
                              scope=scope, case_number=event.case_number)
         await self._learn_expert(event, tx)
+
+    async def on_expert_answered(self, event: ExpertAnswered, tx: Tx) -> None:
+        """The hosting unit hears an invited expert's answer (a decline: invite someone else): its inbox and its
+        configured channels. Like the invitation, the event carries the case number: it never waits for the
+        case's contacts (the applicant's contacts are not needed for a unit message)."""
+        await self.to_unit(tx, event, event.unit_code, t.render_expert_answered(event),
+                           {"case_number": event.case_number})
 
     async def _learn_expert(self, event: ExpertInvited, tx: Tx) -> None:
         """Keep the expert's contact (that of the newest invitation: invitations of different cases are read in any
