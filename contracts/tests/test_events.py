@@ -115,3 +115,47 @@ def test_an_expert_invitation_carries_no_party_data() -> None:
 
     party_fields = {"applicant", "respondent", "parties", "description", "tracking_code"}
     assert not party_fields & set(ExpertInvited.model_fields)
+
+
+def _answered(**over):
+    from yima_contracts import ExpertAnswered
+
+    base = dict(
+        case_id="c1", correlation_id="c1", invitation_id="i1", assignment_id="a1", unit_code="JSQ-LDTJ",
+        person_id="p-1", expert_kind="lawyer", expert_name="李明", answer="declined", reason_zh="当天有庭审",
+        answered_by="expert", case_number="JSQ-2026-000042",
+    )
+    base.update(over)
+    return ExpertAnswered.model_validate(base)
+
+
+def test_an_expert_answer_travels_on_its_topic_keyed_by_the_case() -> None:
+    from yima_contracts import TOPIC_EVENTS, ExpertAnswered
+
+    e = _answered()
+    assert e.event_type == "mediation.expert_answered.v1"
+    assert parse_event(e.model_dump_json()) == e
+    assert TOPIC_EVENTS[topics.MEDIATION_EXPERT_ANSWERED] == (ExpertAnswered,)
+    assert topics.MEDIATION_EXPERT_ANSWERED in topics.PLATFORM_TOPICS
+    assert e.case_id == "c1"  # the outbox keys every event by case_id: the partition key
+    ok = _answered(answer="accepted", reason_zh=None, answered_by="staff")
+    assert parse_event(ok.model_dump_json()) == ok and ok.reason_zh is None
+    refused = _answered(answer="refused_conflict", reason_zh="与本案第三人存在亲属关系，应当回避")
+    assert refused.answer == "refused_conflict"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("answer", "maybe"), ("answered_by", "staff:s-1"), ("expert_kind", "astrologer"), ("unit_code", "bad code"),
+    ("expert_name", ""), ("reason_zh", "因" * 501),
+])
+def test_a_malformed_expert_answer_is_refused(field: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        _answered(**{field: value})
+
+
+def test_an_expert_answer_carries_no_party_data_and_no_phone() -> None:
+    from yima_contracts import ExpertAnswered
+
+    fields = set(ExpertAnswered.model_fields)
+    assert not {"applicant", "respondent", "parties", "description", "tracking_code"} & fields
+    assert not any("phone" in f for f in fields)

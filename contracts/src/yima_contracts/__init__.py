@@ -23,6 +23,7 @@ from .intake_events import CaseRated, CaseUpdated
 from .mediation_events import (
     CaseClosed,
     CaseTransferred,
+    ExpertAnswered,
     ExpertInvited,
     MediationConcluded,
     MediationScheduled,
@@ -50,6 +51,7 @@ __all__ = [
     "CaseUpdated",
     "DeadlineChanged",
     "Event",
+    "ExpertAnswered",
     "ExpertInvited",
     "FollowupDue",
     "JointSummoned",

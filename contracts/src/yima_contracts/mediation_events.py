@@ -78,6 +78,37 @@ class ExpertInvited(Event):
     )
 
 
+ExpertAnswer = Literal["accepted", "declined", "refused_conflict"]
+
+
+class ExpertAnswered(Event):
+    """An invited expert's answer was recorded: by the expert on their own page, or by staff for them.
+
+    For the hosting unit's desk only (notify tells the unit, never the parties): a decline means it must invite
+    someone else. The expert is not a party, so they are named; nothing of the parties travels here, and no phone.
+    ``refused_conflict``: the expert accepted, but a conflict of interest found at that moment (a party added since
+    the invitation) turned the acceptance into a refusal; ``reason_zh`` then says why, naming the party's role only.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "mediation.expert_answered.v1"
+    event_type: Literal["mediation.expert_answered.v1"] = "mediation.expert_answered.v1"
+
+    invitation_id: str = Field(max_length=64)
+    assignment_id: str = Field(max_length=64)
+    unit_code: UnitCode = Field(description="the unit hosting the mediation (the one told)")
+    person_id: str = Field(max_length=64, description="the expert in mediation's registry")
+    expert_kind: ExpertKind
+    expert_name: str = Field(min_length=1, max_length=50, description="as in mediation's registry")
+    answer: ExpertAnswer = Field(description="accepted / declined / refused_conflict (accepted, but must recuse)")
+    reason_zh: str | None = Field(
+        default=None, max_length=500,
+        description="declined: the reason the expert gave (if any); refused_conflict: why the expert must recuse "
+        "(staff-facing, names a party's role, never a party)")
+    answered_by: Literal["expert", "staff"] = Field(
+        description="expert: on their own invitation page; staff: recorded for them (the actor names who)")
+    case_number: str = Field(max_length=40)
+
+
 class MediationSessionHeld(Event):
     EVENT_TYPE: ClassVar[str] = "mediation.session_held.v1"
     event_type: Literal["mediation.session_held.v1"] = "mediation.session_held.v1"
@@ -129,4 +160,5 @@ class CaseClosed(Event):
     applicant_message_zh: str = Field(max_length=300)
 
 
-MODELS = (MediationScheduled, ExpertInvited, MediationSessionHeld, MediationConcluded, CaseTransferred, CaseClosed)
+MODELS = (MediationScheduled, ExpertInvited, ExpertAnswered, MediationSessionHeld, MediationConcluded, CaseTransferred,
+          CaseClosed)

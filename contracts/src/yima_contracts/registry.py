@@ -45,6 +45,7 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_DEADLINE_CHANGED: (routing_events.DeadlineChanged,),
     topics.MEDIATION_SCHEDULED: (mediation_events.MediationScheduled,),
     topics.MEDIATION_EXPERT_INVITED: (mediation_events.ExpertInvited,),
+    topics.MEDIATION_EXPERT_ANSWERED: (mediation_events.ExpertAnswered,),
     topics.MEDIATION_SESSION_HELD: (mediation_events.MediationSessionHeld,),
     topics.MEDIATION_CONCLUDED: (mediation_events.MediationConcluded,),
     topics.CASE_TRANSFERRED: (mediation_events.CaseTransferred,),

@@ -30,6 +30,7 @@ CASE_DEADLINE_CHANGED = "case.deadline_changed"  # clock paused / resumed / reco
 # mediation
 MEDIATION_SCHEDULED = "mediation.scheduled"
 MEDIATION_EXPERT_INVITED = "mediation.expert_invited"  # an expert is told of an invitation (notify)
+MEDIATION_EXPERT_ANSWERED = "mediation.expert_answered"  # the hosting unit hears an expert's answer (notify)
 MEDIATION_SESSION_HELD = "mediation.session_held"
 MEDIATION_CONCLUDED = "mediation.concluded"
 CASE_TRANSFERRED = "case.transferred"  # 诉调对接: arbitration, litigation, administrative
@@ -76,6 +77,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_DEADLINE_CHANGED,
     MEDIATION_SCHEDULED,
     MEDIATION_EXPERT_INVITED,
+    MEDIATION_EXPERT_ANSWERED,
     MEDIATION_SESSION_HELD,
     MEDIATION_CONCLUDED,
     CASE_TRANSFERRED,

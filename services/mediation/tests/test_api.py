@@ -78,6 +78,14 @@ async def staged(api, case_id: str, topic: str | None = None) -> list[dict]:
     return [d async for d in api.rt.db["outbox"].find(q).sort("seq", 1)]
 
 
+async def answers(api, case_id: str, invitation_id: str) -> list[dict]:
+    """The mediation.expert_answered events staged for one invitation (payloads)."""
+    import json
+
+    sent = [json.loads(d["payload"]) for d in await staged(api, case_id, "mediation.expert_answered")]
+    return [e for e in sent if e["invitation_id"] == invitation_id]
+
+
 async def person(api, kind: str, name: str, **extra) -> str:
     r = await api.post("/api/v1/people", json={"kind": kind, "name": name, **extra}, headers=STAFF)
     assert r.status_code == 201, r.text
@@ -200,6 +208,12 @@ async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
     assert ok.json()["state"] == "accepted"
     twice = await api.post(f"/api/v1/invitations/{iid}/answer", json={"accept": False}, headers=MEDIATOR)
     assert twice.status_code == 409
+    # the hosting unit hears the answer: one event, staged with it (the refused second answer stages nothing)
+    [e] = await answers(api, ev.case_id, iid)
+    assert (e["answer"], e["answered_by"], e["reason_zh"]) == ("accepted", "staff", None)
+    assert (e["person_id"], e["expert_kind"], e["expert_name"]) == (lawyer, "lawyer", "李明")
+    assert (e["unit_code"], e["assignment_id"], e["case_number"]) == (UNIT, aid, "JSQ-2026-000042")
+    assert e["actor"]["staff_id"] == "m-1" and e["case_id"] == ev.case_id
     listed = (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
     assert sorted(i["state"] for i in listed) == ["accepted", "refused"]
     # a session booked now names the experts who will come (persons, not phones): not the refused one, not one
@@ -211,8 +225,12 @@ async def test_expert_invitation_conflict_accept_and_decline(api) -> None:
                                headers=MEDIATOR)).status_code == 201
     declined = next(i for i in (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
                     if i["person_id"] == sage)
-    assert (await api.post(f"/api/v1/invitations/{declined['invitation_id']}/answer", json={"accept": False},
-                           headers=MEDIATOR)).json()["state"] == "declined"
+    no = await api.post(f"/api/v1/invitations/{declined['invitation_id']}/answer",
+                        json={"accept": False, "reason": "外地出差"}, headers=MEDIATOR)
+    assert no.json()["state"] == "declined"
+    [e] = await answers(api, ev.case_id, declined["invitation_id"])
+    assert (e["answer"], e["answered_by"], e["reason_zh"]) == ("declined", "staff", "外地出差")
+    assert e["expert_name"] == "王乡贤" and e["expert_kind"] == "sage"
     start = next_workday_at(10)
     assert (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": start.isoformat(),
@@ -661,8 +679,13 @@ async def test_an_expert_opens_their_invitation_and_accepts_it_themselves(api) -
     rec = await api.svc.audit.col.find_one({"action": "invitation.answer", "object_id": iid})
     assert rec["actor"] == f"expert:{pid}" and rec["detail"] == "state=accepted by=expert"
     assert (await api.svc.audit.verify())[0]
-    # the staff path publishes nothing on an answer; neither does the page (the event went with the invitation)
+    # the hosting unit hears of the answer (mediation.expert_answered, staged with it); no new invitation event
     assert len(await staged(api, ev.case_id, "mediation.expert_invited")) == 1
+    [e] = await answers(api, ev.case_id, iid)
+    assert (e["answer"], e["answered_by"], e["reason_zh"]) == ("accepted", "expert", None)
+    assert (e["person_id"], e["expert_kind"], e["expert_name"], e["unit_code"]) == (pid, "lawyer", "周律师", UNIT)
+    assert e["case_number"] == ev.case_number and e["assignment_id"] == aid
+    assert "13700003333" not in str(e) and code not in str(e)  # no phone, no code
     # an answer given is given: the same form again is refused
     again = await answer_on_page(api, code, "3333", form_token(page), "decline", "临时出差")
     assert again.status_code == 409 and "该邀请已答复" in again.text
@@ -700,6 +723,8 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
     assert no.status_code == 200 and "您已谢绝参加" in no.text and "当天有庭审" in no.text
     late = await answer_on_page(api, code, "5555", form_token(page), "accept")
     assert late.status_code == 409 and (await api.svc.invitations.find_one({"_id": declined}))["state"] == "declined"
+    [e] = await answers(api, ev.case_id, declined)  # the refused second answer staged nothing
+    assert (e["answer"], e["answered_by"], e["reason_zh"]) == ("declined", "expert", "当天有庭审")
     # a party added after the invitation turns out to be the expert's relative: the acceptance becomes a refusal
     _, iid, code2 = await invite_with_code(api, ev, aid, "13700006666", "钱律师",
                                            relations=[{"name": "孙某某", "relation_zh": "亲属"}])
@@ -711,6 +736,10 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
     inv = await api.svc.invitations.find_one({"_id": iid})
     assert inv["state"] == "refused" and "亲属关系" in inv["reasons"][0]
     assert (await answer_on_page(api, code2, "6666", form_token(page2), "accept")).status_code == 409
+    # the desk hears the refusal with its staff-facing reason (the party's role, never the party)
+    [e] = await answers(api, ev.case_id, iid)
+    assert (e["answer"], e["answered_by"]) == ("refused_conflict", "expert")
+    assert "第三人存在亲属关系" in e["reason_zh"] and "孙某某" not in str(e)
     # the staff endpoint applies the same rule, and tells staff why
     _, iid3, _ = await invite_with_code(api, ev, aid, "13700007777", "吴律师",
                                         relations=[{"name": "郑某", "relation_zh": "同学"}])
@@ -722,6 +751,9 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
     # the staff answer is audited in the chain as the staff member's
     rec = await api.svc.audit.col.find_one({"action": "invitation.answer", "object_id": iid3})
     assert rec["actor"] == "m-1" and rec["detail"] == "state=refused by=staff"
+    [e] = await answers(api, ev.case_id, iid3)
+    assert (e["answer"], e["answered_by"], e["expert_name"]) == ("refused_conflict", "staff", "吴律师")
+    assert "同学关系" in e["reason_zh"] and "郑某" not in str(e)
     sched = await staged(api, ev.case_id, "mediation.scheduled")
     assert sched == []  # nothing was booked: a refusal does not reach notify
 

@@ -1,14 +1,16 @@
 """An invited expert hears of the invitation directly, exactly once per channel — through the real broker (the
 event is put on ``mediation.expert_invited`` twice, as a redelivery would), real MongoDB transactions, and the
-SMS sent to the local dev gateway over HTTP."""
+SMS sent to the local dev gateway over HTTP. The hosting unit hears the expert's answer the same way (once, on
+``mediation.expert_answered``)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from yima_contracts import ExpertInvited, topics
+from yima_contracts import ExpertAnswered, ExpertInvited, topics
 from yima_contracts.codes import Category
 from yima_devstack.kafka_tools import produce, wait_for
 from yima_kit import metrics
@@ -90,5 +92,60 @@ async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_come
         # without a phone: the inbox only
         other = [d async for d in col.find({"recipient": f"person:{person}-b"})]
         assert [(d["channel"], d["template_id"]) for d in other] == [("inbox", "expert.invited.v1")]
+    finally:
+        await rt.stop()
+
+
+def answered(case_id: str, unit: str, answer: str, reason: str | None) -> ExpertAnswered:
+    return ExpertAnswered(
+        case_id=case_id, correlation_id=case_id, invitation_id=str(uuid.uuid4()), assignment_id=f"a-{case_id}",
+        unit_code=unit, person_id=str(uuid.uuid4()), expert_kind="lawyer", expert_name="李明", answer=answer,
+        reason_zh=reason, answered_by="expert", case_number="JSQ-2026-000042")
+
+
+async def test_the_hosting_unit_hears_an_experts_answer_once_when_the_event_comes_twice(
+        yima_infra, mongo_db_prefix, gw) -> None:
+    unit = f"U{uuid.uuid4().hex[:8]}"
+    settings = NotifySettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
+                              mongo_db_prefix=mongo_db_prefix, quiet_hours="", digest_window_seconds=0,
+                              retry_base_seconds=1, http_timeout_seconds=2, webhook_secret="s3cret",
+                              unit_contacts_json=json.dumps({unit: {"webhook_url": f"{gw.url}/hooks/{unit}"}}))
+    rt = Runtime.create(settings)
+    channels = build_channels(settings)
+    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
+    # The production consumer's name (ledger "notify.expert_answers"), in a group of this test's own.
+    rt.consumers.subscribe(topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered, name="expert_answers",
+                           group_id=f"test-{mongo_db_prefix}expert_answers")(service.on_expert_answered)
+    rt.on_start.append(lambda _: service.setup())
+    case_id = f"case-{uuid.uuid4().hex[:12]}"  # a case notify never heard of: the unit is told all the same
+    declined = answered(case_id, unit, "declined", "当天有庭审")
+    accepted = answered(case_id, unit, "accepted", None)  # same case key, same partition: read after both copies
+    duplicates = metrics.EVENTS_DUPLICATE.labels("notify.expert_answers")
+    seen_before = duplicates._value.get()
+    try:
+        await rt.start(consume=True, relay=False)
+        for e in (declined, declined, accepted):
+            await produce(yima_infra.kafka_bootstrap, topics.MEDIATION_EXPERT_ANSWERED, case_id,
+                          e.model_dump_json().encode())
+        col = rt.db["notifications"]
+        await wait_for(lambda: col.find_one({"source_event_id": str(accepted.event_id)}), timeout=90)
+        assert duplicates._value.get() - seen_before == 1  # the second copy reached the consumer and was skipped
+
+        mine = [d async for d in col.find({"source_event_id": str(declined.event_id)})]
+        assert sorted((d["channel"], d["recipient"], d["recipient_kind"]) for d in mine) == [
+            ("inbox", f"unit:{unit}", "staff"), ("webhook", f"unit:{unit}", "staff")]
+        assert all(d["template_id"] == "unit.expert_answered.v1" and not d["urgent"] for d in mine)
+        inbox = await service.unit_inbox(unit)
+        assert len(inbox) == 2  # one for each answer, none twice
+        no = next(m for m in inbox if m["title"].startswith("专家已谢绝"))
+        assert "律师李明已谢绝参加案件JSQ-2026-000042的调解（理由：当天有庭审）" in no["text"]
+        assert "请另行邀请" in no["text"]
+        assert any("已同意参加" in m["text"] for m in inbox)
+        for _ in range(2):  # the worker runs again: nothing more goes out
+            await worker.drain()
+        hooks = gw.at(f"/hooks/{unit}")
+        assert len(hooks) == 2 and gw.requests == 2  # one per answer, each POSTed once
+        assert any("已谢绝" in json.dumps(h.body, ensure_ascii=False) for h in hooks)
     finally:
         await rt.stop()

@@ -3,7 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, ExpertInvited, MediationScheduled
+from yima_contracts import (
+    CaseAssigned,
+    CaseClosed,
+    CaseStatusChanged,
+    ExpertAnswered,
+    ExpertInvited,
+    MediationScheduled,
+)
 from yima_contracts.codes import CaseState, Category, Outcome, RiskLevel, SupervisionStep
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
@@ -48,6 +55,12 @@ def _invited(**over) -> ExpertInvited:
     return ExpertInvited(**{**base, **over})
 
 
+def _answered(**over) -> ExpertAnswered:
+    base = dict(**BASE, invitation_id="i1", assignment_id="a1", unit_code="JSQ-LDTJ", person_id="p-1",
+                expert_kind="lawyer", expert_name="李明", answer="accepted", answered_by="expert", case_number=CN)
+    return ExpertAnswered(**{**base, **over})
+
+
 def _events() -> list[tuple[str, t.Rendered]]:
     assigned = CaseAssigned(**BASE, assignment_id="a1", unit_code="410105001001", unit_name="黄河社区",
                             supervisor_unit_code="410105001", supervisor_unit_name="丰产路街道",
@@ -79,6 +92,10 @@ def _events() -> list[tuple[str, t.Rendered]]:
         ("applicant.session_reminder.v1", t.render_session(online, CN, reminder=True)),
         ("expert.invitation.v1", t.render_expert_invitation(session, CN)),
         ("expert.invited.v1", t.render_expert_invited(_invited())),
+        ("unit.expert_answered.v1", t.render_expert_answered(_answered())),
+        ("unit.expert_answered.v1", t.render_expert_answered(_answered(answer="declined", reason_zh="当天有庭审"))),
+        ("unit.expert_answered.v1", t.render_expert_answered(_answered(
+            answer="refused_conflict", reason_zh="与本案第三人存在亲属关系，应当回避", answered_by="staff"))),
         ("applicant.rating_request.v1", t.render_rating_request(CaseClosed(
             **BASE, outcome=Outcome.AGREEMENT, unit_code="410105001001", resolved=True,
             applicant_message_zh="调解成功"), CN)),
@@ -223,3 +240,22 @@ def test_staff_read_that_a_failed_wechat_went_by_text() -> None:
     r = t.render_delivery_fallback("微信", "短信", "applicant.accepted.v1", CN, "WeChat errcode 43004")
     assert "未能通过微信送达" in r.text and "已改为短信发送给当事人" in r.text and "无需人工补发" in r.text
     assert not r.urgent and r.title == f"通知已改发短信 {CN}"
+
+
+def test_the_hosting_unit_reads_the_experts_answer_and_what_to_do() -> None:
+    ok = t.render_expert_answered(_answered())
+    assert ok.template_id == "unit.expert_answered.v1" and ok.title == f"专家已同意 {CN}" and not ok.urgent
+    assert ok.text == f"【一码解纠纷】专家答复：律师李明已同意参加案件{CN}的调解（本人在线答复）。"
+    no = t.render_expert_answered(_answered(answer="declined", reason_zh="当天有庭审。", answered_by="staff"))
+    assert no.title == f"专家已谢绝 {CN}" and not no.urgent  # office-hours work: see the template's docstring
+    assert no.text == (f"【一码解纠纷】专家答复：律师李明已谢绝参加案件{CN}的调解（理由：当天有庭审）"
+                       "（工作人员代为登记），请另行邀请。")
+    bare = t.render_expert_answered(_answered(answer="declined", expert_name="周律师"))  # no reason given
+    assert bare.text == f"【一码解纠纷】专家答复：周律师已谢绝参加案件{CN}的调解（本人在线答复），请另行邀请。"
+    refused = t.render_expert_answered(_answered(answer="refused_conflict", expert_kind="judge", expert_name="陈某",
+                                                 reason_zh="与本案第三人存在亲属关系，应当回避"))
+    assert refused.title == f"专家需回避 {CN}" and not refused.urgent
+    assert refused.text == (f"【一码解纠纷】专家答复：法官陈某同意参加案件{CN}的调解（本人在线答复），"
+                            "但与本案第三人存在亲属关系，应当回避，已改为不予邀请，请另行邀请。")
+    long = t.render_expert_answered(_answered(answer="declined", reason_zh="因" * 500))
+    assert "因" * 99 + "…" in long.text and "因" * 100 not in long.text and long.text.endswith("请另行邀请。")

@@ -12,7 +12,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import uuid4
 
 from pymongo import ReturnDocument
@@ -26,6 +26,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseTransferred,
     Event,
+    ExpertAnswered,
     ExpertInvited,
     MediationConcluded,
     MediationScheduled,
@@ -34,6 +35,7 @@ from yima_contracts import (
     topics,
 )
 from yima_contracts.codes import ActorKind, CaseState, Category, FeedbackKind, Outcome, StaffRole
+from yima_contracts.mediation_events import ExpertAnswer
 from yima_contracts.personal import mask_name, mask_phone
 from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
@@ -464,6 +466,19 @@ class MediationService:
             join_url=ses.get("join_url") if ses else None,
             reply_zh=reply[:200], invitation_code=code))
 
+    # the invitation's state after an answer → what the desk is told (a refusal here is always a conflict)
+    ANSWERS: ClassVar[dict[str, ExpertAnswer]] = {"accepted": "accepted", "declined": "declined",
+                                                  "refused": "refused_conflict"}
+
+    def _answered(self, case: dict[str, Any], claims: StaffClaims | None, inv: dict[str, Any], state: str,
+                  reason: str | None) -> Outgoing:
+        return Outgoing(topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered(
+            **self._common(case, claims), invitation_id=inv["_id"], assignment_id=case["_id"],
+            unit_code=case["unit_code"], person_id=inv["person_id"], expert_kind=inv["kind"],
+            expert_name=inv["name"][:50], answer=self.ANSWERS[state],
+            reason_zh=reason[:500] if reason else None, answered_by="staff" if claims else "expert",
+            case_number=case["case_number"]))
+
     async def answer_invitation(self, invitation_id: str, claims: StaffClaims, accept: bool, reason: str | None
                                 ) -> dict[str, Any]:
         """Staff record an expert's answer (given by phone, in person)."""
@@ -521,6 +536,9 @@ class MediationService:
             await self.audit.append(s, actor=claims or f"expert:{inv['person_id']}", action="invitation.answer",
                                     object_type="invitation", object_id=invitation_id,
                                     detail=f"state={new} by={'expert' if by_expert else 'staff'}")
+            # The hosting unit's desk hears it at once (notify), in the same transaction as the answer: a
+            # decline or a refusal means it must invite someone else. Staged for a refusal too: it commits.
+            out.append(self._answered(case, claims, inv, new, "；".join(reasons) if reasons else reason))
             return {"invitation_id": invitation_id, "state": new, "reasons": reasons, "who": who}
 
         result = await self._tx(work)

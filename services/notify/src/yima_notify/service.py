@@ -11,7 +11,8 @@ an event that arrives before it (topics are not ordered with each other) waits i
 planned when the contact arrives. Staff are addressed by their unit (the staff directory lives in routing):
 the unit's inbox plus the unit's configured webhook / e-mail / WeChat. An invited expert is addressed as
 ``person:<person_id>`` with the contact mediation's ``mediation.expert_invited`` carries (ADR 0052); notify keeps
-that contact, so the expert also hears of a session booked later (``mediation.scheduled`` names the persons).
+that contact, so the expert also hears of a session booked later (``mediation.scheduled`` names the persons). The
+expert's answer (``mediation.expert_answered``) goes to the hosting unit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseSubmitted,
     Event,
+    ExpertAnswered,
     ExpertInvited,
     MediationScheduled,
     NotificationSent,
@@ -286,6 +288,13 @@ class NotifyService:
                              address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
                              scope=scope, case_number=event.case_number)
         await self._learn_expert(event, tx)
+
+    async def on_expert_answered(self, event: ExpertAnswered, tx: Tx) -> None:
+        """The hosting unit hears an invited expert's answer (a decline: invite someone else): its inbox and its
+        configured channels. Like the invitation, the event carries the case number: it never waits for the
+        case's contacts (the applicant's contacts are not needed for a unit message)."""
+        await self.to_unit(tx, event, event.unit_code, t.render_expert_answered(event),
+                           {"case_number": event.case_number})
 
     async def _learn_expert(self, event: ExpertInvited, tx: Tx) -> None:
         """Keep the expert's contact (that of the newest invitation: invitations of different cases are read in any

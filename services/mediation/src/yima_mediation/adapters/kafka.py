@@ -9,6 +9,7 @@ from yima_contracts import (
     CaseFeedback,
     CaseStatusChanged,
     CaseTransferred,
+    ExpertAnswered,
     ExpertInvited,
     MediationConcluded,
     MediationScheduled,
@@ -32,6 +33,8 @@ def register(consumers: EventConsumers, service: MediationService) -> None:
                         "已安排调解（线上/线下/错时），含给申请人的提示")
     consumers.publishes(topics.MEDIATION_EXPERT_INVITED, ExpertInvited,
                         "已邀请专家参与调解：受邀专家本人及其联系方式、案件编号和类别（不含当事人信息）、答复方式")
+    consumers.publishes(topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered,
+                        "受邀专家已答复（同意、谢绝或因回避改为不予邀请；本人在线答复或工作人员代为登记），告知承办单位")
     consumers.publishes(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, "调解已进行或当事人未到场")
     consumers.publishes(topics.MEDIATION_CONCLUDED, MediationConcluded,
                         "调解成功（协议及其SHA-256）或不成（原因、下一步）")

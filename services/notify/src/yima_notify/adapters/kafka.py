@@ -12,6 +12,7 @@ from yima_contracts import (
     CaseStatusChanged,
     CaseSubmitted,
     Event,
+    ExpertAnswered,
     ExpertInvited,
     MediationScheduled,
     NotificationFailed,
@@ -54,6 +55,12 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
     async def on_expert_invited(event: ExpertInvited, tx: Tx) -> None:
         """受邀专家本人获知邀请（站内信；有手机号的另发短信）"""
         await service.on_expert_invited(event, tx)
+
+    @consumers.subscribe(topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered, name="expert_answers",
+                         group_id="yima-notify.expert_answers")
+    async def on_expert_answered(event: ExpertAnswered, tx: Tx) -> None:
+        """承办单位获知受邀专家的答复（同意、谢绝或需回避），谢绝时请另行邀请"""
+        await service.on_expert_answered(event, tx)
 
     for topic, model, name, doc in HEARD:
         async def handler(event: Event, tx: Tx) -> None:

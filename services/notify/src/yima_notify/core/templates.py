@@ -6,8 +6,9 @@ An SMS segment is 70 Chinese characters; applicant texts aim at one or two segme
 
 Personal data: the applicant's texts name the case by its number and carry the tracking code only in the
 first message (they are the applicant's own); a proxy (代办人) sees the applicant's name masked; staff texts
-carry no personal data at all (the handling unit reads the parties in its work order); an invited expert is
-greeted by their own name and reads the case by its number and category only.
+carry no personal data of the parties (the handling unit reads the parties in its work order) — an expert's answer
+names the expert, who is not a party, by kind and name only; an invited expert is greeted by their own name and
+reads the case by its number and category only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from yima_contracts import CaseAssigned, CaseClosed, CaseStatusChanged, ExpertInvited, MediationScheduled
+from yima_contracts import (
+    CaseAssigned,
+    CaseClosed,
+    CaseStatusChanged,
+    ExpertAnswered,
+    ExpertInvited,
+    MediationScheduled,
+)
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, CaseState, SupervisionStep
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
@@ -268,6 +276,33 @@ def render_expert_session(event: MediationScheduled, case_number: str, *, with_l
         return Rendered("expert.session_reminder.v1", f"调解提醒：{local_time(event.starts_at)}", text, urgent=True)
     title = f"调解安排：{local_time(event.starts_at)}"
     return Rendered("expert.session_scheduled.v2", title, text)
+
+
+def render_expert_answered(event: ExpertAnswered) -> Rendered:
+    """The hosting unit hears an invited expert's answer at once (inbox + its channels): the expert by kind and
+    name (not a party: the desk needs to know who), the case by its number, whether they come, and — declined or
+    refused for a conflict — the reason and that the desk should invite someone else. Not urgent: finding another
+    expert is office-hours work (the new expert's own invitation text waits for the quiet hours too), and inbox,
+    webhook and e-mail go at once anyway; only a duty officer's WeChat waits until the morning."""
+    kind = EXPERT_KINDS_ZH.get(event.expert_kind, "专家")
+    who = event.expert_name if kind in event.expert_name else f"{kind}{event.expert_name}"
+    how = "（本人在线答复）" if event.answered_by == "expert" else "（工作人员代为登记）"
+    case = _case_ref(event.case_number)
+    reason = _clean(event.reason_zh or "")
+    if len(reason) > 100:
+        reason = reason[:99] + "…"
+    if event.answer == "accepted":
+        text = f"{SIGNATURE}专家答复：{who}已同意参加{case}的调解{how}。"
+        title = f"专家已同意 {event.case_number}"
+    elif event.answer == "declined":
+        why = f"（理由：{reason}）" if reason else ""
+        text = f"{SIGNATURE}专家答复：{who}已谢绝参加{case}的调解{why}{how}，请另行邀请。"
+        title = f"专家已谢绝 {event.case_number}"
+    else:  # refused_conflict: accepted, but must recuse (the reason names a party's role only)
+        why = f"，但{reason}" if reason else "，但存在应当回避的情形"
+        text = f"{SIGNATURE}专家答复：{who}同意参加{case}的调解{how}{why}，已改为不予邀请，请另行邀请。"
+        title = f"专家需回避 {event.case_number}"
+    return Rendered(f"unit.expert_answered.{TEMPLATE_VERSION}", title, text)
 
 
 def render_delivery_fallback(channel_zh: str, fallback_zh: str, template_id: str, case_number: str,
