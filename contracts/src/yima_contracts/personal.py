@@ -37,10 +37,22 @@ def phone_last4(phone: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """138****5678 — masked for display to anyone without a need to see the whole number."""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    """138****5678; a landline keeps its area code (0371****5678, 010****5678), an extension is hidden whole.
+
+    For display to anyone without a need to see the whole number (DESIGN.md §7, PIPL).
+    """
+    number, sep, ext = phone.partition("#")
+    if _MOBILE.match(number):
+        keep = 3
+    elif _LANDLINE.match(number):
+        keep = 3 if number[1] in "12" else 4  # 010 and 02x are the three-digit area codes
+    else:  # not a phone we know the shape of: the last four only
+        keep = 0
+    if len(number) <= max(keep + 4, 7):  # too short to show four digits of
+        masked = "*" * len(number)
+    else:
+        masked = number[:keep] + "*" * (len(number) - keep - 4) + number[-4:]
+    return masked + (sep + "*" * len(ext) if sep else "")
 
 
 def validate_resident_id(raw: str) -> str:
@@ -58,7 +70,9 @@ def validate_resident_id(raw: str) -> str:
 
 
 def mask_resident_id(rid: str) -> str:
-    """110***********1234"""
+    """110***********1234 / 110***********002X: the first three (the province and city) and the last four."""
+    if len(rid) <= 7:
+        return "*" * len(rid)
     return rid[:3] + "*" * (len(rid) - 7) + rid[-4:]
 
 
@@ -82,8 +96,50 @@ def normalize_name(raw: str) -> str:
     return s
 
 
+# Two-character family names (复姓), so that 欧阳娜娜 reads 欧阳* and not 欧*.
+_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 司空 夏侯 轩辕 令狐 端木 西门 南宫 独孤 "
+    "呼延 澹台 太史 申屠 闻人 百里 东郭 万俟 钟离 赫连 公冶 濮阳 淳于 单于 拓跋 完颜".split())
+
+
 def mask_name(name: str) -> str:
-    """张** / 买买提·** — keep the family name (first character)."""
+    """张* / 欧阳* / 买买提·* / J*: the family name (or a minority name's first part) stays readable, the rest
+    is one ``*`` whatever its length, so the mask does not tell how long the name is. A one-character name is
+    ``*`` alone."""
+    name = name.strip()
     if not name:
         return name
-    return name[0] + "*" * max(1, len(name) - 1)
+    if "·" in name:
+        return name.split("·", 1)[0] + "·*"
+    if len(name) > 2 and name[:2] in _COMPOUND_SURNAMES:
+        return name[:2] + "*"
+    if len(name) == 1:
+        return "*"
+    return name[0] + "*"
+
+
+# The administrative part of an address (province, city, district or county; a town or township where there
+# is none) identifies nobody; what follows it (road, number, estate, building, room) does. Each level is read
+# in turn from the start, so a 市 or 区 further on (农贸市场, 花园小区) is never taken for one.
+_NOT_ADMIN = r"[^\d省市区县旗盟]"
+_ADMIN = re.compile(
+    rf"(?:{_NOT_ADMIN}{{2,9}}?(?:省|自治区|特别行政区))?"
+    rf"(?:{_NOT_ADMIN}{{1,9}}?(?:市(?![场民])|自治州|地区|盟))?"
+    rf"(?:{_NOT_ADMIN}{{1,9}}?(?:(?<![小社园校景营])区|县|旗|市(?![场民])))?")
+_TOWN = re.compile(rf"{_NOT_ADMIN}{{1,9}}?(?:街道|镇|乡)")
+
+
+def mask_address(address: str) -> str:
+    """河南省郑州市金水区花园路8号院3号楼 → 河南省郑州市金水区****: cut to its administrative first part. An
+    address with no recognisable first part is hidden whole."""
+    s = address.strip()
+    if not s:
+        return s
+    m = _ADMIN.match(s)
+    keep = m.end() if m else 0
+    if keep == 0:
+        t = _TOWN.match(s)
+        keep = t.end() if t else 0
+    if keep >= len(s):
+        return s
+    return s[:keep] + "****"

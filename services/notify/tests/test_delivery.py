@@ -154,7 +154,7 @@ async def test_every_step_reaches_every_recipient_once_per_channel(notify, gw, s
     to_proxy = [m for m in sms if m.body["phone"] == PROXY_PHONE]
     assert len(to_applicant) == 2 and len(to_proxy) == 2
     assert "ABCD-EFGH-JKMN" in to_applicant[0].body["text"] and "ABCD" not in to_proxy[0].body["text"]
-    assert "您代买*" in to_proxy[0].body["text"]  # the proxy sees the applicant's name masked
+    assert "您代买买提·*提交" in to_proxy[0].body["text"]  # the proxy sees the applicant's name masked
     steps = {str(events[1].event_id), str(events[2].event_id)}
     assert all(m.key == m.body["out_id"] and m.key.split("|")[0] in steps for m in sms)  # key = notification id
     hooks = gw.at(f"/hooks/{UNIT}")
