@@ -782,3 +782,71 @@ async def test_the_join_link_shows_for_online_sessions_only_until_they_end(api) 
         "starts_at": past, "ends_at": past + timedelta(hours=1)}})
     after = (await open_page(api, code, "8888")).text
     assert 'id="join"' not in after and url not in after and "已结束" in after
+
+
+# --- personal data on display (docs/adr/0046) ----------------------------------------------------------------
+
+
+def _staff(role: StaffRole, unit: str, path: tuple[str, ...], sub: str) -> dict[str, str]:
+    t = TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=path, name="李主任")
+    return {"Authorization": f"Bearer {t}"}
+
+
+async def test_only_the_handling_unit_sees_the_parties_in_full_others_reveal_with_a_reason(api) -> None:
+    street, community = "410105001", "410105001002"
+    ev = await new_case(api, community, path=("410105", street))
+    aid = ev.assignment_id
+    r = await api.post(f"/api/v1/cases/{aid}/parties", json={"name": "欧阳娜娜", "phone": "0371-65551234"},
+                       headers=_staff(StaffRole.DISPATCHER, community, ("410105", street, community), "d-c"))
+    assert r.status_code == 201 and r.json()["party_id"] == "p2"
+    handling = _staff(StaffRole.MEDIATOR, community, ("410105", street, community), "m-c")
+    district_leader = _staff(StaffRole.LEADER, "410105", ("410105",), "l-d")
+    own_leader = _staff(StaffRole.LEADER, community, ("410105", street, community), "l-c")
+    audit = api.rt.db["audit"]
+
+    # the community's mediator phones the parties: in full, and that read is on record as one of personal data
+    full = (await api.get(f"/api/v1/cases/{aid}", headers=handling)).json()
+    assert full["contact_masked"] is False
+    assert [(p["name"], p["phone"]) for p in full["parties"]] == [("买买提·艾力", "13812345678"),
+                                                                  ("欧阳娜娜", "037165551234")]
+    read = await audit.find_one({"action": "case.personal_data.read", "object_id": aid, "actor": "m-c"})
+    assert read and read["personal_data"] is True and read["actor_unit"] == community
+
+    # the district above (scope=below) and the community's own leader: masked, in the list and the case
+    below = (await api.get("/api/v1/queue", params={"scope": "below"}, headers=district_leader)).json()["items"]
+    listed = next(i for i in below if i["assignment_id"] == aid)
+    assert [(p["name"], p["phone"]) for p in listed["parties"]] == [("买买提·*", "138****5678"),
+                                                                    ("欧阳*", "0371****1234")]
+    for who in (district_leader, own_leader):
+        r = await api.get(f"/api/v1/cases/{aid}", headers=who)
+        assert r.status_code == 200 and r.json()["contact_masked"] is True
+        assert "13812345678" not in r.text and "艾力" not in r.text and "037165551234" not in r.text
+    assert await audit.count_documents({"action": "case.personal_data.read", "object_id": aid}) == 1
+
+    # a reveal needs a reason; refused, it shows nothing and says why in Chinese
+    url = f"/api/v1/cases/{aid}/parties/p1/contact"
+    for body in ({}, {"reason": "看看"}, {"reason": "   "}):
+        r = await api.post(url, json=body, headers=district_leader)
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "reason_required", r.text
+        assert "理由" in r.json()["message"] and "13812345678" not in r.text
+    r = await api.post(url, json={"reason": "督办需要直接联系申请人核实欠薪情况"}, headers=district_leader)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert r.json() == {"party_id": "p1", "role": "applicant", "is_organisation": False, "name": "买买提·艾力",
+                        "phone": "13812345678"}
+    rec = await audit.find_one({"action": "case.party_contact.reveal", "object_id": aid})
+    assert rec["actor"] == "l-d" and rec["actor_unit"] == "410105" and rec["personal_data"] is True
+    assert rec["detail"] == "p1：督办需要直接联系申请人核实欠薪情况" and "13812345678" not in str(rec)
+    calls = [d["success"] async for d in audit.find(
+        {"action": "POST /api/v1/cases/{assignment_id}/parties/{party_id}/contact", "object_id": aid})]
+    assert calls == [False, False, False, True]  # the refusals are on record too
+    assert (await api.post(f"/api/v1/cases/{aid}/parties/p9/contact", json={"reason": "联系当事人核实"},
+                           headers=district_leader)).status_code == 404
+
+    # another branch's staff, and analysts: nothing, not even whether the case exists
+    other_street = _staff(StaffRole.LEADER, "410105002", ("410105", "410105002"), "l-o")
+    assert (await api.get(f"/api/v1/cases/{aid}", headers=other_street)).status_code == 404
+    r = await api.post(url, json={"reason": "督办需要直接联系申请人"}, headers=other_street)
+    assert r.status_code == 404 and "13812345678" not in r.text
+    analyst = _staff(StaffRole.ANALYST, "410105", ("410105",), "a-d")
+    assert (await api.post(url, json={"reason": "统计分析需要"}, headers=analyst)).status_code == 403
+    assert await audit.count_documents({"action": "case.party_contact.reveal", "object_id": aid}) == 1

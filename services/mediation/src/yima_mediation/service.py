@@ -71,6 +71,9 @@ EXPERT_KIND_ZH = {"judge": "法官", "prosecutor": "检察官", "police": "民�
 KIND_ZH = {"people": "人民调解", "administrative": "行政调解", "judicial": "司法调解"}
 TRANSFER_ZH = {"arbitration": "仲裁", "litigation": "诉讼", "administrative": "行政处理"}
 MODE_ZH = {"online": "线上视频调解", "offline": "线下调解", "async": "错时异步调解"}
+# Who phones the parties (docs/adr/0046): within the handling unit only (MediationService.needs_contact).
+CONTACT_ROLES = (StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.MEDIATOR)
+REVEAL_REASON_MIN = 4  # characters: "联系当事人" passes, a bare "看看" does not
 
 
 class InviteNotFound(Exception):
@@ -252,34 +255,45 @@ class MediationService:
 
     # --- queue, acceptance -------------------------------------------------------------------------
 
-    def case_view(self, case: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
-        parties = []
-        for p in case.get("parties", []):
-            name = self._dec(p["name"], "party.name")
-            phone = self._dec(p["phone"], "party.phone") if p.get("phone") else None
-            parties.append({
-                "party_id": p["party_id"], "role": p["role"], "is_organisation": p.get("is_organisation", False),
-                "name": name if (full or p.get("is_organisation")) else mask_name(name),
-                "phone": (phone if full else mask_phone(phone)) if phone else None,
-            })
+    @staticmethod
+    def needs_contact(claims: StaffClaims, case: dict[str, Any]) -> bool:
+        """Whether the caller sees the parties' contact data in full (docs/adr/0046): the handling unit's
+        admins, dispatchers and mediators, who phone the parties. Leaders, and staff of the units above who
+        supervise the case, see it masked and reveal one party's with a reason (:meth:`reveal_contact`)."""
+        return claims.unit == case["unit_code"] and claims.role in CONTACT_ROLES
+
+    def _party_view(self, p: dict[str, Any], contact: bool) -> dict[str, Any]:
+        name = self._dec(p["name"], "party.name")
+        phone = self._dec(p["phone"], "party.phone") if p.get("phone") else None
+        return {
+            "party_id": p["party_id"], "role": p["role"], "is_organisation": p.get("is_organisation", False),
+            "name": name if (contact or p.get("is_organisation")) else mask_name(name),  # a company's name is no
+            "phone": (phone if contact else mask_phone(phone)) if phone else None,  # person's: it stays whole
+        }
+
+    def case_view(self, case: dict[str, Any], *, detail: bool = False, contact: bool = False) -> dict[str, Any]:
+        """``detail``: with the timeline (one case, not a list); ``contact``: the parties' names and phones in
+        full, else masked (张* / 138****5678)."""
         view = {
             "assignment_id": case["_id"], "case_id": case["case_id"], "case_number": case["case_number"],
             "unit_code": case["unit_code"], "unit_name": case.get("unit_name"), "state": case["state"],
             "state_zh": states.STATE_ZH.get(case["state"], case["state"]), "category": case["category"],
             "risk_level": case["risk_level"], "channel": case["channel"], "kind": case.get("kind", "people"),
             "supervisor_unit_name": case["supervisor_unit_name"], "due_at": _aware(case["due_at"]),
-            "description": self._dec(case["description"], "description"), "parties": parties,
+            "description": self._dec(case["description"], "description"),
+            "parties": [self._party_view(p, contact) for p in case.get("parties", [])], "contact_masked": not contact,
             "mediators": [{"person_id": m["person_id"], "name": m["name"]} for m in case.get("mediators", [])],
             "no_shows": case.get("no_shows", 0), "agreement_id": case.get("agreement_id"),
             "judicial": case.get("judicial"), "package_id": case.get("package_id"),
         }
-        if full:
+        if detail:
             view["timeline"] = [{k: (_aware(v) if k == "at" else v) for k, v in t.items()}
                                 for t in case.get("timeline", [])]
         return view
 
     async def queue(self, claims: StaffClaims, state: str | None, below: bool = False) -> list[dict[str, Any]]:
-        """The unit's own queue; with ``below``, the cases of every unit under it too (supervisors, leaders)."""
+        """The unit's own queue; with ``below``, the cases of every unit under it too (supervisors, leaders).
+        A list shows the parties masked to everyone: whoever phones a party opens the case."""
         q: dict[str, Any] = {"unit_code": claims.unit}
         if below:
             if claims.role not in (StaffRole.ADMIN, StaffRole.LEADER, StaffRole.DISPATCHER):
@@ -290,7 +304,36 @@ class MediationService:
         return [self.case_view(c) async for c in self.cases.find(q).sort("received_at", 1).limit(200)]
 
     async def get_case(self, assignment_id: str, claims: StaffClaims) -> dict[str, Any]:
-        return self.case_view(await self._case(assignment_id, claims), full=True)
+        """A case as the caller may see it; the parties' contact data in full only for those who need it."""
+        case = await self._case(assignment_id, claims)
+        return self.case_view(case, detail=True, contact=self.needs_contact(claims, case))
+
+    async def read_case(self, assignment_id: str, claims: StaffClaims) -> dict[str, Any]:
+        """:meth:`get_case` for a person reading it (API, console page): a view with the parties' contact data
+        in full is recorded as a read of personal data first (no record, no data)."""
+        view = await self.get_case(assignment_id, claims)
+        if not view["contact_masked"]:
+            await self.audit.append_alone(self.client, actor=claims, action="case.personal_data.read",
+                                          object_type="assignment", object_id=assignment_id, personal_data=True,
+                                          detail="full")
+        return view
+
+    async def reveal_contact(self, assignment_id: str, claims: StaffClaims, party_id: str, reason: str
+                             ) -> dict[str, Any]:
+        """One party's name and phone in full for someone who may act on the case, with a reason kept in the
+        audit chain (who, which case, which party, why) before the data is given."""
+        case = await self._case(assignment_id, claims)  # 404 alike for other units' cases
+        reason = " ".join(reason.split())
+        if len(reason) < REVEAL_REASON_MIN:
+            raise Refused(422, "reason", "reason_required",
+                          f"查看当事人完整信息须填写理由（至少{REVEAL_REASON_MIN}个字），理由将记入审计日志")
+        party = next((p for p in case.get("parties", []) if p["party_id"] == party_id), None)
+        if party is None:
+            raise Refused(404, "party_id", "not_found", "本案没有这位当事人")
+        await self.audit.append_alone(self.client, actor=claims, action="case.party_contact.reveal",
+                                      object_type="assignment", object_id=assignment_id, personal_data=True,
+                                      detail=f"{party_id}：{reason}")
+        return self._party_view(party, contact=True)
 
     async def accept(self, assignment_id: str, claims: StaffClaims, kind: str) -> dict[str, Any]:
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
@@ -1129,7 +1172,7 @@ class MediationService:
     async def _package(self, case: dict[str, Any], to: str, receiving_body: str
                        ) -> tuple[bytes, str, dict[str, Any]]:
         """The case file: the case, its timeline, its sessions (with records), invitations and documents."""
-        view = self.case_view(case, full=True)
+        view = self.case_view(case, detail=True, contact=True)  # the file for the court: in full
         sessions = []
         async for ses in self.sessions.find({"assignment_id": case["_id"]}).sort("starts_at", 1):
             rec = ses.get("record")

@@ -55,6 +55,10 @@ class PartyIn(_In):
     is_organisation: bool = False
 
 
+class RevealIn(_In):
+    reason: str = Field(default="", max_length=200, description="查看完整信息的理由（记入审计日志）")
+
+
 class WindowIn(_In):
     start: datetime
     end: datetime
@@ -217,9 +221,18 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
                     scope: Annotated[Literal["own", "below"], Query()] = "own") -> Any:
         return {"items": await service.queue(claims, state, below=scope == "below")}
 
-    @r.get("/cases/{assignment_id}", summary="案件详情 A case of the unit")
+    @r.get("/cases/{assignment_id}", summary="案件详情 A case of the unit (parties masked unless the caller "
+           "works it: contact_masked)")
     async def get_case(assignment_id: str, claims: StaffClaims = handle) -> Any:
-        return await service.get_case(assignment_id, claims)
+        return await service.read_case(assignment_id, claims)
+
+    # POST, not GET: the reason stays out of URLs, and a reveal is an act that writes its audit record
+    @r.post("/cases/{assignment_id}/parties/{party_id}/contact",
+            summary="查看当事人完整信息（须说明理由，留痕） Reveal a party's contact data with a reason")
+    async def reveal_contact(assignment_id: str, party_id: str, body: RevealIn, response: Response,
+                             claims: StaffClaims = handle) -> Any:
+        response.headers["Cache-Control"] = "no-store"
+        return await service.reveal_contact(assignment_id, claims, party_id[:8], body.reason)
 
     @r.post("/cases/{assignment_id}/accept", summary="受理 Accept")
     async def accept(assignment_id: str, body: AcceptIn, claims: StaffClaims = manage) -> Any:

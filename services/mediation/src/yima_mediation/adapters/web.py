@@ -34,6 +34,7 @@ from .console.case_view import (
     category_zh,
     details_html,
     invitations_html,
+    reveal_html,
     risk_zh,
     sessions_html,
     timeline_html,
@@ -206,10 +207,13 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
     # --- a case --------------------------------------------------------------------------------------
 
     async def case_page(claims: StaffClaims, aid: str, errors: list[str], ok: str = "", status: int = 200,
-                        viewed: bool = False, kept: tuple[str, dict[str, list[str]]] = ("", {})) -> HTMLResponse:
+                        viewed: bool = False, kept: tuple[str, dict[str, list[str]]] = ("", {}),
+                        revealed: dict[str, Any] | None = None) -> HTMLResponse:
+        """The case; ``revealed``: one party's contact data in full, shown on this answer only (never a redirect
+        target, so it is not in the history to reload)."""
         view = "GET /console/cases/{assignment_id}"
         try:
-            case = await service.get_case(aid, claims)
+            case = await service.read_case(aid, claims)
         except Refused as exc:
             if viewed:
                 await audit(claims, view, "assignment", aid, exc.status)
@@ -226,7 +230,8 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         state = f'<span class="state" id="state">{esc(case["state_zh"])}</span>'
         body = (f'<h1>案件 {esc(case["case_number"])} {state}</h1>'
                 + messages(errors) + messages([OK_ZH[ok]] if ok in OK_ZH else [], "ok")
-                + details_html(case) + sessions_html(sessions, case) + invitations_html(invitations)
+                + details_html(case, revealed) + reveal_html(claims, case, kept)
+                + sessions_html(sessions, case) + invitations_html(invitations)
                 + agreement_html(agreement, case)
                 + actions_html(claims, case, sessions, invitations, agreement, people, rooms, kept,
                                settings.call_minutes)
@@ -240,6 +245,25 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         if isinstance(claims, str):
             return to_login(claims)
         return await case_page(claims, aid[:64], [], ok[:20], viewed=True)
+
+    # before the generic route below, which would take "reveal" for one of the ACTIONS
+    @r.post("/cases/{aid}/reveal", response_class=HTMLResponse)
+    async def case_reveal(request: Request, aid: str) -> Response:
+        claims = signed_in(request)
+        if isinstance(claims, str):
+            return to_login(claims)
+        aid = aid[:64]
+        f = await read_form(request)
+        if not csrf_ok(request, f):
+            return await case_page(claims, aid, ["页面已失效（缺少安全校验码），请刷新页面后重新提交"], status=403)
+        name = "POST /console/cases/{assignment_id}/reveal"
+        try:
+            party = await service.reveal_contact(aid, claims, one(f, "party_id")[:8], one(f, "reason")[:200])
+        except Refused as exc:
+            await audit(claims, name, "assignment", aid, exc.status)
+            return await case_page(claims, aid, [exc.message], status=exc.status, kept=("reveal", f))
+        await audit(claims, name, "assignment", aid, 200)
+        return await case_page(claims, aid, [], ok="reveal", revealed=party)
 
     @r.post("/cases/{aid}/{action}", response_class=HTMLResponse)
     async def case_post(request: Request, aid: str, action: str) -> Response:

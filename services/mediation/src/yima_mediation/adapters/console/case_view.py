@@ -11,7 +11,7 @@ from yima_kit.auth import StaffClaims
 
 from ...core import states
 from ...core.schedule import next_turn
-from ...service import EXPERT_KIND_ZH, KIND_ZH, MODE_ZH, TRANSFER_ZH
+from ...service import EXPERT_KIND_ZH, KIND_ZH, MODE_ZH, REVEAL_REASON_MIN, TRANSFER_ZH
 from ..http import MANAGE
 from .ui import INVITE_STATE_ZH, METHOD_ZH, PARTY_ROLE_ZH, SESSION_STATE_ZH, esc, form, local, one, options
 
@@ -38,11 +38,17 @@ def party_name(case: dict[str, Any], pid: str) -> str:
     return f"{PARTY_ROLE_ZH.get(p['role'], p['role'])} {p['name']}" if p else pid
 
 
-def details_html(case: dict[str, Any]) -> str:
-    parties = "".join(
-        f"<tr><td>{esc(p['party_id'])}</td><td>{esc(PARTY_ROLE_ZH.get(p['role'], p['role']))}</td>"
-        f"<td>{esc(p['name'])}{'（单位）' if p['is_organisation'] else ''}</td><td>{esc(p['phone'])}</td></tr>"
-        for p in case["parties"])
+def details_html(case: dict[str, Any], revealed: dict[str, Any] | None = None) -> str:
+    """``revealed``: one party shown in full (a reveal with a reason) where the case's parties are masked."""
+    def row(p: dict[str, Any]) -> str:
+        if revealed and revealed["party_id"] == p["party_id"]:
+            p = revealed
+        return (f'<tr id="party-{esc(p["party_id"])}"><td>{esc(p["party_id"])}</td>'
+                f"<td>{esc(PARTY_ROLE_ZH.get(p['role'], p['role']))}</td>"
+                f"<td>{esc(p['name'])}{'（单位）' if p['is_organisation'] else ''}</td><td>{esc(p['phone'])}</td></tr>")
+    parties = "".join(row(p) for p in case["parties"])
+    masked = ('<p class="hint" id="masked">当事人姓名、电话已部分隐藏：本案由承办单位办理，如确需联系当事人，'
+              "请在下方“查看完整信息”说明理由。</p>" if case.get("contact_masked") else "")
     mediators = "、".join(esc(m["name"]) for m in case["mediators"]) or "尚未指定"
     return f"""<div class="card" id="details"><h2>基本情况</h2>
 <p>类别：{esc(category_zh(case['category']))} · 风险：{esc(risk_zh(case['risk_level']))} ·
@@ -51,7 +57,27 @@ def details_html(case: dict[str, Any]) -> str:
 办理期限：{esc(local(case['due_at']))}</p>
 <p>纠纷情况：{esc(case['description'])}</p>
 <h2>当事人</h2><table id="parties"><tr><th>编号</th><th>身份</th><th>姓名</th><th>电话</th></tr>{parties}</table>
-<p>调解员：<span id="mediators">{mediators}</span></p></div>"""
+{masked}<p>调解员：<span id="mediators">{mediators}</span></p></div>"""
+
+
+def reveal_html(claims: StaffClaims, case: dict[str, Any], kept: tuple[str, dict[str, list[str]]] = ("", {})
+                ) -> str:
+    """查看完整信息: for those who see the parties masked (leaders, units above) and may act on the case."""
+    if not case.get("contact_masked"):
+        return ""
+    failed, values = kept
+    people = [(p["party_id"], f"{PARTY_ROLE_ZH.get(p['role'], p['role'])} {p['name']}") for p in case["parties"]
+              if not p["is_organisation"] or p["phone"]]
+    if not people:
+        return ""
+    reason = esc(one(values, "reason")) if failed == "reveal" else ""
+    inner = form(f"/console/cases/{case['assignment_id']}/reveal", claims, f"""<div class="row">
+<div><label for="reveal-party">当事人</label><select id="reveal-party" name="party_id">{options(people)}</select></div>
+<div><label for="reveal-reason">理由 <span class="hint">（必填，至少{REVEAL_REASON_MIN}个字，记入审计日志）</span>
+</label>
+<input type="text" id="reveal-reason" name="reason" maxlength="200" value="{reason}"
+ placeholder="如：督办需要直接联系申请人核实情况"></div></div>""", "查看完整信息", "reveal")
+    return box("查看完整信息", inner, "reveal", failed == "reveal")
 
 
 def _session_row(x: dict[str, Any], case: dict[str, Any]) -> str:

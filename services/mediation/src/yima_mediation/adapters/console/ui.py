@@ -46,7 +46,9 @@ OK_ZH = {"accept": "已受理", "return": "已退回", "party": "已登记当事
          "close": "已结案", "fail": "已记录调解不成", "transfer": "已移交，卷宗已生成",
          "person": "已登记", "room": "已登记调解室", "read": "已标为已读",
          "call": "已接通在线呼叫，视频链接见调解场次", "end_call": "已结束在线呼叫，被呼叫人已释放",
-         "turn": "已登记当事人的答复", "claim": "已登记理赔申请", "decide": "已作出理赔决定",
+         "turn": "已登记当事人的答复",
+         "reveal": "已显示该当事人的完整信息（本次查看及理由已记入审计日志）",
+         "claim": "已登记理赔申请", "decide": "已作出理赔决定",
          "dispute": "已登记异议，待复核", "redecide": "已作出复核决定（最终结果）", "evaluate": "已登记理赔评价"}
 
 # Steps that cannot be undone: the form asks for a tick, and the server checks it (a misclick changes nothing).
