@@ -713,3 +713,44 @@ async def test_insurance_claims_through_the_forms(app) -> None:
     audit = [(a["action"], a["success"]) async for a in app.state.runtime.db["audit"].find(
         {"object_id": aid, "action": {"$regex": "insurance|claim|decide|dispute|evaluate"}}).sort("_id", 1)]
     assert ("POST /console/cases/{assignment_id}/redecide", True) in audit
+
+
+async def test_a_leader_above_sees_the_parties_masked_and_reveals_one_with_a_reason(app) -> None:
+    aid = (await new_case(app)).assignment_id
+    staff = Console(app, issue())  # the handling unit's dispatcher: phones the parties
+    page = await staff.get(f"/console/cases/{aid}")
+    assert "13812345678" in page.text and "买买提·艾力" in page.text and 'id="box-reveal"' not in page.text
+
+    leader = Console(app, TokenIssuer.dev().issue(staff_id="l-9", unit="410105", role=StaffRole.LEADER,
+                                                  unit_path=("410105",), name="李主任"))
+    below = await leader.get("/console/queue", params={"scope": "below"})
+    assert f'href="/console/cases/{aid}"' in below.text and "买买提·*" in below.text
+    assert "13812345678" not in below.text and "买买提·艾力" not in below.text
+    page = await leader.get(f"/console/cases/{aid}")
+    assert page.status_code == 200 and "138****5678" in page.text and "买买提·*" in page.text
+    assert "13812345678" not in page.text and "艾力" not in page.text
+    assert 'id="masked"' in page.text and "查看完整信息" in page.text
+
+    r = await leader.post(f"/console/cases/{aid}/reveal", {"party_id": "p1", "reason": "看看"})
+    assert r.status_code == 422 and "须填写理由" in errors_of(r.text) and "13812345678" not in r.text
+    assert 'value="看看"' in r.text  # the typed reason is kept in the reopened form
+    r = await leader.post(f"/console/cases/{aid}/reveal", {"party_id": "p1", "reason": "督办约谈，需电话联系申请人"})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    row = re.search(r'<tr id="party-p1">(.*?)</tr>', r.text).group(1)
+    assert "13812345678" in row and "买买提·艾力" in row and "记入审计日志" in r.text
+    again = await leader.get(f"/console/cases/{aid}")  # the next page is masked again
+    assert "13812345678" not in again.text
+
+    audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
+    reveals = [a for a in audit if a["action"] == "case.party_contact.reveal"]
+    assert [(a["actor"], a["detail"], a["personal_data"]) for a in reveals] == [
+        ("l-9", "p1：督办约谈，需电话联系申请人", True)]
+    posts = [(a["actor"], a["success"]) for a in audit if a["action"] == "POST /console/cases/{assignment_id}/reveal"]
+    assert posts == [("l-9", False), ("l-9", True)]
+    full_reads = [a["actor"] for a in audit if a["action"] == "case.personal_data.read"]
+    assert full_reads == ["s-1"]  # the dispatcher's page; the leader's masked pages are no such read
+
+    other = Console(app, TokenIssuer.dev().issue(staff_id="l-o", unit="410106", role=StaffRole.LEADER,
+                                                 unit_path=("410106",)))
+    r = await other.post(f"/console/cases/{aid}/reveal", {"party_id": "p1", "reason": "督办约谈，需电话联系申请人"})
+    assert r.status_code == 404 and "13812345678" not in r.text
