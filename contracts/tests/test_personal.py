@@ -2,6 +2,7 @@ import pytest
 from yima_contracts.personal import (
     mask_address,
     mask_name,
+    mask_numbers_in_text,
     mask_phone,
     mask_resident_id,
     normalize_name,
@@ -118,3 +119,12 @@ def test_name_masks_keep_the_family_name_readable(raw: str, want: str) -> None:
 ])
 def test_address_masks_keep_the_administrative_part_only(raw: str, want: str) -> None:
     assert mask_address(raw) == want
+
+
+def test_numbers_typed_into_free_text_are_masked() -> None:
+    rid = validate_resident_id("11010519491231002X")
+    text = f"申请人13812345678来电，身份证{rid.lower()}，固话０３７１６５５５１２３４，欠薪2万元"
+    assert mask_numbers_in_text(text) == (
+        "申请人138****5678来电，身份证110***********002X，固话0371****1234，欠薪2万元")
+    text = "2026-11-23致电138 1234 5678及0371-65551234未接通"
+    assert mask_numbers_in_text(text) == "2026-11-23致电138****5678及0371****1234未接通"  # the date stays

@@ -143,3 +143,18 @@ def mask_address(address: str) -> str:
     if keep >= len(s):
         return s
     return s[:keep] + "****"
+
+
+# a run of seven or more digits (an ID may end in X), a landline written with its area code, a mobile in groups;
+# \d takes full-width digits too. Dates (2026-11-23) and sums stay.
+_DIGIT_RUN = re.compile(r"(?:0\d{2,3}[-－\s])?\d{7,}[XxＸｘ]?|1\d{2}[-－\s]\d{4}[-－\s]\d{4}")
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Free text a staff member typed (a reason kept in the audit chain) with every phone- or ID-like run of
+    digits masked (138****5678, 110***********1234): the words stay, the numbers do not."""
+    def one(m: re.Match[str]) -> str:
+        s = re.sub(r"[-\s]", "", unicodedata.normalize("NFKC", m.group(0))).upper()
+        return mask_resident_id(s) if len(s) in (15, 18) else mask_phone(s)
+
+    return _DIGIT_RUN.sub(one, text)

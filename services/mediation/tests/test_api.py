@@ -839,6 +839,11 @@ async def test_only_the_handling_unit_sees_the_parties_in_full_others_reveal_wit
     calls = [d["success"] async for d in audit.find(
         {"action": "POST /api/v1/cases/{assignment_id}/parties/{party_id}/contact", "object_id": aid})]
     assert calls == [False, False, False, True]  # the refusals are on record too
+    r = await api.post(f"/api/v1/cases/{aid}/parties/p2/contact", json={"reason": "核对电话0371-65551234是否有效"},
+                       headers=own_leader)
+    assert r.status_code == 200 and r.json()["phone"] == "037165551234"
+    rec = await audit.find_one({"action": "case.party_contact.reveal", "object_id": aid, "actor": "l-c"})
+    assert rec["detail"] == "p2：核对电话0371****1234是否有效"  # the words are kept, a typed number is not
     assert (await api.post(f"/api/v1/cases/{aid}/parties/p9/contact", json={"reason": "联系当事人核实"},
                            headers=district_leader)).status_code == 404
 
@@ -849,4 +854,4 @@ async def test_only_the_handling_unit_sees_the_parties_in_full_others_reveal_wit
     assert r.status_code == 404 and "13812345678" not in r.text
     analyst = _staff(StaffRole.ANALYST, "410105", ("410105",), "a-d")
     assert (await api.post(url, json={"reason": "统计分析需要"}, headers=analyst)).status_code == 403
-    assert await audit.count_documents({"action": "case.party_contact.reveal", "object_id": aid}) == 1
+    assert await audit.count_documents({"action": "case.party_contact.reveal", "object_id": aid}) == 2

@@ -166,8 +166,14 @@ async def test_a_dispatcher_of_one_unit_cannot_see_another_units_cases(routing) 
 
     detail = (await routing.http.get(f"/api/v1/cases/{case_id}", headers=own)).json()
     assert detail["applicant"]["phone"] != "13812345678" and detail["applicant"]["phone"].endswith("5678")
-    revealed = (await routing.http.get(f"/api/v1/cases/{case_id}", params={"reveal": True}, headers=own)).json()
+    refused = await routing.http.get(f"/api/v1/cases/{case_id}", params={"reveal": True}, headers=own)
+    assert refused.status_code == 422 and "理由" in refused.json()["message"] and "13812345678" not in refused.text
+    why = {"reveal": True, "reason": "回访核实处理结果"}
+    revealed = (await routing.http.get(f"/api/v1/cases/{case_id}", params=why, headers=own)).json()
     assert revealed["applicant"]["phone"] == "13812345678"
+    rec = await routing.db["audit"].find_one({"action": "case.personal_data.read", "object_id": case_id,
+                                              "detail": "revealed：回访核实处理结果"})
+    assert rec and rec["personal_data"] is True
 
 
 async def test_queue_puts_red_then_overdue_then_new_first(routing) -> None:

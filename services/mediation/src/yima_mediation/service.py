@@ -36,7 +36,7 @@ from yima_contracts import (
 )
 from yima_contracts.codes import ActorKind, CaseState, Category, FeedbackKind, Outcome, StaffRole
 from yima_contracts.mediation_events import ExpertAnswer
-from yima_contracts.personal import mask_name, mask_phone
+from yima_contracts.personal import mask_name, mask_numbers_in_text, mask_phone
 from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
@@ -332,7 +332,7 @@ class MediationService:
             raise Refused(404, "party_id", "not_found", "本案没有这位当事人")
         await self.audit.append_alone(self.client, actor=claims, action="case.party_contact.reveal",
                                       object_type="assignment", object_id=assignment_id, personal_data=True,
-                                      detail=f"{party_id}：{reason}")
+                                      detail=f"{party_id}：{mask_numbers_in_text(reason)}")  # no numbers kept
         return self._party_view(party, contact=True)
 
     async def accept(self, assignment_id: str, claims: StaffClaims, kind: str) -> dict[str, Any]:

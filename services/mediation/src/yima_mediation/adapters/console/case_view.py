@@ -73,7 +73,8 @@ def reveal_html(claims: StaffClaims, case: dict[str, Any], kept: tuple[str, dict
     reason = esc(one(values, "reason")) if failed == "reveal" else ""
     inner = form(f"/console/cases/{case['assignment_id']}/reveal", claims, f"""<div class="row">
 <div><label for="reveal-party">当事人</label><select id="reveal-party" name="party_id">{options(people)}</select></div>
-<div><label for="reveal-reason">理由 <span class="hint">（必填，至少{REVEAL_REASON_MIN}个字，记入审计日志）</span>
+<div><label for="reveal-reason">理由 <span class="hint">（必填，至少{REVEAL_REASON_MIN}个字，记入审计日志；
+请写明用途，不要填写当事人的号码）</span>
 </label>
 <input type="text" id="reveal-reason" name="reason" maxlength="200" value="{reason}"
  placeholder="如：督办需要直接联系申请人核实情况"></div></div>""", "查看完整信息", "reveal")
