@@ -47,8 +47,8 @@ def details_html(case: dict[str, Any], revealed: dict[str, Any] | None = None) -
                 f"<td>{esc(PARTY_ROLE_ZH.get(p['role'], p['role']))}</td>"
                 f"<td>{esc(p['name'])}{'（单位）' if p['is_organisation'] else ''}</td><td>{esc(p['phone'])}</td></tr>")
     parties = "".join(row(p) for p in case["parties"])
-    masked = ('<p class="hint" id="masked">当事人姓名、电话已部分隐藏：本案由承办单位办理，如确需联系当事人，'
-              "请在下方“查看完整信息”说明理由。</p>" if case.get("contact_masked") else "")
+    masked = ('<p class="hint" id="masked">当事人姓名、电话已部分隐藏（完整信息仅承办单位的受理、调解人员可见）。'
+              "如确需联系当事人，请在下方“查看完整信息”说明理由。</p>" if case.get("contact_masked") else "")
     mediators = "、".join(esc(m["name"]) for m in case["mediators"]) or "尚未指定"
     return f"""<div class="card" id="details"><h2>基本情况</h2>
 <p>类别：{esc(category_zh(case['category']))} · 风险：{esc(risk_zh(case['risk_level']))} ·
