@@ -38,6 +38,20 @@ def invited(case_id: str, person_id: str, phone: str | None) -> ExpertInvited:
         reply_zh="请尽快联系金水区劳动争议调解委员会答复是否参加", invitation_code=CODE if phone else None)
 
 
+def consuming(settings: NotifySettings, topic: str, model: type, name: str, handler: str
+              ) -> tuple[Runtime, NotifyService, DeliveryWorker]:
+    """notify's production consumer ``name`` (same ledger) on ``topic``, in a consumer group of the test's own so
+    that no other notify on this broker takes the messages; and a delivery worker to run by hand."""
+    rt = Runtime.create(settings)
+    channels = build_channels(settings)
+    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
+    rt.consumers.subscribe(topic, model, name=name,
+                           group_id=f"test-{settings.mongo_db_prefix}{name}")(getattr(service, handler))
+    rt.on_start.append(lambda _: service.setup())
+    return rt, service, worker
+
+
 @pytest.fixture
 def gw():
     g = DevGateway().start()
@@ -51,15 +65,8 @@ async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_come
                               mongo_db_prefix=mongo_db_prefix, sms_url=f"{gw.url}/sms", quiet_hours="",
                               digest_window_seconds=0, retry_base_seconds=1, http_timeout_seconds=2,
                               mediation_public_url="https://tiaojie.example.cn")
-    rt = Runtime.create(settings)
-    channels = build_channels(settings)
-    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
-    worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
-    # The production consumer (same ledger name, "notify.expert_invitations"), in a group of this test's own so
-    # that no other notify on this broker takes the messages.
-    rt.consumers.subscribe(topics.MEDIATION_EXPERT_INVITED, ExpertInvited, name="expert_invitations",
-                           group_id=f"test-{mongo_db_prefix}expert_invitations")(service.on_expert_invited)
-    rt.on_start.append(lambda _: service.setup())
+    rt, service, worker = consuming(settings, topics.MEDIATION_EXPERT_INVITED, ExpertInvited, "expert_invitations",
+                                    "on_expert_invited")
     case_id = f"case-{uuid.uuid4().hex[:12]}"
     person = str(uuid.uuid4())
     event = invited(case_id, person, EXPERT_PHONE)
@@ -110,14 +117,8 @@ async def test_the_hosting_unit_hears_an_experts_answer_once_when_the_event_come
                               mongo_db_prefix=mongo_db_prefix, quiet_hours="", digest_window_seconds=0,
                               retry_base_seconds=1, http_timeout_seconds=2, webhook_secret="s3cret",
                               unit_contacts_json=json.dumps({unit: {"webhook_url": f"{gw.url}/hooks/{unit}"}}))
-    rt = Runtime.create(settings)
-    channels = build_channels(settings)
-    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
-    worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
-    # The production consumer's name (ledger "notify.expert_answers"), in a group of this test's own.
-    rt.consumers.subscribe(topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered, name="expert_answers",
-                           group_id=f"test-{mongo_db_prefix}expert_answers")(service.on_expert_answered)
-    rt.on_start.append(lambda _: service.setup())
+    rt, service, worker = consuming(settings, topics.MEDIATION_EXPERT_ANSWERED, ExpertAnswered, "expert_answers",
+                                    "on_expert_answered")
     case_id = f"case-{uuid.uuid4().hex[:12]}"  # a case notify never heard of: the unit is told all the same
     declined = answered(case_id, unit, "declined", "当天有庭审")
     accepted = answered(case_id, unit, "accepted", None)  # same case key, same partition: read after both copies
