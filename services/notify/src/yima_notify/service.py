@@ -41,6 +41,7 @@ from yima_contracts import (
     topics,
 )
 from yima_contracts.codes import ActorKind, SupervisionStep
+from yima_contracts.human_codes import display_code, normalize_code
 from yima_contracts.personal import mask_name, phone_last4
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
@@ -75,12 +76,7 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def display_code(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def normalize_tracking_code(raw: str) -> str:
-    return raw.strip().upper().replace("-", "").replace(" ", "")
+normalize_tracking_code = normalize_code  # the shape of intake's tracking codes (contracts)
 
 
 @dataclass(frozen=True)
