@@ -37,7 +37,7 @@ def test_no_service_imports_another() -> None:
 def test_contracts_depend_on_pydantic_only() -> None:
     imports = set(imported_packages(ROOT / "contracts" / "src"))
     third_party = {i for i in imports if not i.startswith("yima_contracts")} - {
-        "__future__", "json", "re", "sys", "unicodedata", "datetime", "typing", "uuid", "enum", "pathlib"}
+        "__future__", "json", "re", "secrets", "sys", "unicodedata", "datetime", "typing", "uuid", "enum", "pathlib"}
     assert third_party == {"pydantic"}, third_party
 
 
