@@ -823,6 +823,15 @@ async def test_only_the_handling_unit_sees_the_parties_in_full_others_reveal_wit
         assert "13812345678" not in r.text and "艾力" not in r.text and "037165551234" not in r.text
     assert await audit.count_documents({"action": "case.personal_data.read", "object_id": aid}) == 1
 
+    # what the applicant typed is masked for them too: the party's own name and any phone-like number
+    ev2 = order(community, ("410105", street)).model_copy(update={
+        "description": "我是买买提·艾力，包工头欧阳某欠我工资，有事打我电话13812345678"})
+    assert await api.svc.ingest(ev2, api.rt.consumers)
+    seen = (await api.get(f"/api/v1/cases/{ev2.assignment_id}", headers=district_leader)).json()["description"]
+    assert seen == "我是买买提·*，包工头欧阳某欠我工资，有事打我电话138****5678"
+    mine = (await api.get(f"/api/v1/cases/{ev2.assignment_id}", headers=handling)).json()["description"]
+    assert mine == ev2.description
+
     # a reveal needs a reason; refused, it shows nothing and says why in Chinese
     url = f"/api/v1/cases/{aid}/parties/p1/contact"
     for body in ({}, {"reason": "看看"}, {"reason": "   "}):

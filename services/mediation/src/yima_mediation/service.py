@@ -280,16 +280,31 @@ class MediationService:
             "state_zh": states.STATE_ZH.get(case["state"], case["state"]), "category": case["category"],
             "risk_level": case["risk_level"], "channel": case["channel"], "kind": case.get("kind", "people"),
             "supervisor_unit_name": case["supervisor_unit_name"], "due_at": _aware(case["due_at"]),
-            "description": self._dec(case["description"], "description"),
+            "description": self._free_text(self._dec(case["description"], "description"), case, contact),
             "parties": [self._party_view(p, contact) for p in case.get("parties", [])], "contact_masked": not contact,
             "mediators": [{"person_id": m["person_id"], "name": m["name"]} for m in case.get("mediators", [])],
             "no_shows": case.get("no_shows", 0), "agreement_id": case.get("agreement_id"),
             "judicial": case.get("judicial"), "package_id": case.get("package_id"),
         }
         if detail:
-            view["timeline"] = [{k: (_aware(v) if k == "at" else v) for k, v in t.items()}
+            view["timeline"] = [{k: (_aware(v) if k == "at" else self._free_text(v, case, contact)
+                                     if k == "text_zh" else v) for k, v in t.items()}
                                 for t in case.get("timeline", [])]
         return view
+
+    def _free_text(self, text: str, case: dict[str, Any], contact: bool) -> str:
+        """What people typed (the description, a record's next step) for a viewer who sees the parties masked:
+        the parties' own names masked where they appear, and every phone- or ID-like number (docs/adr/0046).
+        Other names cannot be told from ordinary words and stay."""
+        if contact or not isinstance(text, str):
+            return text
+        for p in case.get("parties", []):
+            if p.get("is_organisation"):
+                continue
+            name = self._dec(p["name"], "party.name")
+            if len(name) >= 2:
+                text = text.replace(name, mask_name(name))
+        return mask_numbers_in_text(text)
 
     async def queue(self, claims: StaffClaims, state: str | None, below: bool = False) -> list[dict[str, Any]]:
         """The unit's own queue; with ``below``, the cases of every unit under it too (supervisors, leaders).
