@@ -52,23 +52,22 @@ class Sweeper:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def _claim_joint(self) -> dict[str, Any] | None:
+    async def _claim_due(self, col: Any, due: str, claimed: str, match: dict[str, Any]) -> dict[str, Any] | None:
+        """Claim the earliest document whose ``due`` time has come and that nobody holds (``claimed`` is a
+        lease: a sweeper that died lets it lapse and another takes the reminder over)."""
         now = self.now()
-        return await self.service.joints.find_one_and_update(
-            {"reminded": False, "report_by": {"$lte": now},
-             "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
-            {"$set": {"claimed_until": now + self.claim_for}},
-            sort=[("report_by", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
+        return await col.find_one_and_update(
+            {**match, due: {"$lte": now}, "$or": [{claimed: None}, {claimed: {"$lt": now}}]},
+            {"$set": {claimed: now + self.claim_for}},
+            sort=[(due, 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
         )
 
+    async def _claim_joint(self) -> dict[str, Any] | None:
+        return await self._claim_due(self.service.joints, "report_by", "claimed_until", {"reminded": False})
+
     async def _claim_redispatch(self) -> dict[str, Any] | None:
-        now = self.now()
-        return await self.service.cases.find_one_and_update(
-            {"pending_dispatch.reminded": False, "pending_dispatch.remind_at": {"$lte": now},
-             "$or": [{"pending_dispatch.claimed_until": None}, {"pending_dispatch.claimed_until": {"$lt": now}}]},
-            {"$set": {"pending_dispatch.claimed_until": now + self.claim_for}},
-            sort=[("pending_dispatch.remind_at", 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
-        )
+        return await self._claim_due(self.service.cases, "pending_dispatch.remind_at",
+                                     "pending_dispatch.claimed_until", {"pending_dispatch.reminded": False})
 
     async def run_once(self) -> int:
         """Fire every step that is due now (supervision chains, joint report-ins, returned cases waiting for
