@@ -100,6 +100,26 @@ def topics_create(
     typer.echo(f"ok: {' '.join(names)}", err=True)
 
 
+@app.command("topic-dump")
+def topic_dump(
+    topic: Annotated[str, typer.Argument(help="e.g. unit.410105001001.cases, case.status, dlq.routing")],
+    bootstrap: Annotated[str, typer.Option(envvar="YIMA_KAFKA_BOOTSTRAP")] = "127.0.0.1:9092",
+    key: Annotated[str | None, typer.Option(help="only the records of this key (a case id)")] = None,
+) -> None:
+    """Print a topic's records from the beginning, one per line (what a department's system would read);
+    no kcat needed."""
+    from .kafka_tools import dump_topic  # aiokafka only for this command
+
+    try:
+        records = run_sync(dump_topic(bootstrap, topic))
+    except Exception as exc:  # a missing topic, an unreachable broker: the message says which
+        raise _fail(exc) from exc
+    for r in records:
+        k = r.key.decode(errors="replace") if r.key else ""
+        if key is None or k == key:
+            typer.echo(f"{r.partition}:{r.offset} {k} {r.value.decode(errors='replace') if r.value else ''}")
+
+
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
 from . import platform  # noqa: E402,F401  (registers run, asyncapi)

@@ -59,6 +59,21 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any]
         await consumer.stop()
 
 
+async def dump_topic(bootstrap: str, topic: str, idle: float = 2.0, timeout: float = 60) -> Records:
+    """Everything on ``topic`` so far: read from the beginning until nothing new came for ``idle`` seconds."""
+    loop = asyncio.get_running_loop()
+    last = {"n": -1, "at": loop.time()}
+
+    def quiet(records: Records) -> Records | None:
+        if len(records) != last["n"]:
+            last["n"], last["at"] = len(records), loop.time()
+            return None
+        return records if loop.time() - last["at"] >= idle else None
+
+    result: Records = await read_topic(bootstrap, topic, quiet, timeout=timeout)
+    return result
+
+
 def keyed(key: str, at_least: int = 1) -> Callable[[Records], Records | None]:
     """A condition for :func:`read_topic`: the records with this key, once there are ``at_least`` of them."""
 

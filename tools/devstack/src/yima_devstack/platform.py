@@ -117,8 +117,10 @@ Try it:
   curl -s -X POST {platform.procs["intake"].url}/api/v1/cases -H 'Content-Type: application/json' \\
     -d '{{"channel":"self_service","applicant":{{"name":"张三","phone":"13812345678"}},
          "description":"楼上邻居家漏水把我家天花板泡坏了","location":{{"unit_code":"410105001001"}}}}'
-  kcat -b {endpoints.kafka_bootstrap} -t unit.410105001001.cases -C -e     # the community's own topic
+  ./yima topic-dump unit.410105001001.cases     # the community's own topic (work orders)
   curl -s '{platform.procs["intake"].url}/api/v1/track/<tracking_code>?check=5678'
+  {platform.procs["intake"].url}/track                       the applicant's tracking page (code + last 4 digits)
+  {platform.procs["mediation"].url}/console               the staff console (e.g. jsq-ldtj-01 / Yima#Demo2026)
 
 Ctrl-C stops everything.
 """)
