@@ -858,6 +858,11 @@ async def test_a_resend_is_refused_when_it_cannot_or_must_not_reach_the_expert(a
     for refused_id in (declined, refused, nophone, iid):
         assert await api.svc.audit.col.find_one({"action": "invitation.resend", "object_id": refused_id}) is None
     assert len(await invited_events(api, ev.case_id, iid)) == 1
+    # an invitation from before the codes (none stored) gets its first one
+    await api.svc.invitations.update_one({"_id": iid}, {"$unset": {"code_idx": "", "check_idx": ""}})
+    assert (await api.post(f"/api/v1/invitations/{iid}/resend", headers=MEDIATOR)).status_code == 200
+    code = (await invited_events(api, ev.case_id, iid))[-1]["invitation_code"]
+    assert (await open_page(api, code, "9494")).status_code == 200
     # once the case has ended, there is nothing to come to
     await api.svc.cases.update_one({"_id": aid}, {"$set": {"state": "closed"}})
     r = await api.post(f"/api/v1/invitations/{iid}/resend", headers=MEDIATOR)

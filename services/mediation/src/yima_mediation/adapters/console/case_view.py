@@ -128,7 +128,9 @@ def invitations_html(invitations: list[dict[str, Any]], claims: StaffClaims, cas
                 + (f"（{esc('；'.join(i['reasons']))}）" if i.get("reasons") else ""))
         if i.get("resent_at"):
             line += f'<span class="hint">（{esc(local(i["resent_at"]))} 已重新发送邀请短信）</span>'
-        if open_ and i["state"] in RESENDABLE and i.get("has_phone"):
+        if open_ and i["state"] in RESENDABLE and not i.get("has_phone"):
+            line += '<span class="hint">（未登记手机号，不发短信，请电话联系）</span>'
+        elif open_ and i["state"] in RESENDABLE:
             line += form(url, claims, f'<input type="hidden" name="invitation_id" value="{esc(i["invitation_id"])}">',
                          "重新发送邀请短信", f"resend-{i['invitation_id']}")
         return f"<li>{line}</li>"

@@ -80,6 +80,7 @@ input:focus,textarea:focus,select:focus{outline:3px solid #1565c0;border-color:#
 button,.button{display:inline-block;font-size:20px;padding:10px 22px;margin-top:14px;border:0;border-radius:8px;
 background:#0d47a1;color:#fff;font-weight:bold;text-decoration:none;cursor:pointer}
 button.danger{background:#b71c1c}.button.secondary{background:#455a64}
+#invitations button{font-size:17px;padding:6px 14px;margin:4px 0 8px;background:#455a64}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:8px;border-bottom:1px solid #ddd;
 vertical-align:top}th{background:#e3f2fd}
 .errors{background:#fdecea;border:2px solid #b71c1c;border-radius:8px;padding:10px 14px;margin-bottom:12px}
