@@ -758,6 +758,117 @@ async def test_a_declined_or_conflicted_expert_cannot_accept(api) -> None:
     assert sched == []  # nothing was booked: a refusal does not reach notify
 
 
+async def invited_events(api, case_id: str, invitation_id: str) -> list[dict]:
+    import json
+
+    sent = [json.loads(d["payload"]) for d in await staged(api, case_id, "mediation.expert_invited")]
+    return [e for e in sent if e["invitation_id"] == invitation_id]
+
+
+async def test_staff_resend_a_lost_invitation_sms_with_a_new_code_and_the_old_one_dies(api) -> None:
+    from yima_mediation.core.invite_code import display_invite_code as shown
+    from yima_mediation.core.invite_code import new_invite_code
+
+    ev, aid = await accepted_case_with_mediator(api)
+    pid, iid, old = await invite_with_code(api, ev, aid, "13700009191", "孙明")
+    # the expert fumbled the digits on the old text until it locked: a resend must not inherit the lock
+    for _ in range(api.svc.settings.invite_max_failures):
+        assert (await open_page(api, old, "0000")).status_code == 404
+    assert (await open_page(api, old, "9191")).status_code == 429
+    r = await api.post(f"/api/v1/invitations/{iid}/resend", headers=MEDIATOR)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"invitation_id": iid, "state": "invited", "resends_24h": 1}
+    # one new event for the same invitation, with a new code and its own event id (notify's ledger sends it)
+    first, again = await invited_events(api, ev.case_id, iid)
+    new = again["invitation_code"]
+    assert new and new != old and again["event_id"] != first["event_id"]
+    assert (again["person_id"], again["expert_phone"], again["expert_name"]) == (pid, "13700009191", "孙明")
+    assert {k: v for k, v in again.items() if k not in ("event_id", "occurred_at", "invitation_code")} == {
+        k: v for k, v in first.items() if k not in ("event_id", "occurred_at", "invitation_code")}
+    assert new not in str(r.json()) and new not in str(await api.svc.invitations.find_one({"_id": iid}))
+    # the new code opens the page; the old one answers exactly as a code that never existed
+    page = await open_page(api, new, "9191")
+    assert page.status_code == 200 and "孙明律师您好" in page.text and ev.case_number in page.text
+    unknown = new_invite_code()
+    dead, nobody = await open_page(api, old, "9191"), await open_page(api, unknown, "9191")
+    assert dead.status_code == nobody.status_code == 404 and "未找到该邀请，或手机号后四位不匹配" in dead.text
+    assert dead.text.replace(shown(old), "?") == nobody.text.replace(shown(unknown), "?")
+    ok = await answer_on_page(api, old, "9191", form_token(page), "accept")  # the old code cannot answer either
+    assert ok.status_code == 404
+    # staff see it on the case; the audit chain holds it as the staff member's, in the same transaction
+    timeline = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()["timeline"]
+    assert "向律师孙明重新发送邀请短信" in timeline[-1]["text_zh"]
+    rec = await api.svc.audit.col.find_one({"action": "invitation.resend", "object_id": iid})
+    assert rec["actor"] == "m-1" and rec["detail"] == "state=invited resends_24h=1"
+    assert (await api.svc.audit.verify())[0]
+    listed = next(i for i in (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
+                  if i["invitation_id"] == iid)
+    assert listed["has_phone"] and listed["resent_at"]
+    # an accepted expert may need it too (the page holds the video link); then the daily limit stops a slip
+    assert (await answer_on_page(api, new, "9191", form_token(page), "accept")).status_code == 200
+    limit = api.svc.settings.invite_resend_max_per_day
+    for n in range(2, limit + 1):
+        r = await api.post(f"/api/v1/invitations/{iid}/resend", headers=STAFF)
+        assert r.status_code == 200 and r.json() == {"invitation_id": iid, "state": "accepted", "resends_24h": n}
+    latest = (await invited_events(api, ev.case_id, iid))[-1]["invitation_code"]
+    over = await api.post(f"/api/v1/invitations/{iid}/resend", headers=STAFF)
+    assert over.status_code == 409 and over.json()["errors"][0]["code"] == "resend_limit"
+    assert f"24小时内已重新发送{limit}次" in over.json()["message"]
+    assert len(await invited_events(api, ev.case_id, iid)) == 1 + limit  # the refusal staged nothing
+    assert (await open_page(api, latest, "9191")).status_code == 200  # and changed no code
+    # a day later the count starts again
+    await api.svc.invitations.update_one({"_id": iid}, {"$set": {
+        "resent_at": [datetime.now(UTC) - timedelta(hours=25)] * limit}})
+    assert (await api.post(f"/api/v1/invitations/{iid}/resend", headers=STAFF)).status_code == 200
+
+
+async def test_a_resend_is_refused_when_it_cannot_or_must_not_reach_the_expert(api) -> None:
+    ev, aid = await accepted_case_with_mediator(api)
+    # declined: nothing to send
+    _, declined, _ = await invite_with_code(api, ev, aid, "13700009292")
+    assert (await api.post(f"/api/v1/invitations/{declined}/answer", json={"accept": False, "reason": "出差"},
+                           headers=MEDIATOR)).status_code == 200
+    r = await api.post(f"/api/v1/invitations/{declined}/resend", headers=MEDIATOR)
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "not_resendable"
+    assert "已谢绝" in r.json()["message"]
+    # refused (conflict of interest): never invited
+    rel = await person(api, "lawyer", "钱律师", phone="13700009393", employer="郑州某建筑劳务公司")
+    assert (await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": rel},
+                           headers=MEDIATOR)).status_code == 409
+    refused = next(i["invitation_id"] for i in (await api.get(f"/api/v1/cases/{aid}/invitations",
+                                                             headers=MEDIATOR)).json()["items"]
+                   if i["person_id"] == rel)
+    r = await api.post(f"/api/v1/invitations/{refused}/resend", headers=MEDIATOR)
+    assert r.status_code == 409 and "回避" in r.json()["message"]
+    # no phone: no text to send
+    sage = await person(api, "sage", "王乡贤")
+    inv = await api.post(f"/api/v1/cases/{aid}/invitations", json={"person_id": sage}, headers=MEDIATOR)
+    nophone = inv.json()["invitation_id"]
+    r = await api.post(f"/api/v1/invitations/{nophone}/resend", headers=MEDIATOR)
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "no_phone" and "手机号" in r.json()["message"]
+    assert not next(i for i in (await api.get(f"/api/v1/cases/{aid}/invitations", headers=MEDIATOR)).json()["items"]
+                    if i["invitation_id"] == nophone)["has_phone"]
+    # another unit's staff, and an unknown invitation: the same 404; an analyst may not
+    _, iid, _ = await invite_with_code(api, ev, aid, "13700009494")
+    other = await api.post(f"/api/v1/invitations/{iid}/resend", headers=token(unit=OTHER))
+    unknown = await api.post(f"/api/v1/invitations/{uuid.uuid4()}/resend", headers=STAFF)
+    assert other.status_code == unknown.status_code == 404 and other.json() == unknown.json()
+    assert (await api.post(f"/api/v1/invitations/{iid}/resend",
+                           headers=token(StaffRole.ANALYST))).status_code == 403
+    for refused_id in (declined, refused, nophone, iid):
+        assert await api.svc.audit.col.find_one({"action": "invitation.resend", "object_id": refused_id}) is None
+    assert len(await invited_events(api, ev.case_id, iid)) == 1
+    # an invitation from before the codes (none stored) gets its first one
+    await api.svc.invitations.update_one({"_id": iid}, {"$unset": {"code_idx": "", "check_idx": ""}})
+    assert (await api.post(f"/api/v1/invitations/{iid}/resend", headers=MEDIATOR)).status_code == 200
+    code = (await invited_events(api, ev.case_id, iid))[-1]["invitation_code"]
+    assert (await open_page(api, code, "9494")).status_code == 200
+    # once the case has ended, there is nothing to come to
+    await api.svc.cases.update_one({"_id": aid}, {"$set": {"state": "closed"}})
+    r = await api.post(f"/api/v1/invitations/{iid}/resend", headers=MEDIATOR)
+    assert r.status_code == 409 and "调解已结束" in r.json()["message"]
+
+
 async def test_the_join_link_shows_for_online_sessions_only_until_they_end(api) -> None:
     ev, aid = await accepted_case_with_mediator(api)
     _, _, code = await invite_with_code(api, ev, aid, "13700008888")

@@ -465,6 +465,47 @@ async def test_experts_rooms_and_an_offline_session(app) -> None:
     assert r.status_code == 409 and "已被预约" in errors_of(r.text)
 
 
+async def test_staff_resend_an_invitation_sms_from_the_case_page(app) -> None:
+    staff = Console(app, issue())
+    svc = app.state.service
+    me = await _claims(staff)
+    tag = uuid.uuid4().hex[:4]
+    sage = (await svc.register_person(me, "sage", f"孙乡贤{tag}", "13700001212", [], [], None, None, None))["person_id"]
+    mute = (await svc.register_person(me, "sage", f"王乡贤{tag}", None, [], [], None, None, None))["person_id"]
+    aid = (await new_case(app)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    await staff.act(aid, "invite", {"person_id": sage})
+    page = await staff.act(aid, "invite", {"person_id": mute})
+    invs = {i["person_id"]: i["invitation_id"] for i in await svc.list_invitations(aid, me)}
+    # a button on the texted expert's line only (without a phone there is no text to send again)
+    assert f'id="resend-{invs[sage]}"' in page.text and f'id="resend-{invs[mute]}"' not in page.text
+    stored = await svc.invitations.find_one({"_id": invs[sage]})
+    # without the session's CSRF token the form changes nothing
+    r = await staff.post(f"/console/cases/{aid}/resend", {"invitation_id": invs[sage]}, csrf=False)
+    assert r.status_code == 403 and "缺少安全校验码" in errors_of(r.text)
+    assert (await svc.invitations.find_one({"_id": invs[sage]}))["code_idx"] == stored["code_idx"]
+    page = await staff.act(aid, "resend", {"invitation_id": invs[sage]})
+    assert "已重新发送邀请短信" in page.text and f"向乡贤孙乡贤{tag}重新发送邀请短信" in page.text
+    assert (await svc.invitations.find_one({"_id": invs[sage]}))["code_idx"] != stored["code_idx"]
+    # an invitation of another case cannot be reached through this case's form (nor one of another unit)
+    other = (await new_case(app)).assignment_id
+    await staff.act(other, "accept", {"kind": "people"})
+    r = await staff.post(f"/console/cases/{other}/resend", {"invitation_id": invs[sage]})
+    assert r.status_code == 404 and "未找到该邀请" in errors_of(r.text)
+    r = await Console(app, issue(unit=OTHER, sub="o-1")).post(f"/console/cases/{aid}/resend",
+                                                              {"invitation_id": invs[sage]})
+    assert r.status_code == 404
+    r = await staff.post(f"/console/cases/{aid}/resend", {"invitation_id": invs[mute]})
+    assert r.status_code == 409 and "手机号" in errors_of(r.text)
+    for _ in range(svc.settings.invite_resend_max_per_day - 1):
+        await staff.act(aid, "resend", {"invitation_id": invs[sage]})
+    r = await staff.post(f"/console/cases/{aid}/resend", {"invitation_id": invs[sage]})
+    assert r.status_code == 409 and "24小时内已重新发送" in errors_of(r.text)
+    # declined: the button goes
+    page = await staff.act(aid, "answer", {"invitation_id": invs[sage], "accept": "0", "reason": "外出"})
+    assert f'id="resend-{invs[sage]}"' not in page.text
+
+
 # --- the unit's inbox, read from notify -------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ EXPERT_PHONE = "13700001234"
 
 
 CODE = "ABCD2345EFGH"
+CODE2 = "HJKM6789NPQR"
 
 
 def invited(case_id: str, person_id: str, phone: str | None) -> ExpertInvited:
@@ -70,32 +71,37 @@ async def test_the_expert_gets_one_sms_and_one_inbox_message_when_the_event_come
     case_id = f"case-{uuid.uuid4().hex[:12]}"
     person = str(uuid.uuid4())
     event = invited(case_id, person, EXPERT_PHONE)
+    # staff resent the SMS (the expert lost it): the same invitation, a new event with a new code — texted once
+    resent = event.model_copy(update={"event_id": uuid.uuid4(), "invitation_code": CODE2,
+                                      "occurred_at": event.occurred_at + timedelta(minutes=5)})
     after = invited(case_id, f"{person}-b", None)  # same case key, same partition: read after both copies
     duplicates = metrics.EVENTS_DUPLICATE.labels("notify.expert_invitations")
     seen_before = duplicates._value.get()
     try:
         await rt.start(consume=True, relay=False)
-        for e in (event, event, after):
+        for e in (event, event, resent, resent, after):
             await produce(yima_infra.kafka_bootstrap, topics.MEDIATION_EXPERT_INVITED, case_id,
                           e.model_dump_json().encode())
         col = rt.db["notifications"]
         await wait_for(lambda: col.find_one({"recipient": f"person:{person}-b"}), timeout=90)
-        assert duplicates._value.get() - seen_before == 1  # the second copy did reach the consumer, and was skipped
+        assert duplicates._value.get() - seen_before == 2  # each second copy did reach the consumer, and was skipped
 
         for _ in range(2):  # the worker runs again: nothing more goes out
             await worker.drain()
         sms = gw.at("/sms")
-        assert len(sms) == 1 and gw.requests == 1
-        assert sms[0].body["phone"] == EXPERT_PHONE and "JSQ-2026-000042" in sms[0].body["text"]
+        assert len(sms) == 2 and gw.requests == 2  # the invitation and its resend, once each
+        assert all(x.body["phone"] == EXPERT_PHONE and "JSQ-2026-000042" in x.body["text"] for x in sms)
         # the text links to the expert's own page (mediation's public address from the setting), with the code
-        assert f"请打开https://tiaojie.example.cn/invite/{CODE} 答复" in sms[0].body["text"]
+        for code in (CODE, CODE2):
+            assert sum(f"请打开https://tiaojie.example.cn/invite/{code} 答复" in x.body["text"] for x in sms) == 1
         mine = [d async for d in col.find({"recipient": f"person:{person}"})]
         assert sorted((d["channel"], d["state"], d["recipient_kind"]) for d in mine) == [
-            ("inbox", "delivered", "expert"), ("sms", "delivered", "expert")]
+            ("inbox", "delivered", "expert"), ("inbox", "delivered", "expert"),
+            ("sms", "delivered", "expert"), ("sms", "delivered", "expert")]
         assert all(d["scope_units"] == ["JSQ-LDTJ"] and d["template_id"] == "expert.invited.v2" for d in mine)
         assert EXPERT_PHONE not in str(mine)  # the address is encrypted at rest
         inbox = await service.person_inbox(person)
-        assert len(inbox) == 1 and f"/invite/{CODE}" in inbox[0]["text"]
+        assert sorted(CODE2 in m["text"] for m in inbox) == [False, True]
         # without a phone: the inbox only
         other = [d async for d in col.find({"recipient": f"person:{person}-b"})]
         assert [(d["channel"], d["template_id"]) for d in other] == [("inbox", "expert.invited.v1")]

@@ -38,6 +38,10 @@ class MediationSettings(KitSettings):
         default=5, ge=1, description="wrong phone checks on one expert invitation code before the code locks")
     invite_lock_minutes: int = Field(
         default=15, ge=1, description="how long an expert invitation code stays locked after too many wrong checks")
+    invite_resend_max_per_day: int = Field(
+        default=3, ge=1,
+        description="times staff may resend one expert's invitation SMS (a new code) in 24 hours: a slip cannot "
+                    "text someone again and again")
     console_secure_cookie: bool = Field(
         default=False, description="mark the console's login cookie Secure (set it when served over https)")
 

@@ -609,6 +609,67 @@ class MediationService:
                            for r in result["reasons"]])
         return {"invitation_id": invitation_id, "state": result["state"]}
 
+    async def resend_invitation(self, invitation_id: str, claims: StaffClaims, assignment_id: str | None = None
+                                ) -> dict[str, Any]:
+        """Staff send an expert the invitation SMS again (lost or deleted): a NEW code replaces the old one, which
+        stops opening the page at once (a text lying around on an old phone opens nothing), and a new
+        ``mediation.expert_invited`` (new event id, same invitation) carries it, in one transaction with the audit
+        record. Only while the invitation still matters (waiting for an answer, or accepted: the page holds the
+        video link) and at most ``invite_resend_max_per_day`` times in 24 hours. ``assignment_id``: the case the
+        caller is on (the console), which the invitation must belong to."""
+        async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
+            inv = await self.invitations.find_one({"_id": invitation_id}, session=s)
+            if inv is None or (assignment_id is not None and inv["assignment_id"] != assignment_id):
+                raise Refused(404, "invitation_id", "not_found", "未找到该邀请")
+            try:
+                case = await self._case(inv["assignment_id"], claims, s)
+            except Refused:  # another unit's invitation: the same answer as none at all
+                raise Refused(404, "invitation_id", "not_found", "未找到该邀请") from None
+            who = f"{EXPERT_KIND_ZH.get(inv['kind'], inv['kind'])}{inv['name']}"
+            if inv["state"] not in ("invited", "accepted"):
+                raise Refused(409, "state", "not_resendable",
+                              f"{who}已谢绝参加，无需重新发送" if inv["state"] == "declined"
+                              else f"{who}因回避未被邀请，不能发送邀请短信")
+            try:
+                states.check("answer_invitation", case["state"])
+            except states.IllegalMove as exc:
+                raise Refused(409, "state", "illegal_transition", "本案调解已结束或尚未开始，无需重新发送") from exc
+            p = await self.people.find_one({"_id": inv["person_id"]}, session=s)
+            phone = self._dec(p["phone"], "person.phone") if p and p.get("phone") else None
+            if p is None or not phone:
+                raise Refused(409, "phone", "no_phone", f"专家库中没有{who}的手机号，无法发送短信，请电话联系")
+            now = _now()
+            since = now - timedelta(days=1)
+            recent = [t for t in inv.get("resent_at", []) if (_aware(t) or since) > since]
+            limit = self.settings.invite_resend_max_per_day
+            if len(recent) >= limit:
+                raise Refused(409, "invitation_id", "resend_limit",
+                              f"24小时内已重新发送{len(recent)}次（最多{limit}次），请电话联系{who}")
+            code = new_invite_code()
+            # Compare-and-set on the code being replaced: two resends at once cannot both pass the limit, nor
+            # leave a code that no text carries. The phone may have changed since: the check follows it.
+            res = await self.invitations.update_one(
+                {"_id": invitation_id, "state": inv["state"],
+                 "code_idx": inv["code_idx"] if inv.get("code_idx") else {"$exists": False}},
+                {"$set": {"code_idx": self._code_idx(code), "check_idx": self._check_idx(invitation_id, phone[-4:])},
+                 "$push": {"resent_at": now}}, session=s)
+            if res.modified_count != 1:
+                raise Refused(409, "state", "concurrent_change", "该邀请刚被他人更新，请刷新后重试")
+            if inv.get("code_idx"):  # the wrong checks counted against the old code guard nothing any more
+                await self.invite_failures.delete_many({"key": inv["code_idx"]}, session=s)
+            await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
+                "at": now, "what": "invitation_resent",
+                "text_zh": f"向{who}重新发送邀请短信（原短信中的链接已失效）"}}}, session=s)
+            await self.audit.append(s, actor=claims, action="invitation.resend", object_type="invitation",
+                                    object_id=invitation_id,
+                                    detail=f"state={inv['state']} resends_24h={len(recent) + 1}")
+            ses = (await self.sessions.find_one({"_id": inv["session_id"]}, session=s)
+                   if inv.get("session_id") else None)
+            out.append(self._invited(case, claims, inv, p, ses, code))
+            return {"invitation_id": invitation_id, "state": inv["state"], "resends_24h": len(recent) + 1}
+
+        return await self._tx(work)
+
     # --- the expert's own page (/invite/{code}) ------------------------------------------------------
 
     def _code_idx(self, code: str) -> str:
@@ -668,9 +729,15 @@ class MediationService:
 
     async def list_invitations(self, assignment_id: str, claims: StaffClaims) -> list[dict[str, Any]]:
         case = await self._case(assignment_id, claims)
+        invs = [i async for i in self.invitations.find({"assignment_id": case["_id"]})]
+        # whether the expert can be texted (the console offers to resend the SMS only then); not the phone itself
+        texted = {p["_id"] async for p in self.people.find(
+            {"_id": {"$in": [i["person_id"] for i in invs]}}, {"phone": 1}) if p.get("phone")}
         return [{"invitation_id": i["_id"], "person_id": i["person_id"], "kind": i["kind"], "name": i["name"],
-                 "state": i["state"], "reasons": i.get("reasons", []), "session_id": i.get("session_id")}
-                async for i in self.invitations.find({"assignment_id": case["_id"]})]
+                 "state": i["state"], "reasons": i.get("reasons", []), "session_id": i.get("session_id"),
+                 "has_phone": i["person_id"] in texted,
+                 "resent_at": _aware(i["resent_at"][-1]) if i.get("resent_at") else None}
+                for i in invs]
 
     async def add_room(self, claims: StaffClaims, name_zh: str) -> dict[str, Any]:
         rid = str(uuid4())

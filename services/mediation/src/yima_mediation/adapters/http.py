@@ -293,6 +293,11 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
     async def answer(invitation_id: str, body: AnswerIn, claims: StaffClaims = handle) -> Any:
         return await service.answer_invitation(invitation_id, claims, body.accept, body.reason)
 
+    @r.post("/invitations/{invitation_id}/resend",
+            summary="重新发送邀请短信（新邀请码，旧码失效） Text the expert a new code (24 h limit)")
+    async def resend(invitation_id: str, claims: StaffClaims = handle) -> Any:
+        return await service.resend_invitation(invitation_id[:64], claims)
+
     # sessions
     @r.post("/cases/{assignment_id}/sessions", status_code=201, summary="安排调解 Schedule a session")
     async def schedule(assignment_id: str, body: SessionIn, claims: StaffClaims = handle) -> Any:

@@ -231,7 +231,8 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         body = (f'<h1>案件 {esc(case["case_number"])} {state}</h1>'
                 + messages(errors) + messages([OK_ZH[ok]] if ok in OK_ZH else [], "ok")
                 + details_html(case, revealed) + reveal_html(claims, case, kept)
-                + sessions_html(sessions, case) + invitations_html(invitations)
+                + sessions_html(sessions, case)
+                + invitations_html(invitations, claims, case, settings.invite_resend_max_per_day)
                 + agreement_html(agreement, case)
                 + actions_html(claims, case, sessions, invitations, agreement, people, rooms, kept,
                                settings.call_minutes)

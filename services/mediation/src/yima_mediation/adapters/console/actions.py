@@ -61,6 +61,11 @@ async def _answer(s: MediationService, c: Ctx) -> None:
                               c.get("reason")[:500] or None)
 
 
+async def _resend(s: MediationService, c: Ctx) -> None:
+    # the invitation must be this case's: a form cannot reach another case's
+    await s.resend_invitation(c.get("invitation_id")[:64], c.claims, assignment_id=c.aid)
+
+
 def party_order(text: str) -> list[str] | None:
     """An async session's answer order as typed: party numbers separated by commas, spaces or 、 (p2,p1)."""
     order = [x for x in re.split(r"[\s,，、;；]+", text.lower()) if x]
@@ -180,6 +185,7 @@ Action = tuple[tuple[StaffRole, ...], Callable[[MediationService, Ctx], Awaitabl
 ACTIONS: dict[str, Action] = {
     "accept": (MANAGE, _accept), "return": (MANAGE, _return), "party": (HANDLE, _party),
     "mediators": (MANAGE, _mediators), "invite": (HANDLE, _invite), "answer": (HANDLE, _answer),
+    "resend": (HANDLE, _resend),
     "schedule": (HANDLE, _schedule), "record": (HANDLE, _record), "agreement": (HANDLE, _agreement),
     "confirm": (HANDLE, _confirm), "sign": (HANDLE, _sign), "judicial": (HANDLE, _judicial),
     "court": (HANDLE, _court), "availability": (HANDLE, _availability), "close": (HANDLE, _close),

@@ -110,14 +110,35 @@ def sessions_html(sessions: list[dict[str, Any]], case: dict[str, Any]) -> str:
             f"<th>地点</th><th>情况</th></tr>{rows}</table></div>")
 
 
-def invitations_html(invitations: list[dict[str, Any]]) -> str:
+RESENDABLE = ("invited", "accepted")  # waiting for an answer, or coming: the page holds the video link
+
+
+def invitations_html(invitations: list[dict[str, Any]], claims: StaffClaims, case: dict[str, Any],
+                     resend_limit: int = 3) -> str:
+    """The case's invitations; an expert who lost the SMS (waiting to answer, or accepted) gets it again with a
+    new code from the button on their line (service.resend_invitation)."""
     if not invitations:
         return ""
-    rows = "".join(f"<li>{esc(EXPERT_KIND_ZH.get(i['kind'], i['kind']))}{esc(i['name'])}："
-                   f"{esc(INVITE_STATE_ZH.get(i['state'], i['state']))}"
-                   + (f"（{esc('；'.join(i['reasons']))}）" if i.get("reasons") else "") + "</li>"
-                   for i in invitations)
-    return f'<div class="card"><h2>专家邀请</h2><ul id="invitations">{rows}</ul></div>'
+    open_ = case["state"] in states.MOVES["answer_invitation"]
+    url = f"/console/cases/{case['assignment_id']}/resend"
+
+    def row(i: dict[str, Any]) -> str:
+        line = (f"{esc(EXPERT_KIND_ZH.get(i['kind'], i['kind']))}{esc(i['name'])}："
+                f"{esc(INVITE_STATE_ZH.get(i['state'], i['state']))}"
+                + (f"（{esc('；'.join(i['reasons']))}）" if i.get("reasons") else ""))
+        if i.get("resent_at"):
+            line += f'<span class="hint">（{esc(local(i["resent_at"]))} 已重新发送邀请短信）</span>'
+        if open_ and i["state"] in RESENDABLE and not i.get("has_phone"):
+            line += '<span class="hint">（未登记手机号，不发短信，请电话联系）</span>'
+        elif open_ and i["state"] in RESENDABLE:
+            line += form(url, claims, f'<input type="hidden" name="invitation_id" value="{esc(i["invitation_id"])}">',
+                         "重新发送邀请短信", f"resend-{i['invitation_id']}")
+        return f"<li>{line}</li>"
+
+    hint = ('<p class="hint">专家遗失或删除了邀请短信时，可重新发送：短信中的邀请码会换新，原短信中的链接随即失效；'
+            f"每位专家24小时内最多重发{resend_limit}次。</p>" if open_ and any(
+                i["state"] in RESENDABLE and i.get("has_phone") for i in invitations) else "")
+    return f'<div class="card"><h2>专家邀请</h2><ul id="invitations">{"".join(map(row, invitations))}</ul>{hint}</div>'
 
 
 def agreement_html(ag: dict[str, Any] | None, case: dict[str, Any]) -> str:

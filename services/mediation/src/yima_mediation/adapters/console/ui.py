@@ -40,7 +40,8 @@ FIELD_ZH = {"reason": "理由", "name": "姓名", "phone": "电话", "summary": 
             "satisfaction": "满意度", "comment": "意见", "statement": "答复内容", "party_id": "当事人",
             "unit": "单位代码", "party_order": "答复顺序"}
 OK_ZH = {"accept": "已受理", "return": "已退回", "party": "已登记当事人", "mediators": "已指定调解员",
-         "invite": "已发出邀请", "answer": "已记录专家答复", "schedule": "已安排调解", "record": "已记录调解情况",
+         "invite": "已发出邀请", "answer": "已记录专家答复",
+         "resend": "已重新发送邀请短信（原短信中的链接已失效）", "schedule": "已安排调解", "record": "已记录调解情况",
          "agreement": "已保存协议草稿", "confirm": "已记录当事人确认", "sign": "协议已签署并归档",
          "judicial": "已申请司法确认", "court": "已记录法院答复", "availability": "已记录可参加时间",
          "close": "已结案", "fail": "已记录调解不成", "transfer": "已移交，卷宗已生成",
@@ -79,6 +80,7 @@ input:focus,textarea:focus,select:focus{outline:3px solid #1565c0;border-color:#
 button,.button{display:inline-block;font-size:20px;padding:10px 22px;margin-top:14px;border:0;border-radius:8px;
 background:#0d47a1;color:#fff;font-weight:bold;text-decoration:none;cursor:pointer}
 button.danger{background:#b71c1c}.button.secondary{background:#455a64}
+#invitations button{font-size:17px;padding:6px 14px;margin:4px 0 8px;background:#455a64}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:8px;border-bottom:1px solid #ddd;
 vertical-align:top}th{background:#e3f2fd}
 .errors{background:#fdecea;border:2px solid #b71c1c;border-radius:8px;padding:10px 14px;margin-bottom:12px}
