@@ -25,7 +25,7 @@ from pydantic import AliasChoices, AliasPath
 from starlette.routing import Match
 from typer.main import get_command_name
 from yima_contracts.topics import PLATFORM_TOPICS
-from yima_devstack.services import SERVICE_PORTS
+from yima_devstack.services import PEER_URLS, SERVICE_PORTS
 from yima_kit.kafka_admin import DEFAULT_PARTITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,6 +382,24 @@ def test_k8s_env_vars_are_real_settings(k8s_docs: Docs) -> None:
         for container in containers(deployment):
             where = f"deploy/k8s/{file} Deployment {deployment['metadata']['name']!r}"
             check_env(where, service, k8s_env(container, k8s_docs))
+
+
+def test_services_find_their_peers_in_compose_and_k8s(compose_builds: Built, k8s_docs: Docs) -> None:
+    """Every URL by which one service calls another (what devstack sets from its ports: PEER_URLS) is set in
+    the deployments too, to the callee's service name there; left to its default (127.0.0.1) a console would
+    fail to sign staff in, or a tracking page show no messages, in a container."""
+    for var, callee in PEER_URLS:
+        caller = var.split("_")[1].lower()
+        port = SERVICE_PORTS[callee]
+        in_compose = [compose_env(spec).get(var, "") for service, spec in compose_builds.values() if service == caller]
+        assert in_compose and all(v.startswith(("http", "${")) for v in in_compose), (
+            f"docker-compose.yml: {caller} lacks {var}")
+        set_in_k8s = [k8s_env(c, k8s_docs).get(var) for _, d, service in deployments(k8s_docs) if service == caller
+                      for c in containers(d)]
+        assert any(set_in_k8s), f"deploy/k8s/{caller}.yaml: no Deployment sets {var}"
+        if not var.endswith("_PUBLIC_URL"):  # a public address is the deployment's own; the rest are Services
+            assert all(v == f"http://{callee}:{port}" for v in in_compose), (var, in_compose)
+            assert all(v in (None, f"http://{callee}:{port}") for v in set_in_k8s), (var, set_in_k8s)
 
 
 def test_k8s_configmap_and_secret_keys_are_real_settings(k8s_docs: Docs) -> None:
