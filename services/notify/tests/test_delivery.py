@@ -506,6 +506,24 @@ def _expert_invited(case_id: str, person_id: str, phone: str | None) -> ExpertIn
         reply_zh="请尽快联系黄河社区答复是否参加")
 
 
+async def test_a_resent_invitation_withdraws_the_old_text_still_waiting(notify, gw) -> None:
+    """Staff resent an expert's invitation (a new code) before the first text went out (quiet hours, the digest
+    window): only the new link is texted; the dead one never reaches the expert."""
+    case = new_case()
+    first = _expert_invited(case, f"p-{uuid.uuid4().hex[:8]}", "13700005555").model_copy(
+        update={"invitation_code": "ABCD2345EFGH"})
+    again = first.model_copy(update={"event_id": uuid.uuid4(), "invitation_code": "HGFE5432DCBA"})
+    assert await consume(notify, first)
+    assert await consume(notify, again)
+    assert not await consume(notify, first)  # a late redelivery of the old one changes nothing
+    await notify.state.worker.drain()
+    sms = [m for m in gw.at("/sms") if m.body["phone"] == "13700005555"]
+    assert len(sms) == 1 and "HGFE5432DCBA" in sms[0].body["text"] and "ABCD2345EFGH" not in sms[0].body["text"]
+    old = await notify.state.runtime.db["notifications"].find_one(
+        {"source_event_id": str(first.event_id), "channel": "sms"})
+    assert old["state"] == "superseded" and old["superseded_by"] == str(again.event_id)
+
+
 async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> None:
     svc, worker = notify.state.service, notify.state.worker
     case = new_case()

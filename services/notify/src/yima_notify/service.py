@@ -112,6 +112,7 @@ class NotifyService:
         await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
         await n.create_index([("batch_id", 1)])
         await n.create_index([("channel", 1), ("address_key", 1), ("state", 1)])  # a person's texts in order
+        await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
         await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
         await n.create_index([("state", 1), ("scope_units", 1)])
         await self.recipients.create_index("tracking_index")
@@ -279,10 +280,18 @@ class NotifyService:
         scope = [event.unit_code]  # a message that finally fails lands in the hosting unit's inbox
         await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=event.case_number)
         if event.expert_phone and "sms" in self.enabled:
+            # A resent invitation (staff sent a new code; the old link is dead): a text of an older one still
+            # waiting (quiet hours, the digest window) is withdrawn, so no digest carries the dead link. The
+            # events of one case come in order (same key), so "older" is simply "already staged".
+            await self.notifications.update_many(
+                {"invitation_id": event.invitation_id, "channel": "sms", "state": "queued", "batch_id": None,
+                 "source_event_id": {"$ne": str(event.event_id)}},
+                {"$set": {"state": "superseded", "superseded_by": str(event.event_id)}}, session=tx.session)
             await self.stage(tx, event, rcpt, "sms", msg,
                              address=self.cipher.encrypt(event.expert_phone, context="recipients.phone"),
                              address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
-                             scope=scope, case_number=event.case_number)
+                             scope=scope, case_number=event.case_number,
+                             extra={"invitation_id": event.invitation_id})
         await self._learn_expert(event, tx)
 
     async def on_expert_answered(self, event: ExpertAnswered, tx: Tx) -> None:
