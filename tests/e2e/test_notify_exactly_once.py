@@ -207,6 +207,13 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         phone_of = {c: case_body(i)["applicant"]["phone"] for i, c in enumerate(cases)}
         assert all(d.body["phone"] == phone_of[case_of[d.key.split("|")[0]]]
                    for d in gateway.at("/sms") if d.key in expected_sms)  # each text to its own applicant
+        # …and in order, kills notwithstanding: the first text an applicant gets is the registration with the
+        # tracking code (a killed worker's claim once let "已分派" overtake it).
+        first_text = {}
+        for d in gateway.at("/sms"):
+            if d.key in expected_sms:
+                first_text.setdefault(case_of[d.key.split("|")[0]], d.body["template_id"])
+        assert first_text == {c: "applicant.submitted.v1" for c in cases}, first_text
 
         # The in-app inboxes: one applicant message per step, one unit message per order/notice, the street
         # (the supervisor) one per 督办.
