@@ -975,3 +975,60 @@ async def test_only_the_handling_unit_sees_the_parties_in_full_others_reveal_wit
     analyst = _staff(StaffRole.ANALYST, "410105", ("410105",), "a-d")
     assert (await api.post(url, json={"reason": "统计分析需要"}, headers=analyst)).status_code == 403
     assert await audit.count_documents({"action": "case.party_contact.reveal", "object_id": aid}) == 2
+
+
+async def test_the_documents_in_full_need_a_reason_from_those_who_see_the_parties_masked(api) -> None:
+    """The agreement PDF and the transfer package carry the parties in full (legal documents, never masked):
+    the handling unit downloads them as it reads the case, the district above states why, both on record."""
+    district_leader = _staff(StaffRole.LEADER, "410105", ("410105",), "l-d")
+    audit = api.rt.db["audit"]
+    _, aid = await accepted_case_with_mediator(api)
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": ["一次性支付10000元"]})).json()["agreement_id"]
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": "in_person"})
+    digest = (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).json()["sha256"]
+    url = f"/api/v1/agreements/{agid}/pdf"
+
+    # the handling unit's mediator: as before, no reason asked; the read of the parties in full is on record
+    r = await api.get(url, headers=MEDIATOR)
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == digest
+    assert r.headers["cache-control"] == "no-store"
+    mine = [(d["actor"], d["detail"], d["personal_data"]) async for d in audit.find(
+        {"action": "case.document.full_read", "object_id": aid})]
+    assert mine == [("m-1", "agreement", True)]
+
+    # the district leader (scope=below): refused without a reason, in Chinese, and no record of a read
+    for params in ({}, {"reason": "看看"}, {"reason": " 看 看 看 "}):
+        r = await api.get(url, params=params, headers=district_leader)
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "reason_required", r.text
+        assert "事由" in r.json()["message"] and not r.content.startswith(b"%PDF")
+    assert await audit.count_documents({"action": "case.document.full_read", "object_id": aid}) == 1
+    r = await api.get(url, params={"reason": "督办核查协议履行，申请人电话13812345678"}, headers=district_leader)
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == digest  # the document, unmasked
+    rec = await audit.find_one({"action": "case.document.full_read", "object_id": aid, "actor": "l-d"})
+    assert rec["personal_data"] is True and rec["actor_unit"] == "410105" and rec["object_type"] == "assignment"
+    assert rec["detail"] == "agreement：督办核查协议履行，申请人电话138****5678" and "13812345678" not in str(rec)
+    # another unit: the same 404 as before, reason or not; the public check shows no party
+    r = await api.get(url, params={"reason": "督办核查协议履行"}, headers=token(unit=OTHER))
+    assert r.status_code == 404
+    v = await api.get(f"/api/v1/verify/{digest}")
+    assert v.status_code == 200 and "艾力" not in v.text and "138" not in v.text
+
+    # the transfer package: the same rule
+    _, aid2 = await accepted_case_with_mediator(api)
+    await api.post(f"/api/v1/cases/{aid2}/fail", headers=MEDIATOR,
+                   json={"reason": "双方对欠薪数额分歧较大，无法达成一致", "next": "transfer"})
+    t = await api.post(f"/api/v1/cases/{aid2}/transfer", headers=STAFF,
+                       json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+    assert t.status_code == 200, t.text
+    purl = f"/api/v1/packages/{t.json()['package_id']}"
+    assert (await api.get(purl, headers=STAFF)).headers["X-Content-SHA256"] == t.json()["sha256"]
+    r = await api.get(purl, headers=district_leader)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "reason_required"
+    r = await api.get(purl, params={"reason": "督办复核移交材料"}, headers=district_leader)
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == t.json()["sha256"]
+    reads = [(d["actor"], d["detail"]) async for d in audit.find(
+        {"action": "case.document.full_read", "object_id": aid2}).sort("_id", 1)]
+    assert reads == [("s-1", "package"), ("l-d", "package：督办复核移交材料")]

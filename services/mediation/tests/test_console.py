@@ -795,3 +795,51 @@ async def test_a_leader_above_sees_the_parties_masked_and_reveals_one_with_a_rea
                                                  unit_path=("410106",)))
     r = await other.post(f"/console/cases/{aid}/reveal", {"party_id": "p1", "reason": "督办约谈，需电话联系申请人"})
     assert r.status_code == 404 and "13812345678" not in r.text
+
+
+async def test_a_leader_above_downloads_the_documents_in_full_only_with_a_stated_reason(app) -> None:
+    staff = Console(app, issue())  # the handling unit's dispatcher: plain links, as before
+    aid = (await new_case(app)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    await staff.act(aid, "party", {"role": "respondent", "name": "郑州某建筑劳务公司", "is_organisation": "1"})
+    await staff.act(aid, "agreement", {"facts_zh": "申请人在被申请人工地务工，被拖欠工资两万元。",
+                                       "terms": "被申请人于2026年12月31日前支付工资两万元"})
+    await staff.act(aid, "confirm", {"party_id": "p1", "method": "signature"})
+    await staff.act(aid, "confirm", {"party_id": "p2", "method": "in_person"})
+    page = await staff.act(aid, "sign", SURE)
+    assert f'<a class="button" id="pdf" href="/console/cases/{aid}/agreement.pdf">' in page.text
+    assert "下载原件的事由" not in page.text
+    pdf = await staff.get(f"/console/cases/{aid}/agreement.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    leader = Console(app, TokenIssuer.dev().issue(staff_id="l-7", unit="410105", role=StaffRole.LEADER,
+                                                  unit_path=("410105",), name="李主任"))
+    page = await leader.get(f"/console/cases/{aid}")
+    assert "下载原件的事由" in page.text and 'id="pdf-reason" name="reason"' in page.text
+    assert f'<form method="get" action="/console/cases/{aid}/agreement.pdf"' in page.text
+    assert f'href="/console/cases/{aid}/agreement.pdf"' not in page.text
+    r = await leader.get(f"/console/cases/{aid}/agreement.pdf")
+    assert r.status_code == 422 and "须填写事由" in errors_of(r.text) and not r.content.startswith(b"%PDF")
+    assert 'id="pdf-reason"' in r.text  # back on the case page, the form at hand
+    r = await leader.get(f"/console/cases/{aid}/agreement.pdf", params={"reason": "督办核查协议履行情况"})
+    assert r.status_code == 200 and r.content == pdf.content and r.headers["cache-control"] == "no-store"
+
+    audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
+    reads = [(a["actor"], a["detail"], a["personal_data"]) for a in audit if a["action"] == "case.document.full_read"]
+    assert reads == [("s-1", "agreement", True), ("l-7", "agreement：督办核查协议履行情况", True)]
+    calls = [(a["actor"], a["success"]) for a in audit
+             if a["action"] == "GET /console/cases/{assignment_id}/agreement.pdf"]
+    assert calls == [("s-1", True), ("l-7", False), ("l-7", True)]
+
+    # the transfer package, the same rule
+    aid = (await new_case(app)).assignment_id
+    await staff.act(aid, "accept", {"kind": "people"})
+    await staff.act(aid, "fail", {"reason": "被申请人拒绝调解", "next": "transfer"} | SURE)
+    await staff.act(aid, "transfer", {"to": "litigation", "receiving_body_zh": "金水区人民法院"} | SURE)
+    page = await leader.get(f"/console/cases/{aid}")
+    assert 'id="package-reason"' in page.text and f'href="/console/cases/{aid}/package.zip"' not in page.text
+    r = await leader.get(f"/console/cases/{aid}/package.zip", params={"reason": "看看"})
+    assert r.status_code == 422 and "移交卷宗" in errors_of(r.text)
+    r = await leader.get(f"/console/cases/{aid}/package.zip", params={"reason": "督办复核移交材料"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert "case.json" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()

@@ -74,6 +74,7 @@ MODE_ZH = {"online": "线上视频调解", "offline": "线下调解", "async": "
 # Who phones the parties (docs/adr/0046): within the handling unit only (MediationService.needs_contact).
 CONTACT_ROLES = (StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.MEDIATOR)
 REVEAL_REASON_MIN = 4  # characters: "联系当事人" passes, a bare "看看" does not
+DOCUMENT_ZH = {"agreement": "调解协议书", "package": "移交卷宗"}  # documents that carry the parties in full
 
 
 class InviteNotFound(Exception):
@@ -98,6 +99,15 @@ class Refused(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _stated_reason(reason: str | None, refusal: str) -> str:
+    """Why someone without the need sees personal data in full (docs/adr/0046): at least
+    ``REVEAL_REASON_MIN`` characters besides spaces, else 422 ``reason_required`` with ``refusal``."""
+    reason = " ".join((reason or "").split())
+    if len(reason.replace(" ", "")) < REVEAL_REASON_MIN:
+        raise Refused(422, "reason", "reason_required", refusal)
+    return reason
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -338,10 +348,8 @@ class MediationService:
         """One party's name and phone in full for someone who may act on the case, with a reason kept in the
         audit chain (who, which case, which party, why) before the data is given."""
         case = await self._case(assignment_id, claims)  # 404 alike for other units' cases
-        reason = " ".join(reason.split())
-        if len(reason) < REVEAL_REASON_MIN:
-            raise Refused(422, "reason", "reason_required",
-                          f"查看当事人完整信息须填写理由（至少{REVEAL_REASON_MIN}个字），理由将记入审计日志")
+        reason = _stated_reason(reason,
+                                f"查看当事人完整信息须填写理由（至少{REVEAL_REASON_MIN}个字），理由将记入审计日志")
         party = next((p for p in case.get("parties", []) if p["party_id"] == party_id), None)
         if party is None:
             raise Refused(404, "party_id", "not_found", "本案没有这位当事人")
@@ -349,6 +357,19 @@ class MediationService:
                                       object_type="assignment", object_id=assignment_id, personal_data=True,
                                       detail=f"{party_id}：{mask_numbers_in_text(reason)}")  # no numbers kept
         return self._party_view(party, contact=True)
+
+    async def _document_read(self, claims: StaffClaims, case: dict[str, Any], kind: str, reason: str | None) -> None:
+        """A signed agreement or a transfer package is a legal document and carries the parties in full; it is
+        never masked. Who needs the contact data downloads it as they read the case; anyone else (leaders, units
+        above) states a reason. Either way the read is recorded before the bytes are given (docs/adr/0046)."""
+        detail = kind
+        if not self.needs_contact(claims, case):
+            why = _stated_reason(reason, f"下载{DOCUMENT_ZH[kind]}原件须填写事由（至少{REVEAL_REASON_MIN}个字），"
+                                         "原件含当事人完整信息，事由将记入审计日志")
+            detail = f"{kind}：{mask_numbers_in_text(why)}"  # no numbers kept, as for a reveal
+        await self.audit.append_alone(self.client, actor=claims, action="case.document.full_read",
+                                      object_type="assignment", object_id=case["_id"], personal_data=True,
+                                      detail=detail)
 
     async def accept(self, assignment_id: str, claims: StaffClaims, kind: str) -> dict[str, Any]:
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
@@ -1122,10 +1143,13 @@ class MediationService:
 
         return await self._tx(work)
 
-    async def agreement_pdf(self, agreement_id: str, claims: StaffClaims) -> tuple[bytes, str]:
-        ag, _ = await self._agreement(agreement_id, claims)
+    async def agreement_pdf(self, agreement_id: str, claims: StaffClaims, reason: str | None = None
+                            ) -> tuple[bytes, str]:
+        """The signed PDF; ``reason``: required of those who see the parties masked (:meth:`_document_read`)."""
+        ag, case = await self._agreement(agreement_id, claims)
         if ag["state"] != "signed":
             raise Refused(409, "agreement", "not_signed", "协议尚未签署，没有正式文本")
+        await self._document_read(claims, case, "agreement", reason)
         return base64.b64decode(self._dec(ag["pdf"], "agreement.pdf")), ag["agreement_no"]
 
     async def verify(self, digest: str) -> dict[str, Any] | None:
@@ -1280,10 +1304,13 @@ class MediationService:
         data, digest = build_package(manifest, files)
         return data, digest, {**manifest, "files": sorted(files)}
 
-    async def package_zip(self, package_id: str, claims: StaffClaims) -> tuple[bytes, str]:
+    async def package_zip(self, package_id: str, claims: StaffClaims, reason: str | None = None
+                          ) -> tuple[bytes, str]:
+        """The transfer package; ``reason``: as for :meth:`agreement_pdf`."""
         p = await self.packages.find_one({"_id": package_id})
         if p is None or not claims.may_act_on(p["unit_code"], p.get("unit_path", ())):
             raise Refused(404, "package_id", "not_found", "未找到该卷宗")
+        await self._document_read(claims, {"_id": p["assignment_id"], "unit_code": p["unit_code"]}, "package", reason)
         return base64.b64decode(self._dec(p["zip"], "package.zip")), p["sha256"]
 
     async def ingest(self, event: UnitCaseAssigned, consumers: Any) -> bool:

@@ -55,6 +55,13 @@ class PartyIn(_In):
     is_organisation: bool = False
 
 
+# The documents in full (agreement PDF, transfer package): a query parameter, as the downloads are GETs a
+# browser follows; access logs are off in every service, and numbers in it are masked in the audit record.
+Reason = Annotated[str | None, Query(max_length=200, description=(
+    "下载原件的事由：承办单位受理、调解人员以外的人员必填（至少4个字，记入审计日志）"))]
+NO_STORE = {"Cache-Control": "no-store"}  # the parties in full: not kept in a browser's or a proxy's cache
+
+
 class RevealIn(_In):
     reason: str = Field(default="", max_length=200, description="查看完整信息的理由（记入审计日志）")
 
@@ -348,10 +355,10 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
         return await service.sign(agreement_id, claims)
 
     @r.get("/agreements/{agreement_id}/pdf", summary="协议书PDF The signed agreement")
-    async def pdf(agreement_id: str, claims: StaffClaims = handle) -> Response:
-        data, _ = await service.agreement_pdf(agreement_id, claims)
-        return Response(data, media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="agreement-{agreement_id}.pdf"'})
+    async def pdf(agreement_id: str, claims: StaffClaims = handle, reason: Reason = None) -> Response:
+        data, _ = await service.agreement_pdf(agreement_id, claims, reason)
+        return Response(data, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="agreement-{agreement_id}.pdf"', **NO_STORE})
 
     # public: anyone holding a copy may check it is the archived one (no personal data in the answer)
     @r.get("/verify/{sha256}", tags=["public"], summary="核验协议书 Verify an agreement by its SHA-256")
@@ -394,10 +401,11 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
         return await service.transfer(assignment_id, claims, body.to, body.receiving_body_zh)
 
     @r.get("/packages/{package_id}", summary="卷宗包 The case file package (zip)")
-    async def package(package_id: str, claims: StaffClaims = handle) -> Response:
-        data, digest = await service.package_zip(package_id, claims)
+    async def package(package_id: str, claims: StaffClaims = handle, reason: Reason = None) -> Response:
+        data, digest = await service.package_zip(package_id, claims, reason)
         return Response(data, media_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="case-file-{package_id}.zip"', "X-Content-SHA256": digest})
+            "Content-Disposition": f'attachment; filename="case-file-{package_id}.zip"', "X-Content-SHA256": digest,
+            **NO_STORE})
 
     # livelihood insurance claims (民生保险理赔)
     @r.post("/cases/{assignment_id}/insurance-claims", status_code=201, summary="理赔登记 Register a claim")

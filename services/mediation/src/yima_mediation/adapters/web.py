@@ -292,40 +292,50 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         await audit(claims, name, "assignment", aid, 200)
         return RedirectResponse(f"/console/cases/{quote(aid)}?ok={action}", status_code=303)
 
-    async def download(request: Request, what: Callable[[StaffClaims], Awaitable[Response]], aid: str) -> Response:
+    async def download(request: Request, what: Callable[[StaffClaims, str], Awaitable[Response]], aid: str,
+                       file: str) -> Response:
+        """A document in full; ``reason`` (the form of case_view.download_html) from those who see the parties
+        masked. A missing reason re-shows the case page with the message above the form."""
         claims = signed_in(request)
         if isinstance(claims, str):
             return to_login(claims)
+        aid, name = aid[:64], f"GET /console/cases/{{assignment_id}}/{file}"
         try:
-            return await what(claims)
+            out = await what(claims, request.query_params.get("reason", "")[:200])
         except Refused as exc:
+            await audit(claims, name, "assignment", aid, exc.status)
+            if exc.code == "reason_required":
+                return await case_page(claims, aid, [exc.message], status=exc.status)
             back = f'<a class="button secondary" href="/console/cases/{esc(aid)}">返回案件</a>'
             return await show("无法下载", messages([exc.message]) + back, claims, exc.status)
+        await audit(claims, name, "assignment", aid, 200)
+        out.headers["Cache-Control"] = "no-store"  # the parties in full
+        return out
 
     @r.get("/cases/{aid}/agreement.pdf")
     async def agreement_pdf(request: Request, aid: str) -> Response:
-        async def get(claims: StaffClaims) -> Response:
+        async def get(claims: StaffClaims, reason: str) -> Response:
             case = await service.get_case(aid[:64], claims)
             if not case.get("agreement_id"):
                 raise Refused(404, "agreement", "not_found", "本案还没有调解协议")
-            data, no = await service.agreement_pdf(case["agreement_id"], claims)
+            data, no = await service.agreement_pdf(case["agreement_id"], claims, reason)
             return Response(data, media_type="application/pdf", headers={
                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'调解协议书-{no}.pdf')}"})
 
-        return await download(request, get, aid)
+        return await download(request, get, aid, "agreement.pdf")
 
     @r.get("/cases/{aid}/package.zip")
     async def package_zip(request: Request, aid: str) -> Response:
-        async def get(claims: StaffClaims) -> Response:
+        async def get(claims: StaffClaims, reason: str) -> Response:
             case = await service.get_case(aid[:64], claims)
             if not case.get("package_id"):
                 raise Refused(404, "package", "not_found", "本案还没有移交卷宗")
-            data, digest = await service.package_zip(case["package_id"], claims)
+            data, digest = await service.package_zip(case["package_id"], claims, reason)
             return Response(data, media_type="application/zip", headers={
                 "Content-Disposition": f'attachment; filename="case-file-{case["case_number"]}.zip"',
                 "X-Content-SHA256": digest})
 
-        return await download(request, get, aid)
+        return await download(request, get, aid, "package.zip")
 
     # --- people and rooms ----------------------------------------------------------------------------
 

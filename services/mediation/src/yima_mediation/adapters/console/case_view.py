@@ -81,6 +81,21 @@ def reveal_html(claims: StaffClaims, case: dict[str, Any], kept: tuple[str, dict
     return box("查看完整信息", inner, "reveal", failed == "reveal")
 
 
+def download_html(case: dict[str, Any], file: str, label: str, bid: str) -> str:
+    """A document that carries the parties in full (agreement PDF, transfer package): a plain link for those who
+    see them in full; for a masked viewer a GET form asking why, which service._document_read records before the
+    file is given (docs/adr/0046)."""
+    url = f"/console/cases/{esc(case['assignment_id'])}/{file}"
+    if not case.get("contact_masked"):
+        return f'<a class="button" id="{bid}" href="{url}">{esc(label)}</a>'
+    return (f'<form method="get" action="{url}" accept-charset="utf-8" class="download">'
+            f'<label for="{bid}-reason">下载原件的事由 <span class="hint">（必填，至少{REVEAL_REASON_MIN}个字，'
+            "记入审计日志；原件含当事人完整信息，请写明用途，不要填写当事人的号码）</span></label>"
+            f'<input type="text" id="{bid}-reason" name="reason" maxlength="200"'
+            ' placeholder="如：督办核查协议履行情况">'
+            f'<button type="submit" id="{bid}">{esc(label)}</button></form>')
+
+
 def _session_row(x: dict[str, Any], case: dict[str, Any]) -> str:
     how = MODE_ZH.get(x["mode"], x["mode"]) + ("（背靠背）" if x["format"] == "caucus" else "")
     if x.get("on_demand"):
@@ -147,9 +162,8 @@ def agreement_html(ag: dict[str, Any] | None, case: dict[str, Any]) -> str:
     terms = "".join(f"<li>{esc(t)}</li>" for t in ag["terms"])
     done = "".join(f"<li>{esc(party_name(case, x['party_id']))}：{esc(METHOD_ZH.get(x['method'], x['method']))}"
                    f"（{esc(local(x['at']))}）</li>" for x in ag["confirmations"]) or "<li>尚无当事人确认</li>"
-    pdf = f'/console/cases/{esc(case["assignment_id"])}/agreement.pdf'
     head = (f"<p>状态：<strong>已签署</strong> 编号 {esc(ag['agreement_no'])}</p><p>SHA-256：{esc(ag['sha256'])}</p>"
-            f'<a class="button" id="pdf" href="{pdf}">下载协议书PDF</a>'
+            + download_html(case, "agreement.pdf", "下载协议书PDF", "pdf")
             if ag["state"] == "signed" else "<p>状态：<strong>草稿</strong>（各方当事人确认后签署）</p>")
     return (f'<div class="card" id="agreement"><h2>调解协议</h2>{head}<p>基本事实：{esc(ag["facts_zh"])}</p>'
             f"<ol>{terms}</ol><h2>当事人确认</h2><ul id=\"confirmations\">{done}</ul></div>")
@@ -352,6 +366,5 @@ def actions_html(claims: StaffClaims, case: dict[str, Any], sessions: list[dict[
  placeholder="如：金水区人民法院" value="{k('transfer', 'receiving_body_zh')}"></div></div>""",
                         "移交并生成卷宗", "transfer"), "transfer", True))
     if case.get("package_id"):
-        out.append(f'<div class="card"><a class="button" id="package" href="{esc(url)}package.zip">'
-                   "下载移交卷宗</a></div>")
+        out.append(f'<div class="card">{download_html(case, "package.zip", "下载移交卷宗", "package")}</div>')
     return "".join(out)
