@@ -105,6 +105,18 @@ async def accepted_case_with_mediator(api) -> tuple[UnitCaseAssigned, str]:
     return ev, aid
 
 
+async def signed_agreement(api, aid: str, term: str = "一次性支付10000元", method: str = "in_person") -> dict:
+    """An agreement drafted, confirmed by both parties and signed; the signing's answer (agreement_id, sha256…)."""
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": [term]})).json()["agreement_id"]
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": method})
+    signed = await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+    assert signed.status_code == 200, signed.text
+    return {"agreement_id": agid, **signed.json()}
+
+
 async def test_queue_is_scoped_to_the_unit_and_masks_personal_data(api) -> None:
     ev = await new_case(api)
     mine = (await api.get("/api/v1/queue", params={"state": "new"}, headers=STAFF)).json()["items"]
@@ -411,12 +423,7 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
 
 async def test_judicial_confirmation_is_sent_and_answered_before_closing(api) -> None:
     ev, aid = await accepted_case_with_mediator(api)
-    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
-        "facts_zh": "欠薪纠纷", "terms": ["一次性支付10000元"]})).json()["agreement_id"]
-    for pid in ("p1", "p2"):
-        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
-                       json={"party_id": pid, "method": "in_person"})
-    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 200
+    await signed_agreement(api, aid)
     assert (await api.post(f"/api/v1/cases/{aid}/judicial-confirmation", headers=MEDIATOR,
                            json={"court_zh": "金水区人民法院"})).status_code == 200
     pending = await api.post(f"/api/v1/cases/{aid}/close", headers=MEDIATOR)
@@ -563,12 +570,7 @@ async def test_a_session_can_be_recorded_after_the_agreement_was_signed_in_it(ap
     sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
         "session_id"]
-    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
-        "facts_zh": "欠薪纠纷", "terms": ["当场支付5000元"]})).json()["agreement_id"]
-    for pid in ("p1", "p2"):
-        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
-                       json={"party_id": pid, "method": "video"})
-    assert (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).status_code == 200
+    await signed_agreement(api, aid, "当场支付5000元", "video")
     rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
         "attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"})
     assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "agreed"}
@@ -983,12 +985,8 @@ async def test_the_documents_in_full_need_a_reason_from_those_who_see_the_partie
     district_leader = _staff(StaffRole.LEADER, "410105", ("410105",), "l-d")
     audit = api.rt.db["audit"]
     _, aid = await accepted_case_with_mediator(api)
-    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
-        "facts_zh": "欠薪纠纷", "terms": ["一次性支付10000元"]})).json()["agreement_id"]
-    for pid in ("p1", "p2"):
-        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
-                       json={"party_id": pid, "method": "in_person"})
-    digest = (await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)).json()["sha256"]
+    signed = await signed_agreement(api, aid)
+    agid, digest = signed["agreement_id"], signed["sha256"]
     url = f"/api/v1/agreements/{agid}/pdf"
 
     # the handling unit's mediator: as before, no reason asked; the read of the parties in full is on record
