@@ -207,11 +207,14 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         phone_of = {c: case_body(i)["applicant"]["phone"] for i, c in enumerate(cases)}
         assert all(d.body["phone"] == phone_of[case_of[d.key.split("|")[0]]]
                    for d in gateway.at("/sms") if d.key in expected_sms)  # each text to its own applicant
-        # …and in order, kills notwithstanding: the first text an applicant gets is the registration with the
-        # tracking code (a killed worker's claim once let "已分派" overtake it).
+        # …and a case's steps in order, kills notwithstanding: of its status texts (one topic, staged in order) the
+        # first is the registration with the tracking code (a killed worker's claim once let "已分派" overtake it).
+        # (The rating request comes from another topic, case.closed, whose consumer group may catch up first
+        # after a restart: this test closes cases right after their acceptance, as life does not.)
+        step_ids = {f"{e}|applicant|sms" for e in status_ids}
         first_text = {}
         for d in gateway.at("/sms"):
-            if d.key in expected_sms:
+            if d.key in step_ids:
                 first_text.setdefault(case_of[d.key.split("|")[0]], d.body["template_id"])
         assert first_text == {c: "applicant.submitted.v1" for c in cases}, first_text
 
