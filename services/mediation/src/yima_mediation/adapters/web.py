@@ -292,16 +292,20 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
         await audit(claims, name, "assignment", aid, 200)
         return RedirectResponse(f"/console/cases/{quote(aid)}?ok={action}", status_code=303)
 
-    async def download(request: Request, what: Callable[[StaffClaims, str], Awaitable[Response]], aid: str,
-                       file: str) -> Response:
-        """A document in full; ``reason`` (the form of case_view.download_html) from those who see the parties
-        masked. A missing reason re-shows the case page with the message above the form."""
+    async def download(request: Request, aid: str, file: str, field: str, missing: Refused,
+                       fetch: Callable[[dict[str, Any], StaffClaims, str], Awaitable[Response]]) -> Response:
+        """A case's document in full (``case[field]`` names it; ``missing`` when there is none); ``reason`` (the
+        form of case_view.download_html) from those who see the parties masked. A missing reason re-shows the
+        case page with the message above the form."""
         claims = signed_in(request)
         if isinstance(claims, str):
             return to_login(claims)
         aid, name = aid[:64], f"GET /console/cases/{{assignment_id}}/{file}"
         try:
-            out = await what(claims, request.query_params.get("reason", "")[:200])
+            case = await service.get_case(aid, claims)
+            if not case.get(field):
+                raise missing
+            out = await fetch(case, claims, request.query_params.get("reason", "")[:200])
         except Refused as exc:
             await audit(claims, name, "assignment", aid, exc.status)
             if exc.code == "reason_required":
@@ -314,28 +318,24 @@ def router(service: MediationService, settings: MediationSettings, insurance: In
 
     @r.get("/cases/{aid}/agreement.pdf")
     async def agreement_pdf(request: Request, aid: str) -> Response:
-        async def get(claims: StaffClaims, reason: str) -> Response:
-            case = await service.get_case(aid[:64], claims)
-            if not case.get("agreement_id"):
-                raise Refused(404, "agreement", "not_found", "本案还没有调解协议")
+        async def pdf(case: dict[str, Any], claims: StaffClaims, reason: str) -> Response:
             data, no = await service.agreement_pdf(case["agreement_id"], claims, reason)
             return Response(data, media_type="application/pdf", headers={
                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'调解协议书-{no}.pdf')}"})
 
-        return await download(request, get, aid, "agreement.pdf")
+        return await download(request, aid, "agreement.pdf", "agreement_id",
+                              Refused(404, "agreement", "not_found", "本案还没有调解协议"), pdf)
 
     @r.get("/cases/{aid}/package.zip")
     async def package_zip(request: Request, aid: str) -> Response:
-        async def get(claims: StaffClaims, reason: str) -> Response:
-            case = await service.get_case(aid[:64], claims)
-            if not case.get("package_id"):
-                raise Refused(404, "package", "not_found", "本案还没有移交卷宗")
+        async def zip_file(case: dict[str, Any], claims: StaffClaims, reason: str) -> Response:
             data, digest = await service.package_zip(case["package_id"], claims, reason)
             return Response(data, media_type="application/zip", headers={
                 "Content-Disposition": f'attachment; filename="case-file-{case["case_number"]}.zip"',
                 "X-Content-SHA256": digest})
 
-        return await download(request, get, aid, "package.zip")
+        return await download(request, aid, "package.zip", "package_id",
+                              Refused(404, "package", "not_found", "本案还没有移交卷宗"), zip_file)
 
     # --- people and rooms ----------------------------------------------------------------------------
 
