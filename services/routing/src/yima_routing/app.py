@@ -36,7 +36,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     rt = Runtime.create(settings)
     store = DirectoryStore(rt.db)
     store.current = seed  # until the stored directory is loaded at start
-    unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions)
+    unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions, auth=settings.kafka_auth)
     service = RoutingService(rt.db, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
                              ensure_topic=unit_topics.ensure, clock=clock)
     if not settings.auth_private_key:
