@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from yima_contracts import headers, topics
 from yima_devstack.kafka_tools import keyed, produce, read_topic, wait_for
+from yima_kit.kafka_auth import client_kwargs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -111,7 +112,7 @@ async def test_case_flows_to_the_units_topic_and_back_to_the_tracking_view(platf
 
 
 async def _caught_up(bootstrap: str, group: str, topic: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs())
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -119,7 +120,7 @@ async def _caught_up(bootstrap: str, group: str, topic: str) -> bool:
         await admin.close()
     from aiokafka import AIOKafkaConsumer
 
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_kwargs())
     await c.start()
     try:
         tps = [tp for tp in committed if tp.topic == topic]
