@@ -75,6 +75,13 @@ class Endpoints:
             raise InfraError(f"no Kafka principal {principal!r} on this cluster")
         return KafkaAuth.scram(principal, self.kafka_users[principal])
 
+    def service_kafka_env(self, service: str) -> dict[str, str]:
+        """The Kafka credentials of ``service``'s own principal (empty without users of our own: then the
+        process inherits the environment's)."""
+        if not self.kafka_users:
+            return {}
+        return self.kafka_auth(kafka_security.service_principal(service)).as_env()
+
     def as_env(self, principal: str = kafka_security.ADMIN) -> dict[str, str]:
         """The environment variables every yima service and test reads (Kafka credentials of ``principal``)."""
         env = {"YIMA_KAFKA_BOOTSTRAP": self.kafka_bootstrap, "YIMA_MONGO_URL": self.mongo_url}
@@ -487,9 +494,10 @@ class LocalInfra:
     def _users(self) -> dict[str, str]:
         try:
             departments = kafka_security.demo_departments()
+            asyncapi = kafka_security.load_asyncapi()
         except FileNotFoundError as exc:
             raise InfraError(str(exc)) from exc
-        return self.credentials.ensure(kafka_security.principals(departments))
+        return self.credentials.ensure(kafka_security.principals(departments, asyncapi))
 
     def _secure(self, endpoints: Endpoints) -> None:
         """Every principal's SCRAM credential and the ACLs (idempotent; docs/adr/0070)."""

@@ -47,7 +47,15 @@ from yima_kit.kafka_auth import KafkaAuth
 ADMIN = "yima-admin"  # super user: the platform's bootstrap and the tests
 CONTROLLER = "controller"  # the controller listener's own (PLAIN, static): never a client's
 OPERATOR = "yima-operator"  # read-only: every topic, no writes, no groups but its own
+# The platform's services (insight and console are planned: DESIGN.md §1); every service of SERVICE_PORTS
+# and of the AsyncAPI document gets a principal too.
 SERVICES = ("intake", "routing", "risk", "mediation", "notify", "insight", "console")
+
+
+def all_services(asyncapi: Mapping[str, Any] | None = None) -> list[str]:
+    from .services import SERVICE_PORTS
+
+    return sorted({*SERVICES, *SERVICE_PORTS, *(channel_rights(asyncapi) if asyncapi else {})})
 SCRAM_ITERATIONS = 4096
 SCRAM_SHA_512 = 2
 
@@ -131,7 +139,7 @@ _EXTRA: dict[str, list[tuple[int, str, int, int]]] = {
 def acl_plan(asyncapi: Mapping[str, Any], departments: Iterable[str]) -> list[Acl]:
     acls: set[Acl] = set()
     rights = channel_rights(asyncapi)
-    for service in sorted(set(SERVICES) | set(rights)):
+    for service in all_services(asyncapi):
         who = service_principal(service)
         for action, operation in (("send", WRITE), ("receive", READ)):
             for address in rights.get(service, {}).get(action, ()):
@@ -155,9 +163,10 @@ def acl_plan(asyncapi: Mapping[str, Any], departments: Iterable[str]) -> list[Ac
     return sorted(acls)
 
 
-def principals(departments: Iterable[str]) -> list[str]:
+def principals(departments: Iterable[str], asyncapi: Mapping[str, Any] | None = None) -> list[str]:
     """Every SCRAM user of the platform but the super user."""
-    return [*(service_principal(s) for s in SERVICES), OPERATOR, *(department_principal(c) for c in departments)]
+    services = all_services(asyncapi)
+    return [*(service_principal(s) for s in services), OPERATOR, *(department_principal(c) for c in departments)]
 
 
 def repo_root() -> Path:
@@ -323,8 +332,9 @@ async def apply(bootstrap: str, admin: KafkaAuth, passwords: Mapping[str, str], 
         if users:
             response = await client._send_request(AlterUserScramCredentialsRequest(users))
             _raise_errors("setting SCRAM credentials", ((r[1], r[2]) for r in response.results))
-        creations = [(a.resource_type, a.name, a.pattern, f"User:{a.principal}", "*", a.operation, ALLOW, {})
-                     for a in acls]
+        creations: list[tuple[Any, ...]] = [
+            (a.resource_type, a.name, a.pattern, f"User:{a.principal}", "*", a.operation, ALLOW, {}) for a in acls
+        ]
         if creations:
             response = await client._send_request(CreateAclsRequest(creations))
             _raise_errors("creating ACLs", ((r[0], r[1]) for r in response.results))
