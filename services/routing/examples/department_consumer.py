@@ -10,8 +10,9 @@
    ``unit.case_assigned.v1``; key = case id). Use your own consumer group and commit after handling.
 2. Answer on your unit's own topic ``unit.<unit_code>.feedback`` (not ``case.feedback``: deprecated, see
    docs/adr/0071-per-unit-feedback-topics.md) with ``case.feedback.v1`` naming the same ``assignment_id`` and
-   your ``unit_code`` (a message naming another unit is refused): ``accepted`` at once, then ``progress`` notes, and ``resolved`` or ``failed`` (reason
-   required); ``returned`` (reason required) if the case is not yours — it goes back to the supervisor.
+   your ``unit_code`` (a message naming another unit is refused): ``accepted`` at once, then ``progress``
+   notes, and ``resolved`` or ``failed`` (reason required); ``returned`` (reason required) if the case is not
+   yours — it goes back to the supervisor.
    Key the message by the case id, and give every message a fresh ``event_id`` (resend the same one to retry:
    yima processes an event_id once).
 The schemas are in contracts/schemas/ and contracts/asyncapi.yaml.
