@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .kafka_auth import KafkaAuth
+from .safe_text import LinkPolicy
 
 
 def _env(name: str) -> AliasChoices:
@@ -73,6 +74,12 @@ class KitSettings(BaseSettings):
         validation_alias=_env("YIMA_AUTH_PUBLIC_KEYS"),
         description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
     )
+    link_hosts: str = Field(
+        default="meet.yima.local",
+        validation_alias=_env("YIMA_LINK_HOSTS"),
+        description="hosts (or parent domains), comma-separated, whose https links from events may reach people "
+                    "(video rooms); any other link is left out (docs/adr/0072)",
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_retention_days: float = Field(
         default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")
@@ -107,3 +114,8 @@ class KitSettings(BaseSettings):
             password=self.kafka_sasl_password.get_secret_value(),
             ssl_cafile=self.kafka_ssl_cafile,
         )
+
+    @property
+    def link_policy(self) -> LinkPolicy:
+        """Which links from events may reach people (http to loopback only in development)."""
+        return LinkPolicy.from_setting(self.link_hosts, development=self.environment == "development")
