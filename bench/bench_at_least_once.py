@@ -134,6 +134,8 @@ if __name__ == "__main__":
         infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-bench-")))
         infra.install()
         try:
-            asyncio.run(main(args.n, infra.start()))
+            ep = infra.start()
+            os.environ.update(ep.kafka_auth().as_env())  # the super user, for every client below (ADR 0070)
+            asyncio.run(main(args.n, ep))
         finally:
             infra.stop()
