@@ -178,3 +178,11 @@ def test_the_plan_gives_each_platform_topic_its_owners_only() -> None:
     assert writers[topics.unit_feedback_topic(HUANGHE)] == {ks.department_principal(HUANGHE)}
     assert all(not p.startswith("dept-") or name.endswith(".feedback")
                for name, ps in writers.items() for p in ps)
+
+
+def test_only_named_departments_may_still_answer_on_the_deprecated_topic() -> None:
+    legacy = ks.legacy_feedback_units({ks.ENV_LEGACY_FEEDBACK: f" {RSJ}, "})
+    assert legacy == [RSJ] and ks.legacy_feedback_units({}) == []
+    plan = ks.acl_plan(ks.load_asyncapi(), ks.demo_departments(), legacy)
+    writers = {a.principal for a in plan if a.name == topics.CASE_FEEDBACK and a.operation == ks.WRITE}
+    assert writers == {"svc-mediation", ks.department_principal(RSJ)}

@@ -139,8 +139,10 @@ def topic_dump(
 @app.command("kafka-acls")
 def kafka_acls() -> None:
     """Print the platform's Kafka principals and ACLs as arguments of Kafka's kafka-acls.sh --add (for an
-    operator setting up a cluster; the local stack applies them itself). Docs: docs/adr/0070."""
-    plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), kafka_security.demo_departments())
+    operator setting up a cluster; the local stack applies them itself). Departments still answering on the
+    deprecated case.feedback: YIMA_KAFKA_LEGACY_FEEDBACK_UNITS=<code>,… (docs/adr/0070, 0071)."""
+    plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), kafka_security.demo_departments(),
+                                   kafka_security.legacy_feedback_units())
     for acl in plan:
         typer.echo(f"kafka-acls.sh --bootstrap-server \"$KAFKA\" --command-config admin.properties --add "
                    f"{acl.kafka_acls_args()}")

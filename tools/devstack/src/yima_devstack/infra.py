@@ -504,7 +504,9 @@ class LocalInfra:
         from ._aio import run_sync
 
         try:
-            plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), kafka_security.demo_departments())
+            departments = kafka_security.demo_departments()
+            legacy = [c for c in kafka_security.legacy_feedback_units() if c in departments]
+            plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), departments, legacy)
             run_sync(kafka_security.apply(endpoints.kafka_bootstrap, endpoints.kafka_auth(),
                                           endpoints.kafka_users, plan))
         except Exception as exc:

@@ -136,7 +136,21 @@ _EXTRA: dict[str, list[tuple[int, str, int, int]]] = {
 }
 
 
-def acl_plan(asyncapi: Mapping[str, Any], departments: Iterable[str]) -> list[Acl]:
+ENV_LEGACY_FEEDBACK = "YIMA_KAFKA_LEGACY_FEEDBACK_UNITS"
+
+
+def legacy_feedback_units(env: Mapping[str, str] | None = None) -> list[str]:
+    """Departments still allowed to answer on the deprecated ``case.feedback`` (ADR 0071), comma-separated in
+    ``YIMA_KAFKA_LEGACY_FEEDBACK_UNITS``; none by default."""
+    value = (os.environ if env is None else env).get(ENV_LEGACY_FEEDBACK, "")
+    return sorted({c.strip() for c in value.split(",") if c.strip()})
+
+
+def acl_plan(
+    asyncapi: Mapping[str, Any], departments: Iterable[str], legacy_feedback: Iterable[str] = ()
+) -> list[Acl]:
+    """The ACLs of every principal; ``legacy_feedback``: departments that may still write ``case.feedback``
+    during its deprecation period (ADR 0071)."""
     acls: set[Acl] = set()
     rights = channel_rights(asyncapi)
     for service in all_services(asyncapi):
@@ -157,6 +171,8 @@ def acl_plan(asyncapi: Mapping[str, Any], departments: Iterable[str]) -> list[Ac
         # another unit's groups).
         acls.add(Acl(who, GROUP, who, LITERAL, READ))
         acls.add(Acl(who, GROUP, f"{who}.", PREFIXED, READ))
+    for code in legacy_feedback:
+        acls.add(Acl(department_principal(code), TOPIC, topics.CASE_FEEDBACK, LITERAL, WRITE))
     acls.add(Acl(OPERATOR, TOPIC, "*", LITERAL, READ))
     acls.add(Acl(OPERATOR, GROUP, OPERATOR, LITERAL, READ))
     acls.add(Acl(OPERATOR, GROUP, f"{OPERATOR}.", PREFIXED, READ))
