@@ -127,7 +127,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True if a server could listen on ``port`` now. SO_REUSEADDR as the servers themselves set it: the
+    connections of a run stopped a moment ago linger in TIME_WAIT and must not make the port look taken
+    (a live listener still does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOCALHOST, port))
         except OSError:
