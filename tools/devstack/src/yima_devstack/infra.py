@@ -545,6 +545,25 @@ class LocalInfra:
             except NotReadyError as exc:
                 raise server.failure(str(exc)) from exc
 
+    def restart(self, which: str) -> None:
+        """Stop one server (``kafka`` or ``mongo``) and start it again on the same port and data, as an operator's
+        restart or a crash-and-recover would (the fault suite, ``./yima chaos``)."""
+        saved = self._saved()
+        if saved is None:
+            raise InfraError("restart: the servers were not started from this state directory")
+        endpoints, ports = saved
+        server = {"kafka": self.kafka, "mongo": self.mongo}[which]
+        server.stop()
+        try:
+            if which == "mongo":
+                self._start_mongo(ports.mongo)
+                wait_for_mongo(endpoints.mongo_url, self.ready_timeout, server.running)
+            else:
+                self._start_kafka(ports)
+                wait_for_kafka(endpoints.kafka_bootstrap, self.ready_timeout, server.running)
+        except NotReadyError as exc:
+            raise server.failure(str(exc)) from exc
+
     # -------------------------------------------------------------------------------------- stop/status
 
     def stop(self) -> None:
