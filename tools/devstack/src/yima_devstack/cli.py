@@ -150,4 +150,4 @@ def kafka_acls() -> None:
 
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
-from . import platform  # noqa: E402,F401  (registers run, asyncapi)
+from . import chaos, platform  # noqa: E402,F401  (registers chaos; run, asyncapi)
