@@ -89,7 +89,8 @@ class Runtime:
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
         require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap})
+        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
+                                                                 **settings.kafka_auth.client_kwargs()})
         return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:

@@ -632,8 +632,10 @@ class LocalInfra:
                 self._start_mongo(ports.mongo)
                 wait_for_mongo(endpoints.mongo_url, self.ready_timeout, server.running)
             else:
-                self._start_kafka(ports)
-                wait_for_kafka(endpoints.kafka_bootstrap, self.ready_timeout, server.running)
+                users = self.credentials.load()
+                self._start_kafka(ports, users)
+                wait_for_kafka(endpoints.kafka_bootstrap, self.ready_timeout, server.running,
+                               auth=KafkaAuth.scram(kafka_security.ADMIN, users[kafka_security.ADMIN]))
         except NotReadyError as exc:
             raise server.failure(str(exc)) from exc
 
