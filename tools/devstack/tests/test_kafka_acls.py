@@ -186,3 +186,23 @@ def test_only_named_departments_may_still_answer_on_the_deprecated_topic() -> No
     plan = ks.acl_plan(ks.load_asyncapi(), ks.demo_departments(), legacy)
     writers = {a.principal for a in plan if a.name == topics.CASE_FEEDBACK and a.operation == ks.WRITE}
     assert writers == {"svc-mediation", ks.department_principal(RSJ)}
+
+
+def test_passwords_are_made_once_and_kept_private(tmp_path) -> None:
+    creds = ks.Credentials(tmp_path / "kafka" / "credentials.json")
+    first = creds.ensure(["svc-routing"])
+    assert set(first) == {ks.ADMIN, ks.CONTROLLER, "svc-routing"} and len(set(first.values())) == 3
+    assert (creds.path.stat().st_mode & 0o777) == 0o600
+    again = creds.ensure(["svc-routing", "svc-insight"])  # a new service: one more, the others unchanged
+    assert {k: again[k] for k in first} == first and "svc-insight" in again
+
+
+def test_the_run_banner_shows_one_departments_and_the_operators_credentials(tmp_path) -> None:
+    from yima_devstack.platform import kafka_banner
+
+    users = {ks.department_principal(HUANGHE): "p-dept", ks.OPERATOR: "p-op", ks.ADMIN: "p-admin"}
+    text = kafka_banner(Endpoints("127.0.0.1:9092", "mongodb://x", users), tmp_path / "credentials.json")
+    assert "dept-410105001001" in text and "p-dept" in text and "yima-operator" in text and "p-op" in text
+    assert "unit.410105001001.cases" in text and "unit.410105001001.feedback" in text
+    assert "p-admin" not in text  # never the super user's
+    assert kafka_banner(Endpoints("127.0.0.1:9092", "mongodb://x"), tmp_path / "c.json") == ""
