@@ -7,7 +7,7 @@ from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
-from yima_kit.consumer import EventConsumers, Tx
+from yima_kit.consumer import EventConsumers, PermanentError, Tx
 
 from ..service import RiskService
 
@@ -36,6 +36,14 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
         """A unit's feedback: accepted (handling starts), resolved (blue), failed (a risk)."""
+        await service.on_feedback(event, tx)
+
+    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
+        """A department's feedback on its own topic unit.<code>.feedback (ADR 0071); a message naming another
+        unit than the topic's is refused (dead-lettered)."""
+        if topics.unit_of_feedback_topic(tx.topic) != event.unit_code:
+            raise PermanentError(f"unit_code {event.unit_code} on the feedback topic {tx.topic!r}")
         await service.on_feedback(event, tx)
 
     @consumers.subscribe(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")
