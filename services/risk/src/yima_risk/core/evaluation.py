@@ -1,7 +1,7 @@
 """Evaluation of the risk rules on the labelled corpus (``services/risk/data/corpus``): pure, no I/O but reading it.
 
-The corpus has two fixed parts: ``dev.yaml`` (the rules may be tuned on it) and ``heldout.yaml`` (written first
-and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is assessed from its description
+The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout.yaml`` (written before
+the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is assessed from its description
 and category alone, as on the day it is submitted (no repeat count, no structured fields): the first level.
 
 The report has the confusion matrix, accuracy, per-level precision and recall, the red cases called blue, and
@@ -78,8 +78,9 @@ def load_part(path: Path) -> list[Labelled]:
 
 
 def load_corpus(folder: Path) -> tuple[list[Labelled], list[Labelled]]:
-    """(dev, held-out); ids and texts are unique over both parts."""
-    dev, held = load_part(folder / "dev.yaml"), load_part(folder / "heldout.yaml")
+    """(dev, held-out): ``dev*.yaml`` and ``heldout.yaml``; ids and texts are unique over both parts."""
+    dev = [x for p in sorted(folder.glob("dev*.yaml")) for x in load_part(p)]
+    held = load_part(folder / "heldout.yaml")
     ids = Counter(x.id for x in dev + held)
     texts = Counter(x.text for x in dev + held)
     dup = [k for k, n in ids.items() if n > 1] + [k[:20] for k, n in texts.items() if n > 1]
