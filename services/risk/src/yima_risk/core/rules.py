@@ -178,7 +178,7 @@ def _vulnerable(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
         for kind, rule in v.kinds.items():
             if kind == "elderly" and no_elderly:
                 continue
-            for m in tx.find_cues(text, rule.cues, (), rs.negation):
+            for m in tx.find_cues(text, rule.cues, (), rs.negation, rule.exclude):
                 evidence.append(f"{_quote(m, source)}（{rule.name_zh}）")
         for age, words in tx.ages(text):
             if age >= v.elderly_min_age and not no_elderly:

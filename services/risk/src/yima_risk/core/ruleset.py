@@ -149,6 +149,9 @@ class RepeatRule(_Model):
 class VulnerableKindRule(_Model):
     name_zh: str
     cues: tuple[str, ...]
+    exclude: tuple[str, ...] = ()  # a cue inside one of these means something else ("婴儿车")
+
+    _check_patterns = field_validator("exclude")(_compile)
 
 
 class VulnerableRule(_Model):

@@ -200,6 +200,12 @@ def people_counts(text: str, people_words: Iterable[str]) -> Iterator[tuple[int,
         if value is None or value < 3 or value > 1_000_000:  # "一家人", "两家": a family, not a crowd
             continue
         yield int(value), m.group(0)
+    # "业主这边也来了几十个", "聚了一百来号": a crowd counted without naming who
+    bare = compiled(rf"(?:来了|去了|叫了|聚了|围了|站了|叫来了?)({NUM})(多|余|来|几|好几)?(个|号|名)(?=[，,。；;\s]|$)")
+    for m in bare.finditer(text):
+        value = cn_number(m.group(1))
+        if value is not None and 3 <= value <= 1_000_000:
+            yield int(value), m.group(0)
 
 
 _ELDER = (r"(?:老人家|老人|老太太|老太|老大爷|老爷子|老奶奶|奶奶|爷爷|姥姥|姥爷|外婆|外公|婆婆|公公|老母亲|老父亲|"
