@@ -1,8 +1,9 @@
 """Evaluation of the risk rules on the labelled corpus (``services/risk/data/corpus``): pure, no I/O but reading it.
 
 The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout.yaml`` (written before
-the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is assessed from its description
-and category alone, as on the day it is submitted (no repeat count, no structured fields): the first level.
+the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is
+assessed from its description and category alone, as on the day it is submitted (no repeat count, no structured
+fields): the first level.
 
 The report has the confusion matrix, accuracy, per-level precision and recall, the red cases called blue, and
 each rule's firing precision (a yellow rule fires rightly on a yellow or red text, a red rule on a red one).

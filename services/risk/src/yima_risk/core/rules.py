@@ -11,7 +11,6 @@ whose handling has started → yellow, unless a red rule fires that was not know
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal

@@ -273,7 +273,8 @@ class RuleSet(_Model):
         for c in self.combinations:
             unknown = [r for r in (*c.all_of, *c.any_of) if r not in seen]
             if unknown:
-                raise ValueError(f"组合规则 {c.id} 引用了未知规则：{'、'.join(unknown)} (unknown rule in a combination)")
+                raise ValueError(f"组合规则 {c.id} 引用了未知规则：{'、'.join(unknown)} "
+                                 "(unknown rule in a combination)")
             if c.id in seen:
                 raise ValueError(f"规则编号重复：{c.id} (duplicate rule id)")
             seen.add(c.id)

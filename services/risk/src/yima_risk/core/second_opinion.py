@@ -106,10 +106,12 @@ def train(examples: Iterable[_Example], version: str | None = None) -> SecondOpi
     for text, level in data:
         counts[level.value].update(features(text))
     overall = Counter[str]()
-    for c in counts.values():
-        overall.update(c)
+    for per_level in counts.values():
+        overall.update(per_level)
     vocab = {f for f, n in overall.items() if n >= MIN_COUNT}
-    priors, logp, unseen = {}, {}, {}
+    priors: dict[str, float] = {}
+    logp: dict[str, dict[str, float]] = {}
+    unseen: dict[str, float] = {}
     for lv in _LEVELS:
         c = lv.value
         total = sum(n for f, n in counts[c].items() if f in vocab) + ALPHA * (len(vocab) + 1)

@@ -165,7 +165,8 @@ _AMOUNT = re.compile(
 )
 _BIG_OF = {"亿": 100_000_000, "万": 10_000, "千": 1000}
 # A number with 万 but no currency is money unless a measure word follows ("3万人", "2万平方米").
-_NOT_MONEY_AFTER = re.compile(r"(多|余)?(人|名|个|户|家|平|亩|斤|吨|公里|米|字|次|年|岁|天|步|号|口|份|条|件|起|辆|头|只|棵|株|册|倍)")
+_NOT_MONEY_AFTER = re.compile(
+    r"(多|余)?(人|名|个|户|家|平|亩|斤|吨|公里|米|字|次|年|岁|天|步|号|口|份|条|件|起|辆|头|只|棵|株|册|倍)")
 
 
 def amounts_yuan(text: str) -> Iterator[tuple[float, str]]:
