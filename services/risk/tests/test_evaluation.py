@@ -32,7 +32,8 @@ def held(corpus, rules):
 
 def test_the_corpus_is_large_varied_and_has_a_fixed_held_out_part(corpus) -> None:
     dev, held = corpus
-    assert len(dev) + len(held) >= 300 and len(held) >= 0.2 * (len(dev) + len(held))
+    # the held-out part is the fourth one written; the first three were measured once each, then tuned on (ADR 0090)
+    assert len(dev) + len(held) >= 300 and len(held) >= 120 and len(held) >= 0.15 * (len(dev) + len(held))
     everything = dev + held
     assert {x.level for x in held} == {RED, YELLOW, BLUE}
     assert len({x.category for x in everything}) == len(Category)
@@ -61,11 +62,18 @@ def test_the_rules_on_the_dev_part(corpus, rules) -> None:
 
 
 def test_the_rules_on_the_held_out_part_do_not_get_worse(held) -> None:
-    # measured once at commit 53bc21f (rule set 2026.12-generalise.1): 110/141 = 78.0 %, yellow recall 76.4 %,
-    # red recall 58.8 %, 3 red called blue, no blue called red
-    assert held.accuracy >= 0.78, "\n".join(held.lines())
-    assert held.recall(YELLOW) >= 0.76 and held.recall(RED) >= 0.58, "\n".join(held.lines())
-    assert held.red_called_blue <= 3 and held.confusion[BLUE][RED] == 0, "\n".join(held.lines())
+    # measured once at commit c5ab99b (rule set 2026.12-generalise.1): 97/130 = 74.6 %, yellow recall 75.5 %,
+    # red recall 46.9 %, 9 red called blue, no blue called red
+    assert held.accuracy >= 0.74, "\n".join(held.lines())
+    assert held.recall(YELLOW) >= 0.75 and held.recall(RED) >= 0.46, "\n".join(held.lines())
+    assert held.red_called_blue <= 9 and held.confusion[BLUE][RED] == 0, "\n".join(held.lines())
+
+
+def test_the_second_opinion_sends_most_misses_to_a_person(corpus, rules) -> None:
+    # held-out at c5ab99b: 29 texts flagged needs_review, 27 of them with a wrong first level (of 33 wrong)
+    opinion = SecondOpinion.load()
+    h = evaluate("held-out", corpus[1], rules, lambda x, a: opinion.needs_review(x.text, a.own_level))
+    assert h.review_wrong >= 25 and h.review_wrong >= 0.85 * h.review, "\n".join(h.lines())
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on the held-out part yet (ADR 0090)")
