@@ -216,7 +216,7 @@ class RiskService:
         previous = RiskLevel(case["level"]) if case.get("level") else None
         changes["needs_review"] = review
         same = (previous is a.level and case.get("score") == a.score and case.get("rule_ids") == rule_ids
-                and case.get("ruleset_version") == a.ruleset_version and case.get("reason_zh") == a.reason_zh)
+                and case.get("ruleset_version") == a.ruleset_version)
         if not same:
             result = CaseRiskAssessed(
                 case_id=case_id,
