@@ -198,3 +198,18 @@ def test_scope_rules() -> None:
     with pytest.raises(OutOfScope):
         resolve(COMMUNITY, PATHS[COMMUNITY], STREET, PATHS[STREET])
     assert resolve(COMMITTEE, PATHS[COMMITTEE], None, None) == COMMITTEE
+
+
+def test_code_path_reads_division_codes() -> None:
+    from yima_insight.core.facts import code_path
+
+    assert code_path(COMMUNITY) == (DISTRICT, STREET, COMMUNITY)
+    assert code_path(f"{COMMUNITY}G01") == (DISTRICT, STREET, COMMUNITY, f"{COMMUNITY}G01")
+    assert code_path(DISTRICT) == (DISTRICT,)
+    assert code_path(COMMITTEE) == (COMMITTEE,)
+
+
+def test_a_case_settled_on_the_spot_counts_at_its_community() -> None:
+    f = run([submitted("c10", settled_on_spot=True)])
+    assert f.unit == COMMUNITY and f.mode == "on_spot"
+    assert f.vector()["settled_community"] == 1

@@ -27,10 +27,10 @@ def replay(
 
 
 @app.command()
-def check() -> None:
+def check(unit: str = typer.Option(None, help="compare only this unit's counters (default: all)")) -> None:
     """Recount every case from the topics and report any difference from the stored counters (exit 1)."""
     from .rebuild import check as run
 
-    result = asyncio.run(run(InsightSettings()))
+    result = asyncio.run(run(InsightSettings(), scope=unit))
     typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
     raise typer.Exit(0 if result["ok"] else 1)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from yima_contracts import Event, parse_event
 from yima_kit.mongo import connect
@@ -33,10 +34,16 @@ async def read_events(bootstrap: str) -> tuple[list[Event], dict[TopicPartition,
     events: list[Event] = []
     bad = 0
     try:
-        all_topics = await consumer.topics()
-        wanted = [t for t in consumed_topics() if t in all_topics]
-        wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
-        tps = [TopicPartition(t, p) for t in wanted for p in sorted(consumer.partitions_for_topic(t) or ())]
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            all_topics = set(await admin.list_topics())
+            wanted = [t for t in consumed_topics() if t in all_topics]
+            wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
+            described = await admin.describe_topics(wanted) if wanted else []
+        finally:
+            await admin.close()
+        tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", [])]
         if not tps:
             return [], {}, 0
         consumer.assign(tps)
@@ -127,7 +134,8 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> d
             "read_seconds": round(t_read, 1), "total_seconds": round(time.monotonic() - t0, 1)}
 
 
-async def check(settings: InsightSettings, *, limit: int = 50) -> dict[str, Any]:
+async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None = None) -> dict[str, Any]:
+    """Recount from the topics and compare with the stored counters (of one scope's, if given)."""
     events, _, bad = await read_events(settings.kafka_bootstrap)
     _, counters, _ = recount(events)
     expected = {k.id: {m: n for m, n in v.items() if n} for k, v in counters.items()}
@@ -138,6 +146,9 @@ async def check(settings: InsightSettings, *, limit: int = 50) -> dict[str, Any]
     finally:
         await client.close()
     stored = {k: v for k, v in stored.items() if v}
+    if scope is not None:
+        expected = {k: v for k, v in expected.items() if k.startswith(f"{scope}|")}
+        stored = {k: v for k, v in stored.items() if k.startswith(f"{scope}|")}
     diffs = []
     for cid in sorted(set(expected) | set(stored)):
         e, s = expected.get(cid, {}), stored.get(cid, {})

@@ -38,7 +38,10 @@ _DIM_FIELD = {"category": "category", "channel": "channel", "level": "level", "m
 
 
 def unit_codes(event: Event) -> set[str]:
-    return {c for c in (getattr(event, "unit_code", None), getattr(event, "supervisor_unit_code", None)) if c}
+    location = getattr(event, "location", None)
+    codes = (getattr(event, "unit_code", None), getattr(event, "supervisor_unit_code", None),
+             getattr(location, "unit_code", None))
+    return {c for c in codes if c}
 
 
 class InsightService:

@@ -70,6 +70,17 @@ def local_day(at: datetime) -> str:
     return at.astimezone(CST).date().isoformat()
 
 
+def code_path(code: str) -> tuple[str, ...]:
+    """A unit's path read from its code alone, where the code is an administrative division code (district 6
+    digits, street 9, community 12; a grid or studio adds letters to its community's or street's code):
+    the fall-back while no work order has told the unit's path. Other codes: the unit alone."""
+    digits = code[: len(code) - len(code.lstrip("0123456789"))] if code[:1].isdigit() else ""
+    prefixes = [digits[:n] for n in (6, 9, 12) if len(digits) >= n]
+    if not prefixes:
+        return (code,)
+    return tuple(dict.fromkeys([*prefixes, code]))
+
+
 def admin_level(unit_path: tuple[str, ...] | list[str]) -> str | None:
     """The administrative level a unit settles at: that of its nearest ancestor-or-self with an
     administrative division code (6 digits district, 9 street, 12 community; grids and studios take their
@@ -231,7 +242,7 @@ def apply(fact: CaseFact | None, event: Event, paths: Mapping[str, tuple[str, ..
         f.unit = code
         known = tuple(path or ()) or paths.get(code) or ()
         if not known or known[-1] != code:
-            known = (code,)
+            known = code_path(code)
         f.unit_path = list(known)
 
     if isinstance(event, CaseSubmitted):
@@ -242,6 +253,8 @@ def apply(fact: CaseFact | None, event: Event, paths: Mapping[str, tuple[str, ..
             f.category = event.category.value
         if event.settled_on_spot:
             f.on_spot = True
+            if f.unit == NO_UNIT and event.location.unit_code:  # settled where it was received
+                set_unit(event.location.unit_code, None)
             f.accepted = f.closed = True
             _set_outcome(f, "resolved", event.submitted_at,
                          admin_level((event.location.unit_code,)) if event.location.unit_code else None)
@@ -347,4 +360,4 @@ def _set_mediation(f: CaseFact, success: bool, at: datetime) -> None:
 def _path_of(f: CaseFact, code: str) -> tuple[str, ...]:
     if code == f.unit and f.unit_path:
         return tuple(f.unit_path)
-    return (code,)
+    return code_path(code)
