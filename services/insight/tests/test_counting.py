@@ -28,7 +28,7 @@ from yima_contracts import Event
 from yima_contracts.codes import Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
 from yima_insight.core import ranking, table
 from yima_insight.core.facts import CaseFact, admin_level, apply, delta, local_day
-from yima_insight.core.rollup import ALL, increments, keys_of
+from yima_insight.core.rollup import ALL, flat, increments, keys_of
 from yima_insight.core.scope import OutOfScope, resolve
 
 H = timedelta(hours=1)
@@ -49,11 +49,11 @@ def counters(events: list[Event]) -> dict:
     for e in events:
         after = apply(f, e, PATHS)
         for k, inc in increments(delta(f, after)).items():
-            cur = out.setdefault(k.id, {})
-            for m, n in inc.items():
-                cur[m] = cur.get(m, 0) + n
+            cur = out.setdefault(k, {})
+            for field, n in inc.items():
+                cur[field] = cur.get(field, 0) + n
         f = after
-    return {k: {m: n for m, n in v.items() if n} for k, v in out.items() if any(v.values())}
+    return flat(out)
 
 
 def test_a_resolved_case_counts_once_in_every_measure() -> None:
@@ -151,8 +151,9 @@ def test_scopes_of_a_community_case() -> None:
     f = run([submitted("c9", channel=Channel.GRID), assigned("c9", COMMUNITY, T0), work_order("c9", COMMUNITY, T0)])
     s = f.slice()
     assert s is not None
-    units = {(k.scope, k.key) for k in keys_of(s) if k.dim == "unit" and k.gran == "d"}
+    units = {(k.scope, values["unit"]) for k, values in keys_of(s) if k.gran == "d"}
     assert units == {(ALL, DISTRICT), (DISTRICT, STREET), (STREET, COMMUNITY), (COMMUNITY, COMMUNITY)}
+    assert len(increments(delta(None, f))) == 8  # 4 scopes × (day, month): one document each
 
 
 def test_split_range_takes_whole_months_and_edge_days() -> None:

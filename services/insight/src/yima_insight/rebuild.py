@@ -24,7 +24,7 @@ from .adapters.kafka import WORK_ORDERS, consumed_topics
 from .adapters.mongo_store import MongoInsightStore
 from .config import InsightSettings
 from .core.facts import CaseFact, apply, units_in
-from .core.rollup import CounterKey, keys_of
+from .core.rollup import CounterKey, Increments, add, flat
 
 
 async def read_events(bootstrap: str) -> tuple[list[Event], dict[TopicPartition, int], int]:
@@ -91,7 +91,7 @@ def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, 
         seen.add(e.event_id)
         by_case[e.case_id].append(e)
     facts: dict[str, CaseFact] = {}
-    counters: dict[CounterKey, dict[str, int]] = {}
+    counters: Increments = {}
     for case_id, evs in by_case.items():
         evs.sort(key=lambda e: e.occurred_at)
         fact: CaseFact | None = None
@@ -102,11 +102,7 @@ def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, 
         s = fact.slice()
         if s is None:
             continue
-        vec = fact.vector()
-        for k in keys_of(s):
-            cur = counters.setdefault(k, {})
-            for m, n in vec.items():
-                cur[m] = cur.get(m, 0) + n
+        add(counters, s, fact.vector())
     return facts, counters, units
 
 
@@ -138,17 +134,14 @@ async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None
     """Recount from the topics and compare with the stored counters (of one scope's, if given)."""
     events, _, bad = await read_events(settings.kafka_bootstrap)
     _, counters, _ = recount(events)
-    expected = {k.id: {m: n for m, n in v.items() if n} for k, v in counters.items()}
-    expected = {k: v for k, v in expected.items() if v}
+    if scope is not None:
+        counters = {k: v for k, v in counters.items() if k.scope == scope}
+    expected = flat(counters)
     client = connect(settings.mongo_url)
     try:
-        stored = await MongoInsightStore(client[settings.db_name]).all_counters()
+        stored = await MongoInsightStore(client[settings.db_name]).all_counters(scope)
     finally:
         await client.close()
-    stored = {k: v for k, v in stored.items() if v}
-    if scope is not None:
-        expected = {k: v for k, v in expected.items() if k.startswith(f"{scope}|")}
-        stored = {k: v for k, v in stored.items() if k.startswith(f"{scope}|")}
     diffs = []
     for cid in sorted(set(expected) | set(stored)):
         e, s = expected.get(cid, {}), stored.get(cid, {})

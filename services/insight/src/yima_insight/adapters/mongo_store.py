@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from ..core.facts import CaseFact, UnitSeen, local_day
-from ..core.rollup import CounterKey
+from ..core.rollup import CounterKey, flat, nest
 
 FACTS, COUNTERS, UNITS, REPORTS = "facts", "counters", "units", "reports"
 
@@ -36,8 +36,7 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
 def counter_update(k: CounterKey, inc: dict[str, int]) -> UpdateOne:
     return UpdateOne(
         {"_id": k.id},
-        {"$inc": {f"m.{m}": n for m, n in inc.items()},
-         "$setOnInsert": {"s": k.scope, "d": k.dim, "g": k.gran, "p": k.period, "k": k.key}},
+        {"$inc": {f"c.{f}": n for f, n in inc.items()}, "$setOnInsert": {"s": k.scope, "g": k.gran, "p": k.period}},
         upsert=True,
     )
 
@@ -51,8 +50,8 @@ class MongoInsightStore:
         self.reports = db[REPORTS]
 
     async def setup(self) -> None:
-        await self.counters_col.create_index([("s", ASCENDING), ("d", ASCENDING), ("g", ASCENDING),
-                                              ("p", ASCENDING)], name="scope_dim_period")
+        await self.counters_col.create_index([("s", ASCENDING), ("g", ASCENDING), ("p", ASCENDING)],
+                                             name="scope_period")
         await self.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
         await self.facts.create_index([("day", ASCENDING)], name="day")
         await self.facts.create_index([("updated", DESCENDING)], name="updated")
@@ -124,13 +123,16 @@ class MongoInsightStore:
         return [d async for d in self.units.find(q).sort("_id", 1).limit(5000)]
 
     async def counters(self, scope: str, dim: str, days: list[str], months: list[str]) -> list[dict[str, Any]]:
+        """One row per (period, key) of grouping ``dim``: {"p": period, "k": key, "m": {measure: n}}."""
         out: list[dict[str, Any]] = []
         for gran, periods in (("m", months), ("d", days)):
             if not periods:
                 continue
-            q = {"s": scope, "d": dim, "g": gran, "p": {"$gte": periods[0], "$lte": periods[-1]}}
+            q = {"s": scope, "g": gran, "p": {"$gte": periods[0], "$lte": periods[-1]}}
             wanted = set(periods)
-            out.extend([d async for d in self.counters_col.find(q, {"k": 1, "p": 1, "m": 1}) if d["p"] in wanted])
+            async for d in self.counters_col.find(q, {"p": 1, f"c.{dim}": 1}):
+                if d["p"] in wanted:
+                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
         return out
 
     async def cases(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
@@ -152,7 +154,7 @@ class MongoInsightStore:
         new = {FACTS: f"{FACTS}_rebuild_{stamp}", COUNTERS: f"{COUNTERS}_rebuild_{stamp}",
                UNITS: f"{UNITS}_rebuild_{stamp}"}
         fdocs = [fact_doc(f) for f in facts]
-        cdocs = [{"_id": k.id, "s": k.scope, "d": k.dim, "g": k.gran, "p": k.period, "k": k.key, "m": m}
+        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)}
                  for k, m in counters.items() if any(m.values())]
         udocs = [{"_id": c, **u} for c, u in units.items()]
         for name, docs in ((new[FACTS], fdocs), (new[COUNTERS], cdocs), (new[UNITS], udocs)):
@@ -169,9 +171,14 @@ class MongoInsightStore:
             await self.db.drop_collection(f"{live}_old_{stamp}")
         await self.setup()
 
-    async def all_counters(self) -> dict[str, dict[str, int]]:
-        return {d["_id"]: {k: int(v) for k, v in (d.get("m") or {}).items() if v}
-                async for d in self.counters_col.find({}, {"m": 1})}
+    async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
+        """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
+        incs = {}
+        async for d in self.counters_col.find({} if scope is None else {"s": scope}):
+            fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in (d.get("c") or {}).items()
+                      for key, ms in keys.items() for m, n in ms.items()}
+            incs[CounterKey(d["s"], d["g"], d["p"])] = fields
+        return flat(incs)
 
     async def all_facts(self) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d async for d in self.facts.find({})}

@@ -1,9 +1,11 @@
 """From a case's slice to the counter documents it touches (pure).
 
-Counters are kept per period (day ``d`` and month ``m``) × scope (all cases ``*`` and every unit on the case's
-unit path, so a street's figures include its communities') × one grouping dimension × that dimension's key.
-One grouping per document keeps the table's query to a few documents per row whatever the period: a range is
-its whole months from the month counters plus the days at its ends from the day counters.
+One counter document per period (day ``d`` and month ``m``) × scope (all cases ``*`` and every unit on the
+case's unit path, so a street's figures include its communities'), holding every grouping:
+``{dim: {key: {measure: n}}}`` for dim in :data:`DIMENSIONS`. An event changes at most 2 × (path length + 1)
+documents (8 for a community's case), and a table query reads one document per whole month plus one per day at
+the range's ends, whatever the grouping: a range is its whole months from the month counters and the rest from
+the day counters.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ DIMENSIONS: tuple[str, ...] = ("unit", "category", "channel", "level", "mode", "
 @dataclass(frozen=True)
 class CounterKey:
     scope: str
-    dim: str
     gran: str  # d | m
     period: str  # YYYY-MM-DD | YYYY-MM
-    key: str
 
     @property
     def id(self) -> str:
-        return f"{self.scope}|{self.dim}|{self.gran}|{self.period}|{self.key}"
+        return f"{self.scope}|{self.gran}|{self.period}"
+
+
+# field path inside a counter document ("<dim>.<key>.<measure>") -> change
+Increments = dict[CounterKey, dict[str, int]]
 
 
 def scopes(s: Slice) -> list[tuple[str, str]]:
@@ -41,21 +45,48 @@ def scopes(s: Slice) -> list[tuple[str, str]]:
     return out
 
 
-def keys_of(s: Slice) -> Iterator[CounterKey]:
+def keys_of(s: Slice) -> Iterator[tuple[CounterKey, dict[str, str]]]:
+    """Each counter document of the slice, with the key the slice has in each grouping there."""
     for scope, child in scopes(s):
         values = {"unit": child, "category": s.category, "channel": s.channel, "level": s.level, "mode": s.mode,
                   "unit_category": f"{child}|{s.category}"}
         for gran, period in (("d", s.day), ("m", s.day[:7])):
-            for dim in DIMENSIONS:
-                yield CounterKey(scope, dim, gran, period, values[dim])
+            yield CounterKey(scope, gran, period), values
 
 
-def increments(d: Delta) -> dict[CounterKey, dict[str, int]]:
-    """Every counter document's change for a fact's delta, merged."""
-    out: dict[CounterKey, dict[str, int]] = {}
-    for s, vec in d.items():
-        for k in keys_of(s):
-            cur = out.setdefault(k, {})
+def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
+    for k, values in keys_of(s):
+        cur = out.setdefault(k, {})
+        for dim, key in values.items():
             for m, n in vec.items():
-                cur[m] = cur.get(m, 0) + n
+                f = f"{dim}.{key}.{m}"
+                cur[f] = cur.get(f, 0) + n
+
+
+def increments(d: Delta) -> Increments:
+    """Every counter document's change for a fact's delta, merged."""
+    out: Increments = {}
+    for s, vec in d.items():
+        add(out, s, vec)
+    return {k: {f: n for f, n in v.items() if n} for k, v in out.items() if any(v.values())}
+
+
+def flat(incs: Increments) -> dict[str, dict[str, int]]:
+    """``scope|dim|gran|period|key`` -> {measure: n}: the counters one row at a time (check, tests)."""
+    out: dict[str, dict[str, int]] = {}
+    for k, fields in incs.items():
+        for f, n in fields.items():
+            dim, key, m = f.split(".")
+            cur = out.setdefault(f"{k.scope}|{dim}|{k.gran}|{k.period}|{key}", {})
+            cur[m] = cur.get(m, 0) + n
     return {k: {m: n for m, n in v.items() if n} for k, v in out.items() if any(v.values())}
+
+
+def nest(fields: dict[str, int]) -> dict[str, dict[str, dict[str, int]]]:
+    """Flat field paths to the document's nested ``{dim: {key: {measure: n}}}``."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for f, n in fields.items():
+        if n:
+            dim, key, m = f.split(".")
+            out.setdefault(dim, {}).setdefault(key, {})[m] = n
+    return out
