@@ -11,7 +11,7 @@ from yima_contracts import Event
 from yima_kit.consumer import Tx
 
 from .core import ranking, table
-from .core.facts import CaseFact, apply, delta, units_in
+from .core.facts import CaseFact, apply, code_path, delta, units_in
 from .core.rollup import ALL, increments
 from .core.scope import OutOfScope, resolve
 from .ports import InsightStore
@@ -74,7 +74,7 @@ class InsightService:
     async def scope_for(self, claims: Any, unit: str | None) -> str:
         requested_path: tuple[str, ...] = ()
         if unit:
-            requested_path = (await self.store.unit_paths([unit])).get(unit, (unit,))
+            requested_path = (await self.store.unit_paths([unit])).get(unit) or code_path(unit)
         try:
             return resolve(claims.unit, claims.unit_path, unit, requested_path)
         except OutOfScope as exc:
