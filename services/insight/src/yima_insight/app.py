@@ -33,6 +33,7 @@ def create_app(settings: InsightSettings | None = None, *, consume: bool = True,
     app = http_app(rt, title="yima insight 一张表·统计分析", consume=consume, relay=relay)
     app.state.service = service
     app.state.settings = settings
+    app.state.reports = reports
     http.install_error_handlers(app)
     app.include_router(http.router(service, rt.require_staff))
     app.include_router(reports_http.router(reports, rt.require_staff))
