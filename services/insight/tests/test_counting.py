@@ -153,14 +153,16 @@ def test_scopes_of_a_community_case() -> None:
     assert s is not None
     units = {(k.scope, values["unit"]) for k, values in keys_of(s) if k.gran == "d"}
     assert units == {(ALL, DISTRICT), (DISTRICT, STREET), (STREET, COMMUNITY), (COMMUNITY, COMMUNITY)}
-    assert len(increments(delta(None, f))) == 8  # 4 scopes × (day, month): one document each
+    assert len(increments(delta(None, f))) == 12  # 4 scopes × (day, month, year): one document each
 
 
 def test_split_range_takes_whole_months_and_edge_days() -> None:
-    days, months = table.split_range(date(2026, 1, 30), date(2026, 4, 2))
-    assert months == ["2026-02", "2026-03"]
+    days, months, years = table.split_range(date(2026, 1, 30), date(2026, 4, 2))
+    assert months == ["2026-02", "2026-03"] and years == []
     assert days == ["2026-01-30", "2026-01-31", "2026-04-01", "2026-04-02"]
-    assert table.split_range(date(2026, 2, 1), date(2026, 2, 28)) == ([], ["2026-02"])
+    assert table.split_range(date(2026, 2, 1), date(2026, 2, 28)) == ([], ["2026-02"], [])
+    days, months, years = table.split_range(date(2024, 12, 31), date(2026, 2, 1))
+    assert (days, months, years) == (["2024-12-31", "2026-02-01"], ["2026-01"], ["2025"])
     with pytest.raises(table.BadQuery):
         table.parse_range("2026-02-02", "2026-02-01")
     with pytest.raises(table.BadQuery):

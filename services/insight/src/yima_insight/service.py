@@ -81,22 +81,25 @@ class InsightService:
             raise PermissionError("无权查看该单位的统计") from exc
 
     async def summed(self, scope: str, dim: str, a: date, b: date, *, by_month: bool = False
-                     ) -> dict[str, dict[str, int]]:
-        days, months = table.split_range(a, b)
-        docs = await self.store.counters(scope, dim, days, months)
+                     ) -> tuple[dict[str, dict[str, int]], datetime | None]:
+        days, months, years = table.split_range(a, b)
+        if by_month:  # a year's document cannot tell its months apart
+            months, years = months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)], []
+            months.sort()
+        docs, as_of = await self.store.counters(scope, dim, days, months, years)
         if by_month:
-            return table.sum_measures(docs, lambda d: d["p"][:7])
-        return table.sum_measures(docs, lambda d: d["k"])
+            return table.sum_measures(docs, lambda d: d["p"][:7]), as_of
+        return table.sum_measures(docs, lambda d: d["k"]), as_of
 
     async def table(self, scope: str, by: str, a: date, b: date) -> dict[str, Any]:
         if by not in table.BY:
             raise table.BadQuery(f"by 只能是 {'|'.join(table.BY)}")
         dim = "level" if by == "month" else by
-        summed = await self.summed(scope, dim, a, b, by_month=by == "month")
-        names = await self.store.unit_names([*summed, scope]) if by == "unit" else {}
+        summed, as_of = await self.summed(scope, dim, a, b, by_month=by == "month")
+        wanted = [*summed, scope] if by == "unit" else ([scope] if scope != ALL else [])
+        names = await self.store.unit_names(wanted)
         out = table.build(by, scope, summed, names)
-        as_of = await self.store.as_of()
-        scope_name = "全部" if scope == ALL else (await self.store.unit_names([scope])).get(scope, scope)
+        scope_name = "全部" if scope == ALL else names.get(scope, scope)
         return {"from": a.isoformat(), "to": b.isoformat(), "by": by, "unit": None if scope == ALL else scope,
                 "unit_name": scope_name, **out, "as_of": as_of.isoformat() if isinstance(as_of, datetime) else None}
 
@@ -110,7 +113,7 @@ class InsightService:
                 "as_of": t["as_of"]}
 
     async def heat(self, scope: str, a: date, b: date) -> dict[str, Any]:
-        summed = await self.summed(scope, "unit_category", a, b)
+        summed, _ = await self.summed(scope, "unit_category", a, b)
         units = sorted({k.split("|", 1)[0] for k in summed})
         names = await self.store.unit_names(units)
         cells: list[dict[str, Any]] = [
@@ -124,10 +127,11 @@ class InsightService:
                 "cells": cells}
 
     async def risk_trend(self, scope: str, a: date, b: date, gran: str) -> dict[str, Any]:
-        days, months = table.split_range(a, b)
+        days, months, years = table.split_range(a, b)
+        months = sorted(months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)])
         if gran == "d":
             days, months = [d.isoformat() for d in _days(a, b)], []
-        docs = await self.store.counters(scope, "level", days, months)
+        docs, _ = await self.store.counters(scope, "level", days, months, [])
         series: dict[str, dict[str, int]] = {}
         for d in docs:
             p = d["p"] if gran == "d" else d["p"][:7]

@@ -33,10 +33,11 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
     return doc
 
 
-def counter_update(k: CounterKey, inc: dict[str, int]) -> UpdateOne:
+def counter_update(k: CounterKey, inc: dict[str, int], now: datetime) -> UpdateOne:
     return UpdateOne(
         {"_id": k.id},
-        {"$inc": {f"c.{f}": n for f, n in inc.items()}, "$setOnInsert": {"s": k.scope, "g": k.gran, "p": k.period}},
+        {"$inc": {f"c.{f}": n for f, n in inc.items()}, "$max": {"u": now},
+         "$setOnInsert": {"s": k.scope, "g": k.gran, "p": k.period}},
         upsert=True,
     )
 
@@ -72,7 +73,8 @@ class MongoInsightStore:
                         session: AsyncClientSession | None = None) -> None:
         if not incs:
             return
-        ops = [counter_update(k, v) for k, v in incs.items()]
+        now = datetime.now(UTC)
+        ops = [counter_update(k, v, now) for k, v in incs.items()]
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
         except (DuplicateKeyError, BulkWriteError) as exc:
@@ -122,28 +124,29 @@ class MongoInsightStore:
         q: dict[str, Any] = {} if scope == "*" else {"path": scope}
         return [d async for d in self.units.find(q).sort("_id", 1).limit(5000)]
 
-    async def counters(self, scope: str, dim: str, days: list[str], months: list[str]) -> list[dict[str, Any]]:
-        """One row per (period, key) of grouping ``dim``: {"p": period, "k": key, "m": {measure: n}}."""
+    async def counters(self, scope: str, dim: str, days: list[str], months: list[str], years: list[str]
+                       ) -> tuple[list[dict[str, Any]], datetime | None]:
+        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}), and the
+        time of the newest change to those counters (the figures' ``as_of``)."""
         out: list[dict[str, Any]] = []
-        for gran, periods in (("m", months), ("d", days)):
+        newest: datetime | None = None
+        for gran, periods in (("y", years), ("m", months), ("d", days)):
             if not periods:
                 continue
             q = {"s": scope, "g": gran, "p": {"$gte": periods[0], "$lte": periods[-1]}}
             wanted = set(periods)
-            async for d in self.counters_col.find(q, {"p": 1, f"c.{dim}": 1}):
+            async for d in self.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
                 if d["p"] in wanted:
                     out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
-        return out
+                    if d.get("u") is not None and (newest is None or d["u"] > newest):
+                        newest = d["u"]
+        return out, newest
 
     async def cases(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         total = await self.facts.count_documents(query)
         docs = [d async for d in self.facts.find(query).sort([("day", DESCENDING), ("_id", ASCENDING)])
                 .skip(skip).limit(limit)]
         return total, docs
-
-    async def as_of(self) -> datetime | None:
-        doc = await self.facts.find_one({}, {"updated": 1}, sort=[("updated", DESCENDING)])
-        return doc["updated"] if doc else None
 
     # --- rebuild (replay) --------------------------------------------------------------------------
 
@@ -154,7 +157,8 @@ class MongoInsightStore:
         new = {FACTS: f"{FACTS}_rebuild_{stamp}", COUNTERS: f"{COUNTERS}_rebuild_{stamp}",
                UNITS: f"{UNITS}_rebuild_{stamp}"}
         fdocs = [fact_doc(f) for f in facts]
-        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)}
+        now = datetime.now(UTC)
+        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
                  for k, m in counters.items() if any(m.values())]
         udocs = [{"_id": c, **u} for c, u in units.items()]
         for name, docs in ((new[FACTS], fdocs), (new[COUNTERS], cdocs), (new[UNITS], udocs)):

@@ -1,11 +1,11 @@
 """From a case's slice to the counter documents it touches (pure).
 
-One counter document per period (day ``d`` and month ``m``) × scope (all cases ``*`` and every unit on the
+One counter document per period (day ``d``, month ``m`` and year ``y``) × scope (all cases ``*`` and every unit on the
 case's unit path, so a street's figures include its communities'), holding every grouping:
-``{dim: {key: {measure: n}}}`` for dim in :data:`DIMENSIONS`. An event changes at most 2 × (path length + 1)
-documents (8 for a community's case), and a table query reads one document per whole month plus one per day at
-the range's ends, whatever the grouping: a range is its whole months from the month counters and the rest from
-the day counters.
+``{dim: {key: {measure: n}}}`` for dim in :data:`DIMENSIONS`. An event changes at most 3 × (path length + 1)
+documents (12 for a community's case), and a table query reads one document per whole year, whole month and
+remaining day of its range, whatever the grouping (at most ~90 for any range: a year's edges are ≤ 22 months and
+≤ 60 days).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ DIMENSIONS: tuple[str, ...] = ("unit", "category", "channel", "level", "mode", "
 @dataclass(frozen=True)
 class CounterKey:
     scope: str
-    gran: str  # d | m
-    period: str  # YYYY-MM-DD | YYYY-MM
+    gran: str  # d | m | y
+    period: str  # YYYY-MM-DD | YYYY-MM | YYYY
 
     @property
     def id(self) -> str:
@@ -50,7 +50,7 @@ def keys_of(s: Slice) -> Iterator[tuple[CounterKey, dict[str, str]]]:
     for scope, child in scopes(s):
         values = {"unit": child, "category": s.category, "channel": s.channel, "level": s.level, "mode": s.mode,
                   "unit_category": f"{child}|{s.category}"}
-        for gran, period in (("d", s.day), ("m", s.day[:7])):
+        for gran, period in (("d", s.day), ("m", s.day[:7]), ("y", s.day[:4])):
             yield CounterKey(scope, gran, period), values
 
 

@@ -38,12 +38,18 @@ def parse_range(start: str, end: str) -> tuple[date, date]:
     return a, b
 
 
-def split_range(a: date, b: date) -> tuple[list[str], list[str]]:
-    """(days, months) covering [a, b] exactly: whole months as months, the rest as days."""
+def split_range(a: date, b: date) -> tuple[list[str], list[str], list[str]]:
+    """(days, months, years) covering [a, b] exactly: whole years as years, whole months as months, the rest as
+    days."""
     days: list[str] = []
     months: list[str] = []
+    years: list[str] = []
     d = a
     while d <= b:
+        if d.month == 1 and d.day == 1 and date(d.year, 12, 31) <= b:
+            years.append(str(d.year))
+            d = date(d.year + 1, 1, 1)
+            continue
         first = d.replace(day=1)
         nxt = (first + timedelta(days=32)).replace(day=1)
         last = nxt - timedelta(days=1)
@@ -55,7 +61,7 @@ def split_range(a: date, b: date) -> tuple[list[str], list[str]]:
             while d <= stop:
                 days.append(d.isoformat())
                 d += timedelta(days=1)
-    return days, months
+    return days, months, years
 
 
 def rate(num: int, den: int) -> dict[str, Any]:
