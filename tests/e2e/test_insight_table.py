@@ -81,3 +81,12 @@ async def test_submitted_cases_are_counted_in_the_one_table(platform, yima_infra
                                 headers=headers)).json()
         assert [c["case_id"] for c in cases["cases"]] == [ids[0]]
         assert "13800001111" not in json.dumps(cases)
+
+        # the dashboard signs staff in through routing (the district's analyst: reads everything, changes nothing)
+        login = await http.post("/dashboard/login", json={"username": "410105-06", "password": "Yima#Demo2026"})
+        assert login.status_code == 200, login.text
+        analyst = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        whole = await http.get("/api/v1/table", params={**span, "by": "unit"}, headers=analyst)
+        assert whole.status_code == 200 and whole.json()["totals"]["received"] >= 2
+        wrong = await http.post("/dashboard/login", json={"username": "410105-06", "password": "wrong-password"})
+        assert wrong.status_code == 401 and wrong.json()["detail"]
