@@ -42,7 +42,7 @@ CASE_CLOSED = "case.closed"
 # notify
 NOTIFICATION_FAILED = "notification.failed"
 
-SERVICES = ("intake", "routing", "risk", "mediation", "notify")
+SERVICES = ("intake", "routing", "risk", "mediation", "notify", "insight")
 
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _UNIT_CODE_RE = re.compile(UNIT_CODE_PATTERN)

@@ -150,6 +150,7 @@ Try it:
   curl -s '{platform.procs["intake"].url}/api/v1/track/<tracking_code>?check=5678'
   {platform.procs["intake"].url}/track                       the applicant's tracking page (code + last 4 digits)
   {platform.procs["mediation"].url}/console               the staff console (e.g. jsq-ldtj-01 / Yima#Demo2026)
+  {platform.procs["insight"].url}/dashboard             the one table 一张表 (e.g. 410105-06 / Yima#Demo2026)
 
 Ctrl-C stops everything.
 """)

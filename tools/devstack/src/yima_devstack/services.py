@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 # Default HTTP ports; intake is the public front door on 8000.
-SERVICE_PORTS: dict[str, int] = {"intake": 8000, "routing": 8001, "risk": 8002, "mediation": 8003, "notify": 8004}
+SERVICE_PORTS: dict[str, int] = {"intake": 8000, "routing": 8001, "risk": 8002, "mediation": 8003, "notify": 8004,
+                                 "insight": 8005}
 
 
 def service_env(
@@ -40,6 +41,7 @@ PEER_URLS: tuple[tuple[str, str], ...] = (
     ("YIMA_MEDIATION_NOTIFY_URL", "notify"),  # the console shows the unit's inbox
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
+    ("YIMA_INSIGHT_ROUTING_URL", "routing"),  # the dashboard signs staff in through routing
 )
 
 
