@@ -49,7 +49,7 @@ from yima_kit.outbox import Outbox
 from .core import supervision
 from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
 from .core.directory import Directory, Unit
-from .core.rules import CaseFacts, RuleSet, decide, supervisor_of
+from .core.rules import CaseFacts, Decision, RuleSet, decide, supervisor_of
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="routing")
 Clock = Callable[[], datetime]
@@ -398,6 +398,11 @@ class RoutingService:
 
     def suggest(self, case: dict[str, Any]) -> Unit | None:
         """What the rules would choose now, without the units that returned the case (for re-dispatch)."""
+        decision = self.suggest_decision(case)
+        return decision.unit if decision else None
+
+    def suggest_decision(self, case: dict[str, Any]) -> Decision | None:
+        """The rules' decision now (unit, rule and its reason), without the units that returned the case."""
         f, risk = case.get("facts"), case.get("risk")
         if not f or not risk:
             return None
@@ -405,7 +410,7 @@ class RoutingService:
                                     f.get("location_unit_code") or f.get("located_unit_code"),
                                     f.get("party_count"), f.get("amount_yuan"),
                                     frozenset(case.get("excluded_units", ()))), self.rules, self.directory)
-        return None if decision.unit.code in case.get("excluded_units", ()) else decision.unit
+        return None if decision.unit.code in case.get("excluded_units", ()) else decision
 
     async def pause(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
         a = await self._own_assignment(claims, assignment_id, tx, supervisor_too=True)

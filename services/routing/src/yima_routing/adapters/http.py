@@ -397,11 +397,15 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         if scope == "supervised":
             async for c in service.cases.find({"pending_dispatch.supervisor_unit_code": code}).limit(200):
                 p = c["pending_dispatch"]
-                suggested = service.suggest(c)
+                suggested = service.suggest_decision(c)
                 returned.append({"case_id": c["_id"], "case_number": c["facts"]["case_number"],
+                                 "category": c["facts"].get("category"),
+                                 "risk_level": (c.get("risk") or {}).get("level"),
                                  "returned_by": p["returned_by"], "reason": p["reason"], "at": p["at"],
                                  "excluded_units": c.get("excluded_units", []),
-                                 "suggested_unit_code": suggested.code if suggested else None})
+                                 "suggested_unit_code": suggested.unit.code if suggested else None,
+                                 "suggested_rule_id": suggested.rule_id if suggested else None,
+                                 "suggested_reason_zh": suggested.reason_zh if suggested else None})
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="queue.read", object_type="unit",
                                                   object_id=code, detail=scope))
         return {"unit_code": code, "scope": scope, "items": items, "awaiting_redispatch": returned}
