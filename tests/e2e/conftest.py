@@ -20,7 +20,8 @@ def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         ports={n: free_port() for n in SERVICE_PORTS},
     )
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
-                      extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05"})
+                      extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05",
+                             "YIMA_CONSOLE_POLL_SECONDS": "3"})
     p.start(env)
     try:
         p.wait_healthy(timeout=120)
