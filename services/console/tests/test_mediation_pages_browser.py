@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from yima_contracts import Location, Party, UnitCaseAssigned
-from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_console.app import create_app as create_console
 from yima_console.config import ConsoleSettings
 from yima_console.ui import COOKIE
+from yima_contracts import Location, Party, UnitCaseAssigned
+from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_devstack.browser import headless_chromium
 from yima_devstack.live import free_port, serve_in_thread
 from yima_kit.auth import TokenIssuer

@@ -25,8 +25,13 @@ class ApiError(Exception):
         self.errors = errors or []  # the service's per-field errors ({"field", "code", "message"}), if any
 
 
-class PasswordChangeRequired(ApiError):
-    """The service refuses every staff call until the person has changed the initial password."""
+class PasswordChangeRequired(Exception):
+    """The service refuses every staff call until the person has changed the initial password: not an
+    ApiError, so that no page shows it as a refusal; the app sends the browser to the password page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _message(res: httpx.Response) -> tuple[str, str]:
@@ -103,7 +108,7 @@ class Api:
         if res.status_code == 403:
             msg, code = _message(res)
             if code == PASSWORD_CHANGE:
-                raise PasswordChangeRequired(403, code, msg or "请先修改初始密码")
+                raise PasswordChangeRequired(msg or "请先修改初始密码")
         return res
 
     async def call(self, service: str, method: str, path: str, token: str | None, *,
