@@ -24,7 +24,8 @@ from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
-from .outbox import Lease, Outbox, OutboxRelay
+from .ops_metrics import HttpMetricsMiddleware, OpsGauges
+from .outbox import OUTBOX, Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
 
@@ -44,6 +45,7 @@ class Runtime:
     consumers: EventConsumers
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
+    gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -82,7 +84,8 @@ class Runtime:
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
         require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff)
+        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap})
+        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
@@ -105,6 +108,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.relay.stop()
+        if self.gauges is not None:
+            await self.gauges.close()
         await self.broker.stop()
         await self.client.close()
 
@@ -139,6 +144,8 @@ def ops_router(rt: Runtime) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        if rt.gauges is not None:
+            await rt.gauges.refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -158,6 +165,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

@@ -109,6 +109,7 @@ class RoutingService:
         await self.assignments.create_index([("supervisor_unit_code", 1), ("state", 1)])
         # The sweeper's index: the next supervision step due, only for running chains.
         await self.assignments.create_index([("sup_next_at", 1)], partialFilterExpression={"sup_active": True})
+        await self.assignments.create_index([("due_at", 1)], partialFilterExpression={"sup_active": True})
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
         await self.cases.create_index([("pending_dispatch.remind_at", 1)],
                                       partialFilterExpression={"pending_dispatch.reminded": False})

@@ -122,4 +122,4 @@ def topic_dump(
 
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
-from . import platform  # noqa: E402,F401  (registers run, asyncapi)
+from . import chaos, platform  # noqa: E402,F401  (registers chaos; run, asyncapi)

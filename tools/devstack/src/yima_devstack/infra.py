@@ -127,7 +127,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True if a server could listen on ``port`` now. SO_REUSEADDR as the servers themselves set it: the
+    connections of a run stopped a moment ago linger in TIME_WAIT and must not make the port look taken
+    (a live listener still does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOCALHOST, port))
         except OSError:
@@ -540,6 +544,25 @@ class LocalInfra:
                 wait(address, max(deadline - time.monotonic(), 1.0), server.running)
             except NotReadyError as exc:
                 raise server.failure(str(exc)) from exc
+
+    def restart(self, which: str) -> None:
+        """Stop one server (``kafka`` or ``mongo``) and start it again on the same port and data, as an operator's
+        restart or a crash-and-recover would (the fault suite, ``./yima chaos``)."""
+        saved = self._saved()
+        if saved is None:
+            raise InfraError("restart: the servers were not started from this state directory")
+        endpoints, ports = saved
+        server = {"kafka": self.kafka, "mongo": self.mongo}[which]
+        server.stop()
+        try:
+            if which == "mongo":
+                self._start_mongo(ports.mongo)
+                wait_for_mongo(endpoints.mongo_url, self.ready_timeout, server.running)
+            else:
+                self._start_kafka(ports)
+                wait_for_kafka(endpoints.kafka_bootstrap, self.ready_timeout, server.running)
+        except NotReadyError as exc:
+            raise server.failure(str(exc)) from exc
 
     # -------------------------------------------------------------------------------------- stop/status
 
