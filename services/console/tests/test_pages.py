@@ -199,9 +199,11 @@ async def test_an_urge_needs_a_reason_and_the_sessions_csrf_token(console, servi
         back = "?only=overdue"
         r = await b.post("/console/supervise/act", data={"csrf": csrf_of(tok), "assignment_id": "a-1", "do": "urge",
                                                          "reason": "", "back": back})
-        assert r.status_code == 303 and "%E8%AF%B7%E5%A1%AB%E5%86%99%E7%90%86%E7%94%B1" in r.headers["location"]
+        assert r.status_code == 422 and "催办：请填写理由" in r.text
+        assert re.findall(r'<tr id="row-(a-\d+)"', r.text) == ["a-1", "a-2", "a-3"]  # the view it came from
         r = await b.post("/console/supervise/act", data={"csrf": "x", "assignment_id": "a-1", "do": "urge",
                                                          "reason": "请尽快办理"})
+        assert r.status_code == 403 and "页面已失效" in r.text
         assert not [c for c in services.calls if c[2].endswith("/urge")]
         r = await b.post("/console/supervise/act", data={"csrf": csrf_of(tok), "assignment_id": "a-1", "do": "urge",
                                                          "reason": "请尽快办理", "back": back})

@@ -13,7 +13,7 @@ import hashlib
 import math
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +22,7 @@ from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH
 from ..api import ApiError
 from ..ui import (
     PREFIX,
+    STALE_FORM,
     Staff,
     as_dt,
     category_zh,
@@ -118,7 +119,9 @@ def router(web: Web) -> APIRouter:
                               params={"scope": "supervised"})
 
     def view(request: Request, claims: Staff) -> dict[str, str]:
-        q = request.query_params
+        return view_of(dict(request.query_params), claims)
+
+    def view_of(q: dict[str, str], claims: Staff) -> dict[str, str]:
         return {"unit": (q.get("unit") or claims.unit)[:64], "handler": q.get("handler", "")[:64],
                 "category": q.get("category", "")[:40], "level": q.get("level", "")[:10],
                 "only": q.get("only", "")[:10], "sort": q.get("sort", "due")[:10], "desc": q.get("desc", "")[:1],
@@ -150,15 +153,18 @@ def router(web: Web) -> APIRouter:
         return '"' + hashlib.sha256(html.encode()).hexdigest()[:24] + '"'
 
     @r.get("/supervise", response_class=HTMLResponse)
-    async def supervise(request: Request, ok: str = "", err: str = "") -> Response:
+    async def supervise(request: Request, ok: str = "") -> Response:
         claims = web.staff(request, SUPERVISING)
         if not isinstance(claims, Staff):
             return claims
-        v = view(request, claims)
+        return await supervise_page(claims, view(request, claims), [], ok[:20])
+
+    async def supervise_page(claims: Staff, v: dict[str, str], errors: list[str], ok: str = "",
+                             status: int = 200) -> HTMLResponse:
         try:
             html, counts, items = await rows(claims, v)
         except ApiError as exc:
-            body = f"<h1>督办</h1>{messages([exc.message])}"
+            body = f"<h1>督办</h1>{messages([*errors, exc.message])}"
             return await web.show("督办", body, claims, here="/supervise", status=exc.status)
         names = counts["names"]
         units = await web.units()
@@ -195,8 +201,8 @@ def router(web: Web) -> APIRouter:
                  "<th>承办单位</th><th>类别</th><th>风险</th><th>状态</th><th>办理期限（北京时间）</th><th>督办进程</th>"
                  f'<th></th></tr></thead><tbody id="rows" data-etag="{esc(etag)}">{html}</tbody></table>'
                  f'<p class="pager">{pager}</p></div>')
-        head = f"<h1>督办</h1>{messages([err[:200]] if err else [])}{ok_message(ok, OK_ZH)}"
-        return await web.show("督办", head + filters + table, claims, here="/supervise",
+        head = f"<h1>督办</h1>{messages(errors)}{ok_message(ok, OK_ZH)}"
+        return await web.show("督办", head + filters + table, claims, here="/supervise", status=status,
                               script=LIVE_SCRIPT.replace("EVERY", str(script_every * 1000)))
 
     @r.get("/supervise/rows", response_class=HTMLResponse)
@@ -222,20 +228,21 @@ def router(web: Web) -> APIRouter:
         f = await read_form(request)
         back = one(f, "back")
         back = back if back.startswith("?") and "\n" not in back else ""
+        v = view_of({k: x[0] for k, x in parse_qs(back[1:]).items()}, claims)
         if not csrf_ok(request, f):
-            return RedirectResponse(f"{PREFIX}/supervise{back}", status_code=303)
+            return await supervise_page(claims, v, [STALE_FORM], status=403)
         do, aid, reason = one(f, "do"), one(f, "assignment_id")[:64], one(f, "reason")[:300]
-        sep = "&" if back else "?"
         if do not in ACT_ZH or not aid:
-            return RedirectResponse(f"{PREFIX}/supervise{back}{sep}err=没有这项操作", status_code=303)
+            return await supervise_page(claims, v, ["没有这项操作"], status=422)
         if len(reason) < 2:
-            msg = f"{ACT_ZH[do][0]}：请填写理由（至少2个字）"
-            return RedirectResponse(f"{PREFIX}/supervise{back}{sep}{urlencode({'err': msg})}", status_code=303)
+            return await supervise_page(claims, v, [f"{ACT_ZH[do][0]}：请填写理由（至少2个字）"], status=422)
         try:
-            await web.call(claims, "routing", "POST", f"/api/v1/assignments/{aid}/{do}", json={"reason": reason})
+            await web.call(claims, "routing", "POST", f"/api/v1/assignments/{quote(aid, safe='')}/{do}",
+                           json={"reason": reason})
         except ApiError as exc:
-            msg = f"{ACT_ZH[do][0]}未成功：{exc.message}"
-            return RedirectResponse(f"{PREFIX}/supervise{back}{sep}{urlencode({'err': msg})}", status_code=303)
+            return await supervise_page(claims, v, [f"{ACT_ZH[do][0]}未成功：{exc.message}"],
+                                        status=exc.status if exc.status < 500 else 502)
+        sep = "&" if back else "?"
         return RedirectResponse(f"{PREFIX}/supervise{back}{sep}ok={do}", status_code=303)
 
     @r.get("/slip/{aid}.pdf")
