@@ -47,6 +47,10 @@ class Services:
         self.password_field = "old_password"  # routing before the current_password contract
         self.must_change = False
         self.insight: Any = None
+        self.joints = [{"joint_id": "j-1", "case_id": "c-9", "case_number": "JSQ-2026-000009", "lead": False,
+                        "lead_unit_code": "410105001001", "reason": "需街道协调物业", "at": NOW.isoformat(),
+                        "report_by": (NOW + timedelta(days=1)).isoformat(),
+                        "units": {STREET: {"reported_at": None, "note": None}}}]
 
     def handler(self, service: str):
         def handle(request: httpx.Request) -> httpx.Response:
@@ -79,6 +83,26 @@ class Services:
                         {"field": k, "code": "extra_forbidden", "message": "取值不正确"} for k in body]})
                 self.must_change = False
                 return httpx.Response(200, json={"changed": True})
+            if service == "intake" and path == "/api/v1/cases":
+                if not body["applicant"]["phone"].startswith("1"):
+                    return httpx.Response(422, json={"message": "提交的内容有误，请按提示修改", "errors": [
+                        {"field": "applicant.phone", "code": "invalid_phone", "message": "手机号格式不正确"}]})
+                return httpx.Response(201, json={"case_id": "c-new", "case_number": "JSQ-2026-000777",
+                                                 "tracking_code": "ABCD-EFGH-JKLM", "state": "submitted"})
+            if service == "routing" and path == f"/api/v1/units/{STREET}/joint":
+                return httpx.Response(200, json={"joint": self.joints})
+            if service == "routing" and path.startswith("/api/v1/joint/") and path.endswith("/report"):
+                self.joints[0]["units"][STREET] = {"reported_at": NOW.isoformat(), "note": body["note"]}
+                return httpx.Response(200, json={"waiting_for": []})
+            if service == "routing" and path == "/api/v1/admin/staff/410105001001-01/totp":
+                return httpx.Response(200, json={"otpauth_uri": "otpauth://totp/yima:410105001001-01?secret=ABC"})
+            if service == "notify" and path == "/api/v1/failures":
+                return httpx.Response(200, json={"failures": [
+                    {"notification_id": "n-1", "case_number": "JSQ-2026-000009", "channel": "webhook",
+                     "recipient_kind": "unit", "attempts": 5, "error": "HTTP 503", "failed_at": NOW.isoformat(),
+                     "fallback": None}]})
+            if service == "notify" and path == f"/api/v1/units/{STREET}/contacts":
+                return httpx.Response(200, json=body)
             if service == "notify":
                 return httpx.Response(200, json={"messages": []})
             if service == "insight" and self.insight is not None:
@@ -225,3 +249,49 @@ async def test_the_analyst_reads_insights_table_or_is_told_it_is_not_there(conso
         table = re.search(r'<table id="insight-table">(.*?)</table>', r.text, re.S).group(1)
         assert "<th>单位</th><th>逾期件数</th>" in table and "<td>丰产路街道</td><td>3</td>" in table
         assert "&lt;b&gt;花园路街道" in table  # escaped, as everything a service says
+
+
+async def test_a_walk_in_or_proxy_case_goes_through_intakes_staff_channel(console, services) -> None:
+    tok = token()
+    form = {"csrf": csrf_of(tok), "channel": "proxy", "name": "王秀英", "phone": "0371-1234", "category": "",
+            "description": "老人的养老金被儿子占用，社区工作人员代为申请调解", "submitter_name": "李社工",
+            "submitter_phone": "13800001111", "relation": "社区工作人员", "consent": "in_person"}
+    async with browser(console, tok) as b:
+        r = await b.post("/console/walkin", data=form)
+        assert r.status_code == 422 and "手机号格式不正确" in r.text and 'value="王秀英"' in r.text  # kept
+        r = await b.post("/console/walkin", data={**form, "phone": "13912345678"})
+        assert r.status_code == 200 and "JSQ-2026-000777" in r.text and "ABCD-EFGH-JKLM" in r.text
+    sent = [c[3] for c in services.calls if c[0] == "intake"][-1]
+    assert sent["channel"] == "proxy" and "category" not in sent  # left to the smart classification
+    assert sent["proxy"] == {"submitter": {"name": "李社工", "phone": "13800001111"}, "relation": "社区工作人员",
+                             "consent": "in_person"}
+
+
+async def test_a_summoned_unit_sees_the_summons_and_reports_in(console, services) -> None:
+    tok = token()
+    async with browser(console, tok) as b:
+        page = await b.get("/console/joint")
+        assert "需街道协调物业" in page.text and 'id="report-j-1"' in page.text and "黄河社区" in page.text
+        r = await b.post("/console/joint/j-1/report", data={"csrf": csrf_of(tok), "note": ""})
+        assert r.status_code == 422 and "请填写报到情况" in r.text
+        r = await b.post("/console/joint/j-1/report", data={"csrf": csrf_of(tok), "note": "已派城管中队到场"})
+        assert r.status_code == 303
+        page = await b.get(r.headers["location"])
+        assert "已报到" in page.text and "已派城管中队到场" in page.text and 'id="report-j-1"' not in page.text
+
+
+async def test_admin_pages_totp_contacts_and_failed_deliveries(console, services) -> None:
+    tok = TokenIssuer.dev().issue(staff_id="410105001-01", unit=STREET, role=StaffRole.ADMIN,
+                                  unit_path=("410105", STREET), mfa=True)
+    async with browser(console, tok) as b:
+        r = await b.post("/console/admin/staff/totp", data={"csrf": csrf_of(tok), "staff_id": "410105001001-01"})
+        assert r.status_code == 200 and "otpauth://totp/yima:410105001001-01?secret=ABC" in r.text
+        assert r.headers["cache-control"] == "no-store"
+        r = await b.post("/console/admin/contacts", data={"csrf": csrf_of(tok), "webhook_url": "https://sys.example/h",
+                                                          "email": "", "wechat_openid": ""})
+        assert r.status_code == 303 and r.headers["location"] == "/console/admin?tab=contacts&ok=contacts"
+        assert ("notify", "PUT", f"/api/v1/units/{STREET}/contacts",
+                {"webhook_url": "https://sys.example/h", "email": None, "wechat_openid": None}) in services.calls
+        page = await b.get("/console/admin", params={"tab": "failures"})
+        assert "JSQ-2026-000009" in page.text and "HTTP 503" in page.text
+        assert "管理操作须用动态口令登录" not in page.text  # signed in with the second factor

@@ -176,6 +176,12 @@ def router(web: Web) -> APIRouter:
         if claims.role in DISPATCHING:
             body += ('<div class="card" id="reassign"><h2>改派 / 重新分派</h2>'
                      + dispatch_form(claims, case_id, units, "", "reassign", "分派") + "</div>")
+            body += ('<details class="card" id="summon"><summary>吹哨：召集其他单位联合处置（本单位承办时）</summary>'
+                     + form("/joint/summon", claims, f"""<input type="hidden" name="case_id" value="{esc(case_id)}">
+<label for="j-units">召集单位代码 <span class="hint">（多个用空格或逗号分隔）</span></label>
+<input type="text" id="j-units" name="unit_codes" maxlength="400" required>
+<label for="j-reason">召集理由</label><input type="text" id="j-reason" name="reason" maxlength="300" required>""",
+                                 "吹哨召集", "summon") + "</details>")
         return await web.show(f"案件 {case.get('case_number')}", body, claims)
 
     # --- walk-in and proxy (代办) submissions through intake's staff channels ---------------------------

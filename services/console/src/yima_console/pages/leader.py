@@ -135,8 +135,8 @@ def router(web: Web) -> APIRouter:
             mine_html += (f'<div class="card"><h2>{esc(j.get("case_number"))} · 牵头单位：'
                           f'{esc(names.get(j["lead_unit_code"], j["lead_unit_code"]))}</h2><p>召集理由：'
                           f'{esc(j.get("reason"))}；请于 {esc(local(j.get("report_by")))} 前报到</p>{act}</div>')
-        summon = form("/joint/summon", claims, """<div class="row"><div><label for="j-case">案件编号或案件ID</label>
-<input type="text" id="j-case" name="case_id" maxlength="64" required></div>
+        summon = form("/joint/summon", claims, """<div class="row"><div><label for="j-case">案件ID <span class="hint">
+（在案件页面上也可直接吹哨）</span></label><input type="text" id="j-case" name="case_id" maxlength="64" required></div>
 <div><label for="j-units">召集单位代码 <span class="hint">（多个用空格或逗号分隔）</span></label>
 <input type="text" id="j-units" name="unit_codes" maxlength="400" required></div></div>
 <label for="j-reason">召集理由</label><input type="text" id="j-reason" name="reason" maxlength="300" required>""",
