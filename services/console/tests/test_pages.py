@@ -178,6 +178,11 @@ async def test_each_role_sees_its_own_navigation_and_is_refused_elsewhere(consol
         assert r.status_code == 403 and "当前岗位无权进行此操作" in r.text
         r = await b.get("/console/admin")
         assert r.status_code == 403
+    async with browser(console, token(StaffRole.GRID_WORKER, "410105001001", "wg-1")) as b:
+        r = await b.get("/console/walkin")  # a grid worker's phone: report a dispute from the street
+        assert r.status_code == 200 and "网格上报" in r.text and 'value="grid"' in r.text
+        assert 'value="reception"' not in r.text and 'id="nav-dispatch"' not in r.text
+        assert (await b.get("/console/dispatch")).status_code == 403
     async with browser(console) as anonymous:
         r = await anonymous.get("/console/supervise")
         assert r.status_code == 303 and r.headers["location"] == "/console/login?why=none"

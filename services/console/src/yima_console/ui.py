@@ -23,7 +23,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 COOKIE = "yima_console"
 PREFIX = "/console"
 MAX_FORM_BYTES = 64 * 1024
-ROLE_ZH = {"admin": "管理员", "dispatcher": "分流员", "leader": "分包领导", "mediator": "调解员", "analyst": "考核"}
+ROLE_ZH = {"admin": "管理员", "dispatcher": "分流员", "leader": "分包领导", "mediator": "调解员", "analyst": "考核",
+           "grid_worker": "网格员"}
 ROLE_REFUSED = "当前岗位无权进行此操作"
 STALE_FORM = "页面已失效（缺少安全校验码），请刷新页面后重新提交"
 
@@ -38,11 +39,12 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/insurance", "保险理赔", ("dispatcher", "leader", "mediator", "admin")),
     ("/analyst", "考核一张表", ("analyst", "admin", "leader")),
     ("/admin", "系统管理", ("admin",)),
-    ("/inbox", "消息", ("dispatcher", "leader", "mediator", "admin", "analyst")),
-    ("/password", "修改密码", ("dispatcher", "leader", "mediator", "admin", "analyst")),
+    ("/walkin", "网格上报", ("grid_worker",)),
+    ("/inbox", "消息", ("dispatcher", "leader", "mediator", "admin", "analyst", "grid_worker")),
+    ("/password", "修改密码", ("dispatcher", "leader", "mediator", "admin", "analyst", "grid_worker")),
 )
 HOME = {"dispatcher": "/dispatch", "leader": "/leader", "admin": "/admin", "analyst": "/analyst",
-        "mediator": "/queue"}
+        "mediator": "/queue", "grid_worker": "/walkin"}
 
 CSS = """
 *{box-sizing:border-box}

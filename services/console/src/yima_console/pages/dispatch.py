@@ -34,6 +34,16 @@ from ..web import Web
 from .supervise import OK_ZH, STEP_ZH, countdown
 
 DISPATCHING = ("dispatcher", "admin", "leader")
+REGISTERING = (*DISPATCHING, "grid_worker")  # intake's staff channels: the desk, proxies, grid reports
+CHANNELS_ZH = {"reception": "窗口接待（申请人到场）", "proxy": "代办（他人代为申请）", "grid": "网格员上报"}
+
+
+def channels_for(role: str) -> list[tuple[str, str]]:
+    """The staff channels intake lets this role use (grid: grid workers, dispatchers, admins)."""
+    if role == "grid_worker":
+        return [("grid", CHANNELS_ZH["grid"])]
+    allowed = ("reception", "proxy", "grid") if role in ("dispatcher", "admin") else ("reception", "proxy")
+    return [(c, CHANNELS_ZH[c]) for c in allowed]
 CONSENT_ZH = {"written": "书面同意", "verbal_recorded": "口头同意（已录音）", "in_person": "申请人在场同意"}
 
 
@@ -196,7 +206,7 @@ def router(web: Web) -> APIRouter:
                              "，请告知申请人凭查询码查询进度"], "ok")
         proxy = one(f, "channel") == "proxy"
         inner = f"""<div class="row"><div><label for="w-channel">登记方式</label><select id="w-channel" name="channel">
-{options([("reception", "窗口接待（申请人到场）"), ("proxy", "代办（他人代为申请）")], one(f, "channel"))}</select></div>
+{options(channels_for(claims.role), one(f, "channel"))}</select></div>
 <div><label for="w-category">纠纷类别 <span class="hint">（可不选，系统智能分类）</span></label>
 <select id="w-category" name="category">{options([("", "智能分类"), *((c.value, n) for c, n in CATEGORY_NAMES_ZH.items())],
                                                   one(f, "category"))}</select></div></div>
@@ -217,25 +227,27 @@ def router(web: Web) -> APIRouter:
  value="{k("relation")}" placeholder="如：子女、社区工作人员"></div>
 <div><label for="w-consent">申请人同意方式</label><select id="w-consent" name="consent">
 {options(CONSENT_ZH.items(), one(f, "consent"))}</select></div></div></details>"""
-        return (f"<h1>窗口登记 / 代办登记</h1>{messages(errors)}{done}<div class='card'>"
+        title = "网格上报" if claims.role == "grid_worker" else "窗口登记 / 代办登记"
+        return (f"<h1>{title}</h1>{messages(errors)}{done}<div class='card'>"
                 + form("/walkin", claims, inner, "登记", "walkin-submit") + "</div>")
 
     @r.get("/walkin", response_class=HTMLResponse)
     async def walkin_get(request: Request) -> Response:
-        claims = web.staff(request, DISPATCHING)
+        claims = web.staff(request, REGISTERING)
         if not isinstance(claims, Staff):
             return claims
-        return await web.show("窗口登记", walkin_body(claims, [], {}), claims, here="/dispatch")
+        return await web.show("窗口登记", walkin_body(claims, [], {}), claims, here="/walkin")
 
     @r.post("/walkin", response_class=HTMLResponse)
     async def walkin_post(request: Request) -> Response:
-        claims = web.staff(request, DISPATCHING)
+        claims = web.staff(request, REGISTERING)
         if not isinstance(claims, Staff):
             return claims
         f = await read_form(request)
         if not csrf_ok(request, f):
             return await web.show("窗口登记", walkin_body(claims, [STALE_FORM], f), claims, status=403)
-        channel = one(f, "channel") if one(f, "channel") in ("reception", "proxy") else "reception"
+        allowed = [c for c, _ in channels_for(claims.role)]
+        channel = one(f, "channel") if one(f, "channel") in allowed else allowed[0]
         body: dict[str, Any] = {"channel": channel, "description": one(f, "description"),
                                 "applicant": {"name": one(f, "name"), "phone": one(f, "phone")},
                                 "location": {"unit_code": one(f, "location_unit") or None,
@@ -250,6 +262,6 @@ def router(web: Web) -> APIRouter:
         except ApiError as exc:
             return await web.show("窗口登记", walkin_body(claims, [f"登记未成功：{exc.message}"], f), claims,
                                   status=exc.status)
-        return await web.show("窗口登记", walkin_body(claims, [], {}, created), claims, here="/dispatch")
+        return await web.show("窗口登记", walkin_body(claims, [], {}, created), claims, here="/walkin")
 
     return r
