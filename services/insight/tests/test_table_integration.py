@@ -35,6 +35,7 @@ from yima_insight.app import create_app
 from yima_insight.config import InsightSettings
 from yima_kit.auth import TokenIssuer
 from yima_kit.kafka_admin import ensure_topics
+from yima_kit.kafka_auth import client_kwargs
 
 pytestmark = pytest.mark.integration
 
@@ -229,7 +230,8 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
     story = scenario()
     await ensure_topics(settings.kafka_bootstrap, {t for t, _ in story.out})
     app = create_app(settings, consume=True, relay=False)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+                                **client_kwargs(settings.kafka_auth))
     async with app.router.lifespan_context(app):
         await producer.start()
         try:
