@@ -123,3 +123,4 @@ def topic_dump(
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
 from . import platform  # noqa: E402,F401  (registers run, asyncapi)
+from .bench import bench as _bench  # noqa: E402,F401  (registers bench: the whole-platform benchmark, bench/README.md)
