@@ -28,7 +28,7 @@ from ..infra import Endpoints, InfraError, LocalInfra, free_port
 from ..services import SERVICE_PORTS, Platform, peer_env, service_env
 from ..topics import ensure_topics, platform_topics
 from . import report
-from .run import RAW_TOPIC, Options
+from .run import Options
 
 GATEWAY_MODULE = "yima_notify.devgateway"
 ENV_INTAKE = "YIMA_BENCH_INTAKE_URL"
@@ -79,7 +79,7 @@ def platform(state_dir: Path) -> Iterator[Target]:
             _log("· starting Kafka and the MongoDB-protocol server (fresh, free ports) …")
             infra.install()
             endpoints = infra.start()
-        run_sync(ensure_topics(endpoints.kafka_bootstrap, (*platform_topics(), RAW_TOPIC)))
+        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
         gateway_port = free_port()
         gw = f"http://127.0.0.1:{gateway_port}"
         extra = {  # what `./yima run` sets: texts and webhooks to the local dev gateway, quiet hours off
@@ -105,12 +105,13 @@ def platform(state_dir: Path) -> Iterator[Target]:
 async def measure(target: Target, opts: Options) -> dict[str, Any]:
     from .history import seed_history
     from .load import Submitter, Watcher
-    from .probe import DbProbe, delta
-    from .run import at_rate, baselines, concurrent, drain, idle_figures, measure_idle, run_phase, unloaded
+    from .probe import DbProbe, delta, kafka_end_offsets, offsets_delta
+    from .run import at_rate, baselines, concurrent, drain, idle_figures, measure_idle, run_phase, settle, unloaded
 
     bootstrap = target.endpoints.kafka_bootstrap
     result: dict[str, Any] = {"schema": 1, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "git_commit": _git_commit(), "machine": {"cpus": os.cpu_count()},
+                              "git_commit": _git_commit(),
+                              "machine": {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg()},
                               "platform": "started by the bench" if target.started_here else "given by environment",
                               "options": {k: v for k, v in vars(opts).items()}, "notes": []}
     probe = DbProbe(target.endpoints.mongo_url, target.db_pid)
@@ -140,11 +141,14 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
             _log(f"· loading {opts.history:,} cases of history …")
             result["history"] = await seed_history(target.endpoints.mongo_url, target.db_prefix, warm,
                                                    opts.history, _log)
+            result["history"]["settle_seconds"] = round(await settle(probe, _log), 1)
         _log(f"· idle for {opts.idle_seconds:.0f} s …")
-        await_idle = await measure_idle(probe, opts.idle_seconds)
-        result["idle"] = {"before": idle_figures(await_idle)}
+        k0 = await kafka_end_offsets(bootstrap)
+        idle = await measure_idle(probe, opts.idle_seconds)
+        idle_kafka = {t: n / idle.seconds for t, n in offsets_delta(k0, await kafka_end_offsets(bootstrap)).items()}
+        result["idle"] = {"before": {**idle_figures(idle), "kafka_messages_per_s": idle_kafka}}
         kw: dict[str, Any] = {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap,
-                              "idle": await_idle, "opts": opts, "log": _log}
+                              "idle": idle, "idle_kafka": idle_kafka, "opts": opts, "log": _log}
         phases: dict[str, Any] = {}
         if opts.unloaded:
             phases["unloaded"] = await run_phase("unloaded", lambda: unloaded(sub, opts.unloaded), **kw)
@@ -167,6 +171,7 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
         await watcher.stop()
         await sub.close()
         await probe.close()
+    result["machine"]["loadavg_after"] = os.getloadavg()
     result["ratios"] = report.ratios(result)
     result["targets"] = report.evaluate(result)
     return result

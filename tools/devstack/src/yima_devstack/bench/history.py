@@ -31,7 +31,7 @@ from yima_contracts.human_codes import display_code, new_code
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}")
 SCAN_LIMIT = 100_000  # documents read per collection when looking for templates
 OUTBOX_RETENTION = timedelta(days=30)
-BATCH_CLONES = 400
+BATCH_CLONES = 200
 IN_FLIGHT = 3
 CASE_NUMBER = re.compile(r"^([A-Z]{1,6})-(\d{4})-(\d{6,})$")
 
@@ -167,6 +167,7 @@ async def seed_history(mongo_url: str, prefix: str, cases: dict[str, str | None]
                 for db, coll, doc in clone_docs(templates[seq % len(templates)], seq, rng, now):
                     batch[(db, coll)].append(doc)
             await asyncio.gather(*(insert(db, coll, docs) for (db, coll), docs in batch.items()))
+            await asyncio.sleep(0)  # the watcher's consumer keeps its heartbeats
             done = min(n, done + BATCH_CLONES)
             if time.monotonic() - last_log > 15:
                 last_log = time.monotonic()

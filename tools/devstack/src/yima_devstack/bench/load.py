@@ -147,8 +147,9 @@ class Watcher:
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=f"yima-bench-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="earliest", enable_auto_commit=True, metadata_max_age_ms=2000,
-        )
+            auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=2000,
+            session_timeout_ms=60_000, heartbeat_interval_ms=5_000, max_poll_interval_ms=3_600_000,
+        )  # never commits: its offsets would count as the platform's Kafka writes
         await self._consumer.start()
         self._consumer.subscribe(pattern=WATCHED)
         self._task = asyncio.create_task(self._run())

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from yima_kit.kafka_admin import ensure_topics
+
 from .baselines import kafka_baseline, mongo_baselines
 from .load import Submitter, Watcher, percentile
 from .probe import DbDelta, DbProbe, delta, kafka_end_offsets, offsets_delta
@@ -45,6 +47,21 @@ async def measure_idle(probe: DbProbe, seconds: float) -> DbDelta:
     a = await probe.sample()
     await asyncio.sleep(seconds)
     return delta(a, await probe.sample())
+
+
+async def settle(probe: DbProbe, log: Log, window: float = 5.0, most: float = 120.0) -> float:
+    """After a bulk load the database keeps busy for a while (checkpoints, index work): wait until two windows in
+    a row use about the same CPU (within 5 % of a core), at most ``most`` seconds. Returns the seconds waited."""
+    t0 = time.monotonic()
+    last: float | None = None
+    while time.monotonic() - t0 < most:
+        share = (await measure_idle(probe, window)).cpu_share()
+        if share is None or (last is not None and abs(share - last) < 0.05):
+            break
+        last = share
+    waited = time.monotonic() - t0
+    log(f"  database settled after {waited:.0f} s")
+    return waited
 
 
 async def drain(watcher: Watcher, ids: set[str], timeout: float, quiet: float) -> tuple[bool, float]:
@@ -114,7 +131,9 @@ def _s(v: float | None) -> float | None:
 
 
 async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Submitter, watcher: Watcher,
-                    probe: DbProbe, bootstrap: str, idle: DbDelta, opts: Options, log: Log) -> dict[str, Any]:
+                    probe: DbProbe, bootstrap: str, idle: DbDelta, idle_kafka: dict[str, float], opts: Options,
+                    log: Log) -> dict[str, Any]:
+    """Drive one phase, drain it, and compute its figures; database and Kafka counts less the idle rates."""
     log(f"· phase {name} …")
     k0, s0 = await kafka_end_offsets(bootstrap), await probe.sample()
     t_start = time.time()
@@ -145,7 +164,8 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     idle_cpu = idle.cpu_share()
     cpu_net = None if d.cpu_s is None or idle_cpu is None else d.cpu_s - idle_cpu * d.seconds
     kafka = offsets_delta(k0, k1)
-    per_case_msgs = sum(v for t, v in kafka.items() if t not in NOT_PER_CASE)
+    net = {t: v - idle_kafka.get(t, 0.0) * d.seconds for t, v in kafka.items()}
+    per_case_msgs = sum(v for t, v in net.items() if t not in NOT_PER_CASE)
     return {
         "submitted": len(subs), "accepted": n, "http_status": statuses, "late_starts": extra or 0,
         "load_seconds": round(t_end - t_start, 1),
@@ -168,12 +188,13 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
         "db_cpu_core_pct": None if d.cpu_share() is None else round(100 * (d.cpu_share() or 0), 1),
         "kafka_messages": kafka,
         "kafka_messages_per_case": round(per_case_msgs / n, 1) if n else None,
-        "kafka_offset_commits_per_case": round(kafka.get("__consumer_offsets", 0) / n, 1) if n else None,
+        "kafka_offset_commits_per_case": round(net.get("__consumer_offsets", 0) / n, 1) if n else None,
     }
 
 
 async def baselines(mongo_url: str, bootstrap: str, seconds: float, log: Log) -> dict[str, float]:
     log("· raw baselines (journaled transactions, bulk inserts, finds, Kafka acks=all) …")
+    await ensure_topics(bootstrap, [RAW_TOPIC])
     out = await mongo_baselines(mongo_url, seconds)
     out.update(await kafka_baseline(bootstrap, RAW_TOPIC, seconds))
     return {k: round(v, 1) for k, v in out.items()}
