@@ -25,7 +25,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 WATCHED = r"^(case\.assigned|case\.status|notification\.sent|unit\..+\.cases)$"
-MAX_ADDRESSES = 250  # 127.0.0.2 … 127.0.0.251
+MAX_ADDRESSES = 250
+TIMEOUT, CONNECTION_ERROR = -1, 0  # Submission.status when no HTTP answer came  # 127.0.0.2 … 127.0.0.251
 
 # (description, unit code of the place): a spread over categories and communities; 黄河社区 and the district
 # departments answer from their own systems (the bench answers for them), the rest work in yima's console.
@@ -107,8 +108,10 @@ class Submitter:
             status = r.status_code
             answer = r.json() if status in (200, 201) else {}
             case_id, code = answer.get("case_id"), (answer.get("tracking_code") or "").replace("-", "") or None
+        except httpx.TimeoutException:
+            status, case_id, code = TIMEOUT, None, None  # the case may still be registered: see Watcher
         except httpx.HTTPError:
-            status, case_id, code = 0, None, None  # a timeout or a refused connection
+            status, case_id, code = CONNECTION_ERROR, None, None
         s = Submission(case_id, phase, sent_at, time.perf_counter() - t0, status, code)
         self.results.append(s)
         return s
@@ -136,6 +139,7 @@ class Watcher:
     answered: int = 0
     last_note_at: float = 0.0
     last_assigned_at: float = 0.0
+    last_activity_at: float = 0.0  # any record of any watched topic (cases whose request timed out count too)
     errors: list[str] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _producer: AIOKafkaProducer | None = None
@@ -187,6 +191,7 @@ class Watcher:
 
     async def _on(self, topic: str, at: float, ev: dict[str, Any]) -> None:
         case_id = ev.get("case_id", "")
+        self.last_activity_at = max(self.last_activity_at, at)
         if topic == "case.assigned":
             self.assigned.setdefault(case_id, at)
             self.last_assigned_at = max(self.last_assigned_at, at)

@@ -85,6 +85,8 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
 def _fmt(v: Any) -> str:
     if v is None:
         return "—"
+    if isinstance(v, dict):
+        return " ".join(f"{k}:{n}" for k, n in v.items())
     if isinstance(v, float):
         return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
     return str(v)
@@ -92,6 +94,7 @@ def _fmt(v: Any) -> str:
 
 PHASE_ROWS: tuple[tuple[str, str], ...] = (
     ("submitted", "submitted"), ("accepted", "accepted (201)"), ("http_status", "HTTP statuses"),
+    ("cases_assigned_in_window", "cases assigned in window"),
     ("http_req_per_s", "HTTP req/s"), ("http_p50_ms", "HTTP p50 ms"), ("http_p99_ms", "HTTP p99 ms"),
     ("assigned", "assigned"), ("drained", "drained"), ("drain_seconds", "drain s"),
     ("submit_to_assigned_p50_s", "submit→assigned p50 s"), ("submit_to_assigned_p99_s", "submit→assigned p99 s"),
@@ -108,9 +111,9 @@ def render(result: dict[str, Any]) -> str:
              f"history {result.get('history', {}).get('cases', 0):,} cases"]
     phases = result.get("phases", {})
     names = list(phases)
-    lines.append(f"{'':32}" + "".join(f"{n:>16}" for n in names))
+    lines.append(f"{'':32}" + "".join(f"{n:>22}" for n in names))
     for key, label in PHASE_ROWS:
-        lines.append(f"{label:32}" + "".join(f"{_fmt(phases[n].get(key)):>16}" for n in names))
+        lines.append(f"{label:32}" + "".join(f"{_fmt(phases[n].get(key)):>22}" for n in names))
     for when, idle in result.get("idle", {}).items():
         lines.append(f"idle ({when}): {_fmt(idle.get('db_ops_per_s'))} DB ops/s, "
                      f"{_fmt(idle.get('db_cpu_core_pct'))} % of a core of DB CPU over {idle.get('seconds')} s")

@@ -11,7 +11,7 @@ from typing import Any
 from yima_kit.kafka_admin import ensure_topics
 
 from .baselines import kafka_baseline, mongo_baselines
-from .load import Submitter, Watcher, percentile
+from .load import CONNECTION_ERROR, TIMEOUT, Submitter, Watcher, percentile
 from .probe import DbDelta, DbProbe, delta, kafka_end_offsets, offsets_delta
 
 RAW_TOPIC = "bench.raw"
@@ -65,12 +65,13 @@ async def settle(probe: DbProbe, log: Log, window: float = 5.0, most: float = 12
 
 
 async def drain(watcher: Watcher, ids: set[str], timeout: float, quiet: float) -> tuple[bool, float]:
-    """Wait until every case is assigned and no notification went out for ``quiet`` seconds (bounded)."""
+    """Wait until every case is assigned and nothing happened on the watched topics (assignments, steps,
+    notifications, work orders — of any case, so also of those whose request timed out) for ``quiet`` seconds;
+    at most ``timeout`` seconds."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         now = time.time()
-        if (ids <= watcher.assigned.keys() and now - watcher.last_note_at >= quiet
-                and now - watcher.last_assigned_at >= quiet):
+        if ids <= watcher.assigned.keys() and now - watcher.last_activity_at >= quiet:
             return True, time.monotonic() - t0
         await asyncio.sleep(0.5)
     return False, time.monotonic() - t0
@@ -149,7 +150,8 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     latencies = [s.latency_s for s in ok]
     statuses: dict[str, int] = {}
     for s in subs:
-        statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
+        label = {TIMEOUT: "timeout", CONNECTION_ERROR: "connection_error"}.get(s.status, str(s.status))
+        statuses[label] = statuses.get(label, 0) + 1
     assigned = {c: watcher.assigned[c] for c in ids if c in watcher.assigned}
     to_assigned = [watcher.assigned[s.case_id] - s.sent_at for s in ok if s.case_id in assigned]
     last_assigned = max(assigned.values(), default=t_end)
@@ -159,7 +161,10 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     end_lags = [lag for occurred, lag in lags if occurred >= tail_from]
 
     d = delta(s0, s1)
-    n = len(ids)
+    # Cost per case: the work done in the window ÷ the cases completed (assigned) in it — whether or not their
+    # HTTP answer arrived in time (a timed-out request may still have registered its case).
+    t_done = time.time()
+    n = sum(1 for at in watcher.assigned.values() if t_start <= at <= t_done)
     ops_net = d.total - idle.ops_per_s() * d.seconds
     idle_cpu = idle.cpu_share()
     cpu_net = None if d.cpu_s is None or idle_cpu is None else d.cpu_s - idle_cpu * d.seconds
@@ -167,7 +172,8 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     net = {t: v - idle_kafka.get(t, 0.0) * d.seconds for t, v in kafka.items()}
     per_case_msgs = sum(v for t, v in net.items() if t not in NOT_PER_CASE)
     return {
-        "submitted": len(subs), "accepted": n, "http_status": statuses, "late_starts": extra or 0,
+        "submitted": len(subs), "accepted": len(ids), "http_status": statuses,
+        "cases_assigned_in_window": n, "late_starts": extra or 0,
         "load_seconds": round(t_end - t_start, 1),
         "http_req_per_s": round(len(subs) / (t_end - t_start), 2) if t_end > t_start else None,
         "http_p50_ms": _ms(percentile(latencies, 50)), "http_p99_ms": _ms(percentile(latencies, 99)),
