@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from pymongo import AsyncMongoClient
 from yima_devstack._aio import run_sync
 from yima_devstack.bench import Target, measure, report
 from yima_devstack.bench.run import Options
@@ -18,14 +17,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 TINY = Options(warmup=2, unloaded=2, rate=2, rate_duration=2, concurrency=2, duration=2, idle_seconds=1,
                baseline_seconds=0.3, drain_timeout=40, quiet_seconds=3, addresses=4)
-
-
-async def _rate_limit_keys(mongo_url: str, prefix: str) -> list[str]:
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url)
-    try:
-        return [d["_id"] async for d in client[f"{prefix}yima_intake"]["rate_limits"].find({}, {"_id": 1})]
-    finally:
-        await client.close()
 
 
 def test_bench_measures_every_figure(platform, yima_infra, tmp_path):
@@ -47,11 +38,6 @@ def test_bench_measures_every_figure(platform, yima_infra, tmp_path):
     assert all(v > 0 for v in result["baselines"].values())
     assert result["ratios"]["raw_tx_per_case"] is not None
     assert result["idle"]["before"]["db_ops_per_s"] >= 0 and "after" in result["idle"]
-
-    # intake saw the submissions come from several client addresses (its per-address limit is not measured)
-    keys = run_sync(_rate_limit_keys(yima_infra.mongo_url, platform.db_prefix))
-    bench_addresses = {f"ip:127.0.0.{i}" for i in range(2, 2 + TINY.addresses)}
-    assert bench_addresses <= {k.split("@")[0] for k in keys}, keys
 
     path = report.write(result, tmp_path)
     again = json.loads(path.read_text())

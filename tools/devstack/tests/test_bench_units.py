@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 from yima_devstack.bench import report
 from yima_devstack.bench.history import Template, clone_docs
-from yima_devstack.bench.load import check_local, percentile
+from yima_devstack.bench.load import Submitter, check_local, percentile
 
 
 def test_a_clone_has_fresh_identifiers_consistent_across_documents_and_older_dates():
@@ -70,3 +72,32 @@ def test_targets_and_comparison_flag_what_got_worse():
     assert "worse" in lines["database operations per case (16 concurrent)"]  # +50 %
     assert "worse" in lines["cases/s end to end (16 concurrent; the target is for 10 minutes)"]  # −24 %
     assert "worse" not in lines["HTTP submit p99, 16 concurrent submitters"]  # +2.5 %
+
+
+async def test_submissions_come_from_distinct_loopback_addresses():
+    """intake limits submissions per peer address (request.client.host): the bench spreads them over many."""
+    peers: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        body = json.dumps({"case_id": str(uuid.uuid4()), "tracking_code": "ABCD-EFGH-JKMN"}).encode()
+        writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sub = Submitter(f"http://127.0.0.1:{port}", addresses=5)
+    await sub.start()
+    try:
+        results = [await sub.submit("t") for _ in range(10)]
+    finally:
+        await sub.close()
+        server.close()
+    assert all(r.status == 201 and r.case_id and r.tracking_code == "ABCDEFGHJKMN" for r in results)
+    assert sorted(set(peers)) == [f"127.0.0.{i}" for i in range(2, 7)]
