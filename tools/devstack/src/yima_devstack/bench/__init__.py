@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,16 +150,21 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
         kw: dict[str, Any] = {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap,
                               "idle": idle, "idle_kafka": idle_kafka, "opts": opts, "log": _log}
         phases: dict[str, Any] = {}
+        drives: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
         if opts.unloaded:
-            phases["unloaded"] = await run_phase("unloaded", lambda: unloaded(sub, opts.unloaded), **kw)
+            drives.append(("unloaded", lambda: unloaded(sub, opts.unloaded), {}))
         if opts.rate and opts.rate_duration:
-            phases["rate"] = await run_phase(
-                "rate", lambda: at_rate(sub, opts.rate, opts.rate_duration, opts.max_in_flight), **kw)
-            phases["rate"]["rate"] = opts.rate
+            drives.append(("rate", lambda: at_rate(sub, opts.rate, opts.rate_duration, opts.max_in_flight),
+                           {"rate": opts.rate}))
         if opts.concurrency and opts.duration:
-            phases["concurrent"] = await run_phase(
-                "concurrent", lambda: concurrent(sub, opts.concurrency, opts.duration), **kw)
-            phases["concurrent"]["concurrency"] = opts.concurrency
+            drives.append(("concurrent", lambda: concurrent(sub, opts.concurrency, opts.duration),
+                           {"concurrency": opts.concurrency}))
+        for name, drive, extra in drives:
+            try:
+                phases[name] = {**await run_phase(name, drive, **kw), **extra}
+            except Exception as exc:  # keep what was measured: the other phases and the JSON still come
+                result["notes"].append(f"phase {name} failed: {type(exc).__name__}: {exc}")
+                _log(f"! phase {name} failed: {type(exc).__name__}: {exc}")
         result["phases"] = phases
         _log(f"· idle again for {opts.idle_seconds:.0f} s …")
         a = await probe.sample()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure
 
 OPS = ("insert", "query", "update", "delete", "getmore", "command")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -85,7 +87,14 @@ class DbProbe:
             self.pid = None
 
     async def sample(self) -> DbSample:
-        status = await self.client.admin.command("serverStatus")
+        for attempt in range(3):  # a connection the busy server dropped is not a reason to lose the run
+            try:
+                status = await self.client.admin.command("serverStatus")
+                break
+            except ConnectionFailure:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(1)
         counters = status["opcounters"]
         return DbSample(time.monotonic(), {k: int(counters.get(k, 0)) for k in OPS},
                         process_cpu_seconds(self.pid) if self.pid else None)
