@@ -73,12 +73,18 @@ def platform(state_dir: Path) -> Iterator[Target]:
     else:
         shutil.rmtree(state_dir / "infra", ignore_errors=True)  # a fresh platform every run
         infra = LocalInfra(state_dir / "infra", kafka_port=free_port(), mongo_port=free_port())
-    proc = Platform(log_dir=state_dir / "logs", ports={n: free_port() for n in SERVICE_PORTS})
+    proc: Platform | None = None
     try:
         if infra is not None:
             _log("· starting Kafka and the MongoDB-protocol server (fresh, free ports) …")
             infra.install()
             endpoints = infra.start()
+            # the bench's own clients log in as the super user (ADR 0070), as bench_at_least_once does; each
+            # service gets its own principal below
+            os.environ.update(endpoints.kafka_auth().as_env())
+        # Each service with its own Kafka principal, as `./yima run` starts them.
+        proc = Platform(log_dir=state_dir / "logs", ports={n: free_port() for n in SERVICE_PORTS},
+                        service_env=endpoints.service_kafka_env)
         run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
         gateway_port = free_port()
         gw = f"http://127.0.0.1:{gateway_port}"
@@ -95,8 +101,9 @@ def platform(state_dir: Path) -> Iterator[Target]:
         pid = infra.pids().get("mongo") if infra is not None else None
         yield Target(endpoints, proc.procs["intake"].url, "", pid, True)
     finally:
-        _log("· stopping the services …")
-        proc.stop()
+        if proc is not None:
+            _log("· stopping the services …")
+            proc.stop()
         if infra is not None:
             _log("· stopping Kafka and the database …")
             infra.stop()

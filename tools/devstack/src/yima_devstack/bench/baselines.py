@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
+from yima_kit.kafka_auth import client_kwargs
 
 DOC = {"case_id": "x" * 36, "state": "submitted", "note": "基准测试" * 20, "n": 0}
 
@@ -57,7 +58,7 @@ async def mongo_baselines(mongo_url: str, seconds: float, max_count: int = 100_0
 async def kafka_baseline(bootstrap: str, topic: str, seconds: float, max_count: int = 100_000) -> dict[str, float]:
     """Raw produce, acks=all and idempotent: one message at a time (each waits for its acknowledgement), and
     pipelined (a window of 200 in flight), as a service's producer might."""
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **client_kwargs())
     await p.start()
     try:
         body = (b'{"event_type":"bench.raw.v1","case_id":"' + b"x" * 36 + b'","note":"' + b"y" * 300 + b'"}')

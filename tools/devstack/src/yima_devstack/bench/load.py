@@ -4,8 +4,9 @@
 (127.0.0.2, 127.0.0.3, …: intake limits submissions per client address, and the limit is not what is measured).
 ``Watcher`` is a plain Kafka consumer, as a department's system or a dashboard would run one: it reads
 ``case.assigned``, ``case.status``, ``notification.sent`` and every ``unit.<code>.cases`` topic, and answers each
-work order of a unit that works in its own system on ``case.feedback`` (raw JSON, README "For a department's own
-system"). Everything is keyed by case id; figures are computed afterwards from the timestamps.
+work order of a unit that works in its own system on the unit's ``unit.<code>.feedback`` (raw JSON, README "For
+a department's own system"; ADR 0071). Everything is keyed by case id; figures are computed afterwards from the
+timestamps.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from urllib.parse import urlparse
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from yima_contracts.topics import unit_feedback_topic
+from yima_kit.kafka_auth import client_kwargs
 
 WATCHED = r"^(case\.assigned|case\.status|notification\.sent|unit\..+\.cases)$"
 MAX_ADDRESSES = 250
@@ -147,12 +150,14 @@ class Watcher:
     _pending: list[asyncio.Future[Any]] = field(default_factory=list)
 
     async def start(self, timeout_s: float = 60.0) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                                          **client_kwargs())
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=f"yima-bench-{uuid.uuid4().hex[:8]}",
             auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=2000,
             session_timeout_ms=60_000, heartbeat_interval_ms=5_000, max_poll_interval_ms=3_600_000,
+            **client_kwargs(),
         )  # never commits: its offsets would count as the platform's Kafka writes
         await self._consumer.start()
         self._consumer.subscribe(pattern=WATCHED)
@@ -222,7 +227,9 @@ class Watcher:
             "actor": {"kind": "unit_system", "unit_code": unit},
             "assignment_id": order["assignment_id"], "unit_code": unit, "kind": kind,
         }
-        fut = await self._producer.send("case.feedback", json.dumps(feedback).encode(), key=order["case_id"].encode())
+        # the unit's own feedback topic (ADR 0071); the bench writes it as the super user of the local broker
+        fut = await self._producer.send(unit_feedback_topic(unit), json.dumps(feedback).encode(),
+                                        key=order["case_id"].encode())
         self._pending.append(fut)
         self.answered += 1
 

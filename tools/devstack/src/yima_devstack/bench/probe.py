@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
+from yima_kit.kafka_auth import client_kwargs
 
 OPS = ("insert", "query", "update", "delete", "getmore", "command")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -105,7 +106,7 @@ class DbProbe:
 
 async def kafka_end_offsets(bootstrap: str) -> dict[str, int]:
     """Sum of end offsets per topic (internal topics included: ``__consumer_offsets`` counts commits)."""
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs())
     await c.start()
     try:
         await c._client.force_metadata_update()  # as kafka_tools.read_topic: every topic, not a subscription
