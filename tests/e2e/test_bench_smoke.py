@@ -13,7 +13,8 @@ from yima_devstack.bench import Target, measure, report
 from yima_devstack.bench.run import Options
 from yima_devstack.infra import Endpoints
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+# Room for a loaded machine: the first e2e test of a session also pays for starting the platform.
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
 TINY = Options(warmup=2, unloaded=2, rate=2, rate_duration=2, concurrency=2, duration=2, idle_seconds=1,
                baseline_seconds=0.3, drain_timeout=40, quiet_seconds=3, addresses=4)
