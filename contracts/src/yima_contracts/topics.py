@@ -24,6 +24,7 @@ CASE_RATED = "case.rated"
 # risk
 CASE_FOLLOWUP_DUE = "case.followup_due"  # 回头看 of a red case after closing
 WARNING_RAISED = "warning.raised"  # 预警: clusters, one respondent, sudden rises
+CASE_RISK_CORRECTED = "case.risk_corrected"  # staff corrected a level (lowered: the supervisor must see it)
 # routing and supervision
 CASE_SUPERVISION_NOTICE = "case.supervision_notice"  # warning / 督办 / second notice / escalated / leader
 CASE_ESCALATED = "case.escalated"
@@ -90,6 +91,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_RATED,
     CASE_FOLLOWUP_DUE,
     WARNING_RAISED,
+    CASE_RISK_CORRECTED,
     CASE_SUPERVISION_NOTICE,
     CASE_ESCALATED,
     CASE_JOINT_SUMMONED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from yima_contracts import CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded
-from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.risk_events import FollowupDue, RiskCorrected, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.consumer import EventConsumers, PermanentError, Tx
 
@@ -17,6 +17,8 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
                         "红/黄/蓝风险等级（每次变化），含上一等级、分数、触发的规则与证据、规则版本、可读理由")
     consumers.publishes(topics.CASE_FOLLOWUP_DUE, FollowupDue, "红色案件结案后回头看到期")
     consumers.publishes(topics.WARNING_RAISED, WarningRaised, "预警：同地同类聚集、同一被申请单位多地、同类突增")
+    consumers.publishes(topics.CASE_RISK_CORRECTED, RiskCorrected,
+                        "工作人员更正风险等级（含理由、规则等级）；lowered=true 表示人工调低，须主管知悉")
 
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="assess")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
