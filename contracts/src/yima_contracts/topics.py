@@ -25,6 +25,7 @@ WARNING_RAISED = "warning.raised"  # 预警: clusters, one respondent, sudden ri
 CASE_SUPERVISION_NOTICE = "case.supervision_notice"  # warning / 督办 / second notice / escalated / leader
 CASE_ESCALATED = "case.escalated"
 CASE_JOINT_SUMMONED = "case.joint_summoned"  # 吹哨报到
+CASE_JOINT_REPORT = "case.joint_report"  # a summoned unit reports in from its own system (ADR 0065)
 CASE_LEADER_ASSIGNED = "case.leader_assigned"  # 分包领导 of a red case
 CASE_DEADLINE_CHANGED = "case.deadline_changed"  # clock paused / resumed / recomputed
 # mediation
@@ -73,6 +74,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_SUPERVISION_NOTICE,
     CASE_ESCALATED,
     CASE_JOINT_SUMMONED,
+    CASE_JOINT_REPORT,
     CASE_LEADER_ASSIGNED,
     CASE_DEADLINE_CHANGED,
     MEDIATION_SCHEDULED,
