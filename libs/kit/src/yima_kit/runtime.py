@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .auth import TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
+from .errors import install_error_shape
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .outbox import Lease, Outbox, OutboxRelay
@@ -158,6 +159,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
+    install_error_shape(app)  # one error shape on every service (a service's own handlers may refine it)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app
