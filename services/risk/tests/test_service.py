@@ -14,7 +14,7 @@ from yima_contracts import CaseFeedback, CaseSubmitted, Party, topics
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, StaffRole
 from yima_contracts.events import Location, Respondent
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.auth import TokenIssuer
 from yima_risk.adapters.mongo_followups import FollowupTimers
@@ -70,6 +70,7 @@ async def deliver(app, event) -> bool:
         "case.submitted.v1": svc.on_submitted, "case.updated.v1": svc.on_updated,
         "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
         "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
+        "mediation.session_held.v1": svc.on_session_held,
     }[event.event_type]
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
 
@@ -96,6 +97,14 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     accepted = CaseFeedback(**common(cid, T0 + timedelta(hours=2)), assignment_id="a-1", unit_code="410105001",
                             kind=FeedbackKind.ACCEPTED)
     await deliver(risk, accepted)
+    # A leader named and the case accepted: nothing done yet, still red (Zhoukou: yellow only 调处后).
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    no_show = MediationSessionHeld(**common(cid, T0 + timedelta(days=1)), session_id="s-0", applicant_attended=True,
+                                   no_show=True)
+    await deliver(risk, no_show)  # nobody came: no handling either
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    held = MediationSessionHeld(**common(cid, T0 + timedelta(days=2)), session_id="s-1", applicant_attended=True)
+    await deliver(risk, held)
     await deliver(risk, MediationConcluded(**common(cid, T0 + timedelta(days=3)), success=True,
                                            outcome=Outcome.AGREEMENT, applicant_message_zh="调解成功"))
     closed_at = T0 + timedelta(days=4)
@@ -106,6 +115,11 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     assert [(e["previous_level"], e["level"]) for e in published] == [(None, "red"), ("red", "yellow"),
                                                                       ("yellow", "blue")]
     assert "李书记" in published[1]["reason_zh"] and "已化解" in published[2]["reason_zh"]
+    # every change says which event caused it
+    assert published[0]["reason_zh"].startswith("起因：纠纷登记。")
+    assert published[1]["reason_zh"].startswith("起因：调解员记录了调解情况。")
+    assert published[1]["causation_id"] == str(held.event_id)
+    assert published[2]["reason_zh"].startswith("起因：调解结束。")
     assert all(e["ruleset_version"] == "2026.11-zhoukou.1" and e["rules_fired"] for e in published)
 
     db = risk.state.runtime.db
