@@ -172,6 +172,39 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     assert w["threshold"] == 3 and w["ruleset_version"] == "2026.11-zhoukou.1"
 
 
+async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:
+    """Foshan: "同一地点（410105011009G02）" told only the grid's own unit. With routing's public directory the
+    warning names the grid and goes to its community, street and district as well."""
+    from yima_risk.adapters.places import PlaceDirectory
+
+    grid = f"G{uuid.uuid4().int % 10**6:06d}"
+    units = [{"code": "410105", "name": "金水区"}, {"code": "410105011", "name": "丰庆路街道", "parent": "410105"},
+             {"code": "410105011009", "name": "同乐社区", "parent": "410105011"},
+             {"code": grid, "name": "同乐社区第二网格", "parent": "410105011009"}]
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/units"
+        return httpx.Response(200, json={"version": 7, "units": units})
+
+    places = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(routing))
+    assert await places.refresh()
+    svc = risk.state.service
+    before, svc.places = svc.places, places
+    try:
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):
+            await deliver(risk, submitted(cid, "工地夜间施工噪音扰民", category=Category.ENVIRONMENT, unit=grid,
+                                          at=T0 + timedelta(hours=i)))
+    finally:
+        svc.places = before
+    [w] = [w for w in await staged(risk, topics.WARNING_RAISED) if w.get("unit_code") == grid]
+    assert w["place_name"] == "同乐社区第二网格" and "同一地点（同乐社区第二网格）" in w["message_zh"]
+    assert grid not in w["message_zh"]
+    assert w["chain_unit_codes"] == [grid, "410105011009", "410105011", "410105"]
+    down = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    assert not await down.refresh() and down.name(grid) is None and down.chain(grid) == [grid]  # by code, never lost
+
+
 async def test_one_organisation_in_several_places(risk) -> None:
     org = f"某某劳务公司{uuid.uuid4().hex[:4]}"
     ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]

@@ -231,6 +231,44 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
     assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility
 
 
+async def test_a_summoned_department_sees_its_summons_and_reports_from_its_own_system(routing) -> None:
+    """Foshan's 吹哨报到: the event and the notice carry the summons id and what to report; a department lists its
+    open summons and reports over Kafka (case.joint_report) as well as in the console."""
+    from yima_contracts.routing_events import JointReport
+    from yima_kit.consumer import PermanentError
+
+    case_id = await routing.submit()
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "机耕路纠纷涉及违建，需住建和公安共同到场"})
+    joint_id = r.json()["joint_id"]
+    ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
+    assert ev["joint_id"] == joint_id and ev["lead_unit_name"] and "参加人员" in ev["report_what_zh"]
+
+    zjj = routing.token("jsq-zjj-01")
+    mine = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=zjj)
+    assert mine.status_code == 200, mine.text
+    [item] = [i for i in mine.json()["items"] if i["joint_id"] == joint_id]
+    assert item["case_id"] == case_id and item["lead_unit_code"] == HUANGHE and item["reason_zh"].startswith("机耕路")
+    assert item["case_number"] and item["report_by"]
+    other = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=routing.token("jsq-rsj-01"))
+    assert other.status_code == 404  # another department does not read this one's summons
+
+    # 住建局's own system answers on Kafka (the consumer's handler, as the broker would deliver it)
+    report = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-ZJJ",
+                         note="住建局执法队两人于10:30到场，已责令停工")
+    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))
+    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))  # a redelivery: no change
+    mine = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=zjj)
+    assert all(i["joint_id"] != joint_id for i in mine.json()["items"])  # no longer open for it
+    detail = (await routing.http.get(f"/api/v1/joint/{joint_id}", headers=lead)).json()
+    assert detail["units"]["JSQ-ZJJ"]["note"].startswith("住建局执法队")
+    assert detail["units"]["JSQ-GADJ"]["reported_at"] is None
+    wrong = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-RSJ", note="我也来")
+    with pytest.raises(PermanentError):  # not summoned: dead-lettered with the reason, never applied
+        await routing.service.run(lambda tx: routing.service.on_joint_report(wrong, tx))
+
+
 async def test_a_summoned_unit_that_does_not_report_in_is_pressed_once(routing) -> None:
     routing.clock.t = sh(2026, 10, 9, 10)  # Friday; report by the next working day: Saturday Oct 10 (调休)
     case_id = await routing.submit()

@@ -30,6 +30,7 @@ from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
 
 from .adapters.mongo_followups import FollowupTimers
+from .adapters.places import PlaceDirectory
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
 from .core.warnings import CaseRef, detect, normalize_org
@@ -62,8 +63,9 @@ _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 class RiskService:
     def __init__(
         self, db: AsyncDatabase[Any], rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
-        followup_delay: timedelta,
+        followup_delay: timedelta, places: PlaceDirectory | None = None,
     ) -> None:
+        self.places = places or PlaceDirectory("")
         self.db = db
         self.rules = rules
         self.cipher = cipher
@@ -317,13 +319,16 @@ class RiskService:
             if doc:
                 last[key] = doc["raised_at"]
         first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=s)
-        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None):
+        names = {c: n for c in {r.unit_code for r in recent} | {new.unit_code} if c and (n := self.places.name(c))}
+        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None, place_names=names):
             warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
             w = WarningRaised(
                 case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
                 actor=SYSTEM, warning_id=warning_id, kind=f.kind, category=f.category, unit_code=f.unit_code,
                 respondent=f.respondent, case_ids=list(f.case_ids), window_days=f.window_days,
                 threshold=f.threshold, message_zh=f.message_zh[:300], ruleset_version=self.rules.version,
+                place_name=self.places.name(f.unit_code) if f.unit_code else None,
+                chain_unit_codes=self.places.chain(f.unit_code) if f.unit_code else [],
             )
             await self.warnings.insert_one(
                 {"_id": warning_id, "key": f.key, "raised_at": new.at,

@@ -36,6 +36,7 @@ from yima_contracts.codes import ActorKind, CaseState, Category, Channel, Feedba
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
+    JointReport,
     JointSummoned,
     LeaderAssigned,
     SupervisionNotice,
@@ -56,6 +57,8 @@ Clock = Callable[[], datetime]
 TopicEnsurer = Callable[[str], Awaitable[None]]
 
 OPEN = ("assigned", "accepted")  # the assignment is still being worked on: the chain runs
+
+JOINT_REPORT_WHAT_ZH = "到场时间、参加人员、已做的处置和意见"
 
 _FEEDBACK_STATUS: dict[FeedbackKind, tuple[CaseState, str, str]] = {
     FeedbackKind.ACCEPTED: (CaseState.ACCEPTED, "承办单位已受理", "承办单位将联系您了解情况并组织调解"),
@@ -113,6 +116,7 @@ class RoutingService:
         await self.cases.create_index([("pending_dispatch.remind_at", 1)],
                                       partialFilterExpression={"pending_dispatch.reminded": False})
         await self.joints.create_index([("report_by", 1)], partialFilterExpression={"reminded": False})
+        await self.joints.create_index([("unit_codes", 1), ("at", -1)])
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
         """A use case outside a consumer: one transaction, its events staged in the outbox."""
@@ -494,25 +498,77 @@ class RoutingService:
         report_by, _ = add_working_days(now, 1)
         joint_id = str(uuid4())
         await self.joints.insert_one({"_id": joint_id, "case_id": case["_id"], "assignment_id": assignment_id,
+                                      "case_number": case["facts"].get("case_number"),
                                       "lead_unit_code": lead, "reason": reason, "at": now,
                                       "report_by": report_by, "reminded": False, "claimed_until": None,
+                                      "unit_codes": list(units),
                                       "units": {u: {"reported_at": None, "note": None} for u in units}},
                                      session=tx.session)
+        lead_unit = self.directory.get(lead)
         tx.emit(topics.CASE_JOINT_SUMMONED, JointSummoned(
             case_id=case["_id"], correlation_id=case["facts"]["correlation_id"], actor=actor,
-            lead_unit_code=lead, summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by))
+            lead_unit_code=lead, summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by,
+            joint_id=joint_id, lead_unit_name=lead_unit.name if lead_unit else None,
+            report_what_zh=JOINT_REPORT_WHAT_ZH))
         return joint_id
 
     async def report_in(self, claims: StaffClaims, joint_id: str, note: str, tx: Tx) -> dict[str, Any]:
+        """A summoned unit reports in from yima's console (the same as a ``case.joint_report`` on Kafka)."""
+        return await self._report_in(joint_id, claims.unit, note, claims.sub, tx)
+
+    async def on_joint_report(self, event: JointReport, tx: Tx) -> None:
+        """A summoned unit reports in from its own system (topic ``case.joint_report``). A report on a summons
+        that does not exist or does not summon that unit cannot be applied: dead-lettered with the reason."""
+        try:
+            await self._report_in(event.joint_id, event.unit_code, event.note, f"system:{event.unit_code}", tx,
+                                  case_id=event.case_id)
+        except Refused as exc:
+            raise PermanentError(f"joint report {event.joint_id} by {event.unit_code}: {exc.message}") from exc
+
+    async def _report_in(self, joint_id: str, unit: str, note: str, by: str, tx: Tx,
+                         case_id: str | None = None) -> dict[str, Any]:
         j = await self.joints.find_one({"_id": joint_id}, session=tx.session)
-        if j is None or claims.unit not in j["units"]:
+        if j is None or unit not in j["units"] or (case_id is not None and j["case_id"] != case_id):
             raise Refused(404, "not_found", "没有找到召集本单位的联合处置")
-        await self.joints.update_one({"_id": joint_id}, {"$set": {
-            f"units.{claims.unit}": {"reported_at": self.now(), "note": note, "by": claims.sub}}}, session=tx.session)
+        if j["units"][unit].get("reported_at") and j["units"][unit].get("note") == note:
+            pass  # the same report again (a redelivery or a resend): nothing new
+        else:
+            await self.joints.update_one({"_id": joint_id}, {"$set": {
+                f"units.{unit}": {"reported_at": self.now(), "note": note, "by": by}}}, session=tx.session)
         j = await self.joints.find_one({"_id": joint_id}, session=tx.session)
         assert j is not None
         missing = [u for u, r in j["units"].items() if not r.get("reported_at")]
         return {"joint_id": joint_id, "waiting_for": missing}
+
+    async def open_summons(self, unit: str) -> list[dict[str, Any]]:
+        """吹哨报到 a unit has been summoned to and not yet reported on (its own system may poll this too)."""
+        out = []
+        async for j in self.joints.find({"unit_codes": unit, f"units.{unit}.reported_at": None}).sort("at", -1):
+            case = await self.cases.find_one({"_id": j["case_id"]}, {"ended": 1, "facts.case_number": 1})
+            if case is None or case.get("ended"):
+                continue
+            out.append(self._summons_view(j, case))
+        return out
+
+    async def summons(self, joint_id: str) -> dict[str, Any] | None:
+        j = await self.joints.find_one({"_id": joint_id})
+        if j is None:
+            return None
+        case = await self.cases.find_one({"_id": j["case_id"]}, {"ended": 1, "facts.case_number": 1}) or {}
+        names = {u.code: u.name for code in j["units"] if (u := self.directory.get(code)) is not None}
+        return self._summons_view(j, case) | {"units": {
+            u: {"name": names.get(u, u), "reported_at": r.get("reported_at"), "note": r.get("note")}
+            for u, r in j["units"].items()}}
+
+    def _summons_view(self, j: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+        lead = self.directory.get(j["lead_unit_code"])
+        return {"joint_id": j["_id"], "case_id": j["case_id"],
+                "case_number": j.get("case_number") or case.get("facts", {}).get("case_number"),
+                "lead_unit_code": j["lead_unit_code"], "lead_unit_name": lead.name if lead else None,
+                "reason_zh": j["reason"], "summoned_at": j["at"], "report_by": j["report_by"],
+                "report_what_zh": JOINT_REPORT_WHAT_ZH,
+                "how_to_report_zh": "在平台“吹哨报到”中报到（POST /api/v1/joint/{joint_id}/report），"
+                                    "或由本单位系统在 case.joint_report 主题上报到"}
 
     # --- provisional calendar (years the State Council has not published yet) --------------------------
 

@@ -39,6 +39,7 @@ PEER_URLS: tuple[tuple[str, str], ...] = (
     ("YIMA_MEDIATION_NOTIFY_URL", "notify"),  # the console shows the unit's inbox
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
+    ("YIMA_RISK_ROUTING_URL", "routing"),  # warnings name places from routing's public org directory
 )
 
 

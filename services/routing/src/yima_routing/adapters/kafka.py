@@ -15,6 +15,7 @@ from yima_contracts.mediation_events import CaseClosed, CaseTransferred
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
+    JointReport,
     JointSummoned,
     LeaderAssigned,
     SupervisionNotice,
@@ -59,6 +60,11 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     async def on_transferred(event: CaseTransferred, tx: Tx) -> None:
         """Handed to arbitration, litigation or an administrative channel: supervision here ends."""
         await service.on_case_ended(event.case_id, "transferred", tx)
+
+    @consumers.subscribe(topics.CASE_JOINT_REPORT, JointReport, name="joint_report")
+    async def on_joint_report(event: JointReport, tx: Tx) -> None:
+        """吹哨报到: a summoned unit reports in from its own system (same as POST /api/v1/joint/{id}/report)."""
+        await service.on_joint_report(event, tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
