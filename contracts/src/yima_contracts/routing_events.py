@@ -94,4 +94,24 @@ class DeadlineChanged(Event):
     provisional: bool = Field(default=False, description="the calendar of that year is not yet published")
 
 
-MODELS = (JointReport, SupervisionNotice, CaseEscalated, JointSummoned, LeaderAssigned, DeadlineChanged)
+class ReferralOutcome(Event):
+    """诉前委派: the outcome of a court-referred case, back to the court (topic ``case.referral_outcome``), as the
+    court's own system consumes it — like ``case.feedback``, addressed to the referring court's centre."""
+
+    EVENT_TYPE: ClassVar[str] = "case.referral_outcome.v1"
+    event_type: Literal["case.referral_outcome.v1"] = "case.referral_outcome.v1"
+
+    referring_unit_code: UnitCode = Field(description="the court's centre that referred the case and supervises it")
+    court_reference: str = Field(max_length=64, description="the court's case number (法院案号)")
+    case_number: str = Field(max_length=40)
+    assignment_id: str = Field(max_length=64)
+    handling_unit_code: UnitCode
+    handling_unit_name: str | None = Field(default=None, max_length=100)
+    outcome: Literal["resolved", "failed", "returned"] = Field(
+        description="resolved: mediated (an agreement); failed: mediation did not succeed — the court proceeds; "
+        "returned: the unit gave it back — the court's centre re-dispatches")
+    note_zh: str = Field(default="", max_length=1000, description="the handling unit's note or reason")
+
+
+MODELS = (ReferralOutcome, JointReport, SupervisionNotice, CaseEscalated, JointSummoned, LeaderAssigned,
+          DeadlineChanged)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import json
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -499,6 +500,36 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> No
     assert len(moved) == 1 and moved[0]["actor"] == "s-1" and t.json()["sha256"] in moved[0]["detail"]
     assert (await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
                            json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})).status_code == 409
+
+
+async def test_a_court_referral_carries_the_courts_reference_on_every_document(api) -> None:
+    """诉前委派: the court's case number on the case view, the agreement and the file package."""
+    ref = "(2026)豫0105民诉前调77号"
+    ev = order().model_copy(update={"channel": Channel.COURT_REFERRAL, "court_reference": ref})
+    assert await api.svc.ingest(ev, api.rt.consumers)
+    aid = ev.assignment_id
+    assert (await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=STAFF)).status_code == 200
+    view = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()
+    assert view["court_reference"] == ref and view["channel"] == "court_referral"
+    await api.post(f"/api/v1/cases/{aid}/parties", json={"name": "某医院", "is_organisation": True}, headers=STAFF)
+    m = await person(api, "mediator", f"周调解{uuid.uuid4().hex[:4]}", staff_id="m-1")
+    await api.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [m]}, headers=STAFF)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    await record_after_start(api, sid, s, {"attended": ["p1", "p2"], "summary": "分歧较大", "next_step": "回告法院"})
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "医疗纠纷", "terms": ["赔偿"]})).json()["agreement_id"]
+    assert (await api.get(f"/api/v1/agreements/{agid}", headers=MEDIATOR)).json()["court_reference"] == ref
+    await api.post(f"/api/v1/cases/{aid}/fail", headers=MEDIATOR, json={"reason": "双方分歧较大", "next": "transfer"})
+    t = await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
+                       json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+    assert t.status_code == 200, t.text
+    pkg = await api.get(f"/api/v1/packages/{t.json()['package_id']}", headers=STAFF)
+    with zipfile.ZipFile(io.BytesIO(pkg.content)) as z:
+        assert json.loads(z.read("manifest.json"))["court_reference"] == ref
+        assert ref in z.read("case.json").decode()
 
 
 async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from yima_contracts import CaseFeedback, CaseRiskAssessed
-from yima_contracts.codes import StaffRole
+from yima_contracts.codes import Category, StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_routing.adapters.sweeper import Sweeper
 from yima_routing.core.deadlines import add_working_days
@@ -342,3 +343,42 @@ async def test_a_returned_case_left_waiting_presses_its_supervisor_once(routing)
         assert "待重新分派" in n["message_zh"] and "黄河社区" in n["message_zh"]
     finally:
         routing.clock.t = before
+
+
+async def test_a_court_referral_goes_to_its_field_the_court_follows_redirects_and_hears_the_outcome(routing) -> None:
+    """Jiyuan's 诉前委派: a medical dispute the court referred goes to the medical committee, the court's centre
+    supervises (its reference on the work order), may redirect it (no 403 not_supervisor), and hears the outcome on
+    case.referral_outcome as its own system would read it."""
+    from yima_contracts import CaseSubmitted
+    from yima_contracts.codes import FeedbackKind
+
+    case_id = f"c-{uuid.uuid4().hex[:12]}"
+    ref = "(2026)豫0105民诉前调1234号"
+    sub = CaseSubmitted(
+        case_id=case_id, correlation_id=case_id, case_number=f"JSQ-2026-{uuid.uuid4().int % 10**6:06d}",
+        tracking_code="ABCD2345", channel="court_referral", category="medical", category_source="staff",
+        description="患者术后感染，家属认为医院存在过错，要求赔偿", applicant={"name": "赵某", "phone": "13812340000"},
+        location={"unit_code": HUANGHE}, submitted_at=routing.clock(), court_reference=ref)
+    await routing.service.run(lambda tx: routing.service.on_submitted(sub, tx))
+    await routing.service.run(lambda tx: routing.service.on_risk_assessed(CaseRiskAssessed(
+        case_id=case_id, correlation_id=case_id, level="yellow", score=20, ruleset_version="t", reason_zh="测试"), tx))
+    [order] = [e for e in await routing.staged(case_id) if e["topic"].startswith("unit.")]
+    medical = routing.directory.committee_for(Category.MEDICAL, frozenset())
+    assert order["unit_code"] == medical.code and order["supervisor_unit_code"] == "JSQ-FYSD"
+    assert order["court_reference"] == ref
+
+    # the court's centre may redirect its referral (it supervises): to the town's mediation, say
+    court = routing.token(unit="JSQ-FYSD", role=StaffRole.DISPATCHER)
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=court, json={
+        "unit_code": "410105001", "reason": "当事人均在本街道，改由街道人民调解委员会调解"})
+    assert r.status_code == 200, r.text
+    a = await routing.assignment(case_id)
+    assert a["unit_code"] == "410105001" and a["supervisor_unit_code"] == "JSQ-FYSD"
+
+    done = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code="410105001",
+                        kind=FeedbackKind.RESOLVED, note="达成调解协议，医院一次性赔偿3万元")
+    await routing.service.run(lambda tx: routing.service.on_feedback(done, tx))
+    [outcome] = await routing.staged(case_id, "case.referral_outcome")
+    assert outcome["referring_unit_code"] == "JSQ-FYSD" and outcome["court_reference"] == ref
+    assert outcome["outcome"] == "resolved" and outcome["handling_unit_code"] == "410105001"
+    assert "3万元" in outcome["note_zh"] and outcome["case_number"] == sub.case_number

@@ -245,6 +245,7 @@ class MediationService:
             # Units above see and supervise the case (StaffClaims.may_act_on); without a path, the unit alone.
             "unit_path": event.unit_path or [event.unit_code],
             "case_number": event.case_number, "channel": event.channel.value, "category": event.category.value,
+            "court_reference": event.court_reference,  # 诉前委派: the court's case number, on every document
             "risk_level": event.risk_level.value, "description": self._enc(event.description, "description"),
             "supervisor_unit_code": event.supervisor_unit_code, "supervisor_unit_name": event.supervisor_unit_name,
             "due_at": event.due_at, "state": states.NEW, "kind": "people", "parties": [applicant],
@@ -296,6 +297,7 @@ class MediationService:
             "mediators": [{"person_id": m["person_id"], "name": m["name"]} for m in case.get("mediators", [])],
             "no_shows": case.get("no_shows", 0), "agreement_id": case.get("agreement_id"),
             "judicial": case.get("judicial"), "package_id": case.get("package_id"),
+            "court_reference": case.get("court_reference"),
         }
         if detail:
             view["timeline"] = [{k: (_aware(v) if k == "at" else self._free_text(v, case, contact)
@@ -1083,8 +1085,9 @@ class MediationService:
 
     async def agreement_view(self, agreement_id: str, claims: StaffClaims) -> dict[str, Any]:
         """The agreement as staff see it in the console: its state, text, confirmations (the PDF once signed)."""
-        ag, _ = await self._agreement(agreement_id, claims)
+        ag, case = await self._agreement(agreement_id, claims)
         return {"agreement_id": ag["_id"], "state": ag["state"], "facts_zh": self._dec(ag["facts"], "agreement.facts"),
+                "case_number": case["case_number"], "court_reference": case.get("court_reference"),
                 "terms": [self._dec(t, "agreement.terms") for t in ag["terms"]],
                 "confirmations": [{"party_id": c["party_id"], "method": c["method"], "at": _aware(c["at"])}
                                   for c in ag.get("confirmations", [])],
@@ -1122,7 +1125,7 @@ class MediationService:
                 {"assignment_id": case["_id"], "state": "accepted"}, session=s)]
             doc = AgreementDoc(
                 agreement_no=agreement_no, kind=case.get("kind", "people"), unit_name=case.get("unit_name", ""),
-                case_number=case["case_number"],
+                case_number=case["case_number"], court_reference=case.get("court_reference"),
                 parties=[AgreementParty(p["role"], names[p["party_id"]],
                                         mask_phone(self._dec(p["phone"], "party.phone")) if p.get("phone") else "")
                          for p in case["parties"]],
@@ -1310,6 +1313,7 @@ class MediationService:
             files[f"documents/agreement-{ag['agreement_no']}.pdf"] = base64.b64decode(
                 self._dec(ag["pdf"], "agreement.pdf"))
         manifest = {"case_id": case["case_id"], "case_number": case["case_number"], "assignment_id": case["_id"],
+                    "court_reference": case.get("court_reference"),
                     "from_unit": {"code": case["unit_code"], "name": case.get("unit_name")},
                     "to": to, "receiving_body_zh": receiving_body, "created_at": self.now().isoformat()}
         data, digest = build_package(manifest, files)

@@ -32,13 +32,23 @@ from yima_contracts import (
     UnitCaseAssigned,
     topics,
 )
-from yima_contracts.codes import ActorKind, CaseState, Category, Channel, FeedbackKind, RiskLevel, SupervisionStep
+from yima_contracts.codes import (
+    ActorKind,
+    CaseState,
+    Category,
+    Channel,
+    FeedbackKind,
+    RiskLevel,
+    SupervisionStep,
+    UnitKind,
+)
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
     JointReport,
     JointSummoned,
     LeaderAssigned,
+    ReferralOutcome,
     SupervisionNotice,
 )
 from yima_kit.auth import StaffClaims
@@ -148,6 +158,7 @@ class RoutingService:
             "amount_yuan": event.amount_yuan,
             "correlation_id": event.correlation_id,
             "submitted_at": event.submitted_at,
+            "court_reference": event.court_reference,
         }
         if event.location.unit_code is None and event.location.address:
             located = self.directory.locate(event.location.address)
@@ -261,6 +272,7 @@ class RoutingService:
             location=Location(unit_code=f.get("location_unit_code"),
                               address=dec(f["address"], context="routing.address") if f.get("address") else None),
             supervisor_unit_code=sup.code, supervisor_unit_name=sup.name, due_at=due_at,
+            court_reference=f.get("court_reference") if f.get("channel") == Channel.COURT_REFERRAL.value else None,
         ))
         tx.emit(topics.CASE_STATUS, CaseStatusChanged(
             **common, state=CaseState.ESCALATED if escalated_from else CaseState.ASSIGNED, title_zh=status_title,
@@ -269,6 +281,28 @@ class RoutingService:
             next_step_zh=f"{unit.name}将在受理后联系您", due_at=due_at,
         ))
         return assignment_id
+
+    async def _referral_outcome(self, event: CaseFeedback, a: dict[str, Any], unit: Unit | None, tx: Tx) -> None:
+        """诉前委派: the court that referred the case hears how it ended (resolved, failed, returned) on
+        ``case.referral_outcome``, as its own system consumes it. The referring court is the court's centre that
+        supervises the assignment (the court_referral rules), or handles it itself."""
+        if event.kind not in (FeedbackKind.RESOLVED, FeedbackKind.FAILED, FeedbackKind.RETURNED):
+            return
+        case = await self.cases.find_one({"_id": a["case_id"]}, {"facts": 1}, session=tx.session)
+        f = (case or {}).get("facts") or {}
+        if f.get("channel") != Channel.COURT_REFERRAL.value or not f.get("court_reference"):
+            return
+        d = self.directory
+        court = next((u for u in (d.get(a["supervisor_unit_code"]), d.get(a["unit_code"]))
+                      if u is not None and u.kind is UnitKind.COURT_CENTRE), None)
+        if court is None:
+            return
+        tx.emit(topics.CASE_REFERRAL_OUTCOME, ReferralOutcome(
+            case_id=a["case_id"], correlation_id=event.correlation_id, causation_id=event.event_id, actor=event.actor,
+            referring_unit_code=court.code, court_reference=f["court_reference"], case_number=f["case_number"],
+            assignment_id=a["_id"], handling_unit_code=a["unit_code"], handling_unit_name=unit.name if unit else None,
+            outcome=event.kind.value,  # type: ignore[arg-type]
+            note_zh=(event.note or event.reason or "")[:1000]))
 
     async def _name_leader(self, case: dict[str, Any], unit_code: str, tx: Tx) -> None:
         """A red case gets a named responsible leader (分包领导): the handling unit's or the nearest above."""
@@ -312,6 +346,7 @@ class RoutingService:
             acting_unit_code=a["unit_code"], acting_unit_name=unit.name if unit else None,
             next_step_zh=next_step, due_at=a["due_at"] if event.kind is FeedbackKind.ACCEPTED else None,
         ))
+        await self._referral_outcome(event, a, unit, tx)
         if event.kind is FeedbackKind.RETURNED:
             # 退回: back to the supervisor for re-dispatch; the returning unit is excluded from later rounds.
             # Nobody may let it sit: if it is not re-dispatched within a working day, the sweeper reminds the

@@ -354,6 +354,10 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
     async def sign(agreement_id: str, claims: StaffClaims = handle) -> Any:
         return await service.sign(agreement_id, claims)
 
+    @r.get("/agreements/{agreement_id}", summary="协议（文本、确认、案号） An agreement as staff see it")
+    async def agreement(agreement_id: str, claims: StaffClaims = handle) -> Any:
+        return await service.agreement_view(agreement_id, claims)
+
     @r.get("/agreements/{agreement_id}/pdf", summary="协议书PDF The signed agreement")
     async def pdf(agreement_id: str, claims: StaffClaims = handle, reason: Reason = None) -> Response:
         data, _ = await service.agreement_pdf(agreement_id, claims, reason)
