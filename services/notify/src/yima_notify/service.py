@@ -397,6 +397,7 @@ class NotifyService:
             "text": self.cipher.encrypt(msg.text, context="notifications.text"),
             "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now, **(extra or {}),
             "seq": ObjectId(),  # staging order within the same millisecond (a person's texts go in order)
+            "occurred_at": getattr(event, "occurred_at", None),  # a digest tells the steps in their order
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)

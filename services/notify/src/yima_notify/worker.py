@@ -212,6 +212,8 @@ class DeliveryWorker:
         text keeps the batch's key, the next ones ``<key>.<n>``: a retry resends each under its own key."""
         dec = self.svc.cipher.decrypt
         first = batch[0]
+        # the steps in the order they happened (events of one case come on several topics, staged in any order)
+        batch = sorted(batch, key=lambda d: (d.get("occurred_at") or d["created_at"], d["created_at"]))
         texts = [dec(d["text"], context="notifications.text") for d in batch]
         parts = (plan_digest(t.SIGNATURE, texts, LONG_SMS_MAX_CHARS) if channel in INTRUSIVE
                  else [DigestPart(texts[0], (0,))])

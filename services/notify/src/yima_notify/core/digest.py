@@ -31,14 +31,35 @@ def _mark(i: int) -> str:
     return MARKS[i] if i < len(MARKS) else f"({i + 1})"
 
 
+_SENTENCE = re.compile(r"[^。]+。?")
+
+
+def _once(texts: list[str]) -> list[str]:
+    """Each sentence once: a later step that repeats an earlier one's sentence word for word (the same deadline
+    after "已分派" and "已受理", the same "如不能参加…") keeps only what is new; a step with nothing new goes."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        sentences = _SENTENCE.findall(text)
+        kept = "".join(x for x in sentences if x not in seen)
+        seen.update(sentences)
+        if kept:
+            out.append(kept)
+    return out
+
+
 def _render(signature: str, prefix: str | None, rests: list[str], bodies: list[str], idx: list[int]) -> str:
     if len(idx) == 1:
         return signature + bodies[idx[0]]
     if prefix is not None:
-        head = f"{signature}{prefix}有{len(idx)}条新进展："
-        return head + "".join(f"{_mark(k)}{rests[i]}" for k, i in enumerate(idx))
-    head = f"{signature}您有{len(idx)}条新消息："
-    return head + "".join(f"{_mark(k)}{bodies[i]}" for k, i in enumerate(idx))
+        steps = _once([rests[i] for i in idx])
+        head = f"{signature}{prefix}有{len(steps)}条新进展："
+    else:
+        steps = _once([bodies[i] for i in idx])
+        head = f"{signature}您有{len(steps)}条新消息："
+    if len(steps) == 1:
+        return signature + (prefix or "") + steps[0]
+    return head + "".join(f"{_mark(k)}{step}" for k, step in enumerate(steps))
 
 
 def plan_digest(signature: str, texts: list[str], limit: int) -> list[DigestPart]:
