@@ -299,9 +299,17 @@ async def test_the_whole_flow_through_the_forms(app) -> None:
     assert ses["starts_at"] == start and ses["ends_at"] == start + timedelta(hours=1)
 
     mediator = Console(app, issue(StaffRole.MEDIATOR, sub="m-1"))
-    r = await mediator.post(f"/console/cases/{aid}/record", {"session_id": session_id, "attended": ["p1", "p2"],
-                                                            "summary": "双方陈述意见，公司同意分期支付",
-                                                            "next_step": "起草调解协议"})
+    early = await mediator.post(f"/console/cases/{aid}/record", {"session_id": session_id, "attended": ["p1", "p2"],
+                                                                "summary": "双方陈述意见", "next_step": "起草调解协议"})
+    assert early.status_code == 409 and "开始前不能记录" in errors_of(early.text)  # the page says why, in Chinese
+    real_clock = svc.now
+    svc.now = lambda: start + timedelta(minutes=40)  # the session has begun
+    try:
+        r = await mediator.post(f"/console/cases/{aid}/record", {"session_id": session_id, "attended": ["p1", "p2"],
+                                                                "summary": "双方陈述意见，公司同意分期支付",
+                                                                "next_step": "起草调解协议"})
+    finally:
+        svc.now = real_clock
     assert r.status_code == 303, errors_of(r.text)
     page = await mediator.act(aid, "agreement", {
         "facts_zh": "申请人在被申请人工地务工，被拖欠工资两万元。",
@@ -810,11 +818,35 @@ async def test_a_leader_above_sees_the_parties_masked_and_reveals_one_with_a_rea
     assert r.status_code == 404 and "13812345678" not in r.text
 
 
+async def held_session_through_the_forms(app, staff: Console, aid: str) -> None:
+    """A mediator registered and assigned, a session booked for the next working morning and recorded once it
+    has begun (an agreement is signed only after a held session)."""
+    svc = app.state.service
+    name = f"李调解{uuid.uuid4().hex[:4]}"
+    await staff.post("/console/people", {"kind": "mediator", "name": name, "staff_id": "m-1",
+                                         "fields": "labour_wages"})
+    pid = next(p["person_id"] for p in await svc.list_people(await _claims(staff), "mediator", None, None)
+               if p["name"] == name)
+    await staff.act(aid, "mediators", {"person_ids": pid})
+    start = next_workday_at(10)
+    page = await staff.act(aid, "schedule", {"mode": "online", "format": "joint", "date": start.date().isoformat(),
+                                             "start": "10:00", "end": "11:00"})
+    session_id = re.search(r'name="session_id" value="([^"]+)"', page.text).group(1)
+    real_clock = svc.now
+    svc.now = lambda: start + timedelta(minutes=40)
+    try:
+        await staff.act(aid, "record", {"session_id": session_id, "attended": ["p1", "p2"],
+                                        "summary": "双方陈述意见", "next_step": "起草调解协议"})
+    finally:
+        svc.now = real_clock
+
+
 async def test_a_leader_above_downloads_the_documents_in_full_only_with_a_stated_reason(app) -> None:
     staff = Console(app, issue())  # the handling unit's dispatcher: plain links, as before
     aid = (await new_case(app)).assignment_id
     await staff.act(aid, "accept", {"kind": "people"})
     await staff.act(aid, "party", {"role": "respondent", "name": "郑州某建筑劳务公司", "is_organisation": "1"})
+    await held_session_through_the_forms(app, staff, aid)
     await staff.act(aid, "agreement", {"facts_zh": "申请人在被申请人工地务工，被拖欠工资两万元。",
                                        "terms": "被申请人于2026年12月31日前支付工资两万元"})
     await staff.act(aid, "confirm", {"party_id": "p1", "method": "signature"})

@@ -14,7 +14,7 @@ from yima_contracts import CaseFeedback, CaseSubmitted, Party, topics
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, StaffRole
 from yima_contracts.events import Location, Respondent
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.auth import TokenIssuer
 from yima_risk.adapters.mongo_followups import FollowupTimers
@@ -70,6 +70,7 @@ async def deliver(app, event) -> bool:
         "case.submitted.v1": svc.on_submitted, "case.updated.v1": svc.on_updated,
         "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
         "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
+        "mediation.session_held.v1": svc.on_session_held,
     }[event.event_type]
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
 
@@ -96,6 +97,14 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     accepted = CaseFeedback(**common(cid, T0 + timedelta(hours=2)), assignment_id="a-1", unit_code="410105001",
                             kind=FeedbackKind.ACCEPTED)
     await deliver(risk, accepted)
+    # A leader named and the case accepted: nothing done yet, still red (Zhoukou: yellow only 调处后).
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    no_show = MediationSessionHeld(**common(cid, T0 + timedelta(days=1)), session_id="s-0", applicant_attended=True,
+                                   no_show=True)
+    await deliver(risk, no_show)  # nobody came: no handling either
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    held = MediationSessionHeld(**common(cid, T0 + timedelta(days=2)), session_id="s-1", applicant_attended=True)
+    await deliver(risk, held)
     await deliver(risk, MediationConcluded(**common(cid, T0 + timedelta(days=3)), success=True,
                                            outcome=Outcome.AGREEMENT, applicant_message_zh="调解成功"))
     closed_at = T0 + timedelta(days=4)
@@ -106,6 +115,11 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     assert [(e["previous_level"], e["level"]) for e in published] == [(None, "red"), ("red", "yellow"),
                                                                       ("yellow", "blue")]
     assert "李书记" in published[1]["reason_zh"] and "已化解" in published[2]["reason_zh"]
+    # every change says which event caused it
+    assert published[0]["reason_zh"].startswith("起因：纠纷登记。")
+    assert published[1]["reason_zh"].startswith("起因：调解员记录了调解情况。")
+    assert published[1]["causation_id"] == str(held.event_id)
+    assert published[2]["reason_zh"].startswith("起因：调解结束。")
     assert all(e["ruleset_version"] == "2026.12-generalise.1" and e["rules_fired"] for e in published)
 
     db = risk.state.runtime.db
@@ -156,6 +170,39 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     w = warnings[0]
     assert w["kind"] == "place_cluster" and w["case_ids"] == ids and w["case_id"] == ids[-1]
     assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.1"
+
+
+async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:
+    """Foshan: "同一地点（410105011009G02）" told only the grid's own unit. With routing's public directory the
+    warning names the grid and goes to its community, street and district as well."""
+    from yima_risk.adapters.places import PlaceDirectory
+
+    grid = f"G{uuid.uuid4().int % 10**6:06d}"
+    units = [{"code": "410105", "name": "金水区"}, {"code": "410105011", "name": "丰庆路街道", "parent": "410105"},
+             {"code": "410105011009", "name": "同乐社区", "parent": "410105011"},
+             {"code": grid, "name": "同乐社区第二网格", "parent": "410105011009"}]
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/units"
+        return httpx.Response(200, json={"version": 7, "units": units})
+
+    places = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(routing))
+    assert await places.refresh()
+    svc = risk.state.service
+    before, svc.places = svc.places, places
+    try:
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):
+            await deliver(risk, submitted(cid, "工地夜间施工噪音扰民", category=Category.ENVIRONMENT, unit=grid,
+                                          at=T0 + timedelta(hours=i)))
+    finally:
+        svc.places = before
+    [w] = [w for w in await staged(risk, topics.WARNING_RAISED) if w.get("unit_code") == grid]
+    assert w["place_name"] == "同乐社区第二网格" and "同一地点（同乐社区第二网格）" in w["message_zh"]
+    assert grid not in w["message_zh"]
+    assert w["chain_unit_codes"] == [grid, "410105011009", "410105011", "410105"]
+    down = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    assert not await down.refresh() and down.name(grid) is None and down.chain(grid) == [grid]  # by code, never lost
 
 
 async def test_one_organisation_in_several_places(risk) -> None:

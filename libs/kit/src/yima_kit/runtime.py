@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .auth import TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
+from .errors import install_error_shape
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .ops_metrics import HttpMetricsMiddleware, OpsGauges
@@ -172,6 +173,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
     app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
+    install_error_shape(app)  # one error shape on every service (a service's own handlers may refine it)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

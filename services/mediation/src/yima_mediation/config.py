@@ -12,6 +12,9 @@ class MediationSettings(KitSettings):
 
     service_name: str = Field(default="mediation", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8003, description="HTTP port (health, sessions, agreements)")
+    sessions_at_any_hour: bool = Field(
+        default=False, description="book online/offline sessions at any hour and day (a centre with evening and "
+        "weekend sessions; the e2e tests book sessions seconds ahead); off = working blocks of working days only")
     kafka_metadata_max_age_seconds: float = Field(
         default=10, gt=0,
         description="metadata refresh: the work-order pattern subscription sees a newly created unit topic this soon")

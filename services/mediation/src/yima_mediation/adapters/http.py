@@ -357,7 +357,7 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
     async def draft(assignment_id: str, body: AgreementIn, claims: StaffClaims = handle) -> Any:
         return await service.draft_agreement(assignment_id, claims, body.facts_zh, body.terms)
 
-    @r.get("/agreements/{agreement_id}", summary="调解协议（文本与确认情况） The agreement as staff see it")
+    @r.get("/agreements/{agreement_id}", summary="调解协议（文本、确认情况、法院案号） The agreement as staff see it")
     async def agreement(agreement_id: str, claims: StaffClaims = handle) -> Any:
         return await service.agreement_view(agreement_id, claims)
 

@@ -533,6 +533,19 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                         lambda tx: service.summon(claims, case_id, body.unit_codes, body.reason, tx))
         return {"joint_id": jid}
 
+    @r.get("/units/{code}/joint", summary="本单位待报到的吹哨报到 A unit's open summons")
+    async def open_summons(code: str, claims: StaffClaims = any_staff) -> Any:
+        if not can_see(claims, code):
+            raise Refused(404, "not_found", "没有这个单位或无权查看")
+        return {"unit_code": code, "items": await service.open_summons(code)}
+
+    @r.get("/joint/{joint_id}", summary="吹哨报到详情（牵头及被召集单位） A summons and who reported")
+    async def one_summons(joint_id: str, claims: StaffClaims = any_staff) -> Any:
+        j = await service.summons(joint_id)
+        if j is None or not any(can_see(claims, u) for u in [j["lead_unit_code"], *j["units"]]):
+            raise Refused(404, "not_found", "没有找到该吹哨报到")
+        return j
+
     @r.post("/joint/{joint_id}/report", summary="被召集单位报到 Report in")
     async def report(joint_id: str, body: ReportIn, claims: StaffClaims = working) -> Any:
         return await act(claims, "joint.report_in", "joint", joint_id,

@@ -46,7 +46,9 @@ def details_html(case: dict[str, Any], revealed: dict[str, Any] | None = None) -
     masked = ('<p class="hint" id="masked">当事人姓名、电话已部分隐藏（完整信息仅承办单位的受理、调解人员可见）。'
               "如确需联系当事人，请在下方“查看完整信息”说明理由。</p>" if case.get("contact_masked") else "")
     mediators = "、".join(esc(m["name"]) for m in case["mediators"]) or "尚未指定"
-    return f"""<div class="card" id="details"><h2>基本情况</h2>
+    court = (f'<p id="court-reference">人民法院诉前委派案号：{esc(case["court_reference"])}'
+             "（调解结果将回告委派法院）</p>" if case.get("court_reference") else "")
+    return f"""<div class="card" id="details"><h2>基本情况</h2>{court}
 <p>类别：{esc(category_zh(case['category']))} · 风险：{esc(risk_zh(case['risk_level']))} ·
 调解类型：{esc(KIND_ZH.get(case['kind'], case['kind']))}</p>
 <p>承办单位：{esc(case['unit_name'])} · 督办单位：{esc(case['supervisor_unit_name'])} ·
