@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +31,11 @@ from ..ui import (
     read_form,
 )
 from ..web import Web
+
+
+def quote(v: str) -> str:
+    """One path segment: every character that could change the path ("/", "..", "?") is escaped."""
+    return _quote(v, safe="")
 
 ADMIN = ("admin",)
 TABS = {"rules": "分流规则", "staff": "人员账号", "units": "单位", "contacts": "接收渠道", "failures": "发送失败"}
