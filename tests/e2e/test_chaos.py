@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from yima_devstack.chaos import POISONED_TOPICS, run_chaos
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def test_quick_fault_suite_loses_and_duplicates_nothing(tmp_path) -> None:

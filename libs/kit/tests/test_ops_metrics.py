@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from yima_contracts import CaseStatusChanged
 from yima_contracts.codes import CaseState
+from yima_kit.kafka_auth import client_kwargs
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outgoing
 from yima_kit.runtime import Runtime, http_app
@@ -46,14 +47,14 @@ async def test_metrics_show_outbox_backlog_lag_and_latency(kit_settings, topic, 
 
     # A consumer group of this service that has read 2 of the 5 messages on partition 0: lag 3.
     group = f"yima-mediation.ops-{uuid.uuid4().hex[:6]}"
-    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await producer.start()
     try:
         for i in range(5):
             await producer.send_and_wait(topic, f"m{i}".encode(), partition=0)
     finally:
         await producer.stop()
-    committer = AIOKafkaConsumer(bootstrap_servers=yima_infra.kafka_bootstrap, group_id=group,
+    committer = AIOKafkaConsumer(bootstrap_servers=yima_infra.kafka_bootstrap, group_id=group, **client_kwargs(),
                                  enable_auto_commit=False)
     await committer.start()
     committer.assign([TopicPartition(topic, 0)])

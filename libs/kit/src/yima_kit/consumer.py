@@ -46,6 +46,9 @@ class Tx:
 
     session: AsyncClientSession
     emitted: list[Outgoing] = field(default_factory=list)
+    # The topic the event was read from: the only trustworthy "who wrote this" where an ACL binds a topic to
+    # one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
+    topic: str = ""
 
     def emit(self, topic: str, event: Event) -> None:
         self.emitted.append(Outgoing(topic, event))
@@ -87,14 +90,15 @@ class EventConsumers:
 
     def subscribe(
         self,
-        topic: str,
+        topic: str | tuple[str, ...],
         model: type[E],
         *,
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
     ) -> Callable[[Handler[E]], Handler[E]]:
-        """Register ``handler(event, tx)`` for ``topic``. ``name`` identifies the consumer in the ledger."""
+        """Register ``handler(event, tx)`` for ``topic`` (or several topics read by one consumer, e.g. a read model
+        that takes every event). ``name`` identifies the consumer in the ledger."""
         consumer = f"{self.service}.{name}"
 
         def decorator(handler: Handler[E]) -> Handler[E]:
@@ -113,9 +117,11 @@ class EventConsumers:
                 "description": handler.__doc__,
             }
             if pattern:
+                if not isinstance(topic, str):
+                    raise TypeError("a pattern subscription takes one pattern")
                 sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
             else:
-                sub = self.broker.subscriber(topic, **sub_kwargs)
+                sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
             sub(on_message)
             return handler
 
@@ -165,7 +171,7 @@ class EventConsumers:
             attempt += 1
             try:
                 with metrics.HANDLER_SECONDS.labels(consumer).time():
-                    done = await self.process_once(event, handler, consumer)
+                    done = await self.process_once(event, handler, consumer, topic=str(getattr(raw, "topic", "")))
                 if done:
                     metrics.EVENTS_PROCESSED.labels(consumer).inc()
                 else:
@@ -198,7 +204,7 @@ class EventConsumers:
                 metrics.EVENT_RETRIES.labels(consumer).inc()
                 await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
 
-    async def process_once(self, event: E, handler: Handler[E], consumer: str) -> bool:
+    async def process_once(self, event: E, handler: Handler[E], consumer: str, *, topic: str = "") -> bool:
         """Run the handler exactly once in effect. Returns False if the event was processed before."""
 
         ledger_id = f"{consumer}|{event.event_id}"
@@ -210,7 +216,7 @@ class EventConsumers:
             await self.db[LEDGER].insert_one(
                 {"_id": ledger_id, "at": datetime.now(UTC), "case_id": event.case_id}, session=session
             )
-            tx = Tx(session)
+            tx = Tx(session, topic=topic)
             await handler(event, tx)
             await self.outbox.add(session, tx.emitted)
             return True

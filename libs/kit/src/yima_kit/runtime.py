@@ -55,6 +55,7 @@ class Runtime:
         setup_tracing(settings.service_name)
         broker = KafkaBroker(
             settings.kafka_bootstrap,
+            security=settings.kafka_auth.faststream_security(),
             client_id=f"yima-{settings.service_name}",
             enable_idempotence=True,  # no duplicates from producer retries
             acks="all",
@@ -78,13 +79,18 @@ class Runtime:
             # The development keys are public (they are in this repository): a production process that fell
             # back to them would store personal data readable by anyone and accept forged staff tokens.
             raise RuntimeError("production needs YIMA_SM4_KEY_HEX and YIMA_AUTH_PUBLIC_KEYS; refusing to start")
+        if not settings.kafka_auth.sasl:
+            # Without authentication anyone who reaches the cluster writes case.status (what applicants read).
+            log.warning("Kafka without authentication (YIMA_KAFKA_SECURITY_PROTOCOL=PLAINTEXT): only on a "
+                        "cluster nobody else can reach (docs/adr/0070)", environment=settings.environment)
         if not settings.sm4_key_hex:
             log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
         require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap})
+        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
+                                                                 **settings.kafka_auth.client_kwargs()})
         return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:

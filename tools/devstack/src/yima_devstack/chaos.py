@@ -46,6 +46,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 
 from ._aio import run_sync
 from .app import app
@@ -65,9 +66,10 @@ DESCRIPTIONS = (
 )
 
 
-def kafka_kwargs(bootstrap: str) -> dict[str, Any]:
-    """Connection settings of the suite's own Kafka clients (an operator's, reading every topic)."""
-    return {"bootstrap_servers": bootstrap}
+def kafka_kwargs(bootstrap: str, auth: KafkaAuth | None = None) -> dict[str, Any]:
+    """Connection settings of the suite's own Kafka clients (the super user: it reads every topic and poisons
+    consumed ones; None: the YIMA_KAFKA_… environment)."""
+    return {"bootstrap_servers": bootstrap, **client_kwargs(auth)}
 
 
 @dataclass
@@ -121,14 +123,19 @@ class Chaos:
 
     # ------------------------------------------------------------------------------------------ the stack
 
+    def _kafka(self) -> dict[str, Any]:
+        assert self.endpoints is not None
+        return kafka_kwargs(self.endpoints.kafka_bootstrap, self.endpoints.kafka_auth())
+
     def start_stack(self) -> None:
         self.infra = LocalInfra(self.workdir / "infra")
         self.infra.install()
         self.endpoints = self.infra.start()
-        run_sync(ensure_topics(self.endpoints.kafka_bootstrap, platform_topics()))
+        run_sync(ensure_topics(self.endpoints.kafka_bootstrap, platform_topics(), auth=self.endpoints.kafka_auth()))
         ports = {n: free_port() for n in SERVICE_PORTS}
+        # Each service with its own Kafka principal (docs/adr/0070), as in production.
         self.platform = Platform(log_dir=self.workdir / "logs", db_prefix=f"chaos{uuid.uuid4().hex[:6]}_",
-                                 ports=ports)
+                                 ports=ports, service_env=self.endpoints.service_kafka_env)
         gateway_port = free_port()
         extra = {
             **gateway_settings(f"http://127.0.0.1:{gateway_port}", {}),
@@ -144,7 +151,7 @@ class Chaos:
         # The second replica of every consumer role: a `consume` process in the same group.
         for name in CONSUMER_SERVICES:
             replica = ServiceProcess(name, free_port(), self.workdir / "logs" / f"{name}-consume.log")
-            replica.start(self.env, role="consume")
+            replica.start(self.platform.env_for(name, self.env), role="consume")
             self.platform.procs[f"{name}-consume"] = replica
         self.platform.wait_healthy(timeout=180)
 
@@ -200,7 +207,7 @@ class Chaos:
         """Follow case.assigned, notification.sent and every dlq.* topic from the beginning."""
         assert self.endpoints is not None
         while True:
-            consumer = AIOKafkaConsumer(**kafka_kwargs(self.endpoints.kafka_bootstrap), enable_auto_commit=False,
+            consumer = AIOKafkaConsumer(**self._kafka(), enable_auto_commit=False,
                                         auto_offset_reset="earliest")
             try:
                 await consumer.start()
@@ -271,7 +278,7 @@ class Chaos:
             proc = self.platform.procs[name]
             proc.kill()
             await asyncio.sleep(2)
-            proc.start(self.env)
+            proc.start(self.platform.env_for(name, self.env))
             await self._healthy(proc)
             return "restarted after 2 s"
 
@@ -296,7 +303,7 @@ class Chaos:
 
     async def _poison(self) -> str:
         assert self.endpoints is not None
-        producer = AIOKafkaProducer(**kafka_kwargs(self.endpoints.kafka_bootstrap), acks="all")
+        producer = AIOKafkaProducer(**self._kafka(), acks="all")
         await producer.start()
         try:
             for topic in POISONED_TOPICS:
