@@ -332,8 +332,40 @@ def router(web: Web) -> APIRouter:
     return r
 
 
+# insight's one table (GET /api/v1/table): each row a unit (or category, month…) with these figures
+INSIGHT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "单位"), ("received", "受理"), ("accepted", "已受理"), ("closed", "办结"), ("resolved", "化解"),
+    ("failed", "调解不成"), ("transferred", "转出"), ("success_rate", "调解成功率"), ("overdue", "逾期"),
+    ("supervision_notices", "督办次数"), ("satisfaction.avg", "满意度"), ("red", "红色"), ("yellow", "黄色"),
+    ("blue", "蓝色"))
+
+
+def _cell(row: dict[str, Any], key: str) -> Any:
+    v: Any = row
+    for part in key.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return "—" if v is None else v
+
+
+def insight_table_html(data: dict[str, Any]) -> str:
+    head = "".join(f"<th>{esc(t)}</th>" for _, t in INSIGHT_COLUMNS)
+    rows = [r for r in data.get("rows", []) if isinstance(r, dict)]
+    totals = data.get("totals") if isinstance(data.get("totals"), dict) else None
+    body = "".join("<tr>" + "".join(f"<td>{esc(_cell(r, k))}</td>" for k, _ in INSIGHT_COLUMNS) + "</tr>"
+                   for r in rows)
+    if totals:
+        body += ("<tr><th>合计</th>" + "".join(f"<th>{esc(_cell(totals, k))}</th>" for k, _ in INSIGHT_COLUMNS[1:])
+                 + "</tr>")
+    title = f"{data.get('unit_name') or ''} {data.get('from') or ''} 至 {data.get('to') or ''}"
+    return (f'<div class="card scroll"><h2>{esc(title)}</h2><table id="insight-table"><tr>{head}</tr>{body}</table>'
+            + ("" if rows else "<p>所选期间没有受理的案件。</p>") + "</div>")
+
+
 def table_html(data: Any) -> str:
-    """insight's table as it comes: {"columns": [...], "rows": [...]} or a list of rows (objects or lists)."""
+    """insight's table: its own shape (rows of figures, totals), or any {"columns", "rows"} / list of rows."""
+    if isinstance(data, dict) and isinstance(data.get("rows"), list) and not data.get("columns") and all(
+            isinstance(r, dict) and "received" in r for r in data["rows"]):
+        return insight_table_html(data)
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         return messages(["考核分析服务的答复无法识别"])
