@@ -335,7 +335,7 @@ def router(web: Web) -> APIRouter:
 # insight's one table (GET /api/v1/table): each row a unit (or category, month…) with these figures
 INSIGHT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "单位"), ("received", "受理"), ("accepted", "已受理"), ("closed", "办结"), ("resolved", "化解"),
-    ("failed", "调解不成"), ("transferred", "转出"), ("success_rate", "调解成功率"), ("overdue", "逾期"),
+    ("failed", "调解不成"), ("transferred", "转出"), ("success_rate.value", "调解成功率"), ("overdue", "逾期"),
     ("supervision_notices", "督办次数"), ("satisfaction.avg", "满意度"), ("red", "红色"), ("yellow", "黄色"),
     ("blue", "蓝色"))
 
@@ -344,7 +344,9 @@ def _cell(row: dict[str, Any], key: str) -> Any:
     v: Any = row
     for part in key.split("."):
         v = v.get(part) if isinstance(v, dict) else None
-    return "—" if v is None else v
+    if isinstance(v, float) and key.endswith("rate.value"):
+        return f"{v * 100:.1f}%"
+    return "—" if v is None or isinstance(v, dict) else v
 
 
 def insight_table_html(data: dict[str, Any]) -> str:
