@@ -254,6 +254,14 @@ async def test_the_analyst_reads_insights_table_or_is_told_it_is_not_there(conso
         table = re.search(r'<table id="insight-table">(.*?)</table>', r.text, re.S).group(1)
         assert "<th>单位</th><th>逾期件数</th>" in table and "<td>丰产路街道</td><td>3</td>" in table
         assert "&lt;b&gt;花园路街道" in table  # escaped, as everything a service says
+        # insight's own shape: rows of figures with nested satisfaction, and the totals
+        services.insight = {"from": "2026-11-07", "to": "2026-12-06", "unit_name": "金水区", "rows": [
+            {"key": STREET, "name": "丰产路街道", "received": 12, "overdue": 2, "satisfaction": {"avg": 4.5}}],
+            "totals": {"received": 12, "overdue": 2, "satisfaction": {"avg": 4.5}}}
+        r = await b.get("/console/analyst")
+        table = re.search(r'<table id="insight-table">(.*?)</table>', r.text, re.S).group(1)
+        assert "<th>单位</th><th>受理</th>" in table and "<td>丰产路街道</td><td>12</td>" in table
+        assert "<th>合计</th><th>12</th>" in table and "<td>4.5</td>" in table and "金水区 2026-11-07" in r.text
 
 
 async def test_a_walk_in_or_proxy_case_goes_through_intakes_staff_channel(console, services) -> None:

@@ -43,6 +43,7 @@ PEER_URLS: tuple[tuple[str, str], ...] = (
     ("YIMA_CONSOLE_RISK_URL", "risk"),  # the leader's red cases and follow-up visits
     ("YIMA_CONSOLE_MEDIATION_URL", "mediation"),  # the mediation pages
     ("YIMA_CONSOLE_NOTIFY_URL", "notify"),  # the inbox, failed deliveries, unit contacts
+    ("YIMA_CONSOLE_INSIGHT_URL", "insight"),  # the analysts' one table
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
     ("YIMA_INSIGHT_ROUTING_URL", "routing"),  # the dashboard signs staff in through routing

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +31,11 @@ from ..ui import (
     read_form,
 )
 from ..web import Web
+
+
+def quote(v: str) -> str:
+    """One path segment: every character that could change the path ("/", "..", "?") is escaped."""
+    return _quote(v, safe="")
 
 ADMIN = ("admin",)
 TABS = {"rules": "分流规则", "staff": "人员账号", "units": "单位", "contacts": "接收渠道", "failures": "发送失败"}
@@ -327,8 +332,42 @@ def router(web: Web) -> APIRouter:
     return r
 
 
+# insight's one table (GET /api/v1/table): each row a unit (or category, month…) with these figures
+INSIGHT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "单位"), ("received", "受理"), ("accepted", "已受理"), ("closed", "办结"), ("resolved", "化解"),
+    ("failed", "调解不成"), ("transferred", "转出"), ("success_rate.value", "调解成功率"), ("overdue", "逾期"),
+    ("supervision_notices", "督办次数"), ("satisfaction.avg", "满意度"), ("red", "红色"), ("yellow", "黄色"),
+    ("blue", "蓝色"))
+
+
+def _cell(row: dict[str, Any], key: str) -> Any:
+    v: Any = row
+    for part in key.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    if isinstance(v, float) and key.endswith("rate.value"):
+        return f"{v * 100:.1f}%"
+    return "—" if v is None or isinstance(v, dict) else v
+
+
+def insight_table_html(data: dict[str, Any]) -> str:
+    head = "".join(f"<th>{esc(t)}</th>" for _, t in INSIGHT_COLUMNS)
+    rows = [r for r in data.get("rows", []) if isinstance(r, dict)]
+    totals = data.get("totals") if isinstance(data.get("totals"), dict) else None
+    body = "".join("<tr>" + "".join(f"<td>{esc(_cell(r, k))}</td>" for k, _ in INSIGHT_COLUMNS) + "</tr>"
+                   for r in rows)
+    if totals:
+        body += ("<tr><th>合计</th>" + "".join(f"<th>{esc(_cell(totals, k))}</th>" for k, _ in INSIGHT_COLUMNS[1:])
+                 + "</tr>")
+    title = f"{data.get('unit_name') or ''} {data.get('from') or ''} 至 {data.get('to') or ''}"
+    return (f'<div class="card scroll"><h2>{esc(title)}</h2><table id="insight-table"><tr>{head}</tr>{body}</table>'
+            + ("" if rows else "<p>所选期间没有受理的案件。</p>") + "</div>")
+
+
 def table_html(data: Any) -> str:
-    """insight's table as it comes: {"columns": [...], "rows": [...]} or a list of rows (objects or lists)."""
+    """insight's table: its own shape (rows of figures, totals), or any {"columns", "rows"} / list of rows."""
+    if isinstance(data, dict) and isinstance(data.get("rows"), list) and not data.get("columns") and all(
+            isinstance(r, dict) and "received" in r for r in data["rows"]):
+        return insight_table_html(data)
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         return messages(["考核分析服务的答复无法识别"])

@@ -7,7 +7,7 @@ proxy (代办) submission through intake's staff channels."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,6 +32,11 @@ from ..ui import (
 )
 from ..web import Web
 from .supervise import OK_ZH, STEP_ZH, countdown
+
+
+def quote(v: str) -> str:
+    """One path segment: every character that could change the path ("/", "..", "?") is escaped."""
+    return _quote(v, safe="")
 
 DISPATCHING = ("dispatcher", "admin", "leader")
 REGISTERING = (*DISPATCHING, "grid_worker")  # intake's staff channels: the desk, proxies, grid reports

@@ -7,7 +7,7 @@ the lead unit summons units, each summoned unit sees the summons and reports in 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +29,11 @@ from ..ui import (
     risk_html,
 )
 from ..web import Web
+
+
+def quote(v: str) -> str:
+    """One path segment: every character that could change the path ("/", "..", "?") is escaped."""
+    return _quote(v, safe="")
 
 FOLLOWUP_ZH = {"pending": "待回访", "fired": "已到期，待回访", "visited": "已回访"}
 OK_ZH = {"visit": "已登记回访", "summon": "已发出召集", "report": "已报到", "password": "密码已修改"}

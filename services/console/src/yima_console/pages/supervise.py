@@ -251,7 +251,7 @@ def router(web: Web) -> APIRouter:
         if not isinstance(claims, Staff):
             return claims
         try:
-            res = await web.api.raw("routing", "GET", f"/api/v1/assignments/{aid[:64]}/slip.pdf", claims.token)
+            res = await web.api.raw("routing", "GET", f"/api/v1/assignments/{quote(aid[:64], safe='')}/slip.pdf", claims.token)
         except ApiError as exc:
             return await web.show("交办单", messages([exc.message]), claims, status=exc.status)
         if res.status_code != 200 or res.headers.get("content-type") != "application/pdf":
