@@ -103,8 +103,16 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
     facts: list[dict[str, Any]] = []
     cur_month = start.isoformat()[:7]
 
-    async def flush() -> None:
+    years: dict[Any, dict[str, int]] = {}
+
+    async def flush(final: bool = False) -> None:
         nonlocal n_counters
+        for k in [k for k in month if k.gran == "y"]:  # a year's documents are written once, at the end
+            cur = years.setdefault(k, {})
+            for f, v in month.pop(k).items():
+                cur[f] = cur.get(f, 0) + v
+        if final:
+            month.update(years)
         docs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)} for k, m in month.items()]
         for j in range(0, len(docs), 10000):
             await db["counters"].insert_many(docs[j:j + 10000], ordered=False)
@@ -130,7 +138,7 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
             if with_facts:
                 facts.append(fact_doc(f))
         carry -= int(carry)
-    await flush()
+    await flush(final=True)
     return time.perf_counter() - t0, i, n_counters
 
 
