@@ -247,11 +247,12 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any
     from yima_insight import rebuild
     from yima_insight.config import InsightSettings
     from yima_kit.kafka_admin import ensure_topics
+    from yima_kit.kafka_auth import client_kwargs
 
     by_type = {m.EVENT_TYPE: t for t, ms in TOPIC_EVENTS.items() for m in ms}
     paths = [p for p in tree() if len(p) == 3][:6]  # a few unit topics: creating 214 at once swamps a small broker
     await ensure_topics(ep.kafka_bootstrap, [topics.unit_topic(p[-1]) for p in paths])
-    p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20)
+    p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20, **client_kwargs())
     await p.start()
     n_events = 0
     pending: list[Any] = []
@@ -349,6 +350,7 @@ if __name__ == "__main__":
         infra.install()
         try:
             ep = infra.start()
+            os.environ.update(ep.kafka_auth().as_env())  # the super user, for every client below (ADR 0070)
             asyncio.run(main(args, ep))
         finally:
             infra.stop()

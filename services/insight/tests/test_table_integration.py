@@ -35,6 +35,7 @@ from yima_insight.app import create_app
 from yima_insight.config import InsightSettings
 from yima_kit.auth import TokenIssuer
 from yima_kit.kafka_admin import ensure_topics
+from yima_kit.kafka_auth import client_kwargs
 
 pytestmark = pytest.mark.integration
 
@@ -88,8 +89,9 @@ class Story:
             case_number=f"JSQ-2031-{k}", channel=Channel.SELF_SERVICE, description="纠纷",
             applicant=Party(name="张三", phone="13812345678"), location=Location(unit_code=unit)))
 
-    def feedback(self, k: str, unit: str, kind: FeedbackKind, at: datetime, aid: str) -> None:
-        self.add(topics.CASE_FEEDBACK, CaseFeedback(
+    def feedback(self, k: str, unit: str, kind: FeedbackKind, at: datetime, aid: str,
+                 topic: str = topics.CASE_FEEDBACK) -> None:
+        self.add(topic, CaseFeedback(
             **self.c(k, at), assignment_id=aid, unit_code=unit, kind=kind,
             reason="分歧大" if kind is FeedbackKind.FAILED else None))
 
@@ -120,7 +122,7 @@ def scenario() -> Story:
     s.risk("k1", RiskLevel.BLUE, T + H)
     s.assign("k1", C11, T + H, "k1-a1")
     s.feedback("k1", C11, FeedbackKind.ACCEPTED, T + 2 * H, "k1-a1")
-    s.feedback("k1", C11, FeedbackKind.RESOLVED, T + 3 * H, "k1-a1")
+    s.feedback("k1", C11, FeedbackKind.RESOLVED, T + 3 * H, "k1-a1", topic=topics.unit_feedback_topic(C11))
     s.add(topics.CASE_RATED, s.rated("k1", 5, T + 4 * H))  # the same event twice
     # k2: mediation fails in the community (in yima's console), the street settles it; rated 3
     s.submit("k2", Channel.GRID, N)
@@ -229,7 +231,7 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
     story = scenario()
     await ensure_topics(settings.kafka_bootstrap, {t for t, _ in story.out})
     app = create_app(settings, consume=True, relay=False)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, **client_kwargs())
     async with app.router.lifespan_context(app):
         await producer.start()
         try:

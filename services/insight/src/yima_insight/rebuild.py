@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from yima_contracts import Event, parse_event
+from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 from yima_kit.mongo import connect
 
 from .adapters.kafka import WORK_ORDERS, consumed_topics
@@ -27,14 +28,16 @@ from .core.facts import CaseFact, apply, units_in
 from .core.rollup import CounterKey, Increments, add, flat
 
 
-async def read_events(bootstrap: str) -> tuple[list[Event], dict[TopicPartition, int], int]:
+async def read_events(bootstrap: str, auth: KafkaAuth | None = None
+                      ) -> tuple[list[Event], dict[TopicPartition, int], int]:
     """Every event up to the end offsets of now; (events, end offsets, messages that did not parse)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    kw = client_kwargs(auth)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
     await consumer.start()
     events: list[Event] = []
     bad = 0
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kw)
         await admin.start()
         try:
             all_topics = set(await admin.list_topics())
@@ -108,7 +111,7 @@ def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, 
 
 async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> dict[str, Any]:
     t0 = time.monotonic()
-    events, ends, bad = await read_events(settings.kafka_bootstrap)
+    events, ends, bad = await read_events(settings.kafka_bootstrap, settings.kafka_auth)
     t_read = time.monotonic() - t0
     facts, counters, units = recount(events)
     client = connect(settings.mongo_url)
@@ -119,7 +122,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> d
         await client.close()
     if commit_offsets and ends:
         c = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"yima-{settings.service_name}",
-                             enable_auto_commit=False)
+                             enable_auto_commit=False, **client_kwargs(settings.kafka_auth))
         await c.start()
         try:
             c.assign(list(ends))
@@ -132,7 +135,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> d
 
 async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None = None) -> dict[str, Any]:
     """Recount from the topics and compare with the stored counters (of one scope's, if given)."""
-    events, _, bad = await read_events(settings.kafka_bootstrap)
+    events, _, bad = await read_events(settings.kafka_bootstrap, settings.kafka_auth)
     _, counters, _ = recount(events)
     if scope is not None:
         counters = {k: v for k, v in counters.items() if k.scope == scope}
