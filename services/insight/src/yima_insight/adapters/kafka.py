@@ -50,7 +50,9 @@ def register(consumers: EventConsumers, service: InsightService) -> None:
         table's counters (exactly once: the kit's ledger)."""
         await service.on_event(event, tx)
 
-    @consumers.subscribe(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True)
+    # Its own group: a pattern over every unit's topics (two per unit) rebalances whenever routing creates one;
+    # in the main group that would stall the platform topics' consumer each time.
+    @consumers.subscribe(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True, group_id="yima-insight-units")
     async def on_unit_topic(event: Event, tx: Tx) -> None:
         """A unit's work order (the unit's path, whether it works in yima's console) or its own system's answer
         on unit.<code>.feedback."""
