@@ -22,7 +22,8 @@ def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         service_env=yima_infra.service_kafka_env,
     )
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
-                      extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05"})
+                      extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05",
+                             "YIMA_CONSOLE_POLL_SECONDS": "3"})
     p.start(env)
     try:
         p.wait_healthy(timeout=120)

@@ -231,7 +231,8 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
     story = scenario()
     await ensure_topics(settings.kafka_bootstrap, {t for t, _ in story.out})
     app = create_app(settings, consume=True, relay=False)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, **client_kwargs())
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+                                **client_kwargs(settings.kafka_auth))
     async with app.router.lifespan_context(app):
         await producer.start()
         try:

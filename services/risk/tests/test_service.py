@@ -275,3 +275,51 @@ async def test_a_corrected_category_and_an_emergency_re_assess(risk) -> None:
     assert flagged[-1]["rules_fired"][0]["evidence"] == ["字段 emergency=true（应急联办）"]
     idx = await risk.state.runtime.db["warning_index"].find_one({"_id": cid})
     assert idx["category"] == "marriage_family"
+
+
+# --- the leader's red cases (分包领导) and the follow-up visit (回头看) through the HTTP API ------------
+
+
+def bearer(staff_id: str, role: StaffRole = StaffRole.LEADER) -> dict[str, str]:
+    tok = TokenIssuer.dev().issue(staff_id=staff_id, unit="410105001", role=role, unit_path=("410105", "410105001"),
+                                  name="李书记")
+    return {"Authorization": f"Bearer {tok}"}
+
+
+async def test_a_leader_sees_their_red_cases_and_a_visit_completes_the_follow_up(risk) -> None:
+    cid = f"c-{uuid.uuid4().hex[:10]}"
+    assert await deliver(risk, submitted(cid))
+    assert await deliver(risk, LeaderAssigned(**common(cid, T0 + timedelta(hours=1)), leader_staff_id="s-42",
+                                              leader_name="李书记", unit_code="410105001"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
+        mine = (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+        case = next(c for c in mine if c["case_id"] == cid)
+        assert case["case_number"] == f"JSQ-2026-{cid[-6:]}"
+        # red at first; with a leader in charge the rules may lower it: the history shows both
+        assert case["rules"] and all(r["name_zh"] for r in case["rules"]) and case["reason_zh"]
+        assert case["levels"][0]["level"] == "red" and case["followup"] is None
+        assert case["levels"][-1]["level"] == case["level"]
+        other = (await http.get("/api/v1/leader/cases", headers=bearer("s-43"))).json()["cases"]
+        assert cid not in [c["case_id"] for c in other]
+        mediator = await http.get("/api/v1/leader/cases", headers=bearer("s-44", StaffRole.MEDIATOR))
+        assert mediator.status_code == 403
+
+        assert await deliver(risk, CaseClosed(**common(cid, T0 + timedelta(days=3)), unit_code="410105001",
+                                              outcome=Outcome.AGREEMENT, resolved=True,
+                                              applicant_message_zh="已调解成功"))
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "pending" and case["followup"]["due_at"]
+
+        refused = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-43"), json={"note": "别人的案件"})
+        assert refused.status_code == 403
+        short = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"), json={"note": "好"})
+        assert short.status_code == 422
+        r = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"),
+                            json={"note": "入户回访，双方已按协议退还彩礼，关系缓和", "rebounded": False})
+        assert r.status_code == 201, r.text
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "visited" and "关系缓和" in case["visits"][0]["note"]
+    # the visited follow-up does not fall due any more
+    assert await risk.state.service.timers.col.count_documents({"case_id": cid, "state": "pending"}) == 0

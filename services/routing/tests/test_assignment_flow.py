@@ -88,6 +88,7 @@ async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routin
     waiting = [w for w in q["awaiting_redispatch"] if w["case_id"] == case_id]
     assert waiting and waiting[0]["returned_by"] == HUANGHE and "隔壁社区" in waiting[0]["reason"]
     assert waiting[0]["suggested_unit_code"] != HUANGHE  # the rules, without the unit that returned it
+    assert waiting[0]["suggested_reason_zh"] and waiting[0]["suggested_rule_id"]  # and why
 
     # A later risk re-assessment of the returned case does not route it again behind the supervisor's back.
     again = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level="yellow", score=3,

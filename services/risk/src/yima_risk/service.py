@@ -95,6 +95,7 @@ class RiskService:
             {"$set": {
                 "submitted": True,
                 "correlation_id": event.correlation_id,
+                "case_number": event.case_number,
                 "category": event.category.value,
                 "description": self.cipher.encrypt(event.description, context="risk.description"),
                 "submitted_at": event.submitted_at,

@@ -49,7 +49,7 @@ from yima_kit.outbox import Outbox
 from .core import supervision
 from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
 from .core.directory import Directory, Unit
-from .core.rules import CaseFacts, RuleSet, decide, supervisor_of
+from .core.rules import CaseFacts, Decision, RuleSet, decide, supervisor_of
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="routing")
 Clock = Callable[[], datetime]
@@ -403,6 +403,11 @@ class RoutingService:
 
     def suggest(self, case: dict[str, Any]) -> Unit | None:
         """What the rules would choose now, without the units that returned the case (for re-dispatch)."""
+        decision = self.suggest_decision(case)
+        return decision.unit if decision else None
+
+    def suggest_decision(self, case: dict[str, Any]) -> Decision | None:
+        """The rules' decision now (unit, rule and its reason), without the units that returned the case."""
         f, risk = case.get("facts"), case.get("risk")
         if not f or not risk:
             return None
@@ -410,7 +415,7 @@ class RoutingService:
                                     f.get("location_unit_code") or f.get("located_unit_code"),
                                     f.get("party_count"), f.get("amount_yuan"),
                                     frozenset(case.get("excluded_units", ()))), self.rules, self.directory)
-        return None if decision.unit.code in case.get("excluded_units", ()) else decision.unit
+        return None if decision.unit.code in case.get("excluded_units", ()) else decision
 
     async def pause(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
         a = await self._own_assignment(claims, assignment_id, tx, supervisor_too=True)
@@ -468,6 +473,42 @@ class RoutingService:
             supervisor_too and claims.may_act_on(a["supervisor_unit_code"], d.unit_path(a["supervisor_unit_code"])))
         if not allowed:
             raise Refused(404, "not_found", "交办记录不存在")  # no hint that it exists in another unit
+        if a["state"] not in OPEN:
+            raise Refused(409, "closed", "该交办已结束，不能再操作")
+        return a
+
+    async def urge(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
+        """催办 by hand: the supervising unit presses the handling unit now (a supervision notice from a person);
+        the automatic chain goes on as it was."""
+        a = await self._supervised(claims, assignment_id, tx)
+        now = self.now()
+        await self.assignments.update_one({"_id": a["_id"]}, {"$push": {"history": {
+            "change": "urged", "at": now, "by": claims.sub, "reason": reason}}}, session=tx.session)
+        case = await self.cases.find_one({"_id": a["case_id"]}, {"facts.correlation_id": 1}, session=tx.session)
+        d = self.directory
+        unit, sup = d.get(a["unit_code"]), d.get(a["supervisor_unit_code"])
+        msg = (f"【催办】{sup.name if sup else a['supervisor_unit_code']}督促{unit.name if unit else a['unit_code']}"
+               f"加快办理案件{a.get('case_number', a['case_id'])}（期限{_fmt(a['due_at'])}）：{reason}")
+        tx.emit(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice(
+            case_id=a["case_id"], correlation_id=case["facts"]["correlation_id"] if case else a["case_id"],
+            actor=staff_actor(claims), assignment_id=a["_id"], step=SupervisionStep.NOTICE,
+            unit_code=a["unit_code"], supervisor_unit_code=a["supervisor_unit_code"], due_at=a["due_at"],
+            message_zh=msg[:300]))
+        return {"urged": True, "at": now}
+
+    async def escalate(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> str:
+        """提级 by hand: the supervising unit moves the case one level up, with its history."""
+        a = await self._supervised(claims, assignment_id, tx)
+        new_id = await self._escalate(a, "manual", reason, staff_actor(claims), tx)
+        if new_id is None:
+            raise Refused(409, "top_level", "承办单位已是最高一级，不能再提级；可转交领导督办")
+        return new_id
+
+    async def _supervised(self, claims: StaffClaims, assignment_id: str, tx: Tx) -> dict[str, Any]:
+        a = await self.assignments.find_one({"_id": assignment_id}, session=tx.session)
+        d = self.directory
+        if a is None or not claims.may_act_on(a["supervisor_unit_code"], d.unit_path(a["supervisor_unit_code"])):
+            raise Refused(404, "not_found", "交办记录不存在")  # only the supervisor (or above) presses
         if a["state"] not in OPEN:
             raise Refused(409, "closed", "该交办已结束，不能再操作")
         return a

@@ -1,5 +1,7 @@
-"""The staff console (/console) driven through its forms, against the real MongoDB-protocol server; sign-in
-against a small local HTTP server standing in for routing's login."""
+"""The mediation pages of the staff console (/console) driven through their forms: the console app calls the
+real mediation app (in this process, against the real MongoDB-protocol server) over HTTP with the staff
+member's token; sign-in against a small local HTTP server standing in for routing's login, the inbox
+against one standing in for notify. (Moved from mediation's own console tests, docs/adr/0085.)"""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 import pytest
+from yima_console.app import create_app as create_console
+from yima_console.config import ConsoleSettings
+from yima_console.ui import COOKIE, csrf_of
 from yima_contracts import Location, Party, UnitCaseAssigned
 from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_devstack.infra import free_port
 from yima_kit.auth import TokenIssuer
-from yima_mediation.adapters.web import COOKIE, csrf_of
 from yima_mediation.app import create_app
 from yima_mediation.config import MediationSettings
 from yima_mediation.core.schedule import SHANGHAI, is_workday
@@ -137,11 +141,15 @@ def notify() -> Iterator[str]:
 
 
 async def _app(yima_infra, routing: str, notify_url: str):
+    """The mediation app, with the console app that calls it (``app.state.console``) in front."""
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
-                                 mongo_db_prefix=f"c{uuid.uuid4().hex[:8]}_", prefetch_font=False,
-                                 routing_url=routing, notify_url=notify_url)
+                                 mongo_db_prefix=f"c{uuid.uuid4().hex[:8]}_", prefetch_font=False)
     app = create_app(settings, consume=False, relay=False)
     async with app.router.lifespan_context(app):
+        app.state.console = create_console(
+            ConsoleSettings(routing_url=routing, notify_url=notify_url, mediation_url="http://mediation.internal",
+                            api_timeout_seconds=5),
+            transports={"mediation": httpx.ASGITransport(app=app)})
         yield app
 
 
@@ -155,7 +163,8 @@ class Console:
     """A browser stand-in: one staff member's cookie, forms posted with the page's CSRF token."""
 
     def __init__(self, app, token: str | None) -> None:
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{HOST}")
+        console = app.state.console  # the console in front of this mediation app
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=console), base_url=f"http://{HOST}")
         self.token = token
         if token:
             self.http.cookies.set(COOKIE, token, domain=HOST, path="/console")
@@ -226,12 +235,12 @@ async def test_login_through_routing_sets_a_strict_httponly_cookie_and_logout_cl
     assert empty.status_code == 422 and "请填写账号和密码" in errors_of(empty.text)
 
     ok = await c.post("/console/login", {"username": "jsq-ldtj-01", "password": PASSWORD}, csrf=False)
-    assert ok.status_code == 303 and ok.headers["location"] == "/console/queue"
+    assert ok.status_code == 303 and ok.headers["location"] == "/console/dispatch"  # a dispatcher's home
     cookie = ok.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    assert "Path=/console" in cookie and "Secure" not in cookie  # settings.console_secure_cookie is off
+    assert "Path=/console" in cookie and "Secure" not in cookie  # settings.secure_cookie is off
     queue = await c.get("/console/queue")
-    assert queue.status_code == 200 and "待办案件" in queue.text and "王受理" in queue.text
+    assert queue.status_code == 200 and "调解待办" in queue.text and "王受理" in queue.text
     c.token = c.http.cookies[COOKIE]
 
     out = await c.post("/console/logout")
@@ -248,7 +257,8 @@ async def test_an_expired_or_forged_token_goes_back_to_login_in_chinese(app) -> 
     r = await Console(app, issue()[:-4] + "AAAA").get("/console/queue")
     assert r.headers["location"] == "/console/login?why=invalid"
     r = await Console(app, issue(StaffRole.ANALYST)).get("/console/queue")  # the API refuses analysts too
-    assert r.headers["location"] == "/console/login?why=role"
+    assert r.status_code == 403 and "当前岗位无权进行此操作" in errors_of(r.text)
+    assert 'id="nav-analyst"' in r.text and 'id="nav-queue"' not in r.text  # an analyst's own navigation
 
 
 async def test_the_whole_flow_through_the_forms(app) -> None:
@@ -328,10 +338,12 @@ async def test_the_whole_flow_through_the_forms(app) -> None:
     assert (await svc.cases.find_one({"_id": aid}))["outcome"] == "judicial_confirmation"
 
     audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
-    acts = [(a["actor"], a["action"], a["success"]) for a in audit if a["action"].startswith("POST /console")]
-    assert ("s-1", "POST /console/cases/{assignment_id}/accept", True) in acts
-    assert ("m-1", "POST /console/cases/{assignment_id}/sign", False) in acts
-    assert ("m-1", "POST /console/cases/{assignment_id}/close", True) in acts
+    # the console's calls are mediation's API calls: in mediation's audit chain under the API's routes
+    acts = [(a["actor"], a["action"], a["success"]) for a in audit if a["action"].startswith("POST /api/v1")]
+    assert ("s-1", "POST /api/v1/cases/{assignment_id}/accept", True) in acts
+    assert ("m-1", "POST /api/v1/cases/{assignment_id}/close", True) in acts
+    assert await app.state.runtime.db["audit"].find_one({
+        "actor": "m-1", "action": "POST /api/v1/agreements/{agreement_id}/sign", "success": False})
     for a in audit:
         assert "13812345678" not in str(a) and "艾力" not in str(a)
 
@@ -379,8 +391,8 @@ async def test_refusals_are_chinese_messages_on_the_page(app) -> None:
     assert r.status_code == 404 and "未找到该案件" in errors_of(r.text)
     tried = [(a["action"], a["success"], a["detail"]) async for a in app.state.runtime.db["audit"].find(
         {"object_id": aid, "actor": "o-1"}).sort("_id", 1)]
-    assert tried == [("GET /console/cases/{assignment_id}", False, "HTTP 404"),
-                     ("POST /console/cases/{assignment_id}/accept", False, "HTTP 404")]
+    assert {(a, ok) for a, ok, _ in tried} == {("GET /api/v1/cases/{assignment_id}", False),
+                                               ("POST /api/v1/cases/{assignment_id}/accept", False)}
 
     r = await staff.post(f"/console/cases/{aid}/schedule", {"mode": "online", "date": "", "start": "", "end": ""})
     assert r.status_code == 422 and "请填写完整的日期和时间" in errors_of(r.text)
@@ -531,7 +543,7 @@ async def test_the_inbox_page_reads_notify_with_the_staff_token_and_marks_read(a
 
     page = await staff.get("/console/inbox")
     assert page.status_code == 200 and "消息暂时无法显示" not in page.text
-    rows = re.findall(r'<tr class="(unread|read)"><td class="time">([^<]*)</td>', page.text)
+    rows = re.findall(r'<tr class="(unread|read)"><td class="time"[^>]*>([^<]*)</td>', page.text)
     assert rows == [("unread", "2026-11-23 10:30"), ("read", "2026-11-22 15:05")]  # Beijing time, newest first
     assert "案件JSQ-2026-000123已分派到本单位，请及时受理" in page.text and "别的单位的消息" not in page.text
     assert page.text.count(">标为已读</button>") == 1  # only the unread one has the button
@@ -559,9 +571,9 @@ async def test_the_inbox_page_reads_notify_with_the_staff_token_and_marks_read(a
     r = await staff.post("/console/inbox/read", {"notification_id": foreign})
     assert r.status_code == 404 and "本单位没有这条消息" in errors_of(r.text)
     assert _FakeNotify.inboxes[OTHER][0]["read_at"] is None
-    acts = [(a["action"], a["success"]) async for a in app.state.runtime.db["audit"].find(
-        {"actor": "s-in"}).sort("_id", 1)]
-    assert acts == [("POST /console/inbox/read", True), ("POST /console/inbox/read", False)]
+    # both asked of notify with the staff member's own token (notify keeps the record of its inbox)
+    foreign_path = "/api/v1/inbox/unit/" + quote(foreign, safe="") + "/read"
+    assert ("POST", foreign_path, f"Bearer {staff.token}") in _FakeNotify.seen
 
 
 @pytest.fixture(scope="module")
@@ -752,8 +764,8 @@ async def test_insurance_claims_through_the_forms(app) -> None:
     assert 'id="stats"' not in (await mediator.get("/console/insurance")).text  # the API's statistics roles
     assert "本单位还没有理赔申请" in (await other.get("/console/insurance")).text
     audit = [(a["action"], a["success"]) async for a in app.state.runtime.db["audit"].find(
-        {"object_id": aid, "action": {"$regex": "insurance|claim|decide|dispute|evaluate"}}).sort("_id", 1)]
-    assert ("POST /console/cases/{assignment_id}/redecide", True) in audit
+        {"object_id": cid, "action": {"$regex": "insurance|claim|decision|dispute|evaluat"}}).sort("_id", 1)]
+    assert ("POST /api/v1/insurance-claims/{claim_id}/review-decision", True) in audit
 
 
 async def test_a_leader_above_sees_the_parties_masked_and_reveals_one_with_a_reason(app) -> None:
@@ -786,7 +798,8 @@ async def test_a_leader_above_sees_the_parties_masked_and_reveals_one_with_a_rea
     reveals = [a for a in audit if a["action"] == "case.party_contact.reveal"]
     assert [(a["actor"], a["detail"], a["personal_data"]) for a in reveals] == [
         ("l-9", "p1：督办约谈，需电话联系申请人", True)]
-    posts = [(a["actor"], a["success"]) for a in audit if a["action"] == "POST /console/cases/{assignment_id}/reveal"]
+    posts = [(a["actor"], a["success"]) for a in audit
+             if a["action"] == "POST /api/v1/cases/{assignment_id}/parties/{party_id}/contact"]
     assert posts == [("l-9", False), ("l-9", True)]
     full_reads = [a["actor"] for a in audit if a["action"] == "case.personal_data.read"]
     assert full_reads == ["s-1"]  # the dispatcher's page; the leader's masked pages are no such read
@@ -827,8 +840,9 @@ async def test_a_leader_above_downloads_the_documents_in_full_only_with_a_stated
     audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
     reads = [(a["actor"], a["detail"], a["personal_data"]) for a in audit if a["action"] == "case.document.full_read"]
     assert reads == [("s-1", "agreement", True), ("l-7", "agreement：督办核查协议履行情况", True)]
-    calls = [(a["actor"], a["success"]) for a in audit
-             if a["action"] == "GET /console/cases/{assignment_id}/agreement.pdf"]
+    ag_id = (await app.state.service.cases.find_one({"_id": aid}))["agreement_id"]
+    calls = [(a["actor"], a["success"]) async for a in app.state.runtime.db["audit"].find(
+        {"object_id": ag_id, "action": "GET /api/v1/agreements/{agreement_id}/pdf"}).sort("_id", 1)]
     assert calls == [("s-1", True), ("l-7", False), ("l-7", True)]
 
     # the transfer package, the same rule

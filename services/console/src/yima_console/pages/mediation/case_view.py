@@ -1,36 +1,32 @@
 """Rendering a case for the console: details, sessions, invitations, agreement, timeline, and the forms the
-case's state (``core/states.MOVES``) and the staff member's role allow."""
+case's state (``core/_MOVES``) and the staff member's role allow."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel
 from yima_kit.auth import StaffClaims
 
-from ...core import states
-from ...core.schedule import next_turn
-from ...service import EXPERT_KIND_ZH, KIND_ZH, MODE_ZH, REVEAL_REASON_MIN, TRANSFER_ZH
-from ..http import MANAGE
-from .ui import INVITE_STATE_ZH, METHOD_ZH, PARTY_ROLE_ZH, SESSION_STATE_ZH, esc, form, local, one, options
+from ...ui import as_dt, category_zh, esc, local, one, options, risk_zh
+from .kit import (
+    EXPERT_KIND_ZH,
+    INVITE_STATE_ZH,
+    KIND_ZH,
+    MANAGE,
+    METHOD_ZH,
+    MODE_ZH,
+    PARTY_ROLE_ZH,
+    REVEAL_REASON_MIN,
+    SESSION_STATE_ZH,
+    TRANSFER_ZH,
+    form,
+    next_turn,
+)
+from .kit import MOVES as _MOVES
 
 # whom a party may call in online (http.CallIn's kinds), lawyers first: the most asked for
 CALL_KINDS_ZH = {k: EXPERT_KIND_ZH[k] for k in ("lawyer", "judge", "mediator", "counsellor", "police", "prosecutor")}
-
-
-def category_zh(v: str) -> str:
-    try:
-        return CATEGORY_NAMES_ZH[Category(v)]
-    except ValueError:
-        return v
-
-
-def risk_zh(v: str) -> str:
-    try:
-        return RISK_LEVEL_NAMES_ZH[RiskLevel(v)] + "色"
-    except ValueError:
-        return v
 
 
 def party_name(case: dict[str, Any], pid: str) -> str:
@@ -134,7 +130,7 @@ def invitations_html(invitations: list[dict[str, Any]], claims: StaffClaims, cas
     new code from the button on their line (service.resend_invitation)."""
     if not invitations:
         return ""
-    open_ = case["state"] in states.MOVES["answer_invitation"]
+    open_ = case["state"] in _MOVES["answer_invitation"]
     url = f"/console/cases/{case['assignment_id']}/resend"
 
     def row(i: dict[str, Any]) -> str:
@@ -176,7 +172,7 @@ def timeline_html(case: dict[str, Any]) -> str:
 
 
 def may(move: str, case: dict[str, Any]) -> bool:
-    return case["state"] in states.MOVES[move]
+    return case["state"] in _MOVES[move]
 
 
 def box(title: str, inner: str, bid: str, open_: bool = False) -> str:
@@ -289,7 +285,8 @@ def actions_html(claims: StaffClaims, case: dict[str, Any], sessions: list[dict[
                        "call", opened("call")))
     now = datetime.now(UTC)
     for n, x in enumerate(sessions):
-        if x.get("on_demand") and x["state"] == "scheduled" and x["ends_at"] > now:
+        ends = as_dt(x.get("ends_at"))
+        if x.get("on_demand") and x["state"] == "scheduled" and ends is not None and ends > now:
             out.append(box(f"结束在线呼叫（{local(x['starts_at'])}）", form(url + "end_call", claims,
                            f'<input type="hidden" name="session_id" value="{esc(x["session_id"])}">'
                            "<p>通话结束后释放被呼叫人，以便接受其他呼叫。</p>", "结束呼叫", f"end-call-{n}"),

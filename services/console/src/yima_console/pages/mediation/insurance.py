@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 from yima_kit.auth import StaffClaims
 
-from ...insurance import COVERED_ZH, MOVES, yuan
-from ...service import MediationService, Refused
-from ..http import MANAGE, ClaimIn, DecisionIn, DisputeIn, EvaluationIn
-from .ui import Ctx, beijing, esc, form, local, one, options, parse
+from ...ui import esc, local, one, options
+from .kit import CLAIM_MOVES as MOVES
+from .kit import COVERED_ZH, MANAGE, Ctx, Refused, beijing, form, yuan
 
 CLAIM_STATE_ZH = {"registered": "已登记，待审核", "decided": "已作出决定", "disputed": "有异议，待复核",
                   "final": "复核已决定（最终）", "evaluated": "已评价"}
@@ -134,41 +134,41 @@ def list_html(items: list[dict[str, Any]], stats: dict[str, Any] | None) -> str:
 async def _own_claim(c: Ctx) -> str:
     """The claim named by the form, which must be one of this case's (a form cannot reach another case's)."""
     cid = c.get("claim_id")[:64]
-    if not cid or (await c.insurance.get(cid, c.claims))["assignment_id"] != c.aid:
+    if not cid or (await c.api("GET", f"/api/v1/insurance-claims/{quote(cid, safe='')}"))["assignment_id"] != c.aid:
         raise Refused(404, "claim_id", "not_found", "未找到该理赔申请")
-    return cid
+    return quote(cid, safe="")
 
 
-async def register(s: MediationService, c: Ctx) -> None:
+async def register(c: Ctx) -> None:
     if not c.get("summary"):
         raise Refused(422, "summary", "missing", "经过：请简要填写出险经过")
-    x = parse(ClaimIn, {"cover": c.get("cover"), "claimed_fen": fen_of(c.get("claimed_yuan"), "申请金额"),
-                        "incident_at": beijing(c.get("incident_date"), c.get("incident_time"), "incident_at"),
-                        "summary": c.get("summary")})
-    await c.insurance.register(c.aid, c.claims, x.cover, x.claimed_fen, x.incident_at, x.summary)
+    await c.api("POST", f"/api/v1/cases/{quote(c.aid, safe='')}/insurance-claims", {
+        "cover": c.get("cover"), "claimed_fen": fen_of(c.get("claimed_yuan"), "申请金额"),
+        "incident_at": beijing(c.get("incident_date"), c.get("incident_time"), "incident_at"),
+        "summary": c.get("summary")})
 
 
-def _decision(c: Ctx) -> Any:
+def _decision(c: Ctx) -> dict[str, Any]:
     approve = c.get("approve") == "1"
     paid = fen_of(c.get("paid_yuan"), "赔付金额") if approve and c.get("paid_yuan") else None
-    return parse(DecisionIn, {"approve": approve, "paid_fen": paid, "reason": c.get("reason")})
+    return {"approve": approve, "paid_fen": paid, "reason": c.get("reason")}
 
 
-async def decide(s: MediationService, c: Ctx) -> None:
-    x = _decision(c)
-    await c.insurance.decide(await _own_claim(c), c.claims, x.approve, x.paid_fen, x.reason)
+async def decide(c: Ctx) -> None:
+    body = _decision(c)
+    await c.api("POST", f"/api/v1/insurance-claims/{await _own_claim(c)}/decision", body)
 
 
-async def redecide(s: MediationService, c: Ctx) -> None:
-    x = _decision(c)
-    await c.insurance.redecide(await _own_claim(c), c.claims, x.approve, x.paid_fen, x.reason)
+async def redecide(c: Ctx) -> None:
+    body = _decision(c)
+    await c.api("POST", f"/api/v1/insurance-claims/{await _own_claim(c)}/review-decision", body)
 
 
-async def dispute(s: MediationService, c: Ctx) -> None:
-    x = parse(DisputeIn, {"reason": c.get("reason")})
-    await c.insurance.dispute(await _own_claim(c), c.claims, x.reason)
+async def dispute(c: Ctx) -> None:
+    await c.api("POST", f"/api/v1/insurance-claims/{await _own_claim(c)}/dispute", {"reason": c.get("reason")})
 
 
-async def evaluate(s: MediationService, c: Ctx) -> None:
-    x = parse(EvaluationIn, {"satisfaction": c.get("satisfaction") or "0", "comment": c.get("comment") or None})
-    await c.insurance.evaluate(await _own_claim(c), c.claims, x.satisfaction, x.comment)
+async def evaluate(c: Ctx) -> None:
+    sat = c.get("satisfaction")
+    await c.api("POST", f"/api/v1/insurance-claims/{await _own_claim(c)}/evaluation", {
+        "satisfaction": int(sat) if sat.isdigit() else 0, "comment": c.get("comment") or None})

@@ -1,5 +1,6 @@
-"""The staff console in a real headless Chromium (Debian's chromium + chromedriver, driven by selenium):
-signed in by cookie, the dispatcher opens the queue, opens a new case and accepts it."""
+"""The console's mediation pages in a real headless Chromium (Debian's chromium + chromedriver, driven by
+selenium): signed in by cookie, the dispatcher opens the mediation queue, opens a new case and accepts it. The
+console runs as its own server and calls the mediation server over HTTP."""
 
 from __future__ import annotations
 
@@ -10,30 +11,36 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from yima_console.app import create_app as create_console
+from yima_console.config import ConsoleSettings
+from yima_console.ui import COOKIE
 from yima_contracts import Location, Party, UnitCaseAssigned
 from yima_contracts.codes import Category, Channel, RiskLevel, StaffRole
 from yima_devstack.browser import headless_chromium
 from yima_devstack.live import free_port, serve_in_thread
 from yima_kit.auth import TokenIssuer
-from yima_mediation.adapters.web import COOKIE
 from yima_mediation.app import create_app
 from yima_mediation.config import MediationSettings
 
 pytestmark = pytest.mark.integration
 
-SHOTS = Path(os.environ.get("YIMA_SCREENSHOT_DIR", "/tmp/yima-mediation-screens"))
+SHOTS = Path(os.environ.get("YIMA_SCREENSHOT_DIR", "/tmp/yima-console-screens")) / "mediation"
 UNIT = "JSQ-LDTJ"
 
 
 @pytest.fixture(scope="module")
 def live(yima_infra):
-    """mediation served by uvicorn on its own event loop in a thread (work orders are put in on that loop)."""
+    """mediation served by uvicorn on its own event loop in a thread (work orders are put in on that loop), and
+    the console in front of it (notify is not running)."""
     settings = MediationSettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
-                                 mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False,
-                                 notify_url=f"http://127.0.0.1:{free_port()}")  # notify is not running
+                                 mongo_db_prefix=f"b{uuid.uuid4().hex[:8]}_", prefetch_font=False)
     app = create_app(settings, consume=False, relay=False)
     with serve_in_thread(app, name="mediation") as server:
-        yield server.url, app, server.loop
+        console = create_console(ConsoleSettings(mediation_url=server.url,
+                                                 notify_url=f"http://127.0.0.1:{free_port()}",
+                                                 routing_url=f"http://127.0.0.1:{free_port()}"))
+        with serve_in_thread(console, name="console") as front:
+            yield front.url, app, server.loop
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +78,7 @@ def test_accept_a_case_from_the_queue_in_chromium(browser, live) -> None:
                                     unit_path=("410105", UNIT), name="王受理")
     b.add_cookie({"name": COOKIE, "value": token, "path": "/console", "httpOnly": True, "sameSite": "Strict"})
     b.get(f"{url}/console/queue?state=new")
-    assert "待办案件" in b.page_source and "王受理" in b.find_element(By.CLASS_NAME, "who").text
+    assert "调解待办" in b.page_source and "王受理" in b.find_element(By.CLASS_NAME, "who").text
     assert "买买提·艾力" not in b.page_source
     b.save_screenshot(str(SHOTS / "queue.png"))
 
