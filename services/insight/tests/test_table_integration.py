@@ -331,7 +331,7 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
     assert checked["ok"], {k: v for k, v in checked.items() if k != "first"} | {"first": checked["first"][:3]}
     fresh = settings.model_copy(update={"mongo_db_prefix": mongo_db_prefix + "r_"})
     result = await rebuild.replay(fresh, commit_offsets=False)
-    assert result["cases"] >= 8
+    assert result["cases"] >= 8, result
     app2 = create_app(fresh, consume=False, relay=False)
     async with app2.router.lifespan_context(app2):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app2), base_url="http://insight") as client:
