@@ -103,8 +103,16 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
     facts: list[dict[str, Any]] = []
     cur_month = start.isoformat()[:7]
 
-    async def flush() -> None:
+    years: dict[Any, dict[str, int]] = {}
+
+    async def flush(final: bool = False) -> None:
         nonlocal n_counters
+        for k in [k for k in month if k.gran == "y"]:  # a year's documents are written once, at the end
+            cur = years.setdefault(k, {})
+            for f, v in month.pop(k).items():
+                cur[f] = cur.get(f, 0) + v
+        if final:
+            month.update(years)
         docs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)} for k, m in month.items()]
         for j in range(0, len(docs), 10000):
             await db["counters"].insert_many(docs[j:j + 10000], ordered=False)
@@ -130,7 +138,7 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
             if with_facts:
                 facts.append(fact_doc(f))
         carry -= int(carry)
-    await flush()
+    await flush(final=True)
     return time.perf_counter() - t0, i, n_counters
 
 
@@ -239,11 +247,12 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any
     from yima_insight import rebuild
     from yima_insight.config import InsightSettings
     from yima_kit.kafka_admin import ensure_topics
+    from yima_kit.kafka_auth import client_kwargs
 
     by_type = {m.EVENT_TYPE: t for t, ms in TOPIC_EVENTS.items() for m in ms}
     paths = [p for p in tree() if len(p) == 3][:6]  # a few unit topics: creating 214 at once swamps a small broker
     await ensure_topics(ep.kafka_bootstrap, [topics.unit_topic(p[-1]) for p in paths])
-    p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20)
+    p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20, **client_kwargs())
     await p.start()
     n_events = 0
     pending: list[Any] = []
@@ -341,6 +350,7 @@ if __name__ == "__main__":
         infra.install()
         try:
             ep = infra.start()
+            os.environ.update(ep.kafka_auth().as_env())  # the super user, for every client below (ADR 0070)
             asyncio.run(main(args, ep))
         finally:
             infra.stop()

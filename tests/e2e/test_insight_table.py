@@ -30,7 +30,7 @@ def case(phone: str) -> dict:
 
 
 async def answer(bootstrap: str, order: dict, kind: str) -> None:
-    await produce(bootstrap, topics.CASE_FEEDBACK, order["case_id"], {
+    await produce(bootstrap, topics.unit_feedback_topic(COMMUNITY), order["case_id"], {
         "event_id": str(uuid.uuid4()), "event_type": "case.feedback.v1", "case_id": order["case_id"],
         "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": order["correlation_id"],
         "actor": {"kind": "unit_system", "unit_code": COMMUNITY}, "assignment_id": order["assignment_id"],

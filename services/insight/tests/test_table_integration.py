@@ -89,8 +89,9 @@ class Story:
             case_number=f"JSQ-2031-{k}", channel=Channel.SELF_SERVICE, description="纠纷",
             applicant=Party(name="张三", phone="13812345678"), location=Location(unit_code=unit)))
 
-    def feedback(self, k: str, unit: str, kind: FeedbackKind, at: datetime, aid: str) -> None:
-        self.add(topics.CASE_FEEDBACK, CaseFeedback(
+    def feedback(self, k: str, unit: str, kind: FeedbackKind, at: datetime, aid: str,
+                 topic: str = topics.CASE_FEEDBACK) -> None:
+        self.add(topic, CaseFeedback(
             **self.c(k, at), assignment_id=aid, unit_code=unit, kind=kind,
             reason="分歧大" if kind is FeedbackKind.FAILED else None))
 
@@ -121,7 +122,7 @@ def scenario() -> Story:
     s.risk("k1", RiskLevel.BLUE, T + H)
     s.assign("k1", C11, T + H, "k1-a1")
     s.feedback("k1", C11, FeedbackKind.ACCEPTED, T + 2 * H, "k1-a1")
-    s.feedback("k1", C11, FeedbackKind.RESOLVED, T + 3 * H, "k1-a1")
+    s.feedback("k1", C11, FeedbackKind.RESOLVED, T + 3 * H, "k1-a1", topic=topics.unit_feedback_topic(C11))
     s.add(topics.CASE_RATED, s.rated("k1", 5, T + 4 * H))  # the same event twice
     # k2: mediation fails in the community (in yima's console), the street settles it; rated 3
     s.submit("k2", Channel.GRID, N)
@@ -330,7 +331,7 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
     assert checked["ok"], {k: v for k, v in checked.items() if k != "first"} | {"first": checked["first"][:3]}
     fresh = settings.model_copy(update={"mongo_db_prefix": mongo_db_prefix + "r_"})
     result = await rebuild.replay(fresh, commit_offsets=False)
-    assert result["cases"] >= 8
+    assert result["cases"] >= 8, result
     app2 = create_app(fresh, consume=False, relay=False)
     async with app2.router.lifespan_context(app2):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app2), base_url="http://insight") as client:

@@ -10,6 +10,10 @@ class InsightSettings(KitSettings):
 
     service_name: str = Field(default="insight", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8005, description="HTTP port (the one table, rankings, reports, dashboard)")
+    kafka_metadata_max_age_seconds: float = Field(
+        default=10, gt=0,
+        description="metadata refresh: the pattern subscription to unit.<code>.cases and unit.<code>.feedback sees "
+                    "a new unit's topics this soon (docs/adr/0071)")
     routing_url: str = Field(
         default="http://127.0.0.1:8001",
         description="routing's base URL: the dashboard signs staff in with routing's POST /api/v1/auth/login")

@@ -9,13 +9,13 @@ counters from the final facts. ``replay`` swaps that state in and moves the live
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import defaultdict
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from yima_contracts import Event, parse_event
 from yima_kit.kafka_auth import KafkaAuth, client_kwargs
@@ -28,26 +28,28 @@ from .core.facts import CaseFact, apply, units_in
 from .core.rollup import CounterKey, Increments, add, flat
 
 
-async def read_events(
-    bootstrap: str, auth: KafkaAuth | None = None
-) -> tuple[list[Event], dict[TopicPartition, int], int]:
+async def read_events(bootstrap: str, auth: KafkaAuth | None = None
+                      ) -> tuple[list[Event], dict[TopicPartition, int], int]:
     """Every event up to the end offsets of now; (events, end offsets, messages that did not parse)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                **client_kwargs(auth))
+    kw = client_kwargs(auth)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
     await consumer.start()
     events: list[Event] = []
     bad = 0
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs(auth))
-        await admin.start()
-        try:
-            all_topics = set(await admin.list_topics())
+        # Topics and partitions from the consumer's own metadata, refreshed until every wanted topic shows its
+        # partitions (a topic whose leader is moving answers without them for a moment).
+        tps: list[TopicPartition] = []
+        for _ in range(20):
+            await consumer._client.force_metadata_update()
+            all_topics = set(await consumer.topics())
             wanted = [t for t in consumed_topics() if t in all_topics]
             wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
-            described = await admin.describe_topics(wanted) if wanted else []
-        finally:
-            await admin.close()
-        tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions", [])]
+            parts = {t: consumer.partitions_for_topic(t) for t in wanted}
+            tps = [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
+            if all(parts.values()):
+                break
+            await asyncio.sleep(0.5)
         if not tps:
             return [], {}, 0
         consumer.assign(tps)

@@ -1,23 +1,25 @@
 """Insight's consumers: every case, risk, routing, mediation, rating and notify event, through the kit's
 idempotent consumer (ledger + dead-letter topic). Two consumers in all: one reads the platform topics, one
-the units' work-order topics (by pattern); each event is parsed by its ``event_type`` and applied the same
-way. (One consumer per topic would be 24 members of one group: every start or new unit topic would make all
-of them rebalance.)"""
+the units' topics (work orders and feedback, by pattern); each event is parsed by its ``event_type`` and
+applied the same way. (One consumer per topic would be 24 members of one group: every start or new unit topic
+would make all of them rebalance.)"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
-from yima_contracts import Event, UnitCaseAssigned
+from yima_contracts import Event
 from yima_contracts.registry import EVENT_MODELS, TOPIC_EVENTS
 from yima_kit.consumer import EventConsumers, Tx
 
 from ..service import InsightService
 
-# Every unit's work-order topic: the unit's path (its ancestors) and handling mode travel on its orders.
-WORK_ORDERS = r"unit\..+\.cases"
-UNIT_TOPIC_KEY = "unit.{unit_code}.cases"
+# Every unit's topics: its work orders (the unit's path and handling mode travel on them) and its own systems'
+# answers on unit.<code>.feedback (ADR 0071).
+UNIT_TOPICS = r"unit\..+\.(cases|feedback)"
+WORK_ORDERS = UNIT_TOPICS  # kept for the rebuild's topic listing
+UNIT_TOPIC_KEYS = ("unit.{unit_code}.cases", "unit.{unit_code}.feedback")
 
 _ANY: TypeAdapter[Any] = TypeAdapter(
     Annotated[Union[tuple(EVENT_MODELS)], Field(discriminator="event_type")]  # type: ignore[arg-type,valid-type]  # noqa: UP007
@@ -38,7 +40,7 @@ class AnyEvent(Event):
 
 def consumed_topics() -> tuple[str, ...]:
     """The platform topics insight reads (the unit topics by pattern besides)."""
-    return tuple(t for t in TOPIC_EVENTS if t != UNIT_TOPIC_KEY)
+    return tuple(t for t in TOPIC_EVENTS if t not in UNIT_TOPIC_KEYS and not t.startswith("unit."))
 
 
 def register(consumers: EventConsumers, service: InsightService) -> None:
@@ -48,7 +50,10 @@ def register(consumers: EventConsumers, service: InsightService) -> None:
         table's counters (exactly once: the kit's ledger)."""
         await service.on_event(event, tx)
 
-    @consumers.subscribe(WORK_ORDERS, UnitCaseAssigned, name="work_orders", pattern=True)
-    async def on_work_order(event: UnitCaseAssigned, tx: Tx) -> None:
-        """A unit's work order: the unit's path (its ancestors) and whether it works in yima's console."""
+    # Its own group: a pattern over every unit's topics (two per unit) rebalances whenever routing creates one;
+    # in the main group that would stall the platform topics' consumer each time.
+    @consumers.subscribe(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True, group_id="yima-insight-units")
+    async def on_unit_topic(event: Event, tx: Tx) -> None:
+        """A unit's work order (the unit's path, whether it works in yima's console) or its own system's answer
+        on unit.<code>.feedback."""
         await service.on_event(event, tx)

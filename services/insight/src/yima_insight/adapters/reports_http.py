@@ -72,7 +72,8 @@ class Reports:
                 written.append(rid)
         return written
 
-    async def schedule_forever(self, every_seconds: float = 3600) -> None:
+    async def schedule_forever(self, every_seconds: float = 3600, first_after_seconds: float = 300) -> None:
+        await asyncio.sleep(first_after_seconds)  # not while the platform starts: rendering PDFs is heavy
         while True:
             try:
                 await self.schedule_once()
