@@ -30,7 +30,18 @@ from .core.rollup import CounterKey, Increments, add, flat
 
 async def read_events(bootstrap: str, auth: KafkaAuth | None = None
                       ) -> tuple[list[Event], dict[TopicPartition, int], int]:
-    """Every event up to the end offsets of now; (events, end offsets, messages that did not parse)."""
+    """Every event up to the end offsets of now; (events, end offsets, messages that did not parse). A read that
+    came back with fewer messages than the offsets promise is read again (at most three times)."""
+    result: tuple[list[Event], dict[TopicPartition, int], int] = ([], {}, 0)
+    for _ in range(3):
+        result, expected = await _read_once(bootstrap, auth)
+        if len(result[0]) + result[2] >= expected:
+            break
+    return result
+
+
+async def _read_once(bootstrap: str, auth: KafkaAuth | None
+                     ) -> tuple[tuple[list[Event], dict[TopicPartition, int], int], int]:
     kw = client_kwargs(auth)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
     await consumer.start()
@@ -41,21 +52,22 @@ async def read_events(bootstrap: str, auth: KafkaAuth | None = None
         # partitions (a topic whose leader is moving answers without them for a moment).
         tps: list[TopicPartition] = []
         for _ in range(20):
-            await consumer._client.force_metadata_update()
-            all_topics = set(await consumer.topics())
+            cluster = await consumer._client.fetch_all_metadata()
+            all_topics = set(cluster.topics())
             wanted = [t for t in consumed_topics() if t in all_topics]
             wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
-            parts = {t: consumer.partitions_for_topic(t) for t in wanted}
+            parts = {t: cluster.partitions_for_topic(t) for t in wanted}
             tps = [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
             if all(parts.values()):
                 break
             await asyncio.sleep(0.5)
         if not tps:
-            return [], {}, 0
+            return ([], {}, 0), 0
         consumer.assign(tps)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
         starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps)
         pending = {tp for tp in tps if ends[tp] > starts[tp]}
+        expected = sum(ends[tp] - starts[tp] for tp in pending)
         await consumer.seek_to_beginning(*tps)
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
@@ -72,7 +84,7 @@ async def read_events(bootstrap: str, auth: KafkaAuth | None = None
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
-        return events, ends, bad
+        return (events, ends, bad), expected
     finally:
         await consumer.stop()
 
