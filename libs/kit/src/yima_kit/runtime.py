@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .auth import TokenVerifier, staff_auth
+from .auth import SessionRevocations, TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
+from .limits import BodySizeLimit, error_body
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .outbox import Lease, Outbox, OutboxRelay
@@ -44,6 +47,8 @@ class Runtime:
     consumers: EventConsumers
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
+    verifier: TokenVerifier
+    revocations: SessionRevocations
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -81,8 +86,14 @@ class Runtime:
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
-        require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff)
+        revocations = SessionRevocations()
+        verifier = TokenVerifier.from_setting(settings.auth_public_keys, revocations)
+        if settings.environment == "production" and verifier.uses_dev_key():
+            raise RuntimeError("production refuses the development token key (its private half is public); "
+                               "set YIMA_AUTH_PUBLIC_KEYS to your own keys")
+        require_staff = staff_auth(verifier)
+        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, verifier,
+                   revocations)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
@@ -144,6 +155,18 @@ def ops_router(rt: Runtime) -> APIRouter:
     return router
 
 
+def install_http_error_shape(app: FastAPI) -> None:
+    """HTTP errors (401/403 of the staff dependency, 404, 405 …) in the shared shape ``{message, errors}``.
+    A service may install its own handler after this one."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else "请求未能处理"
+        code = getattr(exc, "code", None) or f"http_{exc.status_code}"
+        return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                            content=error_body(code, detail))
+
+
 def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = True, **kwargs: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,6 +181,9 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
+    # Last added = outermost: a body over the limit is refused before any other layer reads it.
+    app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_body_bytes)
+    install_http_error_shape(app)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

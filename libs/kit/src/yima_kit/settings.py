@@ -51,6 +51,9 @@ class KitSettings(BaseSettings):
         validation_alias=_env("YIMA_AUTH_PUBLIC_KEYS"),
         description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
     )
+    max_body_bytes: int = Field(
+        default=1_000_000, gt=0, validation_alias=_env("YIMA_MAX_BODY_BYTES"),
+        description="largest request body any endpoint reads; a larger one is answered 413 before parsing")
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_retention_days: float = Field(
         default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")
