@@ -109,3 +109,18 @@ def test_revocations_forget_a_session_once_its_tokens_have_expired() -> None:
     assert r.is_revoked("a") and not r.is_revoked("b") and len(r) == 1
     now[0] = 2001
     assert not r.is_revoked("a") and len(r) == 0
+
+
+def test_generated_keys_are_read_from_the_secrets_dir_and_kept(tmp_path) -> None:
+    from yima_kit.keys import write_dir
+    from yima_kit.settings import KitSettings
+
+    assert write_dir(tmp_path) is True
+    first = (tmp_path / "auth_public_keys").read_text()
+    assert write_dir(tmp_path) is False and (tmp_path / "auth_public_keys").read_text() == first
+    s = KitSettings(secrets_dir=str(tmp_path), environment="production")
+    assert len(s.sm4_key_hex) == 32 and s.auth_public_keys == first
+    verifier = TokenVerifier.from_setting(s.auth_public_keys)
+    assert not verifier.uses_dev_key()
+    given = KitSettings(secrets_dir=str(tmp_path), sm4_key_hex="ab" * 16)  # an explicit value wins
+    assert given.sm4_key_hex == "ab" * 16

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from yima_kit.audit import AuditLog
-from yima_kit.auth import DEV_PRIVATE_KEY, TokenIssuer
+from yima_kit.auth import DEV_KID, DEV_PRIVATE_KEY, TokenIssuer
 from yima_kit.logging import get_logger
 from yima_kit.runtime import Runtime, http_app
 
@@ -54,7 +54,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     check_production(settings)
     if not settings.auth_private_key:
         log.warning("YIMA_ROUTING_AUTH_PRIVATE_KEY not set: staff tokens are signed with the development key")
-    issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid)
+    issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid or DEV_KID)
     accounts = Accounts(rt.db, lambda: store.current, issuer, rt.cipher, LoginPolicy(
         max_failures=settings.login_max_failures, lockout=timedelta(minutes=settings.login_lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes),

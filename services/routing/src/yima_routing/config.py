@@ -31,7 +31,8 @@ class RoutingSettings(KitSettings):
     )
     auth_private_key: str = Field(default="", description="Ed25519 private key (PEM) signing staff tokens; "
                                   "empty = the development key (warns)")
-    auth_kid: str = Field(default="dev", description="key id of auth_private_key (verifiers look it up by kid)")
+    auth_kid: str = Field(default="", description="key id of auth_private_key (verifiers look it up by kid); "
+                          "empty = dev")
     login_max_failures: int = Field(default=5, description="failed logins in a row before the account locks")
     login_lockout_minutes: int = Field(default=15, description="how long a locked account stays locked")
     token_ttl_minutes: int = Field(default=30, description="staff token lifetime (the console refreshes in use)")
