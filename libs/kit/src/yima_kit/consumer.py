@@ -46,6 +46,9 @@ class Tx:
 
     session: AsyncClientSession
     emitted: list[Outgoing] = field(default_factory=list)
+    # The topic the event was read from: the only trustworthy "who wrote this" where an ACL binds a topic to
+    # one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
+    topic: str = ""
 
     def emit(self, topic: str, event: Event) -> None:
         self.emitted.append(Outgoing(topic, event))
@@ -165,7 +168,7 @@ class EventConsumers:
             attempt += 1
             try:
                 with metrics.HANDLER_SECONDS.labels(consumer).time():
-                    done = await self.process_once(event, handler, consumer)
+                    done = await self.process_once(event, handler, consumer, topic=str(getattr(raw, "topic", "")))
                 if done:
                     metrics.EVENTS_PROCESSED.labels(consumer).inc()
                 else:
@@ -198,7 +201,7 @@ class EventConsumers:
                 metrics.EVENT_RETRIES.labels(consumer).inc()
                 await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
 
-    async def process_once(self, event: E, handler: Handler[E], consumer: str) -> bool:
+    async def process_once(self, event: E, handler: Handler[E], consumer: str, *, topic: str = "") -> bool:
         """Run the handler exactly once in effect. Returns False if the event was processed before."""
 
         ledger_id = f"{consumer}|{event.event_id}"
@@ -210,7 +213,7 @@ class EventConsumers:
             await self.db[LEDGER].insert_one(
                 {"_id": ledger_id, "at": datetime.now(UTC), "case_id": event.case_id}, session=session
             )
-            tx = Tx(session)
+            tx = Tx(session, topic=topic)
             await handler(event, tx)
             await self.outbox.add(session, tx.emitted)
             return True

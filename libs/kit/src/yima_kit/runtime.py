@@ -27,7 +27,8 @@ from .crypto import FieldCipher
 from .limits import BodySizeLimit, error_body
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
-from .outbox import Lease, Outbox, OutboxRelay
+from .ops_metrics import HttpMetricsMiddleware, OpsGauges
+from .outbox import OUTBOX, Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
 
@@ -49,6 +50,7 @@ class Runtime:
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
     verifier: TokenVerifier
     revocations: SessionRevocations
+    gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -58,6 +60,7 @@ class Runtime:
         setup_tracing(settings.service_name)
         broker = KafkaBroker(
             settings.kafka_bootstrap,
+            security=settings.kafka_auth.faststream_security(),
             client_id=f"yima-{settings.service_name}",
             enable_idempotence=True,  # no duplicates from producer retries
             acks="all",
@@ -81,6 +84,10 @@ class Runtime:
             # The development keys are public (they are in this repository): a production process that fell
             # back to them would store personal data readable by anyone and accept forged staff tokens.
             raise RuntimeError("production needs YIMA_SM4_KEY_HEX and YIMA_AUTH_PUBLIC_KEYS; refusing to start")
+        if not settings.kafka_auth.sasl:
+            # Without authentication anyone who reaches the cluster writes case.status (what applicants read).
+            log.warning("Kafka without authentication (YIMA_KAFKA_SECURITY_PROTOCOL=PLAINTEXT): only on a "
+                        "cluster nobody else can reach (docs/adr/0070)", environment=settings.environment)
         if not settings.sm4_key_hex:
             log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
@@ -92,8 +99,10 @@ class Runtime:
             raise RuntimeError("production refuses the development token key (its private half is public); "
                                "set YIMA_AUTH_PUBLIC_KEYS to your own keys")
         require_staff = staff_auth(verifier)
+        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
+                                                                 **settings.kafka_auth.client_kwargs()})
         return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, verifier,
-                   revocations)
+                   revocations, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
@@ -116,6 +125,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.relay.stop()
+        if self.gauges is not None:
+            await self.gauges.close()
         await self.broker.stop()
         await self.client.close()
 
@@ -150,6 +161,8 @@ def ops_router(rt: Runtime) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        if rt.gauges is not None:
+            await rt.gauges.refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -181,6 +194,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
     # Last added = outermost: a body over the limit is refused before any other layer reads it.
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_body_bytes)
     install_http_error_shape(app)

@@ -109,6 +109,7 @@ class RoutingService:
         await self.assignments.create_index([("supervisor_unit_code", 1), ("state", 1)])
         # The sweeper's index: the next supervision step due, only for running chains.
         await self.assignments.create_index([("sup_next_at", 1)], partialFilterExpression={"sup_active": True})
+        await self.assignments.create_index([("due_at", 1)], partialFilterExpression={"sup_active": True})
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
         await self.cases.create_index([("pending_dispatch.remind_at", 1)],
                                       partialFilterExpression={"pending_dispatch.reminded": False})
@@ -282,7 +283,11 @@ class RoutingService:
             case_id=case["_id"], correlation_id=case["facts"]["correlation_id"], actor=SYSTEM,
             leader_staff_id=leader.id, leader_name=leader.name, unit_code=leader.unit))
 
-    async def on_feedback(self, event: CaseFeedback, tx: Tx) -> None:
+    async def on_feedback(self, event: CaseFeedback, tx: Tx, *, from_unit: str | None = None) -> None:
+        """``from_unit``: the unit whose own feedback topic this came from (None: case.feedback, whose
+        writers are authorised platform principals)."""
+        if from_unit is not None and from_unit != event.unit_code:
+            raise PermanentError(f"feedback of unit {event.unit_code} written on the topic of unit {from_unit}")
         a = await self.assignments.find_one({"_id": event.assignment_id}, session=tx.session)
         if a is None or a["case_id"] != event.case_id:
             raise PermanentError(f"no assignment {event.assignment_id} for case {event.case_id}")
