@@ -116,7 +116,11 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         # the street supervises the case: its staff see the risk (as routing shows them the case)
         ("GET", "/api/v1/cases/{case}/risk"): Row(roles=ALL, own=200, child=200, sibling=404, street2=404,
                                                   dept=404),
-        ("GET", "/api/v1/warnings"): unscoped(ALL, 200),  # a list: filtered to the caller (tested in risk)
+        ("GET", "/api/v1/warnings"): unscoped(ALL, 200),
+        ("POST", "/api/v1/cases/{case}/risk/correction"): Row(
+            roles=(R.ADMIN, R.LEADER, R.DISPATCHER, R.MEDIATOR), own=OK, child=OK, sibling=404, street2=404, dept=404,
+            body={"level": "yellow", "reason_zh": "授权矩阵测试"}),
+        ("GET", "/api/v1/risk/corrections"): unscoped((R.ADMIN, R.LEADER, R.ANALYST), 200),  # filtered
         ("GET", "/api/v1/audit/verify"): unscoped((R.ADMIN, R.ANALYST), 200),
     },
     "notify": {
