@@ -60,7 +60,7 @@ def router(service: RiskService, require_staff: Any) -> APIRouter:
     async def corrections(lowered: bool | None = None, limit: int = Query(50, ge=1, le=500),
                           claims: StaffClaims = supervisor) -> list[dict[str, Any]]:
         q: dict[str, Any] = {} if lowered is None else {"lowered": lowered}
-        out = []
+        out: list[dict[str, Any]] = []
         seen: dict[str, bool] = {}
         async for d in service.corrections.find(q).sort("at", -1).limit(5000):
             if d["case_id"] not in seen:  # only corrections of cases the caller may see
