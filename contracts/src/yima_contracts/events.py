@@ -235,6 +235,10 @@ class UnitCaseAssigned(Event):
     supervisor_unit_name: str = Field(max_length=100)
     due_at: UtcDatetime
     feedback_topic: Literal["case.feedback"] = "case.feedback"
+    court_reference: str | None = Field(
+        default=None, max_length=64,
+        description="诉前委派: the court's case number; the court's centre supervises and hears the outcome "
+        "(case.referral_outcome). Added compatibly: absent for other channels")
 
 
 class CaseFeedback(Event):

@@ -17,8 +17,8 @@ from yima_kit.auth import (
     TokenVerifier,
     staff_auth,
 )
+from yima_kit.errors import install_error_shape
 from yima_kit.limits import BodySizeLimit
-from yima_kit.runtime import install_http_error_shape
 
 
 def make_app(revocations: SessionRevocations) -> tuple[FastAPI, list[int]]:
@@ -42,7 +42,7 @@ def make_app(revocations: SessionRevocations) -> tuple[FastAPI, list[int]]:
         return {"sub": c.sub}
 
     app.add_middleware(BodySizeLimit, max_bytes=1000)
-    install_http_error_shape(app)
+    install_error_shape(app)
     return app, read
 
 

@@ -14,7 +14,7 @@ from yima_contracts import CaseAssigned, CaseFeedback, CaseSubmitted, Party, top
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, StaffRole
 from yima_contracts.events import Location, Respondent
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.auth import TokenIssuer
 from yima_risk.adapters.mongo_followups import FollowupTimers
@@ -71,6 +71,7 @@ async def deliver(app, event) -> bool:
         "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
         "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
         "case.assigned.v1": svc.on_assigned,
+        "mediation.session_held.v1": svc.on_session_held,
     }[event.event_type]
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
 
@@ -97,6 +98,14 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     accepted = CaseFeedback(**common(cid, T0 + timedelta(hours=2)), assignment_id="a-1", unit_code="410105001",
                             kind=FeedbackKind.ACCEPTED)
     await deliver(risk, accepted)
+    # A leader named and the case accepted: nothing done yet, still red (Zhoukou: yellow only 调处后).
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    no_show = MediationSessionHeld(**common(cid, T0 + timedelta(days=1)), session_id="s-0", applicant_attended=True,
+                                   no_show=True)
+    await deliver(risk, no_show)  # nobody came: no handling either
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    held = MediationSessionHeld(**common(cid, T0 + timedelta(days=2)), session_id="s-1", applicant_attended=True)
+    await deliver(risk, held)
     await deliver(risk, MediationConcluded(**common(cid, T0 + timedelta(days=3)), success=True,
                                            outcome=Outcome.AGREEMENT, applicant_message_zh="调解成功"))
     closed_at = T0 + timedelta(days=4)
@@ -107,6 +116,11 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     assert [(e["previous_level"], e["level"]) for e in published] == [(None, "red"), ("red", "yellow"),
                                                                       ("yellow", "blue")]
     assert "李书记" in published[1]["reason_zh"] and "已化解" in published[2]["reason_zh"]
+    # every change says which event caused it
+    assert published[0]["reason_zh"].startswith("起因：纠纷登记。")
+    assert published[1]["reason_zh"].startswith("起因：调解员记录了调解情况。")
+    assert published[1]["causation_id"] == str(held.event_id)
+    assert published[2]["reason_zh"].startswith("起因：调解结束。")
     assert all(e["ruleset_version"] == "2026.12-generalise.1" and e["rules_fired"] for e in published)
 
     db = risk.state.runtime.db
@@ -157,6 +171,39 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     w = warnings[0]
     assert w["kind"] == "place_cluster" and w["case_ids"] == ids and w["case_id"] == ids[-1]
     assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.1"
+
+
+async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:
+    """Foshan: "同一地点（410105011009G02）" told only the grid's own unit. With routing's public directory the
+    warning names the grid and goes to its community, street and district as well."""
+    from yima_risk.adapters.places import PlaceDirectory
+
+    grid = f"G{uuid.uuid4().int % 10**6:06d}"
+    units = [{"code": "410105", "name": "金水区"}, {"code": "410105011", "name": "丰庆路街道", "parent": "410105"},
+             {"code": "410105011009", "name": "同乐社区", "parent": "410105011"},
+             {"code": grid, "name": "同乐社区第二网格", "parent": "410105011009"}]
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/units"
+        return httpx.Response(200, json={"version": 7, "units": units})
+
+    places = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(routing))
+    assert await places.refresh()
+    svc = risk.state.service
+    before, svc.places = svc.places, places
+    try:
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):
+            await deliver(risk, submitted(cid, "工地夜间施工噪音扰民", category=Category.ENVIRONMENT, unit=grid,
+                                          at=T0 + timedelta(hours=i)))
+    finally:
+        svc.places = before
+    [w] = [w for w in await staged(risk, topics.WARNING_RAISED) if w.get("unit_code") == grid]
+    assert w["place_name"] == "同乐社区第二网格" and "同一地点（同乐社区第二网格）" in w["message_zh"]
+    assert grid not in w["message_zh"]
+    assert w["chain_unit_codes"] == [grid, "410105011009", "410105011", "410105"]
+    down = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    assert not await down.refresh() and down.name(grid) is None and down.chain(grid) == [grid]  # by code, never lost
 
 
 async def test_one_organisation_in_several_places(risk) -> None:
@@ -323,3 +370,51 @@ async def test_staff_see_the_risk_and_warnings_of_their_unit_and_below_only(risk
         assert here in await places(street_leader) and there not in await places(street_leader)
         assert {here, there} <= await places(district)
         assert here not in await places(other_leader) and here not in await places(sibling)
+
+
+# --- the leader's red cases (分包领导) and the follow-up visit (回头看) through the HTTP API ------------
+
+
+def bearer(staff_id: str, role: StaffRole = StaffRole.LEADER) -> dict[str, str]:
+    tok = TokenIssuer.dev().issue(staff_id=staff_id, unit="410105001", role=role, unit_path=("410105", "410105001"),
+                                  name="李书记")
+    return {"Authorization": f"Bearer {tok}"}
+
+
+async def test_a_leader_sees_their_red_cases_and_a_visit_completes_the_follow_up(risk) -> None:
+    cid = f"c-{uuid.uuid4().hex[:10]}"
+    assert await deliver(risk, submitted(cid))
+    assert await deliver(risk, LeaderAssigned(**common(cid, T0 + timedelta(hours=1)), leader_staff_id="s-42",
+                                              leader_name="李书记", unit_code="410105001"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
+        mine = (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+        case = next(c for c in mine if c["case_id"] == cid)
+        assert case["case_number"] == f"JSQ-2026-{cid[-6:]}"
+        # red at first; with a leader in charge the rules may lower it: the history shows both
+        assert case["rules"] and all(r["name_zh"] for r in case["rules"]) and case["reason_zh"]
+        assert case["levels"][0]["level"] == "red" and case["followup"] is None
+        assert case["levels"][-1]["level"] == case["level"]
+        other = (await http.get("/api/v1/leader/cases", headers=bearer("s-43"))).json()["cases"]
+        assert cid not in [c["case_id"] for c in other]
+        mediator = await http.get("/api/v1/leader/cases", headers=bearer("s-44", StaffRole.MEDIATOR))
+        assert mediator.status_code == 403
+
+        assert await deliver(risk, CaseClosed(**common(cid, T0 + timedelta(days=3)), unit_code="410105001",
+                                              outcome=Outcome.AGREEMENT, resolved=True,
+                                              applicant_message_zh="已调解成功"))
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "pending" and case["followup"]["due_at"]
+
+        refused = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-43"), json={"note": "别人的案件"})
+        assert refused.status_code == 403
+        short = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"), json={"note": "好"})
+        assert short.status_code == 422
+        r = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"),
+                            json={"note": "入户回访，双方已按协议退还彩礼，关系缓和", "rebounded": False})
+        assert r.status_code == 201, r.text
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "visited" and "关系缓和" in case["visits"][0]["note"]
+    # the visited follow-up does not fall due any more
+    assert await risk.state.service.timers.col.count_documents({"case_id": cid, "state": "pending"}) == 0

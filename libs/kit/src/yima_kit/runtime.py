@@ -13,18 +13,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import SessionRevocations, TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
-from .limits import BodySizeLimit, error_body
+from .errors import install_error_shape
+from .limits import BodySizeLimit
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .ops_metrics import HttpMetricsMiddleware, OpsGauges
@@ -168,18 +167,6 @@ def ops_router(rt: Runtime) -> APIRouter:
     return router
 
 
-def install_http_error_shape(app: FastAPI) -> None:
-    """HTTP errors (401/403 of the staff dependency, 404, 405 …) in the shared shape ``{message, errors}``.
-    A service may install its own handler after this one."""
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else "请求未能处理"
-        code = getattr(exc, "code", None) or f"http_{exc.status_code}"
-        return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
-                            content=error_body(code, detail))
-
-
 def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = True, **kwargs: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -197,7 +184,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
     # Last added = outermost: a body over the limit is refused before any other layer reads it.
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_body_bytes)
-    install_http_error_shape(app)
+    install_error_shape(app)  # one error shape on every service (a service's own handlers may refine it)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

@@ -8,9 +8,11 @@ a district-wide surge) by the top unit only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
 from yima_contracts.codes import StaffRole
 from yima_kit.auth import StaffClaims
 
@@ -36,6 +38,25 @@ def _clean(doc: dict[str, Any]) -> dict[str, Any]:
         if hasattr(v, "isoformat"):
             out[k] = v.isoformat()
     return out
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=4, max_length=1000, description="回访情况（不要写当事人的号码）")
+    rebounded: bool = Field(default=False, description="矛盾有反弹迹象")
+
+
+def _summary(case: dict[str, Any], names: dict[str, str], history: list[dict[str, Any]],
+             followup: dict[str, Any] | None) -> dict[str, Any]:
+    """A red case for its leader: the risk, why (the rules' own words), how the level went, the visits."""
+    return {"case_id": case["_id"], "case_number": case.get("case_number"), "category": case.get("category"),
+            "level": case.get("level"), "score": case.get("score"), "reason_zh": case.get("reason_zh"),
+            "rules": [{"rule_id": r, "name_zh": names.get(r, r)} for r in case.get("rule_ids") or []],
+            "levels": [{"level": a.get("level"), "at": a.get("occurred_at"), "stage": a.get("stage")}
+                       for a in history],
+            "closed": _clean(case["closed"]) if case.get("closed") else None,
+            "followup": _clean(followup) if followup else None,
+            "visits": [_clean(v) for v in case.get("visits", [])]}
 
 
 def router(service: RiskService, require_staff: Any) -> APIRouter:
@@ -90,5 +111,35 @@ def router(service: RiskService, require_staff: Any) -> APIRouter:
                 if len(out) >= limit:
                     break
         return out
+
+    leaders = require_staff(StaffRole.LEADER, StaffRole.ADMIN)
+
+    @r.get("/leader/cases", summary="分包领导：我的红色案件 The caller's red cases (as their named leader)")
+    async def my_red_cases(claims: StaffClaims = leaders) -> dict[str, Any]:
+        names = service.rules.rule_names()
+        out = []
+        async for case in service.cases.find({"leader.staff_id": claims.sub, "ever_red": True}).sort(
+                "submitted_at", -1).limit(200):
+            history = [a async for a in service.assessments.find(
+                {"case_id": case["_id"]}, {"level": 1, "occurred_at": 1, "stage": 1}).sort("occurred_at", 1)]
+            followup = await service.timers.col.find_one({"case_id": case["_id"]})
+            out.append(_summary(case, names, history, followup))
+        return {"staff_id": claims.sub, "cases": out}
+
+    @r.post("/cases/{case_id}/visits", status_code=201,
+            summary="回头看：登记回访 The leader records a follow-up visit")
+    async def record_visit(case_id: str, body: VisitIn, claims: StaffClaims = leaders) -> dict[str, Any]:
+        case = await service.cases.find_one({"_id": case_id}, {"leader": 1, "ever_red": 1})
+        if not case or not case.get("ever_red"):
+            raise HTTPException(404, "未找到该红色风险案件")
+        if (case.get("leader") or {}).get("staff_id") != claims.sub:
+            raise HTTPException(403, "只有本案的包案领导可以登记回访")
+        now = datetime.now(UTC)
+        visit = {"at": now, "by": claims.sub, "name": claims.name, "note": body.note, "rebounded": body.rebounded}
+        await service.cases.update_one({"_id": case_id}, {"$push": {"visits": visit}})
+        # a visit made before the follow-up falls due is the follow-up: the timer does not fire any more
+        await service.timers.col.update_one({"case_id": case_id, "state": "pending"},
+                                            {"$set": {"state": "visited", "visited_at": now}})
+        return {"case_id": case_id, "visit": _clean(visit)}
 
     return r

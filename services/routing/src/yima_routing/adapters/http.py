@@ -8,14 +8,22 @@ assigned and what lies below it): a case of another unit answers 404, the same a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
-from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel, StaffRole, UnitKind
+from yima_contracts.codes import (
+    CATEGORY_NAMES_ZH,
+    RISK_LEVEL_NAMES_ZH,
+    Category,
+    Channel,
+    RiskLevel,
+    StaffRole,
+    UnitKind,
+)
 from yima_contracts.personal import mask_name, mask_numbers_in_text, mask_phone
 from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
@@ -23,8 +31,9 @@ from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
 
 from ..accounts import Accounts, LoginError, check_complexity, normalise_staff_id
+from ..core.deadlines import working_days_between
 from ..core.directory import Docking, Staff, SubKind, Unit
-from ..core.rules import RuleSet
+from ..core.rules import CaseFacts, RuleSet, decide
 from ..service import OPEN, Refused, RoutingService
 from . import slip_pdf
 from .mongo_directory import DirectoryConflict, DirectoryStore
@@ -108,6 +117,12 @@ class RulesIn(BaseModel):
     reason: str = Field(min_length=2, max_length=300)
 
 
+class DryRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, Any] = Field(description="the rule set to try, as for PUT /admin/rules")
+    days: int = Field(default=30, ge=1, le=366, description="the cases submitted in this many past days")
+
+
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=1, max_length=200)
@@ -129,6 +144,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
            audit: AuditLog, rules_store: RulesStore, *, trust_forwarded_for: bool = False) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     staff = rt.require_staff
+    any_staff = staff()
     own_session = staff(password_change_ok=True)  # the password change, logout and refresh
     admin = staff(StaffRole.ADMIN)
     auditor = staff(StaffRole.ADMIN, StaffRole.ANALYST)
@@ -360,6 +376,42 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         service.rules = new
         return {"version": new.version}
 
+    @r.post("/admin/rules/dry-run", summary="试运行：新规则对近期案件的影响 What a rule change would do")
+    async def dry_run(body: DryRunIn, claims: StaffClaims = admin) -> Any:
+        """Each case submitted in the past ``days``, decided by the active rules and by the tried ones: which
+        would go elsewhere. Nothing is written but the audit record."""
+        try:
+            new = RuleSet.model_validate(body.rules)
+        except ValueError:
+            return error(422, "invalid_rules", "规则格式不正确", "rules")
+        if problems := check_against(new, service.directory):
+            return error(422, "invalid_rules", "；".join(problems)[:300], "rules")
+        d, old = service.directory, service.rules
+        since = service.now() - timedelta(days=body.days)
+        total, changed = 0, []
+        async for c in service.cases.find({"facts.submitted_at": {"$gte": since}, "risk": {"$exists": True}},
+                                          {"facts": 1, "risk": 1}).limit(20000):
+            f = c["facts"]
+            facts = CaseFacts(Channel(f["channel"]), Category(f["category"]), RiskLevel(c["risk"]["level"]),
+                              f.get("location_unit_code") or f.get("located_unit_code"), f.get("party_count"),
+                              f.get("amount_yuan"))
+            a, b = decide(facts, old, d), decide(facts, new, d)
+            total += 1
+            if (a.unit.code, a.rule_id, a.working_days) != (b.unit.code, b.rule_id, b.working_days):
+                changed.append({"case_id": c["_id"], "case_number": f["case_number"], "category": f["category"],
+                                "risk_level": c["risk"]["level"], "from_unit_code": a.unit.code,
+                                "from_unit_name": a.unit.name, "from_rule": a.rule_id, "to_unit_code": b.unit.code,
+                                "to_unit_name": b.unit.name, "to_rule": b.rule_id,
+                                "from_working_days": a.working_days, "to_working_days": b.working_days})
+        await service.run(lambda tx: audit.append(tx.session, actor=claims, action="rules.dry_run",
+                                                  object_type="ruleset", object_id=new.version,
+                                                  detail=f"{len(changed)}/{total}"))
+        moved: dict[str, int] = {}
+        for x in changed:
+            moved[x["to_unit_code"]] = moved.get(x["to_unit_code"], 0) + 1
+        return {"active_version": old.version, "tried_version": new.version, "days": body.days, "cases": total,
+                "changed": len(changed), "to_units": moved, "examples": changed[:200]}
+
     @r.get("/admin/audit/verify", summary="校验审计日志哈希链 Verify the audit chain")
     async def verify_audit(claims: StaffClaims = auditor) -> Any:
         ok, n, bad = await audit.verify()
@@ -383,17 +435,25 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                 "new": a["state"] == "assigned", "overdue": overdue, "paused": a.get("paused", False),
                 "due_at": a["due_at"], "assigned_at": a["assigned_at"], "round": a["round"],
                 "supervision_done": a.get("sup_done", []),
+                "due_provisional": a.get("due_provisional", False), "pause_reason": a.get("pause_reason"),
+                "working_days_left": None if a.get("paused") else (
+                    -working_days_between(a["due_at"], now) if overdue else working_days_between(now, a["due_at"])),
+                "urged": sum(1 for h in a.get("history", []) if h.get("change") == "urged"),
             })
         items.sort(key=lambda i: (_RISK_ORDER.get(i["risk_level"], 3), not i["overdue"], not i["new"], i["due_at"]))
         returned = []
         if scope == "supervised":
             async for c in service.cases.find({"pending_dispatch.supervisor_unit_code": code}).limit(200):
                 p = c["pending_dispatch"]
-                suggested = service.suggest(c)
+                suggested = service.suggest_decision(c)
                 returned.append({"case_id": c["_id"], "case_number": c["facts"]["case_number"],
+                                 "category": c["facts"].get("category"),
+                                 "risk_level": (c.get("risk") or {}).get("level"),
                                  "returned_by": p["returned_by"], "reason": p["reason"], "at": p["at"],
                                  "excluded_units": c.get("excluded_units", []),
-                                 "suggested_unit_code": suggested.code if suggested else None})
+                                 "suggested_unit_code": suggested.unit.code if suggested else None,
+                                 "suggested_rule_id": suggested.rule_id if suggested else None,
+                                 "suggested_reason_zh": suggested.reason_zh if suggested else None})
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="queue.read", object_type="unit",
                                                   object_id=code, detail=scope))
         return {"unit_code": code, "scope": scope, "items": items, "awaiting_redispatch": returned}
@@ -490,11 +550,49 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         return await act(claims, "assignment.resume", "assignment", assignment_id,
                          lambda tx: service.resume(claims, assignment_id, body.reason, tx))
 
+    @r.post("/assignments/{assignment_id}/urge", summary="催办（督办单位，须说明理由） Press the unit now")
+    async def urge(assignment_id: str, body: Reason, claims: StaffClaims = supervising) -> Any:
+        return await act(claims, "assignment.urge", "assignment", assignment_id,
+                         lambda tx: service.urge(claims, assignment_id, body.reason, tx))
+
+    @r.post("/assignments/{assignment_id}/escalate", summary="提级办理（督办单位，须说明理由） Escalate by hand")
+    async def escalate(assignment_id: str, body: Reason, claims: StaffClaims = supervising) -> Any:
+        aid = await act(claims, "assignment.escalate", "assignment", assignment_id,
+                        lambda tx: service.escalate(claims, assignment_id, body.reason, tx))
+        return {"assignment_id": aid}
+
+    @r.get("/units/{code}/joint", summary="吹哨报到：本单位牵头或被召集的联合处置 A unit's joint actions")
+    async def joint_list(code: str, claims: StaffClaims = working) -> Any:
+        if not can_see(claims, code):
+            raise Refused(403, "out_of_scope", "只能查看本单位（及下级单位）的联合处置")
+        out = []
+        async for j in service.joints.find({"$or": [{"lead_unit_code": code}, {f"units.{code}": {"$exists": True}}]}
+                                           ).sort("at", -1).limit(200):
+            case = await service.cases.find_one({"_id": j["case_id"]}, {"facts.case_number": 1})
+            out.append({"joint_id": j["_id"], "case_id": j["case_id"],
+                        "case_number": ((case or {}).get("facts") or {}).get("case_number"),
+                        "lead_unit_code": j["lead_unit_code"], "reason": j["reason"], "at": j["at"],
+                        "report_by": j["report_by"], "units": j["units"], "lead": j["lead_unit_code"] == code})
+        return {"unit_code": code, "joint": out}
+
     @r.post("/cases/{case_id}/joint", summary="吹哨报到：召集联合处置 Summon units")
     async def summon(case_id: str, body: Summon, claims: StaffClaims = supervising) -> Any:
         jid = await act(claims, "case.joint_summon", "case", case_id,
                         lambda tx: service.summon(claims, case_id, body.unit_codes, body.reason, tx))
         return {"joint_id": jid}
+
+    @r.get("/units/{code}/joint", summary="本单位待报到的吹哨报到 A unit's open summons")
+    async def open_summons(code: str, claims: StaffClaims = any_staff) -> Any:
+        if not can_see(claims, code):
+            raise Refused(404, "not_found", "没有这个单位或无权查看")
+        return {"unit_code": code, "items": await service.open_summons(code)}
+
+    @r.get("/joint/{joint_id}", summary="吹哨报到详情（牵头及被召集单位） A summons and who reported")
+    async def one_summons(joint_id: str, claims: StaffClaims = any_staff) -> Any:
+        j = await service.summons(joint_id)
+        if j is None or not any(can_see(claims, u) for u in [j["lead_unit_code"], *j["units"]]):
+            raise Refused(404, "not_found", "没有找到该吹哨报到")
+        return j
 
     @r.post("/joint/{joint_id}/report", summary="被召集单位报到 Report in")
     async def report(joint_id: str, body: ReportIn, claims: StaffClaims = working) -> Any:
