@@ -77,7 +77,9 @@ ARG SERVICE
 # A fixed numeric uid/gid: Kubernetes can only verify runAsNonRoot against a numeric USER.
 RUN groupadd --system --gid 10001 yima \
     && useradd --system --uid 10001 --gid yima --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin yima
+       --shell /usr/sbin/nologin yima \
+    && mkdir -p /run/yima-keys && chown 10001:10001 /run/yima-keys && chmod 0750 /run/yima-keys
+# ^ where docker-compose's keys job writes this deployment's keys (a new volume takes this owner)
 
 # Owned by root and read-only for the service user: the code can't be changed by the process running it.
 COPY --from=builder /app/.venv /app/.venv

@@ -194,6 +194,15 @@ class CaseAssigned(Event):
     rule_id: str = Field(max_length=64, description="the routing rule that fired")
     reason_zh: str = Field(max_length=500)
     due_at: UtcDatetime
+    unit_path: list[UnitCode] = Field(
+        default_factory=list, max_length=12,
+        description="codes from the top of the hierarchy down to the assigned unit: the units above may see the "
+                    "case (other services scope their staff views with it; empty from older producers)")
+    supervisor_unit_path: list[UnitCode] = Field(default_factory=list, max_length=12,
+                                                 description="the same for the supervising unit")
+    location_unit_path: list[UnitCode] = Field(
+        default_factory=list, max_length=12,
+        description="the same for the unit where the dispute arose (location.unit_code), when known")
 
 
 class UnitCaseAssigned(Event):

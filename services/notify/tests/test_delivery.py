@@ -410,6 +410,10 @@ async def test_inboxes_are_protected(notify) -> None:
             assert wrong.status_code == 404 and wrong.json()["errors"][0]["code"] == "not_found"
         locked = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
         assert locked.status_code == 429
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=notify, client=("10.9.8.7", 4000)),
+                                     base_url="http://notify") as applicant:  # the stranger's lock is not theirs
+            own = await applicant.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
+            assert own.status_code == 200, own.text
 
         assert (await http.get("/api/v1/inbox/unit")).status_code == 401
         mine = TokenIssuer.dev().issue(staff_id="s1", unit=UNIT, role=StaffRole.MEDIATOR)
@@ -427,6 +431,11 @@ async def test_inboxes_are_protected(notify) -> None:
         r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": "http://x.example/h"},
                            headers={"Authorization": f"Bearer {other}"})
         assert r.status_code == 403
+        admin = {"Authorization": f"Bearer {TokenIssuer.dev().issue(staff_id='a0', unit=UNIT, role=StaffRole.ADMIN)}"}
+        for url in ("http://hooks.example.gov.cn/h", "https://169.254.169.254/latest", "https://127.0.0.1:8025/h",
+                    "https://user:pw@hooks.example.gov.cn/h"):  # not https, or a host nobody allowed
+            r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": url}, headers=admin)
+            assert r.status_code == 422 and r.json()["errors"][0]["code"] == "webhook_not_allowed", url
 
         # staff calls are in notify's own audit chain, refusals too; the applicant's inbox (its path holds the
         # tracking code) never is, even when a token comes along
@@ -439,11 +448,12 @@ async def test_inboxes_are_protected(notify) -> None:
             ("s2", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, False),
             ("s1", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, True),
             ("s2", "PUT /api/v1/units/{unit_code}/contacts", UNIT, False),
+            *[("a0", "PUT /api/v1/units/{unit_code}/contacts", UNIT, False)] * 4,
         ]
         assert "ABCD" not in str([d async for d in audit.find()])
         boss = TokenIssuer.dev().issue(staff_id="a1", unit=UNIT, role=StaffRole.ADMIN)
         v = await http.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {boss}"})
-        assert v.json() == {"intact": True, "records": 5, "first_bad": None}
+        assert v.json() == {"intact": True, "records": 9, "first_bad": None}
 
 
 async def _wechat_fails_for_good(notify, rounds: int = 10) -> None:

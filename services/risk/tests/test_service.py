@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from yima_contracts import CaseFeedback, CaseSubmitted, Party, topics
+from yima_contracts import CaseAssigned, CaseFeedback, CaseSubmitted, Party, topics
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, StaffRole
 from yima_contracts.events import Location, Respondent
 from yima_contracts.intake_events import CaseUpdated
@@ -70,6 +70,7 @@ async def deliver(app, event) -> bool:
         "case.submitted.v1": svc.on_submitted, "case.updated.v1": svc.on_updated,
         "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
         "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
+        "case.assigned.v1": svc.on_assigned,
         "mediation.session_held.v1": svc.on_session_held,
     }[event.event_type]
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
@@ -274,7 +275,7 @@ async def test_http_shows_the_rule_set_and_guards_a_case(risk) -> None:
         assert (await http.get(f"/api/v1/cases/{cid}/risk")).status_code == 401
         other = issuer.issue(staff_id="s-1", unit="410105002001", role=StaffRole.DISPATCHER)
         r = await http.get(f"/api/v1/cases/{cid}/risk", headers={"Authorization": f"Bearer {other}"})
-        assert r.status_code == 403
+        assert r.status_code == 404  # another unit's case: as one that does not exist
         own = issuer.issue(staff_id="s-2", unit=COMMUNITY, role=StaffRole.MEDIATOR)
         r = await http.get(f"/api/v1/cases/{cid}/risk", headers={"Authorization": f"Bearer {own}"})
         assert r.status_code == 200
@@ -322,6 +323,53 @@ async def test_a_corrected_category_and_an_emergency_re_assess(risk) -> None:
     assert flagged[-1]["rules_fired"][0]["evidence"] == ["字段 emergency=true（应急联办）"]
     idx = await risk.state.runtime.db["warning_index"].find_one({"_id": cid})
     assert idx["category"] == "marriage_family"
+
+
+async def test_staff_see_the_risk_and_warnings_of_their_unit_and_below_only(risk) -> None:
+    """A community's grid worker or leader sees neither another street's case nor the district's warnings."""
+    street, other_street = "410105001", "410105002"
+    here, there = f"{street}{uuid.uuid4().int % 900 + 100:03d}", f"{other_street}{uuid.uuid4().int % 900 + 100:03d}"
+    cases = {}
+    for unit, st in ((here, street), (there, other_street)):
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):  # three at one place: a place_cluster warning there
+            await deliver(risk, submitted(cid, "工厂夜里排放刺鼻气味", category=Category.ENVIRONMENT, unit=unit,
+                                          at=T0 + timedelta(hours=i)))
+            await deliver(risk, CaseAssigned(
+                **common(cid, T0 + timedelta(hours=i, minutes=1)), assignment_id=f"a-{cid}", unit_code=unit,
+                unit_name="社区", supervisor_unit_code=st, supervisor_unit_name="街道",
+                category=Category.ENVIRONMENT, risk_level="blue", rule_id="r", reason_zh="按属地", due_at=T0,
+                unit_path=["410105", st, unit], supervisor_unit_path=["410105", st],
+                location_unit_path=["410105", st, unit]))
+        cases[unit] = ids[0]
+    issuer = TokenIssuer.dev()
+
+    def h(unit: str, role: StaffRole, path: list[str]) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issuer.issue(staff_id=f"s-{role.value}", unit=unit, role=role,
+                                                          unit_path=path)}
+
+    own = h(here, StaffRole.GRID_WORKER, ["410105", street, here])
+    street_leader = h(street, StaffRole.LEADER, ["410105", street])
+    other_leader = h(other_street, StaffRole.LEADER, ["410105", other_street])
+    sibling = h(f"{street}099", StaffRole.DISPATCHER, ["410105", street, f"{street}099"])  # same street
+    district = h("410105", StaffRole.ANALYST, ["410105"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
+        async def status(case_id: str, who: dict[str, str]) -> int:
+            return (await http.get(f"/api/v1/cases/{case_id}/risk", headers=who)).status_code
+
+        assert [await status(cases[here], w) for w in (own, street_leader, district)] == [200, 200, 200]
+        assert [await status(cases[here], w) for w in (other_leader, sibling)] == [404, 404]
+        assert await status(cases[there], own) == 404
+
+        async def places(who: dict[str, str]) -> set[str]:
+            r = await http.get("/api/v1/warnings", params={"limit": 500}, headers=who)
+            assert r.status_code == 200, r.text
+            return {w.get("unit_code") for w in r.json()}
+
+        assert here in await places(own) and there not in await places(own)
+        assert here in await places(street_leader) and there not in await places(street_leader)
+        assert {here, there} <= await places(district)
+        assert here not in await places(other_leader) and here not in await places(sibling)
 
 
 # --- the leader's red cases (分包领导) and the follow-up visit (回头看) through the HTTP API ------------

@@ -32,18 +32,21 @@ def error_body(errors: list[dict[str, Any]], message: str | None = None) -> dict
     return {"message": message or (errors[0]["message"] if errors else "请求未能处理"), "errors": errors}
 
 
-def http_error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def http_error_response(status: int, detail: Any, headers: dict[str, str] | None = None,
+                        code: str | None = None) -> JSONResponse:
     """An ``HTTPException`` in the one shape: its detail when it speaks Chinese (our own), else a Chinese phrase."""
     own = detail if isinstance(detail, str) and not detail.isascii() else None
     message = own or HTTP_MESSAGES_ZH.get(status, "请求未能处理")
     return JSONResponse(status_code=status, headers=headers,
-                        content=error_body([{"field": "", "code": f"http_{status}", "message": message}], message))
+                        content=error_body([{"field": "", "code": code or f"http_{status}", "message": message}],
+                                           message))
 
 
 def install_error_shape(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return http_error_response(exc.status_code, exc.detail, getattr(exc, "headers", None))
+        return http_error_response(exc.status_code, exc.detail, getattr(exc, "headers", None),
+                                   getattr(exc, "code", None))  # e.g. the staff dependency's password_change_required
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import Actor, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
+from yima_contracts import Actor, CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
 from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
@@ -83,6 +83,7 @@ class RiskService:
         self.assessments = db["assessments"]
         self.index = db["warning_index"]
         self.warnings = db["warnings"]
+        self.unit_paths = db["unit_paths"]  # unit code → codes from the top down (learnt from case.assigned)
         self.corrections = db["corrections"]  # staff corrections of a level: audit, statistics, training examples
         self.opinion = opinion
         self.client, self.outbox, self.audit = client, outbox, audit
@@ -99,6 +100,20 @@ class RiskService:
         await self.timers.setup()
 
     # --- facts in ------------------------------------------------------------------------------------
+
+    async def on_assigned(self, event: CaseAssigned, tx: Tx) -> None:
+        """Where the case sits in the hierarchy: the staff views are scoped by it (a unit and the ones above)."""
+        paths = {code: path for code, path in (
+            (event.unit_code, event.unit_path), (event.supervisor_unit_code, event.supervisor_unit_path))
+            if path}
+        known = {p[i]: p[:i + 1] for p in (event.unit_path, event.supervisor_unit_path, event.location_unit_path)
+                 for i in range(len(p))}
+        sets = {f"unit_paths.{code}": path for code, path in paths.items()}
+        sets["assigned_units"] = [event.unit_code, event.supervisor_unit_code]
+        await self.cases.update_one({"_id": event.case_id}, {"$set": sets}, upsert=True, session=tx.session)
+        for code, path in known.items():
+            await self.unit_paths.update_one({"_id": code}, {"$set": {"path": path}}, upsert=True,
+                                             session=tx.session)
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
         s = tx.session

@@ -261,6 +261,10 @@ class RoutingService:
             **common, assignment_id=assignment_id, unit_code=unit.code, unit_name=unit.name,
             supervisor_unit_code=sup.code, supervisor_unit_name=sup.name, category=Category(f["category"]),
             risk_level=risk, rule_id=rule_id, reason_zh=reason_zh[:500], due_at=due_at,
+            unit_path=list(self.directory.unit_path(unit.code)),
+            supervisor_unit_path=list(self.directory.unit_path(sup.code)),
+            location_unit_path=list(self.directory.unit_path(f["location_unit_code"]))
+            if f.get("location_unit_code") else [],
         ))
         tx.emit(topics.unit_topic(unit.code), UnitCaseAssigned(
             **common, assignment_id=assignment_id, unit_code=unit.code, unit_name=unit.name,

@@ -1,4 +1,10 @@
-"""Risk's HTTP API: the active rule set (public), a case's assessments and the early warnings (staff)."""
+"""Risk's HTTP API: the active rule set (public), a case's assessments and the early warnings (staff).
+
+Scoped like routing's staff API: a staff member sees the risk of a case that sits in their unit, and — for the
+roles that supervise (admin, leader, dispatcher) and analysts — in a unit below theirs. Where a case sits
+comes from ``case.assigned`` (the units' paths); a case of another unit answers 404, as one that does not
+exist. A warning is seen by the units on its place's path; one without a place (a respondent across places,
+a district-wide surge) by the top unit only."""
 
 from __future__ import annotations
 
@@ -12,8 +18,18 @@ from yima_kit.auth import StaffClaims
 
 from ..service import RiskService
 
-# Roles that see every case's risk (the evidence holds rule words only, never the description or a name).
-_WIDE_ROLES = (StaffRole.ADMIN, StaffRole.LEADER, StaffRole.ANALYST)
+# Roles that also see what lies below their unit.
+_DOWNWARD = (StaffRole.ADMIN, StaffRole.LEADER, StaffRole.DISPATCHER, StaffRole.ANALYST)
+
+
+def may_see(claims: StaffClaims, unit_code: str | None, path: list[str] | tuple[str, ...] | None) -> bool:
+    if not unit_code:
+        return False
+    if len(claims.unit_path) == 1 and claims.unit_path[0] == claims.unit and claims.role in _DOWNWARD:
+        return True  # the top unit (the district): everything lies below it
+    if unit_code == claims.unit:
+        return True
+    return claims.role in _DOWNWARD and claims.unit in tuple(path or ())
 
 
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
@@ -62,12 +78,12 @@ def router(service: RiskService, require_staff: Any) -> APIRouter:
     @r.get("/cases/{case_id}/risk", summary="案件风险等级与历次评估 A case's risk and its assessments")
     async def case_risk(case_id: str, claims: StaffClaims = any_staff) -> dict[str, Any]:
         case = await service.cases.find_one({"_id": case_id})
-        if not case or not case.get("submitted"):
-            raise HTTPException(404, "未找到该案件的风险评估")
         units = {case.get("unit_code"), case.get("handling_unit"), (case.get("leader") or {}).get("unit_code"),
-                 (case.get("closed") or {}).get("unit_code")} - {None}
-        if claims.role not in _WIDE_ROLES and claims.unit not in units:
-            raise HTTPException(403, "无权查看其他单位的案件")
+                 (case.get("closed") or {}).get("unit_code"), *(case.get("assigned_units") or [])} - {None} \
+            if case else set()
+        paths: dict[str, list[str]] = (case or {}).get("unit_paths") or {}
+        if not case or not case.get("submitted") or not any(may_see(claims, u, paths.get(u)) for u in units):
+            raise HTTPException(404, "未找到该案件的风险评估")  # another unit's case: as if there were none
         history = [_clean(d) async for d in service.assessments.find({"case_id": case_id}).sort("occurred_at", 1)]
         current = {k: case.get(k) for k in ("level", "own_level", "score", "rule_ids", "ruleset_version", "stage",
                                             "reason_zh", "needs_review", "lowered_by_staff")}
@@ -81,7 +97,20 @@ def router(service: RiskService, require_staff: Any) -> APIRouter:
     async def warnings(
         limit: int = Query(50, ge=1, le=500), claims: StaffClaims = any_staff
     ) -> list[dict[str, Any]]:
-        return [_clean(d) async for d in service.warnings.find().sort("raised_at", -1).limit(limit)]
+        top = len(claims.unit_path) <= 1
+        out: list[dict[str, Any]] = []
+        paths: dict[str, list[str]] = {}
+        async for d in service.warnings.find().sort("raised_at", -1).limit(5000):
+            place = d.get("unit_code")
+            if place and place not in paths:
+                known = await service.unit_paths.find_one({"_id": place})
+                paths[place] = (known or {}).get("path") or [place]
+            visible = may_see(claims, place, paths.get(place)) if place else (top and claims.role in _DOWNWARD)
+            if visible:
+                out.append(_clean(d))
+                if len(out) >= limit:
+                    break
+        return out
 
     leaders = require_staff(StaffRole.LEADER, StaffRole.ADMIN)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yima_contracts import CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
+from yima_contracts import CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.risk_events import FollowupDue, RiskCorrected, WarningRaised
@@ -24,6 +24,11 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
         """Assess a new case's risk (red / yellow / blue) with the rules that fired; check early warnings."""
         await service.on_submitted(event, tx)
+
+    @consumers.subscribe(topics.CASE_ASSIGNED, CaseAssigned, name="case_assigned")
+    async def on_case_assigned(event: CaseAssigned, tx: Tx) -> None:
+        """Learn where the case sits (the units' paths): staff see the risk of their unit's cases and below."""
+        await service.on_assigned(event, tx)
 
     @consumers.subscribe(topics.CASE_UPDATED, CaseUpdated, name="case_updated")
     async def on_case_updated(event: CaseUpdated, tx: Tx) -> None:

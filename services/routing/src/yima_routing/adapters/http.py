@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from yima_contracts.codes import (
     CATEGORY_NAMES_ZH,
     RISK_LEVEL_NAMES_ZH,
@@ -30,7 +30,7 @@ from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
 
-from ..accounts import Accounts, LoginError, check_complexity
+from ..accounts import Accounts, LoginError, check_complexity, normalise_staff_id
 from ..core.deadlines import working_days_between
 from ..core.directory import Docking, Staff, SubKind, Unit
 from ..core.rules import CaseFacts, RuleSet, decide
@@ -58,7 +58,8 @@ class Login(BaseModel):
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    old_password: str = Field(min_length=1, max_length=200)
+    current_password: str = Field(min_length=1, max_length=200,
+                                  validation_alias=AliasChoices("current_password", "old_password"))
     new_password: str = Field(min_length=1, max_length=200)
 
 
@@ -140,10 +141,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts: Accounts,
-           audit: AuditLog, rules_store: RulesStore) -> APIRouter:
+           audit: AuditLog, rules_store: RulesStore, *, trust_forwarded_for: bool = False) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     staff = rt.require_staff
     any_staff = staff()
+    own_session = staff(password_change_ok=True)  # the password change, logout and refresh
     admin = staff(StaffRole.ADMIN)
     auditor = staff(StaffRole.ADMIN, StaffRole.ANALYST)
     working = staff(*WORKING)
@@ -179,12 +181,17 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
             u.model_dump(mode="json", exclude_defaults=True) for u in d.units.values()
             if (kind is None or u.kind is kind) and (parent is None or u.parent == parent)]}
 
+    def source_of(request: Request) -> str:
+        if trust_forwarded_for and (fwd := request.headers.get("x-forwarded-for", "")):
+            return fwd.split(",")[0].strip()[:64]
+        return request.client.host if request.client else "unknown"
+
     @r.post("/auth/login", summary="工作人员登录 Staff login (argon2id, lockout, TOTP for admins)")
-    async def login(body: Login) -> Any:
+    async def login(body: Login, request: Request) -> Any:
         try:
-            result = await accounts.login(body.username, body.password, body.totp)
+            result = await accounts.login(body.username, body.password, body.totp, source_of(request))
         except LoginError as exc:
-            who, code = body.username.strip().lower()[:64], exc.code
+            who, code = normalise_staff_id(body.username)[:64], exc.code
             await service.run(lambda tx: audit.append(tx.session, actor=who, action="auth.login",
                                                       object_type="staff", object_id=who, success=False,
                                                       detail=code))
@@ -193,30 +200,53 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                                                   object_type="staff", object_id=result["staff_id"]))
         return result
 
-    @r.post("/auth/refresh", summary="续期登录凭证 Refresh the token of a session in use")
-    async def refresh(claims: StaffClaims = any_staff) -> Any:
+    @r.post("/auth/refresh", summary="续期登录凭证 Refresh the token of a session in use (idle sessions end)")
+    async def refresh(claims: StaffClaims = own_session) -> Any:
         try:
-            return await accounts.refresh(claims.sub, claims.mfa)
+            return await accounts.refresh(claims)
         except LoginError as exc:
             return error(exc.status, exc.code, exc.message)
 
-    @r.post("/auth/password", summary="修改本人密码 Change my password")
-    async def change_password(body: PasswordChange, claims: StaffClaims = any_staff) -> Any:
+    @r.post("/auth/password", summary="修改本人密码（首次登录必须修改） Change my password",
+            description="`{current_password, new_password}`. Every session of the account ends; the answer "
+                        "carries a new token (as login) for a new session. While `must_change_password` is "
+                        "true, every other staff endpoint answers 403 `password_change_required`.")
+    async def change_password(body: PasswordChange, claims: StaffClaims = own_session) -> Any:
         try:
-            await accounts.change_password(claims.sub, body.old_password, body.new_password)
+            result = await accounts.change_password(claims, body.current_password, body.new_password)
         except LoginError as exc:
-            return error(exc.status, exc.code, exc.message, "new_password")
+            field = "current_password" if exc.code == "invalid_credentials" else "new_password"
+            code = exc.code
+            await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.change_password",
+                                                      object_type="staff", object_id=claims.sub, success=False,
+                                                      detail=code))
+            return error(exc.status, exc.code, exc.message, field)
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.change_password",
                                                   object_type="staff", object_id=claims.sub))
-        return {"changed": True}
+        return result
+
+    @r.post("/auth/logout", summary="退出登录（会话失效） Log out: the session's tokens stop working")
+    async def logout(claims: StaffClaims = own_session) -> Any:
+        await accounts.logout(claims)
+        await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.logout",
+                                                  object_type="staff", object_id=claims.sub))
+        return {"logged_out": True}
 
     # --- admin API -------------------------------------------------------------------------------------
 
     def admin_scope(claims: StaffClaims, unit_code: str | None) -> None:
+        """The admin's unit or one below it, by the directory as it is now (not the token's path)."""
         if not claims.mfa:
             raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
         if unit_code is None or not can_see(claims, unit_code):
             raise Refused(403, "out_of_scope", "只能管理本单位及下级单位")
+
+    def district_only(claims: StaffClaims, what: str) -> None:
+        if not claims.mfa:
+            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        own = service.directory.get(claims.unit)
+        if own is None or own.parent is not None:
+            raise Refused(403, "out_of_scope", f"只有区级管理员可以{what}")
 
     @r.put("/admin/units/{code}", summary="新增或修改单位（留痕、版本化） Create or change a unit")
     async def put_unit(code: str, body: UnitIn, claims: StaffClaims = admin) -> Any:
@@ -232,7 +262,15 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
             return error(422, "parent_cycle", "上级单位不能是本单位或其下级单位", "parent")
 
         async def work(tx: Tx) -> int:
-            admin_scope(claims, body.parent if d.get(code) is None else code)
+            old = d.get(code)
+            # Before: the unit as it is must be in scope (a new one: where it is created).
+            admin_scope(claims, body.parent if old is None else code)
+            # After: a unit moved (or created) must land in scope; the admin's own unit cannot move at all,
+            # so nobody lifts a unit, their own included, above what they administer.
+            if old is None or body.parent != old.parent:
+                if code == claims.unit:
+                    raise Refused(403, "out_of_scope", "不能变更本单位的上级单位，请联系上级管理员")
+                admin_scope(claims, body.parent)
             try:
                 return await store.put("unit", code, data, expected_version=body.expected_version,
                                        actor=claims.sub, reason=body.reason, session=tx.session)
@@ -245,35 +283,48 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/staff/{staff_id}", summary="新增或修改工作人员（留痕、版本化） Create or change staff")
     async def put_staff(staff_id: str, body: StaffIn, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)  # once, here: the lookup, the write and the audit use this
         if service.directory.get(body.unit) is None:
             return error(422, "unknown_unit", "所属单位不存在", "unit")
         data = body.model_dump(mode="json", exclude={"expected_version", "reason"})
         try:
-            Staff.model_validate({"id": staff_id.lower(), **data})
+            Staff.model_validate({"id": staff_id, **data})
         except ValueError:
             return error(422, "invalid_staff", "人员编号只能含小写字母、数字、-、_、.（2–64位）", "staff_id")
+        old = service.directory.staff.get(staff_id)
 
         async def work(tx: Tx) -> int:
-            admin_scope(claims, body.unit)
-            old = service.directory.staff.get(staff_id)
             if old is not None:
-                admin_scope(claims, old.unit)
+                admin_scope(claims, old.unit)  # before: the person as they are
+            admin_scope(claims, body.unit)  # after: where they will be
+            if old is not None and staff_id == claims.sub and (body.role is not old.role or body.unit != old.unit):
+                raise Refused(403, "out_of_scope", "不能变更本人的岗位或所属单位，请联系上级管理员")
             try:
-                return await store.put("staff", staff_id.lower(), data, expected_version=body.expected_version,
+                return await store.put("staff", staff_id, data, expected_version=body.expected_version,
                                        actor=claims.sub, reason=body.reason, session=tx.session)
             except DirectoryConflict as exc:
                 raise Refused(409, "version_conflict", "该人员信息已被他人修改，请刷新后重试") from exc
 
         version = await act(claims, "directory.put_staff", "staff", staff_id, work)
+        if old is not None and (not body.active or body.role is not old.role or body.unit != old.unit):
+            await accounts.revoke_staff(staff_id)  # their tokens carry the old role and unit
         await store.load()
-        return {"id": staff_id.lower(), "version": version}
+        return {"id": staff_id, "version": version}
 
     @r.get("/admin/history/{object_id}", summary="单位或人员的变更历史 Versioned change history")
     async def history(object_id: str, claims: StaffClaims = admin) -> Any:
+        unit = service.directory.get(object_id)
+        person = service.directory.staff.get(normalise_staff_id(object_id))
+        where = unit.code if unit is not None else person.unit if person is not None else None
+        if where is None or not can_see(claims, where):
+            raise Refused(404, "not_found", "没有该单位或人员的变更记录")
+        if person is not None and unit is None:
+            object_id = person.id
         return {"object_id": object_id, "changes": await store.history(object_id)}
 
     @r.post("/admin/staff/{staff_id}/password", summary="重置工作人员初始密码 Set an initial password")
     async def set_password(staff_id: str, body: NewPassword, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)
         s = service.directory.staff.get(staff_id)
         admin_scope(claims, s.unit if s else None)
         if (msg := check_complexity(body.password)) is not None:
@@ -285,6 +336,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.post("/admin/staff/{staff_id}/totp", summary="绑定/重置动态口令 Enrol TOTP (returns otpauth URI)")
     async def totp(staff_id: str, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)
         s = service.directory.staff.get(staff_id)
         admin_scope(claims, s.unit if s else None)
         uri = await accounts.enrol_totp(staff_id)
@@ -294,8 +346,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/calendar/{day}", summary="录入未公布年度的节假日/调休（暂定） Enter a provisional day")
     async def put_calendar_day(day: date, body: CalendarDay, claims: StaffClaims = admin) -> Any:
-        if not claims.mfa:
-            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        district_only(claims, "录入节假日")
         await act(claims, "calendar.put_day", "calendar", day.isoformat(),
                   lambda tx: service.set_calendar_day(claims, day, body.workday, body.reason, tx))
         changed = await service.recompute_provisional()
@@ -307,10 +358,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/rules", summary="发布新版分流规则（区级管理员） Publish a new rule set")
     async def put_rules(body: RulesIn, claims: StaffClaims = admin) -> Any:
-        if not claims.mfa:
-            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
-        if len(claims.unit_path) > 1:
-            raise Refused(403, "out_of_scope", "只有区级管理员可以发布分流规则")
+        district_only(claims, "发布分流规则")
         try:
             new = RuleSet.model_validate(body.rules)
         except ValueError:
