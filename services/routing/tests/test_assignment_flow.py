@@ -254,7 +254,7 @@ async def test_a_summoned_department_sees_its_summons_and_reports_from_its_own_s
     assert item["case_id"] == case_id and item["lead_unit_code"] == HUANGHE and item["reason_zh"].startswith("机耕路")
     assert item["case_number"] and item["report_by"]
     other = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=routing.token("jsq-rsj-01"))
-    assert other.status_code == 404  # another department does not read this one's summons
+    assert other.status_code == 403  # another department does not read this one's summons (out of scope)
 
     # 住建局's own system answers on Kafka (the consumer's handler, as the broker would deliver it)
     report = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-ZJJ",

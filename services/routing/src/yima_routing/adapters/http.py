@@ -561,7 +561,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                         lambda tx: service.escalate(claims, assignment_id, body.reason, tx))
         return {"assignment_id": aid}
 
-    @r.get("/units/{code}/joint", summary="吹哨报到：本单位牵头或被召集的联合处置 A unit's joint actions")
+    @r.get("/units/{code}/joint", summary="吹哨报到：牵头、被召集及待报到 A unit's joint actions and open summons")
     async def joint_list(code: str, claims: StaffClaims = working) -> Any:
         if not can_see(claims, code):
             raise Refused(403, "out_of_scope", "只能查看本单位（及下级单位）的联合处置")
@@ -573,19 +573,15 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                         "case_number": ((case or {}).get("facts") or {}).get("case_number"),
                         "lead_unit_code": j["lead_unit_code"], "reason": j["reason"], "at": j["at"],
                         "report_by": j["report_by"], "units": j["units"], "lead": j["lead_unit_code"] == code})
-        return {"unit_code": code, "joint": out}
+        # joint: every joint action the unit leads or was summoned to (the console); items: its open summons,
+        # each with what to report (a department's own system)
+        return {"unit_code": code, "joint": out, "items": await service.open_summons(code)}
 
     @r.post("/cases/{case_id}/joint", summary="吹哨报到：召集联合处置 Summon units")
     async def summon(case_id: str, body: Summon, claims: StaffClaims = supervising) -> Any:
         jid = await act(claims, "case.joint_summon", "case", case_id,
                         lambda tx: service.summon(claims, case_id, body.unit_codes, body.reason, tx))
         return {"joint_id": jid}
-
-    @r.get("/units/{code}/joint", summary="本单位待报到的吹哨报到 A unit's open summons")
-    async def open_summons(code: str, claims: StaffClaims = any_staff) -> Any:
-        if not can_see(claims, code):
-            raise Refused(404, "not_found", "没有这个单位或无权查看")
-        return {"unit_code": code, "items": await service.open_summons(code)}
 
     @r.get("/joint/{joint_id}", summary="吹哨报到详情（牵头及被召集单位） A summons and who reported")
     async def one_summons(joint_id: str, claims: StaffClaims = any_staff) -> Any:
