@@ -113,7 +113,7 @@ async def test_every_step_once_per_recipient_and_channel_across_sigkills(
         mine = {}
         for r in records:
             v = json.loads(r.value)
-            if v["case_id"] in cases:
+            if v.get("case_id") in cases:  # the topic is shared with other tests (and their controls)
                 mine[v["case_id"]] = v
         return mine if len(mine) == len(cases) else None
 
