@@ -7,6 +7,13 @@ mark re-publishes; consumers are idempotent by ``event_id``.
 
 Only one relay per service publishes at a time (a lease in Mongo), so per-case order is kept even
 with several replicas.
+
+Idle cost (ADR 0060): the relay sleeps until a unit of work of its own process commits an entry
+(:meth:`Outbox.committed`), else it looks again after a wait that doubles from ``poll_seconds`` up to
+``idle_max_seconds`` (entries written by another process of the service wait at most that long). The
+lease is renewed by ``_id`` only when half of it has run out, never on every round. A published entry
+keeps only what idempotency and debugging need (id, topic, key, event type and id, trace headers, times):
+its payload — which may carry personal data in clear — is removed when it is marked published.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +30,7 @@ from typing import Any
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import SpanKind
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -42,6 +50,7 @@ LEASES = "leases"
 class Outgoing:
     topic: str
     event: Event
+    trace: dict[str, str] | None = None  # the trace context when it was emitted (else: the one at staging)
 
 
 def kafka_headers(event: Event) -> dict[str, str]:
@@ -87,13 +96,17 @@ class Outbox:
                 "key": o.event.case_id,
                 "event_type": o.event.event_type,
                 "payload": o.event.model_dump_json(),
-                "headers": {**kafka_headers(o.event), **trace_headers},
+                "headers": {**kafka_headers(o.event), **(o.trace or trace_headers)},
                 "created_at": datetime.now(UTC),
                 "published_at": None,
             }
             for o in items
         ]
         await self._col.insert_many(docs, session=session, ordered=True)
+
+    def committed(self) -> None:
+        """Entries were committed in this process: wake the relay (the unit of work calls this after commit;
+        waking it before would let it look before the entries are visible)."""
         self.wakeup.set()
 
     async def pending(self, limit: int) -> list[dict[str, Any]]:
@@ -101,41 +114,67 @@ class Outbox:
         return [d async for d in cursor]
 
     async def mark_published(self, ids: list[str]) -> None:
-        await self._col.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})
+        # The payload goes (it may hold personal data in clear); id, topic, key, headers and times stay.
+        await self._col.update_many({"_id": {"$in": ids}},
+                                    {"$set": {"published_at": datetime.now(UTC)}, "$unset": {"payload": ""}})
 
 
 class Lease:
-    """A named lease in Mongo: at most one holder at a time; expires if the holder dies."""
+    """A named lease in Mongo: at most one holder at a time; expires if the holder dies.
+
+    Cheap to hold: while more than half of it is left (by this process's monotonic clock) ``acquire`` answers
+    without the database; then it renews with an update by ``_id`` and owner. Only a process that does not
+    hold it asks for an expired one (or creates it)."""
 
     def __init__(self, db: AsyncDatabase[Any], name: str, ttl: timedelta = timedelta(seconds=10)) -> None:
         self._col = db[LEASES]
         self.name = name
         self.ttl = ttl
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._renewed_at: float | None = None  # monotonic time of our last successful write of the lease
+
+    def _left(self) -> float:
+        if self._renewed_at is None:
+            return 0.0
+        return self.ttl.total_seconds() - (time.monotonic() - self._renewed_at)
 
     async def acquire(self) -> bool:
+        if self._left() > self.ttl.total_seconds() / 2:
+            return True
+        started = time.monotonic()
         now = datetime.now(UTC)
+        mine = {"$set": {"owner": self.owner, "expires_at": now + self.ttl}}
+        self._renewed_at = None
+        # 1. ours (held, or lapsed while we were idle and nobody took it): renew by _id and owner
+        if (await self._col.update_one({"_id": self.name, "owner": self.owner}, mine)).matched_count:
+            self._renewed_at = started
+            return True
+        # 2. someone else's that expired: take it over
+        if await self._col.find_one_and_update({"_id": self.name, "expires_at": {"$lt": now}}, mine,
+                                               projection={"_id": 1}) is not None:
+            self._renewed_at = started
+            return True
+        # 3. nobody's yet
         try:
-            doc = await self._col.find_one_and_update(
-                {"_id": self.name, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "expires_at": now + self.ttl}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            await self._col.insert_one({"_id": self.name, "owner": self.owner, "expires_at": now + self.ttl})
         except DuplicateKeyError:
-            return False  # someone else holds it (the upsert collided with their document)
-        return doc is not None and doc.get("owner") == self.owner
+            return False  # someone else holds it
+        self._renewed_at = started
+        return True
 
     async def release(self) -> None:
+        self._renewed_at = None
         await self._col.delete_one({"_id": self.name, "owner": self.owner})
 
 
 class OutboxRelay:
-    def __init__(self, outbox: Outbox, broker: KafkaBroker, lease: Lease, poll_seconds: float = 0.5) -> None:
+    def __init__(self, outbox: Outbox, broker: KafkaBroker, lease: Lease, poll_seconds: float = 0.5,
+                 idle_max_seconds: float = 10.0) -> None:
         self._outbox = outbox
         self._broker = broker
         self._lease = lease
         self._poll = poll_seconds
+        self._idle_max = max(idle_max_seconds, poll_seconds)
         self._task: asyncio.Task[None] | None = None
 
     async def publish_pending(self, batch: int = 200) -> int:
@@ -158,19 +197,26 @@ class OutboxRelay:
         return len(done)
 
     async def run_forever(self) -> None:
+        wait = self._poll
         while True:
+            # Cleared BEFORE the round: a commit during the round sets it again and the wait below returns at once.
+            self._outbox.wakeup.clear()
             try:
                 if await self._lease.acquire():
-                    n = await self.publish_pending()
-                    if n:
+                    if await self.publish_pending():
+                        wait = self._poll
                         continue  # more may be waiting: drain before sleeping
+                else:
+                    wait = self._idle_max  # another replica publishes; look again when its lease could lapse
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: keep trying, never lose the entries
                 log.warning("outbox relay round failed", error=type(exc).__name__, detail=str(exc)[:200])
-            self._outbox.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=self._poll)
+            try:
+                await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=wait)
+                wait = self._poll  # woken by a commit of this process
+            except TimeoutError:
+                wait = min(wait * 2, self._idle_max)  # idle: look less and less often
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="outbox-relay")

@@ -27,6 +27,7 @@ from .mongo import connect, ensure_ttl_index, ping
 from .outbox import Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
+from .uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -42,6 +43,7 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumers: EventConsumers
+    uow: UnitOfWork
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
     on_start: list[Hook] = field(default_factory=list)
@@ -62,7 +64,9 @@ class Runtime:
         client = connect(settings.mongo_url)
         db = client[settings.db_name]
         outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
-        relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds)
+        relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds,
+                            settings.outbox_idle_max_seconds)
+        uow = UnitOfWork(client, outbox)
         consumers = EventConsumers(
             service=settings.service_name,
             broker=broker,
@@ -71,6 +75,8 @@ class Runtime:
             outbox=outbox,
             max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
+            batch_max=settings.consumer_batch_max,
+            uow=uow,
         )
         if settings.environment == "production" and not (settings.sm4_key_hex and settings.auth_public_keys):
             # The development keys are public (they are in this repository): a production process that fell
@@ -82,7 +88,7 @@ class Runtime:
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
         require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff)
+        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()

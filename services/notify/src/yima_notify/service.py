@@ -100,6 +100,7 @@ class NotifyService:
         self.cipher = cipher
         self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
+        self.on_queued: Callable[[], None] = lambda: None  # the delivery worker's wake-up (set by the worker)
         self._static_contacts: dict[str, dict[str, str]] = (
             json.loads(self.settings.unit_contacts_json) if self.settings.unit_contacts_json.strip() else {}
         )
@@ -331,6 +332,8 @@ class NotifyService:
                 change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.get("phone") else "expired"}
             await self.notifications.update_one({"_id": w["_id"], "state": "awaiting_contact"}, {"$set": change},
                                                 session=tx.session)
+            if change["state"] == "queued":
+                tx.after_commit(self.on_queued)
 
     # --- staging ---------------------------------------------------------------------------------------
 
@@ -409,6 +412,8 @@ class NotifyService:
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
         await self.notifications.insert_one(doc, session=tx.session)
+        if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
+            after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
         return nid
 
     @staticmethod

@@ -18,7 +18,6 @@ from uuid import uuid4
 
 import chinese_calendar
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import (
     Actor,
@@ -43,8 +42,8 @@ from yima_contracts.routing_events import (
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import PermanentError, Tx
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox
+from yima_kit.uow import UnitOfWork
 
 from .core import supervision
 from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
@@ -118,14 +117,7 @@ class RoutingService:
         """A use case outside a consumer: one transaction, its events staged in the outbox."""
         client, outbox = self.client, self.outbox
         assert client is not None and outbox is not None
-
-        async def tx_work(session: AsyncClientSession) -> Any:
-            tx = Tx(session)
-            result = await work(tx)
-            await outbox.add(session, tx.emitted)
-            return result
-
-        return await in_transaction(client, tx_work)
+        return await UnitOfWork(client, outbox).run(work)
 
     # --- consumers ---------------------------------------------------------------------------------
 

@@ -43,9 +43,13 @@ class Sweeper:
 
     async def _claim(self) -> dict[str, Any] | None:
         now = self.now()
+        due = {"sup_active": True, "paused": False, "sup_next_at": {"$lte": now},
+               "$or": [{"sup_claimed_until": None}, {"sup_claimed_until": {"$lt": now}}]}
+        # A read first (the idle sweep's whole cost): a findAndModify is a write, taken only when work is due.
+        if await self.service.assignments.find_one(due, {"_id": 1}) is None:
+            return None
         return await self.service.assignments.find_one_and_update(
-            {"sup_active": True, "paused": False, "sup_next_at": {"$lte": now},
-             "$or": [{"sup_claimed_until": None}, {"sup_claimed_until": {"$lt": now}}]},
+            due,
             {"$set": {"sup_claimed_until": now + self.claim_for, "sup_claimed_by": self.owner}},
             sort=[("sup_next_at", 1)],
             projection={"sup_next_step": 1},
@@ -56,8 +60,11 @@ class Sweeper:
         """Claim the earliest document whose ``due`` time has come and that nobody holds (``claimed`` is a
         lease: a sweeper that died lets it lapse and another takes the reminder over)."""
         now = self.now()
+        query = {**match, due: {"$lte": now}, "$or": [{claimed: None}, {claimed: {"$lt": now}}]}
+        if await col.find_one(query, {"_id": 1}) is None:  # a read first: see _claim
+            return None
         return await col.find_one_and_update(
-            {**match, due: {"$lte": now}, "$or": [{claimed: None}, {claimed: {"$lt": now}}]},
+            query,
             {"$set": {claimed: now + self.claim_for}},
             sort=[(due, 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
         )
