@@ -91,8 +91,8 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
             ids = await asyncio.gather(*(one(i) for i in range(cases)))
         submitted_in = time.monotonic() - t1
         # drained: every case assigned (routing's ledger) and every text of every case sent (notify's ledger)
-        notify_db = client[f"{prefix}notify"]
-        routing_db = client[f"{prefix}routing"]
+        notify_db = client[f"{prefix}yima_notify"]
+        routing_db = client[f"{prefix}yima_routing"]
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             assigned = await routing_db["assignments"].count_documents({"case_id": {"$in": ids}})
