@@ -28,6 +28,8 @@ from bson import json_util
 from pymongo import AsyncMongoClient
 from yima_contracts import topics
 from yima_devstack.kafka_tools import keyed, produce, read_topic, wait_for
+from yima_devstack.services import service_env
+from yima_notify.devgateway import DevGateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -35,12 +37,19 @@ COMMUNITY = "410105001001"
 
 # (database suffix, collection) → why a scan of it is fine: it is small and does not grow with cases.
 SCAN_ALLOWED: dict[tuple[str, str], str] = {
+    ("yima_routing", "units"): "the district's org directory, read whole at start and on refresh (hundreds of units)",
+    ("yima_routing", "staff"): "the directory's staff accounts, read whole with it",
+    ("yima_routing", "calendar"): "the working-day calendar, one document per published year",
 }
 
 
 def case_body(phone: str, text: str) -> dict[str, Any]:
     return {"channel": "self_service", "applicant": {"name": "欧阳娜娜", "phone": phone}, "description": text,
             "location": {"unit_code": COMMUNITY}}
+
+
+async def _texts(gw: DevGateway) -> bool:
+    return len(gw.at("/sms")) >= 1 and bool([d for d in gw.delivered if "/hooks/" in d.path])
 
 
 def read_log(directory: Path) -> list[str]:
@@ -84,8 +93,30 @@ async def drive_one_case(platform, yima_infra) -> None:
         assert (await http.get(f"/api/v1/track/{code}", params={"check": "0000"})).status_code == 404
 
 
-async def test_every_query_the_services_send_is_served_by_an_index(platform, yima_infra, query_log_dir: Path):
+@pytest.fixture
+def notify_texts(platform, yima_infra, query_log_dir: Path):
+    """notify with its SMS and webhook channels on the dev gateway, so the delivery worker's queries run too."""
+    gw = DevGateway().start()
+    base = {"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05", "YIMA_MONGO_QUERY_LOG_DIR": str(query_log_dir)}
+    proc = platform.procs["notify"]
+    proc.stop()
+    proc.start(service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix, extra={
+        **base, "YIMA_NOTIFY_SMS_URL": f"{gw.url}/sms", "YIMA_NOTIFY_QUIET_HOURS": "",
+        "YIMA_NOTIFY_UNIT_CONTACTS_JSON": json.dumps({"*": {"webhook_url": f"{gw.url}/hooks/{{unit}}"}}),
+    }))
+    platform.wait_healthy(timeout=120)
+    yield gw
+    proc.stop()
+    proc.start(service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix,
+                           extra=base))
+    platform.wait_healthy(timeout=120)
+    gw.stop()
+
+
+async def test_every_query_the_services_send_is_served_by_an_index(platform, yima_infra, query_log_dir: Path,
+                                                                   notify_texts):
     await drive_one_case(platform, yima_infra)
+    await wait_for(lambda: _texts(notify_texts), timeout=60)
     await asyncio.sleep(3)  # the idle loops (relays, delivery worker, sweepers, timers) take a few turns
     recorded: dict[str, dict[str, Any]] = {}
     for line in read_log(query_log_dir):

@@ -69,6 +69,11 @@ class Outbox:
 
     async def setup(self) -> None:
         await self._col.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
+        # The lease's renew ({_id, owner}) and take-over ({_id, expires_at}) filters: the MongoDB-wire stand-in's
+        # planner uses an index only when it holds every field of the filter (ADR 0060).
+        leases = self._col.database[LEASES]
+        await leases.create_index([("_id", ASCENDING), ("owner", ASCENDING)])
+        await leases.create_index([("_id", ASCENDING), ("expires_at", ASCENDING)])
         # Published rows go after the retention period (MongoDB's TTL monitor); a row not yet published has no
         # published_at and is never removed, so nothing unsent is lost.
         await ensure_ttl_index(self._col, "published_at", int(self.retention.total_seconds()), "published_ttl")

@@ -30,6 +30,7 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
         await service.setup()
         await audit.setup()
         await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
+        await rt.db[TRACK_FAILURES].create_index([("key", 1), ("expires_at", 1)])
         if run_worker:
             rt.background.extend(delivery.start())
 

@@ -171,8 +171,8 @@ class DeliveryWorker:
         if check_at is not None and now < check_at:
             return None
         ttl = timedelta(seconds=self.s.claim_ttl_seconds)
-        oldest = await self.col.find_one({"channel": channel, "state": "sending", "owner": {"$ne": self.owner}},
-                                         {"claimed_at": 1}, sort=[("claimed_at", 1)])
+        oldest = await self.col.find_one({"channel": channel, "state": "sending"}, {"claimed_at": 1},
+                                         sort=[("claimed_at", 1)])
         if oldest is None or _aware(oldest["claimed_at"]) + ttl > now:
             self._stale_check_at[channel] = _aware(oldest["claimed_at"]) + ttl if oldest else now + ttl / 2
             return None
@@ -202,9 +202,10 @@ class DeliveryWorker:
             [("not_before", 1), ("created_at", 1), ("seq", 1)]).limit(n)]
         if not ids:
             return []
-        await self.col.update_many({**due, "_id": {"$in": ids}},
+        # queued = nobody's (owner None): the ones another replica claimed meanwhile do not match
+        await self.col.update_many({"owner": None, "state": "queued", "_id": {"$in": ids}},
                                    {"$set": {"state": "sending", "owner": self.owner, "claimed_at": now}})
-        mine = [d async for d in self.col.find({"_id": {"$in": ids}, "owner": self.owner, "state": "sending"}).sort(
+        mine = [d async for d in self.col.find({"owner": self.owner, "state": "sending", "_id": {"$in": ids}}).sort(
             [("created_at", 1), ("seq", 1)])]
         batches: dict[str, list[dict[str, Any]]] = {}
         for d in mine:
@@ -221,15 +222,16 @@ class DeliveryWorker:
         now = self.clock()
         mine = {"owner": self.owner, "claimed_at": now}
         # the next due message (a retry keeps its batch; a new one may gather a digest).
-        query: dict[str, Any] = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
-        if skip_addresses:
-            query["address_key"] = {"$nin": sorted(skip_addresses)}  # one batch per person per round
         anchor = await self.col.find_one_and_update(
-            query,
+            {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
             {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), ("created_at", 1), ("seq", 1)],
             return_document=ReturnDocument.AFTER,
         )
         if anchor is None:
+            return None
+        if skip_addresses and anchor["address_key"] in skip_addresses:
+            # This round already sends to this person: put it back as it was; the next round takes it.
+            await self._release(anchor, anchor["not_before"])
             return None
         if anchor.get("batch_id"):
             await self.col.update_many({"batch_id": anchor["batch_id"], "state": "queued"},
@@ -266,16 +268,21 @@ class DeliveryWorker:
         claim has not expired yet) or waits for a retry due soon. Behind a long backoff (an outage) it does not
         wait: a queue of texts each waiting out the previous one's whole retry cycle would come hours late.
         Returns when to look again, or None to go ahead."""
-        created = anchor["created_at"]
+        created, seq = anchor["created_at"], anchor.get("seq")
         soon = now + timedelta(seconds=self.s.claim_ttl_seconds)
-        earlier = await self.col.find_one({
-            "channel": channel, "address_key": anchor["address_key"],
-            "$and": [
-                {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "seq": {"$lt": anchor.get("seq")}}]},
-                {"$or": [{"state": "sending"},
-                         {"state": "queued", "batch_id": {"$ne": None}, "not_before": {"$lte": soon}}]},
-            ],
-        }, {"state": 1, "claimed_at": 1, "not_before": 1})
+        # One indexed read of the person's texts still on their way (few); the conditions in code (the
+        # MongoDB-wire stand-in's planner cannot serve an $or through an index).
+        earlier = None
+        async for d in self.col.find({"channel": channel, "address_key": anchor["address_key"],
+                                      "state": {"$in": ["sending", "queued"]}},
+                                     {"state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1, "seq": 1,
+                                      "batch_id": 1}):
+            before = d["created_at"] < created or (d["created_at"] == created and seq is not None
+                                                   and d.get("seq") is not None and d["seq"] < seq)
+            if before and (d["state"] == "sending" or (d.get("batch_id") is not None
+                                                       and _aware(d["not_before"]) <= soon)):
+                earlier = d
+                break
         if earlier is None:
             return None
         if earlier["state"] == "sending":  # taken over at the claim's expiry, or done sooner by a live replica
@@ -357,10 +364,10 @@ class DeliveryWorker:
 
         async def work(tx: Tx) -> int:
             still = {d["_id"] async for d in self.col.find(
-                {"_id": {"$in": ids}, "owner": self.owner, "state": "sending"}, {"_id": 1}, session=tx.session)}
+                {"owner": self.owner, "state": "sending", "_id": {"$in": ids}}, {"_id": 1}, session=tx.session)}
             if not still:
                 return 0
-            await self.col.update_many({"_id": {"$in": sorted(still)}, "owner": self.owner, "state": "sending"},
+            await self.col.update_many({"owner": self.owner, "state": "sending", "_id": {"$in": sorted(still)}},
                                        {"$set": {"state": "delivered", "delivered_at": now, "owner": None}},
                                        session=tx.session)
             for d in docs:
@@ -385,7 +392,7 @@ class DeliveryWorker:
         due = self.clock() + backoff(attempts, self.s.retry_base_seconds, self.s.retry_max_seconds)
         key = batch[0].get("batch_id") or batch[0]["_id"]  # a retry keeps its batch (members and key)
         await self.col.update_many(
-            {"_id": {"$in": [d["_id"] for d in batch]}, "owner": self.owner, "state": "sending"},
+            {"owner": self.owner, "state": "sending", "_id": {"$in": [d["_id"] for d in batch]}},
             {"$set": {"state": "queued", "not_before": due, "owner": None, "claimed_at": None, "attempts": attempts,
                       "last_error": error[:300], "batch_id": key}},
         )

@@ -30,6 +30,7 @@ class MongoCaseRepository:
         await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self.sessions_col.create_index([("case_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
+        await self.track_failures.create_index([("tracking_hash", ASCENDING), ("expires_at", ASCENDING)])
 
     async def next_case_seq(self, key: str, session: AsyncClientSession | None = None) -> int:
         # One atomic findAndModify, outside the submission's transaction (ADR 0060): concurrent submissions
