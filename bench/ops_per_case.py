@@ -56,7 +56,24 @@ async def submit(http: httpx.AsyncClient, url: str, i: int, run: str) -> str:
     return str(r.json()["case_id"])
 
 
-async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path) -> None:
+async def print_profile(client: AsyncMongoClient[Any], prefix: str, cases: int) -> None:
+    """Where the operations went (the server's profiler, level 2 during the load): per collection and kind."""
+    counts: dict[str, int] = {}
+    for name in await client.list_database_names():
+        if not name.startswith(prefix):
+            continue
+        await client[name].command("profile", 0)
+        async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1}):
+            cmd = p.get("command") or {}
+            kind = next(iter(cmd), p.get("op", "?")) if isinstance(cmd, dict) else p.get("op", "?")
+            key = f"{p.get('ns', name).removeprefix(prefix)} {p.get('op')}/{kind}"
+            counts[key] = counts.get(key, 0) + 1
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1])[:40]:
+        print(f"  {n / cases:6.2f}/case  {key}")
+
+
+async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,
+                  profile: bool = False) -> None:
     from yima_notify.devgateway import DevGateway
 
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
@@ -82,6 +99,10 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         idle_rate = {k: v / idle_secs for k, v in idle.items()}
 
         run = uuid.uuid4().hex[:6]
+        if profile:
+            for name in await client.list_database_names():
+                if name.startswith(prefix):
+                    await client[name].command("profile", 2)
         t1, c1 = time.monotonic(), await opcounters(client)
         sem = asyncio.Semaphore(concurrency)
         async with httpx.AsyncClient(timeout=120) as http:
@@ -111,10 +132,13 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         net = {k: load[k] - idle_rate[k] * elapsed for k in KINDS}
         net["command"] -= probes
         total = sum(net.values())
-        print(f"cases: {cases} (concurrency {concurrency}); submitted in {submitted_in:.1f}s, drained in {elapsed:.1f}s")
+        print(f"cases: {cases} (concurrency {concurrency}); submitted in {submitted_in:.1f}s, "
+              f"drained in {elapsed:.1f}s")
         print(f"idle: {sum(idle_rate.values()):.1f} ops/s  " +
               "  ".join(f"{k}={v:.2f}" for k, v in idle_rate.items()))
         print(f"per case: {total / cases:.1f} ops  " + "  ".join(f"{k}={v / cases:.1f}" for k, v in net.items()))
+        if profile:
+            await print_profile(client, prefix, cases)
     finally:
         await client.close()
         platform.stop()
@@ -126,16 +150,17 @@ if __name__ == "__main__":
     ap.add_argument("--cases", type=int, default=40)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--idle", type=float, default=20)
+    ap.add_argument("--profile", action="store_true", help="also print where the operations went (profiler)")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="yima-ops-logs-"))
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
         ep = Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])
-        asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs))
+        asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile))
     else:
         infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")))
         infra.install()
         try:
-            asyncio.run(measure(infra.start(), args.cases, args.concurrency, args.idle, logs))
+            asyncio.run(measure(infra.start(), args.cases, args.concurrency, args.idle, logs, args.profile))
         finally:
             infra.stop()
     print(f"service logs: {logs}")

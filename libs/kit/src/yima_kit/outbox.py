@@ -33,7 +33,7 @@ from opentelemetry.trace import SpanKind
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 from yima_contracts import Event, headers
 
 from . import metrics, tracing
@@ -64,6 +64,7 @@ def kafka_headers(event: Event) -> dict[str, str]:
 class Outbox:
     def __init__(self, db: AsyncDatabase[Any], retention: timedelta = timedelta(days=30)) -> None:
         self._col = db[OUTBOX]
+        self.collection = self._col
         self.wakeup = asyncio.Event()
         self.retention = retention
 
@@ -180,7 +181,9 @@ class OutboxRelay:
         self._lease = lease
         self._poll = poll_seconds
         self._idle_max = max(idle_max_seconds, poll_seconds)
+        self.batch = 200
         self._task: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
 
     async def publish_pending(self, batch: int = 200) -> int:
         """Publish one batch in order; returns how many were published. Stops at the first failure."""
@@ -208,9 +211,13 @@ class OutboxRelay:
             self._outbox.wakeup.clear()
             try:
                 if await self._lease.acquire():
-                    if await self.publish_pending():
-                        wait = self._poll
-                        continue  # more may be waiting: drain before sleeping
+                    n = await self.publish_pending(self.batch)
+                    if n >= self.batch:
+                        continue  # more are waiting: drain before sleeping
+                    if n:
+                        # Less than a batch: all there was. A commit meanwhile has set the wake-up, so the wait
+                        # below returns at once; otherwise no empty look right after.
+                        wait = self._idle_max
                 else:
                     wait = self._idle_max  # another replica publishes; look again when its lease could lapse
             except asyncio.CancelledError:
@@ -223,10 +230,39 @@ class OutboxRelay:
             except TimeoutError:
                 wait = min(wait * 2, self._idle_max)  # idle: look less and less often
 
-    def start(self) -> None:
+    async def follow_changes(self) -> None:
+        """Wake the relay on every entry committed by ANY process (a change stream on the outbox), for a relay
+        that runs apart from the service's API and consumers (role ``relay-outbox``). A server without change
+        streams (a standalone mongod) leaves the relay to its polling."""
+        while True:
+            try:
+                async with await self._outbox.collection.watch(
+                        [{"$match": {"operationType": "insert"}}], max_await_time_ms=int(self._idle_max * 1000)
+                ) as stream:
+                    log.info("outbox relay follows the outbox's change stream")
+                    async for _ in stream:
+                        self._outbox.wakeup.set()
+            except asyncio.CancelledError:
+                raise
+            except OperationFailure as exc:
+                if exc.code in (40573, 40324, 115):  # no replica set / unsupported: poll only
+                    log.warning("no change streams here: the outbox relay polls", code=exc.code)
+                    return
+                log.warning("outbox change stream failed; following again", error=type(exc).__name__)
+            except Exception as exc:
+                log.warning("outbox change stream failed; following again", error=type(exc).__name__)
+            await asyncio.sleep(self._idle_max)
+
+    def start(self, *, follow_changes: bool = False) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="outbox-relay")
+        if follow_changes:
+            self._follower = asyncio.create_task(self.follow_changes(), name="outbox-follower")
 
     async def stop(self) -> None:
+        if self._follower:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._follower
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -102,7 +102,10 @@ class Runtime:
         else:
             await self.broker.connect()
         if relay:
-            self.relay.start()
+            follow = self.settings.outbox_follow_changes
+            # Apart from the consumers (role relay-outbox), nothing in this process wakes the relay: follow the
+            # outbox's change stream. With them (serve), their commits wake it directly.
+            self.relay.start(follow_changes=(not consume) if follow is None else follow)
         log.info("service started", consume=consume, relay=relay)
 
     async def stop(self) -> None:

@@ -68,6 +68,11 @@ class KitSettings(BaseSettings):
         description="outbox relay: longest wait when idle (the wait doubles from the poll interval up to this); "
                     "bounds the delay of an entry written by another process",
     )
+    outbox_follow_changes: bool | None = Field(
+        default=None, validation_alias=_env("YIMA_OUTBOX_FOLLOW_CHANGES"),
+        description="outbox relay: wake on the outbox's change stream (writes of other processes); "
+                    "unset = only when the relay runs without this process's consumers (role relay-outbox)",
+    )
     consumer_batch_max: int = Field(
         default=100, ge=1, validation_alias=_env("YIMA_CONSUMER_BATCH_MAX"),
         description="most messages a consumer takes from one poll and processes in one transaction",

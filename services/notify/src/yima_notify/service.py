@@ -392,8 +392,6 @@ class NotifyService:
         """One ledger entry; inbox delivered at once (same transaction), other channels queued for the worker —
         or, with ``awaiting_contact_until``, parked without an address until the contact comes (or that time)."""
         nid = notification_id(str(event.event_id), rcpt.id, channel)
-        if await self.notifications.find_one({"_id": nid}, {"_id": 1}, session=tx.session):
-            return None
         now = self.clock()
         doc: dict[str, Any] = {
             "_id": nid, "source_event_id": str(event.event_id), "source_event_type": event.event_type,
@@ -406,7 +404,8 @@ class NotifyService:
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)
-            await self.notifications.insert_one(doc, session=tx.session)
+            if not await self._insert_new(doc, tx):
+                return None
             tx.emit(topics.NOTIFICATION_SENT, self.sent_event(doc, event.event_id))
             return nid
         due = max(now, not_before) if not_before else now
@@ -416,10 +415,18 @@ class NotifyService:
                    batch_id=None, owner=None, claimed_at=None)
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
-        await self.notifications.insert_one(doc, session=tx.session)
+        if not await self._insert_new(doc, tx):
+            return None
         if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
             after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
         return nid
+
+    async def _insert_new(self, doc: dict[str, Any], tx: Tx) -> bool:
+        """Write a ledger entry unless it exists — ONE upsert by ``_id`` (a plain insert of a duplicate would abort
+        the transaction, so it used to be a read and an insert). False when it was there already."""
+        res = await self.notifications.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
+                                                  session=tx.session)
+        return res.upserted_id is not None
 
     @staticmethod
     def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:
