@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
@@ -148,6 +149,11 @@ class EventConsumers:
     def _span(self, record: Any, consumer: str) -> Iterator[Span]:
         """A CONSUMER span that continues the message's trace context, so the handler's log lines and the
         events it emits (their ``traceparent``) belong to the message's trace."""
+        span = self._start_span(record, consumer)
+        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
+            yield span
+
+    def _start_span(self, record: Any, consumer: str) -> Span:
         topic = str(getattr(record, "topic", ""))
         key = getattr(record, "key", None)
         attributes: dict[str, Any] = {
@@ -162,15 +168,14 @@ class EventConsumers:
             attributes["messaging.destination.partition.id"] = str(record.partition)
         if getattr(record, "offset", None) is not None:
             attributes["messaging.kafka.offset"] = record.offset
-        with tracing.tracer().start_as_current_span(
+        # exception messages may quote data: never recorded; the type is enough (error.type)
+        return tracing.tracer().start_span(
             f"{topic} process",
             context=tracing.extract(tracing.kafka_trace_headers(getattr(record, "headers", None))),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
-            record_exception=False,  # exception messages may quote data; the type is enough (error.type)
-            set_status_on_exception=False,
-        ) as span:
-            yield span
+            record_exception=False,
+        )
 
     async def _process_batch(self, records: list[Any], model: type[E], handler: Handler[E], consumer: str) -> None:
         items: list[_Item] = []
@@ -222,8 +227,12 @@ class EventConsumers:
     async def _commit_batch(self, items: list[_Item], handler: Handler[E], consumer: str) -> int:
         """Ledger, handlers and emitted events of ``items`` in ONE transaction; returns how many were new."""
         ids = [it.ledger_id for it in items]
+        spans: list[Span] = []  # of the last attempt: ended (exported) only once it committed
 
         async def work(tx: Tx) -> int:
+            for old in spans:  # a retried or rolled-back attempt's spans are never exported
+                old.set_attribute("yima.rolled_back", True)
+            spans.clear()
             ledger = self.db[LEDGER]
             # Look first: a failed insert would abort the whole transaction on the server.
             seen = {d["_id"] async for d in ledger.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session)}
@@ -240,9 +249,11 @@ class EventConsumers:
                 ordered=True, session=tx.session)
             for i in fresh:
                 it = items[i]
-                with self._span(it.record, consumer) as span:
-                    span.set_attributes({"yima.event_type": it.event.event_type,
-                                         "yima.event_id": str(it.event.event_id)})
+                span = self._start_span(it.record, consumer)
+                spans.append(span)
+                span.set_attributes({"yima.event_type": it.event.event_type, "yima.event_id": str(it.event.event_id)})
+                with trace.use_span(span, end_on_exit=False, record_exception=False,
+                                    set_status_on_exception=False):
                     try:
                         await handler(it.event, tx)
                     except Exception as exc:
@@ -251,7 +262,10 @@ class EventConsumers:
                         raise _HandlerFailed(i) from exc
             return len(fresh)
 
-        return await self.uow.run(work)
+        fresh = await self.uow.run(work)
+        for span in spans:
+            span.end()
+        return fresh
 
     # --- one message (split off a batch, or processed alone) ----------------------------------------------
 
