@@ -27,6 +27,7 @@ from yima_contracts.codes import CaseState
 from yima_devstack.infra import Endpoints, LocalInfra
 from yima_kit.consumer import Tx
 from yima_kit.kafka_admin import ensure_topics
+from yima_kit.kafka_auth import client_kwargs
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outgoing
 from yima_kit.runtime import Runtime
@@ -39,7 +40,7 @@ def event(i: int) -> CaseStatusChanged:
 
 
 async def raw_produce(bootstrap: str, topic: str, n: int) -> float:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_kwargs(), acks="all", enable_idempotence=True)
     await p.start()
     try:
         payloads = [event(i).model_dump_json().encode() for i in range(n)]
@@ -52,7 +53,7 @@ async def raw_produce(bootstrap: str, topic: str, n: int) -> float:
 
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_kwargs(), auto_offset_reset="earliest",
                          group_id=f"bench-{uuid.uuid4().hex[:6]}", enable_auto_commit=False)
     await c.start()
     try:
@@ -133,6 +134,8 @@ if __name__ == "__main__":
         infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-bench-")))
         infra.install()
         try:
-            asyncio.run(main(args.n, infra.start()))
+            ep = infra.start()
+            os.environ.update(ep.kafka_auth().as_env())  # the super user, for every client below (ADR 0070)
+            asyncio.run(main(args.n, ep))
         finally:
             infra.stop()

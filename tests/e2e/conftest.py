@@ -24,6 +24,8 @@ def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory, query_log_dir
         log_dir=Path(tmp_path_factory.mktemp("service-logs")),
         db_prefix=prefix,
         ports={n: free_port() for n in SERVICE_PORTS},
+        # Each service with its own Kafka principal, as in production: a missing ACL fails the e2e tests.
+        service_env=yima_infra.service_kafka_env,
     )
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
                       extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05",

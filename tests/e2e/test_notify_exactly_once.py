@@ -69,13 +69,14 @@ def notify_with_channels(platform, yima_infra, gateway, query_log_dir):
         "YIMA_NOTIFY_WORKER_POLL_SECONDS": "0.2",
         "YIMA_NOTIFY_RETRY_BASE_SECONDS": "0.5",
     })
+    env = platform.env_for("notify", env)  # notify's own Kafka principal
     proc = platform.procs["notify"]
     proc.stop()
     proc.start(env)
     yield proc, env
     proc.stop()
-    proc.start(service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix,
-                           extra=base))
+    proc.start(platform.env_for("notify", service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url,
+                                                      db_prefix=platform.db_prefix, extra=base)))
     deadline = time.monotonic() + 120
     while not _healthy(proc.url) and time.monotonic() < deadline:
         time.sleep(0.3)

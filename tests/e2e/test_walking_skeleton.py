@@ -14,7 +14,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from yima_contracts import headers, topics
+from yima_devstack.kafka_security import department_principal
 from yima_devstack.kafka_tools import keyed, produce, read_topic, wait_for
+from yima_kit.kafka_auth import client_kwargs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -42,8 +44,9 @@ async def test_case_flows_to_the_units_topic_and_back_to_the_tracking_view(platf
     assert submitted["category"] == "neighbour"
     assert submitted["case_number"].startswith(f"JSQ-{datetime.now(UTC).year}-")
 
-    # A department's system reads its own topic with a plain Kafka client.
-    records = await read_topic(yima_infra.kafka_bootstrap, topics.unit_topic(COMMUNITY), keyed(case_id))
+    # A department's system reads its own topic with a plain Kafka client and its own credentials.
+    dept = yima_infra.kafka_auth(department_principal(COMMUNITY)) if yima_infra.kafka_users else None
+    records = await read_topic(yima_infra.kafka_bootstrap, topics.unit_topic(COMMUNITY), keyed(case_id), auth=dept)
     order = json.loads(records[0].value)
     assert order["event_type"] == "unit.case_assigned.v1"
     assert order["unit_code"] == COMMUNITY
@@ -51,13 +54,13 @@ async def test_case_flows_to_the_units_topic_and_back_to_the_tracking_view(platf
     assert "tracking_code" not in order  # …but never gets the applicant's tracking code
     assert order["supervisor_unit_code"] == "410105001"  # 丰产路街道 assigned it, so it supervises
 
-    # …and answers on case.feedback with raw JSON, no yima code.
-    await produce(yima_infra.kafka_bootstrap, topics.CASE_FEEDBACK, case_id, {
+    # …and answers on its own feedback topic with raw JSON, no yima code (the only topic it may write).
+    await produce(yima_infra.kafka_bootstrap, topics.unit_feedback_topic(COMMUNITY), case_id, {
         "event_id": str(uuid.uuid4()), "event_type": "case.feedback.v1", "case_id": case_id,
         "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": order["correlation_id"],
         "actor": {"kind": "unit_system", "unit_code": COMMUNITY},
         "assignment_id": order["assignment_id"], "unit_code": COMMUNITY, "kind": "accepted",
-    })
+    }, auth=dept)
 
     code = submitted["tracking_code"]
     async with httpx.AsyncClient(base_url=platform.procs["intake"].url, timeout=10) as http:
@@ -111,7 +114,7 @@ async def test_case_flows_to_the_units_topic_and_back_to_the_tracking_view(platf
 
 
 async def _caught_up(bootstrap: str, group: str, topic: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs())
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -119,7 +122,7 @@ async def _caught_up(bootstrap: str, group: str, topic: str) -> bool:
         await admin.close()
     from aiokafka import AIOKafkaConsumer
 
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_kwargs())
     await c.start()
     try:
         tps = [tp for tp in committed if tp.topic == topic]
@@ -166,3 +169,35 @@ async def test_a_malformed_feedback_goes_to_the_dead_letter_topic(platform, yima
     assert hdrs[headers.DLQ_ERROR_KIND] == b"invalid"
     assert hdrs[headers.DLQ_ORIGINAL_TOPIC] == topics.CASE_FEEDBACK.encode()
     assert b"assignment_id" in hdrs[headers.DLQ_ERROR]
+
+
+async def test_an_answer_naming_another_unit_on_a_units_topic_is_refused(platform, yima_infra, submitted):
+    """Who answered is the unit whose topic it was written to: 人社局's system cannot resolve 黄河社区's case by
+    writing 黄河社区's code into a message on its own topic (dead-lettered; the assignment stays as it was)."""
+    case_id = submitted["case_id"]
+    other = "JSQ-RSJ"  # 金水区人力资源和社会保障局, answers from its own system too
+    records = await read_topic(yima_infra.kafka_bootstrap, topics.unit_topic(COMMUNITY), keyed(case_id))
+    order = json.loads(records[0].value)
+    auth = yima_infra.kafka_auth(department_principal(other)) if yima_infra.kafka_users else None
+    event_id = str(uuid.uuid4())
+    await produce(yima_infra.kafka_bootstrap, topics.unit_feedback_topic(other), case_id, {
+        "event_id": event_id, "event_type": "case.feedback.v1", "case_id": case_id,
+        "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": order["correlation_id"],
+        "actor": {"kind": "unit_system", "unit_code": COMMUNITY},
+        "assignment_id": order["assignment_id"], "unit_code": COMMUNITY, "kind": "resolved",
+    }, auth=auth)
+
+    def forged(records):
+        return [r for r in records if json.loads(r.value).get("event_id") == event_id] or None
+
+    dead = await read_topic(yima_infra.kafka_bootstrap, topics.dlq_topic("routing"), forged)
+    hdrs = dict(dead[0].headers)
+    assert hdrs[headers.DLQ_ERROR_KIND] == b"rejected"
+    assert hdrs[headers.DLQ_ORIGINAL_TOPIC] == topics.unit_feedback_topic(other).encode()
+    mongo = AsyncMongoClient(yima_infra.mongo_url, tz_aware=True)
+    try:
+        a = await mongo[f"{platform.db_prefix}yima_routing"]["assignments"].find_one({"_id": order["assignment_id"]})
+        assert a["state"] != "resolved"
+        assert event_id not in [f["event_id"] for f in a.get("feedback", [])]
+    finally:
+        await mongo.close()

@@ -172,6 +172,10 @@ class CaseRiskAssessed(Event):
     rules_fired: list[RuleHit] = Field(default_factory=list)
     ruleset_version: str = Field(max_length=40)
     reason_zh: str = Field(max_length=500, description="a reason a person can read")
+    needs_review: bool = Field(default=False, description="the statistical second opinion disagrees by a level or "
+                                                          "more: a person should look at the level")
+    staff_corrected: Literal["raised", "lowered", "confirmed"] | None = Field(
+        default=None, description="the level was set by staff (see case.risk_corrected); lowered = for the supervisor")
 
 
 class CaseAssigned(Event):

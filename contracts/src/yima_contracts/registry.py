@@ -38,6 +38,7 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_RATED: (intake_events.CaseRated,),
     topics.CASE_FOLLOWUP_DUE: (risk_events.FollowupDue,),
     topics.WARNING_RAISED: (risk_events.WarningRaised,),
+    topics.CASE_RISK_CORRECTED: (risk_events.RiskCorrected,),
     topics.CASE_SUPERVISION_NOTICE: (routing_events.SupervisionNotice,),
     topics.CASE_ESCALATED: (routing_events.CaseEscalated,),
     topics.CASE_JOINT_SUMMONED: (routing_events.JointSummoned,),

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .codes import Category
+from .codes import Category, RiskLevel
 from .events import Event, UnitCode, UtcDatetime
 
 
@@ -41,4 +41,26 @@ class WarningRaised(Event):
     ruleset_version: str | None = Field(default=None, max_length=40, description="risk rule set that set the threshold")
 
 
-MODELS = (FollowupDue, WarningRaised)
+class RiskCorrected(Event):
+    """A staff member corrected a case's risk level, with a reason (the actor names who). The corrected level is
+    also published as ``case.risk_assessed`` so that routing acts on it; this event is the record for the audit,
+    the statistics and the supervisor. A level LOWERED by staff (``lowered``) is always for the supervisor to see:
+    risk silently downgraded to dodge assessment must not go unnoticed."""
+
+    EVENT_TYPE: ClassVar[str] = "case.risk_corrected.v1"
+    event_type: Literal["case.risk_corrected.v1"] = "case.risk_corrected.v1"
+
+    correction_id: str = Field(max_length=64)
+    level: RiskLevel = Field(description="the level staff set")
+    previous_level: RiskLevel = Field(description="the case's level before the correction")
+    rules_level: RiskLevel = Field(description="what the rules alone say (the first level)")
+    direction: Literal["raised", "lowered", "confirmed"]
+    lowered: bool = Field(description="staff lowered the level: the supervisor must see it")
+    reason_zh: str = Field(min_length=4, max_length=300, description="the stated reason")
+    unit_code: UnitCode = Field(description="unit of the staff member who corrected")
+    case_unit_code: UnitCode | None = Field(default=None, description="the case's place (its supervising unit's)")
+    needs_review: bool = Field(default=False, description="the second opinion had flagged the case for review")
+    ruleset_version: str = Field(max_length=40)
+
+
+MODELS = (FollowupDue, WarningRaised, RiskCorrected)

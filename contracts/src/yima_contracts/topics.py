@@ -11,6 +11,9 @@ import re
 CASE_SUBMITTED = "case.submitted"
 CASE_RISK_ASSESSED = "case.risk_assessed"
 CASE_ASSIGNED = "case.assigned"
+# Deprecated for departments' own systems (docs/adr/0071-per-unit-feedback-topics.md): they answer on
+# unit_feedback_topic(<code>). Written only by principals an ACL names (mediation for the units that work in
+# yima's console; departments during the deprecation period).
 CASE_FEEDBACK = "case.feedback"
 CASE_STATUS = "case.status"
 NOTIFICATION_SENT = "notification.sent"
@@ -21,6 +24,7 @@ CASE_RATED = "case.rated"
 # risk
 CASE_FOLLOWUP_DUE = "case.followup_due"  # 回头看 of a red case after closing
 WARNING_RAISED = "warning.raised"  # 预警: clusters, one respondent, sudden rises
+CASE_RISK_CORRECTED = "case.risk_corrected"  # staff corrected a level (lowered: the supervisor must see it)
 # routing and supervision
 CASE_SUPERVISION_NOTICE = "case.supervision_notice"  # warning / 督办 / second notice / escalated / leader
 CASE_ESCALATED = "case.escalated"
@@ -51,6 +55,23 @@ def unit_topic(unit_code: str) -> str:
     return f"unit.{unit_code}.cases"
 
 
+def unit_feedback_topic(unit_code: str) -> str:
+    """The per-unit feedback topic: ``unit.<unit_code>.feedback``. Only that unit's principal may write it
+    (Kafka ACL), so the topic says who answered (docs/adr/0071-per-unit-feedback-topics.md)."""
+    return unit_topic(unit_code).removesuffix(".cases") + ".feedback"
+
+
+# Routing and risk subscribe to every unit's feedback topic by this regular expression.
+UNIT_FEEDBACK_PATTERN = r"unit\..+\.feedback"
+_UNIT_FEEDBACK_RE = re.compile(r"^unit\.([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.feedback$")
+
+
+def unit_of_feedback_topic(topic: str) -> str | None:
+    """The unit whose feedback topic ``topic`` is, or None when it is no unit's feedback topic."""
+    m = _UNIT_FEEDBACK_RE.match(topic)
+    return m.group(1) if m else None
+
+
 def dlq_topic(service: str) -> str:
     """Dead-letter topic of one service: ``dlq.<service>``."""
     if service not in SERVICES:
@@ -70,6 +91,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_RATED,
     CASE_FOLLOWUP_DUE,
     WARNING_RAISED,
+    CASE_RISK_CORRECTED,
     CASE_SUPERVISION_NOTICE,
     CASE_ESCALATED,
     CASE_JOINT_SUMMONED,

@@ -12,6 +12,7 @@ from yima_contracts import CaseStatusChanged, headers, topics
 from yima_contracts.codes import CaseState
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_kit.consumer import Tx
+from yima_kit.kafka_auth import client_kwargs
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outgoing
 from yima_kit.runtime import Runtime
@@ -83,7 +84,7 @@ async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yim
         tx.emit(f"{topic}.out", status(event.case_id, "结果"))
 
     await rt.start()
-    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await producer.start()
     try:
         good, bad, after = status("case-good"), status("case-bad", "坏"), status("case-after")

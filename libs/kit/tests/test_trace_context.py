@@ -17,6 +17,7 @@ from yima_contracts import CaseStatusChanged, headers, topics
 from yima_contracts.codes import CaseState
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_kit.consumer import PermanentError, Tx
+from yima_kit.kafka_auth import client_kwargs
 from yima_kit.logging import configure_logging, get_logger
 from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outgoing
@@ -147,7 +148,7 @@ async def test_a_consumer_continues_the_trace_of_the_message_it_processes(
         tx.emit(f"{topic}.out", status(event.case_id, "结果"))
 
     await rt.start(relay=True)
-    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await producer.start()
     try:
         traced, untraced = status("case-traced"), status("case-untraced")

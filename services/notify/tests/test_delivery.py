@@ -198,7 +198,7 @@ async def test_a_step_announced_by_its_own_event_reaches_the_applicant_once(noti
     start = datetime.now(UTC) + timedelta(days=2)
     scheduled = MediationScheduled(
         case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="online", starts_at=start,
-        ends_at=start + timedelta(hours=1), join_url="https://meet.example/s1",
+        ends_at=start + timedelta(hours=1), join_url="https://meet.yima.local/s1",
         applicant_message_zh="已为您安排线上视频调解")
     closed = CaseClosed(case_id=case, correlation_id=case, outcome=Outcome.AGREEMENT, unit_code=UNIT, resolved=True,
                         applicant_message_zh="您的纠纷已调解成功并办结")
@@ -532,7 +532,7 @@ async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> N
     start = notify.state.clock() + timedelta(days=2)
     scheduled = MediationScheduled(
         case_id=case, correlation_id=case, session_id="s1", unit_code=UNIT, mode="online", starts_at=start,
-        ends_at=start + timedelta(hours=1), join_url="https://meet.example/s1", expert_kinds=["lawyer"],
+        ends_at=start + timedelta(hours=1), join_url="https://meet.yima.local/s1", expert_kinds=["lawyer"],
         expert_person_ids=[with_phone, no_phone, not_yet_read], applicant_message_zh="已为您安排线上视频调解")
     early = [submitted(case), _expert_invited(case, with_phone, "13700001234"), _expert_invited(case, no_phone, None),
              scheduled]
@@ -552,7 +552,7 @@ async def test_each_invited_expert_hears_the_sessions_time_once(notify, gw) -> N
     assert len({m.key for m in session_sms}) == 2 and gw.requests == len(gw.delivered)
     for pid in (with_phone, no_phone, not_yet_read):
         inbox = [m for m in await svc.person_inbox(pid) if m["template_id"] == "expert.session_scheduled.v2"]
-        assert len(inbox) == 1 and "视频链接https://meet.example/s1" in inbox[0]["text"]
+        assert len(inbox) == 1 and "视频链接https://meet.yima.local/s1" in inbox[0]["text"]
     db = notify.state.runtime.db
     rows = [(d["recipient"], d["channel"], d["state"]) async for d in db["notifications"].find(
         {"source_event_id": str(scheduled.event_id), "recipient": {"$regex": "^person:"}})]

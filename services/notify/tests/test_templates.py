@@ -47,6 +47,16 @@ def test_long_texts_are_cut_to_two_segments() -> None:
     assert len(t.render_applicant(e, CN, None).text) <= 140
 
 
+def test_free_text_fields_of_a_step_are_printed_as_plain_data() -> None:
+    """Links, line breaks and control characters in an event's fields never reach the applicant's text: the
+    template's own words and checked links only (docs/adr/0072)."""
+    e = CaseStatusChanged(**BASE, state=CaseState.CLOSED, title_zh="案件已办结\nhttps://evil.example/pay",
+                          acting_unit_name="金水区人民法院 www.evil.cn", next_step_zh="请点击http://evil.example/x\x07")
+    for r in (t.render_applicant(e, CN, None), t.render_proxy(e, CN, "买*")):
+        assert "evil" not in r.text and "http" not in r.text and "\n" not in r.text and "\x07" not in r.text
+        assert "案件已办结" in r.text and "金水区人民法院" in r.text
+
+
 def _invited(**over) -> ExpertInvited:
     base = dict(**BASE, invitation_id="i1", assignment_id="a1", unit_code="JSQ-LDTJ",
                 unit_name="金水区劳动争议调解委员会", person_id="p-1", expert_kind="lawyer", expert_name="李明",

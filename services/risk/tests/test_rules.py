@@ -112,7 +112,7 @@ def test_repeat_reports_and_earlier_cases(rules) -> None:
     assert assess(replace(base, repeat_count=2), rules).level is RiskLevel.YELLOW
     third = assess(replace(base, repeat_count=3), rules)
     assert third.level is RiskLevel.RED and "第3次反映" in third.hits[0].evidence[0]
-    linked = assess(replace(base, repeat_of="case-1"), rules)
+    linked = assess(replace(facts("楼上漏水", C.NEIGHBOUR), repeat_of="case-1"), rules)
     assert linked.hits[0].evidence == ["关联此前案件 case-1"]
     earlier = assess(replace(base, earlier_case_ids=("case-1", "case-2")), rules)
     assert earlier.level is RiskLevel.RED
@@ -127,8 +127,10 @@ def test_details_added_later_are_read_too(rules) -> None:
 
 
 def test_score_alone_can_make_a_case_red(rules) -> None:
-    # yellow rules adding up to the red score: repeat (20) + vulnerable (15) + long-standing (15) + escalating (15)
-    a = assess(facts("多次向社区反映，七十多岁的老人被对方辱骂，已经好几年了", C.NEIGHBOUR), rules)
+    # yellow rules adding up to the red score (100 since 2026.12, when more yellow rules came): repeat (20) +
+    # vulnerable (15) + long-standing (15) + escalating (15) + strong feelings (20) + property destroyed (25)
+    a = assess(facts("多次向社区反映，七十多岁的老人被对方辱骂，已经好几年了，老人咽不下这口气，"
+                     "对方还把老人院里的树砍了", C.NEIGHBOUR), rules)
     assert all(h.level is RiskLevel.YELLOW for h in a.hits)
     assert a.score >= rules.scoring.red_score and a.level is RiskLevel.RED
 

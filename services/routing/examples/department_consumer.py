@@ -1,12 +1,18 @@
 """Example: a department's own system on yima's Kafka contract — no yima code, any Kafka client will do.
 
-    python department_consumer.py --bootstrap 127.0.0.1:9092 --unit JSQ-RSJ
+    python department_consumer.py --bootstrap 127.0.0.1:9092 --unit 410105001001 \
+        --username dept-410105001001 --password '<printed by ./yima run>'
 
+0. Log in with your unit's own Kafka principal (SASL/SCRAM-SHA-512; SASL_SSL in production, SASL_PLAINTEXT on
+   the local stack): it may read only your ``unit.<unit_code>.cases``, write only your
+   ``unit.<unit_code>.feedback`` and use consumer groups ``dept-<unit_code>`` or ``dept-<unit_code>.…``.
 1. Read the unit's own topic ``unit.<unit_code>.cases`` (one JSON work order per assignment, event type
    ``unit.case_assigned.v1``; key = case id). Use your own consumer group and commit after handling.
-2. Answer on ``case.feedback`` with ``case.feedback.v1`` naming the same ``assignment_id`` and your
-   ``unit_code``: ``accepted`` at once, then ``progress`` notes, and ``resolved`` or ``failed`` (reason
-   required); ``returned`` (reason required) if the case is not yours — it goes back to the supervisor.
+2. Answer on your unit's own topic ``unit.<unit_code>.feedback`` (not ``case.feedback``: deprecated, see
+   docs/adr/0071-per-unit-feedback-topics.md) with ``case.feedback.v1`` naming the same ``assignment_id`` and
+   your ``unit_code`` (a message naming another unit is refused): ``accepted`` at once, then ``progress``
+   notes, and ``resolved`` or ``failed`` (reason required); ``returned`` (reason required) if the case is not
+   yours — it goes back to the supervisor.
    Key the message by the case id, and give every message a fresh ``event_id`` (resend the same one to retry:
    yima processes an event_id once).
 The schemas are in contracts/schemas/ and contracts/asyncapi.yaml.
@@ -42,12 +48,18 @@ def feedback(order: dict[str, Any], kind: str, *, reason: str | None = None, not
     return msg
 
 
-async def run(bootstrap: str, unit: str) -> None:  # pragma: no cover - an example to run by hand
+def sasl(username: str, password: str, protocol: str = "SASL_PLAINTEXT") -> dict[str, Any]:
+    """aiokafka's arguments for your unit's principal."""
+    return {"security_protocol": protocol, "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": username, "sasl_plain_password": password}
+
+
+async def run(bootstrap: str, unit: str, auth: dict[str, Any]) -> None:  # pragma: no cover - run by hand
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(f"unit.{unit}.cases", bootstrap_servers=bootstrap, group_id=f"dept-{unit}",
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+                                enable_auto_commit=False, auto_offset_reset="earliest", **auth)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **auth)
     await consumer.start()
     await producer.start()
     try:
@@ -57,7 +69,7 @@ async def run(bootstrap: str, unit: str) -> None:  # pragma: no cover - an examp
                 continue
             print(f"{order['case_number']} {order['category']} 期限 {order['due_at']}")
             answer = feedback(order, "accepted", note="已受理，将于两个工作日内联系申请人")
-            await producer.send_and_wait("case.feedback", json.dumps(answer, ensure_ascii=False).encode(),
+            await producer.send_and_wait(f"unit.{unit}.feedback", json.dumps(answer, ensure_ascii=False).encode(),
                                          key=order["case_id"].encode())
             await consumer.commit()
     finally:
@@ -68,6 +80,9 @@ async def run(bootstrap: str, unit: str) -> None:  # pragma: no cover - an examp
 if __name__ == "__main__":  # pragma: no cover
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bootstrap", default="127.0.0.1:9092")
-    p.add_argument("--unit", required=True, help="your unit code, e.g. JSQ-RSJ")
+    p.add_argument("--unit", required=True, help="your unit code, e.g. 410105001001")
+    p.add_argument("--username", required=True, help="your unit's Kafka principal, e.g. dept-410105001001")
+    p.add_argument("--password", required=True)
+    p.add_argument("--protocol", default="SASL_PLAINTEXT", choices=["SASL_PLAINTEXT", "SASL_SSL"])
     args = p.parse_args()
-    asyncio.run(run(args.bootstrap, args.unit))
+    asyncio.run(run(args.bootstrap, args.unit, sasl(args.username, args.password, args.protocol)))

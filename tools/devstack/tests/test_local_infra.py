@@ -20,6 +20,7 @@ from yima_devstack.cli import app
 from yima_devstack.infra import Endpoints, LocalInfra
 from yima_devstack.readiness import wait_for_kafka, wait_for_mongo
 from yima_devstack.topics import ensure_topics, platform_topics
+from yima_kit.kafka_auth import client_kwargs
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ async def _consume_until(consumer: AIOKafkaConsumer, key: bytes, count: int) -> 
 
 
 async def test_platform_topics_exist(yima_infra: Endpoints) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await admin.start()
     try:
         assert set(platform_topics()) <= set(await admin.list_topics())
@@ -47,7 +48,8 @@ async def test_platform_topics_exist(yima_infra: Endpoints) -> None:
 
 async def test_keyed_message_round_trip(yima_infra: Endpoints) -> None:
     key = f"case-{uuid.uuid4().hex}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs(), acks="all",
+                                enable_idempotence=True)
     await producer.start()
     try:
         first = await producer.send_and_wait(CASE_SUBMITTED, b'{"n": 1}', key=key)
@@ -58,7 +60,7 @@ async def test_keyed_message_round_trip(yima_infra: Endpoints) -> None:
 
     consumer = AIOKafkaConsumer(
         CASE_SUBMITTED,
-        bootstrap_servers=yima_infra.kafka_bootstrap,
+        bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs(),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -76,7 +78,7 @@ async def test_ensure_topics_is_idempotent(yima_infra: Endpoints) -> None:
     name = f"test.idempotent.{uuid.uuid4().hex[:8]}"
     await ensure_topics(yima_infra.kafka_bootstrap, [name], partitions=3)
     await ensure_topics(yima_infra.kafka_bootstrap, [name, name], partitions=3)
-    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await admin.start()
     try:
         (described,) = await admin.describe_topics([name])
@@ -187,7 +189,7 @@ async def test_cli_topics_create(yima_infra: Endpoints) -> None:
     args = ["topics-create", name, "--bootstrap", yima_infra.kafka_bootstrap, "--partitions", "2"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
     await admin.start()
     try:
         (described,) = await admin.describe_topics([name])

@@ -254,6 +254,7 @@ class EventConsumers:
                 span.set_attributes({"yima.event_type": it.event.event_type, "yima.event_id": str(it.event.event_id)})
                 with trace.use_span(span, end_on_exit=False, record_exception=False,
                                     set_status_on_exception=False):
+                    tx.topic = str(getattr(it.record, "topic", ""))  # a pattern subscription reads several
                     try:
                         await handler(it.event, tx)
                     except Exception as exc:
@@ -283,7 +284,8 @@ class EventConsumers:
                     attempt += 1
                     try:
                         with metrics.HANDLER_SECONDS.labels(consumer).time():
-                            done = await self.process_once(event, handler, consumer)
+                            done = await self.process_once(event, handler, consumer,
+                                                           topic=str(getattr(item.record, "topic", "")))
                         if done:
                             metrics.EVENTS_PROCESSED.labels(consumer).inc()
                         else:
@@ -315,7 +317,7 @@ class EventConsumers:
                 metrics.EVENT_RETRIES.labels(consumer).inc()
                 await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
 
-    async def process_once(self, event: E, handler: Handler[E], consumer: str) -> bool:
+    async def process_once(self, event: E, handler: Handler[E], consumer: str, *, topic: str = "") -> bool:
         """Run the handler exactly once in effect. Returns False if the event was processed before."""
 
         ledger_id = f"{consumer}|{event.event_id}"
@@ -327,6 +329,7 @@ class EventConsumers:
             await self.db[LEDGER].insert_one(
                 {"_id": ledger_id, "at": datetime.now(UTC), "case_id": event.case_id}, session=tx.session
             )
+            tx.topic = topic
             await handler(event, tx)
             return True
 

@@ -10,6 +10,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from .kafka_auth import KafkaAuth, client_kwargs
+
 DEFAULT_PARTITIONS = 6
 METADATA_TIMEOUT_S = 60.0
 
@@ -21,13 +23,15 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     leader_wait_s: float = METADATA_TIMEOUT_S,
+    auth: KafkaAuth | None = None,
 ) -> None:
     """Create the topics in ``names`` that do not exist yet, then wait until every one of them has a
-    leader for each partition (a topic is usable only then). Existing topics are left as they are."""
+    leader for each partition (a topic is usable only then). Existing topics are left as they are.
+    ``auth``: the credentials (None: the ``YIMA_KAFKA_…`` environment)."""
     wanted = sorted(set(names))
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs(auth))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -24,7 +24,8 @@ from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
-from .outbox import Lease, Outbox, OutboxRelay
+from .ops_metrics import HttpMetricsMiddleware, OpsGauges
+from .outbox import OUTBOX, Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
 from .uow import UnitOfWork
@@ -46,6 +47,7 @@ class Runtime:
     uow: UnitOfWork
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
+    gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -55,6 +57,7 @@ class Runtime:
         setup_tracing(settings.service_name)
         broker = KafkaBroker(
             settings.kafka_bootstrap,
+            security=settings.kafka_auth.faststream_security(),
             client_id=f"yima-{settings.service_name}",
             enable_idempotence=True,  # no duplicates from producer retries
             acks="all",
@@ -82,13 +85,19 @@ class Runtime:
             # The development keys are public (they are in this repository): a production process that fell
             # back to them would store personal data readable by anyone and accept forged staff tokens.
             raise RuntimeError("production needs YIMA_SM4_KEY_HEX and YIMA_AUTH_PUBLIC_KEYS; refusing to start")
+        if not settings.kafka_auth.sasl:
+            # Without authentication anyone who reaches the cluster writes case.status (what applicants read).
+            log.warning("Kafka without authentication (YIMA_KAFKA_SECURITY_PROTOCOL=PLAINTEXT): only on a "
+                        "cluster nobody else can reach (docs/adr/0070)", environment=settings.environment)
         if not settings.sm4_key_hex:
             log.warning("YIMA_SM4_KEY_HEX not set: using the development key (never in production)")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
         require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
-        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff)
+        gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
+                                                                 **settings.kafka_auth.client_kwargs()})
+        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
@@ -114,6 +123,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.relay.stop()
+        if self.gauges is not None:
+            await self.gauges.close()
         await self.broker.stop()
         await self.client.close()
 
@@ -148,6 +159,8 @@ def ops_router(rt: Runtime) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        if rt.gauges is not None:
+            await rt.gauges.refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -167,6 +180,7 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     kwargs.setdefault("telemetry", {"tracing": False})
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .kafka_auth import KafkaAuth
+from .safe_text import LinkPolicy
 
 
 def _env(name: str) -> AliasChoices:
@@ -26,6 +29,26 @@ class KitSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=_env("YIMA_KAFKA_BOOTSTRAP"),
         description="Kafka bootstrap servers, comma-separated",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        validation_alias=_env("YIMA_KAFKA_SECURITY_PROTOCOL"),
+        description="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL (docs/adr/0070-kafka-authentication-and-acls.md)",
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", validation_alias=_env("YIMA_KAFKA_SASL_MECHANISM"),
+        description="SCRAM-SHA-512 (the platform's brokers), SCRAM-SHA-256 or PLAIN",
+    )
+    kafka_sasl_username: str = Field(
+        default="", validation_alias=_env("YIMA_KAFKA_SASL_USERNAME"), description="this service's Kafka principal"
+    )
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("YIMA_KAFKA_SASL_PASSWORD"),
+        description="its password (from a secret, never in a file under version control)",
+    )
+    kafka_ssl_cafile: str = Field(
+        default="", validation_alias=_env("YIMA_KAFKA_SSL_CAFILE"),
+        description="CA bundle for SASL_SSL (empty: the system's trust store)",
     )
     kafka_metadata_max_age_seconds: float = Field(
         default=300, gt=0,
@@ -50,6 +73,12 @@ class KitSettings(BaseSettings):
         default="",
         validation_alias=_env("YIMA_AUTH_PUBLIC_KEYS"),
         description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
+    )
+    link_hosts: str = Field(
+        default="meet.yima.local",
+        validation_alias=_env("YIMA_LINK_HOSTS"),
+        description="hosts (or parent domains), comma-separated, whose https links from events may reach people "
+                    "(video rooms); any other link is left out (docs/adr/0072)",
     )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_retention_days: float = Field(
@@ -89,3 +118,19 @@ class KitSettings(BaseSettings):
     @property
     def db_name(self) -> str:
         return f"{self.mongo_db_prefix}yima_{self.service_name}"
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        """How this service's Kafka clients authenticate (raises KafkaAuthError on inconsistent settings)."""
+        return KafkaAuth(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
+    @property
+    def link_policy(self) -> LinkPolicy:
+        """Which links from events may reach people (http to loopback only in development)."""
+        return LinkPolicy.from_setting(self.link_hosts, development=self.environment == "development")

@@ -44,6 +44,9 @@ class Tx:
     session: AsyncClientSession
     emitted: list[Outgoing] = field(default_factory=list)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    # The topic the event was read from (a consumer's unit of work): the only trustworthy "who wrote this" where
+    # an ACL binds a topic to one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
+    topic: str = ""
 
     def emit(self, topic: str, event: Event) -> None:
         """Stage ``event`` for ``topic``; it carries the trace context current NOW (in a batch, each event

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
@@ -47,10 +47,14 @@ from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
+from yima_kit.logging import get_logger
 
 from .config import NotifySettings
 from .core import templates as t
 from .core.policy import parse_quiet_hours, release_time
+
+log = get_logger(__name__)
+E = TypeVar("E", bound=Event)
 
 NOTIFICATIONS = "notifications"
 RECIPIENTS = "recipients"
@@ -90,6 +94,7 @@ class NotifyService:
     def __init__(self, db: AsyncDatabase[Any], cipher: FieldCipher, settings: NotifySettings | None = None,
                  enabled_channels: set[str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings or NotifySettings()
+        self.links = self.settings.link_policy
         self.clock = clock or (lambda: datetime.now(UTC))
         self.db = db
         self.recipients = db[RECIPIENTS]
@@ -184,7 +189,17 @@ class NotifyService:
             return
         await self.plan(event, tx, record)
 
+    def _safe_links(self, event: E) -> E:
+        """A link from an event reaches people only with an allowed scheme and host (docs/adr/0072)."""
+        url = getattr(event, "join_url", None)
+        if url and not self.links.allows(url):
+            log.warning("link left out of a message: scheme or host not allowed", event_id=str(event.event_id),
+                        event_type=event.event_type)
+            return event.model_copy(update={"join_url": None})
+        return event
+
     async def plan(self, event: Event, tx: Tx, record: dict[str, Any] | None = None) -> None:
+        event = self._safe_links(event)
         record = record or await self.case_record(event.case_id, tx)
         assert record is not None
         cn = record["case_number"]
@@ -281,6 +296,7 @@ class NotifyService:
     async def on_expert_invited(self, event: ExpertInvited, tx: Tx) -> None:
         """The invited expert hears of it: their inbox, and one SMS when mediation knows a phone. The event
         carries all the text needs (case number, category), so it never waits for the case's contacts."""
+        event = self._safe_links(event)
         msg = t.render_expert_invited(event, self.settings.mediation_public_url)
         rcpt = Recipient(f"person:{event.person_id}", "expert")
         scope = [event.unit_code]  # a message that finally fails lands in the hosting unit's inbox

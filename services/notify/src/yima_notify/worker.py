@@ -37,6 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
 from pymongo import ReturnDocument, UpdateOne
 from yima_contracts import Actor, NotificationFailed, topics
 from yima_contracts.codes import ActorKind
@@ -49,6 +50,10 @@ from .core.policy import CircuitBreaker, backoff, digest_text
 from .service import INTRUSIVE, NotifyService, Recipient, notification_id
 
 log = get_logger(__name__)
+# One count per attempt to hand a message (or a digest) to its channel: delivered, error (retried or failed
+# later), refused (permanently). The alert on the delivery failure rate reads it (deploy/monitoring).
+DELIVERIES = Counter("yima_notify_deliveries_total", "Attempts to deliver a message, by channel and outcome",
+                     ["channel", "outcome"])
 THROTTLES = "throttles"
 ORDER_RECHECK = timedelta(seconds=5)  # a text held behind an earlier one looks again at least this often
 
@@ -342,18 +347,22 @@ class DeliveryWorker:
             msg = self._message(channel, batch)
             await self.channels[channel].send(msg)
         except PermanentError as exc:
+            DELIVERIES.labels(channel, "refused").inc()
             breaker.success()  # the channel answered; this message cannot go
             await self.fail(channel, batch, str(exc), permanent=True)
             return False
         except DeliveryError as exc:
+            DELIVERIES.labels(channel, "error").inc()
             breaker.failure()
             await self.retry_or_fail(channel, batch, str(exc))
             return False
         except Exception as exc:  # a bug or bad data: do not lose the message; count it as an attempt
+            DELIVERIES.labels(channel, "error").inc()
             breaker.failure()
             await self.retry_or_fail(channel, batch, f"{type(exc).__name__}")
             return False
         breaker.success()
+        DELIVERIES.labels(channel, "delivered").inc()
         return True
 
     async def mark_delivered(self, channel: str, docs: list[dict[str, Any]], batches: int = 1) -> None:

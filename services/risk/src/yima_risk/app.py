@@ -8,10 +8,11 @@ from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, kafka
+from .adapters import http, http_corrections, kafka
 from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
 from .config import RiskSettings
 from .core.ruleset import load_rules
+from .core.second_opinion import SecondOpinion
 from .service import RiskService
 
 
@@ -22,8 +23,9 @@ def create_app(
     rules = load_rules(settings.rules_file)  # a bad file stops the start with the line at fault
     rt = Runtime.create(settings)
     timers = FollowupTimers(rt.client, rt.db, rt.outbox, clock=clock, poll_seconds=settings.followup_poll_seconds)
-    service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay)
     audit = AuditLog(rt.db, rt.cipher)
+    service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay, SecondOpinion.load(),
+                          client=rt.client, outbox=rt.outbox, audit=audit)
 
     async def setup(r: Runtime) -> None:
         await service.setup()
@@ -38,6 +40,7 @@ def create_app(
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
     app.state.service = service
     app.include_router(http.router(service, rt.require_staff))
+    app.include_router(http_corrections.router(service, rt.require_staff))
     app.state.audit = audit
     app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
     # Every staff call under /api/v1/ lands in risk's own chain (docs/adr/0006-audit-chain-in-kit.md).

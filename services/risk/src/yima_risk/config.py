@@ -15,6 +15,10 @@ class RiskSettings(KitSettings):
 
     service_name: str = Field(default="risk", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8002, description="HTTP port (health, rule set, assessments)")
+    kafka_metadata_max_age_seconds: float = Field(
+        default=10, gt=0,
+        description="metadata refresh: the pattern subscription to unit.<code>.feedback sees a new unit's topic "
+                    "this soon (docs/adr/0071)")
     rules_file: Path = Field(default=DEFAULT_RULES_FILE, description="risk rules (versioned YAML), validated at start")
     followup_delay: timedelta = Field(
         default=timedelta(days=30),

@@ -15,7 +15,8 @@ Events of one case arrive on several topics in no fixed order between topics: a 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -24,14 +25,20 @@ from yima_contracts import Actor, CaseFeedback, CaseRiskAssessed, CaseSubmitted,
 from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded
-from yima_contracts.risk_events import WarningRaised
+from yima_contracts.risk_events import RiskCorrected, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
+from yima_kit.audit import AuditLog
+from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
+from yima_kit.mongo import in_transaction
+from yima_kit.outbox import Outbox
 
 from .adapters.mongo_followups import FollowupTimers
+from .core.corrections import Correction, apply_correction, check_reason, direction_of
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
+from .core.second_opinion import SecondOpinion
 from .core.warnings import CaseRef, detect, normalize_org
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="risk")
@@ -41,7 +48,8 @@ _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 class RiskService:
     def __init__(
         self, db: AsyncDatabase[Any], rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
-        followup_delay: timedelta,
+        followup_delay: timedelta, opinion: SecondOpinion | None = None, *, client: Any = None,
+        outbox: Outbox | None = None, audit: AuditLog | None = None,
     ) -> None:
         self.db = db
         self.rules = rules
@@ -52,6 +60,9 @@ class RiskService:
         self.assessments = db["assessments"]
         self.index = db["warning_index"]
         self.warnings = db["warnings"]
+        self.corrections = db["corrections"]  # staff corrections of a level: audit, statistics, training examples
+        self.opinion = opinion
+        self.client, self.outbox, self.audit = client, outbox, audit
 
     async def setup(self) -> None:
         await self.assessments.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
@@ -62,6 +73,8 @@ class RiskService:
         await self.index.create_index("at")
         await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])
         await self.warnings.create_index([("key", ASCENDING), ("raised_at", DESCENDING)])
+        await self.corrections.create_index([("lowered", ASCENDING), ("at", DESCENDING)])
+        await self.corrections.create_index([("case_id", ASCENDING), ("at", ASCENDING)])
         await self.timers.setup()
 
     # --- facts in ------------------------------------------------------------------------------------
@@ -192,7 +205,11 @@ class RiskService:
         case = await self.cases.find_one({"_id": case_id}, session=s)
         if not case or not case.get("submitted"):
             return None  # facts kept; assessed when the submission arrives
-        a = assess(self.facts_of(case), self.rules)
+        facts = self.facts_of(case)
+        a = assess(facts, self.rules)
+        correction = Correction.of(case.get("correction"))
+        a = apply_correction(a, correction)  # a staff correction stands until new facts raise the rules' level
+        review = self._needs_review(facts, a, correction)
         rule_ids = [h.rule_id for h in a.hits]
         changes: dict[str, Any] = {"last_assessed_at": cause.occurred_at}
         if a.stage == "handling" and a.own_level is RiskLevel.RED and case.get("handling_red_rules") is None:
@@ -200,6 +217,7 @@ class RiskService:
         if RiskLevel.RED in (a.level, a.own_level):
             changes["ever_red"] = True
         previous = RiskLevel(case["level"]) if case.get("level") else None
+        changes["needs_review"] = review
         same = (previous is a.level and case.get("score") == a.score and case.get("rule_ids") == rule_ids
                 and case.get("ruleset_version") == a.ruleset_version)
         if not same:
@@ -214,6 +232,8 @@ class RiskService:
                 rules_fired=list(a.hits),
                 ruleset_version=a.ruleset_version,
                 reason_zh=a.reason_zh,
+                needs_review=review,
+                staff_corrected=correction.direction if correction and correction.applies(a) else None,
             )
             await self.assessments.insert_one(
                 {"_id": str(result.event_id), "case_id": case_id, "category": case["category"],
@@ -232,6 +252,12 @@ class RiskService:
         await self.cases.update_one({"_id": case_id}, {"$set": changes}, session=s)
         return a
 
+    def _needs_review(self, facts: CaseFacts, a: Assessment, correction: Correction | None) -> bool:
+        """The second opinion disagrees with the rules' first level; a person who corrected it has reviewed it."""
+        if self.opinion is None or correction is not None or a.stage == "resolved":
+            return False
+        return self.opinion.needs_review(" ".join((facts.description, *facts.additional)), a.own_level)
+
     async def _schedule_followup(self, event: CaseClosed, tx: Tx) -> None:
         case = await self.cases.find_one({"_id": event.case_id}, session=tx.session)
         if not case or not case.get("ever_red"):
@@ -248,6 +274,82 @@ class RiskService:
         )
         await self.cases.update_one({"_id": event.case_id}, {"$set": {"followup_due_at": due_at}},
                                     session=tx.session)
+
+    # --- staff corrections of a level ----------------------------------------------------------------
+
+    async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
+        """A use case outside a consumer: one transaction, its events staged in the outbox."""
+        client, outbox = self.client, self.outbox
+        assert client is not None and outbox is not None
+
+        async def tx_work(session: Any) -> Any:
+            tx = Tx(session)
+            result = await work(tx)
+            await outbox.add(session, tx.emitted)
+            return result
+
+        return await in_transaction(client, tx_work)
+
+    async def correct_level(self, case_id: str, level: RiskLevel, reason_zh: str, claims: StaffClaims,
+                            at: datetime) -> dict[str, Any]:
+        """Staff set a case's level with a reason: kept (with the rules' level, for training), audited in the same
+        transaction, published as case.risk_corrected and as the case's new case.risk_assessed."""
+        reason = check_reason(reason_zh)
+
+        async def work(tx: Tx) -> dict[str, Any]:
+            s = tx.session
+            case = await self.cases.find_one({"_id": case_id}, session=s)
+            if not case or not case.get("submitted") or not case.get("level"):
+                raise LookupError("未找到该案件的风险评估")
+            previous = RiskLevel(case["level"])
+            rules_level = RiskLevel(case.get("own_level") or case["level"])
+            direction = direction_of(level, previous)
+            c = Correction(level, rules_level, previous, direction, reason, claims.sub, at)
+            correction_id = str(uuid.uuid4())
+            ev = RiskCorrected(
+                case_id=case_id, correlation_id=case.get("correlation_id") or case_id,
+                actor=Actor(kind=ActorKind.STAFF, unit_code=claims.unit, staff_id=claims.sub, role=claims.role),
+                correction_id=correction_id, level=level, previous_level=previous, rules_level=rules_level,
+                direction=direction, lowered=c.lowered, reason_zh=reason, unit_code=claims.unit,
+                case_unit_code=case.get("unit_code"), needs_review=bool(case.get("needs_review")),
+                ruleset_version=case.get("ruleset_version") or self.rules.version, occurred_at=at,
+            )
+            await self.corrections.insert_one(
+                {"_id": correction_id, "case_id": case_id, "category": case["category"], **c.to_doc(),
+                 "reason_zh": self.cipher.encrypt(reason, context="risk.correction"),
+                 "unit_code": claims.unit, "role": claims.role.value, "case_unit_code": case.get("unit_code"),
+                 "needs_review": bool(case.get("needs_review")), "ruleset_version": ev.ruleset_version,
+                 "event_id": str(ev.event_id), "trained": False},
+                session=s)
+            await self.cases.update_one(
+                {"_id": case_id}, {"$set": {"correction": c.to_doc(), "lowered_by_staff": c.lowered or bool(
+                    case.get("lowered_by_staff"))}, "$inc": {"corrections_count": 1}}, session=s)
+            if self.audit is not None:
+                await self.audit.append(s, actor=claims, action="risk.level_corrected", object_type="case",
+                                        object_id=case_id, detail=f"{previous.value}→{level.value}（{direction}）",
+                                        at=at)
+            tx.emit(topics.CASE_RISK_CORRECTED, ev)
+            await self._reassess(case_id, ev, tx)
+            return {"correction_id": correction_id, "case_id": case_id, "level": level.value,
+                    "previous_level": previous.value, "rules_level": rules_level.value, "direction": direction,
+                    "lowered": c.lowered}
+
+        result: dict[str, Any] = await self.run(work)
+        return result
+
+    async def training_examples(self) -> AsyncIterator[tuple[str, str, RiskLevel]]:
+        """Staff corrections as labelled examples for the next training: (category, text, level), the latest
+        correction of each case. Decrypted here, for the training script only; never logged."""
+        latest: dict[str, dict[str, Any]] = {}
+        async for d in self.corrections.find({}, {"case_id": 1, "level": 1, "category": 1}).sort("at", ASCENDING):
+            latest[d["case_id"]] = d
+        for case_id, d in latest.items():
+            case = await self.cases.find_one({"_id": case_id}, {"description": 1, "additional": 1})
+            if not case:
+                continue
+            texts = [self.cipher.decrypt(case["description"], context="risk.description")]
+            texts += [self.cipher.decrypt(t, context="risk.description") for t in case.get("additional", [])]
+            yield d["category"], "。".join(texts), RiskLevel(d["level"])
 
     # --- early warnings -----------------------------------------------------------------------------
 

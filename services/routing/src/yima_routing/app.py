@@ -36,7 +36,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     rt = Runtime.create(settings)
     store = DirectoryStore(rt.db)
     store.current = seed  # until the stored directory is loaded at start
-    unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions)
+    unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions, auth=settings.kafka_auth)
     service = RoutingService(rt.db, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
                              ensure_topic=unit_topics.ensure, clock=clock)
     if not settings.auth_private_key:
@@ -65,7 +65,9 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         # Unit topics: the kinds that usually run their own systems now, every other unit at its first
         # assignment (docs/adr/0021-unit-topics-on-demand.md).
         await unit_topics.load_existing()
-        eager = [u.code for u in directory.units.values() if u.kind.value in settings.eager_topic_kinds]
+        # …and every unit that answers from its own system (its feedback topic must exist to be written).
+        eager = [u.code for u in directory.units.values()
+                 if u.kind.value in settings.eager_topic_kinds or not u.in_platform]
         await unit_topics.ensure_many(eager)
         log.info("routing ready", units=len(directory.units), staff=len(directory.staff), seeded=written,
                  eager_unit_topics=len(eager), recomputed_deadlines=recomputed,

@@ -14,6 +14,10 @@ class RoutingSettings(KitSettings):
 
     service_name: str = Field(default="routing", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8001, description="HTTP port (health, directory, login, staff API)")
+    kafka_metadata_max_age_seconds: float = Field(
+        default=10, gt=0,
+        description="metadata refresh: the pattern subscription to unit.<code>.feedback sees a new unit's topic "
+                    "this soon (docs/adr/0071)")
     directory_file: Path = Field(
         default=DATA / "jinshui_directory.json",
         description="org directory seed (units + staff) loaded into the database at start; admin edits win",

@@ -107,9 +107,10 @@ class RoutingService:
         await self.assignments.create_index([("unit_code", 1), ("state", 1)])
         await self.assignments.create_index([("supervisor_unit_code", 1), ("state", 1)])
         # The sweeper's reads (every field of each filter in one index: the MongoDB-wire stand-in's planner uses
-        # no other) and its compare-and-set claims by _id (adapters/sweeper.py, ADR 0060).
+        # no other), its compare-and-set claims by _id (adapters/sweeper.py, ADR 0060) and its overdue gauge.
         await self.assignments.create_index([("sup_active", 1), ("paused", 1), ("sup_next_at", 1)])
         await self.assignments.create_index([("_id", 1), ("sup_claimed_until", 1)])
+        await self.assignments.create_index([("sup_active", 1), ("due_at", 1)])
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
         await self.cases.create_index([("pending_dispatch.reminded", 1), ("pending_dispatch.remind_at", 1)])
         await self.cases.create_index([("_id", 1), ("pending_dispatch.claimed_until", 1)])
@@ -274,7 +275,11 @@ class RoutingService:
             case_id=case["_id"], correlation_id=case["facts"]["correlation_id"], actor=SYSTEM,
             leader_staff_id=leader.id, leader_name=leader.name, unit_code=leader.unit))
 
-    async def on_feedback(self, event: CaseFeedback, tx: Tx) -> None:
+    async def on_feedback(self, event: CaseFeedback, tx: Tx, *, from_unit: str | None = None) -> None:
+        """``from_unit``: the unit whose own feedback topic this came from (None: case.feedback, whose
+        writers are authorised platform principals)."""
+        if from_unit is not None and from_unit != event.unit_code:
+            raise PermanentError(f"feedback of unit {event.unit_code} written on the topic of unit {from_unit}")
         a = await self.assignments.find_one({"_id": event.assignment_id}, session=tx.session)
         if a is None or a["case_id"] != event.case_id:
             raise PermanentError(f"no assignment {event.assignment_id} for case {event.case_id}")

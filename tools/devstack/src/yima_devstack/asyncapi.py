@@ -20,9 +20,12 @@ ASYNCAPI_FILE = Path(__file__).resolve().parents[4] / "contracts" / "asyncapi.ya
 DESCRIPTION = """\
 yima 一码解纠纷: the events of a dispute's life. Partition key = case_id on every topic, so the events of
 one case are ordered. Every message carries the envelope (event_id, event_type with version, case_id,
-occurred_at, correlation_id, actor). A department that runs its own system consumes its unit's topic
-`unit.<unit_code>.cases` with any Kafka client and answers on `case.feedback` (accepted, returned with a
-reason, progress, resolved, failed) naming the assignment_id. Consumers must be idempotent by event_id.
+occurred_at, correlation_id, actor). Every client authenticates (SASL/SCRAM-SHA-512) and is authorised by
+ACL: a service writes only its own topics. A department that runs its own system consumes its unit's topic
+`unit.<unit_code>.cases` with any Kafka client and its own credentials, and answers on its unit's topic
+`unit.<unit_code>.feedback` (accepted, returned with a reason, progress, resolved, failed) naming the
+assignment_id: only its principal may write there, so the topic says who answered (`case.feedback` is
+deprecated for departments, docs/adr/0071). Consumers must be idempotent by event_id.
 JSON Schema of each event: contracts/schemas/<event_type>.json.
 """
 
@@ -37,10 +40,15 @@ def build() -> dict[str, Any]:
         subscribed.update(rt.consumers.subscribed)
     spec = AsyncAPI(*brokers, title="yima events", version="1.0.0", description=DESCRIPTION).to_specification()
     doc: dict[str, Any] = spec.to_jsonable()
-    doc["servers"] = {"local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "yima-dev run"}}
+    doc["servers"] = {"local": {
+        "host": "127.0.0.1:9092", "protocol": "kafka", "description": "yima-dev run (SASL_PLAINTEXT, loopback only)",
+        "security": [{"$ref": "#/components/securitySchemes/scram"}]}}
     for ch in doc.get("channels", {}).values():
         ch["servers"] = [{"$ref": "#/servers/local"}]
     # Subscribers take raw messages (they validate and dead-letter themselves): put their contracts in.
+    doc.setdefault("components", {})["securitySchemes"] = {"scram": {
+        "type": "scramSha512", "description": "one principal per service, per department system and a read-only "
+        "operator; `./yima run` prints a department's and the operator's (docs/adr/0070)"}}
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for title, model in subscribed.items():
         key = f"{title}:Message:Payload"

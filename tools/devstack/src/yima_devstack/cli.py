@@ -8,12 +8,15 @@ importing this module is what registers everything.
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from yima_kit.kafka_auth import ENV_PROTOCOL, KafkaAuth
 
+from . import kafka_security
 from ._aio import run_sync
 from .app import app
 from .infra import InfraError, LocalInfra
@@ -27,6 +30,17 @@ StateDir = Annotated[Path, typer.Option("--state-dir", help="Where PID files, lo
 def _fail(exc: Exception) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code=1)
+
+
+def local_kafka_auth(principal: str, state_dir: Path = DEFAULT_STATE_DIR) -> KafkaAuth:
+    """Credentials for a command-line tool: those of the ``YIMA_KAFKA_…`` environment when it names a
+    security protocol, else ``principal``'s of the local stack (``./yima run``), else none (PLAINTEXT)."""
+    if os.environ.get(ENV_PROTOCOL):
+        return KafkaAuth.from_env()
+    passwords = kafka_security.Credentials(state_dir / "kafka" / "credentials.json").load()
+    if principal in passwords:
+        return KafkaAuth.scram(principal, passwords[principal])
+    return KafkaAuth.from_env()
 
 
 def _print_env(env: dict[str, str]) -> None:
@@ -59,7 +73,7 @@ def infra_up(
     try:
         infra.install()
         endpoints = infra.start()
-        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
+        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics(), auth=endpoints.kafka_auth()))
     except (InfraError, TimeoutError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"infrastructure running; state in {infra.state_dir}", err=True)
@@ -92,9 +106,10 @@ def topics_create(
     bootstrap: Annotated[str, typer.Option(envvar="YIMA_KAFKA_BOOTSTRAP")] = "127.0.0.1:9092",
     partitions: int = 6,
 ) -> None:
-    """Create the given topics if they do not exist (replication factor 1)."""
+    """Create the given topics if they do not exist (replication factor 1), as the super user of the local
+    stack (or with the YIMA_KAFKA_… credentials of the environment)."""
     try:
-        run_sync(ensure_topics(bootstrap, names, partitions))
+        run_sync(ensure_topics(bootstrap, names, partitions, auth=local_kafka_auth(kafka_security.ADMIN)))
     except Exception as exc:  # aiokafka raises many unrelated types; the message is what matters here
         raise _fail(exc) from exc
     typer.echo(f"ok: {' '.join(names)}", err=True)
@@ -107,11 +122,12 @@ def topic_dump(
     key: Annotated[str | None, typer.Option(help="only the records of this key (a case id)")] = None,
 ) -> None:
     """Print a topic's records from the beginning, one per line (what a department's system would read);
-    no kcat needed."""
+    no kcat needed. Reads as the local stack's read-only operator (or with the YIMA_KAFKA_… credentials of
+    the environment)."""
     from .kafka_tools import dump_topic  # aiokafka only for this command
 
     try:
-        records = run_sync(dump_topic(bootstrap, topic))
+        records = run_sync(dump_topic(bootstrap, topic, auth=local_kafka_auth(kafka_security.OPERATOR)))
     except Exception as exc:  # a missing topic, an unreachable broker: the message says which
         raise _fail(exc) from exc
     for r in records:
@@ -120,6 +136,18 @@ def topic_dump(
             typer.echo(f"{r.partition}:{r.offset} {k} {r.value.decode(errors='replace') if r.value else ''}")
 
 
+@app.command("kafka-acls")
+def kafka_acls() -> None:
+    """Print the platform's Kafka principals and ACLs as arguments of Kafka's kafka-acls.sh --add (for an
+    operator setting up a cluster; the local stack applies them itself). Departments still answering on the
+    deprecated case.feedback: YIMA_KAFKA_LEGACY_FEEDBACK_UNITS=<code>,… (docs/adr/0070, 0071)."""
+    plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), kafka_security.demo_departments(),
+                                   kafka_security.legacy_feedback_units())
+    for acl in plan:
+        typer.echo(f"kafka-acls.sh --bootstrap-server \"$KAFKA\" --command-config admin.properties --add "
+                   f"{acl.kafka_acls_args()}")
+
+
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
-from . import platform  # noqa: E402,F401  (registers run, asyncapi)
+from . import chaos, platform  # noqa: E402,F401  (registers chaos; run, asyncapi)

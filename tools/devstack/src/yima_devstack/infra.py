@@ -9,8 +9,9 @@ Layout of ``state_dir``::
     endpoints.json           addresses and ports of the last start (reused by the next one)
     kafka.pid  kafka.log     broker process (kafka.pid.start: its start time, to recognise it)
     mongo.pid  mongo.log     MongoDB-protocol server process (likewise)
-    kafka/server.properties  rendered from deploy/local/kafka/server.properties.template
-    kafka/data/              Kafka log dir (formatted once)
+    kafka/server.properties  rendered from deploy/local/kafka/server.properties.template (0600: passwords)
+    kafka/credentials.json   SCRAM passwords of every principal (0600), made once (docs/adr/0070)
+    kafka/data/              Kafka log dir (formatted once, with the super user's SCRAM credential)
     mongo/                   SecantusDB storage
     secantusd.toml           empty on purpose (see _start_mongo)
 """
@@ -31,10 +32,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from yima_kit.kafka_auth import KafkaAuth
+
+from . import kafka_security
 from .readiness import NotReadyError, wait_for_kafka, wait_for_mongo
 
 KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
@@ -58,10 +62,32 @@ class Endpoints:
 
     kafka_bootstrap: str
     mongo_url: str
+    # SCRAM passwords by principal when we started the broker ourselves; empty: the YIMA_KAFKA_… environment
+    # says how to authenticate (servers given from outside, containers).
+    kafka_users: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
-    def as_env(self) -> dict[str, str]:
-        """The environment variables every yima service and test reads."""
-        return {"YIMA_KAFKA_BOOTSTRAP": self.kafka_bootstrap, "YIMA_MONGO_URL": self.mongo_url}
+    def kafka_auth(self, principal: str = kafka_security.ADMIN) -> KafkaAuth:
+        """The credentials of ``principal`` (default: the super user); without users of our own, those of
+        the environment."""
+        if not self.kafka_users:
+            return KafkaAuth.from_env()
+        if principal not in self.kafka_users:
+            raise InfraError(f"no Kafka principal {principal!r} on this cluster")
+        return KafkaAuth.scram(principal, self.kafka_users[principal])
+
+    def service_kafka_env(self, service: str) -> dict[str, str]:
+        """The Kafka credentials of ``service``'s own principal (empty without users of our own: then the
+        process inherits the environment's)."""
+        if not self.kafka_users:
+            return {}
+        return self.kafka_auth(kafka_security.service_principal(service)).as_env()
+
+    def as_env(self, principal: str = kafka_security.ADMIN) -> dict[str, str]:
+        """The environment variables every yima service and test reads (Kafka credentials of ``principal``)."""
+        env = {"YIMA_KAFKA_BOOTSTRAP": self.kafka_bootstrap, "YIMA_MONGO_URL": self.mongo_url}
+        if self.kafka_users:
+            env |= self.kafka_auth(principal).as_env()
+        return env
 
 
 @dataclass(frozen=True)
@@ -127,7 +153,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True if a server could listen on ``port`` now. SO_REUSEADDR as the servers themselves set it: the
+    connections of a run stopped a moment ago linger in TIME_WAIT and must not make the port look taken
+    (a live listener still does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOCALHOST, port))
         except OSError:
@@ -147,7 +177,7 @@ def _sha256(path: Path) -> str:
 
 
 def _run(cmd: Sequence[str | Path], *, what: str, cwd: Path | None = None) -> None:
-    """Run an install step; on failure raise with its output (which holds no secrets: no auth is used)."""
+    """Run an install step; on failure raise with its output (tools print no passwords given as arguments)."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -324,6 +354,8 @@ class LocalInfra:
         self._kafka_data = self.state_dir / "kafka" / "data"
         self._mongo_data = self.state_dir / "mongo"
         self._endpoints_file = self.state_dir / "endpoints.json"
+        self.credentials = kafka_security.Credentials(self.state_dir / "kafka" / "credentials.json")
+        self._secured_marker = self.state_dir / "kafka" / "data.sasl-scram"  # data/ was formatted with it
         self.kafka = _Server("kafka", self.state_dir)
         self.mongo = _Server("mongo", self.state_dir)
 
@@ -428,11 +460,13 @@ class LocalInfra:
         if not (self._kafka_installed() and self._secantus_installed()):
             raise InfraError("not installed: run LocalInfra.install() (or `yima-dev infra-install`) first")
         ports = self._choose_ports()
-        endpoints = Endpoints(f"{LOCALHOST}:{ports.kafka}", mongo_url_for(ports.mongo))
+        users = self._users()
+        endpoints = Endpoints(f"{LOCALHOST}:{ports.kafka}", mongo_url_for(ports.mongo), users)
         try:
             self._start_mongo(ports.mongo)
-            self._start_kafka(ports)
+            self._start_kafka(ports, users)
             self._await_ready(endpoints)
+            self._secure(endpoints)
         except BaseException:
             self.stop()
             raise
@@ -446,6 +480,7 @@ class LocalInfra:
         if saved is None:
             return None
         endpoints, ports = saved
+        endpoints = Endpoints(endpoints.kafka_bootstrap, endpoints.mongo_url, self._users())
         wanted = {"kafka": (self.kafka_port, ports.kafka), "mongo": (self.mongo_port, ports.mongo)}
         for name, (asked, actual) in wanted.items():
             if asked is not None and asked != actual:
@@ -454,10 +489,32 @@ class LocalInfra:
                 )
         try:
             wait_for_mongo(endpoints.mongo_url, 5.0)
-            wait_for_kafka(endpoints.kafka_bootstrap, 10.0)
+            wait_for_kafka(endpoints.kafka_bootstrap, 10.0, auth=endpoints.kafka_auth())
         except NotReadyError:
             return None  # alive but not answering: restart
+        self._secure(endpoints)  # principals may have been added since (a new service, a new department)
         return endpoints
+
+    def _users(self) -> dict[str, str]:
+        try:
+            departments = kafka_security.demo_departments()
+            asyncapi = kafka_security.load_asyncapi()
+        except FileNotFoundError as exc:
+            raise InfraError(str(exc)) from exc
+        return self.credentials.ensure(kafka_security.principals(departments, asyncapi))
+
+    def _secure(self, endpoints: Endpoints) -> None:
+        """Every principal's SCRAM credential and the ACLs (idempotent; docs/adr/0070)."""
+        from ._aio import run_sync
+
+        try:
+            departments = kafka_security.demo_departments()
+            legacy = [c for c in kafka_security.legacy_feedback_units() if c in departments]
+            plan = kafka_security.acl_plan(kafka_security.load_asyncapi(), departments, legacy)
+            run_sync(kafka_security.apply(endpoints.kafka_bootstrap, endpoints.kafka_auth(),
+                                          endpoints.kafka_users, plan))
+        except Exception as exc:
+            raise self.kafka.failure(f"setting up Kafka principals and ACLs failed: {exc}") from exc
 
     def _saved(self) -> tuple[Endpoints, _Ports] | None:
         try:
@@ -467,7 +524,7 @@ class LocalInfra:
             return None
 
     def _write_endpoints(self, endpoints: Endpoints, ports: _Ports) -> None:
-        data = {**asdict(endpoints), "ports": asdict(ports)}
+        data = {"kafka_bootstrap": endpoints.kafka_bootstrap, "mongo_url": endpoints.mongo_url, "ports": asdict(ports)}
         self._endpoints_file.write_text(json.dumps(data, indent=2) + "\n")
 
     def _choose_ports(self) -> _Ports:
@@ -504,10 +561,10 @@ class LocalInfra:
         ]  # fmt: skip
         self.mongo.spawn(cmd, cwd=self.state_dir)
 
-    def _start_kafka(self, ports: _Ports) -> None:
+    def _start_kafka(self, ports: _Ports, users: Mapping[str, str]) -> None:
         java = self._require_tool("java")
-        self._render_properties(ports)
-        self._format_storage_once(java)
+        self._render_properties(ports, users)
+        self._format_storage_once(java, users[kafka_security.ADMIN])
         cmd: list[str | Path] = [
             java, KAFKA_HEAP, "-Dorg.slf4j.simpleLogger.showDateTime=true",
             "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
@@ -515,20 +572,36 @@ class LocalInfra:
         ]  # fmt: skip
         self.kafka.spawn(cmd, cwd=self.state_dir)
 
-    def _render_properties(self, ports: _Ports) -> None:
+    def _render_properties(self, ports: _Ports, users: Mapping[str, str]) -> None:
         template = string.Template((find_deploy_dir() / "server.properties.template").read_text())
-        text = template.substitute(kafka_port=ports.kafka, controller_port=ports.controller, log_dir=self._kafka_data)
+        text = template.substitute(
+            kafka_port=ports.kafka, controller_port=ports.controller, log_dir=self._kafka_data,
+            admin_user=kafka_security.ADMIN, admin_password=users[kafka_security.ADMIN],
+            controller_password=users[kafka_security.CONTROLLER],
+        )
         self._properties.parent.mkdir(parents=True, exist_ok=True)
-        self._properties.write_text(text)
+        fd = os.open(self._properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
 
-    def _format_storage_once(self, java: str) -> None:
+    def _format_storage_once(self, java: str, admin_password: str) -> None:
         if (self._kafka_data / "meta.properties").exists():
-            return
+            if self._secured_marker.exists():
+                return
+            # Formatted before the broker authenticated clients: its metadata has no super user, and no
+            # client could log in. Local data only (a dev stack): start it afresh.
+            print(f"· {self._kafka_data} predates Kafka authentication (ADR 0070): formatting it afresh",
+                  file=sys.stderr)
+            shutil.rmtree(self._kafka_data)
         cluster_id = new_cluster_id()  # made here rather than by `StorageTool random-uuid`: saves a JVM start
         # controller.quorum.voters is static, so 4.1 needs neither --standalone nor --initial-controllers.
+        # The super user's SCRAM credential goes into the first metadata (KIP-900): without it nobody could
+        # log in to create the others. Every other principal is added by _secure() at each start.
+        scram = f"SCRAM-SHA-512=[name={kafka_security.ADMIN},password={admin_password}]"
         cmd: list[str | Path] = [java, "-cp", f"{self.kafka_libs}/*", "kafka.tools.StorageTool", "format",
-               "-t", cluster_id, "-c", self._properties]  # fmt: skip
+               "-t", cluster_id, "-c", self._properties, "--add-scram", scram]  # fmt: skip
         _run(cmd, what="formatting Kafka storage")
+        self._secured_marker.write_text("SASL/SCRAM-SHA-512 super user formatted in (docs/adr/0070)\n")
 
     def _await_ready(self, endpoints: Endpoints) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -537,9 +610,34 @@ class LocalInfra:
             (self.kafka, wait_for_kafka, endpoints.kafka_bootstrap),
         ):
             try:
+                if server is self.kafka:
+                    wait_for_kafka(address, max(deadline - time.monotonic(), 1.0), server.running,
+                                   auth=endpoints.kafka_auth())
+                    continue
                 wait(address, max(deadline - time.monotonic(), 1.0), server.running)
             except NotReadyError as exc:
                 raise server.failure(str(exc)) from exc
+
+    def restart(self, which: str) -> None:
+        """Stop one server (``kafka`` or ``mongo``) and start it again on the same port and data, as an operator's
+        restart or a crash-and-recover would (the fault suite, ``./yima chaos``)."""
+        saved = self._saved()
+        if saved is None:
+            raise InfraError("restart: the servers were not started from this state directory")
+        endpoints, ports = saved
+        server = {"kafka": self.kafka, "mongo": self.mongo}[which]
+        server.stop()
+        try:
+            if which == "mongo":
+                self._start_mongo(ports.mongo)
+                wait_for_mongo(endpoints.mongo_url, self.ready_timeout, server.running)
+            else:
+                users = self.credentials.load()
+                self._start_kafka(ports, users)
+                wait_for_kafka(endpoints.kafka_bootstrap, self.ready_timeout, server.running,
+                               auth=KafkaAuth.scram(kafka_security.ADMIN, users[kafka_security.ADMIN]))
+        except NotReadyError as exc:
+            raise server.failure(str(exc)) from exc
 
     # -------------------------------------------------------------------------------------- stop/status
 
@@ -555,6 +653,8 @@ class LocalInfra:
         servers = tuple(ServerStatus(s.name, s.pid(), s.running()) for s in (self.kafka, self.mongo))
         saved = self._saved()
         endpoints = saved[0] if saved and all(s.running for s in servers) else None
+        if endpoints is not None:
+            endpoints = Endpoints(endpoints.kafka_bootstrap, endpoints.mongo_url, self.credentials.load())
         return InfraStatus(servers=servers, endpoints=endpoints)
 
     def pids(self) -> dict[str, int | None]:

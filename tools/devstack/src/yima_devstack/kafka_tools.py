@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 
 Records = list[ConsumerRecord[bytes, bytes]]
 
@@ -29,9 +30,12 @@ async def wait_for(predicate: Callable[[], Awaitable[Any]], timeout: float = 60,
         await asyncio.sleep(interval)
 
 
-async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any], timeout: float = 60) -> Any:
-    """Read ``topic`` from the beginning until ``until(records)`` is truthy, and return that value."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def read_topic(
+    bootstrap: str, topic: str, until: Callable[[Records], Any], timeout: float = 60, *, auth: KafkaAuth | None = None
+) -> Any:
+    """Read ``topic`` from the beginning until ``until(records)`` is truthy, and return that value.
+    ``auth``: whose credentials (None: the ``YIMA_KAFKA_…`` environment, the tests' super user)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs(auth))
     await consumer.start()
     try:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -59,7 +63,9 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[Records], Any]
         await consumer.stop()
 
 
-async def dump_topic(bootstrap: str, topic: str, idle: float = 2.0, timeout: float = 60) -> Records:
+async def dump_topic(
+    bootstrap: str, topic: str, idle: float = 2.0, timeout: float = 60, *, auth: KafkaAuth | None = None
+) -> Records:
     """Everything on ``topic`` so far: read from the beginning until nothing new came for ``idle`` seconds."""
     loop = asyncio.get_running_loop()
     last = {"n": -1, "at": loop.time()}
@@ -70,7 +76,7 @@ async def dump_topic(bootstrap: str, topic: str, idle: float = 2.0, timeout: flo
             return None
         return records if loop.time() - last["at"] >= idle else None
 
-    result: Records = await read_topic(bootstrap, topic, quiet, timeout=timeout)
+    result: Records = await read_topic(bootstrap, topic, quiet, timeout=timeout, auth=auth)
     return result
 
 
@@ -85,9 +91,10 @@ def keyed(key: str, at_least: int = 1) -> Callable[[Records], Records | None]:
 
 
 async def produce(
-    bootstrap: str, topic: str, key: str, value: bytes | dict[str, Any], headers: list[tuple[str, bytes]] | None = None
+    bootstrap: str, topic: str, key: str, value: bytes | dict[str, Any], headers: list[tuple[str, bytes]] | None = None,
+    *, auth: KafkaAuth | None = None,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_kwargs(auth))
     await producer.start()
     try:
         body = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from yima_contracts import topics
 
-from . import asyncapi
+from . import asyncapi, kafka_security
 from ._aio import run_sync
 from .app import app
 from .infra import Endpoints, InfraError, LocalInfra
@@ -65,7 +66,8 @@ def run(
             raise typer.Exit(1) from exc
     run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
 
-    platform = Platform(log_dir=state_dir / "logs", pid_dir=state_dir / "run")
+    # Each service with its own Kafka principal (docs/adr/0070); servers from the environment: its credentials.
+    platform = Platform(log_dir=state_dir / "logs", pid_dir=state_dir / "run", service_env=endpoints.service_kafka_env)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -89,7 +91,7 @@ def run(
             for name, proc in platform.procs.items():
                 if not proc.alive():
                     typer.echo(f"! {name} exited; restarting (log: {proc.log_path})", err=True)
-                    proc.start(env)
+                    proc.start(platform.env_for(name, env) if name in platform.ports else env)
             time.sleep(1)
     finally:
         typer.echo("· stopping …")
@@ -97,6 +99,32 @@ def run(
         if infra is not None:
             infra.stop()
         typer.echo("stopped.")
+
+
+DEMO_DEPARTMENT = ("410105001001", "黄河社区")  # answers from its own system (in_platform false), README's example
+
+
+def kafka_banner(endpoints: Endpoints, credentials_file: Path) -> str:
+    """The local credentials of one demo department's system and of the read-only operator (ADR 0070)."""
+    if not endpoints.kafka_users:
+        return ""
+    code, name = DEMO_DEPARTMENT
+    dept = kafka_security.department_principal(code)
+    if dept not in endpoints.kafka_users:
+        return ""
+    dept_pw, op_pw = endpoints.kafka_users[dept], endpoints.kafka_users[kafka_security.OPERATOR]
+    cases, feedback = topics.unit_topic(code), topics.unit_feedback_topic(code)
+    sasl = "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512"
+    return f"""
+Kafka: every client authenticates (SASL_PLAINTEXT, SCRAM-SHA-512) and ACLs decide (docs/adr/0070):
+  {name}'s own system   user {dept}   password {dept_pw}
+      reads {cases} only, writes {feedback} only, consumer groups {dept}[.…]
+  read-only operator   user {kafka_security.OPERATOR}   password {op_pw}   (reads every topic, writes none)
+  every principal's password: {credentials_file}
+  kcat -b {endpoints.kafka_bootstrap} {sasl} \\
+       -X sasl.username={dept} -X sasl.password='{dept_pw}' -G {dept} {cases}
+  ./yima topic-dump case.status              # as the read-only operator
+"""
 
 
 def _banner(endpoints: Endpoints, platform: Platform, state_dir: Path) -> None:
@@ -110,6 +138,7 @@ yima 一码解纠纷 is running.
 {urls}
 {gateway}  kafka      {endpoints.kafka_bootstrap}
   mongodb    {endpoints.mongo_url}
+{kafka_banner(endpoints, state_dir / "infra" / "kafka" / "credentials.json")}
   logs       {state_dir / "logs"}
   pids       {state_dir / "run"}/<name>.pid   (e.g. kill -9 $(cat {state_dir / "run" / "notify.pid"}): restarted)
 

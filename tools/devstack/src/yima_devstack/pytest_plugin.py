@@ -6,6 +6,12 @@
 2. a Docker engine answers: official ``apache/kafka`` and ``mongo:7`` (single-node replica set) containers;
 3. otherwise: ``LocalInfra`` (Kafka from Maven Central + SecantusDB) in a fresh temporary directory.
 
+With the local servers, the broker authenticates every client and authorises by ACL (docs/adr/0070): the
+fixture puts the super user's credentials into the ``YIMA_KAFKA_…`` environment for the session, so every
+client a test opens (and every service process it starts, unless given its own principal) gets them; the
+principals' passwords are in ``yima_infra.kafka_users``. With servers from the environment, the
+``YIMA_KAFKA_…`` credentials given there are used as they are.
+
 The platform topics are created before the fixture yields. If no option works the fixture raises with
 the reason: tests that need infrastructure never skip silently.
 
@@ -82,8 +88,17 @@ def yima_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
 
     with contextlib.ExitStack() as stack:
         endpoints = _provide(stack, tmp_path_factory)
+        if endpoints.kafka_users:
+            saved = dict(os.environ)
+            os.environ.update(endpoints.kafka_auth().as_env())
+            stack.callback(_restore_env, saved)
         run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
         yield endpoints
+
+
+def _restore_env(saved: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
+from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 
 from ._aio import run_sync
 
@@ -41,8 +42,8 @@ def _first_address(bootstrap: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _kafka_answers(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+async def _kafka_answers(bootstrap: str, auth: KafkaAuth | None) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **client_kwargs(auth))
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -54,7 +55,9 @@ async def _kafka_answers(bootstrap: str) -> None:
         await admin.close()
 
 
-async def _wait_for_kafka(bootstrap: str, wait_s: float, still_running: Callable[[], bool]) -> None:
+async def _wait_for_kafka(
+    bootstrap: str, wait_s: float, still_running: Callable[[], bool], auth: KafkaAuth | None
+) -> None:
     host, port = _first_address(bootstrap)
     deadline = time.monotonic() + wait_s
     last_error: BaseException | None = None
@@ -64,7 +67,7 @@ async def _wait_for_kafka(bootstrap: str, wait_s: float, still_running: Callable
         # Probe the port first: aiokafka logs an ERROR line for every refused bootstrap attempt.
         if tcp_open(host, port):
             try:
-                await _kafka_answers(bootstrap)
+                await _kafka_answers(bootstrap, auth)
                 return
             except Exception as exc:
                 last_error = exc
@@ -72,9 +75,13 @@ async def _wait_for_kafka(bootstrap: str, wait_s: float, still_running: Callable
     raise NotReadyError(f"Kafka at {bootstrap} not ready after {wait_s:.0f} s (last error: {last_error!r})")
 
 
-def wait_for_kafka(bootstrap: str, timeout: float, still_running: Callable[[], bool] = _always_running) -> None:
-    """Block until describe-cluster and list-topics succeed against ``bootstrap``."""
-    run_sync(_wait_for_kafka(bootstrap, timeout, still_running))
+def wait_for_kafka(
+    bootstrap: str, timeout: float, still_running: Callable[[], bool] = _always_running, *,
+    auth: KafkaAuth | None = None,
+) -> None:
+    """Block until describe-cluster and list-topics succeed against ``bootstrap`` (with ``auth``; None: the
+    ``YIMA_KAFKA_…`` environment)."""
+    run_sync(_wait_for_kafka(bootstrap, timeout, still_running, auth))
 
 
 def _mongo_answers(url: str) -> None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,11 @@ class Platform:
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
     pid_dir: Path | None = None  # <pid_dir>/<name>.pid for every process, when given
+    # Per-service additions to the environment: each service's own Kafka principal (docs/adr/0070).
+    service_env: Callable[[str], dict[str, str]] | None = None
+
+    def env_for(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        return {**env, **(self.service_env(name) if self.service_env is not None else {})}
 
     def _pid_file(self, name: str) -> Path | None:
         return self.pid_dir / f"{name}.pid" if self.pid_dir is not None else None
@@ -125,7 +131,7 @@ class Platform:
         env = {**peer_env(self.ports), **env}  # an explicit setting in env wins
         for name in names or list(self.ports):
             p = ServiceProcess(name, self.ports[name], self.log_dir / f"{name}.log", pid_file=self._pid_file(name))
-            p.start(env)
+            p.start(self.env_for(name, env))
             self.procs[name] = p
 
     def start_helper(self, name: str, module: str, port: int, env: dict[str, str]) -> ServiceProcess:

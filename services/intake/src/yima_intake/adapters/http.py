@@ -10,6 +10,7 @@ import segno
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from yima_contracts.codes import CATEGORY_NAMES_ZH
@@ -30,6 +31,11 @@ from ..service import (
     TrackLocked,
     TrackNotFound,
 )
+
+# Accepted submissions by channel: "created" (a new case) or "repeat" (the same Idempotency-Key, or joined to a
+# case already registered). Refusals are counted by status in yima_http_request_seconds (route /api/v1/cases).
+SUBMISSIONS = Counter("yima_intake_submissions_total", "Accepted submissions by channel and outcome",
+                      ["channel", "outcome"])
 
 _MSG_ZH = {
     "missing": "缺少必填项",
@@ -258,6 +264,7 @@ def router(service: IntakeService) -> APIRouter:
         except IdempotencyConflict:
             return error(409, "Idempotency-Key", "idempotency_conflict", "同一个Idempotency-Key已用于另一份不同的申请")
         payload = created_payload(result, settings.public_base_url)
+        SUBMISSIONS.labels(body.channel.value, "created" if result.created else "repeat").inc()
         return JSONResponse(status_code=201 if result.created else 200, content=payload.model_dump())
 
     @r.post("/classify", response_model=ClassifyResult, summary="智能分类 Classify a description",

@@ -27,6 +27,7 @@ from yima_contracts import (
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, CaseState, SupervisionStep
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
+from yima_kit.safe_text import plain_field
 
 from .policy import SHANGHAI
 
@@ -54,7 +55,9 @@ def _fit(text: str, limit: int = MAX_APPLICANT_CHARS) -> str:
 
 
 def _clean(s: str) -> str:
-    return s.strip().rstrip("。.；;")
+    """A free-text field of an event as the template prints it: one line, no control characters and no
+    links (a template that carries a link adds its own, checked one: docs/adr/0072), no closing stop."""
+    return plain_field(s).strip().rstrip("。.；;")
 
 
 # --- the applicant (and a proxy) ----------------------------------------------------------------------
@@ -66,7 +69,7 @@ def render_applicant(event: CaseStatusChanged, case_number: str, tracking_code: 
     if event.state is CaseState.SUBMITTED and tracking_code:
         parts.append(f"查询码{tracking_code}，凭手机号后四位可随时查询进度。")
     if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
-        parts.append(f"办理单位：{event.acting_unit_name}。")
+        parts.append(f"办理单位：{_clean(event.acting_unit_name)}。")
     if event.next_step_zh:
         parts.append(f"下一步：{_clean(event.next_step_zh)}。")
     if event.due_at and event.state not in (CaseState.CLOSED, CaseState.RATED, CaseState.FOLLOWED_UP):
@@ -81,7 +84,7 @@ def render_proxy(event: CaseStatusChanged, case_number: str, applicant_masked: s
     """A proxy submitter (代办人) hears every step of the case they submitted, without the tracking code."""
     parts = [f"{SIGNATURE}您代{applicant_masked}提交的纠纷（编号{case_number}）{_clean(event.title_zh)}。"]
     if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
-        parts.append(f"办理单位：{event.acting_unit_name}。")
+        parts.append(f"办理单位：{_clean(event.acting_unit_name)}。")
     if event.next_step_zh:
         parts.append(f"下一步：{_clean(event.next_step_zh)}。")
     return Rendered(f"proxy.{event.state.value}.{TEMPLATE_VERSION}", _clean(event.title_zh), _fit("".join(parts)))
@@ -92,7 +95,7 @@ def render_session(event: MediationScheduled, case_number: str, *, reminder: boo
     mode = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}[event.mode]
     where = ""
     if event.mode == "offline" and event.place_zh:
-        where = f"，地点：{event.place_zh}"
+        where = f"，地点：{_clean(event.place_zh)}"
     elif event.mode == "online":
         where = "，请凭查询码在查询页进入视频调解"
     head = "提醒：" if reminder else ""
@@ -221,7 +224,7 @@ def render_expert_invited(event: ExpertInvited, page_url: str = "") -> Rendered:
         mode = _MODES_ZH[event.mode] if event.mode else "调解"
         session = f"，{mode}，时间{local_time(event.starts_at)}"
         if event.mode == "offline" and event.place_zh:
-            place = f"，地点{event.place_zh}"
+            place = f"，地点{_clean(event.place_zh)}"
         if event.mode == "online" and event.join_url and not page:
             link = f"，视频链接{event.join_url}"
     if page:
@@ -262,7 +265,7 @@ def render_expert_session(event: MediationScheduled, case_number: str, *, with_l
         when = f"答复时间{local_time(event.starts_at)}至{local_time(event.ends_at)}"
     where = ""
     if event.mode == "offline" and event.place_zh:
-        where = f"，地点{event.place_zh}"
+        where = f"，地点{_clean(event.place_zh)}"
     elif event.mode == "online":
         where = (f"，视频链接{event.join_url}" if with_link and event.join_url
                  else "，视频入口请打开邀请短信中的专家邀请页查看")

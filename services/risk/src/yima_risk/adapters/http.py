@@ -49,7 +49,9 @@ def router(service: RiskService, require_staff: Any) -> APIRouter:
             raise HTTPException(403, "无权查看其他单位的案件")
         history = [_clean(d) async for d in service.assessments.find({"case_id": case_id}).sort("occurred_at", 1)]
         current = {k: case.get(k) for k in ("level", "own_level", "score", "rule_ids", "ruleset_version", "stage",
-                                            "reason_zh")}
+                                            "reason_zh", "needs_review", "lowered_by_staff")}
+        if case.get("correction"):  # staff's level and reason (a lowered one is flagged for the supervisor)
+            current["correction"] = _clean(dict(case["correction"]))
         followup = await service.timers.col.find_one({"case_id": case_id})
         return {"case_id": case_id, **current, "assessments": history,
                 "followup": _clean(followup) if followup else None}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from yima_contracts import CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded
-from yima_contracts.risk_events import FollowupDue, WarningRaised
+from yima_contracts.risk_events import FollowupDue, RiskCorrected, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
-from yima_kit.consumer import EventConsumers, Tx
+from yima_kit.consumer import EventConsumers, PermanentError, Tx
 
 from ..service import RiskService
 
@@ -17,6 +17,8 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
                         "红/黄/蓝风险等级（每次变化），含上一等级、分数、触发的规则与证据、规则版本、可读理由")
     consumers.publishes(topics.CASE_FOLLOWUP_DUE, FollowupDue, "红色案件结案后回头看到期")
     consumers.publishes(topics.WARNING_RAISED, WarningRaised, "预警：同地同类聚集、同一被申请单位多地、同类突增")
+    consumers.publishes(topics.CASE_RISK_CORRECTED, RiskCorrected,
+                        "工作人员更正风险等级（含理由、规则等级）；lowered=true 表示人工调低，须主管知悉")
 
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="assess")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
@@ -36,6 +38,14 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
         """A unit's feedback: accepted (handling starts), resolved (blue), failed (a risk)."""
+        await service.on_feedback(event, tx)
+
+    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
+        """A department's feedback on its own topic unit.<code>.feedback (ADR 0071); a message naming another
+        unit than the topic's is refused (dead-lettered)."""
+        if topics.unit_of_feedback_topic(tx.topic) != event.unit_code:
+            raise PermanentError(f"unit_code {event.unit_code} on the feedback topic {tx.topic!r}")
         await service.on_feedback(event, tx)
 
     @consumers.subscribe(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")

@@ -78,8 +78,13 @@ def _text_rule(rule: TextRule, facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
         return None
     evidence: list[str] = []
     for source, text in _sources(facts):
-        for m in tx.find_cues(text, rule.cues, rule.patterns, rs.negation, rule.exclude):
-            evidence.append(_quote(m, source))
+        found = tx.find_cues(text, rule.cues, rule.patterns, rs.negation, rule.exclude)
+        if found and (rule.also_cues or rule.also_patterns):
+            also = tx.find_cues(text, rule.also_cues, rule.also_patterns, rs.negation, rule.exclude)
+            if not also:
+                continue  # the second half of the rule is missing in this text
+            found += [m for m in also if all(m.text != f.text for f in found)]
+        evidence += [_quote(m, source) for m in found]
     if not evidence:
         return None
     return _hit(rule.id, rule.name_zh, rule.level, rule.weight, evidence)
@@ -168,11 +173,14 @@ def _vulnerable(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
         rule = v.kinds.get(kind)  # type: ignore[call-overload]
         evidence.append(f"字段 vulnerable 含 {kind}（{rule.name_zh if rule else kind}）")
     for source, text in _sources(facts):
-        for rule in v.kinds.values():
-            for m in tx.find_cues(text, rule.cues, (), rs.negation):
+        no_elderly = any(tx.compiled(p).search(text) for p in v.exclude)
+        for kind, rule in v.kinds.items():
+            if kind == "elderly" and no_elderly:
+                continue
+            for m in tx.find_cues(text, rule.cues, (), rs.negation, rule.exclude):
                 evidence.append(f"{_quote(m, source)}（{rule.name_zh}）")
         for age, words in tx.ages(text):
-            if age >= v.elderly_min_age:
+            if age >= v.elderly_min_age and not no_elderly:
                 evidence.append(f"{source}含“{words}”（老年人）")
             elif age <= v.minor_max_age:
                 evidence.append(f"{source}含“{words}”（未成年人）")
@@ -187,8 +195,10 @@ def _long_standing(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     for source, text in _sources(facts):
         for m in tx.find_cues(text, ls.cues, (), rs.negation, ls.exclude):
             evidence.append(_quote(m, source))
+        excluded = [m.span() for p in ls.exclude for m in tx.compiled(p).finditer(text)]
         for years, words in tx.durations_years(text):
-            if years >= ls.min_years:
+            at = text.find(words)
+            if years >= ls.min_years and not any(s <= at < e for s, e in excluded):
                 evidence.append(f"{source}含“{words}”")
         for year, words in tx.since_years(text):
             if facts.submitted_at.year - year >= ls.min_years:
@@ -215,7 +225,22 @@ def own_hits(facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
     if facts.mediation_failed:
         hits.append(_hit(s.mediation_failed.rule_id, s.mediation_failed.name_zh, s.mediation_failed.level,
                          s.mediation_failed.weight, ["调解或处置结果：未成功"]))
-    return hits
+    return hits + _combinations(hits, rs)
+
+
+def _combinations(hits: list[RuleHit], rs: RuleSet) -> list[RuleHit]:
+    fired = {h.rule_id for h in hits}
+    names = rs.rule_names()
+    out: list[RuleHit] = []
+    for c in rs.combinations:
+        if not set(c.all_of) <= fired:
+            continue
+        extra = [r for r in c.any_of if r in fired]
+        if c.any_of and not extra:
+            continue
+        parts = "、".join(names.get(r, r) for r in (*c.all_of, *extra))
+        out.append(_hit(c.id, c.name_zh, c.level, c.weight, [f"同时触发：{parts}"]))
+    return out
 
 
 def _short(h: RuleHit) -> str:

@@ -51,8 +51,11 @@ class TextRule(_Model):
     cues: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # Fires only if one of these ALSO appears in the same text (a harm AND a claim; a weapon AND a threat).
+    also_cues: tuple[str, ...] = ()
+    also_patterns: tuple[str, ...] = ()
 
-    _check_patterns = field_validator("patterns", "exclude")(_compile)
+    _check_patterns = field_validator("patterns", "exclude", "also_patterns")(_compile)
 
     @model_validator(mode="after")
     def _has_cues(self) -> TextRule:
@@ -61,6 +64,19 @@ class TextRule(_Model):
         if self.level is RiskLevel.BLUE:
             raise ValueError("规则等级只能是 red 或 yellow (a rule raises the level: red or yellow)")
         return self
+
+
+class Combination(_Model):
+    """Rules that together mean more than their sum: e.g. a group AND signs of imminent action → red."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    level: RiskLevel
+    weight: int = Field(ge=0, le=200)
+    all_of: tuple[str, ...] = Field(min_length=1)
+    any_of: tuple[str, ...] = ()  # if given, at least one of these fired as well
+
+    _not_blue = field_validator("level")(_raises)
 
 
 class Negation(_Model):
@@ -133,6 +149,9 @@ class RepeatRule(_Model):
 class VulnerableKindRule(_Model):
     name_zh: str
     cues: tuple[str, ...]
+    exclude: tuple[str, ...] = ()  # a cue inside one of these means something else ("婴儿车")
+
+    _check_patterns = field_validator("exclude")(_compile)
 
 
 class VulnerableRule(_Model):
@@ -145,6 +164,10 @@ class VulnerableRule(_Model):
     elderly_min_age: int = Field(ge=40, le=120)
     minor_max_age: int = Field(ge=1, le=20)
     kinds: dict[Literal["elderly", "disabled", "minor", "pregnant"], VulnerableKindRule]
+    # A text where one of these matches is read without its elderly cues ("老人身体硬朗", "老人去世后…").
+    exclude: tuple[str, ...] = ()
+
+    _check_patterns = field_validator("exclude")(_compile)
 
 
 class LongStandingRule(_Model):
@@ -231,6 +254,7 @@ class RuleSet(_Model):
     vulnerable: VulnerableRule
     long_standing: LongStandingRule
     structured: Structured
+    combinations: tuple[Combination, ...] = ()
     lifecycle: Lifecycle = Lifecycle()
     warnings: Warnings
     sha256: str = ""
@@ -246,6 +270,14 @@ class RuleSet(_Model):
             if rid in seen:
                 raise ValueError(f"规则编号重复：{rid} (duplicate rule id)")
             seen.add(rid)
+        for c in self.combinations:
+            unknown = [r for r in (*c.all_of, *c.any_of) if r not in seen]
+            if unknown:
+                raise ValueError(f"组合规则 {c.id} 引用了未知规则：{'、'.join(unknown)} "
+                                 "(unknown rule in a combination)")
+            if c.id in seen:
+                raise ValueError(f"规则编号重复：{c.id} (duplicate rule id)")
+            seen.add(c.id)
         return self
 
     def rule_names(self) -> dict[str, str]:
@@ -253,6 +285,8 @@ class RuleSet(_Model):
         for t in (self.group, self.amounts, self.repeat, self.vulnerable, self.long_standing,
                   self.structured.emergency, self.structured.mediation_failed):
             names[t.rule_id] = t.name_zh
+        for c in self.combinations:
+            names[c.id] = c.name_zh
         return names
 
 

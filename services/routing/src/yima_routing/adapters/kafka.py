@@ -19,7 +19,7 @@ from yima_contracts.routing_events import (
     LeaderAssigned,
     SupervisionNotice,
 )
-from yima_kit.consumer import EventConsumers, Tx
+from yima_kit.consumer import EventConsumers, PermanentError, Tx
 
 from ..service import RoutingService
 
@@ -28,7 +28,8 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
     consumers.publishes(
         "unit.{unit_code}.cases", UnitCaseAssigned,
-        "每个单位一个主题：部门自有系统用任意Kafka客户端读取交办单，并在case.feedback上反馈（同一assignment_id）。"
+        "每个单位一个主题：部门自有系统用任意Kafka客户端和本单位的凭据读取交办单，并在本单位的反馈主题"
+        "unit.{unit_code}.feedback上反馈（同一assignment_id）。"
         "示例：services/routing/examples/department_consumer.py",
     )
     consumers.publishes(topics.CASE_STATUS, CaseStatusChanged, "申请人可见的一步：已分派、已受理、已退回、已化解……")
@@ -62,5 +63,23 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
-        """A unit's answer on its assignment (谁受理、谁反馈)."""
+        """An answer of a unit that works in yima's console (written by mediation); departments' systems
+        during the deprecation period only, each principal authorised by an ACL (ADR 0071)."""
         await service.on_feedback(event, tx)
+
+    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
+        """A department's answer on its own topic unit.<code>.feedback (谁受理、谁反馈): only that unit's
+        principal can write there, so the topic says who answered."""
+        await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
+
+
+def feedback_unit(event: CaseFeedback, tx: Tx) -> str:
+    """The unit that wrote ``event``: the one whose feedback topic it came from. The message's own
+    ``unit_code`` must name the same unit (it is data, not proof)."""
+    unit = topics.unit_of_feedback_topic(tx.topic)
+    if unit is None:
+        raise PermanentError(f"not a unit feedback topic: {tx.topic!r}")
+    if event.unit_code != unit:
+        raise PermanentError(f"unit_code {event.unit_code} on the feedback topic of unit {unit}")
+    return unit

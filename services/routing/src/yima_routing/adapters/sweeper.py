@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pymongo import ReturnDocument
 from yima_kit.consumer import Tx
 from yima_kit.logging import get_logger
@@ -30,6 +30,11 @@ from ..service import Clock, RoutingService
 
 log = get_logger(__name__)
 STEPS_FIRED = Counter("yima_routing_supervision_steps_total", "supervision steps fired", ["step"])
+# Read by the alert "overdue cases without a notice" (deploy/monitoring): steps that are due and not fired after
+# a pass, and when the last pass ended (a sweeper that stopped passing notifies nobody).
+DUE_BACKLOG = Gauge("yima_routing_supervision_due_backlog", "Supervision steps due and not fired after the last pass")
+OVERDUE = Gauge("yima_routing_overdue_cases", "Assignments past their deadline whose supervision chain still runs")
+LAST_PASS = Gauge("yima_routing_sweeper_last_pass_timestamp_seconds", "When the sweeper last finished a pass")
 
 
 class Sweeper:
@@ -124,11 +129,20 @@ class Sweeper:
                 log.info("supervision step fired", assignment_id=doc["_id"], step=step)
         return fired
 
+    async def measure(self) -> None:
+        """The pass's gauges: two counts served by the indexes on running chains."""
+        now = self.now()
+        running = {"sup_active": True, "paused": False}
+        DUE_BACKLOG.set(await self.service.assignments.count_documents({**running, "sup_next_at": {"$lte": now}}))
+        OVERDUE.set(await self.service.assignments.count_documents({"sup_active": True, "due_at": {"$lt": now}}))
+        LAST_PASS.set_to_current_time()
+
     async def loop(self, every: float) -> None:
         while True:
             try:
                 while await self.run_once() >= self.batch:
                     pass
+                await self.measure()
             except Exception:
                 log.exception("sweeper pass failed")
             await asyncio.sleep(every)

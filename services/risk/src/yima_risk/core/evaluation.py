@@ -1,0 +1,187 @@
+"""Evaluation of the risk rules on the labelled corpus (``services/risk/data/corpus``): pure, no I/O but reading it.
+
+The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout.yaml`` (written before
+the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is
+assessed from its description and category alone, as on the day it is submitted (no repeat count, no structured
+fields): the first level.
+
+The report has the confusion matrix, accuracy, per-level precision and recall, the red cases called blue, and
+each rule's firing precision (a yellow rule fires rightly on a yellow or red text, a red rule on a red one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from yima_contracts.codes import Category, RiskLevel
+
+from .rules import Assessment, CaseFacts, assess
+from .ruleset import RuleSet
+
+LEVELS = (RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE)
+_RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
+SUBMITTED_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the day every corpus text is read as submitted
+
+# What the corpus labels: the situations present in a text (README.md in the corpus folder explains each).
+SITUATIONS = frozenset({
+    "death_injury", "health_claim", "large_sum", "repeated", "emotion", "imminent", "intergroup", "destroyed",
+    "vulnerable", "failed_before", "violence", "scuffle", "self_harm", "dv", "group", "long_standing",
+    "near_miss", "six_clan", "six_dv_police", "six_post_divorce", "six_affair", "six_bride_price",
+    "six_criminal", "six_released",
+})
+
+
+def rank(level: RiskLevel) -> int:
+    return _RANK[level]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    id: str
+    level: RiskLevel
+    category: Category
+    sub: str
+    situations: tuple[str, ...]
+    text: str
+
+    def facts(self) -> CaseFacts:
+        return CaseFacts(category=self.category, description=self.text, submitted_at=SUBMITTED_AT)
+
+
+def load_part(path: Path) -> list[Labelled]:
+    """One part of the corpus; every field is checked (a bad entry names its id or index)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path.name}: the corpus must be a list of entries")
+    out: list[Labelled] = []
+    for i, e in enumerate(data):
+        where = f"{path.name}: entry {i} ({e.get('id') if isinstance(e, dict) else '?'})"
+        if not isinstance(e, dict) or set(e) - {"id", "level", "category", "sub", "situations", "text"}:
+            raise ValueError(f"{where}: unknown or missing fields")
+        try:
+            situations = tuple(e.get("situations") or ())
+            unknown = set(situations) - SITUATIONS
+            if unknown:
+                raise ValueError(f"unknown situations {sorted(unknown)}")
+            text = str(e["text"]).strip()
+            if not text or not str(e["sub"]):
+                raise ValueError("empty text or sub-item")
+            out.append(Labelled(str(e["id"]), RiskLevel(e["level"]), Category(e["category"]), str(e["sub"]),
+                                situations, text))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+    return out
+
+
+def load_corpus(folder: Path) -> tuple[list[Labelled], list[Labelled]]:
+    """(dev, held-out): ``dev*.yaml`` and ``heldout.yaml``; ids and texts are unique over both parts."""
+    dev = [x for p in sorted(folder.glob("dev*.yaml")) for x in load_part(p)]
+    held = load_part(folder / "heldout.yaml")
+    ids = Counter(x.id for x in dev + held)
+    texts = Counter(x.text for x in dev + held)
+    dup = [k for k, n in ids.items() if n > 1] + [k[:20] for k, n in texts.items() if n > 1]
+    if dup:
+        raise ValueError(f"duplicate ids or texts in the corpus: {dup[:10]}")
+    return dev, held
+
+
+@dataclass
+class RuleStat:
+    fired: int = 0
+    right: int = 0  # a yellow-level firing on a yellow/red text, a red-level firing on a red text
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.fired if self.fired else 0.0
+
+
+@dataclass
+class Report:
+    name: str
+    n: int = 0
+    correct: int = 0
+    confusion: dict[RiskLevel, Counter[RiskLevel]] = field(default_factory=lambda: defaultdict(Counter))
+    rules: dict[str, RuleStat] = field(default_factory=lambda: defaultdict(RuleStat))
+    misses: list[tuple[Labelled, Assessment]] = field(default_factory=list)
+    situations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    review: int = 0  # flagged for a person by the second opinion
+    review_wrong: int = 0  # of which the rules' level was wrong
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+    def recall(self, level: RiskLevel) -> float:
+        row = self.confusion[level]
+        total = sum(row.values())
+        return row[level] / total if total else 1.0
+
+    def precision(self, level: RiskLevel) -> float:
+        called = sum(self.confusion[t][level] for t in LEVELS)
+        return self.confusion[level][level] / called if called else 1.0
+
+    @property
+    def red_called_blue(self) -> int:
+        return self.confusion[RiskLevel.RED][RiskLevel.BLUE]
+
+    def add(self, x: Labelled, a: Assessment, review: bool = False) -> None:
+        self.n += 1
+        self.confusion[x.level][a.own_level] += 1
+        if a.own_level is x.level:
+            self.correct += 1
+        else:
+            self.misses.append((x, a))
+        if review:
+            self.review += 1
+            self.review_wrong += a.own_level is not x.level
+        for h in a.hits:
+            s = self.rules[h.rule_id]
+            s.fired += 1
+            s.right += rank(x.level) >= rank(h.level)
+        for sit in x.situations:
+            seen = self.situations[sit]
+            seen[1] += 1
+            seen[0] += a.own_level is x.level
+
+    def lines(self) -> list[str]:
+        out = [f"### {self.name}: {self.n} texts", "",
+               f"First level right: **{self.correct}/{self.n} = {self.accuracy:.1%}**; "
+               f"red called blue: **{self.red_called_blue}**", ""]
+        out += ["| truth \\ rules | red | yellow | blue | recall |", "|---|---|---|---|---|"]
+        for t in LEVELS:
+            row = self.confusion[t]
+            out.append(f"| {t.value} | {row[RiskLevel.RED]} | {row[RiskLevel.YELLOW]} | {row[RiskLevel.BLUE]} "
+                       f"| {self.recall(t):.1%} |")
+        out.append("| precision | " + " | ".join(f"{self.precision(t):.1%}" for t in LEVELS) + " | |")
+        if self.review:
+            out += ["", f"Second opinion: {self.review} texts flagged `needs_review`, "
+                        f"{self.review_wrong} of them with a wrong first level."]
+        return out
+
+    def rule_lines(self, names: dict[str, str]) -> list[str]:
+        out = ["| rule | name | fired | right | firing precision |", "|---|---|---|---|---|"]
+        for rid, s in sorted(self.rules.items(), key=lambda kv: (-kv[1].fired, kv[0])):
+            out.append(f"| `{rid}` | {names.get(rid, rid)} | {s.fired} | {s.right} | {s.precision:.0%} |")
+        return out
+
+    def situation_lines(self) -> list[str]:
+        out = ["| situation | texts | level right |", "|---|---|---|"]
+        for sit, (ok, n) in sorted(self.situations.items(), key=lambda kv: (-kv[1][1], kv[0])):
+            out.append(f"| {sit} | {n} | {ok / n:.0%} |")
+        return out
+
+
+SecondOpinion = Callable[[Labelled, Assessment], bool]
+
+
+def evaluate(name: str, examples: Iterable[Labelled], rs: RuleSet, review: SecondOpinion | None = None) -> Report:
+    rep = Report(name)
+    for x in examples:
+        a = assess(x.facts(), rs)
+        rep.add(x, a, review(x, a) if review else False)
+    return rep
