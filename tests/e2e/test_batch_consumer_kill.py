@@ -59,20 +59,20 @@ def gateway():
 def envs(platform, yima_infra, gateway, query_log_dir):
     base = {"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05", "YIMA_MONGO_QUERY_LOG_DIR": str(query_log_dir)}
 
-    def env(**extra: str) -> dict[str, str]:
-        return service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix,
-                           extra={**base, **extra})
+    def env(name: str, **extra: str) -> dict[str, str]:
+        return platform.env_for(name, service_env(  # the service's own Kafka principal
+            yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix, extra={**base, **extra}))
 
     small = {"YIMA_CONSUMER_BATCH_MAX": "4"}
     yield {
-        "routing": env(**small),
-        "notify": env(**small, YIMA_NOTIFY_SMS_URL=f"{gateway.url}/sms", YIMA_NOTIFY_QUIET_HOURS="",
+        "routing": env("routing", **small),
+        "notify": env("notify", **small, YIMA_NOTIFY_SMS_URL=f"{gateway.url}/sms", YIMA_NOTIFY_QUIET_HOURS="",
                       YIMA_NOTIFY_DIGEST_WINDOW_SECONDS="0", YIMA_NOTIFY_CLAIM_TTL_SECONDS="3",
                       YIMA_NOTIFY_WORKER_POLL_SECONDS="0.2"),
     }
     # notify's own settings back for the next tests (routing keeps its small batches: nothing else differs)
     platform.procs["notify"].stop()
-    platform.procs["notify"].start(env())
+    platform.procs["notify"].start(env("notify"))
     platform.wait_healthy(timeout=120)
 
 

@@ -151,6 +151,13 @@ class MediationService:
         await self.agreements.create_index("sha256", unique=True, partialFilterExpression={"state": "signed"})
         await self.agreements.create_index("assignment_id")
         await self.packages.create_index("sha256")
+        # Every field of the conditional updates and look-ups (the MongoDB-wire stand-in's planner uses an index
+        # only when it holds them all; ADR 0060).
+        for col in (self.cases, self.agreements, self.invitations, self.sessions):
+            await col.create_index([("_id", 1), ("state", 1)])
+        await self.invitations.create_index([("assignment_id", 1), ("state", 1)])
+        await self.people.create_index([("_id", 1), ("active", 1)])
+        await self.invite_failures.create_index([("key", 1), ("expires_at", 1)])
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -123,6 +123,8 @@ class NotifyService:
         await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
         await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
         await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
+        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members
+        await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
         await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
         await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
         await n.create_index([("state", 1), ("scope_units", 1)])

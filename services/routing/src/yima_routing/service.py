@@ -111,6 +111,7 @@ class RoutingService:
         await self.assignments.create_index([("sup_active", 1), ("paused", 1), ("sup_next_at", 1)])
         await self.assignments.create_index([("_id", 1), ("sup_claimed_until", 1)])
         await self.assignments.create_index([("sup_active", 1), ("due_at", 1)])
+        await self.assignments.create_index([("case_id", 1), ("state", 1)])
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
         await self.cases.create_index([("pending_dispatch.reminded", 1), ("pending_dispatch.remind_at", 1)])
         await self.cases.create_index([("_id", 1), ("pending_dispatch.claimed_until", 1)])
