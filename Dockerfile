@@ -4,7 +4,7 @@
 #
 #   docker build --build-arg SERVICE=intake -t yima/intake:dev .
 #
-# SERVICE is one of intake, routing, risk, mediation, notify (the yima_<SERVICE> package). The image runs
+# SERVICE is one of intake, routing, risk, mediation, notify, insight, console (the yima_<SERVICE> package). The image runs
 # `python -m yima_<SERVICE> serve --host 0.0.0.0`; pass another role as the command to run it apart:
 #
 #   docker run yima/routing:dev consume --host 0.0.0.0
@@ -26,7 +26,7 @@ FROM ${PYTHON_IMAGE} AS builder
 
 ARG SERVICE
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<intake|routing|risk|mediation|notify>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<intake|routing|risk|mediation|notify|insight|console>" >&2; exit 1; }
 
 COPY --from=uv /uv /usr/local/bin/uv
 
@@ -53,6 +53,8 @@ COPY services/routing/pyproject.toml services/routing/
 COPY services/risk/pyproject.toml services/risk/
 COPY services/mediation/pyproject.toml services/mediation/
 COPY services/notify/pyproject.toml services/notify/
+COPY services/insight/pyproject.toml services/insight/
+COPY services/console/pyproject.toml services/console/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-workspace --package "yima-${SERVICE}"
 
@@ -75,7 +77,9 @@ ARG SERVICE
 # A fixed numeric uid/gid: Kubernetes can only verify runAsNonRoot against a numeric USER.
 RUN groupadd --system --gid 10001 yima \
     && useradd --system --uid 10001 --gid yima --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin yima
+       --shell /usr/sbin/nologin yima \
+    && mkdir -p /run/yima-keys && chown 10001:10001 /run/yima-keys && chmod 0750 /run/yima-keys
+# ^ where docker-compose's keys job writes this deployment's keys (a new volume takes this owner)
 
 # Owned by root and read-only for the service user: the code can't be changed by the process running it.
 COPY --from=builder /app/.venv /app/.venv
@@ -89,8 +93,8 @@ WORKDIR /app
 USER 10001:10001
 
 # Documentation only: each service listens on its own settings' http_port (intake 8000, routing 8001,
-# risk 8002, mediation 8003, notify 8004; YIMA_<NAME>_HTTP_PORT overrides). Every role answers /health.
-EXPOSE 8000 8001 8002 8003 8004
+# risk 8002, mediation 8003, notify 8004, insight 8005, console 8006; YIMA_<NAME>_HTTP_PORT overrides). Every role answers /health.
+EXPOSE 8000 8001 8002 8003 8004 8005 8006
 
 # No curl in the slim image: ask /health with Python. The port is read from the service's own settings
 # class, so it follows YIMA_<NAME>_HTTP_PORT. /health answers 503 (an error here) while Kafka or MongoDB

@@ -29,7 +29,10 @@ def platform(yima_infra, tmp_path_factory: pytest.TempPathFactory, query_log_dir
     )
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=prefix,
                       extra={"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05",
-                             "YIMA_MONGO_QUERY_LOG_DIR": str(query_log_dir)})
+                             "YIMA_MONGO_QUERY_LOG_DIR": str(query_log_dir),
+                             "YIMA_CONSOLE_POLL_SECONDS": "3",
+                             # sessions a few seconds ahead, at any hour: recorded once begun, within a test
+                             "YIMA_MEDIATION_SESSIONS_AT_ANY_HOUR": "true"})
     p.start(env)
     try:
         p.wait_healthy(timeout=120)

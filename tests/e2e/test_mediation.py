@@ -5,6 +5,7 @@ transferred to litigation with its file."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -18,7 +19,6 @@ from yima_contracts import topics
 from yima_contracts.codes import StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic, wait_for
 from yima_kit.auth import TokenIssuer
-from yima_mediation.core.schedule import SHANGHAI, is_workday
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -39,11 +39,14 @@ STREET_LEADER = staff(StaffRole.LEADER, "e2e-street-leader", "410105001", ("4101
 
 
 
-def next_workday_10am() -> datetime:
-    d = datetime.now(SHANGHAI).date() + timedelta(days=1)
-    while not is_workday(d):
-        d += timedelta(days=1)
-    return datetime(d.year, d.month, d.day, 10, 0, tzinfo=SHANGHAI)
+def soon(seconds: float = 3) -> datetime:
+    """A session a few seconds ahead: the e2e platform's mediation books at any hour
+    (YIMA_MEDIATION_SESSIONS_AT_ANY_HOUR), and a session is recorded only once it has begun."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+async def until(t: datetime) -> None:
+    await asyncio.sleep(max(0.0, (t - datetime.now(UTC)).total_seconds()) + 0.2)
 
 
 async def submit_and_accept(platform, phone: str) -> tuple[dict, str, httpx.AsyncClient]:
@@ -132,7 +135,7 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
         assert (desk["answer"], desk["answered_by"], desk["person_id"]) == (
             "accepted", "expert", lawyer.json()["person_id"])
         assert "13700007777" not in json.dumps(desk)
-        start = next_workday_10am()
+        start = soon()
         ses = await med.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
             "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
         assert ses.status_code == 201, ses.text
@@ -160,6 +163,7 @@ async def test_zhongyuan_scenario_agreement_archived_verified_closed(platform, y
             shown = (await wait_for(session_shown))[0]
         assert shown["join_url"] == scheduled["join_url"] and shown["mode_name"] == "线上视频调解"
 
+        await until(start)
         rec = await med.post(f"/api/v1/sessions/{ses.json()['session_id']}/record", headers=MEDIATOR, json={
             "attended": ["p1", "p2", lawyer.json()["person_id"]], "summary": "律师释法，双方同意分期支付",
             "next_step": "起草调解协议"})
@@ -216,10 +220,11 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(platform, 
     bootstrap = yima_infra.kafka_bootstrap
     case, aid, med = await submit_and_accept(platform, "13698765432")
     try:
-        start = next_workday_10am() + timedelta(hours=4)  # 14:00
+        start = soon()
         ses = await med.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
             "mode": "online", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
         assert ses.status_code == 201, ses.text
+        await until(start)
         await med.post(f"/api/v1/sessions/{ses.json()['session_id']}/record", headers=MEDIATOR, json={
             "attended": ["p1", "p2"], "summary": "被申请人否认欠薪数额", "next_step": "申请人拟起诉"})
         f = await med.post(f"/api/v1/cases/{aid}/fail", headers=MEDIATOR,

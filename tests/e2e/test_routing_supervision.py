@@ -31,7 +31,15 @@ async def submit(platform, body: dict) -> dict:
 
 
 async def login(http: httpx.AsyncClient, username: str) -> dict[str, str]:
-    r = await http.post("/api/v1/auth/login", json={"username": username, "password": SEED_PASSWORD})
+    """Sign in as staff would: the seeded password first, then the forced change (once per account)."""
+    new = "E2e#Changed2026"
+    r = await http.post("/api/v1/auth/login", json={"username": username, "password": new})
+    if r.status_code == 401:
+        r = await http.post("/api/v1/auth/login", json={"username": username, "password": SEED_PASSWORD})
+        assert r.status_code == 200, r.text
+        assert r.json()["must_change_password"] is True
+        r = await http.post("/api/v1/auth/password", json={"current_password": SEED_PASSWORD, "new_password": new},
+                            headers={"Authorization": f"Bearer {r.json()['access_token']}"})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

@@ -1,5 +1,6 @@
 """Zhoukou's scenario end to end through the real broker: a six-situation case is red with its rules named,
-gets a responsible leader (分包领导), goes yellow, is resolved and goes blue, closes, and its follow-up visit
+gets a responsible leader (分包领导), stays red until handling has begun (accepted and an action reported),
+then goes yellow, is resolved and goes blue, closes, and its follow-up visit
 (回头看) comes due.
 
 Every service runs as its own process. Routing's leader assignment and mediation's outcome and closing are
@@ -8,6 +9,7 @@ played here with a plain Kafka client and raw JSON, exactly as the drafted contr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -59,14 +61,30 @@ async def test_a_six_situation_case_goes_red_yellow_blue_and_is_followed_up(plat
     assert "描述含“报了好几次警”" in fired["six_dv_police_calls"]["evidence"]
     assert "六种情形：离婚诉讼后仍有矛盾" in first["reason_zh"] and "分包领导" in first["reason_zh"]
 
-    # 2. the responsible leader takes it (routing's event, played here): yellow
+    # 2. the responsible leader is named (routing's event, played here): nothing done yet, still red
     await produce(bootstrap, topics.CASE_LEADER_ASSIGNED, case_id, {
         **_envelope("case.leader_assigned.v1", case_id, correlation_id),
         "actor": {"kind": "system", "service": "routing"},
         "leader_staff_id": "leader-0042", "leader_name": "王书记", "unit_code": "410105001",
     })
+    [assigned] = await read_topic(bootstrap, topics.CASE_ASSIGNED, keyed(case_id))
+    a = json.loads(assigned.value)
+
+    def feedback(kind: str, **extra) -> dict:
+        return {**_envelope("case.feedback.v1", case_id, correlation_id),
+                "actor": {"kind": "unit_system", "unit_code": a["unit_code"]},
+                "assignment_id": a["assignment_id"], "unit_code": a["unit_code"], "kind": kind, **extra}
+
+    # the handling unit accepts (its own system on Kafka): still red — handling has not begun
+    await produce(bootstrap, topics.CASE_FEEDBACK, case_id, feedback("accepted"))
+    await asyncio.sleep(2)
+    assert _levels(await read_topic(bootstrap, topics.CASE_RISK_ASSESSED, keyed(case_id))) == [(None, "red")]
+    # 调处后: the unit reports what it did — yellow, and the change names its cause
+    await produce(bootstrap, topics.CASE_FEEDBACK, case_id,
+                  feedback("progress", note="分包领导带队上门调处，双方情绪稳定"))
     records = await read_topic(bootstrap, topics.CASE_RISK_ASSESSED, keyed(case_id, at_least=2))
     assert _levels(records)[:2] == [(None, "red"), ("red", "yellow")]
+    assert json.loads(records[1].value)["reason_zh"].startswith("起因：承办单位反馈办理进展。")
     # Routing names a real leader for a red case too, so either leader may be the one the reason names.
     leaders = {json.loads(r.value)["leader_staff_id"]: json.loads(r.value)["leader_name"]
                for r in await read_topic(bootstrap, topics.CASE_LEADER_ASSIGNED, keyed(case_id))}

@@ -194,6 +194,15 @@ class CaseAssigned(Event):
     rule_id: str = Field(max_length=64, description="the routing rule that fired")
     reason_zh: str = Field(max_length=500)
     due_at: UtcDatetime
+    unit_path: list[UnitCode] = Field(
+        default_factory=list, max_length=12,
+        description="codes from the top of the hierarchy down to the assigned unit: the units above may see the "
+                    "case (other services scope their staff views with it; empty from older producers)")
+    supervisor_unit_path: list[UnitCode] = Field(default_factory=list, max_length=12,
+                                                 description="the same for the supervising unit")
+    location_unit_path: list[UnitCode] = Field(
+        default_factory=list, max_length=12,
+        description="the same for the unit where the dispute arose (location.unit_code), when known")
 
 
 class UnitCaseAssigned(Event):
@@ -226,6 +235,10 @@ class UnitCaseAssigned(Event):
     supervisor_unit_name: str = Field(max_length=100)
     due_at: UtcDatetime
     feedback_topic: Literal["case.feedback"] = "case.feedback"
+    court_reference: str | None = Field(
+        default=None, max_length=64,
+        description="诉前委派: the court's case number; the court's centre supervises and hears the outcome "
+        "(case.referral_outcome). Added compatibly: absent for other channels")
 
 
 class CaseFeedback(Event):

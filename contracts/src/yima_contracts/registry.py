@@ -42,6 +42,8 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_SUPERVISION_NOTICE: (routing_events.SupervisionNotice,),
     topics.CASE_ESCALATED: (routing_events.CaseEscalated,),
     topics.CASE_JOINT_SUMMONED: (routing_events.JointSummoned,),
+    topics.CASE_JOINT_REPORT: (routing_events.JointReport,),
+    topics.CASE_REFERRAL_OUTCOME: (routing_events.ReferralOutcome,),
     topics.CASE_LEADER_ASSIGNED: (routing_events.LeaderAssigned,),
     topics.CASE_DEADLINE_CHANGED: (routing_events.DeadlineChanged,),
     topics.MEDIATION_SCHEDULED: (mediation_events.MediationScheduled,),

@@ -39,6 +39,12 @@ class WarningRaised(Event):
     threshold: int = Field(ge=1)
     message_zh: str = Field(max_length=300)
     ruleset_version: str | None = Field(default=None, max_length=40, description="risk rule set that set the threshold")
+    # Added compatibly (optional): the place by the directory's name, and who above it hears of the warning.
+    place_name: str | None = Field(default=None, max_length=100, description="the place (unit_code) by its name")
+    chain_unit_codes: list[UnitCode] = Field(
+        default_factory=list, max_length=10,
+        description="the place's chain of units, the place first (grid → community → street → district): each "
+        "hears of the warning")
 
 
 class RiskCorrected(Event):

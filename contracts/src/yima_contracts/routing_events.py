@@ -50,6 +50,26 @@ class JointSummoned(Event):
     summoned_unit_codes: list[UnitCode] = Field(min_length=1)
     reason_zh: str = Field(max_length=300)
     report_by: UtcDatetime
+    # Added compatibly (optional; older producers leave them out): what a summoned unit needs to answer.
+    joint_id: str | None = Field(
+        default=None, max_length=64,
+        description="the summons' id: a summoned unit reports on it with POST /api/v1/joint/{joint_id}/report or "
+        "a case.joint_report on Kafka")
+    lead_unit_name: str | None = Field(default=None, max_length=100, description="the lead unit (牵头单位) by name")
+    report_what_zh: str = Field(
+        default="", max_length=300, description="what a summoned unit reports (到场时间、参加人员、处置意见)")
+
+
+class JointReport(Event):
+    """吹哨报到: a summoned unit reports in (报到) and on what it did, from its own system (topic
+    ``case.joint_report``) — the same as ``POST /api/v1/joint/{joint_id}/report`` in yima's console."""
+
+    EVENT_TYPE: ClassVar[str] = "case.joint_report.v1"
+    event_type: Literal["case.joint_report.v1"] = "case.joint_report.v1"
+
+    joint_id: str = Field(max_length=64)
+    unit_code: UnitCode = Field(description="the summoned unit that reports")
+    note: str = Field(min_length=1, max_length=2000, description="到场时间、参加人员、处置意见")
 
 
 class LeaderAssigned(Event):
@@ -74,4 +94,24 @@ class DeadlineChanged(Event):
     provisional: bool = Field(default=False, description="the calendar of that year is not yet published")
 
 
-MODELS = (SupervisionNotice, CaseEscalated, JointSummoned, LeaderAssigned, DeadlineChanged)
+class ReferralOutcome(Event):
+    """诉前委派: the outcome of a court-referred case, back to the court (topic ``case.referral_outcome``), as the
+    court's own system consumes it — like ``case.feedback``, addressed to the referring court's centre."""
+
+    EVENT_TYPE: ClassVar[str] = "case.referral_outcome.v1"
+    event_type: Literal["case.referral_outcome.v1"] = "case.referral_outcome.v1"
+
+    referring_unit_code: UnitCode = Field(description="the court's centre that referred the case and supervises it")
+    court_reference: str = Field(max_length=64, description="the court's case number (法院案号)")
+    case_number: str = Field(max_length=40)
+    assignment_id: str = Field(max_length=64)
+    handling_unit_code: UnitCode
+    handling_unit_name: str | None = Field(default=None, max_length=100)
+    outcome: Literal["resolved", "failed", "returned"] = Field(
+        description="resolved: mediated (an agreement); failed: mediation did not succeed — the court proceeds; "
+        "returned: the unit gave it back — the court's centre re-dispatches")
+    note_zh: str = Field(default="", max_length=1000, description="the handling unit's note or reason")
+
+
+MODELS = (ReferralOutcome, JointReport, SupervisionNotice, CaseEscalated, JointSummoned, LeaderAssigned,
+          DeadlineChanged)

@@ -29,6 +29,8 @@ CASE_RISK_CORRECTED = "case.risk_corrected"  # staff corrected a level (lowered:
 CASE_SUPERVISION_NOTICE = "case.supervision_notice"  # warning / 督办 / second notice / escalated / leader
 CASE_ESCALATED = "case.escalated"
 CASE_JOINT_SUMMONED = "case.joint_summoned"  # 吹哨报到
+CASE_JOINT_REPORT = "case.joint_report"  # a summoned unit reports in from its own system (ADR 0065)
+CASE_REFERRAL_OUTCOME = "case.referral_outcome"  # 诉前委派: the outcome back to the referring court (ADR 0066)
 CASE_LEADER_ASSIGNED = "case.leader_assigned"  # 分包领导 of a red case
 CASE_DEADLINE_CHANGED = "case.deadline_changed"  # clock paused / resumed / recomputed
 # mediation
@@ -42,7 +44,7 @@ CASE_CLOSED = "case.closed"
 # notify
 NOTIFICATION_FAILED = "notification.failed"
 
-SERVICES = ("intake", "routing", "risk", "mediation", "notify")
+SERVICES = ("intake", "routing", "risk", "mediation", "notify", "insight")
 
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _UNIT_CODE_RE = re.compile(UNIT_CODE_PATTERN)
@@ -95,6 +97,8 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_SUPERVISION_NOTICE,
     CASE_ESCALATED,
     CASE_JOINT_SUMMONED,
+    CASE_JOINT_REPORT,
+    CASE_REFERRAL_OUTCOME,
     CASE_LEADER_ASSIGNED,
     CASE_DEADLINE_CHANGED,
     MEDIATION_SCHEDULED,

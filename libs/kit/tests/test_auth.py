@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -54,6 +55,12 @@ def test_production_refuses_the_development_keys() -> None:
 
     with pytest.raises(RuntimeError, match="refusing to start"):
         Runtime.create(KitSettings(service_name="risk", environment="production"))
+    dev_keys = json.dumps({"k2026": DEV_PUBLIC_KEY})  # the repository's key under another name: still refused
+    with pytest.raises(RuntimeError, match="development token key"):
+        Runtime.create(KitSettings(service_name="risk", environment="production", sm4_key_hex="00" * 16,
+                                   auth_public_keys=dev_keys))
+    own = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     rt = Runtime.create(KitSettings(service_name="risk", environment="production", sm4_key_hex="00" * 16,
-                                    auth_public_keys=f'{{"dev": {DEV_PUBLIC_KEY!r}}}'.replace("'", '"')))
+                                    auth_public_keys=json.dumps({"k2026": own})))
     assert rt.settings.environment == "production"

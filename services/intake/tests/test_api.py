@@ -116,4 +116,20 @@ async def test_tracking_locks_after_repeated_wrong_checks(api) -> None:
     for _ in range(5):
         assert (await api.get(f"/api/v1/track/{code}", params={"check": "0000"})).status_code == 404
     locked = await api.get(f"/api/v1/track/{code}", params={"check": "1234"})
-    assert locked.status_code == 429 and "分钟后再试" in locked.json()["errors"][0]["message"]
+    assert locked.status_code == 429 and "后再试" in locked.json()["errors"][0]["message"]
+    # The lock is this client's: the applicant on their own phone still gets in.
+    applicant = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app, client=("10.1.2.3", 5000)),
+                                  base_url="http://intake")
+    async with applicant:
+        mine = await applicant.get(f"/api/v1/track/{code}", params={"check": CASE["applicant"]["phone"][-4:]})
+        assert mine.status_code == 200, mine.text
+
+
+async def test_parallel_guesses_with_the_right_check_among_them_are_counted_first(api) -> None:
+    code = (await api.post("/api/v1/cases", json=CASE)).json()["tracking_code"]
+    right = CASE["applicant"]["phone"][-4:]
+    checks = [*[f"{i:04d}" for i in range(20) if f"{i:04d}" != right][:19], right]
+    answers = await asyncio.gather(*[api.get(f"/api/v1/track/{code}", params={"check": c}) for c in checks])
+    codes = [a.status_code for a in answers]
+    assert len([c for c in codes if c != 429]) <= 5, codes  # only five were ever checked
+    assert (await api.get(f"/api/v1/track/{code}", params={"check": right})).status_code == 429

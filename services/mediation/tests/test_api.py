@@ -4,8 +4,10 @@ go in as the consumer would put them, events come out through the outbox."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
+import json
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -105,8 +107,38 @@ async def accepted_case_with_mediator(api) -> tuple[UnitCaseAssigned, str]:
     return ev, aid
 
 
+@contextlib.contextmanager
+def clock_at(api, when: datetime):
+    """The service's clock set to ``when`` (a session's record comes after its start)."""
+    before = api.svc.now
+    api.svc.now = lambda: when
+    try:
+        yield
+    finally:
+        api.svc.now = before
+
+
+async def record_after_start(api, sid: str, start: datetime, body: dict) -> httpx.Response:
+    with clock_at(api, start + timedelta(minutes=30)):
+        return await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json=body)
+
+
+async def held_session(api, aid: str, summary: str = "双方到场协商", next_step: str = "起草调解协议") -> str:
+    """A session booked for the next working morning and recorded as held once it has begun."""
+    s = next_workday_at(10)
+    r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 201, r.text
+    rec = await record_after_start(api, r.json()["session_id"], s, {
+        "attended": ["p1", "p2"], "summary": summary, "next_step": next_step})
+    assert rec.status_code == 200 and rec.json()["state"] == "held", rec.text
+    return str(r.json()["session_id"])
+
+
 async def signed_agreement(api, aid: str, term: str = "一次性支付10000元", method: str = "in_person") -> dict:
-    """An agreement drafted, confirmed by both parties and signed; the signing's answer (agreement_id, sha256…)."""
+    """A session held, an agreement drafted, confirmed by both parties and signed; the signing's answer
+    (agreement_id, sha256…)."""
+    await held_session(api, aid)
     agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
         "facts_zh": "欠薪纠纷", "terms": [term]})).json()["agreement_id"]
     for pid in ("p1", "p2"):
@@ -358,7 +390,7 @@ async def test_no_show_pauses_then_ends_mediation(api) -> None:
         r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
             "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})
         assert r.status_code == 201, r.text
-        return await api.post(f"/api/v1/sessions/{r.json()['session_id']}/record", headers=MEDIATOR, json={
+        return await record_after_start(api, r.json()["session_id"], s, {
             "attended": ["p1"], "absent": ["p2"], "summary": "被申请人未到场", "next_step": "重新约定时间"})
 
     first = await session_and_absent(1)
@@ -377,7 +409,7 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
     sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
         "session_id"]
-    rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+    rec = await record_after_start(api, sid, s, {
         "attended": ["p1", "p2"], "summary": "双方就欠薪数额达成一致", "next_step": "起草调解协议"})
     assert rec.json()["state"] == "held"
     r = await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
@@ -442,7 +474,7 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> No
     sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
         "session_id"]
-    await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
+    await record_after_start(api, sid, s, {
         "attended": ["p1", "p2"], "summary": "双方对金额分歧较大", "next_step": "申请人拟起诉"})
     early = await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
                            json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
@@ -468,6 +500,36 @@ async def test_failed_case_is_transferred_to_litigation_with_its_file(api) -> No
     assert len(moved) == 1 and moved[0]["actor"] == "s-1" and t.json()["sha256"] in moved[0]["detail"]
     assert (await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
                            json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})).status_code == 409
+
+
+async def test_a_court_referral_carries_the_courts_reference_on_every_document(api) -> None:
+    """诉前委派: the court's case number on the case view, the agreement and the file package."""
+    ref = "(2026)豫0105民诉前调77号"
+    ev = order().model_copy(update={"channel": Channel.COURT_REFERRAL, "court_reference": ref})
+    assert await api.svc.ingest(ev, api.rt.consumers)
+    aid = ev.assignment_id
+    assert (await api.post(f"/api/v1/cases/{aid}/accept", json={}, headers=STAFF)).status_code == 200
+    view = (await api.get(f"/api/v1/cases/{aid}", headers=STAFF)).json()
+    assert view["court_reference"] == ref and view["channel"] == "court_referral"
+    await api.post(f"/api/v1/cases/{aid}/parties", json={"name": "某医院", "is_organisation": True}, headers=STAFF)
+    m = await person(api, "mediator", f"周调解{uuid.uuid4().hex[:4]}", staff_id="m-1")
+    await api.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [m]}, headers=STAFF)
+    s = next_workday_at(10)
+    sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
+        "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
+        "session_id"]
+    await record_after_start(api, sid, s, {"attended": ["p1", "p2"], "summary": "分歧较大", "next_step": "回告法院"})
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "医疗纠纷", "terms": ["赔偿"]})).json()["agreement_id"]
+    assert (await api.get(f"/api/v1/agreements/{agid}", headers=MEDIATOR)).json()["court_reference"] == ref
+    await api.post(f"/api/v1/cases/{aid}/fail", headers=MEDIATOR, json={"reason": "双方分歧较大", "next": "transfer"})
+    t = await api.post(f"/api/v1/cases/{aid}/transfer", headers=STAFF,
+                       json={"to": "litigation", "receiving_body_zh": "金水区人民法院"})
+    assert t.status_code == 200, t.text
+    pkg = await api.get(f"/api/v1/packages/{t.json()['package_id']}", headers=STAFF)
+    with zipfile.ZipFile(io.BytesIO(pkg.content)) as z:
+        assert json.loads(z.read("manifest.json"))["court_reference"] == ref
+        assert ref in z.read("case.json").decode()
 
 
 async def test_insurance_claim_flow_with_dispute_evaluation_and_sums(api) -> None:
@@ -564,16 +626,47 @@ async def test_a_party_added_later_is_checked_against_those_already_acting(api) 
     assert "存在代理人关系" in r.json()["conflicts"][0]["message"]
 
 
-async def test_a_session_can_be_recorded_after_the_agreement_was_signed_in_it(api) -> None:
-    _, aid = await accepted_case_with_mediator(api)
+async def test_no_record_before_the_session_starts_and_no_agreement_before_a_held_session(api) -> None:
+    """The Zhongyuan story: a session booked for 10:00 cannot be recorded as held at 09:00, and an agreement
+    cannot be signed while no session has been held — the agreement's date is never before the session's."""
+    ev, aid = await accepted_case_with_mediator(api)
     s = next_workday_at(10)
     sid = (await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR, json={
         "mode": "online", "starts_at": s.isoformat(), "ends_at": (s + timedelta(hours=1)).isoformat()})).json()[
         "session_id"]
-    await signed_agreement(api, aid, "当场支付5000元", "video")
-    rec = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json={
-        "attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"})
-    assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "agreed"}
+    body = {"attended": ["p1", "p2"], "summary": "当场达成协议并签署", "next_step": "结案"}
+    with clock_at(api, s - timedelta(hours=1)):
+        early = await api.post(f"/api/v1/sessions/{sid}/record", headers=MEDIATOR, json=body)
+    assert early.status_code == 409 and early.json()["errors"][0]["code"] == "not_started"
+    assert "开始前不能记录" in early.json()["message"]
+    agid = (await api.post(f"/api/v1/cases/{aid}/agreement", headers=MEDIATOR, json={
+        "facts_zh": "欠薪纠纷", "terms": ["当场支付5000元"]})).json()["agreement_id"]  # drafting ahead is fine
+    for pid in ("p1", "p2"):
+        await api.post(f"/api/v1/agreements/{agid}/confirmations", headers=MEDIATOR,
+                       json={"party_id": pid, "method": "video"})
+    with clock_at(api, s - timedelta(hours=1)):
+        unsigned = await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+    assert unsigned.status_code == 409 and unsigned.json()["errors"][0]["code"] == "no_session_held"
+    assert not await staged(api, ev.case_id, "mediation.concluded")
+    rec = await record_after_start(api, sid, s, body)
+    assert rec.status_code == 200 and rec.json() == {"state": "held", "case_state": "in_mediation"}
+    with clock_at(api, s + timedelta(minutes=50)):
+        signed = await api.post(f"/api/v1/agreements/{agid}/sign", headers=MEDIATOR)
+    assert signed.status_code == 200, signed.text
+
+
+async def test_every_refusal_answers_in_one_shape(api) -> None:
+    """Not only mediation's own refusals: a missing token, a role without the right, an unknown path, a wrong
+    method — {"message", "errors"}, never {"detail"}."""
+    ev = await new_case(api)
+    for r in (await api.get("/api/v1/queue"),
+              await api.post(f"/api/v1/cases/{ev.assignment_id}/accept", json={}, headers=MEDIATOR),
+              await api.get("/api/v1/no-such-thing", headers=STAFF),
+              await api.delete("/api/v1/queue", headers=STAFF),
+              await api.post(f"/api/v1/cases/{ev.assignment_id}/sessions", headers=MEDIATOR, json={"mode": "x"})):
+        body = r.json()
+        assert r.status_code in (401, 403, 404, 405, 422) and "detail" not in body, body
+        assert body["message"] and body["errors"][0]["code"] and not body["message"].isascii()
 
 
 async def test_only_orders_of_units_working_in_yima_enter_a_queue(api):

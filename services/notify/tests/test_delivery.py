@@ -237,7 +237,7 @@ async def test_a_crash_between_send_and_mark_does_not_send_twice(notify, gw) -> 
     dying: DeliveryWorker = notify.state.worker
     batch = await dying.claim("sms")
     assert batch and len(batch) == 1
-    await dying.channels["sms"].send(dying._message("sms", batch))  # sent… and the process dies before the mark
+    await dying.channels["sms"].send(dying._messages("sms", batch)[0])  # sent… and the process dies before the mark
     clock = notify.state.clock
     other = DeliveryWorker(notify.state.service, dying.client, dying.outbox, dying.channels, clock=clock)
     await other.drain("sms")
@@ -352,7 +352,8 @@ async def test_quiet_hours_hold_texts_and_a_burst_becomes_one_digest(notify, gw)
     await worker.drain("sms")
     assert len(gw.delivered) == 1
     text = gw.delivered[0].body["text"]
-    assert text.startswith("【一码解纠纷】您有3条新消息：①") and "已受理" in text
+    assert text.startswith("【一码解纠纷】您的纠纷（编号") and "有3条新进展：①已登记" in text and "②" in text
+    assert "③" in text and "已受理" in text
     # More steps right after: throttled, then one more text for all of them.
     await consume(notify, status(case, CaseState.IN_MEDIATION, "进入调解"))
     await consume(notify, status(case, CaseState.RESOLVED, "调解成功"))
@@ -360,9 +361,36 @@ async def test_quiet_hours_hold_texts_and_a_burst_becomes_one_digest(notify, gw)
     assert len(gw.delivered) == 1
     clock.advance(121)
     await worker.drain("sms")
-    assert len(gw.delivered) == 2 and "您有2条新消息" in gw.delivered[1].body["text"]
+    assert len(gw.delivered) == 2 and "有2条新进展" in gw.delivered[1].body["text"]
     db = notify.state.runtime.db
     assert await db["notifications"].count_documents({"case_id": case, "channel": "sms", "state": "delivered"}) == 5
+
+
+async def test_a_burst_longer_than_one_long_text_goes_as_several_and_none_is_dropped(notify, gw) -> None:
+    """A digest that does not fit one long SMS (the gateway's concatenation limit) is split, in order: every step
+    reaches the phone (the Zhongyuan applicant lost the one naming the handling unit)."""
+    svc, worker, clock = notify.state.service, notify.state.worker, notify.state.clock
+    from yima_notify.core.policy import LONG_SMS_MAX_CHARS, parse_quiet_hours
+
+    svc.quiet = parse_quiet_hours("22:00-08:00")
+    svc.settings.digest_window_seconds = 120
+    clock.now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 in Beijing: everything waits for the morning
+    case = new_case()
+    await consume(notify, submitted(case))
+    titles = ["纠纷已登记", "案件已分派", "承办单位已受理", "调解员已接案", "办理进展", "纠纷已化解"]
+    for i, title in enumerate(titles):
+        e = status(case, CaseState.ACCEPTED, title)
+        await consume(notify, e.model_copy(update={"next_step_zh": f"第{i + 1}步：" + "请留意后续通知" * 4}))
+    clock.now = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
+    await worker.drain("sms")
+    texts = [d.body["text"] for d in gw.delivered]
+    assert len(texts) >= 2 and all(len(x) <= LONG_SMS_MAX_CHARS for x in texts)
+    joined = "".join(texts)
+    positions = [joined.index(f"第{i + 1}步") for i in range(len(titles))]
+    assert positions == sorted(positions)  # every step, in order
+    assert len({d.body["out_id"] for d in gw.delivered}) == len(texts)  # each text under its own key
+    db = notify.state.runtime.db
+    assert await db["notifications"].count_documents({"case_id": case, "channel": "sms", "state": "delivered"}) == 6
 
 
 async def test_inboxes_are_protected(notify) -> None:
@@ -382,6 +410,10 @@ async def test_inboxes_are_protected(notify) -> None:
             assert wrong.status_code == 404 and wrong.json()["errors"][0]["code"] == "not_found"
         locked = await http.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
         assert locked.status_code == 429
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=notify, client=("10.9.8.7", 4000)),
+                                     base_url="http://notify") as applicant:  # the stranger's lock is not theirs
+            own = await applicant.get("/api/v1/inbox/applicant/ABCD-EFGH-JKMN", params={"check": "5678"})
+            assert own.status_code == 200, own.text
 
         assert (await http.get("/api/v1/inbox/unit")).status_code == 401
         mine = TokenIssuer.dev().issue(staff_id="s1", unit=UNIT, role=StaffRole.MEDIATOR)
@@ -399,6 +431,11 @@ async def test_inboxes_are_protected(notify) -> None:
         r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": "http://x.example/h"},
                            headers={"Authorization": f"Bearer {other}"})
         assert r.status_code == 403
+        admin = {"Authorization": f"Bearer {TokenIssuer.dev().issue(staff_id='a0', unit=UNIT, role=StaffRole.ADMIN)}"}
+        for url in ("http://hooks.example.gov.cn/h", "https://169.254.169.254/latest", "https://127.0.0.1:8025/h",
+                    "https://user:pw@hooks.example.gov.cn/h"):  # not https, or a host nobody allowed
+            r = await http.put(f"/api/v1/units/{UNIT}/contacts", json={"webhook_url": url}, headers=admin)
+            assert r.status_code == 422 and r.json()["errors"][0]["code"] == "webhook_not_allowed", url
 
         # staff calls are in notify's own audit chain, refusals too; the applicant's inbox (its path holds the
         # tracking code) never is, even when a token comes along
@@ -411,11 +448,12 @@ async def test_inboxes_are_protected(notify) -> None:
             ("s2", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, False),
             ("s1", "POST /api/v1/inbox/unit/{notification_id:path}/read", nid, True),
             ("s2", "PUT /api/v1/units/{unit_code}/contacts", UNIT, False),
+            *[("a0", "PUT /api/v1/units/{unit_code}/contacts", UNIT, False)] * 4,
         ]
         assert "ABCD" not in str([d async for d in audit.find()])
         boss = TokenIssuer.dev().issue(staff_id="a1", unit=UNIT, role=StaffRole.ADMIN)
         v = await http.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {boss}"})
-        assert v.json() == {"intact": True, "records": 5, "first_bad": None}
+        assert v.json() == {"intact": True, "records": 9, "first_bad": None}
 
 
 async def _wechat_fails_for_good(notify, rounds: int = 10) -> None:

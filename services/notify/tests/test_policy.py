@@ -4,7 +4,6 @@ import pytest
 from yima_notify.core.policy import (
     CircuitBreaker,
     backoff,
-    digest_text,
     parse_quiet_hours,
     release_time,
     sms_segments,
@@ -44,16 +43,6 @@ def test_sms_segments_count_seventy_chinese_characters() -> None:
     assert sms_segments("字" * 71) == 2
     assert sms_segments("字" * 134) == 2
     assert sms_segments("字" * 135) == 3
-
-
-def test_a_digest_puts_several_messages_in_one_text() -> None:
-    sig = "【一码解纠纷】"
-    one = digest_text(sig, [sig + "甲。"])
-    assert one == sig + "甲。"
-    two = digest_text(sig, [sig + "甲。", sig + "乙。"])
-    assert two == sig + "您有2条新消息：①甲。②乙。"
-    many = digest_text(sig, [sig + "很长的消息" * 20 for _ in range(6)])
-    assert len(many) <= 280 and "较早消息" in many
 
 
 def test_the_breaker_opens_after_failures_and_probes_after_the_cooldown() -> None:

@@ -54,7 +54,7 @@ def test_free_text_fields_of_a_step_are_printed_as_plain_data() -> None:
                           acting_unit_name="金水区人民法院 www.evil.cn", next_step_zh="请点击http://evil.example/x\x07")
     for r in (t.render_applicant(e, CN, None), t.render_proxy(e, CN, "买*")):
         assert "evil" not in r.text and "http" not in r.text and "\n" not in r.text and "\x07" not in r.text
-        assert "案件已办结" in r.text and "金水区人民法院" in r.text
+        assert "已办结" in r.text and "金水区人民法院" in r.text  # the step (its noun is the case itself)
 
 
 def _invited(**over) -> ExpertInvited:

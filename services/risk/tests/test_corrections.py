@@ -58,12 +58,13 @@ async def test_a_lowered_level_is_an_audited_event_kept_for_training_and_shown_t
     other_unit = issuer.issue(staff_id="d-1", unit="410105002001", role=StaffRole.DISPATCHER)
     elsewhere = {"Authorization": f"Bearer {other_unit}"}
     analyst = {"Authorization": f"Bearer {issuer.issue(staff_id='a-1', unit=UNIT, role=StaffRole.ANALYST)}"}
-    leader = {"Authorization": f"Bearer {issuer.issue(staff_id='l-1', unit='410105', role=StaffRole.LEADER)}"}
+    top = issuer.issue(staff_id="l-1", unit="410105", role=StaffRole.LEADER, unit_path=["410105"])
+    leader = {"Authorization": f"Bearer {top}"}
     body = {"level": "blue", "reason_zh": "已上门核实，漏水已修好，双方无矛盾"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
         url = f"/api/v1/cases/{cid}/risk/correction"
         assert (await http.post(url, json=body)).status_code == 401
-        assert (await http.post(url, json=body, headers=elsewhere)).status_code == 403
+        assert (await http.post(url, json=body, headers=elsewhere)).status_code == 404  # as one that does not exist
         assert (await http.post(url, json=body, headers=analyst)).status_code == 403
         r = await http.post(url, json={"level": "blue", "reason_zh": "同意"}, headers=mediator)
         assert r.status_code == 422  # a correction needs a reason

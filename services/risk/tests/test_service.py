@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from yima_contracts import CaseFeedback, CaseSubmitted, Party, topics
+from yima_contracts import CaseAssigned, CaseFeedback, CaseSubmitted, Party, topics
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, StaffRole
 from yima_contracts.events import Location, Respondent
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.auth import TokenIssuer
 from yima_risk.adapters.mongo_followups import FollowupTimers
@@ -70,6 +70,8 @@ async def deliver(app, event) -> bool:
         "case.submitted.v1": svc.on_submitted, "case.updated.v1": svc.on_updated,
         "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
         "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
+        "case.assigned.v1": svc.on_assigned,
+        "mediation.session_held.v1": svc.on_session_held,
     }[event.event_type]
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
 
@@ -96,6 +98,14 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     accepted = CaseFeedback(**common(cid, T0 + timedelta(hours=2)), assignment_id="a-1", unit_code="410105001",
                             kind=FeedbackKind.ACCEPTED)
     await deliver(risk, accepted)
+    # A leader named and the case accepted: nothing done yet, still red (Zhoukou: yellow only 调处后).
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    no_show = MediationSessionHeld(**common(cid, T0 + timedelta(days=1)), session_id="s-0", applicant_attended=True,
+                                   no_show=True)
+    await deliver(risk, no_show)  # nobody came: no handling either
+    assert [e["level"] for e in await staged(risk, topics.CASE_RISK_ASSESSED, cid)] == ["red"]
+    held = MediationSessionHeld(**common(cid, T0 + timedelta(days=2)), session_id="s-1", applicant_attended=True)
+    await deliver(risk, held)
     await deliver(risk, MediationConcluded(**common(cid, T0 + timedelta(days=3)), success=True,
                                            outcome=Outcome.AGREEMENT, applicant_message_zh="调解成功"))
     closed_at = T0 + timedelta(days=4)
@@ -106,6 +116,11 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     assert [(e["previous_level"], e["level"]) for e in published] == [(None, "red"), ("red", "yellow"),
                                                                       ("yellow", "blue")]
     assert "李书记" in published[1]["reason_zh"] and "已化解" in published[2]["reason_zh"]
+    # every change says which event caused it
+    assert published[0]["reason_zh"].startswith("起因：纠纷登记。")
+    assert published[1]["reason_zh"].startswith("起因：调解员记录了调解情况。")
+    assert published[1]["causation_id"] == str(held.event_id)
+    assert published[2]["reason_zh"].startswith("起因：调解结束。")
     assert all(e["ruleset_version"] == "2026.12-generalise.1" and e["rules_fired"] for e in published)
 
     db = risk.state.runtime.db
@@ -156,6 +171,39 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     w = warnings[0]
     assert w["kind"] == "place_cluster" and w["case_ids"] == ids and w["case_id"] == ids[-1]
     assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.1"
+
+
+async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:
+    """Foshan: "同一地点（410105011009G02）" told only the grid's own unit. With routing's public directory the
+    warning names the grid and goes to its community, street and district as well."""
+    from yima_risk.adapters.places import PlaceDirectory
+
+    grid = f"G{uuid.uuid4().int % 10**6:06d}"
+    units = [{"code": "410105", "name": "金水区"}, {"code": "410105011", "name": "丰庆路街道", "parent": "410105"},
+             {"code": "410105011009", "name": "同乐社区", "parent": "410105011"},
+             {"code": grid, "name": "同乐社区第二网格", "parent": "410105011009"}]
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/units"
+        return httpx.Response(200, json={"version": 7, "units": units})
+
+    places = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(routing))
+    assert await places.refresh()
+    svc = risk.state.service
+    before, svc.places = svc.places, places
+    try:
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):
+            await deliver(risk, submitted(cid, "工地夜间施工噪音扰民", category=Category.ENVIRONMENT, unit=grid,
+                                          at=T0 + timedelta(hours=i)))
+    finally:
+        svc.places = before
+    [w] = [w for w in await staged(risk, topics.WARNING_RAISED) if w.get("unit_code") == grid]
+    assert w["place_name"] == "同乐社区第二网格" and "同一地点（同乐社区第二网格）" in w["message_zh"]
+    assert grid not in w["message_zh"]
+    assert w["chain_unit_codes"] == [grid, "410105011009", "410105011", "410105"]
+    down = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    assert not await down.refresh() and down.name(grid) is None and down.chain(grid) == [grid]  # by code, never lost
 
 
 async def test_one_organisation_in_several_places(risk) -> None:
@@ -227,7 +275,7 @@ async def test_http_shows_the_rule_set_and_guards_a_case(risk) -> None:
         assert (await http.get(f"/api/v1/cases/{cid}/risk")).status_code == 401
         other = issuer.issue(staff_id="s-1", unit="410105002001", role=StaffRole.DISPATCHER)
         r = await http.get(f"/api/v1/cases/{cid}/risk", headers={"Authorization": f"Bearer {other}"})
-        assert r.status_code == 403
+        assert r.status_code == 404  # another unit's case: as one that does not exist
         own = issuer.issue(staff_id="s-2", unit=COMMUNITY, role=StaffRole.MEDIATOR)
         r = await http.get(f"/api/v1/cases/{cid}/risk", headers={"Authorization": f"Bearer {own}"})
         assert r.status_code == 200
@@ -275,3 +323,98 @@ async def test_a_corrected_category_and_an_emergency_re_assess(risk) -> None:
     assert flagged[-1]["rules_fired"][0]["evidence"] == ["字段 emergency=true（应急联办）"]
     idx = await risk.state.runtime.db["warning_index"].find_one({"_id": cid})
     assert idx["category"] == "marriage_family"
+
+
+async def test_staff_see_the_risk_and_warnings_of_their_unit_and_below_only(risk) -> None:
+    """A community's grid worker or leader sees neither another street's case nor the district's warnings."""
+    street, other_street = "410105001", "410105002"
+    here, there = f"{street}{uuid.uuid4().int % 900 + 100:03d}", f"{other_street}{uuid.uuid4().int % 900 + 100:03d}"
+    cases = {}
+    for unit, st in ((here, street), (there, other_street)):
+        ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for i, cid in enumerate(ids):  # three at one place: a place_cluster warning there
+            await deliver(risk, submitted(cid, "工厂夜里排放刺鼻气味", category=Category.ENVIRONMENT, unit=unit,
+                                          at=T0 + timedelta(hours=i)))
+            await deliver(risk, CaseAssigned(
+                **common(cid, T0 + timedelta(hours=i, minutes=1)), assignment_id=f"a-{cid}", unit_code=unit,
+                unit_name="社区", supervisor_unit_code=st, supervisor_unit_name="街道",
+                category=Category.ENVIRONMENT, risk_level="blue", rule_id="r", reason_zh="按属地", due_at=T0,
+                unit_path=["410105", st, unit], supervisor_unit_path=["410105", st],
+                location_unit_path=["410105", st, unit]))
+        cases[unit] = ids[0]
+    issuer = TokenIssuer.dev()
+
+    def h(unit: str, role: StaffRole, path: list[str]) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issuer.issue(staff_id=f"s-{role.value}", unit=unit, role=role,
+                                                          unit_path=path)}
+
+    own = h(here, StaffRole.GRID_WORKER, ["410105", street, here])
+    street_leader = h(street, StaffRole.LEADER, ["410105", street])
+    other_leader = h(other_street, StaffRole.LEADER, ["410105", other_street])
+    sibling = h(f"{street}099", StaffRole.DISPATCHER, ["410105", street, f"{street}099"])  # same street
+    district = h("410105", StaffRole.ANALYST, ["410105"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
+        async def status(case_id: str, who: dict[str, str]) -> int:
+            return (await http.get(f"/api/v1/cases/{case_id}/risk", headers=who)).status_code
+
+        assert [await status(cases[here], w) for w in (own, street_leader, district)] == [200, 200, 200]
+        assert [await status(cases[here], w) for w in (other_leader, sibling)] == [404, 404]
+        assert await status(cases[there], own) == 404
+
+        async def places(who: dict[str, str]) -> set[str]:
+            r = await http.get("/api/v1/warnings", params={"limit": 500}, headers=who)
+            assert r.status_code == 200, r.text
+            return {w.get("unit_code") for w in r.json()}
+
+        assert here in await places(own) and there not in await places(own)
+        assert here in await places(street_leader) and there not in await places(street_leader)
+        assert {here, there} <= await places(district)
+        assert here not in await places(other_leader) and here not in await places(sibling)
+
+
+# --- the leader's red cases (分包领导) and the follow-up visit (回头看) through the HTTP API ------------
+
+
+def bearer(staff_id: str, role: StaffRole = StaffRole.LEADER) -> dict[str, str]:
+    tok = TokenIssuer.dev().issue(staff_id=staff_id, unit="410105001", role=role, unit_path=("410105", "410105001"),
+                                  name="李书记")
+    return {"Authorization": f"Bearer {tok}"}
+
+
+async def test_a_leader_sees_their_red_cases_and_a_visit_completes_the_follow_up(risk) -> None:
+    cid = f"c-{uuid.uuid4().hex[:10]}"
+    assert await deliver(risk, submitted(cid))
+    assert await deliver(risk, LeaderAssigned(**common(cid, T0 + timedelta(hours=1)), leader_staff_id="s-42",
+                                              leader_name="李书记", unit_code="410105001"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as http:
+        mine = (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+        case = next(c for c in mine if c["case_id"] == cid)
+        assert case["case_number"] == f"JSQ-2026-{cid[-6:]}"
+        # red at first; with a leader in charge the rules may lower it: the history shows both
+        assert case["rules"] and all(r["name_zh"] for r in case["rules"]) and case["reason_zh"]
+        assert case["levels"][0]["level"] == "red" and case["followup"] is None
+        assert case["levels"][-1]["level"] == case["level"]
+        other = (await http.get("/api/v1/leader/cases", headers=bearer("s-43"))).json()["cases"]
+        assert cid not in [c["case_id"] for c in other]
+        mediator = await http.get("/api/v1/leader/cases", headers=bearer("s-44", StaffRole.MEDIATOR))
+        assert mediator.status_code == 403
+
+        assert await deliver(risk, CaseClosed(**common(cid, T0 + timedelta(days=3)), unit_code="410105001",
+                                              outcome=Outcome.AGREEMENT, resolved=True,
+                                              applicant_message_zh="已调解成功"))
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "pending" and case["followup"]["due_at"]
+
+        refused = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-43"), json={"note": "别人的案件"})
+        assert refused.status_code == 403
+        short = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"), json={"note": "好"})
+        assert short.status_code == 422
+        r = await http.post(f"/api/v1/cases/{cid}/visits", headers=bearer("s-42"),
+                            json={"note": "入户回访，双方已按协议退还彩礼，关系缓和", "rebounded": False})
+        assert r.status_code == 201, r.text
+        case = next(c for c in (await http.get("/api/v1/leader/cases", headers=bearer("s-42"))).json()["cases"]
+                    if c["case_id"] == cid)
+        assert case["followup"]["state"] == "visited" and "关系缓和" in case["visits"][0]["note"]
+    # the visited follow-up does not fall due any more
+    assert await risk.state.service.timers.col.count_documents({"case_id": cid, "state": "pending"}) == 0

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-VERSION = "jinshui-demo-2026.11.3"
+VERSION = "jinshui-demo-2026.12.1"
 OUT = Path(__file__).resolve().parents[1] / "src" / "yima_routing" / "data" / "jinshui_directory.json"
 DISTRICT = "410105"
 # Which units handle their cases in yima's own console (the mediation service takes their work orders): the
@@ -160,6 +160,7 @@ def generate() -> dict[str, Any]:
         unit(code, name, "department", DISTRICT, subkind="docking", docking=point)
         people(code, ["dispatcher", "mediator"])
 
+    communities: list[str] = []
     stems = [a + b for a in COMMUNITY_STEMS for b in ("", "花园", "新村", "路", "里")]
     rng.shuffle(stems)
     village_stems = list(VILLAGE_STEMS)
@@ -179,6 +180,7 @@ def generate() -> dict[str, Any]:
                 cname, keywords = f"{stem}社区", [f"{stem}小区", f"{stem}社区"]
             unit(code, cname, "community", street, jurisdiction=keywords)
             people(code, ["dispatcher", "mediator", "mediator"])
+            communities.append(code)
             for g in range(3):
                 gcode = f"{code}G{g + 1:02d}"
                 unit(gcode, f"{cname}第{'一二三'[g]}网格", "grid", code)
@@ -191,6 +193,11 @@ def generate() -> dict[str, Any]:
         code = f"{DISTRICT}{s + 1:03d}GR{i:02d}"
         unit(code, name, "committee", f"{DISTRICT}{s + 1:03d}", subkind="studio", fields=fields)
         people(code, ["mediator"])
+    # Every community (and village) has its own admin (<code>-04), who manages its grids and staff. Named
+    # from a generator of their own, so everyone named before keeps their name.
+    admin_names = Names(random.Random(20261206))
+    for code in communities:
+        staff.append({"id": f"{code}-04", "name": admin_names.person(), "unit": code, "role": "admin"})
     return {"version": VERSION, "units": units, "staff": staff}
 
 

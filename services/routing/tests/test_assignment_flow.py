@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from yima_contracts import CaseFeedback, CaseRiskAssessed
-from yima_contracts.codes import StaffRole
+from yima_contracts.codes import Category, StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_routing.adapters.sweeper import Sweeper
 from yima_routing.core.deadlines import add_working_days
@@ -88,6 +89,7 @@ async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routin
     waiting = [w for w in q["awaiting_redispatch"] if w["case_id"] == case_id]
     assert waiting and waiting[0]["returned_by"] == HUANGHE and "隔壁社区" in waiting[0]["reason"]
     assert waiting[0]["suggested_unit_code"] != HUANGHE  # the rules, without the unit that returned it
+    assert waiting[0]["suggested_reason_zh"] and waiting[0]["suggested_rule_id"]  # and why
 
     # A later risk re-assessment of the returned case does not route it again behind the supervisor's back.
     again = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level="yellow", score=3,
@@ -231,6 +233,44 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
     assert (await routing.assignment(case_id))["unit_code"] == HUANGHE  # the lead keeps responsibility
 
 
+async def test_a_summoned_department_sees_its_summons_and_reports_from_its_own_system(routing) -> None:
+    """Foshan's 吹哨报到: the event and the notice carry the summons id and what to report; a department lists its
+    open summons and reports over Kafka (case.joint_report) as well as in the console."""
+    from yima_contracts.routing_events import JointReport
+    from yima_kit.consumer import PermanentError
+
+    case_id = await routing.submit()
+    lead = routing.token("410105001001-01")
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/joint", headers=lead, json={
+        "unit_codes": ["JSQ-ZJJ", "JSQ-GADJ"], "reason": "机耕路纠纷涉及违建，需住建和公安共同到场"})
+    joint_id = r.json()["joint_id"]
+    ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
+    assert ev["joint_id"] == joint_id and ev["lead_unit_name"] and "参加人员" in ev["report_what_zh"]
+
+    zjj = routing.token("jsq-zjj-01")
+    mine = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=zjj)
+    assert mine.status_code == 200, mine.text
+    [item] = [i for i in mine.json()["items"] if i["joint_id"] == joint_id]
+    assert item["case_id"] == case_id and item["lead_unit_code"] == HUANGHE and item["reason_zh"].startswith("机耕路")
+    assert item["case_number"] and item["report_by"]
+    other = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=routing.token("jsq-rsj-01"))
+    assert other.status_code == 404  # another department does not read this one's summons
+
+    # 住建局's own system answers on Kafka (the consumer's handler, as the broker would deliver it)
+    report = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-ZJJ",
+                         note="住建局执法队两人于10:30到场，已责令停工")
+    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))
+    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))  # a redelivery: no change
+    mine = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=zjj)
+    assert all(i["joint_id"] != joint_id for i in mine.json()["items"])  # no longer open for it
+    detail = (await routing.http.get(f"/api/v1/joint/{joint_id}", headers=lead)).json()
+    assert detail["units"]["JSQ-ZJJ"]["note"].startswith("住建局执法队")
+    assert detail["units"]["JSQ-GADJ"]["reported_at"] is None
+    wrong = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-RSJ", note="我也来")
+    with pytest.raises(PermanentError):  # not summoned: dead-lettered with the reason, never applied
+        await routing.service.run(lambda tx: routing.service.on_joint_report(wrong, tx))
+
+
 async def test_a_summoned_unit_that_does_not_report_in_is_pressed_once(routing) -> None:
     routing.clock.t = sh(2026, 10, 9, 10)  # Friday; report by the next working day: Saturday Oct 10 (调休)
     case_id = await routing.submit()
@@ -304,3 +344,42 @@ async def test_a_returned_case_left_waiting_presses_its_supervisor_once(routing)
         assert "待重新分派" in n["message_zh"] and "黄河社区" in n["message_zh"]
     finally:
         routing.clock.t = before
+
+
+async def test_a_court_referral_goes_to_its_field_the_court_follows_redirects_and_hears_the_outcome(routing) -> None:
+    """Jiyuan's 诉前委派: a medical dispute the court referred goes to the medical committee, the court's centre
+    supervises (its reference on the work order), may redirect it (no 403 not_supervisor), and hears the outcome on
+    case.referral_outcome as its own system would read it."""
+    from yima_contracts import CaseSubmitted
+    from yima_contracts.codes import FeedbackKind
+
+    case_id = f"c-{uuid.uuid4().hex[:12]}"
+    ref = "(2026)豫0105民诉前调1234号"
+    sub = CaseSubmitted(
+        case_id=case_id, correlation_id=case_id, case_number=f"JSQ-2026-{uuid.uuid4().int % 10**6:06d}",
+        tracking_code="ABCD2345", channel="court_referral", category="medical", category_source="staff",
+        description="患者术后感染，家属认为医院存在过错，要求赔偿", applicant={"name": "赵某", "phone": "13812340000"},
+        location={"unit_code": HUANGHE}, submitted_at=routing.clock(), court_reference=ref)
+    await routing.service.run(lambda tx: routing.service.on_submitted(sub, tx))
+    await routing.service.run(lambda tx: routing.service.on_risk_assessed(CaseRiskAssessed(
+        case_id=case_id, correlation_id=case_id, level="yellow", score=20, ruleset_version="t", reason_zh="测试"), tx))
+    [order] = [e for e in await routing.staged(case_id) if e["topic"].startswith("unit.")]
+    medical = routing.directory.committee_for(Category.MEDICAL, frozenset())
+    assert order["unit_code"] == medical.code and order["supervisor_unit_code"] == "JSQ-FYSD"
+    assert order["court_reference"] == ref
+
+    # the court's centre may redirect its referral (it supervises): to the town's mediation, say
+    court = routing.token(unit="JSQ-FYSD", role=StaffRole.DISPATCHER)
+    r = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=court, json={
+        "unit_code": "410105001", "reason": "当事人均在本街道，改由街道人民调解委员会调解"})
+    assert r.status_code == 200, r.text
+    a = await routing.assignment(case_id)
+    assert a["unit_code"] == "410105001" and a["supervisor_unit_code"] == "JSQ-FYSD"
+
+    done = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code="410105001",
+                        kind=FeedbackKind.RESOLVED, note="达成调解协议，医院一次性赔偿3万元")
+    await routing.service.run(lambda tx: routing.service.on_feedback(done, tx))
+    [outcome] = await routing.staged(case_id, "case.referral_outcome")
+    assert outcome["referring_unit_code"] == "JSQ-FYSD" and outcome["court_reference"] == ref
+    assert outcome["outcome"] == "resolved" and outcome["handling_unit_code"] == "410105001"
+    assert "3万元" in outcome["note_zh"] and outcome["case_number"] == sub.case_number

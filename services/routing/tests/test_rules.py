@@ -36,8 +36,19 @@ def test_red_case_goes_to_the_street() -> None:
     assert d.unit.code == "410105001" and d.working_days == 3
 
 
-def test_court_referral_goes_to_the_court_centre() -> None:
-    assert route(channel="court_referral", category="contract_debt").unit.code == "JSQ-FYSD"
+def test_court_referral_goes_to_the_committee_of_its_field_or_the_town_and_the_court_supervises() -> None:
+    """诉前委派 (Jiyuan): the court delegates to the mediation organisation of the dispute's field or place and
+    follows it — its centre supervises, so it hears the outcome and may redirect the case."""
+    medical = route(channel="court_referral", category="medical")
+    assert medical.unit.code == DIRECTORY.committee_for(Category.MEDICAL, frozenset()).code
+    assert medical.unit.code != "JSQ-FYSD" and medical.supervisor.code == "JSQ-FYSD"
+    marriage = route(channel="court_referral", category="marriage_family")
+    assert marriage.unit.kind.value == "committee" and marriage.supervisor.code == "JSQ-FYSD"
+    neighbours = route(channel="court_referral", category="neighbour")  # no committee: the town (street) mediates
+    assert (neighbours.unit.code, neighbours.supervisor.code, neighbours.rule_id) == (
+        "410105001", "JSQ-FYSD", "court_referral_town")
+    nowhere = route(channel="court_referral", category="contract_debt", loc=None)
+    assert nowhere.unit.code == "JSQ-FYSD" and nowhere.rule_id == "court_referral"
 
 
 def test_unknown_location_goes_to_the_district_centre() -> None:

@@ -24,22 +24,36 @@ async def test_login_issues_a_verifiable_token_with_unit_role_and_path(routing) 
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["must_change_password"] is True
-    claims = TokenVerifier.from_setting("").verify(body["access_token"])
-    assert (claims.unit, claims.role, claims.mfa) == (HUANGHE, StaffRole.DISPATCHER, False)
-    assert claims.unit_path == ("410105", "410105001", HUANGHE)
+    claims = TokenVerifier.from_setting("").verify(body["access_token"], password_change_ok=True)
+    assert (claims.unit, claims.role, claims.mfa, claims.pwc) == (HUANGHE, StaffRole.DISPATCHER, False, True)
+    assert claims.unit_path == ("410105", "410105001", HUANGHE) and claims.sid
     doc = await routing.db["staff"].find_one({"_id": "410105001001-01"})
     assert doc["password_hash"].startswith("$argon2id$") and SEED_PASSWORD not in str(doc)
 
+    # First login: nothing but the password change until it is done.
     h = {"Authorization": f"Bearer {body['access_token']}"}
+    blocked = await routing.http.get(f"/api/v1/units/{HUANGHE}/queue", headers=h)
+    assert blocked.status_code == 403 and blocked.json()["errors"][0]["code"] == "password_change_required"
     weak = await routing.http.post("/api/v1/auth/password", headers=h,
-                                   json={"old_password": SEED_PASSWORD, "new_password": "123456"})
+                                   json={"current_password": SEED_PASSWORD, "new_password": "123456"})
     assert weak.status_code == 422 and weak.json()["errors"][0]["code"] == "weak_password"
+    demo = await routing.http.post("/api/v1/auth/password", headers=h,
+                                   json={"current_password": SEED_PASSWORD, "new_password": "YIMA#demo2026"})
+    assert demo.status_code == 422 and "演示密码" in demo.json()["message"]
+    wrong = await routing.http.post("/api/v1/auth/password", headers=h,
+                                    json={"current_password": "not-it", "new_password": "Huanghe#2026!"})
+    assert wrong.status_code == 401 and wrong.json()["errors"][0]["field"] == "current_password"
     ok = await routing.http.post("/api/v1/auth/password", headers=h,
-                                 json={"old_password": SEED_PASSWORD, "new_password": "Huanghe#2026!"})
-    assert ok.status_code == 200
+                                 json={"current_password": SEED_PASSWORD, "new_password": "Huanghe#2026!"})
+    assert ok.status_code == 200 and ok.json()["changed"] is True and ok.json()["must_change_password"] is False
+    # The old session is over; the answer's token opens a new one that works.
+    stale = await routing.http.get(f"/api/v1/units/{HUANGHE}/queue", headers=h)
+    assert stale.status_code == 401 and stale.json()["errors"][0]["code"] == "session_revoked"
+    h = {"Authorization": f"Bearer {ok.json()['access_token']}"}
+    assert (await routing.http.get(f"/api/v1/units/{HUANGHE}/queue", headers=h)).status_code == 200
     assert (await login(routing, "410105001001-01", "Huanghe#2026!")).json()["must_change_password"] is False
     fresh = await routing.http.post("/api/v1/auth/refresh", headers=h)
-    assert fresh.status_code == 200 and fresh.json()["access_token"] != body["access_token"]
+    assert fresh.status_code == 200 and fresh.json()["access_token"] != ok.json()["access_token"]
 
 
 async def test_repeated_failures_lock_the_account(routing) -> None:
@@ -66,7 +80,7 @@ async def test_admins_need_a_second_factor_and_admin_writes_need_it(routing) -> 
     assert (await login(routing, admin, totp="000000")).status_code == 401
     ok = await login(routing, admin, totp=pyotp.TOTP(secret).now())
     assert ok.status_code == 200, ok.text
-    assert TokenVerifier.from_setting("").verify(ok.json()["access_token"]).mfa is True
+    assert TokenVerifier.from_setting("").verify(ok.json()["access_token"], password_change_ok=True).mfa is True
 
     no_mfa = routing.token(admin, mfa=False)
     r = await routing.http.put(f"/api/v1/admin/units/{NONGYE}", headers=no_mfa, json={

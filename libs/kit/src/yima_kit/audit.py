@@ -54,6 +54,11 @@ class AuditLog:
         """Create the head at genesis if there is none, so even the first appends serialise on one document."""
         await self.heads.update_one({"_id": HEAD}, {"$setOnInsert": {"seq": 0, "hash": GENESIS}}, upsert=True)
 
+    def _head_sig(self, seq: int, digest: str, key_id: str | None = None) -> str:
+        """The head's own keyed signature: without the key nobody can cut records off the end and move the
+        head back to match (the chain alone cannot tell a shorter chain from a truncated one)."""
+        return self.cipher.blind_index(f"head|{seq}|{digest}", context="audit.head", key_id=key_id)
+
     def _hash(self, prev: str, rec: dict[str, Any]) -> str:
         return self.cipher.blind_index(prev + _canonical(rec), context="audit.chain", key_id=rec.get("key_id"))
 
@@ -78,10 +83,12 @@ class AuditLog:
             "detail": detail[:300],
             "key_id": self.cipher.active_key_id,
         }
+        key_id = self.cipher.active_key_id
         digest = self._hash(head["hash"], rec)
         await self.col.insert_one({"_id": seq, **rec, "prev": head["hash"], "hash": digest}, session=session)
-        await self.heads.update_one({"_id": HEAD}, {"$set": {"seq": seq, "hash": digest}}, upsert=True,
-                                    session=session)
+        await self.heads.update_one({"_id": HEAD}, {"$set": {
+            "seq": seq, "hash": digest, "key_id": key_id, "sig": self._head_sig(seq, digest, key_id)}},
+            upsert=True, session=session)
         return seq
 
     async def append_alone(self, client: AsyncMongoClient[Any], **record: Any) -> int:
@@ -110,6 +117,13 @@ class AuditLog:
         head = await self.heads.find_one({"_id": HEAD})
         if head is not None and (head["seq"] != n or head["hash"] != prev):
             return False, n, n + 1  # records were removed from the end
+        if head is not None and n > 0:
+            try:
+                signed = head.get("sig") == self._head_sig(n, prev, head.get("key_id"))
+            except (KeyError, TypeError):
+                signed = False
+            if not signed:
+                return False, n, n  # the head was moved by someone without the key (records cut off the end)
         return True, n, None
 
 
@@ -132,8 +146,9 @@ def _object_of(request: Request) -> tuple[str, str, str]:
 def install_audit_middleware(app: FastAPI, audit: AuditLog, verifier: TokenVerifier,
                              client: AsyncMongoClient[Any], *, prefix: str = "/api/v1/",
                              skip: Iterable[str] = ()) -> None:
-    """Append a record for every call under ``prefix`` that carries a bearer token (a staff call), refused
-    ones too (``success`` = status < 400; a token that does not verify is recorded as actor ``unverified``).
+    """Append a record for every call under ``prefix`` made with a genuine staff token, refused ones too
+    (``success`` = status < 400). A token that does not verify leaves no record: anyone can send
+    ``Bearer x``, and the chain must not be a place strangers can fill.
 
     The record is written after the handler, in a transaction of its own; concurrent appends serialise on
     the head. Paths in ``skip`` (prefixes) are not recorded — e.g. public routes whose path holds something
@@ -144,9 +159,9 @@ def install_audit_middleware(app: FastAPI, audit: AuditLog, verifier: TokenVerif
     async def record(request: Request, status: int) -> None:
         token = request.headers.get("authorization", "").partition(" ")[2]
         try:
-            actor: StaffClaims | str = verifier.verify(token)
+            actor = verifier.verify(token, password_change_ok=True)
         except AuthError:
-            actor = UNVERIFIED
+            return  # not a staff member: nothing to attribute, nothing to keep
         action, object_type, object_id = _object_of(request)
         try:
             await audit.append_alone(client, actor=actor, action=action, object_type=object_type,

@@ -104,14 +104,15 @@ class EventConsumers:
 
     def subscribe(
         self,
-        topic: str,
+        topic: str | tuple[str, ...],
         model: type[E],
         *,
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
     ) -> Callable[[Handler[E]], Handler[E]]:
-        """Register ``handler(event, tx)`` for ``topic``. ``name`` identifies the consumer in the ledger."""
+        """Register ``handler(event, tx)`` for ``topic`` (or several topics read by one consumer, e.g. a read model
+        that takes every event). ``name`` identifies the consumer in the ledger."""
         consumer = f"{self.service}.{name}"
 
         def decorator(handler: Handler[E]) -> Handler[E]:
@@ -135,9 +136,11 @@ class EventConsumers:
                 "description": handler.__doc__,
             }
             if pattern:
+                if not isinstance(topic, str):
+                    raise TypeError("a pattern subscription takes one pattern")
                 sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
             else:
-                sub = self.broker.subscriber(topic, **sub_kwargs)
+                sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
             sub(on_message)
             return handler
 

@@ -19,9 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .auth import TokenVerifier, staff_auth
+from .auth import SessionRevocations, TokenVerifier, staff_auth
 from .consumer import LEDGER, EventConsumers
 from .crypto import FieldCipher
+from .errors import install_error_shape
+from .limits import BodySizeLimit
 from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .ops_metrics import HttpMetricsMiddleware, OpsGauges
@@ -47,6 +49,8 @@ class Runtime:
     uow: UnitOfWork
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
+    verifier: TokenVerifier
+    revocations: SessionRevocations
     gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -94,10 +98,16 @@ class Runtime:
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
         if not settings.auth_public_keys:
             log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
-        require_staff = staff_auth(TokenVerifier.from_setting(settings.auth_public_keys))
+        revocations = SessionRevocations()
+        verifier = TokenVerifier.from_setting(settings.auth_public_keys, revocations)
+        if settings.environment == "production" and verifier.uses_dev_key():
+            raise RuntimeError("production refuses the development token key (its private half is public); "
+                               "set YIMA_AUTH_PUBLIC_KEYS to your own keys")
+        require_staff = staff_auth(verifier)
         gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
                                                                  **settings.kafka_auth.client_kwargs()})
-        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff, gauges)
+        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff, verifier,
+                   revocations, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         await self.outbox.setup()
@@ -181,6 +191,9 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     app.add_middleware(TraceMiddleware)
     app.add_middleware(HttpMetricsMiddleware, service=rt.settings.service_name)
+    # Last added = outermost: a body over the limit is refused before any other layer reads it.
+    app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_body_bytes)
+    install_error_shape(app)  # one error shape on every service (a service's own handlers may refine it)
     app.state.runtime = rt
     app.include_router(ops_router(rt))
     return app

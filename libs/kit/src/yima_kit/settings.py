@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .kafka_auth import KafkaAuth
@@ -74,6 +75,9 @@ class KitSettings(BaseSettings):
         validation_alias=_env("YIMA_AUTH_PUBLIC_KEYS"),
         description='staff-token verification keys, JSON {"kid": "PEM"}; empty = development key (warns)',
     )
+    max_body_bytes: int = Field(
+        default=1_000_000, gt=0, validation_alias=_env("YIMA_MAX_BODY_BYTES"),
+        description="largest request body any endpoint reads; a larger one is answered 413 before parsing")
     link_hosts: str = Field(
         default="meet.yima.local",
         validation_alias=_env("YIMA_LINK_HOSTS"),
@@ -114,6 +118,22 @@ class KitSettings(BaseSettings):
     consumer_retry_base_seconds: float = Field(
         default=0.2, validation_alias=_env("YIMA_CONSUMER_RETRY_BASE_SECONDS"), description="retry backoff base"
     )
+
+    secrets_dir: str = Field(
+        default="", validation_alias=_env("YIMA_SECRETS_DIR"),
+        description="a directory of files named after settings (sm4_key_hex, auth_public_keys, auth_private_key, "
+                    "auth_kid …), written once by `python -m yima_kit.keys dir`; a setting left empty is read "
+                    "from its file")
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Self:
+        if not self.secrets_dir:
+            return self
+        for name in type(self).model_fields:
+            path = Path(self.secrets_dir) / name
+            if getattr(self, name) in ("", None) and path.is_file():
+                setattr(self, name, path.read_text().strip())
+        return self
 
     @property
     def db_name(self) -> str:

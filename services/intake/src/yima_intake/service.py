@@ -21,6 +21,7 @@ from yima_contracts.personal import phone_last4
 from yima_kit.auth import StaffClaims
 from yima_kit.crypto import FieldCipher
 from yima_kit.outbox import Outbox
+from yima_kit.throttle import Throttled
 from yima_kit.uow import Tx, UnitOfWork
 
 from .config import IntakeSettings
@@ -63,7 +64,12 @@ class StaffForbidden(Exception):
 
 
 class TrackLocked(Exception):
-    pass
+    def __init__(self, wait_zh: str) -> None:
+        super().__init__(wait_zh)
+        self.wait_zh = wait_zh
+
+    def message_zh(self) -> str:
+        return f"核对失败次数过多，请{self.wait_zh}后再试"
 
 
 class TrackNotFound(Exception):
@@ -357,17 +363,23 @@ class IntakeService:
         want = case["applicant"]["phone_last4_hash"]
         return self.cipher.blind_index(last4, context=f"last4:{case['_id']}") == want
 
-    async def open_case(self, raw_code: str, check: str, now: datetime | None = None) -> dict[str, Any]:
+    async def open_case(self, raw_code: str, check: str, now: datetime | None = None,
+                        client: str = "unknown") -> dict[str, Any]:
         """The case behind a tracking code, if the phone check matches. Raises TrackingCodeError (a typo),
-        TrackLocked (too many wrong checks) or TrackNotFound (no such case or a wrong check: one answer)."""
+        TrackLocked (this client must wait: wrong checks, counted per code and client with growing delays,
+        so a stranger holding the code cannot lock the applicant out) or TrackNotFound (no such case or a
+        wrong check: one answer)."""
         code = validate_tracking_code(raw_code)
         now = now or datetime.now(UTC)
         th = self.tracking_hash(code)
-        if await self.repo.count_failures(th, now) >= self.settings.track_max_failures:
-            raise TrackLocked(code)
+        try:
+            tickets = await self.repo.take_check(th, client, now)  # counted before the check runs
+        except Throttled as exc:
+            raise TrackLocked(exc.minutes_zh()) from exc
         case = await self.repo.find_by_tracking_hash(th)
-        if case is None or not await self.check_phone(case, check):
-            await self.repo.add_failure(th, now + timedelta(minutes=self.settings.track_lock_minutes))
+        right = case is not None and await self.check_phone(case, check)
+        await self.repo.settle_check(tickets, right, now)
+        if case is None or not right:
             raise TrackNotFound(code)
         return case
 

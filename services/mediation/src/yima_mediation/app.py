@@ -11,7 +11,7 @@ from yima_kit.audit import audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, invite_page, kafka, web
+from .adapters import console_redirect, http, invite_page, kafka
 from .config import MediationSettings
 from .core.fonts import FontUnavailable, ensure_cjk_font
 from .insurance import InsuranceClaims
@@ -44,7 +44,7 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     app.state.service = service
     app.state.insurance = insurance
     http.install(app, service, rt, insurance)
-    app.include_router(web.router(service, settings, insurance))  # the staff console at /console
+    app.include_router(console_redirect.router(settings.console_url))  # the staff console moved out
     app.include_router(invite_page.router(service))  # an invited expert's own page at /invite (public)
     app.state.audit = audit
     app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))

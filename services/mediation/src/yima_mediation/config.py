@@ -12,6 +12,9 @@ class MediationSettings(KitSettings):
 
     service_name: str = Field(default="mediation", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8003, description="HTTP port (health, sessions, agreements)")
+    sessions_at_any_hour: bool = Field(
+        default=False, description="book online/offline sessions at any hour and day (a centre with evening and "
+        "weekend sessions; the e2e tests book sessions seconds ahead); off = working blocks of working days only")
     kafka_metadata_max_age_seconds: float = Field(
         default=10, gt=0,
         description="metadata refresh: the work-order pattern subscription sees a newly created unit topic this soon")
@@ -25,15 +28,10 @@ class MediationSettings(KitSettings):
         description="where the Debian font package is unpacked when no font is installed")
     prefetch_font: bool = Field(default=True, description="look up (or fetch) the CJK font at start, in the background")
 
-    routing_url: str = Field(
-        default="http://127.0.0.1:8001",
-        description="routing's base URL: the staff console signs staff in with routing's POST /api/v1/auth/login")
-    notify_url: str = Field(
-        default="http://127.0.0.1:8004",
-        description="notify's base URL: the staff console shows the unit's in-app inbox (GET /api/v1/inbox/unit)")
-    notify_timeout_seconds: float = Field(
-        default=2.0, gt=0, le=30,
-        description="how long a console page waits for notify; past it the page says the messages cannot be shown")
+    console_url: str = Field(
+        default="http://127.0.0.1:8006/console",
+        description="the staff console's address as browsers reach it: the old /console pages of mediation "
+                    "redirect there (the console is a service of its own, docs/adr/0085)")
     invite_max_failures: int = Field(
         default=5, ge=1, description="wrong phone checks on one expert invitation code before the code locks")
     invite_lock_minutes: int = Field(
@@ -42,8 +40,6 @@ class MediationSettings(KitSettings):
         default=3, ge=1,
         description="times staff may resend one expert's invitation SMS (a new code) in 24 hours: a slip cannot "
                     "text someone again and again")
-    console_secure_cookie: bool = Field(
-        default=False, description="mark the console's login cookie Secure (set it when served over https)")
 
     def font_cache_path(self) -> Path:
         return Path(self.font_cache_dir).expanduser()

@@ -120,7 +120,8 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 class MediationService:
     def __init__(self, db: AsyncDatabase[Any], client: Any, outbox: Outbox, cipher: FieldCipher,
-                 settings: MediationSettings) -> None:
+                 settings: MediationSettings, clock: Callable[[], datetime] = _now) -> None:
+        self.now = clock  # injectable: tests move time past a session's start
         self.db = db
         self.client = client
         self.outbox = outbox
@@ -193,11 +194,11 @@ class MediationService:
             states.check(move, case["state"])
         except states.IllegalMove as exc:
             raise Refused(409, "state", "illegal_transition", str(exc)) from exc
-        upd: dict[str, Any] = {"$set": {**(extra or {}), "updated_at": _now()}}
+        upd: dict[str, Any] = {"$set": {**(extra or {}), "updated_at": self.now()}}
         if new_state:
             upd["$set"]["state"] = new_state
         if note:
-            upd["$push"] = {"timeline": {"at": _now(), **note}}
+            upd["$push"] = {"timeline": {"at": self.now(), **note}}
         res = await self.cases.update_one({"_id": case["_id"], "state": case["state"]}, upd, session=session)
         if res.modified_count != 1:
             raise Refused(409, "state", "concurrent_change", "案件刚被他人更新，请刷新后重试")
@@ -252,11 +253,12 @@ class MediationService:
             # Units above see and supervise the case (StaffClaims.may_act_on); without a path, the unit alone.
             "unit_path": event.unit_path or [event.unit_code],
             "case_number": event.case_number, "channel": event.channel.value, "category": event.category.value,
+            "court_reference": event.court_reference,  # 诉前委派: the court's case number, on every document
             "risk_level": event.risk_level.value, "description": self._enc(event.description, "description"),
             "supervisor_unit_code": event.supervisor_unit_code, "supervisor_unit_name": event.supervisor_unit_name,
             "due_at": event.due_at, "state": states.NEW, "kind": "people", "parties": [applicant],
-            "mediators": [], "availability": {}, "no_shows": 0, "received_at": _now(),
-            "timeline": [{"at": _now(), "what": "received",
+            "mediators": [], "availability": {}, "no_shows": 0, "received_at": self.now(),
+            "timeline": [{"at": self.now(), "what": "received",
                           "text_zh": f"收到交办单（督办单位：{event.supervisor_unit_name}）"}],
         }, session=tx.session)
 
@@ -266,8 +268,8 @@ class MediationService:
         await self.cases.update_many(
             {"case_id": event.case_id, "unit_code": event.from_unit_code, "state": {"$in": open_states},
              "_id": {"$ne": event.assignment_id}},
-            {"$set": {"state": states.ESCALATED, "updated_at": _now()},
-             "$push": {"timeline": {"at": _now(), "what": "escalated_by_supervisor",
+            {"$set": {"state": states.ESCALATED, "updated_at": self.now()},
+             "$push": {"timeline": {"at": self.now(), "what": "escalated_by_supervisor",
                                     "text_zh": f"督办单位已将案件提级：{event.reason_zh}"[:300]}}},
             session=tx.session)
 
@@ -303,6 +305,7 @@ class MediationService:
             "mediators": [{"person_id": m["person_id"], "name": m["name"]} for m in case.get("mediators", [])],
             "no_shows": case.get("no_shows", 0), "agreement_id": case.get("agreement_id"),
             "judicial": case.get("judicial"), "package_id": case.get("package_id"),
+            "court_reference": case.get("court_reference"),
         }
         if detail:
             view["timeline"] = [{k: (_aware(v) if k == "at" else self._free_text(v, case, contact)
@@ -382,7 +385,7 @@ class MediationService:
     async def accept(self, assignment_id: str, claims: StaffClaims, kind: str) -> dict[str, Any]:
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
             case = await self._case(assignment_id, claims, s)
-            await self._move(s, case, "accept", states.ACCEPTED, {"kind": kind, "accepted_at": _now()},
+            await self._move(s, case, "accept", states.ACCEPTED, {"kind": kind, "accepted_at": self.now()},
                              {"what": "accepted", "text_zh": f"{claims.name or claims.sub}受理，{KIND_ZH[kind]}"})
             out.append(self._feedback(case, claims, FeedbackKind.ACCEPTED, note=f"平台内受理，{KIND_ZH[kind]}"))
             return {"state": states.ACCEPTED}
@@ -445,7 +448,7 @@ class MediationService:
             "name_idx": self._idx(name), "phone": self._enc(phone, "person.phone") if phone else None,
             "fields": fields, "title_zh": title_zh, "staff_id": staff_id,
             "relations": [{"name_idx": self._idx(n), "relation_zh": r} for n, r in relations],
-            "employer_idx": self._idx(employer) if employer else None, "active": True, "created_at": _now(),
+            "employer_idx": self._idx(employer) if employer else None, "active": True, "created_at": self.now(),
         })
         return {"person_id": pid}
 
@@ -515,7 +518,7 @@ class MediationService:
             reasons = self._conflicts(p, case)
             inv = {"_id": str(uuid4()), "assignment_id": case["_id"], "case_id": case["case_id"],
                    "person_id": person_id, "kind": p["kind"], "name": name, "session_id": session_id,
-                   "state": "refused" if reasons else "invited", "reasons": reasons, "at": _now()}
+                   "state": "refused" if reasons else "invited", "reasons": reasons, "at": self.now()}
             # The expert's own page (/invite/{code}) is opened with the last four digits of their phone: without
             # a phone there is no check, and no SMS to carry the code, so no code. Only keyed hashes are kept.
             phone = self._dec(p["phone"], "person.phone") if p.get("phone") else None
@@ -529,7 +532,7 @@ class MediationService:
                               [{"field": "person_id", "code": "conflict_of_interest", "message": r} for r in reasons])
             await self.invitations.insert_one(inv, session=s)
             await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
-                "at": _now(), "what": "invited", "text_zh": f"邀请{EXPERT_KIND_ZH[p['kind']]}{name}参与调解"}}},
+                "at": self.now(), "what": "invited", "text_zh": f"邀请{EXPERT_KIND_ZH[p['kind']]}{name}参与调解"}}},
                 session=s)
             # The expert hears of it (notify): in the same transaction as the invitation, so neither goes alone.
             out.append(self._invited(case, claims, inv, p, ses, code))
@@ -605,7 +608,7 @@ class MediationService:
             p = await self.people.find_one({"_id": inv["person_id"]}, session=s) if accept else None
             reasons = self._conflicts(p, case) if p else []
             new = "refused" if reasons else ("accepted" if accept else "declined")
-            upd: dict[str, Any] = {"state": new, "answered_at": _now(),
+            upd: dict[str, Any] = {"state": new, "answered_at": self.now(),
                                    "answered_by": "expert" if by_expert else f"staff:{claims.sub if claims else ''}"}
             if reasons:
                 upd["reasons"] = reasons
@@ -619,7 +622,7 @@ class MediationService:
                     else f"{who}{'同意' if accept else '谢绝'}参加调解" + ("（本人在线答复）" if by_expert else "")
                     + (f"：{reason}" if reason and not accept else ""))
             await self.cases.update_one({"_id": case["_id"]}, {"$push": {"timeline": {
-                "at": _now(), "what": "invitation_answered", "text_zh": text[:300]}}}, session=s)
+                "at": self.now(), "what": "invitation_answered", "text_zh": text[:300]}}}, session=s)
             await self.audit.append(s, actor=claims or f"expert:{inv['person_id']}", action="invitation.answer",
                                     object_type="invitation", object_id=invitation_id,
                                     detail=f"state={new} by={'expert' if by_expert else 'staff'}")
@@ -667,7 +670,7 @@ class MediationService:
             phone = self._dec(p["phone"], "person.phone") if p and p.get("phone") else None
             if p is None or not phone:
                 raise Refused(409, "phone", "no_phone", f"专家库中没有{who}的手机号，无法发送短信，请电话联系")
-            now = _now()
+            now = self.now()
             since = now - timedelta(days=1)
             recent = [t for t in inv.get("resent_at", []) if (_aware(t) or since) > since]
             limit = self.settings.invite_resend_max_per_day
@@ -717,7 +720,7 @@ class MediationService:
         InviteCodeError (a typo), InviteLocked (too many wrong checks) or InviteNotFound (no such code or a wrong
         check: one answer). A refused invitation has no code."""
         code = validate_invite_code(raw_code)
-        now = now or _now()
+        now = now or self.now()
         key = self._code_idx(code)
         if await self.invite_failures.count_documents(
                 {"key": key, "expires_at": {"$gt": now}}) >= self.settings.invite_max_failures:
@@ -734,7 +737,7 @@ class MediationService:
         """What the invited expert reads: who invites to which case (number, category, hosting unit — nothing of
         the parties, not the description), the invitation's state, and the sessions they are asked to, with an
         online session's video link once they have accepted and until the session ends."""
-        now = now or _now()
+        now = now or self.now()
         case = await self.cases.find_one({"_id": inv["assignment_id"]}) or {}
         # An invitation naming a session asks the expert to that one (and to those booked with them since); one
         # naming none asks them to the case's mediation: every session of the case.
@@ -794,12 +797,13 @@ class MediationService:
     async def schedule(self, assignment_id: str, claims: StaffClaims, *, mode: str, fmt: str, starts_at: datetime,
                        ends_at: datetime, room_id: str | None, join_url: str | None, caucus_party_id: str | None,
                        party_order: list[str] | None) -> dict[str, Any]:
-        now = _now()
+        now = self.now()
         try:
             if mode == "async":
                 check_async_window(starts_at, ends_at, now)
             else:
-                check_live_session(starts_at, ends_at, now)
+                check_live_session(starts_at, ends_at, now,
+                                   working_hours=not self.settings.sessions_at_any_hour)
         except ScheduleError as exc:
             raise Refused(422, exc.field, exc.code, exc.message) from exc
 
@@ -849,7 +853,7 @@ class MediationService:
                 "ends_at": ends_at, "room_id": room_id if mode == "offline" else None, "place_zh": place,
                 "join_url": url, "caucus_party_id": caucus_party_id, "party_order": order, "turns": [],
                 "experts": [{"person_id": i["person_id"], "kind": i["kind"], "name": i["name"]} for i in invited],
-                "state": "scheduled", "created_at": _now(), "created_by": claims.sub}, session=s)
+                "state": "scheduled", "created_at": self.now(), "created_by": claims.sub}, session=s)
             when = _fmt_local(starts_at)
             what = MODE_ZH[mode] + ("（背靠背）" if fmt == "caucus" else "")
             where = place or ("请凭查询码在查询页点击“进入视频调解”" if mode == "online"
@@ -885,7 +889,7 @@ class MediationService:
             raise Refused(404, "session_id", "not_found", "未找到该调解场次")
         if ses["mode"] != "async" or ses["state"] != "scheduled":
             raise Refused(409, "session_id", "not_async", "该场次不是进行中的错时调解")
-        now = _now()
+        now = self.now()
         if not _aware(ses["starts_at"]) <= now <= _aware(ses["ends_at"]):  # type: ignore[operator]
             raise Refused(409, "session_id", "outside_window", "不在答复期内")
         expected = next_turn(ses["party_order"], [t["party_id"] for t in ses["turns"]])
@@ -907,6 +911,10 @@ class MediationService:
                 raise Refused(404, "session_id", "not_found", "未找到该调解场次")
             if ses["state"] != "scheduled":
                 raise Refused(409, "session_id", "already_recorded", "该场次已有记录，不能重复记录")
+            starts_at = _aware(ses["starts_at"])
+            if starts_at is not None and self.now() < starts_at:
+                raise Refused(409, "session_id", "not_started",
+                              f"该场次定于{_fmt_local(starts_at)}开始，开始前不能记录调解情况")
             case = await self._case(ses["assignment_id"], claims, s)
             party_ids = {p["party_id"] for p in case["parties"]}
             expected = {ses["caucus_party_id"]} if ses["format"] == "caucus" else party_ids
@@ -917,7 +925,7 @@ class MediationService:
             no_show = bool(set(absent) & expected)
             applicant_attended = "p1" in attended or ("p1" in expected and "p1" not in absent)
             record = {"attended": attended, "absent": absent, "summary": self._enc(summary, "record.summary"),
-                      "next_step": next_step, "recorded_by": claims.sub, "at": _now()}
+                      "next_step": next_step, "recorded_by": claims.sub, "at": self.now()}
             await self.sessions.update_one({"_id": session_id, "state": "scheduled"}, {"$set": {
                 "state": "no_show" if no_show else "held", "record": record}}, session=s)
             paused = False
@@ -971,7 +979,7 @@ class MediationService:
         """Find someone of that kind who is free and not in conflict, hold them for the call, open a video
         session now and tell the applicant. The hold (``on_call_until``) is claimed atomically, so two calls
         never get the same person."""
-        now = _now()
+        now = self.now()
         minutes = self.settings.call_minutes
 
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
@@ -1051,7 +1059,7 @@ class MediationService:
             doc = {"assignment_id": case["_id"], "case_id": case["case_id"], "state": "draft",
                    "facts": self._enc(facts, "agreement.facts"),
                    "terms": [self._enc(t, "agreement.terms") for t in terms], "confirmations": [],
-                   "updated_at": _now()}
+                   "updated_at": self.now()}
             existing = await self.agreements.find_one({"assignment_id": case["_id"]}, session=s)
             if existing and existing["state"] == "signed":
                 raise Refused(409, "agreement", "signed", "调解协议已签署，不可修改")
@@ -1059,7 +1067,7 @@ class MediationService:
                 await self.agreements.update_one({"_id": existing["_id"], "state": "draft"}, {"$set": doc}, session=s)
                 return {"agreement_id": existing["_id"], "state": "draft"}
             aid = str(uuid4())
-            await self.agreements.insert_one({"_id": aid, **doc, "created_at": _now()}, session=s)
+            await self.agreements.insert_one({"_id": aid, **doc, "created_at": self.now()}, session=s)
             await self.cases.update_one({"_id": case["_id"]}, {"$set": {"agreement_id": aid}}, session=s)
             return {"agreement_id": aid, "state": "draft"}
 
@@ -1078,15 +1086,16 @@ class MediationService:
             raise Refused(422, "party_id", "unknown_party", "本案没有这位当事人")
         res = await self.agreements.update_one(
             {"_id": agreement_id, "state": "draft", "confirmations.party_id": {"$ne": party_id}},
-            {"$push": {"confirmations": {"party_id": party_id, "method": method, "at": _now(), "by": claims.sub}}})
+            {"$push": {"confirmations": {"party_id": party_id, "method": method, "at": self.now(), "by": claims.sub}}})
         if res.modified_count != 1:
             raise Refused(409, "agreement", "not_confirmable", "协议已签署或该当事人已确认")
         return {"agreement_id": agreement_id, "confirmed": party_id}
 
     async def agreement_view(self, agreement_id: str, claims: StaffClaims) -> dict[str, Any]:
         """The agreement as staff see it in the console: its state, text, confirmations (the PDF once signed)."""
-        ag, _ = await self._agreement(agreement_id, claims)
+        ag, case = await self._agreement(agreement_id, claims)
         return {"agreement_id": ag["_id"], "state": ag["state"], "facts_zh": self._dec(ag["facts"], "agreement.facts"),
+                "case_number": case["case_number"], "court_reference": case.get("court_reference"),
                 "terms": [self._dec(t, "agreement.terms") for t in ag["terms"]],
                 "confirmations": [{"party_id": c["party_id"], "method": c["method"], "at": _aware(c["at"])}
                                   for c in ag.get("confirmations", [])],
@@ -1106,11 +1115,16 @@ class MediationService:
             ag, case = await self._agreement(agreement_id, claims, s)
             if ag["state"] == "signed":
                 raise Refused(409, "agreement", "signed", "调解协议已签署，不可修改")
+            held = await self.sessions.find_one({"assignment_id": case["_id"], "state": "held"}, {"_id": 1},
+                                                session=s)
+            if held is None:
+                raise Refused(409, "sessions", "no_session_held",
+                              "尚无已举行并记录的调解场次，不能签署调解协议：请先在调解开始后记录调解情况")
             confirmed = {c["party_id"]: c for c in ag["confirmations"]}
             missing = [p["party_id"] for p in case["parties"] if p["party_id"] not in confirmed]
             if missing:
                 raise Refused(409, "confirmations", "unconfirmed", f"尚有当事人未确认协议：{'、'.join(missing)}")
-            signed_at = _now().replace(microsecond=0)
+            signed_at = self.now().replace(microsecond=0)
             names = {p["party_id"]: self._dec(p["name"], "party.name") for p in case["parties"]}
             seq = await increment(self.db["counters"], f"agreement|{case['unit_code']}|{signed_at.year}", "n",
                                   session=s)
@@ -1119,7 +1133,7 @@ class MediationService:
                 {"assignment_id": case["_id"], "state": "accepted"}, session=s)]
             doc = AgreementDoc(
                 agreement_no=agreement_no, kind=case.get("kind", "people"), unit_name=case.get("unit_name", ""),
-                case_number=case["case_number"],
+                case_number=case["case_number"], court_reference=case.get("court_reference"),
                 parties=[AgreementParty(p["role"], names[p["party_id"]],
                                         mask_phone(self._dec(p["phone"], "party.phone")) if p.get("phone") else "")
                          for p in case["parties"]],
@@ -1174,7 +1188,7 @@ class MediationService:
             case = await self._case(assignment_id, claims, s)
             if case.get("judicial"):
                 raise Refused(409, "judicial", "already_requested", "已申请司法确认")
-            j = {"court_zh": court_zh, "state": "sent", "sent_at": _now()}
+            j = {"court_zh": court_zh, "state": "sent", "sent_at": self.now()}
             await self._move(s, case, "judicial", None, {"judicial": j},
                              {"what": "judicial_sent", "text_zh": f"向{court_zh}申请司法确认"})
             out.append(self._status(case, claims, CaseState.RESOLVED, "已申请司法确认",
@@ -1191,7 +1205,7 @@ class MediationService:
             if not j or j["state"] != "sent":
                 raise Refused(409, "judicial", "not_pending", "没有待答复的司法确认申请")
             j = {**j, "state": "confirmed" if confirmed else "rejected", "ruling_no": ruling_no, "reason": reason,
-                 "answered_at": _now()}
+                 "answered_at": self.now()}
             await self._move(s, case, "judicial", None, {"judicial": j}, {
                 "what": "judicial_answer",
                 "text_zh": f"法院{'裁定确认协议有效' if confirmed else '裁定不予确认'}"
@@ -1210,7 +1224,7 @@ class MediationService:
             if j and j["state"] == "sent":
                 raise Refused(409, "judicial", "pending", "司法确认尚未答复，暂不能结案")
             outcome = Outcome.JUDICIAL_CONFIRMATION if j and j["state"] == "confirmed" else Outcome.AGREEMENT
-            await self._move(s, case, "close", states.CLOSED, {"closed_at": _now(), "outcome": outcome.value},
+            await self._move(s, case, "close", states.CLOSED, {"closed_at": self.now(), "outcome": outcome.value},
                              {"what": "closed", "text_zh": "结案"})
             out.extend(self._closing(case, claims, outcome, True))
             await self.audit.append(s, actor=claims, action="case.close", object_type="assignment",
@@ -1261,11 +1275,11 @@ class MediationService:
                                             "unit_code": case["unit_code"], "unit_path": case.get("unit_path", []),
                                             "sha256": digest, "size": len(data),
                                             "zip": self._enc(base64.b64encode(data).decode(), "package.zip"),
-                                            "to": to, "receiving_body_zh": receiving_body, "created_at": _now()},
+                                            "to": to, "receiving_body_zh": receiving_body, "created_at": self.now()},
                                            session=s)
             await self._move(s, case, "transfer", states.TRANSFERRED,
                              {"package_id": pid, "package_sha256": digest, "transferred_to": to,
-                              "closed_at": _now(), "outcome": to},
+                              "closed_at": self.now(), "outcome": to},
                              {"what": "transferred",
                               "text_zh": f"转{receiving_body}（{TRANSFER_ZH[to]}），卷宗SHA-256 {digest}"})
             msg = (f"调解未成功，您的纠纷已依法转交{receiving_body}（{TRANSFER_ZH[to]}），"
@@ -1307,8 +1321,9 @@ class MediationService:
             files[f"documents/agreement-{ag['agreement_no']}.pdf"] = base64.b64decode(
                 self._dec(ag["pdf"], "agreement.pdf"))
         manifest = {"case_id": case["case_id"], "case_number": case["case_number"], "assignment_id": case["_id"],
+                    "court_reference": case.get("court_reference"),
                     "from_unit": {"code": case["unit_code"], "name": case.get("unit_name")},
-                    "to": to, "receiving_body_zh": receiving_body, "created_at": _now().isoformat()}
+                    "to": to, "receiving_body_zh": receiving_body, "created_at": self.now().isoformat()}
         data, digest = build_package(manifest, files)
         return data, digest, {**manifest, "files": sorted(files)}
 

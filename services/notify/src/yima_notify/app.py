@@ -10,7 +10,7 @@ from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka
 from .adapters.channels import build_channels
-from .adapters.http import TRACK_FAILURES
+from .adapters.http import TRACK_FAILURES, TRACK_THROTTLE
 from .config import NotifySettings
 from .service import NotifyService
 from .worker import DeliveryWorker
@@ -30,7 +30,7 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
         await service.setup()
         await audit.setup()
         await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
-        await rt.db[TRACK_FAILURES].create_index([("key", 1), ("expires_at", 1)])
+        await rt.db[TRACK_THROTTLE].create_index("expires_at", expireAfterSeconds=0)
         if run_worker:
             rt.background.extend(delivery.start())
 

@@ -28,6 +28,10 @@ class NotifySettings(KitSettings):
     smtp_user: str = Field(default="", description="SMTP login (empty = no login)")
     smtp_password: str = Field(default="", description="SMTP password")
     mail_from: str = Field(default="noreply@yima.local", description="From address of e-mails")
+    webhook_allowed_hosts: list[str] = Field(
+        default=[], description="hosts a unit admin may point the unit's webhook at (https only; a leading dot "
+        "allows the subdomains, e.g. \".zz.gov.cn\"); empty = unit admins cannot set webhooks (the operator's "
+        "unit_contacts_json still can)")
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key signing outbound webhooks (X-Yima-Signature)")
     unit_contacts_json: str = Field(
         default="",

@@ -223,8 +223,10 @@ class NotifyService:
         elif isinstance(event, LeaderAssigned):
             await self.to_unit(tx, event, event.unit_code, t.render_leader_assigned(event, cn), record)
         elif isinstance(event, WarningRaised):
-            if event.unit_code:
-                await self.to_unit(tx, event, event.unit_code, t.render_warning(event), record)
+            # the place's unit and the chain above it (community, street): each hears of it once
+            for unit in dict.fromkeys([*([event.unit_code] if event.unit_code else []), *event.chain_unit_codes]):
+                await self.to_unit(tx, event, unit, t.render_warning(event, own_place=unit == event.unit_code),
+                                   record)
         elif isinstance(event, MediationScheduled):
             await self._plan_session(event, tx, record)
         elif isinstance(event, CaseClosed):
@@ -419,6 +421,7 @@ class NotifyService:
             "text": self.cipher.encrypt(msg.text, context="notifications.text"),
             "urgent": msg.urgent, "scope_units": scope, "attempts": 0, "created_at": now, **(extra or {}),
             "seq": ObjectId(),  # staging order within the same millisecond (a person's texts go in order)
+            "occurred_at": getattr(event, "occurred_at", None),  # a digest tells the steps in their order
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)

@@ -46,7 +46,8 @@ from yima_kit.uow import Tx, UnitOfWork
 
 from .adapters.channels import DeliveryError, Message, PermanentError
 from .core import templates as t
-from .core.policy import CircuitBreaker, backoff, digest_text
+from .core.digest import DigestPart, plan_digest
+from .core.policy import LONG_SMS_MAX_CHARS, CircuitBreaker, backoff
 from .service import INTRUSIVE, NotifyService, Recipient, notification_id
 
 log = get_logger(__name__)
@@ -306,21 +307,33 @@ class DeliveryWorker:
             [("created_at", 1), ("seq", 1)])
         return [d async for d in cursor]
 
-    def _message(self, channel: str, batch: list[dict[str, Any]]) -> Message:
+    def _messages(self, channel: str, batch: list[dict[str, Any]]) -> list[Message]:
+        """The batch as texts: one, or a digest split where it does not fit (core.digest; none dropped). The first
+        text keeps the batch's key, the next ones ``<key>.<n>``: a retry resends each under its own key."""
         dec = self.svc.cipher.decrypt
         first = batch[0]
+        # the steps in the order they happened (events of one case come on several topics, staged in any order)
+        batch = sorted(batch, key=lambda d: (d.get("occurred_at") or d["created_at"], d["created_at"]))
         texts = [dec(d["text"], context="notifications.text") for d in batch]
-        text = digest_text(t.SIGNATURE, texts) if channel in INTRUSIVE else texts[0]
+        parts = (plan_digest(t.SIGNATURE, texts, LONG_SMS_MAX_CHARS) if channel in INTRUSIVE
+                 else [DigestPart(texts[0], (0,))])
         address = dec(first["address"], context=(
             "recipients.phone" if channel == "sms" else "notifications.address"))
-        return Message(
-            key=first.get("batch_id") or first["_id"], address=address,
-            title=first["title"] if len(batch) == 1 else "新消息汇总",
-            text=text, template_id=first["template_id"] if len(batch) == 1 else "digest.v1",
-            meta={"case_id": first["case_id"], "case_number": first.get("case_number", ""),
-                  "source_event_id": first["source_event_id"], "source_event_type": first["source_event_type"],
-                  "notification_ids": [d["_id"] for d in batch]},
-        )
+        key = first.get("batch_id") or first["_id"]  # a batch of one has no batch_id until a retry (ADR 0060)
+        out = []
+        for n, part in enumerate(parts):
+            docs = [batch[i] for i in part.members]
+            one = len(docs) == 1
+            out.append(Message(
+                key=key if n == 0 else f"{key}.{n}", address=address,
+                title=docs[0]["title"] if one else "新消息汇总", text=part.text,
+                template_id=docs[0]["template_id"] if one else "digest.v2",
+                meta={"case_id": docs[0]["case_id"], "case_number": docs[0].get("case_number", ""),
+                      "source_event_id": docs[0]["source_event_id"],
+                      "source_event_type": docs[0]["source_event_type"],
+                      "notification_ids": [d["_id"] for d in docs]},
+            ))
+        return out
 
     async def deliver(self, channel: str, batch: list[dict[str, Any]]) -> None:
         await self.deliver_many(channel, [batch])
@@ -344,8 +357,8 @@ class DeliveryWorker:
         """True when the channel took the batch; a failure is recorded here (retry later, or failed for good)."""
         breaker = self.breakers[channel]
         try:
-            msg = self._message(channel, batch)
-            await self.channels[channel].send(msg)
+            for msg in self._messages(channel, batch):
+                await self.channels[channel].send(msg)
         except PermanentError as exc:
             DELIVERIES.labels(channel, "refused").inc()
             breaker.success()  # the channel answered; this message cannot go

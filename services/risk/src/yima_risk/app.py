@@ -10,6 +10,7 @@ from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, http_corrections, kafka
 from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
+from .adapters.places import PlaceDirectory
 from .config import RiskSettings
 from .core.ruleset import load_rules
 from .core.second_opinion import SecondOpinion
@@ -23,9 +24,10 @@ def create_app(
     rules = load_rules(settings.rules_file)  # a bad file stops the start with the line at fault
     rt = Runtime.create(settings)
     timers = FollowupTimers(rt.client, rt.db, rt.outbox, clock=clock, poll_seconds=settings.followup_poll_seconds)
+    places = PlaceDirectory(settings.routing_url, settings.directory_refresh_seconds)
     audit = AuditLog(rt.db, rt.cipher)
     service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay, SecondOpinion.load(),
-                          client=rt.client, outbox=rt.outbox, audit=audit)
+                          client=rt.client, outbox=rt.outbox, audit=audit, places=places)
 
     async def setup(r: Runtime) -> None:
         await service.setup()
@@ -34,6 +36,7 @@ def create_app(
             import asyncio
 
             r.background.append(asyncio.create_task(timers.run_forever(), name="followup-timers"))
+            r.background.append(asyncio.create_task(places.refresher(), name="org-directory"))
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)

@@ -25,3 +25,8 @@ class RiskSettings(KitSettings):
         description="回头看: how long after a red case closes its follow-up visit comes due (ISO 8601 or seconds)",
     )
     followup_poll_seconds: float = Field(default=5.0, description="how often the follow-up timers are checked")
+    routing_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="routing's base URL: warnings name places from its public org directory (GET /api/v1/units) "
+        "and reach the units above the place; empty = places by code, the place's unit only")
+    directory_refresh_seconds: float = Field(default=300.0, description="how often the org directory is re-read")

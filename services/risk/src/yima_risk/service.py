@@ -21,10 +21,10 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from yima_contracts import Actor, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
+from yima_contracts import Actor, CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
 from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.risk_events import RiskCorrected, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.audit import AuditLog
@@ -35,6 +35,7 @@ from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox
 
 from .adapters.mongo_followups import FollowupTimers
+from .adapters.places import PlaceDirectory
 from .core.corrections import Correction, apply_correction, check_reason, direction_of
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
@@ -42,6 +43,27 @@ from .core.second_opinion import SecondOpinion
 from .core.warnings import CaseRef, detect, normalize_org
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="risk")
+
+# Every published change says which event caused it (besides ``causation_id``), as a person reads it.
+_CAUSE_ZH = {
+    "case.submitted.v1": "纠纷登记",
+    "case.updated.v1": "案情有新情况",
+    "case.leader_assigned.v1": "确定分包领导",
+    "mediation.session_held.v1": "调解员记录了调解情况",
+    "mediation.concluded.v1": "调解结束",
+    "case.closed.v1": "案件办结",
+}
+_FEEDBACK_CAUSE_ZH = {
+    FeedbackKind.ACCEPTED: "承办单位受理", FeedbackKind.RETURNED: "承办单位退回",
+    FeedbackKind.PROGRESS: "承办单位反馈办理进展",
+    FeedbackKind.RESOLVED: "承办单位反馈已化解", FeedbackKind.FAILED: "承办单位反馈调解未成功",
+}
+
+
+def cause_zh(event: Event) -> str:
+    if isinstance(event, CaseFeedback):
+        return _FEEDBACK_CAUSE_ZH.get(event.kind, "承办单位反馈")
+    return _CAUSE_ZH.get(event.event_type, event.event_type)
 _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 
 
@@ -49,8 +71,9 @@ class RiskService:
     def __init__(
         self, db: AsyncDatabase[Any], rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
         followup_delay: timedelta, opinion: SecondOpinion | None = None, *, client: Any = None,
-        outbox: Outbox | None = None, audit: AuditLog | None = None,
+        outbox: Outbox | None = None, audit: AuditLog | None = None, places: PlaceDirectory | None = None,
     ) -> None:
+        self.places = places or PlaceDirectory("")
         self.db = db
         self.rules = rules
         self.cipher = cipher
@@ -60,6 +83,7 @@ class RiskService:
         self.assessments = db["assessments"]
         self.index = db["warning_index"]
         self.warnings = db["warnings"]
+        self.unit_paths = db["unit_paths"]  # unit code → codes from the top down (learnt from case.assigned)
         self.corrections = db["corrections"]  # staff corrections of a level: audit, statistics, training examples
         self.opinion = opinion
         self.client, self.outbox, self.audit = client, outbox, audit
@@ -78,6 +102,20 @@ class RiskService:
         await self.timers.setup()
 
     # --- facts in ------------------------------------------------------------------------------------
+
+    async def on_assigned(self, event: CaseAssigned, tx: Tx) -> None:
+        """Where the case sits in the hierarchy: the staff views are scoped by it (a unit and the ones above)."""
+        paths = {code: path for code, path in (
+            (event.unit_code, event.unit_path), (event.supervisor_unit_code, event.supervisor_unit_path))
+            if path}
+        known = {p[i]: p[:i + 1] for p in (event.unit_path, event.supervisor_unit_path, event.location_unit_path)
+                 for i in range(len(p))}
+        sets = {f"unit_paths.{code}": path for code, path in paths.items()}
+        sets["assigned_units"] = [event.unit_code, event.supervisor_unit_code]
+        await self.cases.update_one({"_id": event.case_id}, {"$set": sets}, upsert=True, session=tx.session)
+        for code, path in known.items():
+            await self.unit_paths.update_one({"_id": code}, {"$set": {"path": path}}, upsert=True,
+                                             session=tx.session)
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
         s = tx.session
@@ -98,6 +136,7 @@ class RiskService:
             {"$set": {
                 "submitted": True,
                 "correlation_id": event.correlation_id,
+                "case_number": event.case_number,
                 "category": event.category.value,
                 "description": self.cipher.encrypt(event.description, context="risk.description"),
                 "submitted_at": event.submitted_at,
@@ -157,7 +196,21 @@ class RiskService:
             changes["resolved"] = True
         elif event.kind is FeedbackKind.FAILED:
             changes["mediation_failed"] = True
+        elif event.kind is FeedbackKind.PROGRESS:  # the handling unit (or its leader) recorded what it did
+            changes["handling_action"] = {"event_type": event.event_type, "event_id": str(event.event_id),
+                                          "at": event.occurred_at}
         await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self._reassess(event.case_id, event, tx)
+
+    async def on_session_held(self, event: MediationSessionHeld, tx: Tx) -> None:
+        """A mediator recorded a session that took place (调处): handling has begun. A no-show is no handling."""
+        if event.no_show:
+            return
+        await self.cases.update_one(
+            {"_id": event.case_id},
+            {"$set": {"handling_action": {"event_type": event.event_type, "event_id": str(event.event_id),
+                                          "at": event.occurred_at}}},
+            upsert=True, session=tx.session)
         await self._reassess(event.case_id, event, tx)
 
     async def on_mediation_concluded(self, event: MediationConcluded, tx: Tx) -> None:
@@ -177,8 +230,12 @@ class RiskService:
     # --- assessment ---------------------------------------------------------------------------------
 
     def facts_of(self, case: dict[str, Any]) -> CaseFacts:
+        """The facts the rules read. The lifecycle's "handling under the leader" (red → yellow, 调处后) begins
+        only when the handling unit has accepted AND the leader or a mediator recorded an action (a progress
+        report, a session held): naming a leader is not handling, so the rules see the leader from then on."""
         dec = self.cipher.decrypt
-        leader = case.get("leader") or {}
+        handling_begun = bool(case.get("accepted")) and bool(case.get("handling_action"))
+        leader = (case.get("leader") or {}) if handling_begun else {}
         handling = case.get("handling_red_rules")
         return CaseFacts(
             category=Category(case["category"]),
@@ -211,6 +268,9 @@ class RiskService:
         a = apply_correction(a, correction)  # a staff correction stands until new facts raise the rules' level
         review = self._needs_review(facts, a, correction)
         rule_ids = [h.rule_id for h in a.hits]
+        reason_zh = f"起因：{cause_zh(cause)}。{a.reason_zh}"
+        if len(reason_zh) > 500:
+            reason_zh = reason_zh[:499] + "…"
         changes: dict[str, Any] = {"last_assessed_at": cause.occurred_at}
         if a.stage == "handling" and a.own_level is RiskLevel.RED and case.get("handling_red_rules") is None:
             changes["handling_red_rules"] = list(a.red_rule_ids)  # what the leader took on
@@ -231,7 +291,7 @@ class RiskService:
                 score=a.score,
                 rules_fired=list(a.hits),
                 ruleset_version=a.ruleset_version,
-                reason_zh=a.reason_zh,
+                reason_zh=reason_zh,
                 needs_review=review,
                 staff_corrected=correction.direction if correction and correction.applies(a) else None,
             )
@@ -247,7 +307,7 @@ class RiskService:
             )
             changes.update({"level": a.level.value, "own_level": a.own_level.value, "score": a.score,
                             "rule_ids": rule_ids, "ruleset_version": a.ruleset_version, "stage": a.stage,
-                            "reason_zh": a.reason_zh})
+                            "reason_zh": reason_zh, "cause": cause.event_type})
             tx.emit(topics.CASE_RISK_ASSESSED, result)
         await self.cases.update_one({"_id": case_id}, {"$set": changes}, session=s)
         return a
@@ -380,13 +440,16 @@ class RiskService:
             if doc:
                 last[key] = doc["raised_at"]
         first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=s)
-        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None):
+        names = {c: n for c in {r.unit_code for r in recent} | {new.unit_code} if c and (n := self.places.name(c))}
+        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None, place_names=names):
             warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
             w = WarningRaised(
                 case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
                 actor=SYSTEM, warning_id=warning_id, kind=f.kind, category=f.category, unit_code=f.unit_code,
                 respondent=f.respondent, case_ids=list(f.case_ids), window_days=f.window_days,
                 threshold=f.threshold, message_zh=f.message_zh[:300], ruleset_version=self.rules.version,
+                place_name=self.places.name(f.unit_code) if f.unit_code else None,
+                chain_unit_codes=self.places.chain(f.unit_code) if f.unit_code else [],
             )
             await self.warnings.insert_one(
                 {"_id": warning_id, "key": f.key, "raised_at": new.at,

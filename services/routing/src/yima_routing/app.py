@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from yima_kit.audit import AuditLog
-from yima_kit.auth import DEV_PRIVATE_KEY, TokenIssuer
+from yima_kit.auth import DEV_KID, DEV_PRIVATE_KEY, TokenIssuer
 from yima_kit.logging import get_logger
 from yima_kit.runtime import Runtime, http_app
 
@@ -26,6 +26,18 @@ from .service import Clock, RoutingService
 log = get_logger(__name__)
 
 
+def check_production(settings: RoutingSettings) -> None:
+    """Production refuses what is published in this repository: the demo password for seeded staff and the
+    development signing key (anyone could sign staff tokens with it)."""
+    if settings.environment != "production":
+        return
+    if settings.seed_staff_password:
+        raise RuntimeError("production refuses a seeded staff password (YIMA_ROUTING_SEED_STAFF_PASSWORD must be "
+                           "empty; the first admin is set up with `yima-routing bootstrap-admin`)")
+    if not settings.auth_private_key or settings.auth_private_key.strip() == DEV_PRIVATE_KEY.strip():
+        raise RuntimeError("production refuses the development signing key: set YIMA_ROUTING_AUTH_PRIVATE_KEY")
+
+
 def create_app(settings: RoutingSettings | None = None, *, consume: bool = True, relay: bool = True,
                clock: Clock | None = None, sweep: bool = True) -> FastAPI:
     settings = settings or RoutingSettings()
@@ -39,12 +51,16 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions, auth=settings.kafka_auth)
     service = RoutingService(rt.db, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
                              ensure_topic=unit_topics.ensure, clock=clock)
+    check_production(settings)
     if not settings.auth_private_key:
         log.warning("YIMA_ROUTING_AUTH_PRIVATE_KEY not set: staff tokens are signed with the development key")
-    issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid)
+    issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid or DEV_KID)
     accounts = Accounts(rt.db, lambda: store.current, issuer, rt.cipher, LoginPolicy(
         max_failures=settings.login_max_failures, lockout=timedelta(minutes=settings.login_lockout_minutes),
-        token_ttl=timedelta(minutes=settings.token_ttl_minutes)), clock=clock or service.now)
+        token_ttl=timedelta(minutes=settings.token_ttl_minutes),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        max_failures_per_source=settings.login_max_failures_per_source),
+        clock=clock or service.now, revocations=rt.revocations)
     audit = AuditLog(rt.db, rt.cipher)
     rules_store = RulesStore(rt.db)
     sweeper = Sweeper(service, service.now)
@@ -54,11 +70,15 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         await service.setup()
         await store.setup()
         await audit.setup()
+        await accounts.setup()
         if settings.seed_staff_password:
             log.warning("seeded staff get the configured initial password (demo only; must change at first login)")
         pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None
         written = await store.seed(seed, pw)
         directory = await store.load()
+        if settings.environment == "production" and (n := await accounts.seeded_password_accounts()):
+            raise RuntimeError(f"production refuses to start: {n} active staff accounts still have the seeded "
+                               "demo password (reset them, or deactivate them)")
         service.rules = await rules_store.register_file(rules)
         # Deadlines computed while a year was unpublished: recompute with the admin's days or a newer package.
         recomputed = await service.recompute_provisional()
@@ -81,6 +101,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         while True:
             await asyncio.sleep(every)
             try:
+                await accounts.load_revocations()  # sessions another replica revoked
                 active = await rules_store.active()
                 if active is not None and active.version != service.rules.version:
                     service.rules = active
@@ -91,7 +112,8 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima routing 分流交办与督办", consume=consume, relay=relay)
     http.install_error_handlers(app)
-    app.include_router(http.router(rt, service, store, accounts, audit, rules_store))
+    app.include_router(http.router(rt, service, store, accounts, audit, rules_store,
+                                   trust_forwarded_for=settings.trust_forwarded_for))
     app.state.service = service
     app.state.store = store
     app.state.sweeper = sweeper

@@ -35,9 +35,15 @@ class RoutingSettings(KitSettings):
     )
     auth_private_key: str = Field(default="", description="Ed25519 private key (PEM) signing staff tokens; "
                                   "empty = the development key (warns)")
-    auth_kid: str = Field(default="dev", description="key id of auth_private_key (verifiers look it up by kid)")
+    auth_kid: str = Field(default="", description="key id of auth_private_key (verifiers look it up by kid); "
+                          "empty = dev")
     login_max_failures: int = Field(default=5, description="failed logins in a row before the account locks")
     login_lockout_minutes: int = Field(default=15, description="how long a locked account stays locked")
-    token_ttl_minutes: int = Field(default=30, description="staff token lifetime (idle sessions expire)")
+    token_ttl_minutes: int = Field(default=30, description="staff token lifetime (the console refreshes in use)")
+    session_idle_minutes: int = Field(default=30, description="a session not refreshed for this long ends")
+    login_max_failures_per_source: int = Field(
+        default=30, description="failed logins from one address (any accounts) within 15 minutes before it waits")
+    trust_forwarded_for: bool = Field(
+        default=False, description="take the client address from X-Forwarded-For (only behind your own proxy)")
     sweep_seconds: float = Field(default=5.0, description="how often the supervision sweeper looks for due steps")
     directory_refresh_seconds: float = Field(default=5.0, description="how often a replica checks for directory edits")

@@ -31,12 +31,23 @@ from yima_contracts import (
     UnitCaseAssigned,
     topics,
 )
-from yima_contracts.codes import ActorKind, CaseState, Category, Channel, FeedbackKind, RiskLevel, SupervisionStep
+from yima_contracts.codes import (
+    ActorKind,
+    CaseState,
+    Category,
+    Channel,
+    FeedbackKind,
+    RiskLevel,
+    SupervisionStep,
+    UnitKind,
+)
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
+    JointReport,
     JointSummoned,
     LeaderAssigned,
+    ReferralOutcome,
     SupervisionNotice,
 )
 from yima_kit.auth import StaffClaims
@@ -48,13 +59,15 @@ from yima_kit.uow import UnitOfWork
 from .core import supervision
 from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
 from .core.directory import Directory, Unit
-from .core.rules import CaseFacts, RuleSet, decide, supervisor_of
+from .core.rules import CaseFacts, Decision, RuleSet, decide, supervisor_of
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="routing")
 Clock = Callable[[], datetime]
 TopicEnsurer = Callable[[str], Awaitable[None]]
 
 OPEN = ("assigned", "accepted")  # the assignment is still being worked on: the chain runs
+
+JOINT_REPORT_WHAT_ZH = "到场时间、参加人员、已做的处置和意见"
 
 _FEEDBACK_STATUS: dict[FeedbackKind, tuple[CaseState, str, str]] = {
     FeedbackKind.ACCEPTED: (CaseState.ACCEPTED, "承办单位已受理", "承办单位将联系您了解情况并组织调解"),
@@ -117,6 +130,7 @@ class RoutingService:
         await self.cases.create_index([("_id", 1), ("pending_dispatch.claimed_until", 1)])
         await self.joints.create_index([("reminded", 1), ("report_by", 1)])
         await self.joints.create_index([("_id", 1), ("claimed_until", 1)])
+        await self.joints.create_index([("unit_codes", 1), ("at", -1)])
         await self.assignments.create_index([("due_provisional", 1), ("paused", 1), ("state", 1)])  # recompute
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
@@ -142,6 +156,7 @@ class RoutingService:
             "amount_yuan": event.amount_yuan,
             "correlation_id": event.correlation_id,
             "submitted_at": event.submitted_at,
+            "court_reference": event.court_reference,
         }
         if event.location.unit_code is None and event.location.address:
             located = self.directory.locate(event.location.address)
@@ -243,6 +258,10 @@ class RoutingService:
             **common, assignment_id=assignment_id, unit_code=unit.code, unit_name=unit.name,
             supervisor_unit_code=sup.code, supervisor_unit_name=sup.name, category=Category(f["category"]),
             risk_level=risk, rule_id=rule_id, reason_zh=reason_zh[:500], due_at=due_at,
+            unit_path=list(self.directory.unit_path(unit.code)),
+            supervisor_unit_path=list(self.directory.unit_path(sup.code)),
+            location_unit_path=list(self.directory.unit_path(f["location_unit_code"]))
+            if f.get("location_unit_code") else [],
         ))
         tx.emit(topics.unit_topic(unit.code), UnitCaseAssigned(
             **common, assignment_id=assignment_id, unit_code=unit.code, unit_name=unit.name,
@@ -255,6 +274,7 @@ class RoutingService:
             location=Location(unit_code=f.get("location_unit_code"),
                               address=dec(f["address"], context="routing.address") if f.get("address") else None),
             supervisor_unit_code=sup.code, supervisor_unit_name=sup.name, due_at=due_at,
+            court_reference=f.get("court_reference") if f.get("channel") == Channel.COURT_REFERRAL.value else None,
         ))
         tx.emit(topics.CASE_STATUS, CaseStatusChanged(
             **common, state=CaseState.ESCALATED if escalated_from else CaseState.ASSIGNED, title_zh=status_title,
@@ -263,6 +283,28 @@ class RoutingService:
             next_step_zh=f"{unit.name}将在受理后联系您", due_at=due_at,
         ))
         return assignment_id
+
+    async def _referral_outcome(self, event: CaseFeedback, a: dict[str, Any], unit: Unit | None, tx: Tx) -> None:
+        """诉前委派: the court that referred the case hears how it ended (resolved, failed, returned) on
+        ``case.referral_outcome``, as its own system consumes it. The referring court is the court's centre that
+        supervises the assignment (the court_referral rules), or handles it itself."""
+        if event.kind not in (FeedbackKind.RESOLVED, FeedbackKind.FAILED, FeedbackKind.RETURNED):
+            return
+        case = await self.cases.find_one({"_id": a["case_id"]}, {"facts": 1}, session=tx.session)
+        f = (case or {}).get("facts") or {}
+        if f.get("channel") != Channel.COURT_REFERRAL.value or not f.get("court_reference"):
+            return
+        d = self.directory
+        court = next((u for u in (d.get(a["supervisor_unit_code"]), d.get(a["unit_code"]))
+                      if u is not None and u.kind is UnitKind.COURT_CENTRE), None)
+        if court is None:
+            return
+        tx.emit(topics.CASE_REFERRAL_OUTCOME, ReferralOutcome(
+            case_id=a["case_id"], correlation_id=event.correlation_id, causation_id=event.event_id, actor=event.actor,
+            referring_unit_code=court.code, court_reference=f["court_reference"], case_number=f["case_number"],
+            assignment_id=a["_id"], handling_unit_code=a["unit_code"], handling_unit_name=unit.name if unit else None,
+            outcome=event.kind.value,  # type: ignore[arg-type]
+            note_zh=(event.note or event.reason or "")[:1000]))
 
     async def _name_leader(self, case: dict[str, Any], unit_code: str, tx: Tx) -> None:
         """A red case gets a named responsible leader (分包领导): the handling unit's or the nearest above."""
@@ -310,6 +352,7 @@ class RoutingService:
             acting_unit_code=a["unit_code"], acting_unit_name=unit.name if unit else None,
             next_step_zh=next_step, due_at=a["due_at"] if event.kind is FeedbackKind.ACCEPTED else None,
         ))
+        await self._referral_outcome(event, a, unit, tx)
         if event.kind is FeedbackKind.RETURNED:
             # 退回: back to the supervisor for re-dispatch; the returning unit is excluded from later rounds.
             # Nobody may let it sit: if it is not re-dispatched within a working day, the sweeper reminds the
@@ -400,6 +443,11 @@ class RoutingService:
 
     def suggest(self, case: dict[str, Any]) -> Unit | None:
         """What the rules would choose now, without the units that returned the case (for re-dispatch)."""
+        decision = self.suggest_decision(case)
+        return decision.unit if decision else None
+
+    def suggest_decision(self, case: dict[str, Any]) -> Decision | None:
+        """The rules' decision now (unit, rule and its reason), without the units that returned the case."""
         f, risk = case.get("facts"), case.get("risk")
         if not f or not risk:
             return None
@@ -407,7 +455,7 @@ class RoutingService:
                                     f.get("location_unit_code") or f.get("located_unit_code"),
                                     f.get("party_count"), f.get("amount_yuan"),
                                     frozenset(case.get("excluded_units", ()))), self.rules, self.directory)
-        return None if decision.unit.code in case.get("excluded_units", ()) else decision.unit
+        return None if decision.unit.code in case.get("excluded_units", ()) else decision
 
     async def pause(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
         a = await self._own_assignment(claims, assignment_id, tx, supervisor_too=True)
@@ -469,6 +517,42 @@ class RoutingService:
             raise Refused(409, "closed", "该交办已结束，不能再操作")
         return a
 
+    async def urge(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> dict[str, Any]:
+        """催办 by hand: the supervising unit presses the handling unit now (a supervision notice from a person);
+        the automatic chain goes on as it was."""
+        a = await self._supervised(claims, assignment_id, tx)
+        now = self.now()
+        await self.assignments.update_one({"_id": a["_id"]}, {"$push": {"history": {
+            "change": "urged", "at": now, "by": claims.sub, "reason": reason}}}, session=tx.session)
+        case = await self.cases.find_one({"_id": a["case_id"]}, {"facts.correlation_id": 1}, session=tx.session)
+        d = self.directory
+        unit, sup = d.get(a["unit_code"]), d.get(a["supervisor_unit_code"])
+        msg = (f"【催办】{sup.name if sup else a['supervisor_unit_code']}督促{unit.name if unit else a['unit_code']}"
+               f"加快办理案件{a.get('case_number', a['case_id'])}（期限{_fmt(a['due_at'])}）：{reason}")
+        tx.emit(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice(
+            case_id=a["case_id"], correlation_id=case["facts"]["correlation_id"] if case else a["case_id"],
+            actor=staff_actor(claims), assignment_id=a["_id"], step=SupervisionStep.NOTICE,
+            unit_code=a["unit_code"], supervisor_unit_code=a["supervisor_unit_code"], due_at=a["due_at"],
+            message_zh=msg[:300]))
+        return {"urged": True, "at": now}
+
+    async def escalate(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> str:
+        """提级 by hand: the supervising unit moves the case one level up, with its history."""
+        a = await self._supervised(claims, assignment_id, tx)
+        new_id = await self._escalate(a, "manual", reason, staff_actor(claims), tx)
+        if new_id is None:
+            raise Refused(409, "top_level", "承办单位已是最高一级，不能再提级；可转交领导督办")
+        return new_id
+
+    async def _supervised(self, claims: StaffClaims, assignment_id: str, tx: Tx) -> dict[str, Any]:
+        a = await self.assignments.find_one({"_id": assignment_id}, session=tx.session)
+        d = self.directory
+        if a is None or not claims.may_act_on(a["supervisor_unit_code"], d.unit_path(a["supervisor_unit_code"])):
+            raise Refused(404, "not_found", "交办记录不存在")  # only the supervisor (or above) presses
+        if a["state"] not in OPEN:
+            raise Refused(409, "closed", "该交办已结束，不能再操作")
+        return a
+
     async def return_case(self, claims: StaffClaims, assignment_id: str, reason: str, tx: Tx) -> None:
         """退回 from the platform's console: the same path as a department's ``returned`` feedback."""
         a = await self._own_assignment(claims, assignment_id, tx, supervisor_too=False)
@@ -496,25 +580,77 @@ class RoutingService:
         report_by, _ = add_working_days(now, 1)
         joint_id = str(uuid4())
         await self.joints.insert_one({"_id": joint_id, "case_id": case["_id"], "assignment_id": assignment_id,
+                                      "case_number": case["facts"].get("case_number"),
                                       "lead_unit_code": lead, "reason": reason, "at": now,
                                       "report_by": report_by, "reminded": False, "claimed_until": None,
+                                      "unit_codes": list(units),
                                       "units": {u: {"reported_at": None, "note": None} for u in units}},
                                      session=tx.session)
+        lead_unit = self.directory.get(lead)
         tx.emit(topics.CASE_JOINT_SUMMONED, JointSummoned(
             case_id=case["_id"], correlation_id=case["facts"]["correlation_id"], actor=actor,
-            lead_unit_code=lead, summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by))
+            lead_unit_code=lead, summoned_unit_codes=units, reason_zh=reason[:300], report_by=report_by,
+            joint_id=joint_id, lead_unit_name=lead_unit.name if lead_unit else None,
+            report_what_zh=JOINT_REPORT_WHAT_ZH))
         return joint_id
 
     async def report_in(self, claims: StaffClaims, joint_id: str, note: str, tx: Tx) -> dict[str, Any]:
+        """A summoned unit reports in from yima's console (the same as a ``case.joint_report`` on Kafka)."""
+        return await self._report_in(joint_id, claims.unit, note, claims.sub, tx)
+
+    async def on_joint_report(self, event: JointReport, tx: Tx) -> None:
+        """A summoned unit reports in from its own system (topic ``case.joint_report``). A report on a summons
+        that does not exist or does not summon that unit cannot be applied: dead-lettered with the reason."""
+        try:
+            await self._report_in(event.joint_id, event.unit_code, event.note, f"system:{event.unit_code}", tx,
+                                  case_id=event.case_id)
+        except Refused as exc:
+            raise PermanentError(f"joint report {event.joint_id} by {event.unit_code}: {exc.message}") from exc
+
+    async def _report_in(self, joint_id: str, unit: str, note: str, by: str, tx: Tx,
+                         case_id: str | None = None) -> dict[str, Any]:
         j = await self.joints.find_one({"_id": joint_id}, session=tx.session)
-        if j is None or claims.unit not in j["units"]:
+        if j is None or unit not in j["units"] or (case_id is not None and j["case_id"] != case_id):
             raise Refused(404, "not_found", "没有找到召集本单位的联合处置")
-        await self.joints.update_one({"_id": joint_id}, {"$set": {
-            f"units.{claims.unit}": {"reported_at": self.now(), "note": note, "by": claims.sub}}}, session=tx.session)
+        if j["units"][unit].get("reported_at") and j["units"][unit].get("note") == note:
+            pass  # the same report again (a redelivery or a resend): nothing new
+        else:
+            await self.joints.update_one({"_id": joint_id}, {"$set": {
+                f"units.{unit}": {"reported_at": self.now(), "note": note, "by": by}}}, session=tx.session)
         j = await self.joints.find_one({"_id": joint_id}, session=tx.session)
         assert j is not None
         missing = [u for u, r in j["units"].items() if not r.get("reported_at")]
         return {"joint_id": joint_id, "waiting_for": missing}
+
+    async def open_summons(self, unit: str) -> list[dict[str, Any]]:
+        """吹哨报到 a unit has been summoned to and not yet reported on (its own system may poll this too)."""
+        out = []
+        async for j in self.joints.find({"unit_codes": unit, f"units.{unit}.reported_at": None}).sort("at", -1):
+            case = await self.cases.find_one({"_id": j["case_id"]}, {"ended": 1, "facts.case_number": 1})
+            if case is None or case.get("ended"):
+                continue
+            out.append(self._summons_view(j, case))
+        return out
+
+    async def summons(self, joint_id: str) -> dict[str, Any] | None:
+        j = await self.joints.find_one({"_id": joint_id})
+        if j is None:
+            return None
+        case = await self.cases.find_one({"_id": j["case_id"]}, {"ended": 1, "facts.case_number": 1}) or {}
+        names = {u.code: u.name for code in j["units"] if (u := self.directory.get(code)) is not None}
+        return self._summons_view(j, case) | {"units": {
+            u: {"name": names.get(u, u), "reported_at": r.get("reported_at"), "note": r.get("note")}
+            for u, r in j["units"].items()}}
+
+    def _summons_view(self, j: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+        lead = self.directory.get(j["lead_unit_code"])
+        return {"joint_id": j["_id"], "case_id": j["case_id"],
+                "case_number": j.get("case_number") or case.get("facts", {}).get("case_number"),
+                "lead_unit_code": j["lead_unit_code"], "lead_unit_name": lead.name if lead else None,
+                "reason_zh": j["reason"], "summoned_at": j["at"], "report_by": j["report_by"],
+                "report_what_zh": JOINT_REPORT_WHAT_ZH,
+                "how_to_report_zh": "在平台“吹哨报到”中报到（POST /api/v1/joint/{joint_id}/report），"
+                                    "或由本单位系统在 case.joint_report 主题上报到"}
 
     # --- provisional calendar (years the State Council has not published yet) --------------------------
 

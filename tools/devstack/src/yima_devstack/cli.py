@@ -148,6 +148,25 @@ def kafka_acls() -> None:
                    f"{acl.kafka_acls_args()}")
 
 
+@app.command("strimzi-overlay")
+def strimzi_overlay(
+    check: Annotated[bool, typer.Option(help="exit 1 if the committed overlay drifted")] = False,
+) -> None:
+    """Write deploy/overlays/strimzi (KafkaTopics, KafkaUsers with the ACL plan, Secret patches) from the
+    plan and the base (docs/adr/0096)."""
+    from . import strimzi
+
+    if check:
+        stale = strimzi.drifted()
+        if stale:
+            typer.echo(f"{strimzi.OVERLAY_DIR} drifted ({', '.join(stale)}): run `uv run yima-dev strimzi-overlay`",
+                       err=True)
+            raise typer.Exit(1)
+        return
+    typer.echo(f"wrote {strimzi.write()}")
+
+
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
 from . import chaos, platform  # noqa: E402,F401  (registers chaos; run, asyncapi)
+from .bench import bench as _bench  # noqa: E402,F401  (registers bench: the whole-platform benchmark, bench/README.md)

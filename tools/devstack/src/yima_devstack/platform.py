@@ -149,7 +149,10 @@ Try it:
   ./yima topic-dump unit.410105001001.cases     # the community's own topic (work orders)
   curl -s '{platform.procs["intake"].url}/api/v1/track/<tracking_code>?check=5678'
   {platform.procs["intake"].url}/track                       the applicant's tracking page (code + last 4 digits)
-  {platform.procs["mediation"].url}/console               the staff console (e.g. jsq-ldtj-01 / Yima#Demo2026)
+  {platform.procs["console"].url}/console                 the staff console (e.g. jsq-ldtj-01 / Yima#Demo2026)
+  {platform.procs["insight"].url}/dashboard             the one table 一张表 (e.g. 410105-06 / Yima#Demo2026)
+  (a seeded account must change that password first: POST {platform.procs["routing"].url}/api/v1/auth/password
+   {{"current_password", "new_password"}} with the login's token; every other staff call answers 403 until then)
 
 Ctrl-C stops everything.
 """)

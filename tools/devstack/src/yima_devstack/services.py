@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 
 # Default HTTP ports; intake is the public front door on 8000.
-SERVICE_PORTS: dict[str, int] = {"intake": 8000, "routing": 8001, "risk": 8002, "mediation": 8003, "notify": 8004}
+SERVICE_PORTS: dict[str, int] = {"intake": 8000, "routing": 8001, "risk": 8002, "mediation": 8003, "notify": 8004,
+                                 "insight": 8005,
+                                 "console": 8006}
 
 
 def service_env(
@@ -36,15 +38,24 @@ def service_env(
 # Which service calls which over HTTP, as (setting, callee): the platform sets these from its own ports, so
 # services find each other on any port assignment (the e2e tests use free ports).
 PEER_URLS: tuple[tuple[str, str], ...] = (
-    ("YIMA_MEDIATION_ROUTING_URL", "routing"),  # the console signs staff in through routing
-    ("YIMA_MEDIATION_NOTIFY_URL", "notify"),  # the console shows the unit's inbox
+    ("YIMA_CONSOLE_ROUTING_URL", "routing"),  # the staff console: sign-in, queues, dispatch, admin
+    ("YIMA_CONSOLE_INTAKE_URL", "intake"),  # walk-in and proxy submissions
+    ("YIMA_CONSOLE_RISK_URL", "risk"),  # the leader's red cases and follow-up visits
+    ("YIMA_CONSOLE_MEDIATION_URL", "mediation"),  # the mediation pages
+    ("YIMA_CONSOLE_NOTIFY_URL", "notify"),  # the inbox, failed deliveries, unit contacts
+    ("YIMA_CONSOLE_INSIGHT_URL", "insight"),  # the analysts' one table
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
+    ("YIMA_INSIGHT_ROUTING_URL", "routing"),  # the dashboard signs staff in through routing
+    ("YIMA_RISK_ROUTING_URL", "routing"),  # warnings name places from routing's public org directory
 )
 
 
 def peer_env(ports: dict[str, int]) -> dict[str, str]:
-    return {var: f"http://127.0.0.1:{ports[callee]}" for var, callee in PEER_URLS if callee in ports}
+    env = {var: f"http://127.0.0.1:{ports[callee]}" for var, callee in PEER_URLS if callee in ports}
+    if "console" in ports:  # mediation's old /console pages send the browser to the console's pages
+        env["YIMA_MEDIATION_CONSOLE_URL"] = f"http://127.0.0.1:{ports['console']}/console"
+    return env
 
 
 @dataclass

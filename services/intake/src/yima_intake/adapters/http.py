@@ -290,13 +290,14 @@ def router(service: IntakeService) -> APIRouter:
             for cat, subs in SUB_ITEMS.items()
         ]
 
-    async def _open(tracking_code: str, check: str) -> dict[str, Any] | JSONResponse:
+    async def _open(tracking_code: str, check: str, request: Request) -> dict[str, Any] | JSONResponse:
         try:
-            return await service.open_case(tracking_code, check)
+            return await service.open_case(tracking_code, check,
+                                           client=client_address(request, settings.trust_forwarded_for))
         except TrackingCodeError as exc:
             return error(400, "tracking_code", "invalid_tracking_code", str(exc))
-        except TrackLocked:
-            return error(429, "check", "locked", f"核对失败次数过多，请{settings.track_lock_minutes}分钟后再试")
+        except TrackLocked as exc:
+            return error(429, "check", "locked", exc.message_zh())
         except TrackNotFound:
             # Same answer for "no such case" and "wrong phone": a guesser learns nothing.
             return error(404, "check", "not_found", "未找到该案件，或手机号后四位不匹配")
@@ -307,16 +308,17 @@ def router(service: IntakeService) -> APIRouter:
     async def track(
         tracking_code: TrackingCode,
         check: Annotated[str, Query(pattern=r"^\d{4}$", description="申请人手机号后四位")],
+        request: Request,
     ) -> Any:
-        case = await _open(tracking_code, check)
+        case = await _open(tracking_code, check, request)
         if isinstance(case, JSONResponse):
             return case
         return await service.tracking_view(case, tracking_code, check)
 
     @r.post("/track/{tracking_code}/rating", status_code=201, summary="满意度评价 Rate a closed case",
             responses={400: {}, 404: {}, 409: {}, 429: {}})
-    async def rate(tracking_code: TrackingCode, body: RatingRequest) -> Any:
-        case = await _open(tracking_code, body.check)
+    async def rate(tracking_code: TrackingCode, body: RatingRequest, request: Request) -> Any:
+        case = await _open(tracking_code, body.check, request)
         if isinstance(case, JSONResponse):
             return case
         try:

@@ -10,17 +10,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import CaseStatusChanged, MediationScheduled
 from yima_kit.mongo import increment
+from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle, Ticket
 
 
 class MongoCaseRepository:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], check_allowance: Allowance = PER_CLIENT) -> None:
         self.db = db
         self.cases = db["cases"]
         self.counters = db["counters"]
         self.keys = db["idempotency_keys"]
         self.timeline_col = db["timeline"]
         self.sessions_col = db["sessions"]
-        self.track_failures = db["track_failures"]
+        self.track_failures = db["track_failures"]  # the old per-code counters (expire by themselves)
+        self.throttle = CheckThrottle(db["track_throttle"], per_client=check_allowance)
         self.ratings = db["ratings"]
 
     async def setup(self) -> None:
@@ -30,7 +32,7 @@ class MongoCaseRepository:
         await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self.sessions_col.create_index([("case_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
-        await self.track_failures.create_index([("tracking_hash", ASCENDING), ("expires_at", ASCENDING)])
+        await self.throttle.setup()
 
     async def next_case_seq(self, key: str, session: AsyncClientSession | None = None) -> int:
         # One atomic findAndModify, outside the submission's transaction (ADR 0060): concurrent submissions
@@ -110,12 +112,11 @@ class MongoCaseRepository:
         cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
         return [d async for d in cursor]
 
-    async def count_failures(self, tracking_hash: str, now: Any) -> int:
-        # Filter on expiry too: the TTL index is housekeeping, not the rule.
-        return await self.track_failures.count_documents({"tracking_hash": tracking_hash, "expires_at": {"$gt": now}})
+    async def take_check(self, tracking_hash: str, client: str, now: Any) -> list[Ticket]:
+        return await self.throttle.take(tracking_hash, client, now)
 
-    async def add_failure(self, tracking_hash: str, expires_at: Any) -> None:
-        await self.track_failures.insert_one({"tracking_hash": tracking_hash, "expires_at": expires_at})
+    async def settle_check(self, tickets: list[Ticket], right: bool, now: Any) -> None:
+        await self.throttle.settle(tickets, right, now)
 
     async def get_rating(self, case_id: str) -> dict[str, Any] | None:
         return await self.ratings.find_one({"_id": case_id})

@@ -270,15 +270,15 @@ def router(service: IntakeService) -> APIRouter:
         shown = normalize_tracking_code(code[:40])
         return track_form(display_tracking_code(shown) if len(shown) == 12 else shown, [])
 
-    async def open_case(code: str, check: str) -> dict[str, Any] | HTMLResponse:
+    async def open_case(code: str, check: str, request: Request) -> dict[str, Any] | HTMLResponse:
         if not (len(check) == 4 and check.isdigit()):
             return track_form(code, ["请填写手机号的后四位数字"], 422)
         try:
-            return await service.open_case(code, check)
+            return await service.open_case(code, check, client=client_address(request, settings.trust_forwarded_for))
         except TrackingCodeError as exc:
             return track_form(code, [str(exc)], 400)
-        except TrackLocked:
-            return track_form(code, [f"核对失败次数过多，请{settings.track_lock_minutes}分钟后再试"], 429)
+        except TrackLocked as exc:
+            return track_form(code, [exc.message_zh()], 429)
         except TrackNotFound:
             return track_form(code, ["未找到该案件，或手机号后四位不匹配"], 404)
 
@@ -328,7 +328,7 @@ def router(service: IntakeService) -> APIRouter:
     async def track_post(request: Request) -> Response:
         form = await read_form(request)
         code, check = form.get("code", "").strip()[:40], form.get("check", "").strip()
-        case = await open_case(code, check)
+        case = await open_case(code, check, request)
         if isinstance(case, HTMLResponse):
             return case
         view = await service.tracking_view(case, code, check)
@@ -338,7 +338,7 @@ def router(service: IntakeService) -> APIRouter:
     async def rate_post(code: str, request: Request) -> Response:
         form = await read_form(request)
         check = form.get("check", "").strip()
-        case = await open_case(code[:40], check)
+        case = await open_case(code[:40], check, request)
         if isinstance(case, HTMLResponse):
             return case
         try:

@@ -283,6 +283,13 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
             raise Refused(422, "kind", "enum", "取值不在允许范围内")
         return {"items": await service.list_people(claims, kind, field, unit)}
 
+    @r.get("/rooms", summary="调解室 The unit's rooms")
+    async def rooms(
+        claims: StaffClaims = handle,
+        unit: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
+    ) -> Any:
+        return {"items": await service.list_rooms(claims, unit)}
+
     @r.post("/rooms", status_code=201, summary="登记调解室 Register a room")
     async def add_room(body: RoomIn, claims: StaffClaims = admin) -> Any:
         return await service.add_room(claims, body.name_zh)
@@ -332,6 +339,10 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
             s["record"] = {k: v for k, v in s["record"].items() if k != "summary"}
         return s
 
+    @r.get("/cases/{assignment_id}/sessions", summary="案件的调解场次 A case's sessions, oldest first")
+    async def sessions(assignment_id: str, claims: StaffClaims = handle) -> Any:
+        return {"items": await service.list_sessions(assignment_id, claims)}
+
     @r.post("/sessions/{session_id}/turns", status_code=201, summary="错时调解答复 An answer in turn")
     async def turn(session_id: str, body: TurnIn, claims: StaffClaims = handle) -> Any:
         return await service.add_turn(session_id, claims, body.party_id, body.statement)
@@ -345,6 +356,10 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
     @r.post("/cases/{assignment_id}/agreement", status_code=201, summary="起草调解协议 Draft the agreement")
     async def draft(assignment_id: str, body: AgreementIn, claims: StaffClaims = handle) -> Any:
         return await service.draft_agreement(assignment_id, claims, body.facts_zh, body.terms)
+
+    @r.get("/agreements/{agreement_id}", summary="调解协议（文本、确认情况、法院案号） The agreement as staff see it")
+    async def agreement(agreement_id: str, claims: StaffClaims = handle) -> Any:
+        return await service.agreement_view(agreement_id, claims)
 
     @r.post("/agreements/{agreement_id}/confirmations", summary="当事人确认 A party confirms")
     async def confirm(agreement_id: str, body: ConfirmIn, claims: StaffClaims = handle) -> Any:
@@ -414,6 +429,11 @@ def router(service: MediationService, rt: Runtime, insurance: InsuranceClaims) -
             raise Refused(422, "incident_at", "timezone_required", "时间须带时区")
         return await insurance.register(assignment_id, claims, body.cover, body.claimed_fen, body.incident_at,
                                         body.summary)
+
+    @r.get("/insurance-claims", summary="理赔申请：一个案件的，或本单位最新的200件 Claims of a case or the unit")
+    async def list_claims(claims: StaffClaims = handle,
+                          assignment_id: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+        return {"items": await insurance.list_claims(claims, assignment_id)}
 
     @r.get("/insurance-claims/{claim_id}", summary="理赔详情 A claim")
     async def get_claim(claim_id: str, claims: StaffClaims = handle) -> Any:

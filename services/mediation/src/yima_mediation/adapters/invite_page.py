@@ -19,7 +19,7 @@ from yima_contracts.codes import CATEGORY_NAMES_ZH, Category
 
 from ..core.invite_code import InviteCodeError, display_invite_code, normalize_invite_code
 from ..service import InviteLocked, InviteNotFound, MediationService, Refused
-from .console.ui import esc, local, one, read_form
+from .page_kit import esc, local, one, read_form
 
 STATE_ZH = {"invited": "待您答复", "accepted": "您已同意参加", "declined": "您已谢绝参加",
             "refused": "因存在应当回避的情形，不参加本案调解"}

@@ -48,6 +48,7 @@ class AgreementDoc:
     experts: list[str] = field(default_factory=list)
     confirmations: list[Confirmation] = field(default_factory=list)
     signed_at: datetime | None = None
+    court_reference: str | None = None  # 诉前委派: the court's case number
 
 
 def _local(dt: datetime) -> str:
@@ -68,6 +69,8 @@ def render_agreement(doc: AgreementDoc, font: CjkFont) -> bytes:
     pdf.set_font("cjk", size=10)
     pdf.cell(0, 7, f"协议编号：{doc.agreement_no}    案件编号：{doc.case_number}", align="C",
              new_x="LMARGIN", new_y="NEXT")
+    if doc.court_reference:
+        pdf.cell(0, 7, f"人民法院诉前委派案号：{doc.court_reference}", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
     def heading(text: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,10 +17,29 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from yima_contracts.codes import StaffRole
 from yima_kit.auth import StaffClaims
+from yima_kit.throttle import Allowance, CheckThrottle, Throttled
 
 from ..service import UNIT_CONTACTS, NotifyService, normalize_tracking_code
 
-TRACK_FAILURES = "track_failures"
+TRACK_FAILURES = "track_failures"  # the old per-code counters (expire by themselves)
+TRACK_THROTTLE = "track_throttle"
+
+
+def webhook_allowed(url: str, allowed_hosts: list[str]) -> bool:
+    """https, no credentials in the URL, and a host the operator allowed (exact, or under ``.suffix``): a unit
+    admin cannot make notify call into the internal network (blind SSRF)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not host or parts.username or parts.password or port not in (None, 443):
+        return False
+    for allowed in (a.strip().lower().rstrip(".") for a in allowed_hosts):
+        if allowed and (host == allowed.lstrip(".") if not allowed.startswith(".") else host.endswith(allowed)):
+            return True
+    return False
 
 
 def error_body(errors: list[dict[str, Any]], message: str = "请求有误，请按提示修改") -> dict[str, Any]:
@@ -45,7 +65,8 @@ class UnitContacts(BaseModel):
 def router(service: NotifyService, require_staff: Any) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     settings = service.settings
-    failures = service.db[TRACK_FAILURES]
+    throttle = CheckThrottle(service.db[TRACK_THROTTLE], per_client=Allowance(
+        free=settings.track_max_failures, max_delay=timedelta(minutes=settings.track_lock_minutes)))
     any_staff = require_staff()
     managers = require_staff(StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.LEADER)
     admins = require_staff(StaffRole.ADMIN)
@@ -54,6 +75,7 @@ def router(service: NotifyService, require_staff: Any) -> APIRouter:
     async def applicant_inbox(
         tracking_code: str,
         check: Annotated[str, Query(pattern=r"^\d{4}$", description="申请人手机号后四位")],
+        request: Request,
     ) -> Any:
         code = normalize_tracking_code(tracking_code)
         if not code.isalnum() or len(code) > 20:
@@ -61,18 +83,21 @@ def router(service: NotifyService, require_staff: Any) -> APIRouter:
                 [{"field": "tracking_code", "code": "invalid_tracking_code", "message": "查询码格式不正确"}]))
         key = service.cipher.blind_index(code, context="track_failures")
         now = datetime.now(UTC)
-        if await failures.count_documents({"key": key, "expires_at": {"$gt": now}}) >= settings.track_max_failures:
+        client = request.client.host if request.client else "unknown"
+        try:  # counted per code and client before the check runs (yima_kit.throttle, as intake's page)
+            tickets = await throttle.take(key, client, now)
+        except Throttled as exc:
             return JSONResponse(status_code=429, content=error_body(
-                [{"field": "check", "code": "locked",
-                  "message": f"核对失败次数过多，请{settings.track_lock_minutes}分钟后再试"}]))
+                [{"field": "check", "code": "locked", "message": f"核对失败次数过多，请{exc.minutes_zh()}后再试"}]))
         record, wrong_check = await service.applicant_case(code, check)
+        if record is None and not wrong_check:
+            # Only a wrong check counts: the 4 digits are what can be guessed (a code is 60 random bits). A code
+            # notify has not heard of yet (case.submitted still on its way, while intake's tracking page already
+            # asks) must not slow the applicant down after a few refreshes.
+            await throttle.release(tickets)
+        else:
+            await throttle.settle(tickets, record is not None, now)
         if record is None:
-            # Only a wrong check counts towards the lock: the 4 digits are what can be guessed (a code is 60
-            # random bits). A code notify has not heard of yet (case.submitted still on its way, while intake's
-            # tracking page already asks) must not lock the applicant out after a few refreshes.
-            if wrong_check:
-                await failures.insert_one(
-                    {"key": key, "expires_at": now + timedelta(minutes=settings.track_lock_minutes)})
             return JSONResponse(status_code=404, content=error_body(
                 [{"field": "check", "code": "not_found", "message": "未找到该案件，或手机号后四位不匹配"}]))
         return {"case_number": record["case_number"], "messages": await service.applicant_inbox(record["_id"])}
@@ -98,6 +123,10 @@ def router(service: NotifyService, require_staff: Any) -> APIRouter:
             return JSONResponse(status_code=403, content=error_body(
                 [{"field": "unit_code", "code": "forbidden", "message": "只能设置本单位的接收渠道"}],
                 message="无权操作"))
+        if body.webhook_url and not webhook_allowed(body.webhook_url, settings.webhook_allowed_hosts):
+            return JSONResponse(status_code=422, content=error_body(
+                [{"field": "webhook_url", "code": "webhook_not_allowed",
+                  "message": "对接地址须为 https，且主机在运维人员设定的允许名单内"}]))
         doc = {k: v or "" for k, v in body.model_dump().items()}
         await service.db[UNIT_CONTACTS].update_one(
             {"_id": unit_code}, {"$set": {**doc, "updated_by": claims.sub, "updated_at": datetime.now(UTC)}},

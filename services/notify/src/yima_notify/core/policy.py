@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SMS_SEGMENT = 70  # Chinese characters in one SMS
 SMS_MULTIPART_SEGMENT = 67  # per part of a concatenated (long) SMS
+LONG_SMS_MAX_PARTS = 4  # parts the gateways concatenate into one long SMS (and bill as four)
+LONG_SMS_MAX_CHARS = LONG_SMS_MAX_PARTS * SMS_MULTIPART_SEGMENT  # a digest longer than this is split
 
 
 def sms_segments(text: str) -> int:
@@ -54,21 +56,6 @@ def release_time(now: datetime, quiet: tuple[int, int] | None) -> datetime:
 def backoff(attempts: int, base: float, cap: float) -> timedelta:
     """Wait before attempt ``attempts + 1`` (exponential, capped)."""
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
-
-
-def digest_text(signature: str, texts: list[str], limit: int = 4 * SMS_SEGMENT) -> str:
-    """Several messages to one person in one text: "您有N条新消息：①…②…" (newest kept if too long)."""
-    if len(texts) == 1:
-        return texts[0]
-    bodies = [t.removeprefix(signature) for t in texts]
-    marks = "①②③④⑤⑥⑦⑧⑨⑩"
-    head = f"{signature}您有{len(texts)}条新消息："
-    parts = [f"{marks[i] if i < len(marks) else '·'}{b}" for i, b in enumerate(bodies)]
-    text = head + "".join(parts)
-    while len(text) > limit and len(parts) > 1:
-        parts.pop(0)
-        text = head + "（较早消息请在查询页查看）" + "".join(parts)
-    return text[:limit]
 
 
 @dataclass

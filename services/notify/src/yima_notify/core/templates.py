@@ -63,17 +63,46 @@ def _clean(s: str) -> str:
 # --- the applicant (and a proxy) ----------------------------------------------------------------------
 
 
+_STEP_WORDS = {"办理进展": "有新的办理进展"}
+
+
+def _step(title_zh: str, unit: str | None = None) -> str:
+    """A step as it follows "您的纠纷（编号…）": "已登记" reads on directly; "承办单位已受理" after a comma (with
+    the unit's name for "承办单位" when known). Producers title their steps for screens ("纠纷已登记",
+    "案件已分派"): the leading noun is the case itself, which the sentence has named already."""
+    title = _clean(title_zh)
+    title = _STEP_WORDS.get(title, title)
+    for noun in ("纠纷", "案件", "本案"):
+        if title.startswith(noun + "已") or title.startswith(noun + "正在"):
+            title = title[len(noun):]
+            break
+    if unit and title.startswith("承办单位"):
+        title = unit + title.removeprefix("承办单位")
+    return title if title.startswith(("已", "正在", "有")) else f"，{title}"
+
+
+def case_ref_applicant(case_number: str) -> str:
+    """How every applicant text begins (after the signature): the digest names the case once by this."""
+    return f"您的纠纷（编号{case_number}）"
+
+
 def render_applicant(event: CaseStatusChanged, case_number: str, tracking_code: str | None) -> Rendered:
-    """One applicant-visible step (``case.status``)."""
-    parts = [f"{SIGNATURE}您的纠纷（编号{case_number}）{_clean(event.title_zh)}。"]
+    """One applicant-visible step (``case.status``): "您的纠纷（编号…）已交由…办理。…"."""
+    unit = (_clean(event.acting_unit_name) if event.acting_unit_name
+            and event.state not in (CaseState.SUBMITTED, CaseState.RATED) else None)
+    step = _step(event.title_zh, unit)
+    parts = [f"{SIGNATURE}{case_ref_applicant(case_number)}{step}。"]
     if event.state is CaseState.SUBMITTED and tracking_code:
-        parts.append(f"查询码{tracking_code}，凭手机号后四位可随时查询进度。")
-    if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
-        parts.append(f"办理单位：{_clean(event.acting_unit_name)}。")
+        parts.append(f"查询码{tracking_code}，凭手机号后四位可随时查询办理进度。")
+    if unit and unit not in step:
+        parts.append(f"办理单位：{unit}。")
     if event.next_step_zh:
-        parts.append(f"下一步：{_clean(event.next_step_zh)}。")
+        nxt = _clean(event.next_step_zh)
+        if unit:  # the unit is named once; the next step says "该单位"
+            nxt = nxt.replace(unit, "该单位").replace("承办单位", "该单位")
+        parts.append(f"下一步：{nxt}。")
     if event.due_at and event.state not in (CaseState.CLOSED, CaseState.RATED, CaseState.FOLLOWED_UP):
-        parts.append(f"办理期限{local_time(event.due_at)}。")
+        parts.append(f"办理期限：{local_time(event.due_at)}前。")
     text = "".join(parts)
     if len(text) > MAX_APPLICANT_CHARS and event.due_at:  # the deadline is the first thing to drop
         text = "".join(parts[:-1])
@@ -82,7 +111,7 @@ def render_applicant(event: CaseStatusChanged, case_number: str, tracking_code: 
 
 def render_proxy(event: CaseStatusChanged, case_number: str, applicant_masked: str) -> Rendered:
     """A proxy submitter (代办人) hears every step of the case they submitted, without the tracking code."""
-    parts = [f"{SIGNATURE}您代{applicant_masked}提交的纠纷（编号{case_number}）{_clean(event.title_zh)}。"]
+    parts = [f"{SIGNATURE}您代{applicant_masked}提交的纠纷（编号{case_number}）{_step(event.title_zh)}。"]
     if event.acting_unit_name and event.state is not CaseState.SUBMITTED:
         parts.append(f"办理单位：{_clean(event.acting_unit_name)}。")
     if event.next_step_zh:
@@ -91,29 +120,37 @@ def render_proxy(event: CaseStatusChanged, case_number: str, applicant_masked: s
 
 
 def render_session(event: MediationScheduled, case_number: str, *, reminder: bool) -> Rendered:
-    """A mediation session was booked (and, ``reminder``, it comes up soon)."""
+    """A mediation session was booked (and, ``reminder``, it comes up soon). The time, the manner and the place
+    come from the event's fields, once: the event's ``applicant_message_zh`` says the same for screens and is not
+    repeated here."""
     mode = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}[event.mode]
+    when = f"时间{local_time(event.starts_at)}"
+    if event.mode == "async" and event.ends_at is not None:
+        when = f"请于{local_time(event.starts_at)}至{local_time(event.ends_at)}期间按顺序答复"
     where = ""
     if event.mode == "offline" and event.place_zh:
         where = f"，地点：{_clean(event.place_zh)}"
     elif event.mode == "online":
-        where = "，请凭查询码在查询页进入视频调解"
-    head = "提醒：" if reminder else ""
-    text = (f"{SIGNATURE}{head}您的纠纷（编号{case_number}）已安排{mode}，时间{local_time(event.starts_at)}{where}。"
-            f"{_clean(event.applicant_message_zh)}。如不能参加请及时联系办理单位。")
+        where = "，届时请凭查询码在查询页进入视频调解"
+    if reminder:
+        text = (f"{SIGNATURE}{case_ref_applicant(case_number)}，提醒您参加{mode}，{when}{where}。"
+                f"如不能参加，请及时联系办理单位。")
+    else:
+        text = (f"{SIGNATURE}{case_ref_applicant(case_number)}已安排{mode}，{when}{where}。"
+                f"如不能参加，请及时联系办理单位。")
     kind = "session_reminder" if reminder else "session_scheduled"
     title = f"调解{'提醒' if reminder else '安排'}：{local_time(event.starts_at)}"
     return Rendered(f"applicant.{kind}.{TEMPLATE_VERSION}", title, _fit(text), urgent=reminder)
 
 
 def render_rating_request(event: CaseClosed, case_number: str) -> Rendered:
-    text = (f"{SIGNATURE}您的纠纷（编号{case_number}）已办结。请凭查询码和手机号后四位在查询页对办理结果"
+    text = (f"{SIGNATURE}{case_ref_applicant(case_number)}，请凭查询码和手机号后四位在查询页对办理结果"
             f"进行满意度评价，您的评价将用于考核办理单位。")
     return Rendered(f"applicant.rating_request.{TEMPLATE_VERSION}", "请评价办理结果", _fit(text))
 
 
 def render_followup_applicant(event: FollowupDue, case_number: str) -> Rendered:
-    text = (f"{SIGNATURE}您的纠纷（编号{case_number}）已办结，办理单位将于近期对您进行回访（回头看），"
+    text = (f"{SIGNATURE}{case_ref_applicant(case_number)}，办理单位将于近期对您进行回访（回头看），"
             f"了解协议履行和矛盾化解情况，请保持电话畅通。")
     return Rendered(f"applicant.followup.{TEMPLATE_VERSION}", "回访通知", _fit(text))
 
@@ -163,8 +200,14 @@ def render_escalated(event: CaseEscalated, case_number: str, *, incoming: bool) 
 
 
 def render_joint_summoned(event: JointSummoned, case_number: str) -> Rendered:
-    text = (f"{SIGNATURE}吹哨报到：{_case_ref(case_number)}需贵单位联合处置。事由：{_clean(event.reason_zh)}。"
-            f"请于{local_time(event.report_by)}前报到并反馈。")
+    """吹哨报到: who leads, why, by when, what to report and how (the summons id: the console or the unit's own
+    system reports on it)."""
+    lead = f"牵头单位{event.lead_unit_name}召集" if event.lead_unit_name else "现召集"
+    what = _clean(event.report_what_zh) or "到场时间、参加人员和处置意见"
+    how = (f"报到时请注明召集编号{event.joint_id}（可在平台“吹哨报到”中或经本单位对接系统报到）。"
+           if event.joint_id else "")
+    text = (f"{SIGNATURE}吹哨报到：{_case_ref(case_number)}需联合处置，{lead}贵单位参加。"
+            f"事由：{_clean(event.reason_zh)}。请于{local_time(event.report_by)}前报到，并反馈{what}。{how}")
     return Rendered(f"unit.joint_summoned.{TEMPLATE_VERSION}", f"吹哨报到 {case_number}", text, urgent=True)
 
 
@@ -180,9 +223,12 @@ def render_followup_unit(event: FollowupDue, case_number: str) -> Rendered:
     return Rendered(f"unit.followup_due.{TEMPLATE_VERSION}", f"回访任务 {case_number}", text)
 
 
-def render_warning(event: WarningRaised) -> Rendered:
-    text = (f"{SIGNATURE}矛盾预警：{_clean(event.message_zh)}（{event.window_days}天内{len(event.case_ids)}件）。"
-            f"请研判并提前化解。")
+def render_warning(event: WarningRaised, *, own_place: bool = True) -> Rendered:
+    """预警 to the place's unit and, ``own_place`` False, to the units above it (community, street…)."""
+    where = "" if own_place or not event.place_name else f"辖区{event.place_name}："
+    message = _clean(event.message_zh)
+    count = "" if f"{event.window_days}天内" in message else f"（{event.window_days}天内{len(event.case_ids)}件）"
+    text = f"{SIGNATURE}矛盾预警：{where}{message}{count}。请研判并提前化解。"
     return Rendered(f"unit.warning_raised.{TEMPLATE_VERSION}", "矛盾纠纷预警", text, urgent=True)
 
 

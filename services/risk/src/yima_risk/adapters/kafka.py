@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from yima_contracts import CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
+from yima_contracts import CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, topics
 from yima_contracts.intake_events import CaseUpdated
-from yima_contracts.mediation_events import CaseClosed, MediationConcluded
+from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
 from yima_contracts.risk_events import FollowupDue, RiskCorrected, WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.consumer import EventConsumers, PermanentError, Tx
@@ -25,6 +25,11 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
         """Assess a new case's risk (red / yellow / blue) with the rules that fired; check early warnings."""
         await service.on_submitted(event, tx)
 
+    @consumers.subscribe(topics.CASE_ASSIGNED, CaseAssigned, name="case_assigned")
+    async def on_case_assigned(event: CaseAssigned, tx: Tx) -> None:
+        """Learn where the case sits (the units' paths): staff see the risk of their unit's cases and below."""
+        await service.on_assigned(event, tx)
+
     @consumers.subscribe(topics.CASE_UPDATED, CaseUpdated, name="case_updated")
     async def on_case_updated(event: CaseUpdated, tx: Tx) -> None:
         """Re-assess on new facts: a repeat report, details added, category corrected, an emergency."""
@@ -32,13 +37,18 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
 
     @consumers.subscribe(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, name="leader_assigned")
     async def on_leader_assigned(event: LeaderAssigned, tx: Tx) -> None:
-        """A responsible leader (分包领导) takes the case: red goes down to yellow once handling starts."""
+        """A responsible leader (分包领导) is named; red goes down to yellow only once handling has begun."""
         await service.on_leader_assigned(event, tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
         """A unit's feedback: accepted (handling starts), resolved (blue), failed (a risk)."""
         await service.on_feedback(event, tx)
+
+    @consumers.subscribe(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, name="session_held")
+    async def on_session_held(event: MediationSessionHeld, tx: Tx) -> None:
+        """A session took place: with the case accepted, handling has begun (a red case under its leader → yellow)."""
+        await service.on_session_held(event, tx)
 
     @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
     async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:

@@ -62,10 +62,13 @@ def detect(
     ws: Warnings,
     last_raised: Mapping[str, datetime] | None = None,
     known_since: datetime | None = None,
+    place_names: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """``recent``: the cases before ``new`` (at least the lookback of every window); ``last_raised``: when each
     warning key was last raised; ``known_since``: when the record of cases starts (the usual rate is measured
-    over the part of the baseline that is on record; with less than one window on record there is no surge)."""
+    over the part of the baseline that is on record; with less than one window on record there is no surge);
+    ``place_names``: places by their directory name (a message names the place as people know it, else the code)."""
+    place_names = place_names or {}
     last_raised = last_raised or {}
     others = [c for c in recent if c.case_id != new.case_id and c.at <= new.at]
     found: list[Finding] = []
@@ -82,9 +85,10 @@ def detect(
         n, threshold = len(same) + 1, pc.threshold(new.category)
         key = f"place_cluster|{new.category.value}|{new.unit_code}"
         if n >= threshold and cooled(key, pc.window_days):
+            place = place_names.get(new.unit_code) or new.unit_code
             found.append(Finding(
                 key, "place_cluster", _ids([*same, new]), pc.window_days, threshold,
-                f"{pc.window_days}天内同一地点（{new.unit_code}）发生{n}起{cat_zh}，达到预警阈值{threshold}起，"
+                f"{pc.window_days}天内同一地点（{place}）发生{n}起{cat_zh}，达到预警阈值{threshold}起，"
                 "请属地关注是否有共同原因",
                 category=new.category, unit_code=new.unit_code,
             ))

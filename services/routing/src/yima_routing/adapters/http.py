@@ -8,23 +8,32 @@ assigned and what lies below it): a case of another unit answers 404, the same a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
-from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel, StaffRole, UnitKind
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from yima_contracts.codes import (
+    CATEGORY_NAMES_ZH,
+    RISK_LEVEL_NAMES_ZH,
+    Category,
+    Channel,
+    RiskLevel,
+    StaffRole,
+    UnitKind,
+)
 from yima_contracts.personal import mask_name, mask_numbers_in_text, mask_phone
 from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
 
-from ..accounts import Accounts, LoginError, check_complexity
+from ..accounts import Accounts, LoginError, check_complexity, normalise_staff_id
+from ..core.deadlines import working_days_between
 from ..core.directory import Docking, Staff, SubKind, Unit
-from ..core.rules import RuleSet
+from ..core.rules import CaseFacts, RuleSet, decide
 from ..service import OPEN, Refused, RoutingService
 from . import slip_pdf
 from .mongo_directory import DirectoryConflict, DirectoryStore
@@ -49,7 +58,8 @@ class Login(BaseModel):
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    old_password: str = Field(min_length=1, max_length=200)
+    current_password: str = Field(min_length=1, max_length=200,
+                                  validation_alias=AliasChoices("current_password", "old_password"))
     new_password: str = Field(min_length=1, max_length=200)
 
 
@@ -107,6 +117,12 @@ class RulesIn(BaseModel):
     reason: str = Field(min_length=2, max_length=300)
 
 
+class DryRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, Any] = Field(description="the rule set to try, as for PUT /admin/rules")
+    days: int = Field(default=30, ge=1, le=366, description="the cases submitted in this many past days")
+
+
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=1, max_length=200)
@@ -125,10 +141,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts: Accounts,
-           audit: AuditLog, rules_store: RulesStore) -> APIRouter:
+           audit: AuditLog, rules_store: RulesStore, *, trust_forwarded_for: bool = False) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     staff = rt.require_staff
     any_staff = staff()
+    own_session = staff(password_change_ok=True)  # the password change, logout and refresh
     admin = staff(StaffRole.ADMIN)
     auditor = staff(StaffRole.ADMIN, StaffRole.ANALYST)
     working = staff(*WORKING)
@@ -164,12 +181,17 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
             u.model_dump(mode="json", exclude_defaults=True) for u in d.units.values()
             if (kind is None or u.kind is kind) and (parent is None or u.parent == parent)]}
 
+    def source_of(request: Request) -> str:
+        if trust_forwarded_for and (fwd := request.headers.get("x-forwarded-for", "")):
+            return fwd.split(",")[0].strip()[:64]
+        return request.client.host if request.client else "unknown"
+
     @r.post("/auth/login", summary="工作人员登录 Staff login (argon2id, lockout, TOTP for admins)")
-    async def login(body: Login) -> Any:
+    async def login(body: Login, request: Request) -> Any:
         try:
-            result = await accounts.login(body.username, body.password, body.totp)
+            result = await accounts.login(body.username, body.password, body.totp, source_of(request))
         except LoginError as exc:
-            who, code = body.username.strip().lower()[:64], exc.code
+            who, code = normalise_staff_id(body.username)[:64], exc.code
             await service.run(lambda tx: audit.append(tx.session, actor=who, action="auth.login",
                                                       object_type="staff", object_id=who, success=False,
                                                       detail=code))
@@ -178,30 +200,53 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                                                   object_type="staff", object_id=result["staff_id"]))
         return result
 
-    @r.post("/auth/refresh", summary="续期登录凭证 Refresh the token of a session in use")
-    async def refresh(claims: StaffClaims = any_staff) -> Any:
+    @r.post("/auth/refresh", summary="续期登录凭证 Refresh the token of a session in use (idle sessions end)")
+    async def refresh(claims: StaffClaims = own_session) -> Any:
         try:
-            return await accounts.refresh(claims.sub, claims.mfa)
+            return await accounts.refresh(claims)
         except LoginError as exc:
             return error(exc.status, exc.code, exc.message)
 
-    @r.post("/auth/password", summary="修改本人密码 Change my password")
-    async def change_password(body: PasswordChange, claims: StaffClaims = any_staff) -> Any:
+    @r.post("/auth/password", summary="修改本人密码（首次登录必须修改） Change my password",
+            description="`{current_password, new_password}`. Every session of the account ends; the answer "
+                        "carries a new token (as login) for a new session. While `must_change_password` is "
+                        "true, every other staff endpoint answers 403 `password_change_required`.")
+    async def change_password(body: PasswordChange, claims: StaffClaims = own_session) -> Any:
         try:
-            await accounts.change_password(claims.sub, body.old_password, body.new_password)
+            result = await accounts.change_password(claims, body.current_password, body.new_password)
         except LoginError as exc:
-            return error(exc.status, exc.code, exc.message, "new_password")
+            field = "current_password" if exc.code == "invalid_credentials" else "new_password"
+            code = exc.code
+            await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.change_password",
+                                                      object_type="staff", object_id=claims.sub, success=False,
+                                                      detail=code))
+            return error(exc.status, exc.code, exc.message, field)
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.change_password",
                                                   object_type="staff", object_id=claims.sub))
-        return {"changed": True}
+        return result
+
+    @r.post("/auth/logout", summary="退出登录（会话失效） Log out: the session's tokens stop working")
+    async def logout(claims: StaffClaims = own_session) -> Any:
+        await accounts.logout(claims)
+        await service.run(lambda tx: audit.append(tx.session, actor=claims, action="auth.logout",
+                                                  object_type="staff", object_id=claims.sub))
+        return {"logged_out": True}
 
     # --- admin API -------------------------------------------------------------------------------------
 
     def admin_scope(claims: StaffClaims, unit_code: str | None) -> None:
+        """The admin's unit or one below it, by the directory as it is now (not the token's path)."""
         if not claims.mfa:
             raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
         if unit_code is None or not can_see(claims, unit_code):
             raise Refused(403, "out_of_scope", "只能管理本单位及下级单位")
+
+    def district_only(claims: StaffClaims, what: str) -> None:
+        if not claims.mfa:
+            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        own = service.directory.get(claims.unit)
+        if own is None or own.parent is not None:
+            raise Refused(403, "out_of_scope", f"只有区级管理员可以{what}")
 
     @r.put("/admin/units/{code}", summary="新增或修改单位（留痕、版本化） Create or change a unit")
     async def put_unit(code: str, body: UnitIn, claims: StaffClaims = admin) -> Any:
@@ -217,7 +262,15 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
             return error(422, "parent_cycle", "上级单位不能是本单位或其下级单位", "parent")
 
         async def work(tx: Tx) -> int:
-            admin_scope(claims, body.parent if d.get(code) is None else code)
+            old = d.get(code)
+            # Before: the unit as it is must be in scope (a new one: where it is created).
+            admin_scope(claims, body.parent if old is None else code)
+            # After: a unit moved (or created) must land in scope; the admin's own unit cannot move at all,
+            # so nobody lifts a unit, their own included, above what they administer.
+            if old is None or body.parent != old.parent:
+                if code == claims.unit:
+                    raise Refused(403, "out_of_scope", "不能变更本单位的上级单位，请联系上级管理员")
+                admin_scope(claims, body.parent)
             try:
                 return await store.put("unit", code, data, expected_version=body.expected_version,
                                        actor=claims.sub, reason=body.reason, session=tx.session)
@@ -230,35 +283,48 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/staff/{staff_id}", summary="新增或修改工作人员（留痕、版本化） Create or change staff")
     async def put_staff(staff_id: str, body: StaffIn, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)  # once, here: the lookup, the write and the audit use this
         if service.directory.get(body.unit) is None:
             return error(422, "unknown_unit", "所属单位不存在", "unit")
         data = body.model_dump(mode="json", exclude={"expected_version", "reason"})
         try:
-            Staff.model_validate({"id": staff_id.lower(), **data})
+            Staff.model_validate({"id": staff_id, **data})
         except ValueError:
             return error(422, "invalid_staff", "人员编号只能含小写字母、数字、-、_、.（2–64位）", "staff_id")
+        old = service.directory.staff.get(staff_id)
 
         async def work(tx: Tx) -> int:
-            admin_scope(claims, body.unit)
-            old = service.directory.staff.get(staff_id)
             if old is not None:
-                admin_scope(claims, old.unit)
+                admin_scope(claims, old.unit)  # before: the person as they are
+            admin_scope(claims, body.unit)  # after: where they will be
+            if old is not None and staff_id == claims.sub and (body.role is not old.role or body.unit != old.unit):
+                raise Refused(403, "out_of_scope", "不能变更本人的岗位或所属单位，请联系上级管理员")
             try:
-                return await store.put("staff", staff_id.lower(), data, expected_version=body.expected_version,
+                return await store.put("staff", staff_id, data, expected_version=body.expected_version,
                                        actor=claims.sub, reason=body.reason, session=tx.session)
             except DirectoryConflict as exc:
                 raise Refused(409, "version_conflict", "该人员信息已被他人修改，请刷新后重试") from exc
 
         version = await act(claims, "directory.put_staff", "staff", staff_id, work)
+        if old is not None and (not body.active or body.role is not old.role or body.unit != old.unit):
+            await accounts.revoke_staff(staff_id)  # their tokens carry the old role and unit
         await store.load()
-        return {"id": staff_id.lower(), "version": version}
+        return {"id": staff_id, "version": version}
 
     @r.get("/admin/history/{object_id}", summary="单位或人员的变更历史 Versioned change history")
     async def history(object_id: str, claims: StaffClaims = admin) -> Any:
+        unit = service.directory.get(object_id)
+        person = service.directory.staff.get(normalise_staff_id(object_id))
+        where = unit.code if unit is not None else person.unit if person is not None else None
+        if where is None or not can_see(claims, where):
+            raise Refused(404, "not_found", "没有该单位或人员的变更记录")
+        if person is not None and unit is None:
+            object_id = person.id
         return {"object_id": object_id, "changes": await store.history(object_id)}
 
     @r.post("/admin/staff/{staff_id}/password", summary="重置工作人员初始密码 Set an initial password")
     async def set_password(staff_id: str, body: NewPassword, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)
         s = service.directory.staff.get(staff_id)
         admin_scope(claims, s.unit if s else None)
         if (msg := check_complexity(body.password)) is not None:
@@ -270,6 +336,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.post("/admin/staff/{staff_id}/totp", summary="绑定/重置动态口令 Enrol TOTP (returns otpauth URI)")
     async def totp(staff_id: str, claims: StaffClaims = admin) -> Any:
+        staff_id = normalise_staff_id(staff_id)
         s = service.directory.staff.get(staff_id)
         admin_scope(claims, s.unit if s else None)
         uri = await accounts.enrol_totp(staff_id)
@@ -279,8 +346,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/calendar/{day}", summary="录入未公布年度的节假日/调休（暂定） Enter a provisional day")
     async def put_calendar_day(day: date, body: CalendarDay, claims: StaffClaims = admin) -> Any:
-        if not claims.mfa:
-            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
+        district_only(claims, "录入节假日")
         await act(claims, "calendar.put_day", "calendar", day.isoformat(),
                   lambda tx: service.set_calendar_day(claims, day, body.workday, body.reason, tx))
         changed = await service.recompute_provisional()
@@ -292,10 +358,7 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
 
     @r.put("/admin/rules", summary="发布新版分流规则（区级管理员） Publish a new rule set")
     async def put_rules(body: RulesIn, claims: StaffClaims = admin) -> Any:
-        if not claims.mfa:
-            raise Refused(403, "mfa_required", "管理操作须使用动态口令登录")
-        if len(claims.unit_path) > 1:
-            raise Refused(403, "out_of_scope", "只有区级管理员可以发布分流规则")
+        district_only(claims, "发布分流规则")
         try:
             new = RuleSet.model_validate(body.rules)
         except ValueError:
@@ -312,6 +375,42 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         await act(claims, "rules.publish", "ruleset", new.version, work)
         service.rules = new
         return {"version": new.version}
+
+    @r.post("/admin/rules/dry-run", summary="试运行：新规则对近期案件的影响 What a rule change would do")
+    async def dry_run(body: DryRunIn, claims: StaffClaims = admin) -> Any:
+        """Each case submitted in the past ``days``, decided by the active rules and by the tried ones: which
+        would go elsewhere. Nothing is written but the audit record."""
+        try:
+            new = RuleSet.model_validate(body.rules)
+        except ValueError:
+            return error(422, "invalid_rules", "规则格式不正确", "rules")
+        if problems := check_against(new, service.directory):
+            return error(422, "invalid_rules", "；".join(problems)[:300], "rules")
+        d, old = service.directory, service.rules
+        since = service.now() - timedelta(days=body.days)
+        total, changed = 0, []
+        async for c in service.cases.find({"facts.submitted_at": {"$gte": since}, "risk": {"$exists": True}},
+                                          {"facts": 1, "risk": 1}).limit(20000):
+            f = c["facts"]
+            facts = CaseFacts(Channel(f["channel"]), Category(f["category"]), RiskLevel(c["risk"]["level"]),
+                              f.get("location_unit_code") or f.get("located_unit_code"), f.get("party_count"),
+                              f.get("amount_yuan"))
+            a, b = decide(facts, old, d), decide(facts, new, d)
+            total += 1
+            if (a.unit.code, a.rule_id, a.working_days) != (b.unit.code, b.rule_id, b.working_days):
+                changed.append({"case_id": c["_id"], "case_number": f["case_number"], "category": f["category"],
+                                "risk_level": c["risk"]["level"], "from_unit_code": a.unit.code,
+                                "from_unit_name": a.unit.name, "from_rule": a.rule_id, "to_unit_code": b.unit.code,
+                                "to_unit_name": b.unit.name, "to_rule": b.rule_id,
+                                "from_working_days": a.working_days, "to_working_days": b.working_days})
+        await service.run(lambda tx: audit.append(tx.session, actor=claims, action="rules.dry_run",
+                                                  object_type="ruleset", object_id=new.version,
+                                                  detail=f"{len(changed)}/{total}"))
+        moved: dict[str, int] = {}
+        for x in changed:
+            moved[x["to_unit_code"]] = moved.get(x["to_unit_code"], 0) + 1
+        return {"active_version": old.version, "tried_version": new.version, "days": body.days, "cases": total,
+                "changed": len(changed), "to_units": moved, "examples": changed[:200]}
 
     @r.get("/admin/audit/verify", summary="校验审计日志哈希链 Verify the audit chain")
     async def verify_audit(claims: StaffClaims = auditor) -> Any:
@@ -336,17 +435,25 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                 "new": a["state"] == "assigned", "overdue": overdue, "paused": a.get("paused", False),
                 "due_at": a["due_at"], "assigned_at": a["assigned_at"], "round": a["round"],
                 "supervision_done": a.get("sup_done", []),
+                "due_provisional": a.get("due_provisional", False), "pause_reason": a.get("pause_reason"),
+                "working_days_left": None if a.get("paused") else (
+                    -working_days_between(a["due_at"], now) if overdue else working_days_between(now, a["due_at"])),
+                "urged": sum(1 for h in a.get("history", []) if h.get("change") == "urged"),
             })
         items.sort(key=lambda i: (_RISK_ORDER.get(i["risk_level"], 3), not i["overdue"], not i["new"], i["due_at"]))
         returned = []
         if scope == "supervised":
             async for c in service.cases.find({"pending_dispatch.supervisor_unit_code": code}).limit(200):
                 p = c["pending_dispatch"]
-                suggested = service.suggest(c)
+                suggested = service.suggest_decision(c)
                 returned.append({"case_id": c["_id"], "case_number": c["facts"]["case_number"],
+                                 "category": c["facts"].get("category"),
+                                 "risk_level": (c.get("risk") or {}).get("level"),
                                  "returned_by": p["returned_by"], "reason": p["reason"], "at": p["at"],
                                  "excluded_units": c.get("excluded_units", []),
-                                 "suggested_unit_code": suggested.code if suggested else None})
+                                 "suggested_unit_code": suggested.unit.code if suggested else None,
+                                 "suggested_rule_id": suggested.rule_id if suggested else None,
+                                 "suggested_reason_zh": suggested.reason_zh if suggested else None})
         await service.run(lambda tx: audit.append(tx.session, actor=claims, action="queue.read", object_type="unit",
                                                   object_id=code, detail=scope))
         return {"unit_code": code, "scope": scope, "items": items, "awaiting_redispatch": returned}
@@ -443,11 +550,49 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
         return await act(claims, "assignment.resume", "assignment", assignment_id,
                          lambda tx: service.resume(claims, assignment_id, body.reason, tx))
 
+    @r.post("/assignments/{assignment_id}/urge", summary="催办（督办单位，须说明理由） Press the unit now")
+    async def urge(assignment_id: str, body: Reason, claims: StaffClaims = supervising) -> Any:
+        return await act(claims, "assignment.urge", "assignment", assignment_id,
+                         lambda tx: service.urge(claims, assignment_id, body.reason, tx))
+
+    @r.post("/assignments/{assignment_id}/escalate", summary="提级办理（督办单位，须说明理由） Escalate by hand")
+    async def escalate(assignment_id: str, body: Reason, claims: StaffClaims = supervising) -> Any:
+        aid = await act(claims, "assignment.escalate", "assignment", assignment_id,
+                        lambda tx: service.escalate(claims, assignment_id, body.reason, tx))
+        return {"assignment_id": aid}
+
+    @r.get("/units/{code}/joint", summary="吹哨报到：本单位牵头或被召集的联合处置 A unit's joint actions")
+    async def joint_list(code: str, claims: StaffClaims = working) -> Any:
+        if not can_see(claims, code):
+            raise Refused(403, "out_of_scope", "只能查看本单位（及下级单位）的联合处置")
+        out = []
+        async for j in service.joints.find({"$or": [{"lead_unit_code": code}, {f"units.{code}": {"$exists": True}}]}
+                                           ).sort("at", -1).limit(200):
+            case = await service.cases.find_one({"_id": j["case_id"]}, {"facts.case_number": 1})
+            out.append({"joint_id": j["_id"], "case_id": j["case_id"],
+                        "case_number": ((case or {}).get("facts") or {}).get("case_number"),
+                        "lead_unit_code": j["lead_unit_code"], "reason": j["reason"], "at": j["at"],
+                        "report_by": j["report_by"], "units": j["units"], "lead": j["lead_unit_code"] == code})
+        return {"unit_code": code, "joint": out}
+
     @r.post("/cases/{case_id}/joint", summary="吹哨报到：召集联合处置 Summon units")
     async def summon(case_id: str, body: Summon, claims: StaffClaims = supervising) -> Any:
         jid = await act(claims, "case.joint_summon", "case", case_id,
                         lambda tx: service.summon(claims, case_id, body.unit_codes, body.reason, tx))
         return {"joint_id": jid}
+
+    @r.get("/units/{code}/joint", summary="本单位待报到的吹哨报到 A unit's open summons")
+    async def open_summons(code: str, claims: StaffClaims = any_staff) -> Any:
+        if not can_see(claims, code):
+            raise Refused(404, "not_found", "没有这个单位或无权查看")
+        return {"unit_code": code, "items": await service.open_summons(code)}
+
+    @r.get("/joint/{joint_id}", summary="吹哨报到详情（牵头及被召集单位） A summons and who reported")
+    async def one_summons(joint_id: str, claims: StaffClaims = any_staff) -> Any:
+        j = await service.summons(joint_id)
+        if j is None or not any(can_see(claims, u) for u in [j["lead_unit_code"], *j["units"]]):
+            raise Refused(404, "not_found", "没有找到该吹哨报到")
+        return j
 
     @r.post("/joint/{joint_id}/report", summary="被召集单位报到 Report in")
     async def report(joint_id: str, body: ReportIn, claims: StaffClaims = working) -> Any:

@@ -15,8 +15,10 @@ from yima_contracts.mediation_events import CaseClosed, CaseTransferred
 from yima_contracts.routing_events import (
     CaseEscalated,
     DeadlineChanged,
+    JointReport,
     JointSummoned,
     LeaderAssigned,
+    ReferralOutcome,
     SupervisionNotice,
 )
 from yima_kit.consumer import EventConsumers, PermanentError, Tx
@@ -38,6 +40,8 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     consumers.publishes(topics.CASE_ESCALATED, CaseEscalated, "逾期或调解失败，案件提级（社区→街道→区）并保留历史")
     consumers.publishes(topics.CASE_JOINT_SUMMONED, JointSummoned,
                         "吹哨报到：牵头单位召集其他单位联合处置，各单位须报到")
+    consumers.publishes(topics.CASE_REFERRAL_OUTCOME, ReferralOutcome,
+                        "诉前委派：委派案件的结果（化解、调解不成、退回）回告委派法院的诉调对接中心（法院系统可直接读取）")
     consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
     consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
 
@@ -60,6 +64,11 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
     async def on_transferred(event: CaseTransferred, tx: Tx) -> None:
         """Handed to arbitration, litigation or an administrative channel: supervision here ends."""
         await service.on_case_ended(event.case_id, "transferred", tx)
+
+    @consumers.subscribe(topics.CASE_JOINT_REPORT, JointReport, name="joint_report")
+    async def on_joint_report(event: JointReport, tx: Tx) -> None:
+        """吹哨报到: a summoned unit reports in from its own system (same as POST /api/v1/joint/{id}/report)."""
+        await service.on_joint_report(event, tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
     async def on_feedback(event: CaseFeedback, tx: Tx) -> None:

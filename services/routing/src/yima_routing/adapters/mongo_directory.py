@@ -54,7 +54,8 @@ class DirectoryStore:
         for col, items, extra in (
             (self.units, {u.code: u for u in seed.units.values()}, {}),
             (self.staff, {s.id: s for s in seed.staff.values()},
-             {"password_hash": password_hash, "must_change_password": password_hash is not None}),
+             {"password_hash": password_hash, "must_change_password": password_hash is not None,
+              "seeded_password": password_hash is not None}),
         ):
             have = {d["_id"] async for d in col.find({}, {"_id": 1})}
             docs = [{"_id": key, **item.model_dump(mode="json"), "version": 1, "source": seed.version,

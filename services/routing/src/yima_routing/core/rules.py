@@ -32,11 +32,19 @@ class Rule(BaseModel):
     reason: str
     summon: tuple[str, ...] = Field(
         default=(), description="全科会诊: further units summoned to handle it jointly (same target syntax)")
+    supervisor: str | None = Field(
+        default=None, description="who supervises instead of the unit one level up (诉前委派: the court's centre "
+        "delegates and follows the case; same target syntax)")
 
     @field_validator("target")
     @classmethod
     def _target(cls, v: str) -> str:
         return _check_target(v)
+
+    @field_validator("supervisor")
+    @classmethod
+    def _supervisor(cls, v: str | None) -> str | None:
+        return _check_target(v) if v is not None else None
 
     @field_validator("summon")
     @classmethod
@@ -118,8 +126,8 @@ def _target(rule: Rule, f: CaseFacts, directory: Directory, target: str | None =
             return directory.enclosing(loc, UnitKind.COMMUNITY)
         case "unit_of_location":
             return directory.get(loc)
-        case _:
-            return directory.get(rule.target.removeprefix("unit:"))
+        case other:
+            return directory.get(other.removeprefix("unit:"))
 
 
 def supervisor_of(unit: Unit, directory: Directory, default: Unit) -> Unit:
@@ -144,7 +152,10 @@ def decide(facts: CaseFacts, rules: RuleSet, directory: Directory) -> Decision:
                     other = _target(rule, facts, directory, t)
                     if other is not None and other.active and other.code != unit.code and other not in summoned:
                         summoned.append(other)
-                return Decision(unit, supervisor_of(unit, directory, default), rule.id, rule.reason,
+                sup = _target(rule, facts, directory, rule.supervisor) if rule.supervisor else None
+                if sup is None or not sup.active or sup.code == unit.code:
+                    sup = supervisor_of(unit, directory, default)
+                return Decision(unit, sup, rule.id, rule.reason,
                                 rules.deadlines_working_days[facts.risk], tuple(summoned))
     return Decision(default, default, "fallback_default", "无匹配规则，由区矛调中心分流",
                     rules.deadlines_working_days[facts.risk])

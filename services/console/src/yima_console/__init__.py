@@ -1,0 +1,1 @@
+"""yima's staff console (工作台): one sign-in, one navigation by role, no database of its own."""

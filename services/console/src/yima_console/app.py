@@ -1,0 +1,71 @@
+"""The console's app: the staff pages under /console, ``/health`` and ``/livez``. No database, no broker: every
+page calls the services' APIs with the signed-in person's token (docs/adr/0085-staff-console-service.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from yima_kit.auth import TokenVerifier
+from yima_kit.logging import configure_logging, get_logger
+
+from .api import Api, ApiError, PasswordChangeRequired
+from .config import ConsoleSettings
+from .pages import admin, common, dispatch, leader, mediation, supervise
+from .ui import PREFIX
+from .web import Web
+
+log = get_logger("console")
+
+
+def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False, relay: bool = False,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """``consume`` and ``relay`` are accepted for the shared CLI; the console has neither consumers nor outbox.
+    ``transports``: tests reach a service's app in the same process."""
+    settings = settings or ConsoleSettings()
+    configure_logging("console", settings.log_level)
+    if settings.environment == "production" and not settings.auth_public_keys:
+        raise RuntimeError("YIMA_AUTH_PUBLIC_KEYS must be set in production")
+    if not settings.auth_public_keys:
+        log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
+    api = Api(settings, transports)
+    web = Web(settings, api, TokenVerifier.from_setting(settings.auth_public_keys))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.info("service started", routing=settings.routing_url)
+        yield
+        await api.close()
+
+    app = FastAPI(title="yima console 工作台", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.web = web
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _must_change(_: Request, __: PasswordChangeRequired) -> Response:
+        return RedirectResponse(f"{PREFIX}/password?forced=1", status_code=303)
+
+    @app.get("/health", summary="Readiness: the console answers and routing (sign-in) is reachable")
+    async def health(response: Response) -> dict[str, Any]:
+        try:
+            await api.raw("routing", "GET", "/livez", None)
+            ok = True
+        except ApiError:
+            ok = False
+        response.status_code = 200 if ok else 503
+        return {"status": "ok" if ok else "degraded", "routing": ok}
+
+    @app.get("/livez", summary="Liveness: the process answers")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return RedirectResponse(PREFIX, status_code=303)
+
+    for module in (common, supervise, dispatch, leader, admin, mediation):
+        app.include_router(module.router(web))
+    return app

@@ -1,0 +1,192 @@
+"""Insight's own database: one fact document per case, the counters, and the units' names and paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+
+from ..core.facts import CaseFact, UnitSeen, local_day
+from ..core.rollup import CounterKey, flat, nest
+
+FACTS, COUNTERS, UNITS, REPORTS = "facts", "counters", "units", "reports"
+
+
+def _transient(doc_id: str) -> OperationFailure:
+    # Two first uses of a counter raced: retry the whole transaction (PyMongo's with_transaction does).
+    return OperationFailure(f"counter {doc_id!r}: a concurrent first use created it", code=112,
+                            details={"errorLabels": ["TransientTransactionError"], "code": 112})
+
+
+def fact_doc(fact: CaseFact) -> dict[str, Any]:
+    doc = fact.model_dump()
+    doc["_id"] = doc.pop("case_id")
+    s = fact.slice()
+    doc["day"] = s.day if s else None
+    doc["mode"] = fact.mode
+    doc["updated"] = datetime.now(UTC)
+    return doc
+
+
+def counter_update(k: CounterKey, inc: dict[str, int], now: datetime) -> UpdateOne:
+    return UpdateOne(
+        {"_id": k.id},
+        {"$inc": {f"c.{f}": n for f, n in inc.items()}, "$max": {"u": now},
+         "$setOnInsert": {"s": k.scope, "g": k.gran, "p": k.period}},
+        upsert=True,
+    )
+
+
+class MongoInsightStore:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.db = db
+        self.facts = db[FACTS]
+        self.counters_col = db[COUNTERS]
+        self.units = db[UNITS]
+        self.reports = db[REPORTS]
+
+    async def setup(self) -> None:
+        await self.counters_col.create_index([("s", ASCENDING), ("g", ASCENDING), ("p", ASCENDING)],
+                                             name="scope_period")
+        await self.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
+        await self.facts.create_index([("day", ASCENDING)], name="day")
+        await self.facts.create_index([("updated", DESCENDING)], name="updated")
+        await self.units.create_index([("path", ASCENDING)], name="path")
+
+    async def get_fact(self, case_id: str, session: AsyncClientSession | None = None) -> CaseFact | None:
+        doc = await self.facts.find_one({"_id": case_id}, session=session)
+        if doc is None:
+            return None
+        doc["case_id"] = doc.pop("_id")
+        return CaseFact.model_validate(doc)
+
+    async def put_fact(self, fact: CaseFact, session: AsyncClientSession | None = None) -> None:
+        doc = fact_doc(fact)
+        await self.facts.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+
+    async def increment(self, incs: dict[CounterKey, dict[str, int]],
+                        session: AsyncClientSession | None = None) -> None:
+        if not incs:
+            return
+        now = datetime.now(UTC)
+        ops = [counter_update(k, v, now) for k, v in incs.items()]
+        try:
+            await self.counters_col.bulk_write(ops, ordered=False, session=session)
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            if isinstance(exc, BulkWriteError) and any(
+                    e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            raise _transient(next(iter(incs)).id) from exc
+
+    async def remember_units(self, units: Iterable[UnitSeen], session: AsyncClientSession | None = None) -> None:
+        ops = []
+        for u in units:
+            upd: dict[str, Any] = {}
+            if u.name:
+                upd["name"] = u.name
+            if u.path:
+                upd["path"] = list(u.path)
+            if upd:
+                ops.append(UpdateOne({"_id": u.code}, {"$set": upd}, upsert=True))
+        if ops:
+            try:
+                await self.units.bulk_write(ops, ordered=False, session=session)
+            except (DuplicateKeyError, BulkWriteError) as exc:
+                raise _transient("units") from exc
+
+    async def unit_paths(self, codes: Iterable[str],
+                         session: AsyncClientSession | None = None) -> dict[str, tuple[str, ...]]:
+        wanted = sorted(set(codes))
+        if not wanted:
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        async for d in self.units.find({"_id": {"$in": wanted}}, {"path": 1}, session=session):
+            if d.get("path"):
+                out[d["_id"]] = tuple(d["path"])
+        return out
+
+    async def unit_names(self, codes: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(codes))
+        if not wanted:
+            return {}
+        return {d["_id"]: d["name"] async for d in self.units.find({"_id": {"$in": wanted}}, {"name": 1})
+                if d.get("name")}
+
+    async def unit_doc(self, code: str) -> dict[str, Any] | None:
+        return await self.units.find_one({"_id": code})
+
+    async def units_below(self, scope: str) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {} if scope == "*" else {"path": scope}
+        return [d async for d in self.units.find(q).sort("_id", 1).limit(5000)]
+
+    async def counters(self, scope: str, dim: str, days: list[str], months: list[str], years: list[str]
+                       ) -> tuple[list[dict[str, Any]], datetime | None]:
+        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}), and the
+        time of the newest change to those counters (the figures' ``as_of``)."""
+        out: list[dict[str, Any]] = []
+        newest: datetime | None = None
+        for gran, periods in (("y", years), ("m", months), ("d", days)):
+            if not periods:
+                continue
+            q = {"s": scope, "g": gran, "p": {"$gte": periods[0], "$lte": periods[-1]}}
+            wanted = set(periods)
+            async for d in self.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
+                if d["p"] in wanted:
+                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+                    if d.get("u") is not None and (newest is None or d["u"] > newest):
+                        newest = d["u"]
+        return out, newest
+
+    async def cases(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        total = await self.facts.count_documents(query)
+        docs = [d async for d in self.facts.find(query).sort([("day", DESCENDING), ("_id", ASCENDING)])
+                .skip(skip).limit(limit)]
+        return total, docs
+
+    # --- rebuild (replay) --------------------------------------------------------------------------
+
+    async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
+                          units: dict[str, dict[str, Any]], batch: int = 5000) -> None:
+        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away)."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        new = {FACTS: f"{FACTS}_rebuild_{stamp}", COUNTERS: f"{COUNTERS}_rebuild_{stamp}",
+               UNITS: f"{UNITS}_rebuild_{stamp}"}
+        fdocs = [fact_doc(f) for f in facts]
+        now = datetime.now(UTC)
+        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
+                 for k, m in counters.items() if any(m.values())]
+        udocs = [{"_id": c, **u} for c, u in units.items()]
+        for name, docs in ((new[FACTS], fdocs), (new[COUNTERS], cdocs), (new[UNITS], udocs)):
+            col = self.db[name]
+            for i in range(0, len(docs), batch):
+                await col.insert_many(docs[i:i + batch], ordered=False)
+        for live, fresh in new.items():
+            if live in await self.db.list_collection_names():
+                await self.db[live].rename(f"{live}_old_{stamp}")
+            if fresh in await self.db.list_collection_names():
+                await self.db[fresh].rename(live)
+            else:
+                await self.db.create_collection(live)
+            await self.db.drop_collection(f"{live}_old_{stamp}")
+        await self.setup()
+
+    async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
+        """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
+        incs = {}
+        async for d in self.counters_col.find({} if scope is None else {"s": scope}):
+            fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in (d.get("c") or {}).items()
+                      for key, ms in keys.items() for m, n in ms.items()}
+            incs[CounterKey(d["s"], d["g"], d["p"])] = fields
+        return flat(incs)
+
+    async def all_facts(self) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self.facts.find({})}
+
+
+def today_cst() -> str:
+    return local_day(datetime.now(UTC))

@@ -1,0 +1,36 @@
+"""``yima-insight serve|api|consume|relay-outbox|replay|check``"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+from yima_kit.cli import service_cli
+
+from .app import create_app
+from .config import InsightSettings
+
+app = service_cli("insight", create_app, lambda: InsightSettings().http_port)
+
+
+@app.command()
+def replay(
+    commit_offsets: bool = typer.Option(True, help="move the live consumer group to where the replay stopped"),
+) -> None:
+    """Rebuild the facts and counters from the topics (earliest offset, a fresh group). Stop the consume role
+    first: the rebuilt state is swapped in, and the live group continues from where the replay stopped."""
+    from .rebuild import replay as run
+
+    result = asyncio.run(run(InsightSettings(), commit_offsets=commit_offsets))
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@app.command()
+def check(unit: str = typer.Option(None, help="compare only this unit's counters (default: all)")) -> None:
+    """Recount every case from the topics and report any difference from the stored counters (exit 1)."""
+    from .rebuild import check as run
+
+    result = asyncio.run(run(InsightSettings(), scope=unit))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    raise typer.Exit(0 if result["ok"] else 1)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from yima_kit.settings import KitSettings
+
+
+class InsightSettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="YIMA_INSIGHT_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="insight", description="service name (database, consumer group, dlq)")
+    http_port: int = Field(default=8005, description="HTTP port (the one table, rankings, reports, dashboard)")
+    kafka_metadata_max_age_seconds: float = Field(
+        default=10, gt=0,
+        description="metadata refresh: the pattern subscription to unit.<code>.cases and unit.<code>.feedback sees "
+                    "a new unit's topics this soon (docs/adr/0071)")
+    routing_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="routing's base URL: the dashboard signs staff in with routing's POST /api/v1/auth/login")
+    score_weights: str = Field(
+        default='{"settle_rate": 0.3, "on_time_rate": 0.3, "satisfaction": 0.2, "community_share": 0.2}',
+        description="打分排名: weights of the unit score's parts, JSON (settle_rate, on_time_rate, satisfaction, "
+        "community_share); the score is 100 × the weighted mean")
+    target_community: float = Field(default=0.70, ge=0, le=1, description="target share settled in the community")
+    target_three_levels: float = Field(default=0.95, ge=0, le=1, description="target share settled within three levels")
+    report_schedule: bool = Field(
+        default=True, description="the consume role writes the daily, weekly and monthly reports on schedule")
+    report_dir: str = Field(default="", description="where scheduled reports are kept (empty: in the database)")
+    cjk_font: str = Field(default="", description="path of a CJK TrueType font for PDF reports; empty = look it up")
+    font_cache_dir: str = Field(default="~/.cache/yima/fonts", description="where a fetched CJK font is kept")

@@ -1,0 +1,190 @@
+"""Insight's use cases: apply an event to its case's fact and the counters (one transaction, with the
+kit's ledger), and answer the table, rankings, heat table, trends and the cases behind a number."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from yima_contracts import Event
+from yima_kit.consumer import Tx
+
+from .core import ranking, table
+from .core.facts import CaseFact, apply, code_path, delta, units_in
+from .core.rollup import ALL, increments
+from .core.scope import OutOfScope, resolve
+from .ports import InsightStore
+
+# Flags the cases list filters on (the number a user clicked).
+CASE_MEASURES: dict[str, dict[str, Any]] = {
+    "received": {},
+    "accepted": {"accepted": True},
+    "closed": {"closed": True},
+    "resolved": {"outcome": "resolved"},
+    "failed": {"outcome": "failed"},
+    "transferred": {"outcome": "transferred"},
+    "overdue": {"overdue": True},
+    "supervision_notices": {"notices": {"$gt": 0}},
+    "rated": {"rating": {"$ne": None}},
+    "med_concluded": {"med_concluded": True},
+    "med_success": {"med_concluded": True, "med_success": True},
+    "settled_community": {"outcome": "resolved", "settled_level": "community"},
+    "settled_street": {"outcome": "resolved", "settled_level": "street"},
+    "settled_district": {"outcome": "resolved", "settled_level": "district"},
+    "red": {"level": "red"}, "yellow": {"level": "yellow"}, "blue": {"level": "blue"},
+}
+_DIM_FIELD = {"category": "category", "channel": "channel", "level": "level", "mode": "mode"}
+
+
+def unit_codes(event: Event) -> set[str]:
+    location = getattr(event, "location", None)
+    codes = (getattr(event, "unit_code", None), getattr(event, "supervisor_unit_code", None),
+             getattr(location, "unit_code", None))
+    return {c for c in codes if c}
+
+
+class InsightService:
+    def __init__(self, store: InsightStore, *, weights: dict[str, float], target_community: float,
+                 target_three: float) -> None:
+        self.store = store
+        self.weights = weights
+        self.target_community = target_community
+        self.target_three = target_three
+
+    # --- the consumers ------------------------------------------------------------------------------
+
+    async def on_event(self, event: Event, tx: Tx) -> None:
+        await self.apply(event, tx.session)
+
+    async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact:
+        seen = units_in(event)
+        if seen:
+            await self.store.remember_units(seen, session)
+        before = await self.store.get_fact(event.case_id, session)
+        codes = unit_codes(event) | ({before.unit} if before else set())
+        paths = await self.store.unit_paths(codes, session)
+        after = apply(before, event, paths)
+        await self.store.put_fact(after, session)
+        await self.store.increment(increments(delta(before, after)), session)
+        return after
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    async def scope_for(self, claims: Any, unit: str | None) -> str:
+        requested_path: tuple[str, ...] = ()
+        if unit:
+            requested_path = (await self.store.unit_paths([unit])).get(unit) or code_path(unit)
+        try:
+            return resolve(claims.unit, claims.unit_path, unit, requested_path)
+        except OutOfScope as exc:
+            raise PermissionError("无权查看该单位的统计") from exc
+
+    async def summed(self, scope: str, dim: str, a: date, b: date, *, by_month: bool = False
+                     ) -> tuple[dict[str, dict[str, int]], datetime | None]:
+        days, months, years = table.split_range(a, b)
+        if by_month:  # a year's document cannot tell its months apart
+            months, years = months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)], []
+            months.sort()
+        docs, as_of = await self.store.counters(scope, dim, days, months, years)
+        if by_month:
+            return table.sum_measures(docs, lambda d: d["p"][:7]), as_of
+        return table.sum_measures(docs, lambda d: d["k"]), as_of
+
+    async def table(self, scope: str, by: str, a: date, b: date) -> dict[str, Any]:
+        if by not in table.BY:
+            raise table.BadQuery(f"by 只能是 {'|'.join(table.BY)}")
+        dim = "level" if by == "month" else by
+        summed, as_of = await self.summed(scope, dim, a, b, by_month=by == "month")
+        wanted = [*summed, scope] if by == "unit" else ([scope] if scope != ALL else [])
+        names = await self.store.unit_names(wanted)
+        out = table.build(by, scope, summed, names)
+        scope_name = "全部" if scope == ALL else names.get(scope, scope)
+        return {"from": a.isoformat(), "to": b.isoformat(), "by": by, "unit": None if scope == ALL else scope,
+                "unit_name": scope_name, **out, "as_of": as_of.isoformat() if isinstance(as_of, datetime) else None}
+
+    async def ranking(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        t = await self.table(scope, "unit", a, b)
+        rows = [r for r in t["rows"] if r["key"] not in ("-",)]
+        return {"from": t["from"], "to": t["to"], "unit": t["unit"], "weights": self.weights,
+                "parts": ranking.PARTS,
+                "targets": {"community": self.target_community, "three_levels": self.target_three},
+                "rows": ranking.rank(rows, self.weights, self.target_community, self.target_three),
+                "as_of": t["as_of"]}
+
+    async def heat(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        summed, _ = await self.summed(scope, "unit_category", a, b)
+        units = sorted({k.split("|", 1)[0] for k in summed})
+        names = await self.store.unit_names(units)
+        cells: list[dict[str, Any]] = [
+            {"unit": k.split("|", 1)[0], "category": k.split("|", 1)[1], "received": m.get("received", 0),
+             "red": m.get("red", 0), "yellow": m.get("yellow", 0)}
+            for k, m in summed.items() if m.get("received")]
+        return {"from": a.isoformat(), "to": b.isoformat(), "unit": None if scope == ALL else scope,
+                "units": [{"key": u, "name": table.key_name("unit", u, scope, names)} for u in units],
+                "categories": [{"key": c, "name": table.key_name("category", c, scope, {})}
+                               for c in sorted({str(c["category"]) for c in cells})],
+                "cells": cells}
+
+    async def risk_trend(self, scope: str, a: date, b: date, gran: str) -> dict[str, Any]:
+        days, months, years = table.split_range(a, b)
+        months = sorted(months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)])
+        if gran == "d":
+            days, months = [d.isoformat() for d in _days(a, b)], []
+        docs, _ = await self.store.counters(scope, "level", days, months, [])
+        series: dict[str, dict[str, int]] = {}
+        for d in docs:
+            p = d["p"] if gran == "d" else d["p"][:7]
+            cur = series.setdefault(p, {})
+            for lvl in ("red", "yellow", "blue", "received"):
+                cur[lvl] = cur.get(lvl, 0) + int((d.get("m") or {}).get(lvl, 0))
+        return {"from": a.isoformat(), "to": b.isoformat(), "gran": gran,
+                "points": [{"period": p, **series[p]} for p in sorted(series)]}
+
+    async def cases(self, scope: str, a: date, b: date, *, by: str | None, key: str | None, measure: str,
+                    skip: int, limit: int) -> dict[str, Any]:
+        if measure not in CASE_MEASURES:
+            raise table.BadQuery(f"measure 只能是 {'|'.join(CASE_MEASURES)}")
+        q: dict[str, Any] = {"day": {"$gte": a.isoformat(), "$lte": b.isoformat()}, **CASE_MEASURES[measure]}
+        if scope != ALL:
+            q["unit_path"] = scope
+        if by and key is not None:
+            if by == "unit":
+                if key == "-":
+                    q["unit"] = "-"
+                elif key == scope:
+                    q["unit"] = key
+                else:
+                    q.setdefault("$and", []).append({"unit_path": key})
+            elif by == "month":
+                q["day"] = {"$gte": max(a.isoformat(), f"{key}-01"), "$lte": min(b.isoformat(), f"{key}-31")}
+            elif by in _DIM_FIELD:
+                q[_DIM_FIELD[by]] = key
+            else:
+                raise table.BadQuery("未知的分组")
+        total, docs = await self.store.cases(q, skip=skip, limit=limit)
+        names = await self.store.unit_names({d.get("unit", "-") for d in docs})
+        return {"total": total, "cases": [case_row(d, names) for d in docs]}
+
+
+def case_row(d: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """One case behind a number: insight holds no personal data, so nothing to mask beyond the case id."""
+    return {
+        "case_id": d["_id"], "case_number": d.get("case_number"), "day": d.get("day"),
+        "category": d.get("category"),
+        "category_name": table.key_name("category", d.get("category") or "", "", {}),
+        "channel": d.get("channel"), "channel_name": table.CHANNEL_NAMES_ZH.get(d.get("channel") or "", ""),
+        "level": d.get("level"), "unit": d.get("unit"), "unit_name": names.get(d.get("unit") or "", d.get("unit")),
+        "mode": d.get("mode"), "state": d.get("state"), "outcome": d.get("outcome"),
+        "overdue": d.get("overdue", False), "rating": d.get("rating"),
+    }
+
+
+def _days(a: date, b: date) -> list[date]:
+    from datetime import timedelta
+
+    out, d = [], a
+    while d <= b:
+        out.append(d)
+        d += timedelta(days=1)
+    return out

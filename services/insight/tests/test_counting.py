@@ -1,0 +1,218 @@
+"""The counting core: a case's fact, its counters' deltas, and the table built from them (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from insight_events import (
+    COMMITTEE,
+    COMMUNITY,
+    COMMUNITY2,
+    DISTRICT,
+    PATHS,
+    STREET,
+    T0,
+    assessed,
+    assigned,
+    closed,
+    concluded,
+    feedback,
+    notice,
+    rated,
+    submitted,
+    transferred,
+    work_order,
+)
+from yima_contracts import Event
+from yima_contracts.codes import Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
+from yima_insight.core import ranking, table
+from yima_insight.core.facts import CaseFact, admin_level, apply, delta, local_day
+from yima_insight.core.rollup import ALL, flat, increments, keys_of
+from yima_insight.core.scope import OutOfScope, resolve
+
+H = timedelta(hours=1)
+
+
+def run(events: list[Event]) -> CaseFact:
+    f: CaseFact | None = None
+    for e in events:
+        f = apply(f, e, PATHS)
+    assert f is not None
+    return f
+
+
+def counters(events: list[Event]) -> dict:
+    """Counters summed from every intermediate delta, as the live consumer applies them."""
+    out: dict = {}
+    f: CaseFact | None = None
+    for e in events:
+        after = apply(f, e, PATHS)
+        for k, inc in increments(delta(f, after)).items():
+            cur = out.setdefault(k, {})
+            for field, n in inc.items():
+                cur[field] = cur.get(field, 0) + n
+        f = after
+    return flat(out)
+
+
+def test_a_resolved_case_counts_once_in_every_measure() -> None:
+    c = "c1"
+    f = run([submitted(c), assessed(c, RiskLevel.YELLOW, T0 + H), assigned(c, COMMUNITY, T0 + 2 * H),
+             work_order(c, COMMUNITY, T0 + 2 * H, in_platform=True),
+             feedback(c, COMMUNITY, FeedbackKind.ACCEPTED, T0 + 3 * H),
+             concluded(c, COMMUNITY, True, T0 + 4 * H), closed(c, COMMUNITY, True, T0 + 5 * H),
+             rated(c, 5, T0 + 6 * H)])
+    assert f.vector() == {"received": 1, "accepted": 1, "closed": 1, "resolved": 1, "med_concluded": 1,
+                          "med_success": 1, "settled_community": 1, "on_time": 1, "rated": 1, "rating_sum": 5,
+                          "satisfied": 1, "yellow": 1}
+    s = f.slice()
+    assert s is not None and s.unit_path == (DISTRICT, STREET, COMMUNITY) and s.mode == "platform"
+    assert s.day == "2026-11-20"
+
+
+def test_reopened_and_reconcluded_case_is_counted_once_with_its_latest_outcome() -> None:
+    c = "c2"
+    evs = [submitted(c), assigned(c, COMMUNITY, T0 + H), work_order(c, COMMUNITY, T0 + H),
+           feedback(c, COMMUNITY, FeedbackKind.FAILED, T0 + 2 * H), assigned(c, STREET, T0 + 3 * H, "a2"),
+           work_order(c, STREET, T0 + 3 * H, "a2"), feedback(c, STREET, FeedbackKind.RESOLVED, T0 + 4 * H, "a2"),
+           closed(c, STREET, True, T0 + 5 * H), closed(c, STREET, True, T0 + 6 * H)]
+    f = run(evs)
+    v = f.vector()
+    assert v["received"] == 1 and v["closed"] == 1 and v["resolved"] == 1 and "failed" not in v
+    assert v["med_concluded"] == 1 and v["med_success"] == 1 and v["settled_street"] == 1
+    # the counters hold the case once, at its final unit, and nothing at its first
+    cs = counters(evs)
+    assert cs[f"{STREET}|unit|d|2026-11-20|{STREET}"]["received"] == 1
+    assert f"{COMMUNITY}|unit|d|2026-11-20|{COMMUNITY}" not in cs
+    assert cs[f"{ALL}|level|m|2026-11|blue"]["received"] == 1
+    assert sum(v.get("received", 0) for k, v in cs.items() if k.startswith(f"{ALL}|category|d|")) == 1
+
+
+def test_a_level_change_moves_the_case_between_rows() -> None:
+    c = "c3"
+    evs = [submitted(c), assessed(c, RiskLevel.RED, T0 + H)]
+    assert counters(evs)[f"{ALL}|level|d|2026-11-20|red"] == {"received": 1, "red": 1}
+    evs.append(assessed(c, RiskLevel.BLUE, T0 + 2 * H))
+    cs = counters(evs)
+    assert f"{ALL}|level|d|2026-11-20|red" not in cs
+    assert cs[f"{ALL}|level|d|2026-11-20|blue"] == {"received": 1, "blue": 1}
+
+
+def test_outcome_does_not_depend_on_the_order_topics_deliver_it() -> None:
+    c = "c4"
+    base = [submitted(c), assigned(c, COMMUNITY, T0 + H), work_order(c, COMMUNITY, T0 + H)]
+    fail, win = concluded(c, COMMUNITY, False, T0 + 2 * H), concluded(c, COMMUNITY, True, T0 + 3 * H)
+    assert run([*base, fail, win]).vector() == run([*base, win, fail]).vector()
+    assert run([*base, win, fail]).outcome == "resolved"
+
+
+def test_an_older_work_order_does_not_bring_back_an_older_unit() -> None:
+    c = "c5"
+    f = run([submitted(c), assigned(c, COMMUNITY, T0 + H), assigned(c, STREET, T0 + 2 * H),
+             work_order(c, STREET, T0 + 2 * H), work_order(c, COMMUNITY, T0 + H)])
+    assert f.unit == STREET and f.unit_path == [DISTRICT, STREET]
+
+
+def test_events_before_the_submission_count_once_it_arrives() -> None:
+    c = "c6"
+    evs = [assessed(c, RiskLevel.RED, T0 + H), submitted(c)]
+    assert counters(evs[:1]) == {}
+    assert counters(evs)[f"{ALL}|level|d|2026-11-20|red"] == {"received": 1, "red": 1}
+
+
+def test_transfer_overdue_notices_and_withdrawal() -> None:
+    c = "c7"
+    f = run([submitted(c), assigned(c, COMMITTEE, T0 + H), work_order(c, COMMITTEE, T0 + H),
+             notice(c, COMMITTEE, SupervisionStep.WARNING, T0 + 2 * H),
+             notice(c, COMMITTEE, SupervisionStep.NOTICE, T0 + 3 * H),
+             notice(c, COMMITTEE, SupervisionStep.SECOND_NOTICE, T0 + 4 * H),
+             transferred(c, COMMITTEE, T0 + 5 * H), closed(c, COMMITTEE, False, T0 + 6 * H, Outcome.LITIGATION)])
+    v = f.vector()
+    assert v["transferred"] == 1 and v["overdue"] == 1 and v["notices"] == 2 and "on_time" not in v
+    assert v["med_concluded"] == 1 and "med_success" not in v and "failed" not in v
+    w = run([submitted("c8"), closed("c8", COMMUNITY, False, T0 + H, Outcome.WITHDRAWN)]).vector()
+    assert "med_concluded" not in w and "failed" not in w and w["closed"] == 1
+
+
+def test_admin_levels() -> None:
+    assert admin_level(PATHS[COMMUNITY]) == "community"
+    assert admin_level((DISTRICT, STREET, COMMUNITY, f"{COMMUNITY}G01")) == "community"
+    assert admin_level((DISTRICT, STREET, f"{STREET}GR05")) == "street"
+    assert admin_level(PATHS[COMMITTEE]) == "district"
+    assert admin_level(("JSQ-X",)) is None
+
+
+def test_local_day_is_china_time() -> None:
+    assert local_day(T0.replace(hour=16, minute=30)) == "2026-11-21"
+
+
+def test_scopes_of_a_community_case() -> None:
+    f = run([submitted("c9", channel=Channel.GRID), assigned("c9", COMMUNITY, T0), work_order("c9", COMMUNITY, T0)])
+    s = f.slice()
+    assert s is not None
+    units = {(k.scope, values["unit"]) for k, values in keys_of(s) if k.gran == "d"}
+    assert units == {(ALL, DISTRICT), (DISTRICT, STREET), (STREET, COMMUNITY), (COMMUNITY, COMMUNITY)}
+    assert len(increments(delta(None, f))) == 12  # 4 scopes × (day, month, year): one document each
+
+
+def test_split_range_takes_whole_months_and_edge_days() -> None:
+    days, months, years = table.split_range(date(2026, 1, 30), date(2026, 4, 2))
+    assert months == ["2026-02", "2026-03"] and years == []
+    assert days == ["2026-01-30", "2026-01-31", "2026-04-01", "2026-04-02"]
+    assert table.split_range(date(2026, 2, 1), date(2026, 2, 28)) == ([], ["2026-02"], [])
+    days, months, years = table.split_range(date(2024, 12, 31), date(2026, 2, 1))
+    assert (days, months, years) == (["2024-12-31", "2026-02-01"], ["2026-01"], ["2025"])
+    with pytest.raises(table.BadQuery):
+        table.parse_range("2026-02-02", "2026-02-01")
+    with pytest.raises(table.BadQuery):
+        table.parse_range("2026-13-01", "2026-12-01")
+
+
+def test_rows_carry_numerator_and_denominator() -> None:
+    r = table.row("x", "x", {"received": 4, "med_concluded": 3, "med_success": 2, "rated": 2, "rating_sum": 7,
+                             "satisfied": 1, "closed": 2, "settled_community": 1})
+    assert r["success_rate"] == {"num": 2, "den": 3, "value": 0.6667}
+    assert r["satisfaction"]["avg"] == 3.5 and r["satisfaction"]["satisfied_share"] == 0.5
+    assert r["community_share"] == {"num": 1, "den": 2, "value": 0.5}
+    assert table.row("y", "y", {"received": 1})["success_rate"] == {"num": 0, "den": 0, "value": None}
+
+
+def test_ranking_score_is_the_weighted_mean_of_its_parts() -> None:
+    good = table.row("a", "A", {"received": 10, "closed": 10, "resolved": 10, "on_time": 10, "rated": 1,
+                                "rating_sum": 5, "settled_community": 8})
+    poor = table.row("b", "B", {"received": 10, "closed": 10, "resolved": 5, "on_time": 5})
+    w = ranking.parse_weights('{"settle_rate": 1, "on_time_rate": 1, "satisfaction": 1, "community_share": 1}')
+    out = ranking.rank([poor, good], w, 0.7, 0.95)
+    assert [x["key"] for x in out] == ["a", "b"]
+    assert out[0]["score"] == pytest.approx(100 * (1 + 1 + 1 + 0.8) / 4)
+    assert out[0]["targets"]["community"]["met"] is True and out[1]["targets"]["community"]["met"] is False
+    with pytest.raises(ValueError, match="unknown"):
+        ranking.parse_weights('{"speed": 1}')
+
+
+def test_scope_rules() -> None:
+    assert resolve(DISTRICT, (DISTRICT,), None, None) == ALL
+    assert resolve(DISTRICT, (DISTRICT,), COMMUNITY, PATHS[COMMUNITY]) == COMMUNITY
+    assert resolve(STREET, PATHS[STREET], None, None) == STREET
+    assert resolve(STREET, PATHS[STREET], COMMUNITY2, PATHS[COMMUNITY2]) == COMMUNITY2
+    with pytest.raises(OutOfScope):
+        resolve(STREET, PATHS[STREET], "410105002001", (DISTRICT, "410105002", "410105002001"))
+    with pytest.raises(OutOfScope):
+        resolve(COMMUNITY, PATHS[COMMUNITY], STREET, PATHS[STREET])
+    assert resolve(COMMITTEE, PATHS[COMMITTEE], None, None) == COMMITTEE
+
+
+def test_code_path_reads_division_codes() -> None:
+    from yima_insight.core.facts import code_path
+
+    assert code_path(COMMUNITY) == (DISTRICT, STREET, COMMUNITY)
+    assert code_path(f"{COMMUNITY}G01") == (DISTRICT, STREET, COMMUNITY, f"{COMMUNITY}G01")
+    assert code_path(DISTRICT) == (DISTRICT,)
+    assert code_path(COMMITTEE) == (COMMITTEE,)
+
+
+def test_a_case_settled_on_the_spot_counts_at_its_community() -> None:
+    f = run([submitted("c10", settled_on_spot=True)])
+    assert f.unit == COMMUNITY and f.mode == "on_spot"
+    assert f.vector()["settled_community"] == 1

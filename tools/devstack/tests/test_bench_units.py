@@ -1,0 +1,103 @@
+"""The benchmark's pure parts: history clones, percentiles, targets and the comparison (no servers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from yima_devstack.bench import report
+from yima_devstack.bench.history import Template, clone_docs
+from yima_devstack.bench.load import Submitter, check_local, percentile
+
+
+def test_a_clone_has_fresh_identifiers_consistent_across_documents_and_older_dates():
+    case_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    t = Template(case_id, "JSQ-2026-000007", "ABCDEFGHJKMN")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    t.docs = [
+        ("yima_intake", "cases", {"_id": case_id, "case_number": "JSQ-2026-000007", "submitted_at": at,
+                                  "tracking_hash": "ab" * 32, "location": {"unit_code": "410105001001"}}),
+        ("yima_notify", "processed_events", {"_id": f"applicant_steps|{event_id}", "case_id": case_id, "at": at}),
+        ("yima_routing", "outbox", {"_id": ObjectId(), "key": case_id, "payload": f'{{"case_id":"{case_id}"}}',
+                                    "published_at": at}),
+    ]
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    a = clone_docs(t, 1, random.Random(1), now)
+    b = clone_docs(t, 2, random.Random(2), now)
+    case_a = a[0][2]
+    assert case_a["_id"] != case_id and a[1][2]["case_id"] == case_a["_id"]  # one new id everywhere
+    assert case_a["case_number"].startswith("JSQ-") and case_a["case_number"] != "JSQ-2026-000007"
+    assert case_a["tracking_hash"] != "ab" * 32 and len(case_a["tracking_hash"]) == 64
+    assert case_a["location"]["unit_code"] == "410105001001"  # what the case is about stays
+    assert case_a["submitted_at"] < at
+    assert event_id not in a[1][2]["_id"] and a[1][2]["_id"].startswith("applicant_steps|")
+    assert case_a["_id"] != b[0][2]["_id"] and case_a["case_number"] != b[0][2]["case_number"]
+    clones = [clone_docs(t, seq, random.Random(seq), now) for seq in range(40)]
+    for c in clones:  # an outbox row is kept only while it is within the outbox's 30-day retention
+        shift = at - c[0][2]["submitted_at"]
+        has_outbox = any(coll == "outbox" for _, coll, _ in c)
+        assert has_outbox == (now - (at - shift) <= timedelta(days=30))
+    assert any(any(coll == "outbox" for _, coll, _ in c) for c in clones)
+    assert not all(any(coll == "outbox" for _, coll, _ in c) for c in clones)
+
+
+def test_percentile_and_local_only():
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile(list(map(float, range(1, 101))), 99) == 99.0
+    check_local("http://127.0.0.1:8000")
+    try:
+        check_local("http://example.org")
+    except ValueError as exc:
+        assert "127.0.0.x" in str(exc)
+    else:
+        raise AssertionError("traffic to another host must be refused")
+
+
+def test_targets_and_comparison_flag_what_got_worse():
+    result = {"phases": {"concurrent": {"db_ops_per_case": 20.0, "cases_per_s_end_to_end": 25.0,
+                                        "http_p99_ms": 400.0}},
+              "idle": {"before": {"db_cpu_core_pct": None}}}
+    marks = {t["key"]: t["met"] for t in report.evaluate(result)}
+    assert marks["db_ops_per_case"] is True and marks["cases_per_s"] is True
+    assert marks["http_p99_ms_16"] is False and marks["idle_db_cpu_pct"] is None
+    worse = {"phases": {"concurrent": {"db_ops_per_case": 30.0, "cases_per_s_end_to_end": 19.0,
+                                       "http_p99_ms": 410.0}}}
+    text = report.compare(worse, result)
+    lines = {line.split("  ")[1].strip(): line for line in text.splitlines()[1:]}
+    assert "worse" in lines["database operations per case (16 concurrent)"]  # +50 %
+    assert "worse" in lines["cases/s end to end (16 concurrent; the target is for 10 minutes)"]  # −24 %
+    assert "worse" not in lines["HTTP submit p99, 16 concurrent submitters"]  # +2.5 %
+
+
+async def test_submissions_come_from_distinct_loopback_addresses():
+    """intake limits submissions per peer address (request.client.host): the bench spreads them over many."""
+    peers: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        body = json.dumps({"case_id": str(uuid.uuid4()), "tracking_code": "ABCD-EFGH-JKMN"}).encode()
+        writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sub = Submitter(f"http://127.0.0.1:{port}", addresses=5)
+    await sub.start()
+    try:
+        results = [await sub.submit("t") for _ in range(10)]
+    finally:
+        await sub.close()
+        server.close()
+    assert all(r.status == 201 and r.case_id and r.tracking_code == "ABCDEFGHJKMN" for r in results)
+    assert sorted(set(peers)) == [f"127.0.0.{i}" for i in range(2, 7)]
