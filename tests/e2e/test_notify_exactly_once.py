@@ -55,10 +55,10 @@ def gateway():
 
 
 @pytest.fixture
-def notify_with_channels(platform, yima_infra, gateway):
+def notify_with_channels(platform, yima_infra, gateway, query_log_dir):
     """Restart the platform's notify process with its outside channels pointed at the local gateway;
     put the default one back afterwards."""
-    base = {"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05"}
+    base = {"YIMA_CONSUMER_RETRY_BASE_SECONDS": "0.05", "YIMA_MONGO_QUERY_LOG_DIR": str(query_log_dir)}
     env = service_env(yima_infra.kafka_bootstrap, yima_infra.mongo_url, db_prefix=platform.db_prefix, extra={
         **base,
         "YIMA_NOTIFY_SMS_URL": f"{gateway.url}/sms",

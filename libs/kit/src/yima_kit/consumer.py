@@ -1,64 +1,74 @@
-"""Idempotent, dead-lettering Kafka consumers (consuming side of at-least-once).
+"""Idempotent, dead-lettering Kafka consumers (consuming side of at-least-once), a poll's batch at a time.
 
-For every message: parse it against its contract; a message that does not parse goes to
-``dlq.<service>`` at once (retrying can't fix it). Otherwise, in ONE Mongo transaction: record
-``(consumer, event_id)`` in the processed-events ledger (unique ``_id``), run the handler, and stage the
-events it emits in the outbox. A duplicate ledger entry means the event was already processed: the
-redelivery changes nothing. A handler error is retried with backoff up to ``max_attempts``, then the
-message goes to the DLQ with the error in its headers and the consumer goes on. Infrastructure
-trouble (Mongo unreachable) is never the message's fault: it is retried without limit (the offset is
-not committed), so nothing is dead-lettered or lost because a database blinked.
+Every subscriber takes what one poll returns (up to ``batch_max`` messages, FastStream's batch subscriber on
+aiokafka's ``getmany``) and processes it in ONE unit of work (:mod:`yima_kit.uow`): one read of the
+processed-events ledger for the whole batch, one ``insert_many`` of its new ledger entries, every handler in
+the order the messages came (a case's events share a partition: per-case order holds), and one ``insert_many``
+of every event the handlers emitted — all committed together, then the offsets. A message whose ledger entry
+exists was processed before: the redelivery changes nothing (exactly-once effects).
+
+A message that does not parse goes to ``dlq.<service>`` at once (retrying can't fix it). When a handler fails
+in a batch, the batch is not lost or blocked: the messages before it are committed as a batch, the failing
+one is retried alone with backoff up to ``max_attempts`` (a ``PermanentError`` at once) and then dead-lettered
+with the error in its headers, and the rest go on as a batch. Infrastructure trouble (Mongo unreachable, a
+write conflict) is never the message's fault: it is retried without limit (the offsets are not committed), so
+nothing is dead-lettered or lost because a database blinked. A process killed mid-batch commits nothing of it:
+the next owner of the partition processes the batch again, and the ledger keeps its effects single.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers, topics
 
 from . import metrics, tracing
 from .logging import get_logger
-from .mongo import in_transaction, is_transient
-from .outbox import Outbox, Outgoing
+from .mongo import is_transient
+from .outbox import Outbox
+from .uow import Tx, UnitOfWork
 
 log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 LEDGER = "processed_events"
 
-
-@dataclass
-class Tx:
-    """What a handler gets besides its event: the transaction's session and a way to emit events."""
-
-    session: AsyncClientSession
-    emitted: list[Outgoing] = field(default_factory=list)
-    # The topic the event was read from: the only trustworthy "who wrote this" where an ACL binds a topic to
-    # one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
-    topic: str = ""
-
-    def emit(self, topic: str, event: Event) -> None:
-        self.emitted.append(Outgoing(topic, event))
-
+__all__ = ["LEDGER", "EventConsumers", "Handler", "PermanentError", "Tx"]
 
 Handler = Callable[[E, Tx], Awaitable[None]]
 
 
 class PermanentError(Exception):
     """The handler says this message can never be processed (e.g. feedback for an unknown assignment)."""
+
+
+@dataclass
+class _Item:
+    record: Any  # aiokafka ConsumerRecord (topic, partition, offset, key, value, headers)
+    event: Any
+    ledger_id: str
+
+
+class _HandlerFailed(Exception):
+    """The handler of the batch's ``index``-th message raised (the cause is ``__cause__``)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 class EventConsumers:
@@ -72,14 +82,18 @@ class EventConsumers:
         outbox: Outbox,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        batch_max: int = 100,
+        uow: UnitOfWork | None = None,
     ) -> None:
         self.service = service
         self.broker = broker
         self.client = client
         self.db = db
         self.outbox = outbox
+        self.uow = uow or UnitOfWork(client, outbox)
         self.max_attempts = max_attempts
         self.retry_base = retry_base_seconds
+        self.batch_max = batch_max
         self.dlq_topic = topics.dlq_topic(service)
         # For the AsyncAPI document: subscriber title -> the contract it reads (the wrapper takes raw messages).
         self.subscribed: dict[str, type[Event]] = {}
@@ -103,7 +117,10 @@ class EventConsumers:
 
         def decorator(handler: Handler[E]) -> Handler[E]:
             async def on_message(msg: KafkaMessage) -> None:
-                await self._process(msg, model, handler, consumer)
+                raw = msg.raw_message
+                records = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+                if records:
+                    await self._process_batch(records, model, handler, consumer)
 
             self.subscribed[f"{self.service}:{name}"] = model
             on_message.__name__ = f"on_{name}"
@@ -111,8 +128,10 @@ class EventConsumers:
             sub_kwargs: dict[str, Any] = {
                 "group_id": group_id or f"yima-{self.service}",
                 "auto_offset_reset": "earliest",
-                # Commit only after we processed, retried or dead-lettered the message.
+                # Commit only after we processed, retried or dead-lettered the whole batch.
                 "ack_policy": AckPolicy.NACK_ON_ERROR,
+                "batch": True,
+                "max_records": self.batch_max,
                 "title": f"{self.service}:{name}",
                 "description": handler.__doc__,
             }
@@ -127,12 +146,19 @@ class EventConsumers:
 
         return decorator
 
-    async def _process(self, msg: Any, model: type[E], handler: Handler[E], consumer: str) -> None:
-        """Process one message inside a CONSUMER span that continues the message's trace context, so the
-        handler's log lines and the events it emits (their ``traceparent``) belong to the same trace."""
-        raw = msg.raw_message
-        topic = str(getattr(raw, "topic", ""))
-        key = getattr(raw, "key", None)
+    # --- a poll's batch ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _span(self, record: Any, consumer: str) -> Iterator[Span]:
+        """A CONSUMER span that continues the message's trace context, so the handler's log lines and the
+        events it emits (their ``traceparent``) belong to the message's trace."""
+        span = self._start_span(record, consumer)
+        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
+            yield span
+
+    def _start_span(self, record: Any, consumer: str) -> Span:
+        topic = str(getattr(record, "topic", ""))
+        key = getattr(record, "key", None)
         attributes: dict[str, Any] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
@@ -141,44 +167,140 @@ class EventConsumers:
         }
         if key is not None:
             attributes["messaging.kafka.message.key"] = key.decode(errors="replace") if isinstance(key, bytes) else key
-        if getattr(raw, "partition", None) is not None:
-            attributes["messaging.destination.partition.id"] = str(raw.partition)
-        if getattr(raw, "offset", None) is not None:
-            attributes["messaging.kafka.offset"] = raw.offset
-        with tracing.tracer().start_as_current_span(
+        if getattr(record, "partition", None) is not None:
+            attributes["messaging.destination.partition.id"] = str(record.partition)
+        if getattr(record, "offset", None) is not None:
+            attributes["messaging.kafka.offset"] = record.offset
+        # exception messages may quote data: never recorded; the type is enough (error.type)
+        return tracing.tracer().start_span(
             f"{topic} process",
-            context=tracing.extract(tracing.kafka_trace_headers(getattr(raw, "headers", None))),
+            context=tracing.extract(tracing.kafka_trace_headers(getattr(record, "headers", None))),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
-            record_exception=False,  # exception messages may quote data; the type is enough (error.type)
-        ) as span:
-            await self._process_in_span(msg, model, handler, consumer, span)
+            record_exception=False,
+        )
 
-    async def _process_in_span(
-        self, msg: Any, model: type[E], handler: Handler[E], consumer: str, span: Span
-    ) -> None:
-        raw = msg.raw_message
-        try:
-            event = model.model_validate_json(msg.body)
-        except (ValidationError, ValueError) as exc:
-            span.set_attribute("error.type", "invalid")
-            span.set_status(StatusCode.ERROR, "invalid event")
-            await self._dead_letter(msg, consumer, "invalid", _short(exc), attempts=1)
-            return
-        span.set_attributes({"yima.event_type": event.event_type, "yima.event_id": str(event.event_id)})
+    async def _process_batch(self, records: list[Any], model: type[E], handler: Handler[E], consumer: str) -> None:
+        items: list[_Item] = []
+        for record in records:
+            try:
+                event = model.model_validate_json(record.value or b"")
+            except (ValidationError, ValueError) as exc:
+                with self._span(record, consumer) as span:
+                    span.set_attribute("error.type", "invalid")
+                    span.set_status(StatusCode.ERROR, "invalid event")
+                await self._dead_letter(record, consumer, "invalid", _short(exc), attempts=1)
+                continue
+            items.append(_Item(record, event, f"{consumer}|{event.event_id}"))
+        await self._run(items, handler, consumer)
+
+    async def _run(self, items: list[_Item], handler: Handler[E], consumer: str) -> None:
+        """Process ``items`` in one unit of work; a failing handler's message is split off and retried alone."""
         attempt = 0
-        while True:
-            attempt += 1
+        while items:
             try:
                 with metrics.HANDLER_SECONDS.labels(consumer).time():
-                    done = await self.process_once(event, handler, consumer, topic=str(getattr(raw, "topic", "")))
-                if done:
-                    metrics.EVENTS_PROCESSED.labels(consumer).inc()
-                else:
-                    metrics.EVENTS_DUPLICATE.labels(consumer).inc()
-                    log.info("duplicate event skipped", consumer=consumer, event_id=str(event.event_id))
+                    fresh = await self._commit_batch(items, handler, consumer)
+                metrics.EVENTS_PROCESSED.labels(consumer).inc(fresh)
+                if fresh < len(items):
+                    metrics.EVENTS_DUPLICATE.labels(consumer).inc(len(items) - fresh)
+                    log.info("duplicate events skipped", consumer=consumer, count=len(items) - fresh)
                 return
+            except _HandlerFailed as failed:
+                i, cause = failed.index, failed.__cause__ or failed
+                if i:
+                    await self._run(items[:i], handler, consumer)  # the ones before it were fine
+                await self._one(items[i], handler, consumer, first_error=cause)
+                items, attempt = items[i + 1:], 0
             except Exception as exc:
+                if is_transient(exc):
+                    # Not the messages' fault: wait and try again, forever (the offsets stay uncommitted).
+                    attempt += 1
+                    log.warning("transient error, retrying", consumer=consumer, error=type(exc).__name__,
+                                code=getattr(exc, "code", None), detail=str(exc)[:300])
+                    await asyncio.sleep(min(5.0, self.retry_base * 2 ** min(attempt, 5)))
+                    continue
+                # Not a handler's error (a concurrent delivery raced us to the ledger, say): one by one.
+                log.warning("batch failed, processing its messages one by one", consumer=consumer,
+                            error=type(exc).__name__, size=len(items))
+                for item in items:
+                    await self._one(item, handler, consumer)
+                return
+
+    async def _commit_batch(self, items: list[_Item], handler: Handler[E], consumer: str) -> int:
+        """Ledger, handlers and emitted events of ``items`` in ONE transaction; returns how many were new."""
+        ids = [it.ledger_id for it in items]
+        spans: list[Span] = []  # of the last attempt: ended (exported) only once it committed
+
+        async def work(tx: Tx) -> int:
+            for old in spans:  # a retried or rolled-back attempt's spans are never exported
+                old.set_attribute("yima.rolled_back", True)
+            spans.clear()
+            ledger = self.db[LEDGER]
+            # Look first: a failed insert would abort the whole transaction on the server.
+            seen = {d["_id"] async for d in ledger.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session)}
+            fresh: list[int] = []
+            for i, it in enumerate(items):
+                if it.ledger_id not in seen:
+                    seen.add(it.ledger_id)  # the same event twice in one poll: once
+                    fresh.append(i)
+            if not fresh:
+                return 0
+            now = datetime.now(UTC)
+            await ledger.insert_many(
+                [{"_id": items[i].ledger_id, "at": now, "case_id": items[i].event.case_id} for i in fresh],
+                ordered=True, session=tx.session)
+            for i in fresh:
+                it = items[i]
+                span = self._start_span(it.record, consumer)
+                spans.append(span)
+                span.set_attributes({"yima.event_type": it.event.event_type, "yima.event_id": str(it.event.event_id)})
+                with trace.use_span(span, end_on_exit=False, record_exception=False,
+                                    set_status_on_exception=False):
+                    tx.topic = str(getattr(it.record, "topic", ""))  # a pattern subscription reads several
+                    try:
+                        await handler(it.event, tx)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise  # the transaction retries the whole batch
+                        raise _HandlerFailed(i) from exc
+            return len(fresh)
+
+        fresh = await self.uow.run(work)
+        for span in spans:
+            span.end()
+        return fresh
+
+    # --- one message (split off a batch, or processed alone) ----------------------------------------------
+
+    async def _one(self, item: _Item, handler: Handler[E], consumer: str,
+                   first_error: BaseException | None = None) -> None:
+        """Process one message with bounded retries, then dead-letter it. ``first_error``: its first attempt
+        (in a batch) failed so already."""
+        event = item.event
+        with self._span(item.record, consumer) as span:
+            span.set_attributes({"yima.event_type": event.event_type, "yima.event_id": str(event.event_id)})
+            attempt = 0
+            error = first_error
+            while True:
+                if error is None:
+                    attempt += 1
+                    try:
+                        with metrics.HANDLER_SECONDS.labels(consumer).time():
+                            done = await self.process_once(event, handler, consumer,
+                                                           topic=str(getattr(item.record, "topic", "")))
+                        if done:
+                            metrics.EVENTS_PROCESSED.labels(consumer).inc()
+                        else:
+                            metrics.EVENTS_DUPLICATE.labels(consumer).inc()
+                            log.info("duplicate event skipped", consumer=consumer, event_id=str(event.event_id))
+                        return
+                    except Exception as failure:
+                        error = failure
+                else:
+                    attempt += 1  # the batch's attempt
+                exc: BaseException = error
+                error = None
                 if is_transient(exc):
                     # Not the message's fault: wait and try again, forever (the offset stays uncommitted).
                     log.warning("transient error, retrying", consumer=consumer, error=type(exc).__name__,
@@ -188,18 +310,12 @@ class EventConsumers:
                     continue
                 permanent = isinstance(exc, PermanentError)
                 if permanent or attempt >= self.max_attempts:
-                    log.error(
-                        "event dead-lettered",
-                        consumer=consumer,
-                        event_id=str(event.event_id),
-                        topic=getattr(raw, "topic", None),
-                        error=type(exc).__name__,
-                    )
+                    log.error("event dead-lettered", consumer=consumer, event_id=str(event.event_id),
+                              topic=getattr(item.record, "topic", None), error=type(exc).__name__)
                     span.set_attribute("error.type", type(exc).__name__)
                     span.set_status(StatusCode.ERROR, "dead-lettered")
-                    await self._dead_letter(
-                        msg, consumer, "rejected" if permanent else "failed", _short(exc), attempts=attempt
-                    )
+                    await self._dead_letter(item.record, consumer, "rejected" if permanent else "failed",
+                                            _short(exc), attempts=attempt)
                     return
                 metrics.EVENT_RETRIES.labels(consumer).inc()
                 await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
@@ -209,20 +325,19 @@ class EventConsumers:
 
         ledger_id = f"{consumer}|{event.event_id}"
 
-        async def work(session: AsyncClientSession) -> bool:
+        async def work(tx: Tx) -> bool:
             # Look first: a failed insert would abort the whole transaction on the server.
-            if await self.db[LEDGER].find_one({"_id": ledger_id}, {"_id": 1}, session=session):
+            if await self.db[LEDGER].find_one({"_id": ledger_id}, {"_id": 1}, session=tx.session):
                 return False
             await self.db[LEDGER].insert_one(
-                {"_id": ledger_id, "at": datetime.now(UTC), "case_id": event.case_id}, session=session
+                {"_id": ledger_id, "at": datetime.now(UTC), "case_id": event.case_id}, session=tx.session
             )
-            tx = Tx(session, topic=topic)
+            tx.topic = topic
             await handler(event, tx)
-            await self.outbox.add(session, tx.emitted)
             return True
 
         try:
-            return await in_transaction(self.client, work)
+            return await self.uow.run(work)
         except DuplicateKeyError:
             # Either a concurrent delivery of the same event won the race (then the ledger has it: done),
             # or the handler hit a unique index of its own (a real error: let it be retried or dead-lettered).
@@ -230,22 +345,21 @@ class EventConsumers:
                 return False
             raise
 
-    async def _dead_letter(self, msg: Any, consumer: str, kind: str, error: str, *, attempts: int) -> None:
+    async def _dead_letter(self, record: Any, consumer: str, kind: str, error: str, *, attempts: int) -> None:
         metrics.EVENTS_DEAD_LETTERED.labels(consumer, kind).inc()
-        raw = msg.raw_message
         await self.broker.publish(
-            msg.body,
+            record.value or b"",
             topic=self.dlq_topic,
-            key=getattr(raw, "key", None),
+            key=getattr(record, "key", None),
             headers={
                 # The original trace context, unchanged: a replayed dead letter continues the original trace.
-                **tracing.kafka_trace_headers(getattr(raw, "headers", None)),
+                **tracing.kafka_trace_headers(getattr(record, "headers", None)),
                 headers.DLQ_ERROR: error,
                 headers.DLQ_ERROR_KIND: kind,
                 headers.DLQ_CONSUMER: consumer,
-                headers.DLQ_ORIGINAL_TOPIC: str(getattr(raw, "topic", "")),
-                headers.DLQ_ORIGINAL_PARTITION: str(getattr(raw, "partition", "")),
-                headers.DLQ_ORIGINAL_OFFSET: str(getattr(raw, "offset", "")),
+                headers.DLQ_ORIGINAL_TOPIC: str(getattr(record, "topic", "")),
+                headers.DLQ_ORIGINAL_PARTITION: str(getattr(record, "partition", "")),
+                headers.DLQ_ORIGINAL_OFFSET: str(getattr(record, "offset", "")),
                 headers.DLQ_ATTEMPTS: str(attempts),
             },
         )

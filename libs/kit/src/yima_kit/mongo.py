@@ -17,7 +17,10 @@ Doc = dict[str, Any]
 
 def connect(url: str) -> AsyncMongoClient[Doc]:
     # tz_aware: every datetime we read back is UTC-aware, like the ones we write.
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
+    from .querylog import listeners  # tests only: records query shapes when YIMA_MONGO_QUERY_LOG_DIR is set
+
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, uuidRepresentation="standard",
+                            event_listeners=listeners())
 
 
 async def ensure_ttl_index(col: AsyncCollection[Doc], field: str, seconds: int, name: str) -> None:

@@ -7,6 +7,13 @@ mark re-publishes; consumers are idempotent by ``event_id``.
 
 Only one relay per service publishes at a time (a lease in Mongo), so per-case order is kept even
 with several replicas.
+
+Idle cost (ADR 0060): the relay sleeps until a unit of work of its own process commits an entry
+(:meth:`Outbox.committed`), else it looks again after a wait that doubles from ``poll_seconds`` up to
+``idle_max_seconds`` (entries written by another process of the service wait at most that long). The
+lease is renewed by ``_id`` only when half of it has run out, never on every round. A published entry
+keeps only what idempotency and debugging need (id, topic, key, event type and id, trace headers, times):
+its payload — which may carry personal data in clear — is removed when it is marked published.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,10 +30,10 @@ from typing import Any
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import SpanKind
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 from yima_contracts import Event, headers
 
 from . import metrics, tracing
@@ -42,6 +50,7 @@ LEASES = "leases"
 class Outgoing:
     topic: str
     event: Event
+    trace: dict[str, str] | None = None  # the trace context when it was emitted (else: the one at staging)
 
 
 def kafka_headers(event: Event) -> dict[str, str]:
@@ -55,11 +64,17 @@ def kafka_headers(event: Event) -> dict[str, str]:
 class Outbox:
     def __init__(self, db: AsyncDatabase[Any], retention: timedelta = timedelta(days=30)) -> None:
         self._col = db[OUTBOX]
+        self.collection = self._col
         self.wakeup = asyncio.Event()
         self.retention = retention
 
     async def setup(self) -> None:
         await self._col.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
+        # The lease's renew ({_id, owner}) and take-over ({_id, expires_at}) filters: the MongoDB-wire stand-in's
+        # planner uses an index only when it holds every field of the filter (ADR 0060).
+        leases = self._col.database[LEASES]
+        await leases.create_index([("_id", ASCENDING), ("owner", ASCENDING)])
+        await leases.create_index([("_id", ASCENDING), ("expires_at", ASCENDING)])
         # Published rows go after the retention period (MongoDB's TTL monitor); a row not yet published has no
         # published_at and is never removed, so nothing unsent is lost.
         await ensure_ttl_index(self._col, "published_at", int(self.retention.total_seconds()), "published_ttl")
@@ -87,13 +102,17 @@ class Outbox:
                 "key": o.event.case_id,
                 "event_type": o.event.event_type,
                 "payload": o.event.model_dump_json(),
-                "headers": {**kafka_headers(o.event), **trace_headers},
+                "headers": {**kafka_headers(o.event), **(o.trace or trace_headers)},
                 "created_at": datetime.now(UTC),
                 "published_at": None,
             }
             for o in items
         ]
         await self._col.insert_many(docs, session=session, ordered=True)
+
+    def committed(self) -> None:
+        """Entries were committed in this process: wake the relay (the unit of work calls this after commit;
+        waking it before would let it look before the entries are visible)."""
         self.wakeup.set()
 
     async def pending(self, limit: int) -> list[dict[str, Any]]:
@@ -101,42 +120,70 @@ class Outbox:
         return [d async for d in cursor]
 
     async def mark_published(self, ids: list[str]) -> None:
-        await self._col.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})
+        # The payload goes (it may hold personal data in clear); id, topic, key, headers and times stay.
+        await self._col.update_many({"_id": {"$in": ids}},
+                                    {"$set": {"published_at": datetime.now(UTC)}, "$unset": {"payload": ""}})
 
 
 class Lease:
-    """A named lease in Mongo: at most one holder at a time; expires if the holder dies."""
+    """A named lease in Mongo: at most one holder at a time; expires if the holder dies.
+
+    Cheap to hold: while more than half of it is left (by this process's monotonic clock) ``acquire`` answers
+    without the database; then it renews with an update by ``_id`` and owner. Only a process that does not
+    hold it asks for an expired one (or creates it)."""
 
     def __init__(self, db: AsyncDatabase[Any], name: str, ttl: timedelta = timedelta(seconds=10)) -> None:
         self._col = db[LEASES]
         self.name = name
         self.ttl = ttl
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._renewed_at: float | None = None  # monotonic time of our last successful write of the lease
+
+    def _left(self) -> float:
+        if self._renewed_at is None:
+            return 0.0
+        return self.ttl.total_seconds() - (time.monotonic() - self._renewed_at)
 
     async def acquire(self) -> bool:
+        if self._left() > self.ttl.total_seconds() / 2:
+            return True
+        started = time.monotonic()
         now = datetime.now(UTC)
+        mine = {"$set": {"owner": self.owner, "expires_at": now + self.ttl}}
+        self._renewed_at = None
+        # 1. ours (held, or lapsed while we were idle and nobody took it): renew by _id and owner
+        if (await self._col.update_one({"_id": self.name, "owner": self.owner}, mine)).matched_count:
+            self._renewed_at = started
+            return True
+        # 2. someone else's that expired: take it over
+        if await self._col.find_one_and_update({"_id": self.name, "expires_at": {"$lt": now}}, mine,
+                                               projection={"_id": 1}) is not None:
+            self._renewed_at = started
+            return True
+        # 3. nobody's yet
         try:
-            doc = await self._col.find_one_and_update(
-                {"_id": self.name, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "expires_at": now + self.ttl}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            await self._col.insert_one({"_id": self.name, "owner": self.owner, "expires_at": now + self.ttl})
         except DuplicateKeyError:
-            return False  # someone else holds it (the upsert collided with their document)
-        return doc is not None and doc.get("owner") == self.owner
+            return False  # someone else holds it
+        self._renewed_at = started
+        return True
 
     async def release(self) -> None:
+        self._renewed_at = None
         await self._col.delete_one({"_id": self.name, "owner": self.owner})
 
 
 class OutboxRelay:
-    def __init__(self, outbox: Outbox, broker: KafkaBroker, lease: Lease, poll_seconds: float = 0.5) -> None:
+    def __init__(self, outbox: Outbox, broker: KafkaBroker, lease: Lease, poll_seconds: float = 0.5,
+                 idle_max_seconds: float = 10.0) -> None:
         self._outbox = outbox
         self._broker = broker
         self._lease = lease
         self._poll = poll_seconds
+        self._idle_max = max(idle_max_seconds, poll_seconds)
+        self.batch = 200
         self._task: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
 
     async def publish_pending(self, batch: int = 200) -> int:
         """Publish one batch in order; returns how many were published. Stops at the first failure."""
@@ -158,24 +205,64 @@ class OutboxRelay:
         return len(done)
 
     async def run_forever(self) -> None:
+        wait = self._poll
         while True:
+            # Cleared BEFORE the round: a commit during the round sets it again and the wait below returns at once.
+            self._outbox.wakeup.clear()
             try:
                 if await self._lease.acquire():
-                    n = await self.publish_pending()
+                    n = await self.publish_pending(self.batch)
+                    if n >= self.batch:
+                        continue  # more are waiting: drain before sleeping
                     if n:
-                        continue  # more may be waiting: drain before sleeping
+                        # Less than a batch: all there was. A commit meanwhile has set the wake-up, so the wait
+                        # below returns at once; otherwise no empty look right after.
+                        wait = self._idle_max
+                else:
+                    wait = self._idle_max  # another replica publishes; look again when its lease could lapse
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: keep trying, never lose the entries
                 log.warning("outbox relay round failed", error=type(exc).__name__, detail=str(exc)[:200])
-            self._outbox.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=self._poll)
+            try:
+                await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=wait)
+                wait = self._poll  # woken by a commit of this process
+            except TimeoutError:
+                wait = min(wait * 2, self._idle_max)  # idle: look less and less often
 
-    def start(self) -> None:
+    async def follow_changes(self) -> None:
+        """Wake the relay on every entry committed by ANY process (a change stream on the outbox), for a relay
+        that runs apart from the service's API and consumers (role ``relay-outbox``). A server without change
+        streams (a standalone mongod) leaves the relay to its polling."""
+        while True:
+            try:
+                async with await self._outbox.collection.watch(
+                        [{"$match": {"operationType": "insert"}}], max_await_time_ms=int(self._idle_max * 1000)
+                ) as stream:
+                    log.info("outbox relay follows the outbox's change stream")
+                    async for _ in stream:
+                        self._outbox.wakeup.set()
+            except asyncio.CancelledError:
+                raise
+            except OperationFailure as exc:
+                if exc.code in (40573, 40324, 115):  # no replica set / unsupported: poll only
+                    log.warning("no change streams here: the outbox relay polls", code=exc.code)
+                    return
+                log.warning("outbox change stream failed; following again", error=type(exc).__name__)
+            except Exception as exc:
+                log.warning("outbox change stream failed; following again", error=type(exc).__name__)
+            await asyncio.sleep(self._idle_max)
+
+    def start(self, *, follow_changes: bool = False) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="outbox-relay")
+        if follow_changes:
+            self._follower = asyncio.create_task(self.follow_changes(), name="outbox-follower")
 
     async def stop(self) -> None:
+        if self._follower:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._follower
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -30,6 +30,7 @@ from .ops_metrics import HttpMetricsMiddleware, OpsGauges
 from .outbox import OUTBOX, Lease, Outbox, OutboxRelay
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
+from .uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -45,6 +46,7 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumers: EventConsumers
+    uow: UnitOfWork
     cipher: FieldCipher
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
     verifier: TokenVerifier
@@ -69,7 +71,9 @@ class Runtime:
         client = connect(settings.mongo_url)
         db = client[settings.db_name]
         outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
-        relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds)
+        relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds,
+                            settings.outbox_idle_max_seconds)
+        uow = UnitOfWork(client, outbox)
         consumers = EventConsumers(
             service=settings.service_name,
             broker=broker,
@@ -78,6 +82,8 @@ class Runtime:
             outbox=outbox,
             max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
+            batch_max=settings.consumer_batch_max,
+            uow=uow,
         )
         if settings.environment == "production" and not (settings.sm4_key_hex and settings.auth_public_keys):
             # The development keys are public (they are in this repository): a production process that fell
@@ -100,7 +106,7 @@ class Runtime:
         require_staff = staff_auth(verifier)
         gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
                                                                  **settings.kafka_auth.client_kwargs()})
-        return cls(settings, broker, client, db, outbox, relay, consumers, cipher, require_staff, verifier,
+        return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff, verifier,
                    revocations, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
@@ -115,7 +121,10 @@ class Runtime:
         else:
             await self.broker.connect()
         if relay:
-            self.relay.start()
+            follow = self.settings.outbox_follow_changes
+            # Apart from the consumers (role relay-outbox), nothing in this process wakes the relay: follow the
+            # outbox's change stream. With them (serve), their commits wake it directly.
+            self.relay.start(follow_changes=(not consume) if follow is None else follow)
         log.info("service started", consume=consume, relay=relay)
 
     async def stop(self) -> None:

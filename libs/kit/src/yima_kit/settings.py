@@ -93,7 +93,22 @@ class KitSettings(BaseSettings):
                     "time a message can still be redelivered (topic retention, a DLQ replay), or it would be "
                     "processed twice")
     outbox_poll_seconds: float = Field(
-        default=0.5, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"), description="outbox relay poll interval"
+        default=0.5, gt=0, validation_alias=_env("YIMA_OUTBOX_POLL_SECONDS"),
+        description="outbox relay: first wait when idle (it wakes at once on a write of its own process)",
+    )
+    outbox_idle_max_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_env("YIMA_OUTBOX_IDLE_MAX_SECONDS"),
+        description="outbox relay: longest wait when idle (the wait doubles from the poll interval up to this); "
+                    "bounds the delay of an entry written by another process",
+    )
+    outbox_follow_changes: bool | None = Field(
+        default=None, validation_alias=_env("YIMA_OUTBOX_FOLLOW_CHANGES"),
+        description="outbox relay: wake on the outbox's change stream (writes of other processes); "
+                    "unset = only when the relay runs without this process's consumers (role relay-outbox)",
+    )
+    consumer_batch_max: int = Field(
+        default=100, ge=1, validation_alias=_env("YIMA_CONSUMER_BATCH_MAX"),
+        description="most messages a consumer takes from one poll and processes in one transaction",
     )
     consumer_max_attempts: int = Field(
         default=5,

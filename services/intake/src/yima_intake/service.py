@@ -1,6 +1,7 @@
-"""Intake's use cases: submit a case (one transaction: counter, case, idempotency key, outbox), link a repeat
-report to the first case, read the tracking view, rate a closed case. Knows nothing of HTTP; talks to Mongo
-and Kafka only through the repository and the outbox."""
+"""Intake's use cases: submit a case (the case number from one atomic increment, then ONE short transaction:
+case, idempotency key, first timeline steps, outbox), link a repeat report to the first case, read the tracking
+view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the repository and the
+unit of work (yima_kit.uow)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from yima_contracts.intake_events import CaseRated, CaseUpdated
 from yima_contracts.personal import phone_last4
 from yima_kit.auth import StaffClaims
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction
-from yima_kit.outbox import Outbox, Outgoing
+from yima_kit.outbox import Outbox
 from yima_kit.throttle import Throttled
+from yima_kit.uow import Tx, UnitOfWork
 
 from .config import IntakeSettings
 from .core import submission as texts
 from .core.classify import classify
 from .core.identity import format_case_number, new_tracking_code, validate_tracking_code
+from .core.ratelimit import WindowCounter
 from .core.repeat import same_dispute
 from .core.submission import CHANNEL_ROLES, STAFF_CHANNELS, SubmitCase, check_channel_rules
 from .ports import ApplicantInbox, CaseRepository
@@ -92,6 +94,13 @@ class IntakeService:
         self.outbox = outbox
         self.cipher = cipher
         self.client = client
+        self.uow = UnitOfWork(client, outbox)
+        self.limits = WindowCounter()
+
+    async def hit_rate_limit(self, key: str, window_start: datetime, expires_at: datetime | None = None) -> int:
+        """Count one submission of a client (``ip:…`` or ``staff:…``) in its minute; returns the count. In the
+        process: no database round trip on the request path (core/ratelimit.py)."""
+        return self.limits.hit(key, window_start)
 
     def tracking_hash(self, code: str) -> str:
         return self.cipher.blind_index(code, context="tracking_code")
@@ -149,9 +158,16 @@ class IntakeService:
         tracking_code = new_tracking_code()
         enc = self.cipher.encrypt
 
-        async def work(session: AsyncClientSession) -> str:
-            seq = await self.repo.next_case_seq(f"{self.settings.case_number_prefix}-{now.year}", session)
-            case_number = format_case_number(self.settings.case_number_prefix, now.year, seq)
+        # One atomic increment, outside the transaction: concurrent submissions never conflict on the counter
+        # (inside, every one of them would write the same document and all but one would retry). A submission
+        # whose transaction then fails leaves its number unused (a gap, rare; ADR 0060).
+        seq = await self.repo.next_case_seq(f"{self.settings.case_number_prefix}-{now.year}", None)
+        case_number = format_case_number(self.settings.case_number_prefix, now.year, seq)
+        submitted_id = uuid4()
+        steps = self._first_steps(cmd, case_id, case_number, submitted_id, actor, now)
+
+        async def work(tx: Tx) -> str:
+            session = tx.session
             if idempotency_key:
                 await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
             doc: dict[str, Any] = {
@@ -163,7 +179,6 @@ class IntakeService:
                 "sub_item": sub_item,
                 "category_source": source,
                 "needs_review": needs_review,
-                "state": CaseState.SUBMITTED.value,
                 "description": enc(cmd.description, context="cases.description"),
                 "applicant": {
                     "name": enc(cmd.applicant.name, context="cases.applicant.name"),
@@ -202,9 +217,13 @@ class IntakeService:
                 else None,
                 "repeat_count": 1,
                 "submitted_at": now,
+                # the state of its last registration step (the timeline below), as its projection would set it
+                "state": steps[-1].state.value,
+                **({"closed_at": s.occurred_at} if (s := _closed_step(steps)) else {}),
             }
             await self.repo.insert_case(doc, session)
             submitted = CaseSubmitted(
+                event_id=submitted_id,
                 case_id=case_id,
                 correlation_id=case_id,
                 actor=actor,
@@ -228,17 +247,15 @@ class IntakeService:
                 court_reference=cmd.court_reference,
                 applicant_wechat_openid=cmd.applicant.wechat_openid,
             )
-            out = [Outgoing(topics.CASE_SUBMITTED, submitted)]
-            steps = self._first_steps(cmd, case_id, case_number, submitted.event_id, actor, now)
-            out.extend(Outgoing(topics.CASE_STATUS, step) for step in steps)
-            await self.outbox.add(session, out)
-            # The applicant sees the registration at once, before the projection reads it back from Kafka.
+            tx.emit(topics.CASE_SUBMITTED, submitted)
             for step in steps:
-                await self.repo.add_timeline_entry(step, session)
+                tx.emit(topics.CASE_STATUS, step)
+            # The applicant sees the registration at once, before the projection reads it back from Kafka.
+            await self.repo.insert_timeline_entries(steps, session)
             return case_number
 
         try:
-            case_number = await in_transaction(self.client, work)
+            case_number = await self.uow.run(work)
         except DuplicateKeyError:
             # A concurrent retry with the same key won the race: answer with its case.
             return await self._replay_or_raise(idempotency_key, fingerprint)
@@ -288,7 +305,8 @@ class IntakeService:
     ) -> Submitted:
         case_id = first["_id"]
 
-        async def work(session: AsyncClientSession) -> int:
+        async def work(tx: Tx) -> int:
+            session = tx.session
             if idempotency_key:
                 await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
             count = await self.repo.add_repeat_report(
@@ -312,10 +330,10 @@ class IntakeService:
                  "occurred_at": now, "event_id": str(updated.event_id)},
                 session,
             )
-            await self.outbox.add(session, [Outgoing(topics.CASE_UPDATED, updated)])
+            tx.emit(topics.CASE_UPDATED, updated)
             return count
 
-        count = await in_transaction(self.client, work)
+        count = await self.uow.run(work)
         return Submitted(case_id, first["case_number"], None, False, first["category"], first.get("sub_item"),
                          first.get("needs_review", False), repeat=True, repeat_count=count,
                          state=first.get("state") or CaseState.SUBMITTED.value)
@@ -388,7 +406,8 @@ class IntakeService:
         case_id = case["_id"]
         actor = Actor(kind=ActorKind.APPLICANT)
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(tx: Tx) -> None:
+            session = tx.session
             await self.repo.insert_rating({"_id": case_id, "score": score, "rated_at": now,
                                            "comment": self.cipher.encrypt(comment, context="ratings.comment")
                                            if comment else None}, session)
@@ -397,15 +416,20 @@ class IntakeService:
             status = CaseStatusChanged(case_id=case_id, correlation_id=case_id, causation_id=rated.event_id,
                                        actor=actor, state=CaseState.RATED, title_zh=texts.RATED_TITLE,
                                        detail_zh=f"您的评价：{score}星")
-            await self.outbox.add(session, [Outgoing(topics.CASE_RATED, rated), Outgoing(topics.CASE_STATUS, status)])
+            tx.emit(topics.CASE_RATED, rated)
+            tx.emit(topics.CASE_STATUS, status)
 
         try:
-            await in_transaction(self.client, work)
+            await self.uow.run(work)
         except DuplicateKeyError as exc:
             raise RatingRefused("already_rated", "该案件已经评价过了，每个案件只能评价一次") from exc
 
     async def record_status(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         await self.repo.add_timeline_entry(event, session)
+
+
+def _closed_step(steps: list[CaseStatusChanged]) -> CaseStatusChanged | None:
+    return next((s for s in steps if s.state is CaseState.CLOSED), None)
 
 
 def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],

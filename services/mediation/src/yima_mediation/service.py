@@ -41,8 +41,9 @@ from yima_kit.audit import AuditLog
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction, increment
+from yima_kit.mongo import increment
 from yima_kit.outbox import Outbox, Outgoing
+from yima_kit.uow import UnitOfWork
 
 from .config import MediationSettings
 from .core import states
@@ -151,6 +152,13 @@ class MediationService:
         await self.agreements.create_index("sha256", unique=True, partialFilterExpression={"state": "signed"})
         await self.agreements.create_index("assignment_id")
         await self.packages.create_index("sha256")
+        # Every field of the conditional updates and look-ups (the MongoDB-wire stand-in's planner uses an index
+        # only when it holds them all; ADR 0060).
+        for col in (self.cases, self.agreements, self.invitations, self.sessions):
+            await col.create_index([("_id", 1), ("state", 1)])
+        await self.invitations.create_index([("assignment_id", 1), ("state", 1)])
+        await self.people.create_index([("_id", 1), ("active", 1)])
+        await self.invite_failures.create_index([("key", 1), ("expires_at", 1)])
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -164,13 +172,13 @@ class MediationService:
         return self.cipher.blind_index(value.strip(), context="mediation.person_name")
 
     async def _tx(self, work: Callable[[AsyncClientSession, list[Outgoing]], Awaitable[T]]) -> T:
-        async def run(session: AsyncClientSession) -> T:
+        async def run(tx: Tx) -> T:
             out: list[Outgoing] = []
-            result = await work(session, out)
-            await self.outbox.add(session, out)
+            result = await work(tx.session, out)
+            tx.emitted.extend(out)
             return result
 
-        return await in_transaction(self.client, run)
+        return await UnitOfWork(self.client, self.outbox).run(run)
 
     async def _case(self, assignment_id: str, claims: StaffClaims, session: AsyncClientSession | None = None
                     ) -> dict[str, Any]:

@@ -54,7 +54,13 @@ class NotifySettings(KitSettings):
     claim_ttl_seconds: float = Field(
         default=60.0, description="a claimed delivery whose worker vanished is taken over after this long"
     )
-    worker_poll_seconds: float = Field(default=0.5, description="worker poll interval when idle")
+    worker_poll_seconds: float = Field(
+        default=0.5, gt=0, description="delivery worker: first wait when idle (a message queued in this process "
+        "wakes it at once)")
+    worker_idle_max_seconds: float = Field(
+        default=10.0, gt=0, description="delivery worker: longest wait when idle (doubles from the poll interval; "
+        "never past the next due message); bounds the delay of a message queued by another process")
+    worker_claim_batch: int = Field(default=50, ge=1, description="most batches one worker round claims and sends")
     worker_enabled: bool = Field(default=True, description="run the delivery worker in this process")
 
     # --- people's time ---------------------------------------------------------------------------------

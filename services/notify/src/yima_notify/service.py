@@ -105,6 +105,7 @@ class NotifyService:
         self.cipher = cipher
         self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
+        self.on_queued: Callable[[], None] = lambda: None  # the delivery worker's wake-up (set by the worker)
         self._static_contacts: dict[str, dict[str, str]] = (
             json.loads(self.settings.unit_contacts_json) if self.settings.unit_contacts_json.strip() else {}
         )
@@ -115,8 +116,15 @@ class NotifyService:
                              name="ledger_event_recipient_channel")
         await n.create_index([("case_id", 1), ("created_at", 1)])
         await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
+        await n.create_index([("channel", 1), ("state", 1), ("claimed_at", 1)])  # expired claims (takeover)
+        await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
         await n.create_index([("batch_id", 1)])
-        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1)])  # a person's texts in order
+        # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
+        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
+        await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
+        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
+        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members
+        await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
         await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
         await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
         await n.create_index([("state", 1), ("scope_units", 1)])
@@ -349,6 +357,8 @@ class NotifyService:
                 change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.get("phone") else "expired"}
             await self.notifications.update_one({"_id": w["_id"], "state": "awaiting_contact"}, {"$set": change},
                                                 session=tx.session)
+            if change["state"] == "queued":
+                tx.after_commit(self.on_queued)
 
     # --- staging ---------------------------------------------------------------------------------------
 
@@ -402,8 +412,6 @@ class NotifyService:
         """One ledger entry; inbox delivered at once (same transaction), other channels queued for the worker —
         or, with ``awaiting_contact_until``, parked without an address until the contact comes (or that time)."""
         nid = notification_id(str(event.event_id), rcpt.id, channel)
-        if await self.notifications.find_one({"_id": nid}, {"_id": 1}, session=tx.session):
-            return None
         now = self.clock()
         doc: dict[str, Any] = {
             "_id": nid, "source_event_id": str(event.event_id), "source_event_type": event.event_type,
@@ -417,7 +425,8 @@ class NotifyService:
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)
-            await self.notifications.insert_one(doc, session=tx.session)
+            if not await self._insert_new(doc, tx):
+                return None
             tx.emit(topics.NOTIFICATION_SENT, self.sent_event(doc, event.event_id))
             return nid
         due = max(now, not_before) if not_before else now
@@ -427,8 +436,18 @@ class NotifyService:
                    batch_id=None, owner=None, claimed_at=None)
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
-        await self.notifications.insert_one(doc, session=tx.session)
+        if not await self._insert_new(doc, tx):
+            return None
+        if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
+            after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
         return nid
+
+    async def _insert_new(self, doc: dict[str, Any], tx: Tx) -> bool:
+        """Write a ledger entry unless it exists — ONE upsert by ``_id`` (a plain insert of a duplicate would abort
+        the transaction, so it used to be a read and an insert). False when it was there already."""
+        res = await self.notifications.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
+                                                  session=tx.session)
+        return res.upserted_id is not None
 
     @staticmethod
     def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:

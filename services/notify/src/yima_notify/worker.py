@@ -1,15 +1,21 @@
 """The delivery worker: sends what the consumers staged, once in effect (ADR 0050).
 
-One loop per outside channel (a slow or broken channel never holds up the others), in every replica:
+One loop per outside channel (a slow or broken channel never holds up the others), in every replica. It sleeps
+while there is nothing to send: the consumers wake it when they commit a queued message (same process), else it
+looks again after a wait that doubles from ``worker_poll_seconds`` up to ``worker_idle_max_seconds``, never past
+the next message's due time (ADR 0060). Each round takes up to ``worker_claim_batch`` batches at once:
 
-1. **Claim** atomically (``find_one_and_update`` queued → sending, with this worker as owner): two replicas
-   never send the same message. A claim whose worker vanished (SIGKILL) is taken over after
-   ``claim_ttl_seconds``, and sent again under the SAME idempotency key.
+1. **Claim** atomically (queued → sending, with this worker as owner): two replicas never send the same message.
+   Webhooks and e-mails are claimed in bulk (one read, one ``update_many``, one read back); texts one batch per
+   person (a digest, in order). A claim whose worker vanished (SIGKILL) is taken over after
+   ``claim_ttl_seconds``, and sent again under the SAME idempotency key — found by one indexed read, made only
+   when the earliest foreign claim can have expired, never on every round.
 2. **Digest / throttle** (SMS, WeChat): at most one text per recipient per ``digest_window_seconds``; what
    piles up meanwhile (or over the quiet hours) goes as ONE text. A batch's members and its key (the id of
    its first notification) are fixed when it forms, so a retry or takeover resends exactly the same thing.
-3. **Send** through the channel adapter with the idempotency key, then **mark** delivered and stage
-   ``notification.sent`` in one transaction. Remaining window: a crash between the gateway's accept and the
+3. **Send** through the channel adapter with the idempotency key (different people at once, one person's in
+   order), then **mark** the round's deliveries and stage their ``notification.sent`` in one transaction.
+   Remaining window: a crash between the gateway's accept and the
    mark makes the takeover send again — harmless where the gateway deduplicates on the key (SMS gateway,
    WeChat ``client_msg_id``, webhooks), a possible duplicate for SMTP (documented in ADR 0050).
 4. **Fail** with backoff and bounded attempts; a circuit breaker per channel stops claiming while the channel
@@ -24,7 +30,6 @@ One loop per outside channel (a slow or broken channel never holds up the others
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -33,13 +38,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ReturnDocument, UpdateOne
 from yima_contracts import Actor, NotificationFailed, topics
 from yima_contracts.codes import ActorKind
 from yima_kit.logging import get_logger
-from yima_kit.mongo import in_transaction
-from yima_kit.outbox import Outgoing
+from yima_kit.uow import Tx, UnitOfWork
 
 from .adapters.channels import DeliveryError, Message, PermanentError
 from .core import templates as t
@@ -60,15 +63,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _Tx:
-    """Just enough of the consumer's Tx for :meth:`NotifyService.stage` outside a consumer."""
-
-    def __init__(self, session: AsyncClientSession) -> None:
-        self.session = session
-        self.emitted: list[Outgoing] = []
-
-    def emit(self, topic: str, event: Any) -> None:
-        self.emitted.append(Outgoing(topic, event))
+def _aware(dt: datetime) -> datetime:
+    """The database may hand back naive UTC datetimes."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 class DeliveryWorker:
@@ -85,12 +82,25 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.breakers = {ch: CircuitBreaker(self.s.breaker_threshold, self.s.breaker_cooldown_seconds)
                          for ch in channels}
-        self.wakeup = asyncio.Event()
+        self.wakeups = {ch: asyncio.Event() for ch in channels}
+        self.uow = UnitOfWork(client, outbox)
+        # when to look for other workers' expired claims next, per channel (by ``clock``): no scan every round
+        self._stale_check_at: dict[str, datetime] = {}
+        self._next_due: dict[str, datetime | None] = {}
+        service.on_queued = self.wake
+
+    def wake(self) -> None:
+        """A message was queued (committed) in this process: every channel loop looks now."""
+        for event in self.wakeups.values():
+            event.set()
 
     # --- loop ------------------------------------------------------------------------------------------
 
     async def run_channel(self, channel: str) -> None:
+        wait = self.s.worker_poll_seconds
+        woken = self.wakeups[channel]
         while True:
+            woken.clear()  # before the round: a message queued during it wakes the wait below at once
             try:
                 busy = await self.step(channel)
             except asyncio.CancelledError:
@@ -98,10 +108,18 @@ class DeliveryWorker:
             except Exception as exc:  # database blinked: keep going, the ledger keeps everything
                 log.warning("delivery round failed", channel=channel, error=type(exc).__name__, detail=str(exc)[:200])
                 busy = False
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.s.worker_poll_seconds)
-                self.wakeup.clear()
+            if busy:
+                wait = self.s.worker_poll_seconds
+                continue
+            timeout = wait
+            for at in (self._next_due.get(channel), self._stale_check_at.get(channel)):
+                if at is not None:  # never sleep past a due message or a claim that may have expired
+                    timeout = min(timeout, max(self.s.worker_poll_seconds, (at - self.clock()).total_seconds()))
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=timeout)
+                wait = self.s.worker_poll_seconds
+            except TimeoutError:
+                wait = min(wait * 2, self.s.worker_idle_max_seconds)
 
     def start(self) -> list[asyncio.Task[None]]:
         return [asyncio.create_task(self.run_channel(ch), name=f"notify-{ch}") for ch in self.channels]
@@ -113,46 +131,113 @@ class DeliveryWorker:
                 if not await self.step(ch):
                     break
 
-    # --- one batch -------------------------------------------------------------------------------------
+    # --- one round -------------------------------------------------------------------------------------
 
     async def step(self, channel: str) -> bool:
-        """Claim and deliver one batch of ``channel``; False when there was nothing to do."""
+        """Claim and deliver up to ``worker_claim_batch`` batches of ``channel``; False when there was nothing
+        to do."""
         breaker = self.breakers[channel]
         if not breaker.allow():
             return False
-        batch = await self.claim(channel)
-        if batch is None:
+        batches: list[list[dict[str, Any]]] = []
+        busy = False
+        taken = await self._take_over_stale(channel)
+        if taken:
+            batches.append(taken)
+        if channel in INTRUSIVE:
+            people: set[str] = {b[0]["address_key"] for b in batches}
+            while len(batches) < self.s.worker_claim_batch:
+                batch = await self.claim(channel, skip_addresses=people, stale=False)
+                if batch is None:
+                    break
+                busy = True  # a throttled one ([]) was released for later: look for other work
+                if batch:
+                    batches.append(batch)
+                    people.add(batch[0]["address_key"])
+        else:
+            batches.extend(await self._claim_bulk(channel, self.s.worker_claim_batch - len(batches)))
+        if not batches:
             breaker.probing = False
-            return False
-        if not batch:
-            breaker.probing = False
-            return True  # throttled: released for later, look for other work
-        await self.deliver(channel, batch)
+            if not busy:
+                await self._note_next_due(channel)
+            return busy
+        await self.deliver_many(channel, batches)
         return True
 
-    async def claim(self, channel: str) -> list[dict[str, Any]] | None:
+    async def _note_next_due(self, channel: str) -> None:
+        doc = await self.col.find_one({"channel": channel, "state": "queued"}, {"not_before": 1},
+                                      sort=[("not_before", 1)])
+        self._next_due[channel] = _aware(doc["not_before"]) if doc else None
+
+    async def _take_over_stale(self, channel: str) -> list[dict[str, Any]] | None:
+        """A batch whose worker vanished mid-send: take it over, members and key unchanged. Looks only when the
+        earliest claim of another worker can have expired (one indexed read), not on every round."""
+        now = self.clock()
+        check_at = self._stale_check_at.get(channel)
+        if check_at is not None and now < check_at:
+            return None
+        ttl = timedelta(seconds=self.s.claim_ttl_seconds)
+        oldest = await self.col.find_one({"channel": channel, "state": "sending"}, {"claimed_at": 1},
+                                         sort=[("claimed_at", 1)])
+        if oldest is None or _aware(oldest["claimed_at"]) + ttl > now:
+            self._stale_check_at[channel] = _aware(oldest["claimed_at"]) + ttl if oldest else now + ttl / 2
+            return None
+        self._stale_check_at[channel] = now  # more may have expired: look again next round
+        mine = {"owner": self.owner, "claimed_at": now}
+        stale = await self.col.find_one_and_update(
+            {"channel": channel, "state": "sending", "claimed_at": {"$lt": now - ttl}},
+            {"$set": mine}, sort=[("claimed_at", 1)], return_document=ReturnDocument.AFTER,
+        )
+        if stale is None:
+            return None
+        if stale.get("batch_id") is None:  # a batch of one (or died between claiming and forming its batch)
+            await self.col.update_one({"_id": stale["_id"]}, {"$set": {"batch_id": stale["_id"]}})
+            stale["batch_id"] = stale["_id"]
+        await self.col.update_many({"batch_id": stale["batch_id"], "state": "sending"}, {"$set": mine})
+        log.info("stale delivery taken over", channel=channel, batch=stale["batch_id"])
+        return await self._members(stale["batch_id"])
+
+    async def _claim_bulk(self, channel: str, n: int) -> list[list[dict[str, Any]]]:
+        """Webhooks and e-mails (no digests, no quiet hours): up to ``n`` due messages in three round trips, each
+        its own batch (a retry keeps the batch it had)."""
+        if n <= 0:
+            return []
+        now = self.clock()
+        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
+        ids = [d["_id"] async for d in self.col.find(due, {"_id": 1}).sort(
+            [("not_before", 1), ("created_at", 1), ("seq", 1)]).limit(n)]
+        if not ids:
+            return []
+        # queued = nobody's (owner None): the ones another replica claimed meanwhile do not match
+        await self.col.update_many({"owner": None, "state": "queued", "_id": {"$in": ids}},
+                                   {"$set": {"state": "sending", "owner": self.owner, "claimed_at": now}})
+        mine = [d async for d in self.col.find({"owner": self.owner, "state": "sending", "_id": {"$in": ids}}).sort(
+            [("created_at", 1), ("seq", 1)])]
+        batches: dict[str, list[dict[str, Any]]] = {}
+        for d in mine:
+            batches.setdefault(d.get("batch_id") or d["_id"], []).append(d)
+        for bid in [b for b in batches if b not in ids]:  # a retried digest: all its members, not only the due ones
+            batches[bid] = await self._members(bid)
+        return list(batches.values())
+
+    async def claim(self, channel: str, *, skip_addresses: set[str] | None = None,
+                    stale: bool = True) -> list[dict[str, Any]] | None:
+        """One batch: None when nothing is due, [] when the due one was released for later (throttled)."""
+        if stale and (taken := await self._take_over_stale(channel)):
+            return taken
         now = self.clock()
         mine = {"owner": self.owner, "claimed_at": now}
-        # 1. a batch whose worker vanished mid-send: take it over, members and key unchanged.
-        expired = now - timedelta(seconds=self.s.claim_ttl_seconds)
-        stale = await self.col.find_one_and_update(
-            {"channel": channel, "state": "sending", "claimed_at": {"$lt": expired}},
-            {"$set": mine}, return_document=ReturnDocument.AFTER,
-        )
-        if stale is not None:
-            if stale.get("batch_id") is None:  # died between claiming and forming its batch: a batch of one
-                await self.col.update_one({"_id": stale["_id"]}, {"$set": {"batch_id": stale["_id"]}})
-                stale["batch_id"] = stale["_id"]
-            await self.col.update_many({"batch_id": stale["batch_id"], "state": "sending"}, {"$set": mine})
-            log.info("stale delivery taken over", channel=channel, batch=stale["batch_id"])
-            return await self._members(stale["batch_id"])
-        # 2. the next due message (a retry keeps its batch; a new one may gather a digest).
+        # the next due message (a retry keeps its batch; a new one may gather a digest).
         anchor = await self.col.find_one_and_update(
             {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
             {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), ("created_at", 1), ("seq", 1)],
             return_document=ReturnDocument.AFTER,
         )
         if anchor is None:
+            return None
+        if skip_addresses and anchor["address_key"] in skip_addresses:
+            # This round already sends to this person: put it back as it was; the next round takes it.
+            await self._release(anchor, anchor["not_before"])
             return None
         if anchor.get("batch_id"):
             await self.col.update_many({"batch_id": anchor["batch_id"], "state": "queued"},
@@ -169,14 +254,19 @@ class DeliveryWorker:
                     await self._release(anchor, free_at)
                     return []
         batch_id = anchor["_id"]
-        await self.col.update_one({"_id": anchor["_id"], "owner": self.owner}, {"$set": {"batch_id": batch_id}})
         if channel in INTRUSIVE and self.s.digest_window_seconds > 0:
-            await self.col.update_many(
+            gathered = await self.col.update_many(
                 {"channel": channel, "state": "queued", "address_key": anchor["address_key"], "batch_id": None,
                  "not_before": {"$lte": now}},
                 {"$set": {"state": "sending", "batch_id": batch_id, **mine}},
             )
-        return await self._members(batch_id)
+            if gathered.modified_count:
+                await self.col.update_one({"_id": anchor["_id"], "owner": self.owner},
+                                          {"$set": {"batch_id": batch_id}})
+                return await self._members(batch_id)
+        # A batch of one: its key is its own id; batch_id stays unset until a retry fixes it (retry_or_fail),
+        # and a takeover treats a claimed message without one as a batch of one.
+        return [anchor]
 
     async def _earlier_in_flight(self, channel: str, anchor: dict[str, Any], now: datetime) -> datetime | None:
         """A person reads their texts in order ("registered, your code is …" before "assigned to …"): a new text
@@ -184,16 +274,21 @@ class DeliveryWorker:
         claim has not expired yet) or waits for a retry due soon. Behind a long backoff (an outage) it does not
         wait: a queue of texts each waiting out the previous one's whole retry cycle would come hours late.
         Returns when to look again, or None to go ahead."""
-        created = anchor["created_at"]
+        created, seq = anchor["created_at"], anchor.get("seq")
         soon = now + timedelta(seconds=self.s.claim_ttl_seconds)
-        earlier = await self.col.find_one({
-            "channel": channel, "address_key": anchor["address_key"],
-            "$and": [
-                {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "seq": {"$lt": anchor.get("seq")}}]},
-                {"$or": [{"state": "sending"},
-                         {"state": "queued", "batch_id": {"$ne": None}, "not_before": {"$lte": soon}}]},
-            ],
-        }, {"state": 1, "claimed_at": 1, "not_before": 1})
+        # One indexed read of the person's texts still on their way (few); the conditions in code (the
+        # MongoDB-wire stand-in's planner cannot serve an $or through an index).
+        earlier = None
+        async for d in self.col.find({"channel": channel, "address_key": anchor["address_key"],
+                                      "state": {"$in": ["sending", "queued"]}},
+                                     {"state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1, "seq": 1,
+                                      "batch_id": 1}):
+            before = d["created_at"] < created or (d["created_at"] == created and seq is not None
+                                                   and d.get("seq") is not None and d["seq"] < seq)
+            if before and (d["state"] == "sending" or (d.get("batch_id") is not None
+                                                       and _aware(d["not_before"]) <= soon)):
+                earlier = d
+                break
         if earlier is None:
             return None
         if earlier["state"] == "sending":  # taken over at the claim's expiry, or done sooner by a live replica
@@ -224,12 +319,13 @@ class DeliveryWorker:
                  else [DigestPart(texts[0], (0,))])
         address = dec(first["address"], context=(
             "recipients.phone" if channel == "sms" else "notifications.address"))
+        key = first.get("batch_id") or first["_id"]  # a batch of one has no batch_id until a retry (ADR 0060)
         out = []
         for n, part in enumerate(parts):
             docs = [batch[i] for i in part.members]
             one = len(docs) == 1
             out.append(Message(
-                key=first["batch_id"] if n == 0 else f"{first['batch_id']}.{n}", address=address,
+                key=key if n == 0 else f"{key}.{n}", address=address,
                 title=docs[0]["title"] if one else "新消息汇总", text=part.text,
                 template_id=docs[0]["template_id"] if one else "digest.v2",
                 meta={"case_id": docs[0]["case_id"], "case_number": docs[0].get("case_number", ""),
@@ -240,9 +336,26 @@ class DeliveryWorker:
         return out
 
     async def deliver(self, channel: str, batch: list[dict[str, Any]]) -> None:
+        await self.deliver_many(channel, [batch])
+
+    async def deliver_many(self, channel: str, batches: list[list[dict[str, Any]]]) -> None:
+        """Send the round's batches — one person's (or unit's) in order, different ones at once — then mark every
+        one that went in ONE transaction."""
+        by_address: dict[str, list[list[dict[str, Any]]]] = {}
+        for b in batches:
+            if b:
+                by_address.setdefault(str(b[0].get("address_key")), []).append(b)
+
+        async def in_order(queue: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+            return [b for b in queue if await self._send(channel, b)]
+
+        sent = [b for done in await asyncio.gather(*(in_order(q) for q in by_address.values())) for b in done]
+        if sent:
+            await self.mark_delivered(channel, [d for b in sent for d in b], batches=len(sent))
+
+    async def _send(self, channel: str, batch: list[dict[str, Any]]) -> bool:
+        """True when the channel took the batch; a failure is recorded here (retry later, or failed for good)."""
         breaker = self.breakers[channel]
-        if not batch:
-            return
         try:
             for msg in self._messages(channel, batch):
                 await self.channels[channel].send(msg)
@@ -250,43 +363,48 @@ class DeliveryWorker:
             DELIVERIES.labels(channel, "refused").inc()
             breaker.success()  # the channel answered; this message cannot go
             await self.fail(channel, batch, str(exc), permanent=True)
-            return
+            return False
         except DeliveryError as exc:
             DELIVERIES.labels(channel, "error").inc()
             breaker.failure()
             await self.retry_or_fail(channel, batch, str(exc))
-            return
+            return False
         except Exception as exc:  # a bug or bad data: do not lose the message; count it as an attempt
             DELIVERIES.labels(channel, "error").inc()
             breaker.failure()
             await self.retry_or_fail(channel, batch, f"{type(exc).__name__}")
-            return
+            return False
         breaker.success()
         DELIVERIES.labels(channel, "delivered").inc()
-        await self.mark_delivered(channel, batch)
+        return True
 
-    async def mark_delivered(self, channel: str, batch: list[dict[str, Any]]) -> None:
+    async def mark_delivered(self, channel: str, docs: list[dict[str, Any]], batches: int = 1) -> None:
+        """Mark what was sent delivered and stage its ``notification.sent``: one read, one update, one throttle
+        write and one outbox insert for the whole round."""
         now = self.clock()
+        ids = [d["_id"] for d in docs]
 
-        async def work(session: AsyncClientSession) -> int:
-            events = []
-            for d in batch:
-                r = await self.col.update_one(
-                    {"_id": d["_id"], "owner": self.owner, "state": "sending"},
-                    {"$set": {"state": "delivered", "delivered_at": now, "owner": None}}, session=session,
-                )
-                if r.modified_count:
-                    events.append(Outgoing(topics.NOTIFICATION_SENT,
-                                           self.svc.sent_event(d, uuid.UUID(d["source_event_id"]))))
-            if events and channel in INTRUSIVE:
-                await self.throttles.update_one({"_id": f"{channel}|{batch[0]['address_key']}"},
-                                                {"$set": {"last_sent_at": now}}, upsert=True, session=session)
-            await self.outbox.add(session, events)
-            return len(events)
+        async def work(tx: Tx) -> int:
+            still = {d["_id"] async for d in self.col.find(
+                {"owner": self.owner, "state": "sending", "_id": {"$in": ids}}, {"_id": 1}, session=tx.session)}
+            if not still:
+                return 0
+            await self.col.update_many({"owner": self.owner, "state": "sending", "_id": {"$in": sorted(still)}},
+                                       {"$set": {"state": "delivered", "delivered_at": now, "owner": None}},
+                                       session=tx.session)
+            for d in docs:
+                if d["_id"] in still:
+                    tx.emit(topics.NOTIFICATION_SENT, self.svc.sent_event(d, uuid.UUID(d["source_event_id"])))
+            if channel in INTRUSIVE:
+                people = sorted({d["address_key"] for d in docs if d["_id"] in still})
+                await self.throttles.bulk_write([UpdateOne({"_id": f"{channel}|{a}"}, {"$set": {"last_sent_at": now}},
+                                                           upsert=True) for a in people], session=tx.session)
+            return len(still)
 
-        n = await in_transaction(self.client, work)
-        if n < len(batch):  # another worker took the batch over (we were too slow): it resends under the same key
-            log.warning("delivery marked by another worker", channel=channel, batch=batch[0]["batch_id"])
+        n = await self.uow.run(work)
+        if n < len(docs):  # another worker took a batch over (we were too slow): it resends under the same key
+            log.warning("delivery marked by another worker", channel=channel, batches=batches,
+                        marked=n, sent=len(docs))
 
     async def retry_or_fail(self, channel: str, batch: list[dict[str, Any]], error: str) -> None:
         attempts = max(d.get("attempts", 0) for d in batch) + 1
@@ -294,12 +412,15 @@ class DeliveryWorker:
             await self.fail(channel, batch, error, attempts=attempts)
             return
         due = self.clock() + backoff(attempts, self.s.retry_base_seconds, self.s.retry_max_seconds)
+        key = batch[0].get("batch_id") or batch[0]["_id"]  # a retry keeps its batch (members and key)
         await self.col.update_many(
-            {"batch_id": batch[0]["batch_id"], "owner": self.owner, "state": "sending"},
+            {"owner": self.owner, "state": "sending", "_id": {"$in": [d["_id"] for d in batch]}},
             {"$set": {"state": "queued", "not_before": due, "owner": None, "claimed_at": None, "attempts": attempts,
-                      "last_error": error[:300]}},
+                      "last_error": error[:300], "batch_id": key}},
         )
-        log.info("delivery will be retried", channel=channel, batch=batch[0]["batch_id"], attempts=attempts,
+        self.wake()  # the loops' next wait ends by this retry's due time
+        self._next_due[channel] = min(due, self._next_due.get(channel) or due)
+        log.info("delivery will be retried", channel=channel, batch=key, attempts=attempts,
                  error=error[:200])
 
     async def fail(self, channel: str, batch: list[dict[str, Any]], error: str, attempts: int | None = None,
@@ -307,8 +428,8 @@ class DeliveryWorker:
         now = self.clock()
         attempts = attempts or max(d.get("attempts", 0) for d in batch) + 1
 
-        async def work(session: AsyncClientSession) -> None:
-            tx = _Tx(session)
+        async def work(tx: Tx) -> None:
+            session = tx.session
             for d in batch:
                 r = await self.col.update_one(
                     {"_id": d["_id"], "owner": self.owner, "state": "sending"},
@@ -328,12 +449,12 @@ class DeliveryWorker:
                 if d["channel"] == "wechat" and d["recipient_kind"] == "applicant":
                     fallback = await self._fall_back_to_sms(tx, d, permanent)
                 await self._tell_staff(tx, d, error, fallback)
-            await self.outbox.add(session, tx.emitted)
 
-        await in_transaction(self.client, work)
-        log.error("delivery failed for good", channel=channel, batch=batch[0]["batch_id"], error=error[:200])
+        await self.uow.run(work)
+        log.error("delivery failed for good", channel=channel, batch=batch[0].get("batch_id") or batch[0]["_id"],
+                  error=error[:200])
 
-    async def _fall_back_to_sms(self, tx: _Tx, d: dict[str, Any], permanent: bool) -> str | None:
+    async def _fall_back_to_sms(self, tx: Tx, d: dict[str, Any], permanent: bool) -> str | None:
         """The applicant must not stay uninformed (they may be elderly, their WeChat unsubscribed or down): the same
         text once by SMS, when notify knows the phone. Its ledger key is (event, recipient, "sms") — the key a text
         of that step has anyway — and this runs only in the transaction that moves the WeChat message to
@@ -358,7 +479,7 @@ class DeliveryWorker:
                                   session=tx.session)
         return nid
 
-    async def _tell_staff(self, tx: _Tx, d: dict[str, Any], error: str, fallback: str | None = None) -> None:
+    async def _tell_staff(self, tx: Tx, d: dict[str, Any], error: str, fallback: str | None = None) -> None:
         """A message that finally failed lands in the inbox of the unit concerned (never silently lost); when it
         went by another channel instead, the notice says so (nobody needs to call the applicant)."""
         unit = (d.get("scope_units") or [self.s.ops_unit_code])[0]

@@ -90,7 +90,9 @@ class RiskService:
 
     async def setup(self) -> None:
         await self.assessments.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
-        await self.cases.create_index([("applicant_key", ASCENDING), ("category", ASCENDING)])
+        # every field of the repeat query (the MongoDB-wire stand-in's planner needs them all in one index)
+        await self.cases.create_index([("applicant_key", ASCENDING), ("category", ASCENDING),
+                                       ("submitted_at", ASCENDING)])
         await self.index.create_index([("category", ASCENDING), ("at", DESCENDING)])
         await self.index.create_index("at")
         await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])
@@ -122,11 +124,12 @@ class RiskService:
         earlier = [
             d["_id"]
             async for d in self.cases.find(
-                {"applicant_key": applicant_key, "category": event.category.value, "_id": {"$ne": event.case_id},
+                {"applicant_key": applicant_key, "category": event.category.value,
                  "submitted_at": {"$gte": since, "$lt": event.submitted_at}},
                 {"_id": 1}, session=s,
-            ).sort("submitted_at", ASCENDING).limit(20)
-        ]
+            ).sort("submitted_at", ASCENDING).limit(21)
+            if d["_id"] != event.case_id
+        ][:20]
         org = normalize_org(event.respondent.name) if event.respondent and event.respondent.is_organisation else None
         await self.cases.update_one(
             {"_id": event.case_id},

@@ -18,7 +18,6 @@ from uuid import uuid4
 
 import chinese_calendar
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import (
     Actor,
@@ -54,8 +53,8 @@ from yima_contracts.routing_events import (
 from yima_kit.auth import StaffClaims
 from yima_kit.consumer import PermanentError, Tx
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox
+from yima_kit.uow import UnitOfWork
 
 from .core import supervision
 from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
@@ -120,27 +119,25 @@ class RoutingService:
         await self.assignments.create_index([("case_id", 1), ("round", 1)], unique=True)
         await self.assignments.create_index([("unit_code", 1), ("state", 1)])
         await self.assignments.create_index([("supervisor_unit_code", 1), ("state", 1)])
-        # The sweeper's index: the next supervision step due, only for running chains.
-        await self.assignments.create_index([("sup_next_at", 1)], partialFilterExpression={"sup_active": True})
-        await self.assignments.create_index([("due_at", 1)], partialFilterExpression={"sup_active": True})
+        # The sweeper's reads (every field of each filter in one index: the MongoDB-wire stand-in's planner uses
+        # no other), its compare-and-set claims by _id (adapters/sweeper.py, ADR 0060) and its overdue gauge.
+        await self.assignments.create_index([("sup_active", 1), ("paused", 1), ("sup_next_at", 1)])
+        await self.assignments.create_index([("_id", 1), ("sup_claimed_until", 1)])
+        await self.assignments.create_index([("sup_active", 1), ("due_at", 1)])
+        await self.assignments.create_index([("case_id", 1), ("state", 1)])
         await self.cases.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
-        await self.cases.create_index([("pending_dispatch.remind_at", 1)],
-                                      partialFilterExpression={"pending_dispatch.reminded": False})
-        await self.joints.create_index([("report_by", 1)], partialFilterExpression={"reminded": False})
+        await self.cases.create_index([("pending_dispatch.reminded", 1), ("pending_dispatch.remind_at", 1)])
+        await self.cases.create_index([("_id", 1), ("pending_dispatch.claimed_until", 1)])
+        await self.joints.create_index([("reminded", 1), ("report_by", 1)])
+        await self.joints.create_index([("_id", 1), ("claimed_until", 1)])
         await self.joints.create_index([("unit_codes", 1), ("at", -1)])
+        await self.assignments.create_index([("due_provisional", 1), ("paused", 1), ("state", 1)])  # recompute
 
     async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
         """A use case outside a consumer: one transaction, its events staged in the outbox."""
         client, outbox = self.client, self.outbox
         assert client is not None and outbox is not None
-
-        async def tx_work(session: AsyncClientSession) -> Any:
-            tx = Tx(session)
-            result = await work(tx)
-            await outbox.add(session, tx.emitted)
-            return result
-
-        return await in_transaction(client, tx_work)
+        return await UnitOfWork(client, outbox).run(work)
 
     # --- consumers ---------------------------------------------------------------------------------
 
@@ -679,7 +676,7 @@ class RoutingService:
         await self.load_calendar()
         changed = 0
         ids = [d["_id"] async for d in self.assignments.find(
-            {"due_provisional": True, "state": {"$in": list(OPEN)}, "paused": False}, {"_id": 1})]
+            {"due_provisional": True, "paused": False, "state": {"$in": list(OPEN)}}, {"_id": 1})]
         for aid in ids:
             async def one(tx: Tx, aid: str = aid) -> bool:
                 return await self._recompute(aid, tx)

@@ -227,7 +227,7 @@ def router(service: IntakeService) -> APIRouter:
             key, limit = f"staff:{staff.sub}", settings.staff_submit_rate_per_minute
         else:
             key, limit = f"ip:{client_address(request, settings.trust_forwarded_for)}", settings.submit_rate_per_minute
-        n = await service.repo.hit_rate_limit(key, window, window + timedelta(minutes=2))
+        n = await service.hit_rate_limit(key, window, window + timedelta(minutes=2))
         if n > limit:
             raise RateLimited(60 - now.second)
 

@@ -24,7 +24,6 @@ class MongoCaseRepository:
         self.track_failures = db["track_failures"]  # the old per-code counters (expire by themselves)
         self.throttle = CheckThrottle(db["track_throttle"], per_client=check_allowance)
         self.ratings = db["ratings"]
-        self.rate_limits = db["rate_limits"]
 
     async def setup(self) -> None:
         await self.cases.create_index("tracking_hash", unique=True)
@@ -34,11 +33,10 @@ class MongoCaseRepository:
         await self.sessions_col.create_index([("case_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.throttle.setup()
-        await self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
 
-    async def next_case_seq(self, key: str, session: AsyncClientSession) -> int:
-        # Inside the submission's transaction: an aborted submission rolls its number back, so the
-        # sequence has no gaps that would suggest a lost case.
+    async def next_case_seq(self, key: str, session: AsyncClientSession | None = None) -> int:
+        # One atomic findAndModify, outside the submission's transaction (ADR 0060): concurrent submissions
+        # never write-conflict on the counter; an aborted submission leaves a gap in the sequence.
         return await increment(self.counters, key, "seq", session=session)
 
     async def insert_case(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
@@ -72,11 +70,13 @@ class MongoCaseRepository:
             raise LookupError(f"case {case_id} to link a repeat report to does not exist")
         return int(doc["repeat_count"])
 
+    async def insert_timeline_entries(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
+        """A new case's registration steps, in one write (the case document already has their state); the
+        projection finds them there when they come back from Kafka (``add_timeline_entry``)."""
+        await self.timeline_col.insert_many([_timeline_doc(e) for e in events], ordered=True, session=session)
+
     async def add_timeline_entry(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
-        doc = event.model_dump(mode="python", exclude={"actor"})
-        doc["_id"] = str(event.event_id)
-        doc["event_id"] = str(event.event_id)
-        doc.pop("causation_id", None)
+        doc = _timeline_doc(event)
         # Idempotent: intake writes its own registration steps at submission and reads them back from Kafka.
         res = await self.timeline_col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
                                                  session=session)
@@ -124,8 +124,11 @@ class MongoCaseRepository:
     async def insert_rating(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
         await self.ratings.insert_one(doc, session=session)
 
-    async def hit_rate_limit(self, key: str, window_start: datetime, expires_at: datetime) -> int:
-        """Count one request of a client in a fixed window (shared by every replica); returns the count."""
-        # Concurrent first requests of a window race to create its document: increment() retries the loser.
-        return await increment(self.rate_limits, f"{key}@{window_start.isoformat()}", "n",
-                               set_on_insert={"expires_at": expires_at})
+
+
+def _timeline_doc(event: CaseStatusChanged) -> dict[str, Any]:
+    doc = event.model_dump(mode="python", exclude={"actor"})
+    doc["_id"] = str(event.event_id)
+    doc["event_id"] = str(event.event_id)
+    doc.pop("causation_id", None)
+    return doc

@@ -208,7 +208,7 @@ def router(service: IntakeService) -> APIRouter:
         form = await read_form(request)
         now = datetime.now(UTC)
         window = now.replace(second=0, microsecond=0)
-        n = await service.repo.hit_rate_limit(f"ip:{client_address(request, settings.trust_forwarded_for)}",
+        n = await service.hit_rate_limit(f"ip:{client_address(request, settings.trust_forwarded_for)}",
                                               window, window + timedelta(minutes=2))
         if n > settings.submit_rate_per_minute:
             return submit_form(form, ["提交太频繁，请一分钟后再试"], 429)

@@ -24,8 +24,8 @@ from yima_contracts import Actor, topics
 from yima_contracts.codes import ActorKind
 from yima_contracts.risk_events import FollowupDue
 from yima_kit.logging import get_logger
-from yima_kit.mongo import in_transaction
-from yima_kit.outbox import Outbox, Outgoing
+from yima_kit.outbox import Outbox
+from yima_kit.uow import Tx, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -49,6 +49,7 @@ class FollowupTimers:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.wakeup = asyncio.Event()
+        self.uow = UnitOfWork(client, outbox)
 
     async def setup(self) -> None:
         await self.col.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
@@ -77,20 +78,25 @@ class FollowupTimers:
             upsert=True,
             session=session,
         )
-        self.wakeup.set()
+        self.wakeup.set()  # a timer due soon (tests) is not missed by a long wait
         return followup_id
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending timer is due (one indexed read), or None."""
+        doc = await self.col.find_one({"state": "pending"}, {"due_at": 1}, sort=[("due_at", ASCENDING)])
+        return _aware(doc["due_at"]) if doc else None
 
     async def fire_one(self) -> dict[str, Any] | None:
         """Fire the earliest due timer, if any; returns its document."""
         now = self.clock()
 
-        async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+        async def work(tx: Tx) -> dict[str, Any] | None:
             doc: dict[str, Any] | None = await self.col.find_one_and_update(
                 {"state": "pending", "due_at": {"$lte": now}},
                 {"$set": {"state": "fired", "fired_at": now}},
                 sort=[("due_at", ASCENDING)],
                 return_document=ReturnDocument.AFTER,
-                session=session,
+                session=tx.session,
             )
             if doc is None:
                 return None
@@ -105,30 +111,41 @@ class FollowupTimers:
                 leader_staff_id=doc.get("leader_staff_id"),
                 reason_zh=doc["reason_zh"],
             )
-            await self.outbox.add(session, [Outgoing(topics.CASE_FOLLOWUP_DUE, event)])
+            tx.emit(topics.CASE_FOLLOWUP_DUE, event)
             return doc
 
-        return await in_transaction(self.client, work)
+        return await self.uow.run(work)
 
     async def fire_due(self) -> int:
-        """Fire every timer due now; returns how many this process fired."""
+        """Fire every timer due now; returns how many this process fired. Nothing due: one read, no transaction."""
         n = 0
+        due = await self.next_due()
+        if due is None or due > self.clock():
+            return 0
         while await self.fire_one():
             n += 1
         return n
 
     async def run_forever(self) -> None:
         while True:
+            self.wakeup.clear()  # before the round: a timer scheduled meanwhile wakes the wait below at once
+            wait = self.poll_seconds
             try:
                 n = await self.fire_due()
                 if n:
                     log.info("follow-up visits due", count=n)
+                due = await self.next_due()
+                if due is not None:  # sleep no longer than until the next timer (simulated clocks: poll)
+                    wait = min(wait, max(0.05, (due - self.clock()).total_seconds()))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database unreachable: try again next round, the timers are durable
                 log.warning("follow-up timer round failed", error=type(exc).__name__, detail=str(exc)[:200])
-            self.wakeup.clear()
             try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self.wakeup.wait(), timeout=wait)
             except TimeoutError:
                 pass
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

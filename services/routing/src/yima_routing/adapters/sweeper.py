@@ -18,7 +18,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -47,25 +47,31 @@ class Sweeper:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
 
     async def _claim(self) -> dict[str, Any] | None:
-        now = self.now()
-        return await self.service.assignments.find_one_and_update(
-            {"sup_active": True, "paused": False, "sup_next_at": {"$lte": now},
-             "$or": [{"sup_claimed_until": None}, {"sup_claimed_until": {"$lt": now}}]},
-            {"$set": {"sup_claimed_until": now + self.claim_for, "sup_claimed_by": self.owner}},
-            sort=[("sup_next_at", 1)],
-            projection={"sup_next_step": 1},
-            return_document=ReturnDocument.AFTER,
-        )
+        return await self._claim_due(
+            self.service.assignments, "sup_next_at", "sup_claimed_until", {"sup_active": True, "paused": False},
+            also={"sup_claimed_by": self.owner}, projection={"sup_next_step": 1})
 
-    async def _claim_due(self, col: Any, due: str, claimed: str, match: dict[str, Any]) -> dict[str, Any] | None:
+    async def _claim_due(self, col: Any, due: str, claimed: str, match: dict[str, Any], *,
+                         also: dict[str, Any] | None = None,
+                         projection: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Claim the earliest document whose ``due`` time has come and that nobody holds (``claimed`` is a
-        lease: a sweeper that died lets it lapse and another takes the reminder over)."""
+        lease: a sweeper that died lets it lapse and another takes the reminder over). A read over an index
+        holding every field of ``match`` and ``due`` first — the idle sweep's whole cost; then a compare-and-set
+        by ``_id`` on the ``claimed`` value it read, so two replicas never claim the same document."""
         now = self.now()
-        return await col.find_one_and_update(
-            {**match, due: {"$lte": now}, "$or": [{claimed: None}, {claimed: {"$lt": now}}]},
-            {"$set": {claimed: now + self.claim_for}},
-            sort=[(due, 1)], projection={"_id": 1}, return_document=ReturnDocument.AFTER,
-        )
+        cursor = col.find({**match, due: {"$lte": now}}, {claimed: 1}).sort(due, 1).limit(self.batch)
+        async for cand in cursor:
+            held = _get(cand, claimed)
+            if held is not None and _aware(held) >= now:
+                continue  # another replica works on it
+            doc: dict[str, Any] | None = await col.find_one_and_update(
+                {"_id": cand["_id"], claimed: held},
+                {"$set": {claimed: now + self.claim_for, **(also or {})}},
+                projection=projection or {"_id": 1}, return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return doc
+        return None
 
     async def _claim_joint(self) -> dict[str, Any] | None:
         return await self._claim_due(self.service.joints, "report_by", "claimed_until", {"reminded": False})
@@ -124,7 +130,7 @@ class Sweeper:
         return fired
 
     async def measure(self) -> None:
-        """The pass's gauges: two counts served by the partial indexes on running chains."""
+        """The pass's gauges: two counts served by the indexes on running chains."""
         now = self.now()
         running = {"sup_active": True, "paused": False}
         DUE_BACKLOG.set(await self.service.assignments.count_documents({**running, "sup_next_at": {"$lte": now}}))
@@ -140,3 +146,15 @@ class Sweeper:
             except Exception:
                 log.exception("sweeper pass failed")
             await asyncio.sleep(every)
+
+
+def _get(doc: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)  # type: ignore[assignment]
+    return doc
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -1,0 +1,85 @@
+"""One unit of work: a use case's writes and the events it promises, in ONE transaction (ADR 0060).
+
+Every service runs every use case — an HTTP request, a consumer's batch of events, a sweeper's step, a
+delivery's mark — through :meth:`UnitOfWork.run`::
+
+    async def work(tx: Tx) -> str:
+        await repo.insert_case(doc, tx.session)
+        tx.emit(topics.CASE_SUBMITTED, submitted)
+        return case_number
+
+    case_number = await uow.run(work)
+
+``run`` opens the transaction, hands ``work`` a :class:`Tx` (the session, ``emit``, ``after_commit``), stages
+every emitted event in the outbox with ONE ``insert_many`` at the end, commits (PyMongo's ``with_transaction``
+retries the whole callback on a transient error, so ``work`` must only write through ``tx.session``), and after
+the commit wakes the outbox relay of this process (no polling: the relay sleeps until a write or its slow
+safety poll) and runs the ``after_commit`` callbacks (say, to wake a delivery worker).
+
+The consuming side (:mod:`yima_kit.consumer`) uses the same ``run`` for a whole poll of events: the ledger
+entries, every handler's writes and every emitted event of the batch commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from yima_contracts import Event
+
+from . import tracing
+from .mongo import in_transaction
+from .outbox import Outbox, Outgoing
+
+T = TypeVar("T")
+
+
+@dataclass
+class Tx:
+    """What a use case gets inside its unit of work: the transaction's session and a way to emit events."""
+
+    session: AsyncClientSession
+    emitted: list[Outgoing] = field(default_factory=list)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    # The topic the event was read from (a consumer's unit of work): the only trustworthy "who wrote this" where
+    # an ACL binds a topic to one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
+    topic: str = ""
+
+    def emit(self, topic: str, event: Event) -> None:
+        """Stage ``event`` for ``topic``; it carries the trace context current NOW (in a batch, each event
+        belongs to the trace of the message that caused it)."""
+        trace: dict[str, str] = {}
+        if tracing.has_active_span():
+            tracing.inject(trace)
+        self.emitted.append(Outgoing(topic, event, trace or None))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction committed (never when it aborted)."""
+        self.callbacks.append(callback)
+
+
+class UnitOfWork:
+    def __init__(self, client: AsyncMongoClient[Any], outbox: Outbox) -> None:
+        self.client = client
+        self.outbox = outbox
+
+    async def run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        last: list[Tx] = []
+
+        async def body(session: AsyncClientSession) -> T:
+            tx = Tx(session)
+            last[:] = [tx]  # a retried callback starts afresh: only the committed attempt's callbacks run
+            result = await work(tx)
+            await self.outbox.add(session, tx.emitted)
+            return result
+
+        result = await in_transaction(self.client, body)
+        tx = last[0]
+        if tx.emitted:
+            self.outbox.committed()
+        for callback in tx.callbacks:
+            callback()
+        return result
