@@ -91,7 +91,7 @@ def forced_change(b: Any, name: str) -> None:
     """The first sign-in with the seeded password lands on the password page; a new one, and on."""
     from selenium.webdriver.common.by import By
 
-    assert "请先修改密码" in b.find_element(By.CLASS_NAME, "errors").text
+    assert "先修改密码" in b.find_element(By.CLASS_NAME, "errors").text
     shot(b, f"{name}-0-password-forced")
     b.find_element(By.ID, "current").send_keys(SEED)
     b.find_element(By.ID, "new").send_keys(NEW_PASSWORD)
