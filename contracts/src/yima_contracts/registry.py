@@ -54,4 +54,5 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_TRANSFERRED: (mediation_events.CaseTransferred,),
     topics.CASE_CLOSED: (mediation_events.CaseClosed,),
     topics.NOTIFICATION_FAILED: (notify_events.NotificationFailed,),
+    topics.CASE_RETENTION_EXPIRED: (intake_events.CaseRetentionExpired,),
 }

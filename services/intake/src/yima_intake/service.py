@@ -219,7 +219,8 @@ class IntakeService:
                 "submitted_at": now,
                 # the state of its last registration step (the timeline below), as its projection would set it
                 "state": steps[-1].state.value,
-                **({"closed_at": s.occurred_at} if (s := _closed_step(steps)) else {}),
+                # settled on the spot: closed, and its retention period runs from now (docs/retention.md)
+                **({"closed_at": s.occurred_at, "ended_at": s.occurred_at} if (s := _closed_step(steps)) else {}),
             }
             await self.repo.insert_case(doc, session)
             submitted = CaseSubmitted(

@@ -12,6 +12,8 @@ from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
 from .adapters import console_redirect, http, invite_page, kafka
+from .adapters.retention import MongoRetention
+from .adapters.retention import register as register_retention
 from .config import MediationSettings
 from .core.fonts import FontUnavailable, ensure_cjk_font
 from .insurance import InsuranceClaims
@@ -24,11 +26,13 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     service = MediationService(rt.db, rt.client, rt.outbox, rt.cipher, settings)
     insurance = InsuranceClaims(service)
     audit = service.audit
+    retention = MongoRetention(rt.db, rt.cipher)
 
     async def setup(r: Runtime) -> None:
         await service.setup()
         await insurance.setup()
         await audit.setup()
+        await retention.setup()
         if settings.prefetch_font:
             cache = settings.font_cache_path()
 
@@ -40,6 +44,7 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    register_retention(rt.consumers, retention)
     app = http_app(rt, title="yima mediation 调解", consume=consume, relay=relay)
     app.state.service = service
     app.state.insurance = insurance

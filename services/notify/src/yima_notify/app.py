@@ -11,6 +11,8 @@ from yima_kit.runtime import Runtime, http_app
 from .adapters import http, kafka
 from .adapters.channels import build_channels
 from .adapters.http import TRACK_FAILURES, TRACK_THROTTLE
+from .adapters.retention import MongoRetention
+from .adapters.retention import register as register_retention
 from .config import NotifySettings
 from .service import NotifyService
 from .worker import DeliveryWorker
@@ -40,6 +42,7 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    register_retention(rt.consumers, MongoRetention(rt.db, rt.cipher))
     app = http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
     http.install_error_handlers(app)
     app.include_router(http.router(service, rt.require_staff))

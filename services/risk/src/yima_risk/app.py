@@ -11,6 +11,8 @@ from yima_kit.runtime import Runtime, http_app
 from .adapters import http, http_corrections, kafka
 from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
 from .adapters.places import PlaceDirectory
+from .adapters.retention import MongoRetention
+from .adapters.retention import register as register_retention
 from .config import RiskSettings
 from .core.ruleset import load_rules
 from .core.second_opinion import SecondOpinion
@@ -40,6 +42,7 @@ def create_app(
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    register_retention(rt.consumers, MongoRetention(rt.db, rt.cipher))
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
     app.state.service = service
     app.include_router(http.router(service, rt.require_staff))

@@ -16,6 +16,8 @@ from .accounts import HASHER, Accounts, LoginPolicy
 from .adapters import http, kafka
 from .adapters.mongo_directory import DirectoryStore
 from .adapters.mongo_rules import RulesStore
+from .adapters.retention import MongoRetention
+from .adapters.retention import register as register_retention
 from .adapters.sweeper import Sweeper
 from .adapters.unit_topics import UnitTopics
 from .config import RoutingSettings
@@ -64,6 +66,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     audit = AuditLog(rt.db, rt.cipher)
     rules_store = RulesStore(rt.db)
     sweeper = Sweeper(service, service.now)
+    retention = MongoRetention(rt.db, rt.cipher)
 
     async def setup(_: Runtime) -> None:
         started = time.monotonic()
@@ -71,6 +74,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         await store.setup()
         await audit.setup()
         await accounts.setup()
+        await retention.setup()
         if settings.seed_staff_password:
             log.warning("seeded staff get the configured initial password (demo only; must change at first login)")
         pw = HASHER.hash(settings.seed_staff_password) if settings.seed_staff_password else None
@@ -110,6 +114,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    register_retention(rt.consumers, retention)
     app = http_app(rt, title="yima routing 分流交办与督办", consume=consume, relay=relay)
     http.install_error_handlers(app)
     app.include_router(http.router(rt, service, store, accounts, audit, rules_store,
