@@ -12,8 +12,8 @@ import pytest
 from yima_contracts import CaseFeedback, CaseRiskAssessed
 from yima_contracts.codes import Category, StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
+from yima_kit.calendar import STATUTORY
 from yima_routing.adapters.sweeper import Sweeper
-from yima_routing.core.deadlines import add_working_days
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -219,7 +219,7 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
     joint_id = r.json()["joint_id"]
     ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
     assert ev["lead_unit_code"] == HUANGHE and ev["summoned_unit_codes"] == ["JSQ-ZJJ", "JSQ-GADJ"]
-    assert datetime.fromisoformat(ev["report_by"]) == add_working_days(routing.clock(), 1)[0]  # next working day
+    assert datetime.fromisoformat(ev["report_by"]) == STATUTORY.add_working_days(routing.clock(), 1)[0]  # next workday
 
     outsider = routing.token("jsq-rsj-01")
     assert (await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=outsider,

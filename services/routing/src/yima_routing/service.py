@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
-import chinese_calendar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import (
@@ -51,13 +50,13 @@ from yima_contracts.routing_events import (
     SupervisionNotice,
 )
 from yima_kit.auth import StaffClaims
+from yima_kit.calendar import SHANGHAI, WorkingCalendar
 from yima_kit.consumer import PermanentError, Tx
 from yima_kit.crypto import FieldCipher
 from yima_kit.outbox import Outbox
 from yima_kit.uow import UnitOfWork
 
 from .core import supervision
-from .core.deadlines import SHANGHAI, add_working_days, set_provisional_days, working_days_between
 from .core.directory import Directory, Unit
 from .core.rules import CaseFacts, Decision, RuleSet, decide, supervisor_of
 
@@ -102,7 +101,8 @@ class RoutingService:
         self.cases = db["cases"]
         self.assignments = db["assignments"]
         self.joints = db["joint_summons"]
-        self.calendar = db["calendar"]
+        self.calendar_days = db["calendar"]
+        self.calendar = WorkingCalendar()  # with the admin-entered days of unpublished years (load_calendar)
         self._directory = directory
         self.rules = rules
         self.cipher = cipher
@@ -213,9 +213,9 @@ class RoutingService:
         case_id = case["_id"]
         risk = RiskLevel(case["risk"]["level"])
         now = self.now()
-        due_at, provisional = add_working_days(now, working_days)
+        due_at, provisional = self.calendar.add_working_days(now, working_days)
         assignment_id = str(uuid4())
-        first = supervision.next_step(due_at, self.rules.supervision, [], not_before=now)
+        first = supervision.next_step(due_at, self.rules.supervision, self.calendar, [], not_before=now)
         await self.assignments.insert_one(
             {
                 "_id": assignment_id,
@@ -357,7 +357,7 @@ class RoutingService:
             # 退回: back to the supervisor for re-dispatch; the returning unit is excluded from later rounds.
             # Nobody may let it sit: if it is not re-dispatched within a working day, the sweeper reminds the
             # supervisor and the unit above it (remind_redispatch).
-            remind_at, _ = add_working_days(self.now(), 1)
+            remind_at, _ = self.calendar.add_working_days(self.now(), 1)
             await self.cases.update_one({"_id": a["case_id"]}, {
                 "$set": {"pending_dispatch": {
                     "supervisor_unit_code": a["supervisor_unit_code"], "returned_by": a["unit_code"],
@@ -475,9 +475,9 @@ class RoutingService:
         if not a["paused"]:
             raise Refused(409, "not_paused", "办理期限未暂停")
         now = self.now()
-        left = working_days_between(a["paused_at"], a["due_at"])
-        due_at, provisional = add_working_days(now, left)
-        nxt = supervision.next_step(due_at, self.rules.supervision, a["sup_done"], not_before=now)
+        left = self.calendar.working_days_between(a["paused_at"], a["due_at"])
+        due_at, provisional = self.calendar.add_working_days(now, left)
+        nxt = supervision.next_step(due_at, self.rules.supervision, self.calendar, a["sup_done"], not_before=now)
         await self.assignments.update_one({"_id": a["_id"]}, {
             "$set": {"paused": False, "due_at": due_at, "due_provisional": provisional,
                      "sup_next_step": nxt.step.value if nxt else None, "sup_next_at": nxt.at if nxt else None},
@@ -577,7 +577,7 @@ class RoutingService:
     async def _summon(self, case: dict[str, Any], assignment_id: str, lead: str, units: list[str], reason: str,
                       actor: Actor, tx: Tx) -> str:
         now = self.now()
-        report_by, _ = add_working_days(now, 1)
+        report_by, _ = self.calendar.add_working_days(now, 1)
         joint_id = str(uuid4())
         await self.joints.insert_one({"_id": joint_id, "case_id": case["_id"], "assignment_id": assignment_id,
                                       "case_number": case["facts"].get("case_number"),
@@ -655,18 +655,15 @@ class RoutingService:
     # --- provisional calendar (years the State Council has not published yet) --------------------------
 
     async def load_calendar(self) -> None:
-        set_provisional_days({date.fromisoformat(d["_id"]): bool(d["workday"]) async for d in self.calendar.find({})})
+        self.calendar = self.calendar.with_days(
+            {date.fromisoformat(d["_id"]): bool(d["workday"]) async for d in self.calendar_days.find({})})
 
     async def set_calendar_day(self, claims: StaffClaims, day: date, workday: bool, reason: str, tx: Tx) -> None:
         if len(claims.unit_path) > 1:
             raise Refused(403, "out_of_scope", "只有区级管理员可以维护节假日安排")
-        try:
-            chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            pass
-        else:
+        if self.calendar.is_published(day):
             raise Refused(409, "published", "该年度法定节假日安排已公布，无需手工录入")
-        await self.calendar.update_one({"_id": day.isoformat()}, {"$set": {
+        await self.calendar_days.update_one({"_id": day.isoformat()}, {"$set": {
             "workday": workday, "reason": reason, "by": claims.sub, "at": self.now()}}, upsert=True,
             session=tx.session)
 
@@ -691,10 +688,10 @@ class RoutingService:
         resumed = [h for h in a.get("history", []) if h.get("change") == "resumed"]
         base, days = (resumed[-1]["at"], resumed[-1]["working_days_left"]) if resumed else (
             a["assigned_at"], a["working_days"])
-        due_at, provisional = add_working_days(base, days)
+        due_at, provisional = self.calendar.add_working_days(base, days)
         if due_at == a["due_at"] and provisional == a["due_provisional"]:
             return False
-        nxt = supervision.next_step(due_at, self.rules.supervision, a["sup_done"], not_before=self.now())
+        nxt = supervision.next_step(due_at, self.rules.supervision, self.calendar, a["sup_done"], not_before=self.now())
         await self.assignments.update_one({"_id": a["_id"]}, {
             "$set": {"due_at": due_at, "due_provisional": provisional,
                      "sup_next_step": nxt.step.value if nxt else None, "sup_next_at": nxt.at if nxt else None},
@@ -771,7 +768,7 @@ class RoutingService:
         done = [*a["sup_done"], step.value]
         now = self.now()
         continues = a["state"] in OPEN or (step is SupervisionStep.ESCALATED and a["state"] == "escalated")
-        nxt = supervision.next_step(a["due_at"], self.rules.supervision, done) if continues else None
+        nxt = supervision.next_step(a["due_at"], self.rules.supervision, self.calendar, done) if continues else None
         res = await self.assignments.update_one(
             {"_id": a["_id"], "sup_next_step": expected_step, "sup_active": True},
             {"$set": {"sup_done": done, "sup_next_step": nxt.step.value if nxt else None,

@@ -31,7 +31,6 @@ from yima_kit.consumer import Tx
 from yima_kit.runtime import Runtime
 
 from ..accounts import Accounts, LoginError, check_complexity, normalise_staff_id
-from ..core.deadlines import working_days_between
 from ..core.directory import Docking, Staff, SubKind, Unit
 from ..core.rules import CaseFacts, RuleSet, decide
 from ..service import OPEN, Refused, RoutingService
@@ -437,7 +436,8 @@ def router(rt: Runtime, service: RoutingService, store: DirectoryStore, accounts
                 "supervision_done": a.get("sup_done", []),
                 "due_provisional": a.get("due_provisional", False), "pause_reason": a.get("pause_reason"),
                 "working_days_left": None if a.get("paused") else (
-                    -working_days_between(a["due_at"], now) if overdue else working_days_between(now, a["due_at"])),
+                    -service.calendar.working_days_between(a["due_at"], now) if overdue
+                    else service.calendar.working_days_between(now, a["due_at"])),
                 "urged": sum(1 for h in a.get("history", []) if h.get("change") == "urged"),
             })
         items.sort(key=lambda i: (_RISK_ORDER.get(i["risk_level"], 3), not i["overdue"], not i["new"], i["due_at"]))
