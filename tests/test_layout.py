@@ -78,8 +78,6 @@ KNOWN_LONG_FILES: set[str] = {
     "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
-    "services/routing/src/yima_routing/adapters/http.py",
-    "services/routing/src/yima_routing/service.py",
 }
 KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/admin.py::router",
@@ -106,10 +104,7 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
-    "services/routing/src/yima_routing/adapters/http.py::router",
     "services/routing/src/yima_routing/app.py::create_app",
-    "services/routing/src/yima_routing/service.py::RoutingService._assign",
-    "services/routing/src/yima_routing/service.py::RoutingService.fire_step",
     "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
     "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
     "tools/devstack/src/yima_devstack/bench/run.py::run_phase",
@@ -132,7 +127,6 @@ KNOWN_COLLECTION_ACCESS: set[str] = {
     "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/accounts.py",
     "services/routing/src/yima_routing/bootstrap.py",
-    "services/routing/src/yima_routing/service.py",
 }
 
 
