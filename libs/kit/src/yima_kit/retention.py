@@ -179,6 +179,11 @@ def marker(cipher: Any, context: str) -> Replacement:
     return replace
 
 
+def erased_text(old: Any) -> Any:
+    """A free text kept in clear (a reason, a note): becomes「（已删除）」; None and empty stay (they meant "none")."""
+    return old if old is None or old == "" else ERASED_ZH
+
+
 async def scrub(col: Any, query: dict[str, Any], fields: Mapping[str, Any], session: Any) -> int:
     """Replace the ``fields`` (at any depth) of every document matching ``query`` — read each, then one update of
     the top-level fields that change; returns how many documents changed. Idempotent: a second run changes

@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
-from yima_kit.retention import erase_on_expiry, marker, scrub
+from yima_kit.retention import erase_on_expiry, erased_text, marker, scrub
 from yima_kit.uow import Tx
 
 
@@ -27,7 +27,7 @@ class MongoRetention:
         n = await scrub(self.cases, {"_id": case_id}, {
             "description": marker(self.cipher, "risk.description"),
             "additional": marker(self.cipher, "risk.description"), "applicant_key": None,
-            "note": None,  # visits: the leader's note
+            "note": erased_text,  # visits: the leader's note (in clear)
         }, s)
         n += await scrub(self.corrections, {"case_id": case_id},
                          {"reason_zh": marker(self.cipher, "risk.correction")}, s)  # index (case_id, at)

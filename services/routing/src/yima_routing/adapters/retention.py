@@ -13,12 +13,12 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
-from yima_kit.retention import erase_on_expiry, marker, scrub
+from yima_kit.retention import erase_on_expiry, erased_text, marker, scrub
 from yima_kit.uow import Tx
 
 # Free texts of people (staff, units) on assignments and joint summons; rule explanations (reason_zh) included,
-# as an escalation's carries the unit's reason.
-FREE_TEXT = ("reason", "reason_zh", "note", "note_zh")
+# as an escalation's carries the unit's reason. Kept in clear: they read「（已删除）」afterwards (None stays None).
+FREE_TEXT = dict.fromkeys(("reason", "reason_zh", "pause_reason", "note", "note_zh"), erased_text)
 
 
 class MongoRetention:
@@ -37,11 +37,11 @@ class MongoRetention:
             "description": marker(self.cipher, "routing.description"),
             "applicant_name": marker(self.cipher, "routing.applicant.name"),
             "applicant_phone": marker(self.cipher, "routing.applicant.phone"),
-            "address": None, **dict.fromkeys(FREE_TEXT),
+            "address": None, **FREE_TEXT,
         }
         n = await scrub(self.cases, {"_id": case_id}, case_fields, s)
-        n += await scrub(self.assignments, {"case_id": case_id}, dict.fromkeys(FREE_TEXT), s)
-        n += await scrub(self.joints, {"case_id": case_id}, dict.fromkeys(FREE_TEXT), s)
+        n += await scrub(self.assignments, {"case_id": case_id}, FREE_TEXT, s)
+        n += await scrub(self.joints, {"case_id": case_id}, FREE_TEXT, s)
         return n > 0
 
 
