@@ -38,7 +38,9 @@ class MongoRetention:
 
     async def setup(self) -> None:
         # The sweeper's only read (a range on one field: the idle pass costs one index probe) …
-        await self.cases.create_index([("ended_at", ASCENDING)], name="retention_ended_at", sparse=True)
+        await self.cases.create_index([("ended_at", ASCENDING)], name="retention_ended_at")
+        # … the erasure's conditional update (the stand-in's planner wants every field of a filter in one index) …
+        await self.cases.create_index([("_id", ASCENDING), ("ended_at", ASCENDING)], name="retention_id_ended_at")
         # … and the erasure's delete of a case's idempotency keys.
         await self.keys.create_index([("case_id", ASCENDING)], name="retention_case_id")
 
