@@ -20,8 +20,8 @@ def sweep_retention(
     host: str = "127.0.0.1",
     port: int = typer.Option(None, help="health and /metrics port"),
     once: bool = typer.Option(False, help="erase what is due now and exit (a scheduled job) instead of running"),
-    as_of: str = typer.Option(None, help="with --once: sweep as if it were this UTC time (ISO 8601), e.g. to "
-                                         "catch up; never earlier erasure than the period allows for that day"),
+    as_of: str = typer.Option(None, help="with --once: sweep as if it were this time (ISO 8601, UTC if no zone): "
+                                         "erases the cases that ended more than the period before it"),
 ) -> None:
     """保存期限届满的案件：删除个人信息. The retention sweeper alone (docs/retention.md): every
     YIMA_INTAKE_RETENTION_SWEEP_SECONDS it erases the personal data of cases past YIMA_INTAKE_RETENTION_DAYS
