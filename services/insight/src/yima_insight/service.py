@@ -8,12 +8,14 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from yima_contracts import Event
+from yima_contracts.risk_events import WarningRaised
 from yima_kit.consumer import Tx
 
 from .core import ranking, table
-from .core.facts import CaseFact, apply, code_path, delta, units_in
+from .core.facts import CaseFact, code_path, fold, units_in
 from .core.rollup import ALL, increments
 from .core.scope import OutOfScope, resolve
+from .core.warnings import from_event
 from .ports import InsightStore
 
 # Flags the cases list filters on (the number a user clicked).
@@ -54,19 +56,30 @@ class InsightService:
 
     # --- the consumers ------------------------------------------------------------------------------
 
-    async def on_event(self, event: Event, tx: Tx) -> None:
-        await self.apply(event, tx.session)
+    async def on_events(self, events: list[Event], tx: Tx) -> None:
+        await self.apply_batch(events, tx.session)
 
-    async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact:
-        seen = units_in(event)
+    async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact | None:
+        return (await self.apply_batch([event], session)).get(event.case_id)
+
+    async def apply_batch(self, events: list[Event], session: AsyncClientSession | None = None
+                          ) -> dict[str, CaseFact]:
+        """A poll's events in a few bulk calls: the units they name, the facts they concern (one read), their
+        paths (one read), then every changed fact (one write) and every counter document's change, summed per
+        scope × period (one write). Returns the changed facts."""
+        seen = [u for e in events for u in units_in(e)]
         if seen:
             await self.store.remember_units(seen, session)
-        before = await self.store.get_fact(event.case_id, session)
-        codes = unit_codes(event) | ({before.unit} if before else set())
+        warnings = [e for e in events if isinstance(e, WarningRaised)]
+        counted = [e for e in events if not isinstance(e, WarningRaised)]
+        before = await self.store.get_facts({e.case_id for e in counted}, session)
+        codes = {c for e in events for c in unit_codes(e)} | {f.unit for f in before.values()}
         paths = await self.store.unit_paths(codes, session)
-        after = apply(before, event, paths)
-        await self.store.put_fact(after, session)
-        await self.store.increment(increments(delta(before, after)), session)
+        if warnings:
+            await self.store.put_warnings([from_event(w, paths) for w in warnings], session)
+        after, change = fold(before, counted, paths)
+        await self.store.put_facts([f for cid, f in after.items() if before.get(cid) != f], session)
+        await self.store.increment(increments(change), session)
         return after
 
     # --- reading ------------------------------------------------------------------------------------
