@@ -16,6 +16,8 @@ from .core.facts import CaseFact, code_path, fold, units_in
 from .core.rollup import ALL, increments
 from .core.scope import OutOfScope, resolve
 from .core.warnings import from_event
+from .core.warnings import per_cell as warning_cells
+from .core.warnings import view as warning_view
 from .ports import InsightStore
 
 # Flags the cases list filters on (the number a user clicked).
@@ -126,18 +128,36 @@ class InsightService:
                 "as_of": t["as_of"]}
 
     async def heat(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        """Cases (with their red and yellow) and early warnings by unit one level below the scope × category."""
         summed, _ = await self.summed(scope, "unit_category", a, b)
-        units = sorted({k.split("|", 1)[0] for k in summed})
+        raised = warning_cells(await self.store.warnings_in(scope, a.isoformat(), b.isoformat()), scope)
+        cells: dict[tuple[str, str], dict[str, Any]] = {}
+        for k, m in summed.items():
+            if m.get("received"):
+                unit, category = k.split("|", 1)
+                cells[(unit, category)] = {"unit": unit, "category": category, "received": m.get("received", 0),
+                                           "red": m.get("red", 0), "yellow": m.get("yellow", 0), "warnings": 0}
+        for (unit, category), n in raised.items():
+            cells.setdefault((unit, category), {"unit": unit, "category": category, "received": 0, "red": 0,
+                                                "yellow": 0, "warnings": 0})["warnings"] = n
+        units = sorted({u for u, _ in cells})
         names = await self.store.unit_names(units)
-        cells: list[dict[str, Any]] = [
-            {"unit": k.split("|", 1)[0], "category": k.split("|", 1)[1], "received": m.get("received", 0),
-             "red": m.get("red", 0), "yellow": m.get("yellow", 0)}
-            for k, m in summed.items() if m.get("received")]
         return {"from": a.isoformat(), "to": b.isoformat(), "unit": None if scope == ALL else scope,
                 "units": [{"key": u, "name": table.key_name("unit", u, scope, names)} for u in units],
                 "categories": [{"key": c, "name": table.key_name("category", c, scope, {})}
-                               for c in sorted({str(c["category"]) for c in cells})],
-                "cells": cells}
+                               for c in sorted({c for _, c in cells})],
+                "cells": list(cells.values())}
+
+    async def warnings(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        """The early warnings raised in the period at places in the scope, newest first (at most 500)."""
+        found = await self.store.warnings_in(scope, a.isoformat(), b.isoformat())
+        names = await self.store.unit_names({w.place for w in found if w.place})
+        return {"from": a.isoformat(), "to": b.isoformat(), "unit": None if scope == ALL else scope,
+                "total": len(found), "warnings": [warning_view(w, names) for w in found]}
+
+    async def units(self, scope: str) -> list[dict[str, Any]]:
+        docs = await self.store.units_below(scope)
+        return [{"code": d["_id"], "name": d.get("name") or d["_id"], "path": d.get("path") or []} for d in docs]
 
     async def risk_trend(self, scope: str, a: date, b: date, gran: str) -> dict[str, Any]:
         days, months, years = table.split_range(a, b)

@@ -188,20 +188,22 @@ class MongoInsightStore:
     # --- rebuild (replay) --------------------------------------------------------------------------
 
     async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
-                          units: dict[str, dict[str, Any]], batch: int = 5000) -> None:
+                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000) -> None:
         """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        new = {FACTS: f"{FACTS}_rebuild_{stamp}", COUNTERS: f"{COUNTERS}_rebuild_{stamp}",
-               UNITS: f"{UNITS}_rebuild_{stamp}"}
-        fdocs = [fact_doc(f) for f in facts]
         now = datetime.now(UTC)
-        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
-                 for k, m in counters.items() if any(m.values())]
-        udocs = [{"_id": c, **u} for c, u in units.items()]
-        for name, docs in ((new[FACTS], fdocs), (new[COUNTERS], cdocs), (new[UNITS], udocs)):
-            col = self.db[name]
-            for i in range(0, len(docs), batch):
-                await col.insert_many(docs[i:i + batch], ordered=False)
+        docs = {
+            FACTS: [fact_doc(f) for f in facts],
+            COUNTERS: [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
+                       for k, m in counters.items() if any(m.values())],
+            UNITS: [{"_id": c, **u} for c, u in units.items()],
+            WARNINGS: [{"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings],
+        }
+        new = {live: f"{live}_rebuild_{stamp}" for live in docs}
+        for live, some in docs.items():
+            col = self.db[new[live]]
+            for i in range(0, len(some), batch):
+                await col.insert_many(some[i:i + batch], ordered=False)
         for live, fresh in new.items():
             if live in await self.db.list_collection_names():
                 await self.db[live].rename(f"{live}_old_{stamp}")

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from yima_contracts.risk_events import WarningRaised
 
+from . import table
 from .facts import code_path, local_day
 from .rollup import ALL
 
@@ -68,7 +69,8 @@ def per_cell(warnings: Iterable[Warning], scope: str) -> dict[tuple[str, str], i
 def view(w: Warning, names: Mapping[str, str]) -> dict[str, object]:
     """A warning for the dashboard's list (no personal data: the respondent is never shown here)."""
     return {"warning_id": w.warning_id, "kind": w.kind, "kind_name": KIND_NAMES.get(w.kind, w.kind),
-            "category": w.category, "place": w.place,
+            "category": w.category, "category_name": table.key_name("category", w.category or NO_CATEGORY, "", {}),
+            "place": w.place,
             "place_name": w.place_name or names.get(w.place or "", w.place), "cases": w.cases,
             "window_days": w.window_days, "threshold": w.threshold, "message_zh": w.message_zh,
             "raised_at": w.raised_at.isoformat(), "day": w.day}
