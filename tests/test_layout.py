@@ -74,7 +74,6 @@ COLLECTION_METHODS = {
 FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "batch_size", "hint"}
 
 KNOWN_LONG_FILES: set[str] = {
-    "services/intake/src/yima_intake/service.py",
     "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
@@ -92,12 +91,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/supervise.py::router",
     "services/insight/src/yima_insight/adapters/http.py::router",
     "services/insight/src/yima_insight/core/facts.py::apply",
-    "services/intake/src/yima_intake/adapters/http.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router.create_request",
-    "services/intake/src/yima_intake/adapters/web.py::router",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit.work",
     "services/mediation/src/yima_mediation/adapters/http.py::router",
     "services/mediation/src/yima_mediation/adapters/invite_page.py::router",
     "services/mediation/src/yima_mediation/service.py::MediationService.call",
