@@ -103,9 +103,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/routing/src/yima_routing/app.py::create_app",
     "services/routing/src/yima_routing/service.py::RoutingService._assign",
     "services/routing/src/yima_routing/service.py::RoutingService.fire_step",
-    "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
-    "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
-    "tools/devstack/src/yima_devstack/bench/run.py::run_phase",
 }
 KNOWN_IMPURE_CORE: set[str] = {
     "services/mediation/src/yima_mediation/core/fonts.py",
