@@ -77,8 +77,6 @@ KNOWN_LONG_FILES: set[str] = {
     "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
-    "services/routing/src/yima_routing/adapters/http.py",
-    "services/routing/src/yima_routing/service.py",
 }
 KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/admin.py::router",
@@ -89,8 +87,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
     "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
     "services/console/src/yima_console/pages/supervise.py::router",
-    "services/insight/src/yima_insight/adapters/http.py::router",
-    "services/insight/src/yima_insight/core/facts.py::apply",
     "services/mediation/src/yima_mediation/adapters/http.py::router",
     "services/mediation/src/yima_mediation/adapters/invite_page.py::router",
     "services/mediation/src/yima_mediation/service.py::MediationService.call",
@@ -99,10 +95,8 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
-    "services/routing/src/yima_routing/adapters/http.py::router",
+    "services/routing/src/yima_routing/adapters/kafka.py::register",
     "services/routing/src/yima_routing/app.py::create_app",
-    "services/routing/src/yima_routing/service.py::RoutingService._assign",
-    "services/routing/src/yima_routing/service.py::RoutingService.fire_step",
 }
 KNOWN_IMPURE_CORE: set[str] = {
     "services/mediation/src/yima_mediation/core/fonts.py",
@@ -122,7 +116,6 @@ KNOWN_COLLECTION_ACCESS: set[str] = {
     "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/accounts.py",
     "services/routing/src/yima_routing/bootstrap.py",
-    "services/routing/src/yima_routing/service.py",
 }
 
 
