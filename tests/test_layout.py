@@ -74,7 +74,6 @@ COLLECTION_METHODS = {
 FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "batch_size", "hint"}
 
 KNOWN_LONG_FILES: set[str] = {
-    "services/intake/src/yima_intake/service.py",
     "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
@@ -88,12 +87,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
     "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
     "services/console/src/yima_console/pages/supervise.py::router",
-    "services/intake/src/yima_intake/adapters/http.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router.create_request",
-    "services/intake/src/yima_intake/adapters/web.py::router",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit.work",
     "services/mediation/src/yima_mediation/adapters/http.py::router",
     "services/mediation/src/yima_mediation/adapters/invite_page.py::router",
     "services/mediation/src/yima_mediation/service.py::MediationService.call",
@@ -102,10 +95,8 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
+    "services/routing/src/yima_routing/adapters/kafka.py::register",
     "services/routing/src/yima_routing/app.py::create_app",
-    "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
-    "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
-    "tools/devstack/src/yima_devstack/bench/run.py::run_phase",
 }
 KNOWN_IMPURE_CORE: set[str] = {
     "services/mediation/src/yima_mediation/core/fonts.py",
