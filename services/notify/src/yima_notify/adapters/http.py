@@ -69,7 +69,7 @@ def router(service: NotifyService, require_staff: Any) -> APIRouter:
     """Every route of notify's API (``service`` is the one ``app.state.service`` holds)."""
     from . import http_applicant, http_staff
 
-    r = APIRouter(prefix="/api/v1")
+    r = APIRouter()  # each audience's router carries the prefix (the audit records the route's own template)
     r.include_router(http_applicant.router())
     r.include_router(http_staff.router(service.settings.webhook_allowed_hosts, require_staff))
     return r

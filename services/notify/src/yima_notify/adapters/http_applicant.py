@@ -14,7 +14,7 @@ from .http import error_body, the_service
 
 
 def router() -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(prefix="/api/v1")
 
     @r.get("/inbox/applicant/{tracking_code}", summary="申请人站内信 The applicant's inbox")
     async def applicant_inbox(

@@ -17,7 +17,7 @@ Service = Annotated[NotifyService, Depends(the_service)]
 
 
 def router(webhook_allowed_hosts: list[str], require_staff: Any) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(prefix="/api/v1")
     any_staff = require_staff()
     managers = require_staff(StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.LEADER)
     admins = require_staff(StaffRole.ADMIN)
