@@ -11,8 +11,10 @@ the next message's due time (ADR 0060). Each round takes up to ``worker_claim_ba
    ``claim_ttl_seconds``, and sent again under the SAME idempotency key — found by one indexed read, made only
    when the earliest foreign claim can have expired, never on every round.
 2. **Digest / throttle** (SMS, WeChat): at most one text per recipient per ``digest_window_seconds``; what
-   piles up meanwhile (or over the quiet hours) goes as ONE text. A batch's members and its key (the id of
-   its first notification) are fixed when it forms, so a retry or takeover resends exactly the same thing.
+   piles up meanwhile (or over the quiet hours) goes as ONE text — decided by ``core.digest``
+   (``sms_digest_decision``, ``wait_for_earlier``); this module reads the facts and does what it says. A batch's
+   members and its key (the id of its first notification) are fixed when it forms, so a retry or takeover resends
+   exactly the same thing. The ledger is reached through ``ports.DeliveryQueue`` (adapters/mongo_queue.py).
 3. **Send** through the channel adapter with the idempotency key (different people at once, one person's in
    order), then **mark** the round's deliveries and stage their ``notification.sent`` in one transaction.
    Remaining window: a crash between the gateway's accept and the
