@@ -17,8 +17,8 @@ from yima_contracts.events import Phone
 from yima_kit.auth import StaffClaims
 from yima_kit.runtime import Runtime
 
-from ..insurance import COVERED, InsuranceClaims
-from ..service import EXPERT_KINDS, MediationService, Refused
+from ..application import EXPERT_KINDS, IllegalMove, MediationService, Refused
+from ..application.insurance import COVERED, InsuranceClaims
 
 _MSG_ZH = {
     "missing": "缺少必填项", "extra_forbidden": "不认识的字段", "string_too_short": "内容太短",
@@ -211,6 +211,11 @@ def install(app: FastAPI, service: MediationService, rt: Runtime, insurance: Ins
     @app.exception_handler(Refused)
     async def _refused(_: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.errors, exc.message)
+
+    @app.exception_handler(IllegalMove)
+    async def _illegal(_: Request, exc: IllegalMove) -> JSONResponse:
+        # The one domain error of a case's moves (core/case.py), answered here once.
+        return _error(409, [{"field": "state", "code": "illegal_transition", "message": str(exc)}])
 
     app.include_router(router(service, rt, insurance))
 

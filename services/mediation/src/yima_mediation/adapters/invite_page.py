@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from yima_contracts.codes import CATEGORY_NAMES_ZH, Category
 
+from ..application import IllegalMove, InviteLocked, InviteNotFound, MediationService, Refused
 from ..core.invite_code import InviteCodeError, display_invite_code, normalize_invite_code
-from ..service import InviteLocked, InviteNotFound, MediationService, Refused
 from .page_kit import esc, local, one, read_form
 
 STATE_ZH = {"invited": "待您答复", "accepted": "您已同意参加", "declined": "您已谢绝参加",
@@ -181,10 +181,11 @@ def router(service: MediationService) -> APIRouter:
             return await show(inv, code, check, errors=["谢绝时请填写不能参加的原因"], status=422)
         try:
             done = await service.answer_as_expert(inv, decision == "accept", reason if decision == "decline" else None)
-        except Refused as exc:
-            inv = await service.invitations.find_one({"_id": inv["_id"]}) or inv
-            return await show(inv, code, check, errors=[exc.message], status=exc.status)
-        inv = await service.invitations.find_one({"_id": inv["_id"]}) or inv
+        except (Refused, IllegalMove) as exc:
+            message, status = (exc.message, exc.status) if isinstance(exc, Refused) else (str(exc), 409)
+            inv = await service.invitation(inv["_id"]) or inv
+            return await show(inv, code, check, errors=[message], status=status)
+        inv = await service.invitation(inv["_id"]) or inv
         notice = ("已记录您的答复：同意参加。谢谢！" if done["state"] == "accepted"
                   else "已记录您的答复：谢绝参加。谢谢告知！")
         return await show(inv, code, check, notice)
