@@ -43,9 +43,9 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
     app = http_app(rt, title="yima mediation 调解", consume=consume, relay=relay)
     app.state.service = service
     app.state.insurance = insurance
-    http.install(app, service, rt, insurance)
+    http.install(app, rt)
     app.include_router(console_redirect.router(settings.console_url))  # the staff console moved out
-    app.include_router(invite_page.router(service))  # an invited expert's own page at /invite (public)
+    app.include_router(invite_page.router())  # an invited expert's own page at /invite (public)
     app.state.audit = audit
     app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
     # Every staff call under /api/v1/ lands in the chain (docs/adr/0006-audit-chain-in-kit.md).

@@ -37,11 +37,11 @@ class InsuranceClaims:
     def __init__(self, service: ServiceBase) -> None:
         self.svc = service
         self.store: Store = service.store
-        self.col: ClaimRepository = service.store.claims
+        self.repo: ClaimRepository = service.store.claims
 
     async def _claim(self, claim_id: str, claims: StaffClaims, s: AsyncClientSession | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
-        c = await self.col.get(claim_id, s)
+        c = await self.repo.get(claim_id, s)
         if c is None or not claims.may_act_on(c["unit_code"], c.get("unit_path", ())):
             raise Refused(404, "claim_id", "not_found", "未找到该理赔申请")
         return c, await self.svc._case(c["assignment_id"], claims, s)
@@ -67,7 +67,7 @@ class InsuranceClaims:
                "summary": self.svc._enc(summary, "insurance.summary"), "state": "registered",
                "registered_at": datetime.now(UTC),
                "history": [{"at": datetime.now(UTC), "what": "registered", "by": claims.sub}]}
-        await self.col.insert(doc)
+        await self.repo.insert(doc)
         return self.view(doc)
 
     async def get(self, claim_id: str, claims: StaffClaims) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class InsuranceClaims:
         when it was registered (for the console's pages)."""
         if assignment_id is not None:
             assignment_id = (await self.svc._case(assignment_id, claims))["_id"]
-        found = await self.col.newest(assignment_id, claims.unit)
+        found = await self.repo.newest(assignment_id, claims.unit)
         numbers = await self.store.cases.case_numbers(list({x["assignment_id"] for x in found}))
         return [self.view(c) | {"case_number": numbers.get(c["assignment_id"], ""),
                                 "registered_at": aware(c.get("registered_at")),
@@ -101,7 +101,7 @@ class InsuranceClaims:
             state = "decided" if move == "decide" else "final"
             decision = {"approved": approve, "paid_fen": paid, "reason": reason, "at": now, "by": claims.sub,
                         "final": move == "redecide"}
-            if not await self.col.move(claim_id, c["state"], {
+            if not await self.repo.move(claim_id, c["state"], {
                     "state": state, "paid_fen": paid, "decision": decision,
                     "decided_year": now.astimezone(SHANGHAI).year},
                     {"at": now, "what": state, "by": claims.sub, "paid_fen": paid}, s):
@@ -127,7 +127,7 @@ class InsuranceClaims:
         c, _ = await self._claim(claim_id, claims)
         self._check("dispute", c["state"])
         now = datetime.now(UTC)
-        if not await self.col.move(claim_id, "decided", {
+        if not await self.repo.move(claim_id, "decided", {
                 "state": "disputed", "dispute": {"reason": reason, "at": now, "by": claims.sub}},
                 {"at": now, "what": "disputed", "by": claims.sub}):
             raise Refused(409, "state", "concurrent_change", "理赔申请刚被他人更新，请刷新后重试")
@@ -138,7 +138,7 @@ class InsuranceClaims:
         c, _ = await self._claim(claim_id, claims)
         self._check("evaluate", c["state"])
         now = datetime.now(UTC)
-        if not await self.col.move(claim_id, c["state"], {
+        if not await self.repo.move(claim_id, c["state"], {
                 "state": "evaluated", "evaluation": {"satisfaction": satisfaction, "comment": comment, "at": now}},
                 {"at": now, "what": "evaluated", "by": claims.sub}):
             raise Refused(409, "state", "concurrent_change", "理赔申请刚被他人更新，请刷新后重试")
@@ -148,9 +148,9 @@ class InsuranceClaims:
         # The caller's unit and every unit below it (a district sees its district's total); ``unit`` narrows
         # to one unit of that subtree. Sums only, no personal data.
         scope: dict[str, Any] = {"unit_path": claims.unit, **({"unit_code": unit} if unit else {})}
-        if unit and unit != claims.unit and not await self.col.any_in(scope):
+        if unit and unit != claims.unit and not await self.repo.any_in(scope):
             raise Refused(404, "unit", "not_found", "无权查看该单位的统计（只能查看本单位及下级单位）")
-        r = await self.col.sums(scope, year) or {"decided": 0, "paid": 0, "paid_fen": 0, "disputed": 0}
+        r = await self.repo.sums(scope, year) or {"decided": 0, "paid": 0, "paid_fen": 0, "disputed": 0}
         return {"unit_code": unit or claims.unit, "year": year, "claims_decided": r["decided"],
                 "claims_paid": r["paid"],
                 "paid_fen": r["paid_fen"], "paid_yuan": yuan(r["paid_fen"]), "disputed": r["disputed"]}
