@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from yima_kit.calendar import SHANGHAI
 from yima_kit.pdf import FONT, cjk_pdf, ensure_cjk_font, output
-
-from ..core.deadlines import SHANGHAI
 
 
 @dataclass(frozen=True)
