@@ -87,8 +87,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
     "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
     "services/console/src/yima_console/pages/supervise.py::router",
-    "services/insight/src/yima_insight/adapters/http.py::router",
-    "services/insight/src/yima_insight/core/facts.py::apply",
     "services/intake/src/yima_intake/adapters/http.py::router",
     "services/intake/src/yima_intake/adapters/open311.py::router",
     "services/intake/src/yima_intake/adapters/open311.py::router.create_request",
