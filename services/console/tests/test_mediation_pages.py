@@ -460,7 +460,7 @@ async def test_experts_rooms_and_an_offline_session(app) -> None:
     assert r.status_code == 409 and "任职于本案被申请人" in errors_of(r.text)
     r = await staff.post(f"/console/cases/{aid}/invite", {"person_id": people[f"李明{tag}"]})
     assert r.status_code == 409 and "与本案申请人存在亲属关系" in errors_of(r.text)  # declared on the form
-    await svc.people.update_one({"_id": people[f"李明{tag}"]}, {"$set": {"relations": []}})
+    await app.state.runtime.db["people"].update_one({"_id": people[f"李明{tag}"]}, {"$set": {"relations": []}})
     page = await staff.act(aid, "invite", {"person_id": people[f"李明{tag}"]})
     assert f"律师李明{tag}：已邀请，待答复" in page.text
     inv = re.search(r'<select name="invitation_id"><option value="([^"]+)"', page.text).group(1)
@@ -754,7 +754,7 @@ async def test_insurance_claims_through_the_forms(app) -> None:
     assert r.status_code == 409 and "理赔申请当前状态不能进行此操作" in errors_of(r.text)
     page = await mediator.act(aid, "evaluate", {"claim_id": cid, "satisfaction": "5", "comment": "处理及时"})
     assert "评价：5 非常满意，处理及时" in page.text and "已评价" in page.text
-    doc = await app.state.insurance.col.find_one({"_id": cid})
+    doc = await app.state.runtime.db["insurance_claims"].find_one({"_id": cid})
     assert doc["paid_fen"] == 350050 and doc["claimed_fen"] == 350050 and doc["state"] == "evaluated"
 
     # another case's claim cannot be reached through this case's forms; another unit sees nothing
