@@ -74,7 +74,6 @@ COLLECTION_METHODS = {
 FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "batch_size", "hint"}
 
 KNOWN_LONG_FILES: set[str] = {
-    "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
 }
@@ -87,20 +86,13 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
     "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
     "services/console/src/yima_console/pages/supervise.py::router",
-    "services/mediation/src/yima_mediation/adapters/http.py::router",
-    "services/mediation/src/yima_mediation/adapters/invite_page.py::router",
-    "services/mediation/src/yima_mediation/service.py::MediationService.call",
-    "services/mediation/src/yima_mediation/service.py::MediationService.schedule",
-    "services/mediation/src/yima_mediation/service.py::MediationService.schedule.work",
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
     "services/routing/src/yima_routing/adapters/kafka.py::register",
     "services/routing/src/yima_routing/app.py::create_app",
 }
-KNOWN_IMPURE_CORE: set[str] = {
-    "services/mediation/src/yima_mediation/core/fonts.py",
-}
+KNOWN_IMPURE_CORE: set[str] = set()
 KNOWN_ADAPTER_IMPORTS: set[str] = {
     "services/insight/src/yima_insight/rebuild.py",
     "services/notify/src/yima_notify/worker.py",
@@ -108,8 +100,6 @@ KNOWN_ADAPTER_IMPORTS: set[str] = {
     "services/routing/src/yima_routing/bootstrap.py",
 }
 KNOWN_COLLECTION_ACCESS: set[str] = {
-    "services/mediation/src/yima_mediation/insurance.py",
-    "services/mediation/src/yima_mediation/service.py",
     "services/notify/src/yima_notify/app.py",
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
