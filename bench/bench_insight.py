@@ -378,7 +378,8 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
     r = await replay_time(ep, prefix, args.replay_cases)
     per_case = r["total_seconds"] / max(1, r["cases"])
     print(f"replay    {r['produced_events']} events of {args.replay_cases} new cases (plus whatever the topics hold: "
-          f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read {r['read_seconds']} s); "
+          f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
+          f"{r['read_seconds']} s, recount {r['recount_seconds']} s, the rest writing and swapping in); "
           f"at this rate 1,000,000 cases ≈ {per_case * 1_000_000 / 60:.0f} min (target ≤ 10 min)")
 
 

@@ -21,6 +21,9 @@ class InsightSettings(KitSettings):
     routing_url: str = Field(
         default="http://127.0.0.1:8001",
         description="routing's base URL: the dashboard signs staff in with routing's POST /api/v1/auth/login")
+    mediation_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="mediation's base URL: livelihood-insurance claims per year (its staff API, the viewer's token)")
     score_weights: str = Field(
         default='{"settle_rate": 0.3, "on_time_rate": 0.3, "satisfaction": 0.2, "community_share": 0.2}',
         description="打分排名: weights of the unit score's parts, JSON (settle_rate, on_time_rate, satisfaction, "
