@@ -118,10 +118,8 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
         if final:
             month.update(year_docs)
         docs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)} for k, m in month.items()]
-        for j in range(0, len(docs), 10000):
-            await db["counters"].insert_many(docs[j:j + 10000], ordered=False)
-        for j in range(0, len(facts), 10000):
-            await db["facts"].insert_many(facts[j:j + 10000], ordered=False)
+        await insert_all(db["counters"], docs)
+        await insert_all(db["facts"], facts)
         n_counters += len(docs)
         month.clear()
         facts.clear()
@@ -144,6 +142,19 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
         carry -= int(carry)
     await flush(final=True)
     return time.perf_counter() - t0, i, n_counters
+
+
+async def insert_all(col: Any, docs: list[dict[str, Any]], chunk: int = 2000) -> None:
+    """insert_many in chunks; a chunk the driver retried after a timeout (a loaded box) finds its first attempt's
+    documents there: those duplicates are the same documents, not an error."""
+    from pymongo.errors import BulkWriteError
+
+    for j in range(0, len(docs), chunk):
+        try:
+            await col.insert_many(docs[j:j + chunk], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
 
 def pct(xs: list[float], p: float) -> float:
