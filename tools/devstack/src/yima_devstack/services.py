@@ -47,6 +47,7 @@ PEER_URLS: tuple[tuple[str, str], ...] = (
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
     ("YIMA_INSIGHT_ROUTING_URL", "routing"),  # the dashboard signs staff in through routing
+    ("YIMA_INSIGHT_MEDIATION_URL", "mediation"),  # insurance claims per year, from mediation's staff API
     ("YIMA_RISK_ROUTING_URL", "routing"),  # warnings name places from routing's public org directory
 )
 
