@@ -78,14 +78,6 @@ KNOWN_LONG_FILES: set[str] = {
     "services/notify/src/yima_notify/worker.py",
 }
 KNOWN_LONG_FUNCTIONS: set[str] = {
-    "services/console/src/yima_console/pages/admin.py::router",
-    "services/console/src/yima_console/pages/common.py::router",
-    "services/console/src/yima_console/pages/dispatch.py::router",
-    "services/console/src/yima_console/pages/leader.py::router",
-    "services/console/src/yima_console/pages/mediation/__init__.py::router",
-    "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
-    "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
-    "services/console/src/yima_console/pages/supervise.py::router",
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
