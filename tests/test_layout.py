@@ -81,7 +81,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
-    "services/routing/src/yima_routing/adapters/kafka.py::register",
     "services/routing/src/yima_routing/app.py::create_app",
 }
 KNOWN_IMPURE_CORE: set[str] = set()
