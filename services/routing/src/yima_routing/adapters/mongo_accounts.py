@@ -63,6 +63,17 @@ class MongoStaffAccounts:
         await self.staff.update_one({"_id": staff_id}, {"$set": {"totp_secret": encrypted,
                                                                  "totp_last_counter": None}})
 
+    async def totp_enrolled(self, staff_ids: list[str]) -> int:
+        """How many of these accounts have a TOTP secret."""
+        return await self.staff.count_documents({"_id": {"$in": staff_ids}, "totp_secret": {"$nin": [None, ""]}})
+
+    async def reset_credentials(self, staff_id: str, password_hash: str, encrypted_totp_secret: str) -> None:
+        """The operator's reset of an admin (bootstrap.py): an initial password to change, a new TOTP secret."""
+        await self.staff.update_one({"_id": staff_id}, {"$set": {
+            "password_hash": password_hash, "must_change_password": True,
+            "seeded_password": False, "failed_logins": 0, "locked_until": None,
+            "totp_secret": encrypted_totp_secret, "totp_last_counter": None}})
+
     async def seeded_password_count(self) -> int:
         return await self.staff.count_documents({"seeded_password": True, "active": {"$ne": False}})
 
@@ -105,6 +116,9 @@ class MongoStaffAccounts:
         if ids:
             await self.sessions.update_many({"_id": {"$in": ids}}, {"$set": {"revoked_at": now}})
         return ids
+
+    async def revoke_all_of(self, staff_id: str, now: datetime) -> None:
+        await self.sessions.update_many({"staff_id": staff_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
 
     async def revoked_since(self, since: datetime) -> list[str]:
         return [d["_id"] async for d in self.sessions.find({"revoked_at": {"$gt": since}}, {"_id": 1})]
