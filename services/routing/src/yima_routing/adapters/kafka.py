@@ -8,7 +8,9 @@ from yima_contracts import (
     CaseRiskAssessed,
     CaseStatusChanged,
     CaseSubmitted,
+    Event,
     UnitCaseAssigned,
+    one_of,
     topics,
 )
 from yima_contracts.mediation_events import CaseClosed, CaseTransferred
@@ -67,7 +69,8 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
 
     @consumers.subscribe(topics.CASE_JOINT_REPORT, JointReport, name="joint_report")
     async def on_joint_report(event: JointReport, tx: Tx) -> None:
-        """吹哨报到: a summoned unit reports in from its own system (same as POST /api/v1/joint/{id}/report)."""
+        """吹哨报到: a report to a summons on the shared topic, by principals an operator authorised (a unit's own
+        system reports on its unit.<code>.feedback; same as POST /api/v1/joint/{id}/report)."""
         await service.on_joint_report(event, tx)
 
     @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
@@ -76,14 +79,25 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
         during the deprecation period only, each principal authorised by an ACL (ADR 0071)."""
         await service.on_feedback(event, tx)
 
-    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
-    async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
-        """A department's answer on its own topic unit.<code>.feedback (谁受理、谁反馈): only that unit's
-        principal can write there, so the topic says who answered."""
-        await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
+    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, UNIT_ANSWER, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(event: Event, tx: Tx) -> None:
+        """A department's own system on its own topic unit.<code>.feedback: its answers to its work orders
+        (谁受理、谁反馈) and its reports to a summons (吹哨报到, case.joint_report.v1). Only that unit's principal
+        can write there, so the topic says who answered."""
+        if isinstance(event, JointReport):
+            feedback_unit(event, tx)
+            await service.on_joint_report(event, tx)
+        elif isinstance(event, CaseFeedback):
+            await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
+        else:
+            raise PermanentError(f"{event.event_type} does not belong on a unit's feedback topic")
 
 
-def feedback_unit(event: CaseFeedback, tx: Tx) -> str:
+# What a unit's own system writes on its feedback topic, told apart by event_type.
+UNIT_ANSWER = one_of(CaseFeedback, JointReport)
+
+
+def feedback_unit(event: CaseFeedback | JointReport, tx: Tx) -> str:
     """The unit that wrote ``event``: the one whose feedback topic it came from. The message's own
     ``unit_code`` must name the same unit (it is data, not proof)."""
     unit = topics.unit_of_feedback_topic(tx.topic)

@@ -8,6 +8,7 @@ supervising unit (the assigning one) and carries its supervision chain (core/ass
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import uuid4
 
 from yima_contracts import (
@@ -113,7 +114,7 @@ class Assigning(JointSummons):
         """case.assigned (everyone), the unit's work order on its own topic (with the applicant), the status."""
         f, risk, d = case.facts, RiskLevel(a.risk_level), self.directory
         assert f is not None
-        common = {"case_id": case.id, "correlation_id": f.correlation_id, "actor": actor}
+        common: dict[str, Any] = {"case_id": case.id, "correlation_id": f.correlation_id, "actor": actor}
         dec = self.cipher.decrypt
         tx.emit(topics.CASE_ASSIGNED, CaseAssigned(
             **common, assignment_id=a.id, unit_code=unit.code, unit_name=unit.name,

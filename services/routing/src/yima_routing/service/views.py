@@ -61,7 +61,7 @@ class Views(Supervising):
         """Each case submitted in the past ``days``, decided by the active rules and by ``new``: which would go
         elsewhere. Nothing is written."""
         d, old = self.directory, self.rules
-        total, changed = 0, []
+        total, changed = 0, list[dict[str, Any]]()
         for c in await self.cases.decided_since(self.now() - timedelta(days=days), 20000):
             facts = c.rule_input()
             if facts is None or c.facts is None:
