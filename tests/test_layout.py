@@ -102,7 +102,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/notify/src/yima_notify/adapters/http.py::router",
     "services/risk/src/yima_risk/adapters/http.py::router",
     "services/risk/src/yima_risk/core/warnings.py::detect",
-    "services/routing/src/yima_routing/app.py::create_app",
     "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
     "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
     "tools/devstack/src/yima_devstack/bench/run.py::run_phase",
@@ -123,8 +122,6 @@ KNOWN_COLLECTION_ACCESS: set[str] = {
     "services/notify/src/yima_notify/service.py",
     "services/notify/src/yima_notify/worker.py",
     "services/risk/src/yima_risk/service.py",
-    "services/routing/src/yima_routing/accounts.py",
-    "services/routing/src/yima_routing/bootstrap.py",
 }
 
 
