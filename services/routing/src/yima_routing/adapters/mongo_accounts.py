@@ -21,6 +21,10 @@ class MongoStaffAccounts:
     async def setup(self) -> None:
         await self.sessions.create_index("staff_id")
         await self.sessions.create_index("revoked_at")
+        # every field of a query in one index (the MongoDB-wire stand-in's planner needs that)
+        await self.sessions.create_index([("staff_id", 1), ("revoked_at", 1)])
+        for field in ("attempts", "window_until"):
+            await self.sources.create_index([("_id", 1), (field, 1)])
 
     # --- accounts ------------------------------------------------------------------------------------
 
