@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 from yima_kit.throttle import Allowance
@@ -18,8 +16,7 @@ from .service import IntakeService
 def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
     settings = settings or IntakeSettings()
     rt = Runtime.create(settings)
-    repo = MongoCaseRepository(rt.db, Allowance(free=settings.track_max_failures,
-                                                max_delay=timedelta(minutes=settings.track_lock_minutes)))
+    repo = MongoCaseRepository(rt.db, Allowance.lockout(settings.track_max_failures, settings.track_lock_minutes))
     inbox = NotifyInbox(settings.notify_url, settings.notify_timeout_seconds)
     service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client, inbox)
 

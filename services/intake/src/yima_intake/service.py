@@ -229,13 +229,15 @@ class IntakeService:
         code = validate_tracking_code(raw_code)
         now = now or datetime.now(UTC)
         th = self.tracking_hash(code)
-        try:
-            tickets = await self.repo.take_check(th, client, now)  # counted before the check runs
+
+        async def look() -> tuple[dict[str, Any] | None, bool]:
+            case = await self.repo.find_by_tracking_hash(th)
+            return case, case is not None and await self.check_phone(case, check)
+
+        try:  # counted before the check runs (yima_kit.throttle, as notify's inbox)
+            case, right = await self.repo.guard_check(th, client, now, look)
         except Throttled as exc:
             raise TrackLocked(exc.minutes_zh()) from exc
-        case = await self.repo.find_by_tracking_hash(th)
-        right = case is not None and await self.check_phone(case, check)
-        await self.repo.settle_check(tickets, right, now)
         if case is None or not right:
             raise TrackNotFound(code)
         return case
