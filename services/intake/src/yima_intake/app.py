@@ -24,8 +24,7 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     ``sweep-retention`` role runs it alone)."""
     settings = settings or IntakeSettings()
     rt = Runtime.create(settings)
-    repo = MongoCaseRepository(rt.db, Allowance(free=settings.track_max_failures,
-                                                max_delay=timedelta(minutes=settings.track_lock_minutes)))
+    repo = MongoCaseRepository(rt.db, Allowance.lockout(settings.track_max_failures, settings.track_lock_minutes))
     inbox = NotifyInbox(settings.notify_url, settings.notify_timeout_seconds)
     service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client, inbox)
 
@@ -46,10 +45,9 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
     app.state.intake = service
     app.state.retention = sweeper
-    http.install_error_handlers(app)
-    app.include_router(http.router(service))
-    app.include_router(web.router(service))
-    app.include_router(open311.router(service))
+    app.include_router(http.router)  # routes reach the service through app.state.intake (adapters/http/common.py)
+    app.include_router(web.router)
+    app.include_router(open311.router)
     return app
 
 

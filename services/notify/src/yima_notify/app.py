@@ -7,12 +7,11 @@ from yima_contracts.codes import StaffRole
 from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
+from yima_kit.throttle import Allowance
 
-from .adapters import http, kafka
+from .adapters import http, kafka, retention
 from .adapters.channels import build_channels
-from .adapters.http import TRACK_FAILURES, TRACK_THROTTLE
-from .adapters.retention import MongoRetention
-from .adapters.retention import register as register_retention
+from .adapters.mongo_repo import MongoNotifyRepository
 from .config import NotifySettings
 from .service import NotifyService
 from .worker import DeliveryWorker
@@ -23,7 +22,9 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     settings = settings or NotifySettings()
     rt = Runtime.create(settings)
     channels = build_channels(settings)
-    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    # the applicant inbox's lockout: the same rule (and allowance settings) as intake's tracking page
+    repo = MongoNotifyRepository(rt.db, Allowance.lockout(settings.track_max_failures, settings.track_lock_minutes))
+    service = NotifyService(repo, rt.cipher, settings, enabled_channels=set(channels))
     delivery = DeliveryWorker(service, rt.client, rt.outbox, channels)
     audit = AuditLog(rt.db, rt.cipher)
     run_worker = settings.worker_enabled if worker is None else worker
@@ -31,8 +32,6 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     async def setup(_: Runtime) -> None:
         await service.setup()
         await audit.setup()
-        await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
-        await rt.db[TRACK_THROTTLE].create_index("expires_at", expireAfterSeconds=0)
         if run_worker:
             rt.background.extend(delivery.start())
 
@@ -42,7 +41,7 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
-    register_retention(rt.consumers, MongoRetention(rt.db, rt.cipher))
+    retention.install(rt)  # erases the case's personal data on case.retention_expired (docs/retention.md)
     app = http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
     http.install_error_handlers(app)
     app.include_router(http.router(service, rt.require_staff))

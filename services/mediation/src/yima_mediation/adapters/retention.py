@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
 from yima_kit.retention import blanked, erase_on_expiry, marker, scrub
+from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
 
@@ -51,5 +52,13 @@ class MongoRetention:
         return n > 0
 
 
-def register(consumers: Any, store: MongoRetention) -> None:
-    erase_on_expiry(consumers, store.erase)
+def install(rt: Runtime) -> MongoRetention:
+    """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
+    store = MongoRetention(rt.db, rt.cipher)
+
+    async def setup(_: Runtime) -> None:
+        await store.setup()
+
+    rt.on_start.append(setup)
+    erase_on_expiry(rt.consumers, store.erase)
+    return store

@@ -15,12 +15,16 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
 from yima_kit.retention import erase_on_expiry, marker, scrub
+from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
-from ..service import NOTIFICATIONS, PENDING, RECIPIENTS
+from .mongo_queue import NOTIFICATIONS
+from .mongo_repo import PENDING, RECIPIENTS
 
-CONTACT_FIELDS = ("phone", "phone_key", "tracking_code", "tracking_index", "wechat_openid", "proxy_phone",
-                  "proxy_phone_key", "applicant_masked")
+CONTACT_FIELDS: dict[str, Any] = {
+    **dict.fromkeys(("phone", "phone_key", "tracking_index", "wechat_openid", "proxy_phone", "proxy_phone_key")),
+    "tracking_code": "", "applicant_masked": "申请人",  # what a record without them reads (ports.CaseContact)
+}
 
 
 class MongoRetention:
@@ -32,12 +36,15 @@ class MongoRetention:
 
     async def erase(self, case_id: str, tx: Tx) -> bool:
         s = tx.session
-        n = await scrub(self.recipients, {"_id": case_id}, dict.fromkeys(CONTACT_FIELDS), s)
+        n = await scrub(self.recipients, {"_id": case_id}, CONTACT_FIELDS, s)
         n += await scrub(self.notifications, {"case_id": case_id},  # index (case_id, created_at)
                          {"text": marker(self.cipher, "notifications.text"), "address": None, "address_key": None}, s)
         n += (await self.pending.delete_many({"case_id": case_id}, session=s)).deleted_count
         return n > 0
 
 
-def register(consumers: Any, store: MongoRetention) -> None:
-    erase_on_expiry(consumers, store.erase)
+def install(rt: Runtime) -> MongoRetention:
+    """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
+    store = MongoRetention(rt.db, rt.cipher)
+    erase_on_expiry(rt.consumers, store.erase)
+    return store

@@ -13,6 +13,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
 from yima_kit.retention import erase_on_expiry, erased_text, marker, scrub
+from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
 
@@ -34,5 +35,8 @@ class MongoRetention:
         return n > 0
 
 
-def register(consumers: Any, store: MongoRetention) -> None:
-    erase_on_expiry(consumers, store.erase)
+def install(rt: Runtime) -> MongoRetention:
+    """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
+    store = MongoRetention(rt.db, rt.cipher)
+    erase_on_expiry(rt.consumers, store.erase)
+    return store

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
 from yima_kit.retention import erase_on_expiry, erased_text, marker, scrub
+from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
 # Free texts of people (staff, units) on assignments and joint summons; rule explanations (reason_zh) included,
@@ -45,5 +46,13 @@ class MongoRetention:
         return n > 0
 
 
-def register(consumers: Any, store: MongoRetention) -> None:
-    erase_on_expiry(consumers, store.erase)
+def install(rt: Runtime) -> MongoRetention:
+    """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
+    store = MongoRetention(rt.db, rt.cipher)
+
+    async def setup(_: Runtime) -> None:
+        await store.setup()
+
+    rt.on_start.append(setup)
+    erase_on_expiry(rt.consumers, store.erase)
+    return store
