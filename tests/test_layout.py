@@ -76,8 +76,6 @@ FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "ba
 KNOWN_LONG_FILES: set[str] = {
     "services/intake/src/yima_intake/service.py",
     "services/mediation/src/yima_mediation/service.py",
-    "services/notify/src/yima_notify/service.py",
-    "services/notify/src/yima_notify/worker.py",
 }
 KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/console/src/yima_console/pages/admin.py::router",
@@ -99,9 +97,6 @@ KNOWN_LONG_FUNCTIONS: set[str] = {
     "services/mediation/src/yima_mediation/service.py::MediationService.call",
     "services/mediation/src/yima_mediation/service.py::MediationService.schedule",
     "services/mediation/src/yima_mediation/service.py::MediationService.schedule.work",
-    "services/notify/src/yima_notify/adapters/http.py::router",
-    "services/risk/src/yima_risk/adapters/http.py::router",
-    "services/risk/src/yima_risk/core/warnings.py::detect",
     "services/routing/src/yima_routing/app.py::create_app",
     "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
     "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
@@ -112,17 +107,11 @@ KNOWN_IMPURE_CORE: set[str] = {
 }
 KNOWN_ADAPTER_IMPORTS: set[str] = {
     "services/insight/src/yima_insight/rebuild.py",
-    "services/notify/src/yima_notify/worker.py",
-    "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/bootstrap.py",
 }
 KNOWN_COLLECTION_ACCESS: set[str] = {
     "services/mediation/src/yima_mediation/insurance.py",
     "services/mediation/src/yima_mediation/service.py",
-    "services/notify/src/yima_notify/app.py",
-    "services/notify/src/yima_notify/service.py",
-    "services/notify/src/yima_notify/worker.py",
-    "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/accounts.py",
     "services/routing/src/yima_routing/bootstrap.py",
 }
