@@ -27,8 +27,7 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
     app.state.intake = service
-    http.install_error_handlers(app)
-    app.include_router(http.router(service))
-    app.include_router(web.router(service))
-    app.include_router(open311.router(service))
+    app.include_router(http.router)  # routes reach the service through app.state.intake (adapters/http/common.py)
+    app.include_router(web.router)
+    app.include_router(open311.router)
     return app
