@@ -337,7 +337,7 @@ async def make_objects(apps: dict[str, Any]) -> dict[str, dict[str, str]]:
     await routing.run(lambda tx: routing.on_submitted(sub, tx))
     await routing.run(lambda tx: routing.on_risk_assessed(CaseRiskAssessed(
         case_id=case_id, correlation_id=case_id, level="blue", score=1, ruleset_version="t", reason_zh="测试"), tx))
-    routing_db = apps["routing"].state.runtime.db  # the stored documents (routing's repositories return records)
+    routing_db = apps["routing"].state.runtime.db
     case = await routing_db["cases"].find_one({"_id": case_id})
     a = await routing_db["assignments"].find_one({"_id": case["assigned"]})
     assert (a["unit_code"], a["supervisor_unit_code"]) == (OBJ, STREET), "the matrix assumes this assignment"
