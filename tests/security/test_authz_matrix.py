@@ -337,8 +337,9 @@ async def make_objects(apps: dict[str, Any]) -> dict[str, dict[str, str]]:
     await routing.run(lambda tx: routing.on_submitted(sub, tx))
     await routing.run(lambda tx: routing.on_risk_assessed(CaseRiskAssessed(
         case_id=case_id, correlation_id=case_id, level="blue", score=1, ruleset_version="t", reason_zh="测试"), tx))
-    case = await routing.cases.find_one({"_id": case_id})
-    a = await routing.assignments.find_one({"_id": case["assigned"]})
+    routing_db = apps["routing"].state.runtime.db
+    case = await routing_db["cases"].find_one({"_id": case_id})
+    a = await routing_db["assignments"].find_one({"_id": case["assigned"]})
     assert (a["unit_code"], a["supervisor_unit_code"]) == (OBJ, STREET), "the matrix assumes this assignment"
     # risk: the same case, and where it sits
     risk_rt, risk = apps["risk"].state.runtime, apps["risk"].state.service

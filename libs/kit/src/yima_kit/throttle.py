@@ -13,13 +13,16 @@ from very many addresses, when the code-wide allowance makes everyone wait).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Allowance:
         if over < 0:
             return timedelta(0)
         return min(self.base * (2 ** min(over, 30)), self.max_delay)
+
+    @classmethod
+    def lockout(cls, max_failures: int, lock_minutes: int) -> Allowance:
+        """A service's ``track_max_failures`` / ``track_lock_minutes`` settings as a per-client allowance."""
+        return cls(free=max_failures, max_delay=timedelta(minutes=lock_minutes))
 
 
 PER_CLIENT = Allowance()
@@ -56,9 +64,14 @@ class Throttled(Exception):
         seconds = max(1, int(self.retry_after.total_seconds()))
         return f"{seconds}秒" if seconds < 60 else f"{(seconds + 59) // 60}分钟"
 
+    def message_zh(self) -> str:
+        """What the applicant reads (intake's tracking page and notify's inbox say the same)."""
+        return f"核对失败次数过多，请{self.minutes_zh()}后再试"
+
 
 class CheckThrottle:
-    """The counters in one collection (TTL on ``expires_at``). ``take`` before the check, ``settle`` after."""
+    """The counters in one collection (TTL on ``expires_at``). ``guard`` runs a check the whole way: ``take``
+    before it, then ``settle`` (right or wrong) or ``release`` (not a guess) after it."""
 
     def __init__(self, col: AsyncCollection[Any], per_client: Allowance = PER_CLIENT,
                  per_code: Allowance = PER_CODE) -> None:
@@ -68,6 +81,10 @@ class CheckThrottle:
 
     async def setup(self) -> None:
         await self.col.create_index("expires_at", expireAfterSeconds=0)
+        # every field of each conditional update in one index (the MongoDB-wire stand-in's planner needs that;
+        # tests/e2e/test_query_plans.py)
+        for field in ("expires_at", "attempts", "next_allowed_at"):
+            await self.col.create_index([("_id", 1), (field, 1)])
 
     async def _take(self, key: str, a: Allowance, now: datetime) -> Ticket:
         try:  # the counter exists before anyone increments it (parallel upserts would race)
@@ -77,11 +94,15 @@ class CheckThrottle:
             pass
         await self.col.update_one({"_id": key, "expires_at": {"$lte": now}},
                                   {"$set": {"attempts": 0, "next_allowed_at": now}})
-        doc = await self.col.find_one_and_update(
-            {"_id": key, "$or": [{"attempts": {"$lt": a.free}}, {"next_allowed_at": {"$lte": now}}]},
-            {"$inc": {"attempts": 1}, "$max": {"next_allowed_at": now + a.delay(a.free)},
-             "$set": {"expires_at": now + a.forget_after}},
-            return_document=ReturnDocument.AFTER)
+        count = {"$inc": {"attempts": 1}, "$max": {"next_allowed_at": now + a.delay(a.free)},
+                 "$set": {"expires_at": now + a.forget_after}}
+        # Within the free attempts, or once the delay has passed: each condition checked and the attempt counted
+        # in one atomic update (two updates instead of one with $or, which no index serves).
+        doc = await self.col.find_one_and_update({"_id": key, "attempts": {"$lt": a.free}}, count,
+                                                 return_document=ReturnDocument.AFTER)
+        if doc is None:
+            doc = await self.col.find_one_and_update({"_id": key, "next_allowed_at": {"$lte": now}}, count,
+                                                     return_document=ReturnDocument.AFTER)
         if doc is None:
             current = await self.col.find_one({"_id": key}) or {}
             wait = (current.get("next_allowed_at") or now) - now
@@ -106,3 +127,17 @@ class CheckThrottle:
             return
         for t, a in zip(tickets, (self.per_client, self.per_code), strict=True):
             await self.col.update_one({"_id": t.key}, {"$max": {"next_allowed_at": now + a.delay(t.attempt)}})
+
+    async def guard(self, code_key: str, client: str, now: datetime,
+                    check: Callable[[], Awaitable[tuple[T, bool | None]]]) -> tuple[T, bool | None]:
+        """The one way to run a guessable check: count the attempt first (``Throttled`` when this client must
+        wait; the check does not run then), run ``check`` — it returns its result and whether the check was
+        right (True), wrong (False) or no guess at all (None: say the code is not known here yet, so the
+        attempt is given back) — and record the outcome. Returns what ``check`` returned."""
+        tickets = await self.take(code_key, client, now)
+        result, right = await check()
+        if right is None:
+            await self.release(tickets)
+        else:
+            await self.settle(tickets, right, now)
+        return result, right

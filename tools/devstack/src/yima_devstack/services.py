@@ -69,6 +69,7 @@ class ServiceProcess:
     # such as the notify dev gateway, started by module name so devstack imports no service package.
     module: str | None = None
     pid_file: Path | None = None  # written at every (re)start, for `kill -9 $(cat …)`
+    env: dict[str, str] | None = None  # the environment of the last start (an operator's command runs with it)
 
     @property
     def url(self) -> str:
@@ -79,6 +80,7 @@ class ServiceProcess:
         return self.proc.pid if self.proc is not None else None
 
     def start(self, env: dict[str, str], role: str = "serve") -> None:
+        self.env = dict(env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         argv = ([sys.executable, "-m", self.module] if self.module

@@ -29,6 +29,11 @@ from ..service import RoutingService
 
 
 def register(consumers: EventConsumers, service: RoutingService) -> None:
+    _publications(consumers)
+    _subscriptions(consumers, service)
+
+
+def _publications(consumers: EventConsumers) -> None:
     consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
     consumers.publishes(
         "unit.{unit_code}.cases", UnitCaseAssigned,
@@ -46,6 +51,9 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
                         "诉前委派：委派案件的结果（化解、调解不成、退回）回告委派法院的诉调对接中心（法院系统可直接读取）")
     consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
     consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
+
+
+def _subscriptions(consumers: EventConsumers, service: RoutingService) -> None:
 
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="case_facts")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
