@@ -76,10 +76,7 @@ FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "ba
 KNOWN_LONG_FILES: set[str] = set()
 KNOWN_LONG_FUNCTIONS: set[str] = set()
 KNOWN_IMPURE_CORE: set[str] = set()
-KNOWN_ADAPTER_IMPORTS: set[str] = {
-    "services/insight/src/yima_insight/rebuild.py",
-    "services/routing/src/yima_routing/bootstrap.py",
-}
+KNOWN_ADAPTER_IMPORTS: set[str] = set()
 KNOWN_COLLECTION_ACCESS: set[str] = set()
 
 

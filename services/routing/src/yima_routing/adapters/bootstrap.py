@@ -22,11 +22,11 @@ from yima_kit.audit import AuditLog
 from yima_kit.crypto import FieldCipher
 from yima_kit.mongo import connect
 
-from .accounts import TOTP_CONTEXT, check_complexity, hash_password, normalise_staff_id
-from .adapters.mongo_accounts import MongoStaffAccounts
-from .adapters.mongo_directory import DirectoryStore
-from .config import RoutingSettings
-from .core.directory import Directory
+from ..accounts import TOTP_CONTEXT, check_complexity, hash_password, normalise_staff_id
+from ..config import RoutingSettings
+from ..core.directory import Directory
+from .mongo_accounts import MongoStaffAccounts
+from .mongo_directory import DirectoryStore
 
 
 class BootstrapRefused(Exception):
