@@ -37,7 +37,6 @@ COMMUNITY = "410105001001"
 
 # (database suffix, collection) → why a scan of it is fine: it is small and does not grow with cases.
 SCAN_ALLOWED: dict[tuple[str, str], str] = {
-    ("yima_routing", "rulesets"): "every routing rule set ever active, listed for the admin (one per publication)",
     ("yima_routing", "units"): "the district's org directory, read whole at start and on refresh (hundreds of units)",
     ("yima_routing", "staff"): "the directory's staff accounts, read whole with it",
     ("yima_routing", "calendar"): "the working-day calendar, one document per published year",

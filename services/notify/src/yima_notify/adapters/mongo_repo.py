@@ -100,7 +100,6 @@ class MongoLedger:
         await n.create_index([("channel", 1), ("state", 1), ("claimed_at", 1)])  # expired claims (takeover)
         await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
         await n.create_index([("batch_id", 1)])
-        await n.create_index([("channel", 1), ("unit_code", 1), ("read_at", 1), ("created_at", -1)])  # a unit's inbox
         # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
         await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
         await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim

@@ -53,7 +53,6 @@ class FollowupTimers:
 
     async def setup(self) -> None:
         await self.col.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
-        await self.col.create_index([("case_id", ASCENDING), ("state", ASCENDING)])  # the visit of one case
         await self.col.create_index("case_id")
 
     async def schedule(

@@ -36,7 +36,6 @@ class MongoCases:
         await self.col.create_index([("pending_dispatch.supervisor_unit_code", 1)], sparse=True)
         await self.col.create_index([("pending_dispatch.reminded", 1), ("pending_dispatch.remind_at", 1)])
         await self.col.create_index([("_id", 1), ("pending_dispatch.claimed_until", 1)])
-        await self.col.create_index([("facts.submitted_at", 1)])  # the rules' dry run over last month's cases
 
     async def get(self, case_id: str, session: Session = None) -> Case | None:
         return _case(await self.col.find_one({"_id": case_id}, session=session))
@@ -97,9 +96,9 @@ class MongoCases:
             {"pending_dispatch.supervisor_unit_code": supervisor_unit_code}).limit(limit)]
 
     async def decided_since(self, since: datetime, limit: int) -> list[Case]:
-        # by the indexed date alone; a case still waiting for its risk level is left out here
         return [Case.model_validate(c) async for c in self.col.find(
-            {"facts.submitted_at": {"$gte": since}}, {"facts": 1, "risk": 1}).limit(limit) if c.get("risk")]
+            {"facts.submitted_at": {"$gte": since}, "risk": {"$exists": True}}, {"facts": 1, "risk": 1}
+        ).limit(limit)]
 
 
 class MongoAssignments:
