@@ -1,18 +1,22 @@
-"""Database operations per case, counted by the server: the whole platform as processes, cases over HTTP.
+"""Database operations per case, counted by the server, and where they go: the whole platform as processes,
+cases over HTTP, departments answering — the same platform and load as ``./yima bench``, a few cases.
 
-    uv run python bench/ops_per_case.py [--cases 40] [--concurrency 8] [--idle 20]
+    uv run python bench/ops_per_case.py [--cases 20] [--concurrency 8] [--idle 10] [--profile]
 
 Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL) and every
-service as its own process (notify's SMS and webhooks go to the local dev gateway, as in ``./yima run``), then:
+service as its own process with its own Kafka principal (notify's SMS and webhooks go to the local dev gateway,
+as in ``./yima run``), then:
 
 1. idle: the server's opcounters (``serverStatus``) over ``--idle`` seconds — what the platform costs doing nothing;
-2. load: ``--cases`` submissions over HTTP, ``--concurrency`` at a time, each from its own phone;
-3. drain: waits until every case is assigned and its texts are sent (notify's ledger says so), then reads the
-   counters again and subtracts the idle rate over the same time.
+2. load: ``--cases`` submissions over HTTP (the bench's own bodies: a spread over categories and communities),
+   ``--concurrency`` at a time; the departments answer ``accepted`` and ``resolved`` on their own feedback topics
+   as in ``./yima bench`` (the bench's Watcher);
+3. drain: waits until every case is assigned and nothing was watched for 8 s, then reads the counters again
+   and subtracts the idle rate over the same time.
 
-Prints operations per case by kind (insert/query/update/delete/getmore/command) and the idle rate. Figures, not
-pass/fail: the whole-platform benchmark (``./yima bench``) measures the rest; this one is the redesign's
-yardstick (ADR 0060).
+Prints operations per case by kind (insert/query/update/delete/getmore/command) and the idle rate; with
+``--profile``, each database's profiler (level 2 during the load) per collection and operation, summed per
+service too. Figures, not pass/fail: the per-service table in bench/README.md comes from here.
 """
 
 from __future__ import annotations
@@ -23,18 +27,17 @@ import json
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pymongo import AsyncMongoClient
+from yima_devstack.bench.load import Submitter, Watcher
 from yima_devstack.infra import Endpoints, LocalInfra, free_port
-from yima_devstack.services import SERVICE_PORTS, Platform, service_env
+from yima_devstack.services import SERVICE_PORTS, Platform, peer_env, service_env
 from yima_devstack.topics import ensure_topics, platform_topics
 
-COMMUNITY = "410105001001"
 KINDS = ("insert", "query", "update", "delete", "getmore", "command")
+GATEWAY_MODULE = "yima_notify.devgateway"
 
 
 async def opcounters(client: AsyncMongoClient[Any]) -> dict[str, int]:
@@ -46,110 +49,106 @@ def diff(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {k: b[k] - a[k] for k in KINDS}
 
 
-async def submit(http: httpx.AsyncClient, url: str, i: int, run: str) -> str:
-    body = {"channel": "self_service",
-            "applicant": {"name": "欧阳娜娜", "phone": f"139{abs(hash(run)) % 10000:04d}{i:04d}"},
-            "description": f"楼上邻居家卫生间漏水，把我家天花板泡坏了，找他好几次都不管（{run}-{i}）",
-            "location": {"unit_code": COMMUNITY}}
-    r = await http.post(f"{url}/api/v1/cases", json=body, headers={"X-Forwarded-For": f"10.9.{i // 250}.{i % 250}"})
-    r.raise_for_status()
-    return str(r.json()["case_id"])
+def _kind(p: dict[str, Any]) -> str:
+    cmd = p.get("command")
+    if isinstance(cmd, dict) and cmd:
+        return str(next(iter(cmd)))
+    return str(p.get("op", "?"))
 
 
-async def print_profile(client: AsyncMongoClient[Any], prefix: str, cases: int) -> None:
+async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int) -> None:
     """Where the operations went (the server's profiler, level 2 during the load): per collection and kind."""
     counts: dict[str, int] = {}
-    for name in await client.list_database_names():
-        if not name.startswith(prefix):
-            continue
+    per_db: dict[str, int] = {}
+    for name in dbs:
         await client[name].command("profile", 0)
         async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1}):
-            cmd = p.get("command") or {}
-            kind = next(iter(cmd), p.get("op", "?")) if isinstance(cmd, dict) else p.get("op", "?")
-            key = f"{p.get('ns', name).removeprefix(prefix)} {p.get('op')}/{kind}"
+            key = f"{p.get('ns', name)} {_kind(p)}"
             counts[key] = counts.get(key, 0) + 1
-    for key, n in sorted(counts.items(), key=lambda kv: -kv[1])[:40]:
+            per_db[name] = per_db.get(name, 0) + 1
+    print("per database (profiler):")
+    for name, n in sorted(per_db.items(), key=lambda kv: -kv[1]):
+        print(f"  {n / cases:6.2f}/case  {name}")
+    print("per collection and operation:")
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1])[:60]:
         print(f"  {n / cases:6.2f}/case  {key}")
 
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,
                   profile: bool = False) -> None:
-    from yima_notify.devgateway import DevGateway
-
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
-    gw = DevGateway().start()
-    prefix = f"ops{uuid.uuid4().hex[:6]}_"
-    platform = Platform(log_dir=log_dir, db_prefix=prefix, ports={n: free_port() for n in SERVICE_PORTS})
-    env = service_env(ep.kafka_bootstrap, ep.mongo_url, db_prefix=prefix, extra={
-        "YIMA_NOTIFY_SMS_URL": f"{gw.url}/sms",
-        "YIMA_NOTIFY_UNIT_CONTACTS_JSON": json.dumps({"*": {"webhook_url": f"{gw.url}/hooks/{{unit}}"}}),
+    platform = Platform(log_dir=log_dir, ports={n: free_port() for n in SERVICE_PORTS},
+                        service_env=ep.service_kafka_env)
+    gw = f"http://127.0.0.1:{(gateway_port := free_port())}"
+    env = {**peer_env(platform.ports), **service_env(ep.kafka_bootstrap, ep.mongo_url, extra={
+        "YIMA_NOTIFY_SMS_URL": f"{gw}/sms",
+        "YIMA_NOTIFY_UNIT_CONTACTS_JSON": json.dumps({"*": {"webhook_url": f"{gw}/hooks/{{unit}}"}}),
         "YIMA_NOTIFY_QUIET_HOURS": "",
-        "YIMA_NOTIFY_DIGEST_WINDOW_SECONDS": "0",
-        "YIMA_INTAKE_TRUST_FORWARDED_FOR": "true",  # each submission from its own address: limits are not measured
-    })
+    })}
+    platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
     platform.start(env)
     client: AsyncMongoClient[Any] = AsyncMongoClient(ep.mongo_url, tz_aware=True)
+    sub = Submitter(platform.procs["intake"].url, addresses=min(200, max(1, cases)))
+    watcher = Watcher(ep.kafka_bootstrap, resolve=True)
     try:
         platform.wait_healthy(timeout=180)
-        await asyncio.sleep(5)  # start-up work (indexes, directory seeding) settles
+        await sub.start()
+        await watcher.start()
+        # warm-up: consumer groups joined, code paths hot (not counted)
+        warm = [s.case_id for s in await asyncio.gather(*(sub.submit("warmup") for _ in range(3))) if s.case_id]
+        await _drain(watcher, set(warm), 120)
+        dbs = [n for n in await client.list_database_names() if n.startswith("yima_")]
         t0, c0 = time.monotonic(), await opcounters(client)
         await asyncio.sleep(idle_seconds)
         idle = diff(c0, await opcounters(client))
-        idle_secs = time.monotonic() - t0
-        idle_rate = {k: v / idle_secs for k, v in idle.items()}
-
-        run = uuid.uuid4().hex[:6]
+        idle_rate = {k: v / (time.monotonic() - t0) for k, v in idle.items()}
         if profile:
-            for name in await client.list_database_names():
-                if name.startswith(prefix):
-                    await client[name].command("profile", 2)
+            for name in dbs:
+                await client[name]["system.profile"].drop()
+                await client[name].command("profile", 2)
         t1, c1 = time.monotonic(), await opcounters(client)
         sem = asyncio.Semaphore(concurrency)
-        async with httpx.AsyncClient(timeout=120) as http:
-            async def one(i: int) -> str:
-                async with sem:
-                    return await submit(http, platform.procs["intake"].url, i, run)
-            ids = await asyncio.gather(*(one(i) for i in range(cases)))
+
+        async def one() -> str | None:
+            async with sem:
+                return (await sub.submit("load")).case_id
+        ids = {i for i in await asyncio.gather(*(one() for _ in range(cases))) if i}
         submitted_in = time.monotonic() - t1
-        # drained: every case assigned (routing's ledger) and every text of every case sent (notify's ledger)
-        notify_db = client[f"{prefix}yima_notify"]
-        routing_db = client[f"{prefix}yima_routing"]
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            assigned = await routing_db["assignments"].count_documents({"case_id": {"$in": ids}})
-            waiting = await notify_db["notifications"].count_documents(
-                {"case_id": {"$in": ids}, "state": {"$in": ["queued", "sending"]}})
-            texts = await notify_db["notifications"].count_documents({"case_id": {"$in": ids}, "channel": "sms"})
-            if assigned >= cases and waiting == 0 and texts >= 2 * cases:
-                break
-            await asyncio.sleep(1)
-        else:
-            print("! not drained in 10 minutes")
-        await asyncio.sleep(3)  # the last relays publish and the consumers' ledgers settle
+        drained = await _drain(watcher, ids, 600)
         elapsed = time.monotonic() - t1
         load = diff(c1, await opcounters(client))
-        probes = 3 * (elapsed // 1 + 1)  # this script's own count_documents while waiting (approximate)
         net = {k: load[k] - idle_rate[k] * elapsed for k in KINDS}
-        net["command"] -= probes
         total = sum(net.values())
-        print(f"cases: {cases} (concurrency {concurrency}); submitted in {submitted_in:.1f}s, "
-              f"drained in {elapsed:.1f}s")
+        n = len(ids)
+        print(f"cases: {n} (concurrency {concurrency}); submitted in {submitted_in:.1f}s, "
+              f"drained {'' if drained else 'NOT '}in {elapsed:.1f}s; orders {watcher.orders}, "
+              f"answers {watcher.answered}, texts {len(watcher.notes)}")
         print(f"idle: {sum(idle_rate.values()):.1f} ops/s  " +
               "  ".join(f"{k}={v:.2f}" for k, v in idle_rate.items()))
-        print(f"per case: {total / cases:.1f} ops  " + "  ".join(f"{k}={v / cases:.1f}" for k, v in net.items()))
+        print(f"per case: {total / n:.1f} ops  " + "  ".join(f"{k}={v / n:.1f}" for k, v in net.items()))
         if profile:
-            await print_profile(client, prefix, cases)
+            await print_profile(client, dbs, n)
     finally:
+        await watcher.stop()
+        await sub.close()
         await client.close()
         platform.stop()
-        gw.stop()
+
+
+async def _drain(watcher: Watcher, ids: set[str], timeout: float, quiet: float = 8.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ids <= set(watcher.assigned) and time.time() - watcher.last_activity_at > quiet:
+            return True
+        await asyncio.sleep(1)
+    return False
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=40)
+    ap.add_argument("--cases", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--idle", type=float, default=20)
+    ap.add_argument("--idle", type=float, default=10)
     ap.add_argument("--profile", action="store_true", help="also print where the operations went (profiler)")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="yima-ops-logs-"))
@@ -157,10 +156,12 @@ if __name__ == "__main__":
         ep = Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])
         asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile))
     else:
-        infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")))
+        infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")), kafka_port=free_port(), mongo_port=free_port())
         infra.install()
         try:
-            asyncio.run(measure(infra.start(), args.cases, args.concurrency, args.idle, logs, args.profile))
+            ep = infra.start()
+            os.environ.update(ep.kafka_auth().as_env())  # this script's own clients: the super user (ADR 0070)
+            asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile))
         finally:
             infra.stop()
     print(f"service logs: {logs}")

@@ -21,6 +21,7 @@ from yima_risk.adapters.mongo_followups import FollowupTimers
 from yima_risk.app import create_app
 from yima_risk.config import RiskSettings
 from yima_risk.core.ruleset import DEFAULT_RULES_FILE, RulesError
+from yima_risk.service import RiskService
 
 pytestmark = pytest.mark.integration
 
@@ -63,17 +64,30 @@ def common(case_id: str, at: datetime) -> dict:
     return {"case_id": case_id, "correlation_id": f"corr-{case_id}", "occurred_at": at}
 
 
+HANDLERS = {
+    "case.submitted.v1": RiskService.on_submitted, "case.updated.v1": RiskService.on_updated,
+    "case.leader_assigned.v1": RiskService.on_leader_assigned, "case.feedback.v1": RiskService.on_feedback,
+    "mediation.concluded.v1": RiskService.on_mediation_concluded, "case.closed.v1": RiskService.on_closed,
+    "case.assigned.v1": RiskService.on_assigned,
+    "mediation.session_held.v1": RiskService.on_session_held,
+}
+
+
 async def deliver(app, event) -> bool:
-    """Run the service's handler for one event as its consumer would (ledger + transaction + outbox)."""
+    """Run the service's handler for one event as its consumer would (ledger + transaction + outbox), through the
+    batch path the consumers use (a batch of one)."""
     rt, svc = app.state.runtime, app.state.service
-    handler = {
-        "case.submitted.v1": svc.on_submitted, "case.updated.v1": svc.on_updated,
-        "case.leader_assigned.v1": svc.on_leader_assigned, "case.feedback.v1": svc.on_feedback,
-        "mediation.concluded.v1": svc.on_mediation_concluded, "case.closed.v1": svc.on_closed,
-        "case.assigned.v1": svc.on_assigned,
-        "mediation.session_held.v1": svc.on_session_held,
-    }[event.event_type]
+
+    async def handler(e, tx) -> None:
+        await svc.in_batch([e], tx, HANDLERS[e.event_type])
     return await rt.consumers.process_once(event, handler, f"risk.test.{event.event_type}")
+
+
+async def deliver_batch(app, events) -> None:
+    """A poll's events of one topic in one transaction, as the batch consumer runs them."""
+    svc = app.state.service
+    handle = HANDLERS[events[0].event_type]
+    await app.state.runtime.consumers.uow.run(lambda tx: svc.in_batch(events, tx, handle))
 
 
 async def staged(app, topic: str, case_id: str | None = None) -> list[dict]:
@@ -158,6 +172,63 @@ async def test_earlier_cases_of_the_same_applicant_are_named(risk) -> None:
     [e] = await staged(risk, topics.CASE_RISK_ASSESSED, b)
     repeat = next(h for h in e["rules_fired"] if h["rule_id"] == "repeat_report")
     assert f"同一申请人此前同类案件：{a}" in repeat["evidence"]
+
+
+async def test_a_batch_of_events_reads_and_writes_each_case_once_and_ends_as_one_at_a_time(risk) -> None:
+    """A poll's events in one transaction (ADR 0155): two submissions of one applicant (the second names the first,
+    held only in the batch's memory), then both cases' feedback in one batch — the same levels, assessments and
+    documents as event by event, one read of the cases and one write of them per batch."""
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    batch = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    single = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    other = f"139{uuid.uuid4().int % 10**8:08d}"
+
+    def story(ids: list[str], phone: str) -> tuple[list, list]:
+        subs = [submitted(ids[0], RED_TEXT, phone=phone),
+                submitted(ids[1], "女方悔婚不肯退还彩礼，还要吵架", phone=phone, at=T0 + timedelta(days=3))]
+        fb = [CaseFeedback(**common(i, T0 + timedelta(days=4 + n)), assignment_id=f"a-{i}", unit_code=COMMUNITY,
+                           kind=kind) for i in ids for n, kind in enumerate((FeedbackKind.ACCEPTED,
+                                                                            FeedbackKind.RESOLVED))]
+        return subs, fb
+
+    subs, fb = story(batch, phone)
+    db = risk.state.runtime.db
+
+    async def counted(events: list) -> list[str]:
+        """The commands the batch sent to this database (the server's profiler)."""
+        await db["system.profile"].drop()
+        await db.command("profile", 2)
+        try:
+            await deliver_batch(risk, events)
+        finally:
+            await db.command("profile", 0)
+        return [f"{p.get('op')} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()]
+
+    commands_of_submissions = await counted(subs)
+    commands = await counted(fb)
+    # four feedbacks of two cases: one read of the cases, one write of them, the assessments and the outbox at once
+    assert sorted(commands) == ["insert assessments", "insert outbox", "query cases", "update cases"], commands
+    writes = [c for c in commands_of_submissions if c.endswith(" cases") and not c.startswith("query")]
+    assert writes == ["insert cases"], commands_of_submissions  # two new cases, one write
+    assert commands_of_submissions.count("query cases") == 3, commands_of_submissions  # the batch, earlier ×2
+    subs2, fb2 = story(single, other)
+    for e in [*subs2, *fb2]:
+        await deliver(risk, e)
+
+    def levels(events: list[dict]) -> list[tuple]:
+        return [(e["previous_level"], e["level"], e["rules_fired"] and sorted(h["rule_id"] for h in e["rules_fired"]))
+                for e in events]
+
+    for b, s in zip(batch, single, strict=True):
+        assert levels(await staged(risk, topics.CASE_RISK_ASSESSED, b)) == \
+            levels(await staged(risk, topics.CASE_RISK_ASSESSED, s))
+        doc_b, doc_s = await db["cases"].find_one({"_id": b}), await db["cases"].find_one({"_id": s})
+        assert doc_b is not None and doc_s is not None
+        same = {k for k in doc_b if k not in ("_id", "correlation_id", "case_number", "description", "applicant_key",
+                                              "earlier_case_ids", "reason_zh")}
+        assert {k: doc_b[k] for k in same} == {k: doc_s.get(k) for k in same}
+    second = await db["cases"].find_one({"_id": batch[1]})
+    assert second["earlier_case_ids"] == [batch[0]]  # seen in the batch's memory, before it was written
 
 
 async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:

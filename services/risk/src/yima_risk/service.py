@@ -11,9 +11,11 @@ Events of one case arrive on several topics in no fixed order between topics: a 
 
 from __future__ import annotations
 
+import copy
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from yima_contracts import Actor, CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
 from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
@@ -57,6 +59,7 @@ def cause_zh(event: Event) -> str:
     if isinstance(event, CaseFeedback):
         return _FEEDBACK_CAUSE_ZH.get(event.kind, "承办单位反馈")
     return _CAUSE_ZH.get(event.event_type, event.event_type)
+E = TypeVar("E", bound=Event)
 _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 
 
@@ -96,6 +99,20 @@ class RiskService(StaffUseCases):
     async def setup(self) -> None:
         await self.repo.setup()
         await self.timers.setup()
+
+    # --- a poll's events at once (ADR 0155) ----------------------------------------------------------------
+
+    async def in_batch(self, events: Sequence[E], tx: Tx, handle: Callable[[RiskService, E, Tx], Awaitable[None]],
+                       ) -> None:
+        """Apply a poll's events of one topic in the order they came, as ``handle`` does one: the batch's cases are
+        read in one query, changed in memory event after event, and written once at the end with the batch's
+        assessments and unit paths — all inside the consumer's one transaction (ledger and outbox included)."""
+        view = copy.copy(self)
+        view.repo = self.repo.in_batch(tx.session)
+        await view.repo.load_cases({e.case_id for e in events})
+        for event in events:
+            await handle(view, event, tx)
+        await view.repo.flush(tx.session)
 
     # --- facts in ------------------------------------------------------------------------------------
 

@@ -20,50 +20,51 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
     consumers.publishes(topics.CASE_RISK_CORRECTED, RiskCorrected,
                         "工作人员更正风险等级（含理由、规则等级）；lowered=true 表示人工调低，须主管知悉")
 
-    @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="assess")
-    async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_SUBMITTED, CaseSubmitted, name="assess")
+    async def on_case_submitted(events: list[CaseSubmitted], tx: Tx) -> None:
         """Assess a new case's risk (red / yellow / blue) with the rules that fired; check early warnings."""
-        await service.on_submitted(event, tx)
+        await service.in_batch(events, tx, RiskService.on_submitted)
 
-    @consumers.subscribe(topics.CASE_ASSIGNED, CaseAssigned, name="case_assigned")
-    async def on_case_assigned(event: CaseAssigned, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_ASSIGNED, CaseAssigned, name="case_assigned")
+    async def on_case_assigned(events: list[CaseAssigned], tx: Tx) -> None:
         """Learn where the case sits (the units' paths): staff see the risk of their unit's cases and below."""
-        await service.on_assigned(event, tx)
+        await service.in_batch(events, tx, RiskService.on_assigned)
 
-    @consumers.subscribe(topics.CASE_UPDATED, CaseUpdated, name="case_updated")
-    async def on_case_updated(event: CaseUpdated, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_UPDATED, CaseUpdated, name="case_updated")
+    async def on_case_updated(events: list[CaseUpdated], tx: Tx) -> None:
         """Re-assess on new facts: a repeat report, details added, category corrected, an emergency."""
-        await service.on_updated(event, tx)
+        await service.in_batch(events, tx, RiskService.on_updated)
 
-    @consumers.subscribe(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, name="leader_assigned")
-    async def on_leader_assigned(event: LeaderAssigned, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, name="leader_assigned")
+    async def on_leader_assigned(events: list[LeaderAssigned], tx: Tx) -> None:
         """A responsible leader (分包领导) is named; red goes down to yellow only once handling has begun."""
-        await service.on_leader_assigned(event, tx)
+        await service.in_batch(events, tx, RiskService.on_leader_assigned)
 
-    @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
-    async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
+    async def on_feedback(events: list[CaseFeedback], tx: Tx) -> None:
         """A unit's feedback: accepted (handling starts), resolved (blue), failed (a risk)."""
-        await service.on_feedback(event, tx)
+        await service.in_batch(events, tx, RiskService.on_feedback)
 
-    @consumers.subscribe(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, name="session_held")
-    async def on_session_held(event: MediationSessionHeld, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.MEDIATION_SESSION_HELD, MediationSessionHeld, name="session_held")
+    async def on_session_held(events: list[MediationSessionHeld], tx: Tx) -> None:
         """A session took place: with the case accepted, handling has begun (a red case under its leader → yellow)."""
-        await service.on_session_held(event, tx)
+        await service.in_batch(events, tx, RiskService.on_session_held)
 
+    # One event at a time: the topic it came from says which unit wrote it (a batch spans the units' topics).
     @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
     async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
         """A department's feedback on its own topic unit.<code>.feedback (ADR 0071); a message naming another
         unit than the topic's is refused (dead-lettered)."""
         if topics.unit_of_feedback_topic(tx.topic) != event.unit_code:
             raise PermanentError(f"unit_code {event.unit_code} on the feedback topic {tx.topic!r}")
-        await service.on_feedback(event, tx)
+        await service.in_batch([event], tx, RiskService.on_feedback)
 
-    @consumers.subscribe(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")
-    async def on_mediation_concluded(event: MediationConcluded, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")
+    async def on_mediation_concluded(events: list[MediationConcluded], tx: Tx) -> None:
         """Mediation's outcome: success resolves the case (blue), failure is a risk."""
-        await service.on_mediation_concluded(event, tx)
+        await service.in_batch(events, tx, RiskService.on_mediation_concluded)
 
-    @consumers.subscribe(topics.CASE_CLOSED, CaseClosed, name="case_closed")
-    async def on_case_closed(event: CaseClosed, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_CLOSED, CaseClosed, name="case_closed")
+    async def on_case_closed(events: list[CaseClosed], tx: Tx) -> None:
         """A closed case: blue if resolved; a case that was red gets its follow-up visit (回头看) scheduled."""
-        await service.on_closed(event, tx)
+        await service.in_batch(events, tx, RiskService.on_closed)

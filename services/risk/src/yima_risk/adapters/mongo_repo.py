@@ -8,13 +8,15 @@ the top down, learnt from case.assigned), ``corrections`` (staff corrections of 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts.codes import Category
+from yima_kit.batch import DocumentBuffer
 
 from ..core.warnings import CaseRef
 from ..ports import Doc, Session, WarningWindow
@@ -28,6 +30,9 @@ class MongoRiskRepository:
         self.warnings = db["warnings"]
         self.unit_paths = db["unit_paths"]
         self.corrections_col = db["corrections"]
+        self._buffer: DocumentBuffer | None = None  # a batch's view (in_batch): cases read once, written once
+        self._paths: dict[str, list[str]] = {}  # a batch's unit paths, written once at flush
+        self._memo: dict[str, datetime] = {}  # the oldest case on record (warning_window), once read; shared by views
 
     async def setup(self) -> None:
         await self.assessments_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
@@ -42,24 +47,67 @@ class MongoRiskRepository:
         await self.corrections_col.create_index([("lowered", ASCENDING), ("at", DESCENDING)])
         await self.corrections_col.create_index([("case_id", ASCENDING), ("at", ASCENDING)])
 
+    # --- a consumer's batch (ADR 0155) ---
+
+    def in_batch(self, session: Session) -> MongoRiskRepository:
+        """A view of this repository for one batch of events inside its transaction: the cases are read in one
+        query (load_cases), changed in memory, and written with the batch's assessments and unit paths at flush."""
+        view = copy.copy(self)
+        view._buffer = DocumentBuffer(self.cases, session)
+        view.assessments_col = DocumentBuffer(self.assessments_col, session)  # type: ignore[assignment]
+        view._paths = {}
+        return view
+
+    async def load_cases(self, case_ids: set[str]) -> None:
+        if self._buffer is not None:
+            await self._buffer.load(sorted(case_ids))
+
+    async def flush(self, session: Session) -> None:
+        if self._buffer is not None:
+            await self._buffer.flush()
+            await self.assessments_col.flush()  # type: ignore[attr-defined]
+            paths, self._paths = self._paths, {}
+            await self._write_paths(paths, session)
+
     # --- cases ---
 
     async def case(self, case_id: str, session: Session = None, fields: list[str] | None = None) -> Doc | None:
         projection = dict.fromkeys(fields, 1) if fields else None
+        if self._buffer is not None:
+            return await self._buffer.find_one({"_id": case_id}, projection)
         return await self.cases.find_one({"_id": case_id}, projection, session=session)
 
     async def update_case(self, case_id: str, update: Doc, session: Session, *, upsert: bool = True) -> None:
+        if self._buffer is not None:
+            await self._buffer.update_one({"_id": case_id}, update, upsert=upsert)
+            return
         await self.cases.update_one({"_id": case_id}, update, upsert=upsert, session=session)
 
     async def earlier_cases(self, applicant_key: str, category: str, since: datetime, before: datetime,
                             session: Session) -> list[str]:
-        return [d["_id"] async for d in self.cases.find(
+        found = {d["_id"]: d["submitted_at"] async for d in self.cases.find(
             {"applicant_key": applicant_key, "category": category, "submitted_at": {"$gte": since, "$lt": before}},
-            {"_id": 1}, session=session).sort("submitted_at", ASCENDING).limit(21)]
+            {"_id": 1, "submitted_at": 1}, session=session).sort("submitted_at", ASCENDING).limit(21)}
+        if self._buffer is not None:  # the batch's cases as they are now, not as the database last saw them
+            for d in self._buffer.held():
+                found.pop(d["_id"], None)
+                at = d.get("submitted_at")
+                if (d.get("applicant_key") == applicant_key and d.get("category") == category
+                        and at is not None and since <= at < before):
+                    found[d["_id"]] = at
+        return [i for i, _ in sorted(found.items(), key=lambda kv: kv[1])][:21]
 
     async def learn_unit_paths(self, paths: dict[str, list[str]], session: Session) -> None:
-        for code, path in paths.items():
-            await self.unit_paths.update_one({"_id": code}, {"$set": {"path": path}}, upsert=True, session=session)
+        if self._buffer is not None:
+            self._paths.update(paths)
+            return
+        await self._write_paths(paths, session)
+
+    async def _write_paths(self, paths: dict[str, list[str]], session: Session) -> None:
+        if paths:
+            await self.unit_paths.bulk_write(
+                [UpdateOne({"_id": code}, {"$set": {"path": path}}, upsert=True) for code, path in paths.items()],
+                ordered=False, session=session)
 
     async def unit_path(self, unit_code: str) -> list[str] | None:
         known = await self.unit_paths.find_one({"_id": unit_code})
@@ -75,7 +123,7 @@ class MongoRiskRepository:
     # --- assessments ---
 
     async def add_assessment(self, doc: Doc, session: Session) -> None:
-        await self.assessments_col.insert_one(doc, session=session)
+        await self.assessments_col.insert_one(doc, session=session)  # a batch's view: written at flush
 
     async def assessments(self, case_id: str, fields: list[str] | None = None) -> list[Doc]:
         projection = dict.fromkeys(fields, 1) if fields else None
@@ -104,13 +152,26 @@ class MongoRiskRepository:
             CaseRef(d["_id"], Category(d["category"]), d["at"], d.get("unit_code"), d.get("respondent_org"))
             async for d in self.index.find(query, session=session)
         ]
+        # When each key was last raised: one query for the keys (a key is raised at most once per window, so this
+        # reads a handful of documents per key and year).
         last: dict[str, datetime] = {}
-        for key in keys:
-            doc = await self.warnings.find_one({"key": key}, sort=[("raised_at", DESCENDING)], session=session)
-            if doc:
-                last[key] = doc["raised_at"]
-        first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=session)
-        return WarningWindow(recent, last, first["at"] if first else None)
+        since = new.at - timedelta(days=max(lookback_days, respondent_days))  # older ones have cooled
+        async for doc in self.warnings.find({"key": {"$in": keys}, "raised_at": {"$gt": since}},
+                                            {"key": 1, "raised_at": 1}, session=session):
+            if doc["key"] not in last or doc["raised_at"] > last[doc["key"]]:
+                last[doc["key"]] = doc["raised_at"]
+        return WarningWindow(recent, last, await self._first_case_at(new.at, session))
+
+    async def _first_case_at(self, at: datetime, session: Session) -> datetime | None:
+        """When the record of cases starts: read once per process (cases only come after it; retention removing
+        the oldest moves it later by days, which a surge's baseline of weeks does not feel), then the earlier of
+        that and a case submitted with an earlier time."""
+        if "first" not in self._memo:
+            first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=session)
+            if first is None:
+                return None
+            self._memo["first"] = first["at"]
+        return min(self._memo["first"], at)
 
     async def add_warning(self, doc: Doc, session: Session) -> None:
         await self.warnings.insert_one(doc, session=session)
