@@ -14,6 +14,7 @@ from yima_contracts.codes import StaffRole
 from yima_kit.auth import TokenIssuer
 from yima_routing.app import create_app
 from yima_routing.config import RoutingSettings
+from yima_routing.service import RoutingService
 
 
 class SimClock:
@@ -49,8 +50,8 @@ class Routing:
         )
         risk_ev = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level=risk, score=1,
                                    ruleset_version="t", reason_zh="测试")
-        await self.service.run(lambda tx: self.service.on_submitted(sub, tx))
-        await self.service.run(lambda tx: self.service.on_risk_assessed(risk_ev, tx))
+        await self.service.run(lambda tx: self.service.in_batch([sub], tx, RoutingService.on_submitted))
+        await self.service.run(lambda tx: self.service.in_batch([risk_ev], tx, RoutingService.on_risk_assessed))
         return case_id
 
     async def staged(self, case_id: str, topic: str | None = None) -> list[dict[str, Any]]:

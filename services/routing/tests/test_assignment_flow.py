@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from yima_contracts import CaseFeedback, CaseRiskAssessed
+from yima_contracts import CaseClosed, CaseFeedback, CaseRiskAssessed, CaseSubmitted
 from yima_contracts.codes import Category, StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
 from yima_kit.calendar import STATUTORY
+from yima_routing.adapters.kafka import _ended
 from yima_routing.adapters.sweeper import Sweeper
+from yima_routing.service import RoutingService
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -76,7 +78,7 @@ async def _submit_and_return(routing, reason: str) -> str:
     a = await routing.assignment(case_id)
     fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
                       kind="returned", reason=reason)
-    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    await routing.service.run(lambda tx: routing.service.in_batch([fb], tx, RoutingService.on_feedback))
     return case_id
 
 
@@ -94,7 +96,7 @@ async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routin
     # A later risk re-assessment of the returned case does not route it again behind the supervisor's back.
     again = CaseRiskAssessed(case_id=case_id, correlation_id=case_id, level="yellow", score=3,
                              ruleset_version="t", reason_zh="重新评估")
-    await routing.service.run(lambda tx: routing.service.on_risk_assessed(again, tx))
+    await routing.service.run(lambda tx: routing.service.in_batch([again], tx, RoutingService.on_risk_assessed))
     assert await routing.db["assignments"].count_documents({"case_id": case_id}) == 1
 
     back = await routing.http.post(f"/api/v1/cases/{case_id}/dispatch", headers=street_dispatcher,
@@ -122,7 +124,7 @@ async def test_a_failed_mediation_moves_the_case_up_a_level(routing) -> None:
     a = await routing.assignment(case_id)
     fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
                       kind="failed", reason="双方分歧太大")
-    await routing.service.run(lambda tx: routing.service.on_feedback(fb, tx))
+    await routing.service.run(lambda tx: routing.service.in_batch([fb], tx, RoutingService.on_feedback))
     esc = (await routing.staged(case_id, "case.escalated"))[0]
     assert (esc["from_unit_code"], esc["to_unit_code"], esc["reason"]) == (HUANGHE, FENGCHAN, "failed")
     assert (await routing.assignment(case_id))["unit_code"] == FENGCHAN
@@ -259,8 +261,9 @@ async def test_a_summoned_department_sees_its_summons_and_reports_from_its_own_s
     # 住建局's own system answers on Kafka (the consumer's handler, as the broker would deliver it)
     report = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-ZJJ",
                          note="住建局执法队两人于10:30到场，已责令停工")
-    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))
-    await routing.service.run(lambda tx: routing.service.on_joint_report(report, tx))  # a redelivery: no change
+    await routing.service.run(lambda tx: routing.service.in_batch([report], tx, RoutingService.on_joint_report))
+    again = routing.service.in_batch  # a redelivery: no change
+    await routing.service.run(lambda tx: again([report], tx, RoutingService.on_joint_report))
     mine = await routing.http.get("/api/v1/units/JSQ-ZJJ/joint", headers=zjj)
     assert all(i["joint_id"] != joint_id for i in mine.json()["items"])  # no longer open for it
     detail = (await routing.http.get(f"/api/v1/joint/{joint_id}", headers=lead)).json()
@@ -268,7 +271,7 @@ async def test_a_summoned_department_sees_its_summons_and_reports_from_its_own_s
     assert detail["units"]["JSQ-GADJ"]["reported_at"] is None
     wrong = JointReport(case_id=case_id, correlation_id=case_id, joint_id=joint_id, unit_code="JSQ-RSJ", note="我也来")
     with pytest.raises(PermanentError):  # not summoned: dead-lettered with the reason, never applied
-        await routing.service.run(lambda tx: routing.service.on_joint_report(wrong, tx))
+        await routing.service.run(lambda tx: routing.service.in_batch([wrong], tx, RoutingService.on_joint_report))
 
 
 async def test_a_summoned_unit_that_does_not_report_in_is_pressed_once(routing) -> None:
@@ -318,7 +321,9 @@ async def test_a_closed_case_gets_no_more_supervision(routing) -> None:
     routing.clock.t = sh(2026, 9, 28, 10)
     case_id = await routing.submit()
     a = await routing.assignment(case_id)
-    await routing.service.run(lambda tx: routing.service.on_case_ended(case_id, "closed", tx))
+    closed = CaseClosed(case_id=case_id, correlation_id=case_id, outcome="agreement", unit_code="410105001001",
+                        resolved=True, applicant_message_zh="已结案")
+    await routing.service.run(lambda tx: routing.service.in_batch([closed], tx, _ended("closed")))
     a = await routing.db["assignments"].find_one({"_id": a["_id"]})
     assert a["state"] == "closed" and not a["sup_active"]
     await routing.db["assignments"].update_many({"case_id": {"$ne": case_id}}, {"$set": {"sup_active": False}})
@@ -360,7 +365,7 @@ async def test_a_court_referral_goes_to_its_field_the_court_follows_redirects_an
         tracking_code="ABCD2345", channel="court_referral", category="medical", category_source="staff",
         description="患者术后感染，家属认为医院存在过错，要求赔偿", applicant={"name": "赵某", "phone": "13812340000"},
         location={"unit_code": HUANGHE}, submitted_at=routing.clock(), court_reference=ref)
-    await routing.service.run(lambda tx: routing.service.on_submitted(sub, tx))
+    await routing.service.run(lambda tx: routing.service.in_batch([sub], tx, RoutingService.on_submitted))
     await routing.service.run(lambda tx: routing.service.on_risk_assessed(CaseRiskAssessed(
         case_id=case_id, correlation_id=case_id, level="yellow", score=20, ruleset_version="t", reason_zh="测试"), tx))
     [order] = [e for e in await routing.staged(case_id) if e["topic"].startswith("unit.")]
@@ -378,8 +383,43 @@ async def test_a_court_referral_goes_to_its_field_the_court_follows_redirects_an
 
     done = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code="410105001",
                         kind=FeedbackKind.RESOLVED, note="达成调解协议，医院一次性赔偿3万元")
-    await routing.service.run(lambda tx: routing.service.on_feedback(done, tx))
+    await routing.service.run(lambda tx: routing.service.in_batch([done], tx, RoutingService.on_feedback))
     [outcome] = await routing.staged(case_id, "case.referral_outcome")
     assert outcome["referring_unit_code"] == "JSQ-FYSD" and outcome["court_reference"] == ref
     assert outcome["outcome"] == "resolved" and outcome["handling_unit_code"] == "410105001"
     assert "3万元" in outcome["note_zh"] and outcome["case_number"] == sub.case_number
+
+
+async def test_a_poll_of_cases_is_read_once_written_once_and_each_case_assigned_once(routing) -> None:
+    """ADR 0155: a batch of submissions, then a batch of their risk levels (one of them twice), each in one
+    transaction — every case assigned exactly once, the cases read in one query and written in one per batch."""
+    routing.clock.t = sh(2026, 9, 28, 10)
+    ids = [f"c-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    subs = [CaseSubmitted(
+        case_id=i, correlation_id=i, case_number=f"JSQ-2026-{uuid.uuid4().int % 10**6:06d}", tracking_code="ABCD2345",
+        channel="self_service", category="neighbour", category_source="applicant", description="楼上漏水",
+        applicant={"name": "张三", "phone": "13812345678"}, location={"unit_code": "410105001001"},
+        submitted_at=routing.clock()) for i in ids]
+    risks = [CaseRiskAssessed(case_id=i, correlation_id=i, level="blue", score=1, ruleset_version="t",
+                              reason_zh="测试") for i in [*ids, ids[0]]]
+    db = routing.db
+
+    async def counted(events, handle) -> list[str]:
+        await db["system.profile"].drop()
+        await db.command("profile", 2)
+        try:
+            await routing.service.run(lambda tx: routing.service.in_batch(events, tx, handle))
+        finally:
+            await db.command("profile", 0)
+        return [f"{p.get('op')} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()]
+
+    facts = await counted(subs, RoutingService.on_submitted)
+    assert sorted(facts) == ["insert cases", "query cases"], facts  # three new cases: one read, one write
+    assigned = await counted(risks, RoutingService.on_risk_assessed)
+    assert assigned.count("query cases") == 1 and assigned.count("update cases") == 1, assigned
+    assert assigned.count("insert assignments") == 1, assigned  # three assignments at once
+    for i in ids:
+        assert len(await routing.staged(i, "case.assigned")) == 1
+        case = await db["cases"].find_one({"_id": i})
+        a = await db["assignments"].find_one({"_id": case["assigned"]})
+        assert case["routed"] and case["risk"]["level"] == "blue" and a["case_id"] == i and a["state"] == "assigned"

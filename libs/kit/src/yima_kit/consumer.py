@@ -306,7 +306,8 @@ class EventConsumers:
                             raise  # the transaction retries the whole batch
                         raise _HandlerFailed(i) from exc
             if batch_handler is not None:
-                tx.topic = ""  # a batch may span topics
+                tx.topic = ""  # a batch may span topics: tx.topic_of(event)
+                tx.topics = {str(items[i].event.event_id): str(getattr(items[i].record, "topic", "")) for i in fresh}
                 await batch_handler([items[i].event for i in fresh], tx)
             return len(fresh)
 

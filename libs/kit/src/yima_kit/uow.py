@@ -47,6 +47,12 @@ class Tx:
     # The topic the event was read from (a consumer's unit of work): the only trustworthy "who wrote this" where
     # an ACL binds a topic to one principal (a unit's feedback topic, docs/adr/0071-per-unit-feedback-topics.md).
     topic: str = ""
+    # A batch handler's events may come from several topics (a pattern subscription): event id → its topic.
+    topics: dict[str, str] = field(default_factory=dict)
+
+    def topic_of(self, event: Event) -> str:
+        """The topic ``event`` was read from (in a batch handler or a one-event handler alike)."""
+        return self.topics.get(str(event.event_id), self.topic)
 
     def emit(self, topic: str, event: Event) -> None:
         """Stage ``event`` for ``topic``; it carries the trace context current NOW (in a batch, each event

@@ -6,6 +6,7 @@ Every write takes the use case's session (one unit of work, ``yima_kit.uow``); r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -104,6 +105,11 @@ class Repositories(Protocol):
     @property
     def calendar(self) -> CalendarRepository: ...
     async def setup(self) -> None: ...
+
+    # --- a consumer's batch: a view whose cases and assignments are read at once and written at flush ---
+    def in_batch(self, session: Session) -> Repositories: ...
+    async def load(self, case_ids: Iterable[str], assignment_ids: Iterable[str] = ()) -> None: ...
+    async def flush(self) -> None: ...
 
 
 class StaffAccountRepository(Protocol):

@@ -50,14 +50,14 @@ def register(consumers: EventConsumers, service: RiskService) -> None:
         """A session took place: with the case accepted, handling has begun (a red case under its leader → yellow)."""
         await service.in_batch(events, tx, RiskService.on_session_held)
 
-    # One event at a time: the topic it came from says which unit wrote it (a batch spans the units' topics).
-    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
-    async def on_unit_feedback(event: CaseFeedback, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.UNIT_FEEDBACK_PATTERN, CaseFeedback, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(events: list[CaseFeedback], tx: Tx) -> None:
         """A department's feedback on its own topic unit.<code>.feedback (ADR 0071); a message naming another
-        unit than the topic's is refused (dead-lettered)."""
-        if topics.unit_of_feedback_topic(tx.topic) != event.unit_code:
-            raise PermanentError(f"unit_code {event.unit_code} on the feedback topic {tx.topic!r}")
-        await service.in_batch([event], tx, RiskService.on_feedback)
+        unit than the topic's is refused (dead-lettered: the batch is retried event by event)."""
+        for event in events:
+            if topics.unit_of_feedback_topic(tx.topic_of(event)) != event.unit_code:
+                raise PermanentError(f"unit_code {event.unit_code} on the feedback topic {tx.topic_of(event)!r}")
+        await service.in_batch(events, tx, RiskService.on_feedback)
 
     @consumers.subscribe_batch(topics.MEDIATION_CONCLUDED, MediationConcluded, name="mediation_concluded")
     async def on_mediation_concluded(events: list[MediationConcluded], tx: Tx) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from yima_contracts import (
     CaseAssigned,
     CaseFeedback,
@@ -54,51 +56,64 @@ def _publications(consumers: EventConsumers) -> None:
 
 
 def _subscriptions(consumers: EventConsumers, service: RoutingService) -> None:
+    # Every consumer takes a poll's events at once (ADR 0155): the batch's cases and assignments are read in one
+    # query each and written once (RoutingService.in_batch), in the consumer's one transaction.
 
-    @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="case_facts")
-    async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_SUBMITTED, CaseSubmitted, name="case_facts")
+    async def on_case_submitted(events: list[CaseSubmitted], tx: Tx) -> None:
         """Keep the case's facts; assign once its risk is known."""
-        await service.on_submitted(event, tx)
+        await service.in_batch(events, tx, RoutingService.on_submitted)
 
-    @consumers.subscribe(topics.CASE_RISK_ASSESSED, CaseRiskAssessed, name="case_risk")
-    async def on_risk_assessed(event: CaseRiskAssessed, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_RISK_ASSESSED, CaseRiskAssessed, name="case_risk")
+    async def on_risk_assessed(events: list[CaseRiskAssessed], tx: Tx) -> None:
         """Keep the case's risk level; assign once its facts are known."""
-        await service.on_risk_assessed(event, tx)
+        await service.in_batch(events, tx, RoutingService.on_risk_assessed)
 
-    @consumers.subscribe(topics.CASE_CLOSED, CaseClosed, name="closed")
-    async def on_closed(event: CaseClosed, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_CLOSED, CaseClosed, name="closed")
+    async def on_closed(events: list[CaseClosed], tx: Tx) -> None:
         """A closed case: its supervision chains stop (no 督办 on a finished case)."""
-        await service.on_case_ended(event.case_id, "closed", tx)
+        await service.in_batch(events, tx, _ended("closed"))
 
-    @consumers.subscribe(topics.CASE_TRANSFERRED, CaseTransferred, name="transferred")
-    async def on_transferred(event: CaseTransferred, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_TRANSFERRED, CaseTransferred, name="transferred")
+    async def on_transferred(events: list[CaseTransferred], tx: Tx) -> None:
         """Handed to arbitration, litigation or an administrative channel: supervision here ends."""
-        await service.on_case_ended(event.case_id, "transferred", tx)
+        await service.in_batch(events, tx, _ended("transferred"))
 
-    @consumers.subscribe(topics.CASE_JOINT_REPORT, JointReport, name="joint_report")
-    async def on_joint_report(event: JointReport, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_JOINT_REPORT, JointReport, name="joint_report")
+    async def on_joint_report(events: list[JointReport], tx: Tx) -> None:
         """吹哨报到: a report to a summons on the shared topic, by principals an operator authorised (a unit's own
         system reports on its unit.<code>.feedback; same as POST /api/v1/joint/{id}/report)."""
-        await service.on_joint_report(event, tx)
+        await service.in_batch(events, tx, RoutingService.on_joint_report)
 
-    @consumers.subscribe(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
-    async def on_feedback(event: CaseFeedback, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_FEEDBACK, CaseFeedback, name="feedback")
+    async def on_feedback(events: list[CaseFeedback], tx: Tx) -> None:
         """An answer of a unit that works in yima's console (written by mediation); departments' systems
         during the deprecation period only, each principal authorised by an ACL (ADR 0071)."""
-        await service.on_feedback(event, tx)
+        await service.in_batch(events, tx, RoutingService.on_feedback)
 
-    @consumers.subscribe(topics.UNIT_FEEDBACK_PATTERN, UNIT_ANSWER, name="unit_feedback", pattern=True)
-    async def on_unit_feedback(event: Event, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.UNIT_FEEDBACK_PATTERN, UNIT_ANSWER, name="unit_feedback", pattern=True)
+    async def on_unit_feedback(events: list[Event], tx: Tx) -> None:
         """A department's own system on its own topic unit.<code>.feedback: its answers to its work orders
         (谁受理、谁反馈) and its reports to a summons (吹哨报到, case.joint_report.v1). Only that unit's principal
         can write there, so the topic says who answered."""
-        if isinstance(event, JointReport):
-            feedback_unit(event, tx)
-            await service.on_joint_report(event, tx)
-        elif isinstance(event, CaseFeedback):
-            await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
-        else:
-            raise PermanentError(f"{event.event_type} does not belong on a unit's feedback topic")
+        await service.in_batch(events, tx, unit_answer)
+
+
+async def unit_answer(service: RoutingService, event: Event, tx: Tx) -> None:
+    """One answer of a unit's own system, told apart by its event type."""
+    if isinstance(event, JointReport):
+        feedback_unit(event, tx)
+        await service.on_joint_report(event, tx)
+    elif isinstance(event, CaseFeedback):
+        await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
+    else:
+        raise PermanentError(f"{event.event_type} does not belong on a unit's feedback topic")
+
+
+def _ended(how: str) -> Callable[[RoutingService, CaseClosed | CaseTransferred, Tx], Awaitable[None]]:
+    async def ended(service: RoutingService, event: CaseClosed | CaseTransferred, tx: Tx) -> None:
+        await service.on_case_ended(event.case_id, how, tx)
+    return ended
 
 
 # What a unit's own system writes on its feedback topic, told apart by event_type.
@@ -108,9 +123,9 @@ UNIT_ANSWER = one_of(CaseFeedback, JointReport)
 def feedback_unit(event: CaseFeedback | JointReport, tx: Tx) -> str:
     """The unit that wrote ``event``: the one whose feedback topic it came from. The message's own
     ``unit_code`` must name the same unit (it is data, not proof)."""
-    unit = topics.unit_of_feedback_topic(tx.topic)
+    unit = topics.unit_of_feedback_topic(tx.topic_of(event))
     if unit is None:
-        raise PermanentError(f"not a unit feedback topic: {tx.topic!r}")
+        raise PermanentError(f"not a unit feedback topic: {tx.topic_of(event)!r}")
     if event.unit_code != unit:
         raise PermanentError(f"unit_code {event.unit_code} on the feedback topic of unit {unit}")
     return unit

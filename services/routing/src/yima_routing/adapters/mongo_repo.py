@@ -7,10 +7,13 @@ filters need (tests/e2e/test_query_plans.py).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from yima_kit.batch import DocumentBuffer
 
 from ..core.assignment import OPEN, Assignment, Term
 from ..core.case import Case, PendingDispatch
@@ -259,3 +262,25 @@ class MongoRepositories:
         await self.assignments.setup()
         await self.cases.setup()
         await self.joints.setup()
+
+    # --- a consumer's batch (ADR 0155) ---
+
+    def in_batch(self, session: Session) -> MongoRepositories:
+        """A view for one batch of events inside its transaction: cases and assignments are read in one query each
+        (load), changed in memory, and written once each at flush (yima_kit.batch)."""
+        view = copy.copy(self)
+        view.cases = copy.copy(self.cases)
+        view.cases.col = DocumentBuffer(self.cases.col, session)  # type: ignore[assignment]
+        view.assignments = copy.copy(self.assignments)
+        view.assignments.col = DocumentBuffer(self.assignments.col, session)  # type: ignore[assignment]
+        return view
+
+    async def load(self, case_ids: Iterable[str], assignment_ids: Iterable[str] = ()) -> None:
+        for col, ids in ((self.cases.col, case_ids), (self.assignments.col, assignment_ids)):
+            if isinstance(col, DocumentBuffer) and (wanted := sorted(set(ids))):
+                await col.load(wanted)
+
+    async def flush(self) -> None:
+        for col in (self.cases.col, self.assignments.col):
+            if isinstance(col, DocumentBuffer):
+                await col.flush()
