@@ -219,7 +219,8 @@ def ages(text: str) -> Iterator[tuple[int, str]]:
         value = cn_number(m.group(1))
         if value is not None and value <= 120:
             yield int(value), m.group(0)
-    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多)?了",
+    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多|好几)?了",
+             r"([六七八九]十)(?:多了|好几了?)",
              rf"({NUM})(多)?的(?:老人|老太太|老头|老爷子|老大爷|老爹|老娘|老母亲|老父亲)")
     for pat in older:
         for m in compiled(pat).finditer(text):
