@@ -235,6 +235,11 @@ def durations_years(text: str) -> Iterator[tuple[float, str]]:
         value = cn_number(m.group(1))
         if value is not None and value <= 100:
             yield value, m.group(0)
+    # "已持续两年", "拖了三年", "长达5年": a duration told by its verb
+    for m in compiled(rf"(?:持续|长达|已有|历时|拖了|闹了|争了|吵了|告了|跑了|要了|等了)(?:了)?({NUM})(?:多|余)?年").finditer(text):
+        value = cn_number(m.group(1))
+        if value is not None and value <= 100:
+            yield value, m.group(0)
 
 
 def since_years(text: str) -> Iterator[tuple[int, str]]:
