@@ -470,6 +470,10 @@ async def test_an_erased_agreement_says_so_and_still_verifies(api) -> None:
     assert "保存期限" in gone.json()["message"]
     assert (await api.get(url, headers=token(unit=OTHER))).status_code == 404  # others learn nothing, as before
     assert (await api.get(f"/api/v1/verify/{signed['sha256']}")).json()["valid"] is True
+    # the steps stay, what staff typed into them does not
+    steps = (await api.get(f"/api/v1/cases/{aid}", headers=MEDIATOR)).json()["timeline"]
+    assert {t["what"] for t in steps} >= {"received", "held", "agreement"}
+    assert all(t["text_zh"] == "（已删除）" for t in steps if "text_zh" in t), steps
 
 
 async def test_judicial_confirmation_is_sent_and_answered_before_closing(api) -> None:
