@@ -157,3 +157,10 @@ def test_ages_and_durations_told_without_their_usual_words() -> None:
     assert [a for a, _ in tx.ages("老太太八十多了")] == [80]  # one age, though two patterns read it
     assert [y for y, _ in tx.durations_years("已持续两年")] == [2]
     assert [y for y, _ in tx.durations_years("这事拖了三年")] == [3]
+
+
+def test_many_yellow_signals_of_one_harm_stay_yellow(rules) -> None:
+    # a grave injury, a refusal, a sum and a disabled party: serious, yet no violence, crowd or threat (red score 120)
+    text = "兄弟在矿上被砸伤了腰，现在瘫在床上，矿上说不算工伤，只给了三万"
+    a = assess(CaseFacts(category=C.LABOUR_WAGES, description=text, submitted_at=NOW), rules)
+    assert a.own_level is YELLOW and a.score < rules.scoring.red_score, a.reason_zh

@@ -36,7 +36,7 @@ def test_an_unknown_level_names_its_line() -> None:
 
 
 def test_an_unknown_key_is_refused_with_its_line() -> None:
-    bad = GOOD.replace("  red_score: 100", "  red_score: 100\n  red_scor: 70", 1)
+    bad = GOOD.replace("  red_score: 120", "  red_score: 120\n  red_scor: 70", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "r.yaml")
     assert f"r.yaml:{_line_of(bad, 'red_scor: 70')}: scoring → red_scor" in str(e.value)
@@ -61,7 +61,7 @@ def test_a_yaml_syntax_error_names_its_line() -> None:
 
 
 def test_duplicate_keys_and_duplicate_rule_ids_are_refused() -> None:
-    dup_key = GOOD.replace("  red_score: 100", "  red_score: 100\n  red_score: 70", 1)
+    dup_key = GOOD.replace("  red_score: 120", "  red_score: 120\n  red_score: 70", 1)
     with pytest.raises(RulesError, match=rf"r.yaml:{_line_of(dup_key, 'red_score: 70')}: 键 'red_score' 重复"):
         parse_rules(dup_key, "r.yaml")
     dup_id = GOOD.replace("- id: six_affair", "- id: six_post_divorce", 1)
