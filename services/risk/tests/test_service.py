@@ -300,7 +300,7 @@ async def test_http_shows_the_rule_set_and_guards_a_case(risk) -> None:
 
 def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
-    bad.write_text(DEFAULT_RULES_FILE.read_text(encoding="utf-8").replace("red_score: 100", "red_score: high"),
+    bad.write_text(DEFAULT_RULES_FILE.read_text(encoding="utf-8").replace("red_score: 120", "red_score: high"),
                    encoding="utf-8")
     with pytest.raises(RulesError, match=r"rules.yaml:\d+: scoring → red_score"):
         create_app(RiskSettings(rules_file=bad))
