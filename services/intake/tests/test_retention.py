@@ -43,9 +43,13 @@ async def test_an_ended_case_is_erased_once_after_its_period_and_a_reopened_one_
         ended, reopened = await submit("楼上邻居家漏水把我家天花板泡坏了"), await submit("包工头拖欠工资两万元不给")
         now = datetime.now(UTC)
         async with rt.client.start_session() as s:
-            await service.record_status(step(ended, CaseState.CLOSED, now - timedelta(days=40)), s)
-            await service.record_status(step(reopened, CaseState.RESOLVED, now - timedelta(days=50)), s)
-            await service.record_status(step(reopened, CaseState.RETURNED, now - timedelta(days=45)), s)
+            # one poll's steps at once (the timeline consumer's batch), then the same poll again (a redelivery)
+            steps = [step(ended, CaseState.CLOSED, now - timedelta(days=40)),
+                     step(reopened, CaseState.RESOLVED, now - timedelta(days=50)),
+                     step(reopened, CaseState.RETURNED, now - timedelta(days=45))]
+            await service.record_statuses(steps, s)
+            await service.record_statuses(steps, s)
+        assert await rt.db["timeline"].count_documents({"_id": {"$in": [str(e.event_id) for e in steps]}}) == 3
         cases = rt.db["cases"]
         assert (await cases.find_one({"_id": reopened})).get("ended_at") is None  # taken up again: not ended
 

@@ -286,6 +286,10 @@ class IntakeService:
     async def record_status(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         await self.repo.add_timeline_entry(event, session)
 
+    async def record_statuses(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
+        """A poll's steps at once, in the order they came."""
+        await self.repo.add_timeline_entries(events, session)
+
     async def reload(self, case: dict[str, Any]) -> dict[str, Any]:
         """The case as stored now (after a rating, say); the given one if it has gone."""
         return await self.repo.get_case(case["_id"]) or case

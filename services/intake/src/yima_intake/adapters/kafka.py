@@ -16,10 +16,10 @@ def register(consumers: EventConsumers, service: IntakeService) -> None:
     consumers.publishes(topics.CASE_UPDATED, CaseUpdated, "案件的新情况：同一申请人再次反映同一纠纷（重复反映）等")
     consumers.publishes(topics.CASE_RATED, CaseRated, "申请人对已办结案件的满意度评价（每案一次）")
 
-    @consumers.subscribe(topics.CASE_STATUS, CaseStatusChanged, name="timeline")
-    async def on_case_status(event: CaseStatusChanged, tx: Tx) -> None:
+    @consumers.subscribe_batch(topics.CASE_STATUS, CaseStatusChanged, name="timeline")
+    async def on_case_status(events: list[CaseStatusChanged], tx: Tx) -> None:
         """Add an applicant-visible step to the case's tracking timeline."""
-        await service.record_status(event, tx.session)
+        await service.record_statuses(events, tx.session)
 
     @consumers.subscribe(topics.MEDIATION_SCHEDULED, MediationScheduled, name="sessions")
     async def on_session_scheduled(event: MediationScheduled, tx: Tx) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import CaseStatusChanged, MediationScheduled
@@ -17,6 +17,20 @@ from ..core.retention import ends_case
 
 T = TypeVar("T")
 
+
+
+def _state_change(event: CaseStatusChanged) -> dict[str, Any]:
+    """What a new step changes on its case: the state; closed_at once closed (rating opens, whatever steps follow);
+    ended_at while the last step is an ending one (the retention period runs from it: core/retention.py)."""
+    update: dict[str, Any] = {"state": event.state.value}
+    if event.state.value == "closed":
+        update["closed_at"] = event.occurred_at
+    ops: dict[str, Any] = {"$set": update}
+    if ends_case(event.state.value):
+        update["ended_at"] = event.occurred_at
+    else:
+        ops["$unset"] = {"ended_at": ""}
+    return ops
 
 class MongoCaseRepository:
     def __init__(self, db: AsyncDatabase[Any], check_allowance: Allowance = PER_CLIENT) -> None:
@@ -87,16 +101,26 @@ class MongoCaseRepository:
                                                  session=session)
         if res.upserted_id is None:
             return
-        update: dict[str, Any] = {"state": event.state.value}
-        if event.state.value == "closed":
-            update["closed_at"] = event.occurred_at  # rating opens once closed, whatever steps follow
-        # The retention period runs from the last step in an ending state (core/retention.py, docs/retention.md).
-        ops: dict[str, Any] = {"$set": update}
-        if ends_case(event.state.value):
-            update["ended_at"] = event.occurred_at
-        else:
-            ops["$unset"] = {"ended_at": ""}
-        await self.cases.update_one({"_id": event.case_id}, ops, session=session)
+        await self.cases.update_one({"_id": event.case_id}, _state_change(event), session=session)
+
+    async def add_timeline_entries(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
+        """A poll's steps in three calls whatever their number (ADR 0155): which are known (intake's own, or a
+        redelivery), one insert of the new ones, one ordered bulk of their cases' state changes."""
+        if len(events) == 1:
+            await self.add_timeline_entry(events[0], session)  # one upsert (and one case update) is cheaper
+            return
+        docs: dict[str, tuple[dict[str, Any], CaseStatusChanged]] = {}
+        for e in events:
+            d = _timeline_doc(e)
+            docs.setdefault(d["_id"], (d, e))
+        known = {d["_id"] async for d in self.timeline_col.find({"_id": {"$in": list(docs)}}, {"_id": 1},
+                                                                session=session)}
+        new = [(d, e) for i, (d, e) in docs.items() if i not in known]
+        if not new:
+            return
+        await self.timeline_col.insert_many([d for d, _ in new], ordered=True, session=session)
+        await self.cases.bulk_write([UpdateOne({"_id": e.case_id}, _state_change(e)) for _, e in new], ordered=True,
+                                    session=session)
 
     async def add_timeline_note(self, case_id: str, note: dict[str, Any], session: AsyncClientSession) -> None:
         """A step of intake's own (a repeat report): shown in the timeline, changes no state."""
