@@ -28,6 +28,7 @@ from yima_kit.auth import TokenIssuer
 from yima_notify.app import create_app
 from yima_notify.config import NotifySettings
 from yima_notify.devgateway import DevGateway
+from yima_notify.service import NotifyService
 from yima_notify.worker import DeliveryWorker
 
 pytestmark = pytest.mark.integration
@@ -100,8 +101,14 @@ async def notify(yima_infra, mongo_db_prefix, gw, smtp):
 async def consume(app, event: Event) -> bool:
     """What the Kafka consumer does with one message: the kit's idempotent transaction, our handler."""
     svc, rt = app.state.service, app.state.runtime
-    handler = (svc.on_submitted if isinstance(event, CaseSubmitted) else
-               svc.on_expert_invited if isinstance(event, ExpertInvited) else svc.handle)
+
+    async def handler(e: Event, tx) -> None:  # the consumers' batch path (a batch of one), as in adapters/kafka.py
+        if isinstance(e, CaseSubmitted):
+            await svc.in_batch([e], tx, NotifyService.on_submitted, waiting=True)
+        elif isinstance(e, ExpertInvited):
+            await svc.on_expert_invited(e, tx)
+        else:
+            await svc.in_batch([e], tx, NotifyService.handle)
     return await rt.consumers.process_once(event, handler, f"notify.{type(event).__name__}")
 
 
@@ -635,3 +642,38 @@ async def test_a_session_and_an_invitation_read_at_the_same_moment_never_strand_
          "template_id": "expert.session_scheduled.v2"})]
     assert sorted(d["recipient"] for d in texts) == sorted(f"person:{p}" for p in people)
     assert {d["state"] for d in texts} == {"queued"} and all(d["address"] for d in texts)
+
+
+async def test_a_poll_of_steps_is_planned_with_one_read_and_one_write_of_the_ledger(notify) -> None:
+    """ADR 0155: two cases' contacts in one batch, then three steps of them (and the same poll again, a redelivery
+    inside a new transaction): every message staged once, each inbox message told once on notification.sent, the
+    contacts read in one query and the ledger in one read and one insert."""
+    svc, rt = notify.state.service, notify.state.runtime
+    db = rt.db
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    steps = [status(a, CaseState.ASSIGNED, "案件已分派"), status(a, CaseState.ACCEPTED, "承办单位已受理"),
+             status(b, CaseState.ASSIGNED, "案件已分派")]
+
+    async def run(events, handle, **kw) -> list[str]:
+        await db["system.profile"].drop()
+        await db.command("profile", 2)
+        try:
+            await rt.consumers.uow.run(lambda tx: svc.in_batch(events, tx, handle, **kw))
+        finally:
+            await db.command("profile", 0)
+        return [f"{p.get('op')} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()]
+
+    await run([submitted(a), submitted(b)], NotifyService.on_submitted, waiting=True)
+    ops = await run(steps, NotifyService.handle)
+    assert ops.count("query recipients") == 1 and ops.count("update recipients") == 1, ops  # acting units, once
+    assert ops.count("query notifications") == 1 and ops.count("insert notifications") == 1, ops
+    assert "update notifications" not in ops, ops
+    await rt.consumers.uow.run(lambda tx: svc.in_batch(steps, tx, NotifyService.handle))  # again: nothing new
+    staged = [d async for d in db["notifications"].find({"case_id": {"$in": [a, b]}})]
+    assert sorted((d["case_id"], d["channel"]) for d in staged) == sorted(
+        [(a, "inbox"), (a, "sms"), (a, "inbox"), (a, "sms"), (b, "inbox"), (b, "sms")])
+    sent = [json.loads(d["payload"]) async for d in db["outbox"].find({"topic": "notification.sent",
+                                                                       "key": {"$in": [a, b]}})]
+    assert sorted(e["notification_id"] for e in sent) == sorted(d["_id"] for d in staged if d["channel"] == "inbox")
+    contact = await db["recipients"].find_one({"_id": a})
+    assert contact["acting_unit"] == UNIT and contact["case_number"]

@@ -39,9 +39,11 @@ async def test_simultaneous_contact_and_step_never_strand_a_notification(yima_in
     try:
         for case_id in cases:
             submitted, status = events(case_id)
-            await asyncio.gather(
-                rt.consumers.process_once(status, service.handle, "notify.applicant_steps"),
-                rt.consumers.process_once(submitted, service.on_submitted, "notify.recipients"),
+            await asyncio.gather(  # the consumers' batch path, as in adapters/kafka.py
+                rt.consumers.process_once(status, lambda e, tx: service.in_batch([e], tx, NotifyService.handle),
+                                          "notify.applicant_steps"),
+                rt.consumers.process_once(submitted, lambda e, tx: service.in_batch(
+                    [e], tx, NotifyService.on_submitted, waiting=True), "notify.recipients"),
             )
         inbox = rt.db["notifications"].find(
             {"case_id": {"$in": cases}, "recipient_kind": "applicant", "channel": "inbox"})

@@ -19,9 +19,10 @@ expert's answer (``mediation.expert_answered``) goes to the hosting unit.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -54,7 +55,7 @@ from .config import NotifySettings
 from .core import templates as t
 from .core.policy import parse_quiet_hours, release_time
 from .inbox import InboxReads
-from .ports import CaseContact, Doc, NotifyRepository
+from .ports import CaseContact, NotifyRepository
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
@@ -107,6 +108,20 @@ class NotifyService(InboxReads):
 
     async def setup(self) -> None:
         await self.repo.setup()
+
+    async def in_batch(self, events: Sequence[E], tx: Tx, handle: Callable[[NotifyService, E, Tx], Awaitable[None]],
+                       *, waiting: bool = False) -> None:
+        """A poll's events in the order they came, as ``handle`` plans one (ADR 0155): the cases' contacts read in
+        one query (``waiting``: and the events parked for them), the ledger entries of the batch written with one
+        read and one insert, the contacts' changes once — all in the consumer's one transaction."""
+        view = copy.copy(self)
+        view.contacts = self.contacts.in_batch(tx.session)
+        view.ledger = self.ledger.in_batch(tx.session)
+        await view.contacts.load([e.case_id for e in events], waiting=waiting, session=tx.session)
+        for event in events:
+            await handle(view, event, tx)
+        await view.ledger.flush()
+        await view.contacts.flush()
 
     # --- contacts -----------------------------------------------------------------------------------
 
@@ -206,7 +221,7 @@ class NotifyService(InboxReads):
                 await self.to_unit(tx, event, event.unit_code, t.render_followup_unit(event, cn), record)
 
     async def _plan_status(self, event: CaseStatusChanged, tx: Tx, record: CaseContact) -> None:
-        if event.acting_unit_code:
+        if event.acting_unit_code and event.acting_unit_code != record.acting_unit:
             await self.contacts.set_acting_unit(event.case_id, event.acting_unit_code, tx.session)
             record = record.acting(event.acting_unit_code)
         code = self.cipher.decrypt(record.tracking_code, context="recipients.tracking_code")
@@ -384,9 +399,9 @@ class NotifyService(InboxReads):
         }
         if channel == "inbox":
             doc.update(state="delivered", delivered_at=now, read_at=None)
-            if not await self._insert_new(doc, tx):
-                return None
-            tx.emit(topics.NOTIFICATION_SENT, self.sent_event(doc, event.event_id))
+            # delivered in our own database: told on notification.sent once written (a batch writes at its end)
+            await self.ledger.add_new(doc, tx.session,
+                                      lambda: tx.emit(topics.NOTIFICATION_SENT, self.sent_event(doc, event.event_id)))
             return nid
         due = max(now, not_before) if not_before else now
         if channel in INTRUSIVE and not msg.urgent:
@@ -395,15 +410,13 @@ class NotifyService(InboxReads):
                    batch_id=None, owner=None, claimed_at=None)
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
-        if not await self._insert_new(doc, tx):
-            return None
-        if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
-            after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
-        return nid
 
-    async def _insert_new(self, doc: Doc, tx: Tx) -> bool:
-        """Write a ledger entry unless it exists (one upsert); False when it was there already."""
-        return await self.ledger.insert_new(doc, tx.session)
+        def queued() -> None:
+            if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
+                after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
+
+        await self.ledger.add_new(doc, tx.session, queued)  # one upsert; in a batch, with the batch's others
+        return nid
 
     @staticmethod
     def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:

@@ -45,10 +45,11 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
     consumers.publishes(topics.NOTIFICATION_SENT, NotificationSent, "一条通知已送达（每个事件、收件人、渠道仅一次）")
     consumers.publishes(topics.NOTIFICATION_FAILED, NotificationFailed, "一条通知多次重试后仍发送失败（工作人员可见）")
 
-    @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="recipients")
-    async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
+    # A poll's events at once (ADR 0155): contacts read once, ledger entries written together (NotifyService.in_batch).
+    @consumers.subscribe_batch(topics.CASE_SUBMITTED, CaseSubmitted, name="recipients")
+    async def on_case_submitted(events: list[CaseSubmitted], tx: Tx) -> None:
         """Remember how to reach the applicant (and a proxy submitter); plan what was waiting for it."""
-        await service.on_submitted(event, tx)
+        await service.in_batch(events, tx, NotifyService.on_submitted, waiting=True)
 
     @consumers.subscribe(topics.MEDIATION_EXPERT_INVITED, ExpertInvited, name="expert_invitations",
                          group_id="yima-notify.expert_invitations")
@@ -63,11 +64,11 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
         await service.on_expert_answered(event, tx)
 
     for topic, model, name, doc in HEARD:
-        async def handler(event: Event, tx: Tx) -> None:
-            await service.handle(event, tx)
+        async def handler(events: list[Event], tx: Tx) -> None:
+            await service.in_batch(events, tx, NotifyService.handle)
 
         handler.__doc__ = doc
         # One consumer group per subscriber (beyond the original two): a restart then rebalances small groups
         # in parallel instead of one group of a dozen members, one join after another (ADR 0051).
         group = None if topic == topics.CASE_STATUS else f"yima-notify.{name}"
-        consumers.subscribe(topic, model, name=name, group_id=group)(handler)
+        consumers.subscribe_batch(topic, model, name=name, group_id=group)(handler)

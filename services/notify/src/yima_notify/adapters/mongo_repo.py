@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from yima_kit.batch import DocumentBuffer
 from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
 
 from ..ports import CaseContact, Doc, ExpertContact, Session, Waiting
@@ -26,9 +29,37 @@ class MongoContacts:
         self.units = db[UNIT_CONTACTS]
         self.experts = db[EXPERTS]
 
+        self._waiting: dict[str, list[Waiting]] | None = None  # a batch's parked events, read at once
+
     async def setup(self) -> None:
         await self.recipients.create_index("tracking_index")
         await self.pending.create_index("case_id")
+
+    # --- a consumer's batch (ADR 0155) ---
+
+    def in_batch(self, session: Session) -> MongoContacts:
+        """A view for one batch inside its transaction: the cases' contacts (and the units' channels) are read once
+        and what the batch changes in them is written once, at flush."""
+        view = copy.copy(self)
+        view.recipients = DocumentBuffer(self.recipients, session)  # type: ignore[assignment]
+        view.units = DocumentBuffer(self.units, session)  # type: ignore[assignment]
+        view._waiting = None
+        return view
+
+    async def load(self, case_ids: Iterable[str], *, waiting: bool, session: Session) -> None:
+        ids = sorted(set(case_ids))
+        if isinstance(self.recipients, DocumentBuffer):
+            await self.recipients.load(ids)
+        if waiting:  # the events parked for these cases, in one query (case.submitted's batch)
+            found: dict[str, list[Waiting]] = {i: [] for i in ids}
+            async for p in self.pending.find({"case_id": {"$in": ids}}, session=session).sort("seq", 1):
+                found[p["case_id"]].append(Waiting(p["_id"], p["source"]))
+            self._waiting = found
+
+    async def flush(self) -> None:
+        for col in (self.recipients, self.units):
+            if isinstance(col, DocumentBuffer):
+                await col.flush()
 
     async def save_case(self, case_id: str, fields: Doc, session: Session) -> None:
         # $set (not $setOnInsert): an event that came first wrote this document too (see touch_case), so the two
@@ -60,6 +91,8 @@ class MongoContacts:
         )
 
     async def waiting(self, case_id: str, session: Session) -> list[Waiting]:
+        if self._waiting is not None and case_id in self._waiting:
+            return self._waiting[case_id]
         return [Waiting(p["_id"], p["source"])
                 async for p in self.pending.find({"case_id": case_id}, session=session).sort("seq", 1)]
 
@@ -116,6 +149,16 @@ class MongoLedger:
         res = await self.col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
         return res.upserted_id is not None
 
+    async def add_new(self, doc: Doc, session: Session, on_new: Callable[[], None]) -> None:
+        if await self.insert_new(doc, session):
+            on_new()
+
+    def in_batch(self, session: Session) -> BatchLedger:
+        return BatchLedger(self, session)
+
+    async def flush(self) -> None:
+        return None
+
     async def withdraw_invitation_texts(self, invitation_id: str, newer_event_id: str, session: Session) -> None:
         await self.col.update_many(
             {"invitation_id": invitation_id, "channel": "sms", "state": "queued", "batch_id": None,
@@ -144,6 +187,57 @@ class MongoLedger:
 
     async def states(self, ids: list[str]) -> dict[str, str]:
         return {d["_id"]: d["state"] async for d in self.col.find({"_id": {"$in": ids}}, {"state": 1})}
+
+
+class BatchLedger:
+    """The ledger for one batch inside its transaction (ADR 0155): the batch's new entries are kept and written at
+    flush — one read of which exist and one insert of the rest — and ``on_new`` runs for each one written (its
+    ``notification.sent``, the worker's wake-up), in the order they were staged. Anything else writes them first."""
+
+    def __init__(self, ledger: MongoLedger, session: Session) -> None:
+        self.ledger, self.session = ledger, session
+        self.col = ledger.col
+        self._new: dict[str, tuple[Doc, Callable[[], None]]] = {}
+
+    async def add_new(self, doc: Doc, session: Session, on_new: Callable[[], None]) -> None:
+        self._new.setdefault(doc["_id"], (doc, on_new))
+
+    async def insert_new(self, doc: Doc, session: Session) -> bool:
+        await self.flush()
+        return await self.ledger.insert_new(doc, self.session)
+
+    async def flush(self) -> None:
+        staged, self._new = list(self._new.values()), {}
+        if len(staged) == 1:  # one upsert is one call
+            await self.ledger.add_new(staged[0][0], self.session, staged[0][1])
+            return
+        if not staged:
+            return
+        known = {d["_id"] async for d in self.col.find({"_id": {"$in": [d["_id"] for d, _ in staged]}}, {"_id": 1},
+                                                       session=self.session)}
+        new = [(d, cb) for d, cb in staged if d["_id"] not in known]
+        if new:
+            await self.col.insert_many([d for d, _ in new], ordered=True, session=self.session)
+        for _, on_new in new:
+            on_new()
+
+    async def withdraw_invitation_texts(self, invitation_id: str, newer_event_id: str, session: Session) -> None:
+        await self.flush()
+        await self.ledger.withdraw_invitation_texts(invitation_id, newer_event_id, self.session)
+
+    async def awaiting_contact(self, person_id: str, session: Session) -> list[Doc]:
+        await self.flush()
+        return await self.ledger.awaiting_contact(person_id, self.session)
+
+    async def resolve_awaiting(self, nid: str, change: Doc, session: Session) -> None:
+        await self.flush()
+        await self.ledger.resolve_awaiting(nid, change, self.session)
+
+    def in_batch(self, session: Session) -> BatchLedger:
+        return self
+
+    def __getattr__(self, name: str) -> Any:  # the staff's reads (inbox, failed, states): outside a batch
+        return getattr(self.ledger, name)
 
 
 class MongoNotifyRepository:
