@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from yima_kit.auth import TokenVerifier
+from yima_kit.auth import SessionRevocations, TokenVerifier
 from yima_kit.logging import configure_logging, get_logger
+from yima_kit.revocation_feed import RevocationFeed
 
 from .api import Api, ApiError, PasswordChangeRequired
 from .config import ConsoleSettings
@@ -33,16 +35,24 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
     if not settings.auth_public_keys:
         log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
     api = Api(settings, transports)
-    web = Web(settings, api, TokenVerifier.from_setting(settings.auth_public_keys))
+    revocations = SessionRevocations()  # sessions routing ended (logout, new password …): refused at once
+    web = Web(settings, api, TokenVerifier.from_setting(settings.auth_public_keys, revocations))
+    feed = RevocationFeed(settings.kafka_bootstrap, settings.kafka_auth, revocations, service="console",
+                          lookback=timedelta(minutes=settings.session_revocation_lookback_minutes))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await feed.start()
         log.info("service started", routing=settings.routing_url)
-        yield
-        await api.close()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await api.close()
 
     app = FastAPI(title="yima console 工作台", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.web = web
+    app.state.revocation_feed = feed
 
     @app.exception_handler(PasswordChangeRequired)
     async def _must_change(_: Request, __: PasswordChangeRequired) -> Response:
