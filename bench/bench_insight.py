@@ -11,8 +11,10 @@ Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / Y
             periods from a day to the whole history), p50/p95/p99 in ms; beside it the raw baseline: the
             same figures counted from the facts (what a table without counters must do), a few queries
   paint     what the dashboard's first paint asks of the server (page + table + trend + heat + ranking)
-  counters  --events lifecycle events applied through the kit's idempotent consumer (ledger + fact + counters,
-            one transaction each) on top of that history: events/s, and database writes per event
+  counters  --events lifecycle events produced to Kafka, then insight's two consumers started on them (the
+            kit's batch consumer: a poll's events in one transaction and a few bulk writes), on top of that
+            history: events/s; beside it the same figure one event per transaction (--one-events) and the raw
+            database's journaled transactions/s measured in the same run
   replay    --replay-cases cases' events produced to Kafka, then ``replay`` (read from the earliest offset,
             recount, swap in): seconds, and the per-case rate extrapolated to 1,000,000 cases
 Figures, not pass/fail: nothing here is a test.
@@ -28,11 +30,13 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from yima_contracts.codes import Category, Channel
+from yima_devstack.bench.baselines import mongo_baselines
 from yima_devstack.infra import Endpoints, LocalInfra
 
 CATEGORIES = [c.value for c in Category]
@@ -103,16 +107,16 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
     facts: list[dict[str, Any]] = []
     cur_month = start.isoformat()[:7]
 
-    years: dict[Any, dict[str, int]] = {}
+    year_docs: dict[Any, dict[str, int]] = {}
 
     async def flush(final: bool = False) -> None:
         nonlocal n_counters
         for k in [k for k in month if k.gran == "y"]:  # a year's documents are written once, at the end
-            cur = years.setdefault(k, {})
+            cur = year_docs.setdefault(k, {})
             for f, v in month.pop(k).items():
                 cur[f] = cur.get(f, 0) + v
         if final:
-            month.update(years)
+            month.update(year_docs)
         docs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)} for k, m in month.items()]
         for j in range(0, len(docs), 10000):
             await db["counters"].insert_many(docs[j:j + 10000], ordered=False)
@@ -223,57 +227,95 @@ def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[An
     ]
 
 
-async def counters_throughput(app: Any, n_events: int) -> tuple[float, float]:
-    rt, service = app.state.runtime, app.state.service
-    paths = [p for p in tree() if len(p) == 3]
+def lifecycles(n_events: int, prefix: str, at: datetime, paths: Sequence[tuple[str, ...]]) -> list[Any]:
     events: list[Any] = []
-    at = datetime.now(UTC) - timedelta(days=1)
     i = 0
     while len(events) < n_events:
-        events += lifecycle(f"bench-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)])
+        events += lifecycle(f"{prefix}-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)])
         i += 1
-    events = events[:n_events]
-    t = time.perf_counter()
-    for e in events:
-        await rt.consumers.process_once(e, service.on_event, "insight.bench")
-    dt = time.perf_counter() - t
-    return n_events / dt, dt
+    return events[:n_events]
 
 
-async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any]:
+async def produce(ep: Endpoints, events: list[Any]) -> None:
+    """Each event to its topic (a work order to its unit's), keyed by case id, as the platform's relays do."""
     from aiokafka import AIOKafkaProducer
     from yima_contracts import topics
     from yima_contracts.registry import TOPIC_EVENTS
-    from yima_insight import rebuild
-    from yima_insight.config import InsightSettings
     from yima_kit.kafka_admin import ensure_topics
     from yima_kit.kafka_auth import client_kwargs
 
     by_type = {m.EVENT_TYPE: t for t, ms in TOPIC_EVENTS.items() for m in ms}
-    paths = [p for p in tree() if len(p) == 3][:6]  # a few unit topics: creating 214 at once swamps a small broker
-    await ensure_topics(ep.kafka_bootstrap, [topics.unit_topic(p[-1]) for p in paths])
+    units = sorted({e.unit_code for e in events if by_type[e.event_type].startswith("unit.")})
+    await ensure_topics(ep.kafka_bootstrap, [topics.unit_topic(u) for u in units])
     p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20, **client_kwargs())
     await p.start()
-    n_events = 0
-    pending: list[Any] = []
     try:
-        at = datetime.now(UTC) - timedelta(days=2)
-        for i in range(n_cases):
-            for e in lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)]):
-                t = by_type[e.event_type]
-                topic = topics.unit_topic(e.unit_code) if t.startswith("unit.") else t
-                pending.append(await p.send(topic, e.model_dump_json().encode(), key=e.case_id.encode()))
-                n_events += 1
-            if len(pending) > 500:
+        pending: list[Any] = []
+        for e in events:
+            t = by_type[e.event_type]
+            topic = topics.unit_topic(e.unit_code) if t.startswith("unit.") else t
+            pending.append(await p.send(topic, e.model_dump_json().encode(), key=e.case_id.encode()))
+            if len(pending) >= 500:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
     finally:
         await p.stop()
+
+
+async def one_per_transaction(app: Any, n_events: int) -> float:
+    """The first design, for comparison in the same run: each event its own transaction (ledger + fact read
+    and replace + counters), as a consumer with a per-event handler wrote it."""
+    rt, service = app.state.runtime, app.state.service
+    events = lifecycles(n_events, "one", datetime.now(UTC) - timedelta(days=1), [p for p in tree() if len(p) == 3])
+    async def handler(event: Any, tx: Any) -> None:
+        await service.apply(event, tx.session)
+
+    t = time.perf_counter()
+    for e in events:
+        await rt.consumers.process_once(e, handler, "insight.bench_one")
+    return n_events / (time.perf_counter() - t)
+
+
+async def consumed_rate(ep: Endpoints, settings: Any, n_events: int, timeout: float) -> dict[str, float]:
+    """``n_events`` lifecycle events produced to the topics first, then insight's two consumers started on them
+    (one poll of up to ``consumer_batch_max`` events = one transaction): events/s from the first batch's start to
+    the moment the ledger holds them all (the consumer groups' joining is not counted)."""
+    from yima_insight.app import create_app
+
+    paths = [p for p in tree() if len(p) == 3][:6]  # a few unit topics: creating 214 at once swamps a small broker
+    await produce(ep, lifecycles(n_events, "live", datetime.now(UTC) - timedelta(days=1), paths))
+    app = create_app(settings, consume=True, relay=False)
+    async with app.router.lifespan_context(app):
+        ledger = app.state.runtime.db["processed_events"]
+        q = {"_id": {"$regex": "^insight\\.(events|work_orders)\\|"}}
+        t0, done = time.monotonic(), 0
+        while time.monotonic() - t0 < timeout:
+            done = await ledger.count_documents(q)
+            if done >= n_events:
+                break
+            await asyncio.sleep(0.2)
+        end = datetime.now(UTC)
+        first = await ledger.find_one(q, sort=[("at", 1)])
+    secs = (end - first["at"]).total_seconds() if first else float("nan")
+    return {"events": done, "seconds": secs, "per_s": done / secs if first else 0.0,
+            "batch_max": settings.consumer_batch_max}
+
+
+async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any]:
+    from yima_insight import rebuild
+    from yima_insight.config import InsightSettings
+
+    paths = [p for p in tree() if len(p) == 3][:6]
+    events: list[Any] = []
+    at = datetime.now(UTC) - timedelta(days=2)
+    for i in range(n_cases):
+        events += lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)])
+    await produce(ep, events)
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url,
                                mongo_db_prefix=prefix + "replay_")
     result = await rebuild.replay(settings, commit_offsets=False)
-    result["produced_events"] = n_events
+    result["produced_events"] = len(events)
     return result
 
 
@@ -322,10 +364,17 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
             print(f"paint     the dashboard's first requests (page + 5 API calls, last 30 days, district): "
                   f"median {statistics.median(paints):.0f} ms, max {max(paints):.0f} ms (target first paint ≤ 1 s; "
                   f"the browser adds parsing ECharts, ~1 MB, from this server)")
-        rate, dt = await counters_throughput(app, args.events)
-        print(f"counters  {args.events} events through the idempotent consumer: {rate:.0f} events/s "
-              f"({dt:.1f} s; target 200/s); per event: 1 transaction = ledger insert + fact read/replace + "
-              f"1 bulk write of ≤ 10 counter upserts + unit names")
+        one = await one_per_transaction(app, args.one_events)
+        raw = await mongo_baselines(ep.mongo_url, 3.0)
+    live = await consumed_rate(ep, settings, args.events, args.consume_timeout)
+    print(f"raw       this database: {raw['two_write_tx_per_s']:.0f} journaled two-write transactions/s, "
+          f"{raw['bulk_insert_docs_per_s']:.0f} documents/s by insert_many")
+    print(f"counters  {live['events']} events through insight's two consumers (a poll of ≤ {live['batch_max']} "
+          f"events = one transaction: ledger, facts, units, counters in a few bulk calls): "
+          f"{live['per_s']:.0f} events/s ({live['seconds']:.1f} s; target 200/s) = "
+          f"{live['per_s'] / raw['two_write_tx_per_s']:.1f} events per raw two-write transaction")
+    print(f"          one event per transaction (the first design, same run): {one:.1f} events/s — "
+          f"batching is {live['per_s'] / one:.0f}× faster")
     r = await replay_time(ep, prefix, args.replay_cases)
     per_case = r["total_seconds"] / max(1, r["cases"])
     print(f"replay    {r['produced_events']} events of {args.replay_cases} new cases (plus whatever the topics hold: "
@@ -338,7 +387,9 @@ if __name__ == "__main__":
     ap.add_argument("--cases", type=int, default=1_000_000)
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--events", type=int, default=1500)
+    ap.add_argument("--events", type=int, default=3000, help="events through the live consumers")
+    ap.add_argument("--one-events", type=int, default=100, help="events one transaction each (the comparison)")
+    ap.add_argument("--consume-timeout", type=float, default=300.0)
     ap.add_argument("--replay-cases", type=int, default=1000)
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
                     help="load the cases' fact documents too (the table never reads them; the drill-down does)")

@@ -35,7 +35,8 @@ def rendered() -> list[dict[str, Any]]:
 def plan() -> tuple[list[str], list[ks.Acl], list[str]]:
     departments = ks.demo_departments(ROOT)
     asyncapi = ks.load_asyncapi(ROOT)
-    return departments, ks.acl_plan(asyncapi, departments, ()), ks.principals(departments, asyncapi)
+    courts = ks.demo_courts(ROOT)
+    return departments, ks.acl_plan(asyncapi, departments, (), courts), ks.principals(departments, asyncapi, courts)
 
 
 def _kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

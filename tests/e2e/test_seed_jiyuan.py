@@ -121,8 +121,10 @@ async def test_court_referrals_go_to_their_field_or_town_and_the_outcome_goes_ba
         agreement = (await med.get(f"/api/v1/agreements/{agid}", headers=MED_MEDIATOR)).json()
         assert agreement["court_reference"] == med_ref and agreement["state"] == "signed"
 
-        # the outcome, back to the court as its system reads it
-        [back] = await read_topic(bootstrap, topics.CASE_REFERRAL_OUTCOME, keyed(medical["case_id"]))
+        # the outcome, back to the court as its system reads it (with its own principal, under the broker's ACLs)
+        court_system = yima_infra.kafka_auth(f"dept-{COURT}") if yima_infra.kafka_users else None
+        [back] = await read_topic(bootstrap, topics.CASE_REFERRAL_OUTCOME, keyed(medical["case_id"]),
+                                  auth=court_system)
         outcome = json.loads(back.value)
         assert outcome["referring_unit_code"] == COURT and outcome["court_reference"] == med_ref
         assert outcome["outcome"] == "resolved" and outcome["handling_unit_code"] == MEDICAL

@@ -17,7 +17,6 @@ from .events import (
     RuleHit,
     UnitCaseAssigned,
     VulnerableKind,
-    parse_event,
 )
 from .intake_events import CaseRated, CaseUpdated
 from .mediation_events import (
@@ -30,7 +29,7 @@ from .mediation_events import (
     MediationSessionHeld,
 )
 from .notify_events import NotificationFailed
-from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS
+from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS, parse_event
 from .risk_events import FollowupDue, WarningRaised
 from .routing_events import CaseEscalated, DeadlineChanged, JointSummoned, LeaderAssigned, SupervisionNotice
 from .staff_events import StaffSessionRevoked

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -303,19 +303,3 @@ CORE_MODELS: tuple[type[Event], ...] = (
     CaseStatusChanged,
     NotificationSent,
 )
-
-
-def parse_event(data: bytes | str | dict[str, Any]) -> Event:
-    """Parse any known event by its ``event_type``; raises pydantic.ValidationError or ValueError."""
-    import json
-
-    from .registry import EVENTS_BY_TYPE
-
-    obj = json.loads(data) if isinstance(data, bytes | str) else data
-    if not isinstance(obj, dict):
-        raise ValueError("event must be a JSON object")
-    et = obj.get("event_type")
-    model = EVENTS_BY_TYPE.get(et) if isinstance(et, str) else None
-    if model is None:
-        raise ValueError(f"unknown event_type {et!r}")
-    return model.model_validate(obj)

@@ -1,6 +1,14 @@
-"""Every event model, by type and by topic. Each area module lists its own models in ``MODELS``."""
+"""Every event model, by type and by topic, and ``parse_event`` that reads any of them. Each area module lists its
+own models in ``MODELS``.
+
+The registry sits above every event module and nothing below imports it back: ``events`` defines the envelope,
+the area modules build on it, and the registry gathers them all (docs/adr/0116).
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from . import intake_events, mediation_events, notify_events, risk_events, routing_events, staff_events, topics
 from .events import (
@@ -57,3 +65,15 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.NOTIFICATION_FAILED: (notify_events.NotificationFailed,),
     topics.STAFF_SESSION_REVOKED: (staff_events.StaffSessionRevoked,),
 }
+
+
+def parse_event(data: bytes | str | dict[str, Any]) -> Event:
+    """Parse any known event by its ``event_type``; raises pydantic.ValidationError or ValueError."""
+    obj = json.loads(data) if isinstance(data, bytes | str) else data
+    if not isinstance(obj, dict):
+        raise ValueError("event must be a JSON object")
+    et = obj.get("event_type")
+    model = EVENTS_BY_TYPE.get(et) if isinstance(et, str) else None
+    if model is None:
+        raise ValueError(f"unknown event_type {et!r}")
+    return model.model_validate(obj)

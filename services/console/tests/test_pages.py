@@ -22,8 +22,10 @@ STREET = "410105001"
 NOW = datetime.now(UTC)
 
 
-def token(role: StaffRole = StaffRole.DISPATCHER, unit: str = STREET, sub: str = "410105001-02") -> str:
-    return TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=("410105", unit), name="薛涛")
+def token(role: StaffRole = StaffRole.DISPATCHER, unit: str = STREET, sub: str = "410105001-02",
+          pwc: bool = False) -> str:
+    return TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=("410105", unit), name="薛涛",
+                                   sid="s-1", pwc=pwc)
 
 
 def item(n: int, **kw: Any) -> dict[str, Any]:
@@ -44,8 +46,8 @@ class Services:
     def __init__(self) -> None:
         self.items = [item(n) for n in range(1, 71)]
         self.calls: list[tuple[str, str, str, Any]] = []
-        self.password_field = "old_password"  # routing before the current_password contract
         self.must_change = False
+        self.ended = False  # the session was ended at routing (logout elsewhere, deactivation)
         self.insight: Any = None
         self.joints = [{"joint_id": "j-1", "case_id": "c-9", "case_number": "JSQ-2026-000009", "lead": False,
                         "lead_unit_code": "410105001001", "reason": "需街道协调物业", "at": NOW.isoformat(),
@@ -62,15 +64,20 @@ class Services:
                 ok = body["password"] in ("Yima#Demo2026", "Xinmima#2026")
                 if not ok:
                     return httpx.Response(401, json={"message": "用户名或密码错误", "errors": []})
-                return httpx.Response(200, json={"access_token": token(), "must_change_password": self.must_change})
+                return httpx.Response(200, json={"access_token": token(pwc=self.must_change),
+                                                 "must_change_password": self.must_change})
             if service == "routing" and path == "/api/v1/units":
                 return httpx.Response(200, json={"units": [
                     {"code": STREET, "name": "丰产路街道"}, {"code": "410105001001", "name": "黄河社区",
                                                            "parent": STREET},
                     {"code": "410105001002", "name": "农业路社区", "parent": STREET}]})
-            if not auth.startswith("Bearer "):
-                return httpx.Response(401, json={"message": "请先登录"})
-            if self.must_change:
+            if not auth.startswith("Bearer ") or self.ended:
+                return httpx.Response(401, json={"message": "登录已失效（已退出、密码已修改或账号已停用），请重新登录",
+                                                 "errors": [{"field": "", "code": "session_revoked"}]})
+            if service == "routing" and path == "/api/v1/auth/logout":
+                self.ended = True
+                return httpx.Response(200, json={"logged_out": True})
+            if self.must_change and path != "/api/v1/auth/password":
                 return httpx.Response(403, json={"message": "请先修改初始密码", "errors": [
                     {"field": "", "code": "password_change_required", "message": "请先修改初始密码"}]})
             if service == "routing" and path == f"/api/v1/units/{STREET}/queue":
@@ -78,11 +85,15 @@ class Services:
             if service == "routing" and path.endswith("/urge"):
                 return httpx.Response(200, json={"urged": True})
             if service == "routing" and path == "/api/v1/auth/password":
-                if self.password_field not in body:
+                if set(body) != {"current_password", "new_password"}:
                     return httpx.Response(422, json={"message": "提交的内容有误，请按提示修改", "errors": [
                         {"field": k, "code": "extra_forbidden", "message": "取值不正确"} for k in body]})
-                self.must_change = False
-                return httpx.Response(200, json={"changed": True})
+                if body["current_password"] != "Yima#Demo2026":
+                    return httpx.Response(401, json={"message": "原密码错误", "errors": [
+                        {"field": "current_password", "code": "invalid_credentials", "message": "原密码错误"}]})
+                self.must_change = False  # routing ends the old sessions and answers with a new one's token
+                return httpx.Response(200, json={"changed": True, "access_token": token(),
+                                                 "must_change_password": False})
             if service == "intake" and path == "/api/v1/cases":
                 if not body["applicant"]["phone"].startswith("1"):
                     return httpx.Response(422, json={"message": "提交的内容有误，请按提示修改", "errors": [
@@ -141,32 +152,54 @@ async def test_sign_in_goes_home_by_role_and_a_first_sign_in_to_the_password_pag
         services.must_change = True
         r = await b.post("/console/login", data={"username": "410105001-02", "password": "Yima#Demo2026"})
         assert r.headers["location"] == "/console/password?forced=1"
-        # and any page a service refuses until the password is changed leads there too
+        # the token carries routing's "must change" mark: every page but the password page leads there
+        r = await b.get("/console/supervise")
+        assert r.status_code == 303 and r.headers["location"] == "/console/password?forced=1"
+        r = await b.get("/console/password?forced=1")
+        assert r.status_code == 200 and 'id="current"' in r.text and "请先修改密码" in r.text
+        assert not [c for c in services.calls if c[2].endswith("/queue")]  # nothing asked with that token
+    async with browser(console, token()) as b:  # and a page a service refuses until then leads there too
         r = await b.get("/console/supervise")
         assert r.status_code == 303 and r.headers["location"] == "/console/password?forced=1"
 
 
-async def test_changing_the_password_speaks_either_field_name_of_routing(console, services) -> None:
-    tok = token()
+async def test_changing_the_password_goes_on_in_routings_new_session(console, services) -> None:
+    services.must_change = True
+    tok = token(pwc=True)
     async with browser(console, tok) as b:
         form = {"csrf": csrf_of(tok), "current_password": "Yima#Demo2026", "new_password": "Xinmima#2026",
                 "again": "Xinmima#2026"}
         r = await b.post("/console/password", data={**form, "again": "different"})
-        assert r.status_code == 422 and "两次输入的新密码不一致" in r.text
+        assert r.status_code == 422 and "两次输入的新密码不一致" in r.text and "请先修改密码" in r.text
         r = await b.post("/console/password", data={**form, "csrf": "forged"})
         assert r.status_code == 403
         assert not [c for c in services.calls if c[2] == "/api/v1/auth/password"]
+        r = await b.post("/console/password", data={**form, "current_password": "wrong"})
+        assert r.status_code == 401 and "原密码错误" in r.text and b.cookies[COOKIE] == tok  # still signed in
         r = await b.post("/console/password", data=form)
         assert r.status_code == 303 and r.headers["location"] == "/console/dispatch?ok=password"
         sent = [c[3] for c in services.calls if c[2] == "/api/v1/auth/password"]
-        assert sent == [{"current_password": "Yima#Demo2026", "new_password": "Xinmima#2026"},
-                        {"old_password": "Yima#Demo2026", "new_password": "Xinmima#2026"}]
-        services.password_field = "current_password"
-        services.calls.clear()
-        fresh = b.cookies[COOKIE]  # signed in again with the new password: a fresh token, a fresh CSRF token
+        assert sent[-1] == {"current_password": "Yima#Demo2026", "new_password": "Xinmima#2026"}
+        assert not [c for c in services.calls if c[2] == "/api/v1/auth/login"]  # routing's answer is the session
+        fresh = b.cookies[COOKIE]  # the new session's token, a fresh CSRF token
         assert fresh != tok
-        r = await b.post("/console/password", data={**form, "csrf": csrf_of(fresh)})
-        assert r.status_code == 303 and len([c for c in services.calls if c[2] == "/api/v1/auth/password"]) == 1
+        r = await b.get("/console/supervise")
+        assert r.status_code == 200 and 'id="overdue-count"' in r.text
+
+
+async def test_signing_out_ends_the_session_at_routing_and_an_ended_session_signs_in_again(console,
+                                                                                          services) -> None:
+    tok = token()
+    async with browser(console, tok) as b:
+        r = await b.post("/console/logout", data={"csrf": csrf_of(tok)})
+        assert r.status_code == 303 and r.headers["location"] == "/console/login?why=out"
+        assert [c[2] for c in services.calls if c[2].startswith("/api/v1/auth/")] == ["/api/v1/auth/logout"]
+    async with browser(console, tok) as b:  # the token is still in its lifetime, but routing ended its session
+        r = await b.get("/console/supervise")
+        assert r.status_code == 303 and r.headers["location"] == "/console/login?why=ended"
+        assert 'yima_console=""' in r.headers["set-cookie"]
+        r = await b.get("/console/login?why=ended")
+        assert "登录已失效" in r.text
 
 
 async def test_each_role_sees_its_own_navigation_and_is_refused_elsewhere(console) -> None:

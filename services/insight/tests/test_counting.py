@@ -25,7 +25,7 @@ from insight_events import (
     work_order,
 )
 from yima_contracts import Event
-from yima_contracts.codes import Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
+from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
 from yima_insight.core import ranking, table
 from yima_insight.core.facts import CaseFact, admin_level, apply, delta, local_day
 from yima_insight.core.rollup import ALL, flat, increments, keys_of
@@ -216,3 +216,50 @@ def test_a_case_settled_on_the_spot_counts_at_its_community() -> None:
     f = run([submitted("c10", settled_on_spot=True)])
     assert f.unit == COMMUNITY and f.mode == "on_spot"
     assert f.vector()["settled_community"] == 1
+
+
+def test_a_batch_folds_to_the_same_facts_and_counters_as_one_event_at_a_time() -> None:
+    """The consumer applies a poll's events at once (fold): cut anywhere, the sum of the batches' changes equals
+    the event-by-event counters, and the facts are the same."""
+    from yima_insight.core.facts import fold
+
+    a, b = "c11", "c12"
+    evs = [submitted(a), assessed(a, RiskLevel.RED, T0 + H), submitted(b, channel=Channel.GRID),
+           assigned(a, COMMUNITY, T0 + 2 * H), assigned(b, STREET, T0 + 2 * H), work_order(a, COMMUNITY, T0 + 2 * H),
+           assessed(a, RiskLevel.BLUE, T0 + 3 * H), feedback(b, STREET, FeedbackKind.RESOLVED, T0 + 3 * H),
+           closed(a, COMMUNITY, True, T0 + 4 * H), rated(a, 4, T0 + 5 * H), closed(b, STREET, True, T0 + 5 * H)]
+    expected: dict = {}
+    for c in (a, b):
+        for k, v in counters([e for e in evs if e.case_id == c]).items():
+            cur = expected.setdefault(k, {})
+            for m, n in v.items():
+                cur[m] = cur.get(m, 0) + n
+    for cut in (1, 4, 7, len(evs)):
+        stored: dict[str, CaseFact] = {}
+        total: dict = {}
+        for batch in (evs[:cut], evs[cut:]):
+            after, change = fold(stored, batch, PATHS)
+            for k, inc in increments(change).items():
+                cur = total.setdefault(k, {})
+                for field, n in inc.items():
+                    cur[field] = cur.get(field, 0) + n
+            stored = {**stored, **after}
+        assert flat(total) == expected, cut
+        assert stored[a] == run([e for e in evs if e.case_id == a])
+    blue = expected[f"{ALL}|level|d|2026-11-20|blue"]  # a's red moved to blue; b came blue with its assignment
+    assert (blue["received"], blue["resolved"], blue["rating_sum"]) == (2, 2, 4)
+    assert f"{ALL}|level|d|2026-11-20|red" not in expected
+
+
+def test_a_warning_is_shown_at_its_place_and_every_unit_above_it() -> None:
+    from yima_contracts.risk_events import WarningRaised
+    from yima_insight.core.warnings import from_event, per_cell, row_unit
+
+    e = WarningRaised(case_id="w1", correlation_id="w1", occurred_at=T0.replace(hour=17), warning_id="W1",
+                      kind="place_cluster", category=Category.NEIGHBOUR, unit_code=COMMUNITY,
+                      case_ids=["w1", "w2", "w3"], window_days=7, threshold=3, message_zh="黄河社区7天内3起邻里纠纷")
+    w = from_event(e, PATHS)
+    assert w.chain == [COMMUNITY, STREET, DISTRICT] and w.cases == 3 and w.day == "2026-11-21"  # CST
+    assert "case_ids" not in w.model_dump()
+    assert [row_unit(w, s) for s in (ALL, DISTRICT, STREET, COMMUNITY)] == [DISTRICT, STREET, COMMUNITY, COMMUNITY]
+    assert per_cell([w, w], STREET) == {(COMMUNITY, "neighbour"): 2}

@@ -24,6 +24,7 @@ from insight_events import (
     work_order,
 )
 from yima_contracts.codes import Category, Channel, FeedbackKind, RiskLevel, StaffRole
+from yima_contracts.risk_events import WarningRaised
 from yima_devstack.browser import headless_chromium
 from yima_devstack.live import free_port, serve_in_thread
 from yima_kit.auth import TokenIssuer
@@ -63,6 +64,9 @@ def test_dashboard_draws_offline_and_drills_down(live_insight) -> None:
                    feedback(c, unit, FeedbackKind.ACCEPTED, T0 + 2 * H)]
         if ok:
             events += [closed(c, unit, True, T0 + 3 * H), rated(c, 5, T0 + 4 * H)]
+    events.append(WarningRaised(case_id=c, correlation_id=c, occurred_at=T0 + 5 * H, warning_id=f"W-{c}",
+                                kind="place_cluster", category=Category.NEIGHBOUR, unit_code=COMMUNITY,
+                                case_ids=[c, "x", "y"], window_days=7, threshold=3, message_zh="7天内3起邻里纠纷"))
 
 
     # the app's loop runs in the server thread: apply through the HTTP-free service in a fresh client loop
@@ -107,4 +111,7 @@ def test_dashboard_draws_offline_and_drills_down(live_insight) -> None:
         wait.until(lambda d: "共 3 件" in d.find_element(By.ID, "cases-title").text)
         body = b.find_element(By.ID, "cases-body").text
         assert "JSQ-2026-" in body and "张三" not in body and "138" not in body
+        # the early warning: listed, and counted in its community's cell of the heat table
+        wait.until(lambda d: "预警（1 次）" in d.find_element(By.ID, "warnings-title").text)
+        assert "同一地点纠纷聚集" in b.find_element(By.ID, "warnings").text
         assert first_paint < 10  # generous on a shared CI machine; the benchmark measures the real figure

@@ -30,6 +30,7 @@ from yima_contracts import (
 )
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, RiskLevel, StaffRole, SupervisionStep
 from yima_contracts.events import Location
+from yima_contracts.risk_events import WarningRaised
 from yima_insight import rebuild
 from yima_insight.app import create_app
 from yima_insight.config import InsightSettings
@@ -173,6 +174,11 @@ def scenario() -> Story:
     s.assign("k8", C21, t8 + H, "k8-a1", platform=True, cat=Category.MARRIAGE_FAMILY)
     s.feedback("k8", C21, FeedbackKind.ACCEPTED, t8 + 2 * H, "k8-a1")
     s.concluded("k8", C21, False, t8 + 3 * H)
+    # an early warning at C11 (neighbour disputes cluster): counted in its cell of the heat table, listed
+    s.add(topics.WARNING_RAISED, WarningRaised(
+        **s.c("k2", T + 8 * H), warning_id=f"W-{s.cid('k2')}", kind="place_cluster", category=N, unit_code=C11,
+        case_ids=[s.cid("k1"), s.cid("k2")], window_days=7, threshold=2, message_zh="甲社区7天内2起邻里纠纷",
+        chain_unit_codes=[C11, S1, D]))
     return s
 
 
@@ -316,8 +322,14 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
             assert s1["key"] == S1 and s1["rank"] == 1
             assert s1["targets"]["community"]["num"] == 3 and s1["targets"]["community"]["den"] == 4
             heat = (await client.get("/api/v1/heat", params={**RANGE, "unit": S1}, headers=street)).json()
-            assert {(c["unit"], c["category"]): c["received"] for c in heat["cells"]} == {
-                (C11, "neighbour"): 2, (C12, "property_management"): 1, (C12, "neighbour"): 1, (S1, "neighbour"): 1}
+            assert {(c["unit"], c["category"]): (c["received"], c["warnings"]) for c in heat["cells"]} == {
+                (C11, "neighbour"): (2, 1), (C12, "property_management"): (1, 0), (C12, "neighbour"): (1, 0),
+                (S1, "neighbour"): (1, 0)}
+            warned = (await client.get("/api/v1/warnings", params=RANGE, headers=street)).json()
+            assert warned["total"] == 1 and warned["warnings"][0]["place_name"] == NAMES[C11]
+            assert "case_ids" not in warned["warnings"][0]
+            s2_view = token(S2, (D, S2))
+            assert (await client.get("/api/v1/warnings", params=RANGE, headers=s2_view)).json()["total"] == 0
             trend = (await client.get("/api/v1/risk-trend", params={**RANGE, "unit": D, "gran": "m"},
                                       headers=top)).json()
             assert [(p["period"], p["red"], p["yellow"], p["blue"]) for p in trend["points"]] == [
@@ -338,3 +350,5 @@ async def test_the_one_table_counts_a_known_story_exactly(settings: InsightSetti
             res = await client.get("/api/v1/table", params={**RANGE, "by": "unit", "unit": D}, headers=token(D, (D,)))
             assert slim(res.json()["totals"]) == TOTAL
             assert {r["key"]: slim(r) for r in res.json()["rows"]} == BY_UNIT
+            warned = await client.get("/api/v1/warnings", params={**RANGE, "unit": D}, headers=token(D, (D,)))
+            assert warned.json()["total"] == 1  # rebuilt too

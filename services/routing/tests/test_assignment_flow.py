@@ -12,8 +12,8 @@ import pytest
 from yima_contracts import CaseFeedback, CaseRiskAssessed
 from yima_contracts.codes import Category, StaffRole
 from yima_devstack.kafka_tools import keyed, read_topic
+from yima_kit.calendar import STATUTORY
 from yima_routing.adapters.sweeper import Sweeper
-from yima_routing.core.deadlines import add_working_days
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -151,7 +151,7 @@ async def test_overdue_chain_at_working_day_times_across_holiday_weekend_and_mak
     assert await _fire_at(routing, sh(2026, 10, 10, 17, 59)) == 0
     # Two replicas sweep at the deadline at once (a restart is the same: a new sweeper, the state in the DB):
     routing.clock.t = sh(2026, 10, 10, 18, 0)
-    other = Sweeper(routing.service, routing.clock)
+    other = Sweeper(routing.service, routing.app.state.repos, routing.clock)
     fired = await asyncio.gather(routing.sweeper.run_once(), other.run_once())
     assert sum(fired) == 1
     assert await steps() == ["warning", "notice"]
@@ -199,7 +199,7 @@ async def test_pause_and_resume_move_the_deadline_by_the_paused_working_days(rou
     r = await routing.http.post(f"/api/v1/assignments/{a['_id']}/pause", headers=street,
                                 json={"reason": "等待当事人从外地返回"})
     assert r.status_code == 200, r.text
-    assert await routing.service.assignments.count_documents({"_id": a["_id"], "sup_next_at": None}) == 1
+    assert await routing.db["assignments"].count_documents({"_id": a["_id"], "sup_next_at": None}) == 1
     routing.clock.t = sh(2026, 10, 12, 9)  # resumed Monday Oct 12 → Oct 13, 14, 15, 16
     r = await routing.http.post(f"/api/v1/assignments/{a['_id']}/resume", headers=street,
                                 json={"reason": "当事人已返回"})
@@ -219,7 +219,7 @@ async def test_joint_handling_summons_units_that_must_report_in(routing) -> None
     joint_id = r.json()["joint_id"]
     ev = (await routing.staged(case_id, "case.joint_summoned"))[0]
     assert ev["lead_unit_code"] == HUANGHE and ev["summoned_unit_codes"] == ["JSQ-ZJJ", "JSQ-GADJ"]
-    assert datetime.fromisoformat(ev["report_by"]) == add_working_days(routing.clock(), 1)[0]  # next working day
+    assert datetime.fromisoformat(ev["report_by"]) == STATUTORY.add_working_days(routing.clock(), 1)[0]  # next workday
 
     outsider = routing.token("jsq-rsj-01")
     assert (await routing.http.post(f"/api/v1/joint/{joint_id}/report", headers=outsider,

@@ -1,9 +1,7 @@
-from datetime import UTC, datetime
 
 import pytest
 from yima_contracts.codes import Category, Channel, RiskLevel
 from yima_routing.config import RoutingSettings
-from yima_routing.core.deadlines import add_working_days
 from yima_routing.core.directory import Directory
 from yima_routing.core.rules import CaseFacts, RuleSet, decide
 
@@ -61,19 +59,6 @@ def test_directory_rejects_unknown_parents() -> None:
 
     with pytest.raises(ValueError, match="unknown parent"):
         Directory([Unit(code="x1", name="x", kind="community", parent="nope")], "v")
-
-
-def test_deadline_skips_the_national_day_holiday_and_counts_the_make_up_saturday() -> None:
-    # 2026-09-30 (Wed): Oct 1-7 holiday; Oct 8, Oct 9 and Oct 10 (a Saturday, 调休) are working days.
-    due, provisional = add_working_days(datetime(2026, 9, 30, 2, tzinfo=UTC), 3)
-    assert due == datetime(2026, 10, 10, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai
-    assert not provisional
-
-
-def test_unpublished_year_falls_back_to_weekends_and_says_so() -> None:
-    due, provisional = add_working_days(datetime(2026, 12, 31, 2, tzinfo=UTC), 2)
-    assert provisional
-    assert due.date().isoformat() == "2027-01-04"
 
 
 def test_a_group_dispute_is_a_joint_consultation_led_by_the_street() -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from yima_contracts.codes import SupervisionStep as S
-from yima_routing.core.deadlines import add_working_days, subtract_working_days, working_days_between
+from yima_kit.calendar import STATUTORY
 from yima_routing.core.rules import SupervisionPolicy
 from yima_routing.core.supervision import next_step, plan
 
@@ -20,9 +20,9 @@ def sh(*a: int) -> datetime:
 def test_chain_across_national_day_a_weekend_and_a_make_up_saturday() -> None:
     # Assigned Monday 2026-09-28, 5 working days: Sep 29, Sep 30, (Oct 1-7 holiday), Oct 8, Oct 9 and
     # Saturday Oct 10 — a make-up workday (调休). Sunday Oct 11 is a rest day.
-    due, provisional = add_working_days(sh(2026, 9, 28, 10), 5)
+    due, provisional = STATUTORY.add_working_days(sh(2026, 9, 28, 10), 5)
     assert due == sh(2026, 10, 10, 18) and not provisional
-    steps = {p.step: p.at for p in plan(due, SupervisionPolicy(), not_before=sh(2026, 9, 28, 10))}
+    steps = {p.step: p.at for p in plan(due, SupervisionPolicy(), STATUTORY, not_before=sh(2026, 9, 28, 10))}
     assert steps == {
         S.WARNING: sh(2026, 10, 9, 18),  # the working day before the deadline
         S.NOTICE: sh(2026, 10, 10, 18),  # 督办 at the deadline, on the 调休 Saturday
@@ -34,12 +34,7 @@ def test_chain_across_national_day_a_weekend_and_a_make_up_saturday() -> None:
 
 def test_next_step_skips_what_is_done_and_a_warning_that_is_already_past() -> None:
     due = sh(2026, 10, 10, 18)
-    assert next_step(due, SupervisionPolicy(), ["warning"]).step is S.NOTICE
+    assert next_step(due, SupervisionPolicy(), STATUTORY, ["warning"]).step is S.NOTICE
     # assigned the evening before the deadline: no warning in the past
-    assert next_step(due, SupervisionPolicy(), [], not_before=sh(2026, 10, 9, 19)).step is S.NOTICE
+    assert next_step(due, SupervisionPolicy(), STATUTORY, [], not_before=sh(2026, 10, 9, 19)).step is S.NOTICE
 
-
-def test_working_day_arithmetic_for_pauses() -> None:
-    assert working_days_between(sh(2026, 9, 30, 9), sh(2026, 10, 10, 18)) == 3  # Oct 8, 9, 10
-    assert working_days_between(sh(2026, 10, 10, 18), sh(2026, 10, 1, 9)) == 0
-    assert subtract_working_days(sh(2026, 10, 8, 18), 1)[0] == sh(2026, 9, 30, 18)

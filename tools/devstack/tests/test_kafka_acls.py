@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 HUANGHE = "410105001001"  # 黄河社区: answers from its own system in the demo directory
 RSJ = "JSQ-RSJ"  # 金水区人力资源和社会保障局: likewise
+COURT = "JSQ-FYSD"  # 金水区人民法院诉调对接中心: works in yima; the court's own system reads the referral outcomes
 
 
 @pytest.fixture
@@ -121,6 +122,21 @@ async def test_a_department_reads_only_its_own_work_orders(cluster: Endpoints, u
     assert not await _can_read(cluster, dept, topics.unit_feedback_topic(HUANGHE))  # its own: write only
 
 
+async def test_the_courts_system_reads_the_outcomes_of_its_referrals_and_writes_nothing(
+    cluster: Endpoints, unit_topics: None
+) -> None:
+    """诉前委派 (ADR 0066): the court's own system consumes ``case.referral_outcome``; nothing else of the
+    platform's is open to it."""
+    court = ks.department_principal(COURT)
+    await ensure_topics(cluster.kafka_bootstrap, [topics.CASE_REFERRAL_OUTCOME], partitions=1,
+                        auth=cluster.kafka_auth())
+    assert await _can_read(cluster, court, topics.CASE_REFERRAL_OUTCOME)
+    assert not await _can_read(cluster, court, topics.CASE_SUBMITTED)
+    assert not await _can_read(cluster, court, topics.unit_topic(RSJ))
+    names = [topics.CASE_REFERRAL_OUTCOME, topics.CASE_FEEDBACK, topics.CASE_STATUS]
+    assert sorted(await _refused_writes(cluster, court, names)) == sorted(names)
+
+
 async def test_a_department_joins_only_its_own_consumer_groups(cluster: Endpoints, unit_topics: None) -> None:
     dept = ks.department_principal(HUANGHE)
     for group, allowed in ((dept, True), (f"{dept}.replica", True), ("yima-routing", False),
@@ -175,6 +191,15 @@ def test_the_plan_gives_each_platform_topic_its_owners_only() -> None:
     assert writers[topics.unit_feedback_topic(HUANGHE)] == {ks.department_principal(HUANGHE)}
     assert all(not p.startswith("dept-") or name.endswith(".feedback")
                for name, ps in writers.items() for p in ps)
+
+
+def test_only_the_referring_courts_read_the_referral_outcomes() -> None:
+    assert ks.demo_courts() == [COURT]
+    plan = ks.acl_plan(ks.load_asyncapi(), ks.demo_departments())
+    readers = {a.principal for a in plan if a.name == topics.CASE_REFERRAL_OUTCOME and a.operation == ks.READ}
+    assert {p for p in readers if not p.startswith("svc-")} == {ks.department_principal(COURT)}
+    assert ks.department_principal(COURT) in ks.principals(ks.demo_departments())
+    assert ks.department_principal(COURT) not in ks.principals(ks.demo_departments(), courts=())
 
 
 def test_only_named_departments_may_still_answer_on_the_deprecated_topic() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -122,8 +123,8 @@ def test_second_install_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
         calls.append(args)
         raise AssertionError(f"install() ran a process although everything is installed: {args}")
 
-    monkeypatch.setattr(infra_module.subprocess, "run", forbidden)
-    monkeypatch.setattr(infra_module.subprocess, "Popen", forbidden)
+    monkeypatch.setattr(subprocess, "run", forbidden)  # every room of the devstack (installer, processes)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
     started = time.monotonic()
     LocalInfra(tmp_path).install()
     assert calls == []

@@ -47,9 +47,11 @@ log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
 LEDGER = "processed_events"
 
-__all__ = ["LEDGER", "EventConsumers", "Handler", "PermanentError", "Tx"]
+__all__ = ["LEDGER", "BatchHandler", "EventConsumers", "Handler", "PermanentError", "Tx"]
 
 Handler = Callable[[E, Tx], Awaitable[None]]
+# A handler that takes a poll's new events at once (in the order they came), to write them in a few bulk calls.
+BatchHandler = Callable[[list[E], Tx], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -113,38 +115,66 @@ class EventConsumers:
     ) -> Callable[[Handler[E]], Handler[E]]:
         """Register ``handler(event, tx)`` for ``topic`` (or several topics read by one consumer, e.g. a read model
         that takes every event). ``name`` identifies the consumer in the ledger."""
-        consumer = f"{self.service}.{name}"
 
         def decorator(handler: Handler[E]) -> Handler[E]:
-            async def on_message(msg: KafkaMessage) -> None:
-                raw = msg.raw_message
-                records = list(raw) if isinstance(raw, (tuple, list)) else [raw]
-                if records:
-                    await self._process_batch(records, model, handler, consumer)
-
-            self.subscribed[f"{self.service}:{name}"] = model
-            on_message.__name__ = f"on_{name}"
-            on_message.__doc__ = handler.__doc__
-            sub_kwargs: dict[str, Any] = {
-                "group_id": group_id or f"yima-{self.service}",
-                "auto_offset_reset": "earliest",
-                # Commit only after we processed, retried or dead-lettered the whole batch.
-                "ack_policy": AckPolicy.NACK_ON_ERROR,
-                "batch": True,
-                "max_records": self.batch_max,
-                "title": f"{self.service}:{name}",
-                "description": handler.__doc__,
-            }
-            if pattern:
-                if not isinstance(topic, str):
-                    raise TypeError("a pattern subscription takes one pattern")
-                sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
-            else:
-                sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
-            sub(on_message)
+            self._subscribe(topic, model, name, group_id, pattern, handler, None)
             return handler
 
         return decorator
+
+    def subscribe_batch(
+        self,
+        topic: str | tuple[str, ...],
+        model: type[E],
+        *,
+        name: str,
+        group_id: str | None = None,
+        pattern: bool = False,
+    ) -> Callable[[BatchHandler[E]], BatchHandler[E]]:
+        """Like :meth:`subscribe`, but ``handler(events, tx)`` gets every new event of a poll at once, in the order
+        they came (the ledger's duplicates left out), inside the batch's one transaction: a read model reads what
+        the batch needs in one query and writes it in one bulk call. When it raises, each event of the batch is
+        retried alone (``handler([event], tx)``) with the usual bounded retries and dead letter."""
+
+        def decorator(handler: BatchHandler[E]) -> BatchHandler[E]:
+            async def single(event: E, tx: Tx) -> None:
+                await handler([event], tx)
+
+            single.__doc__ = handler.__doc__
+            self._subscribe(topic, model, name, group_id, pattern, single, handler)
+            return handler
+
+        return decorator
+
+    def _subscribe(self, topic: str | tuple[str, ...], model: type[E], name: str, group_id: str | None,
+                   pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None) -> None:
+        consumer = f"{self.service}.{name}"
+        async def on_message(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            records = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+            if records:
+                await self._process_batch(records, model, handler, consumer, batch_handler)
+
+        self.subscribed[f"{self.service}:{name}"] = model
+        on_message.__name__ = f"on_{name}"
+        on_message.__doc__ = handler.__doc__
+        sub_kwargs: dict[str, Any] = {
+            "group_id": group_id or f"yima-{self.service}",
+            "auto_offset_reset": "earliest",
+            # Commit only after we processed, retried or dead-lettered the whole batch.
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "batch": True,
+            "max_records": self.batch_max,
+            "title": f"{self.service}:{name}",
+            "description": handler.__doc__,
+        }
+        if pattern:
+            if not isinstance(topic, str):
+                raise TypeError("a pattern subscription takes one pattern")
+            sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
+        else:
+            sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
+        sub(on_message)
 
     # --- a poll's batch ----------------------------------------------------------------------------------
 
@@ -180,7 +210,8 @@ class EventConsumers:
             record_exception=False,
         )
 
-    async def _process_batch(self, records: list[Any], model: type[E], handler: Handler[E], consumer: str) -> None:
+    async def _process_batch(self, records: list[Any], model: type[E], handler: Handler[E], consumer: str,
+                             batch_handler: BatchHandler[E] | None = None) -> None:
         items: list[_Item] = []
         for record in records:
             try:
@@ -192,15 +223,16 @@ class EventConsumers:
                 await self._dead_letter(record, consumer, "invalid", _short(exc), attempts=1)
                 continue
             items.append(_Item(record, event, f"{consumer}|{event.event_id}"))
-        await self._run(items, handler, consumer)
+        await self._run(items, handler, consumer, batch_handler)
 
-    async def _run(self, items: list[_Item], handler: Handler[E], consumer: str) -> None:
+    async def _run(self, items: list[_Item], handler: Handler[E], consumer: str,
+                   batch_handler: BatchHandler[E] | None = None) -> None:
         """Process ``items`` in one unit of work; a failing handler's message is split off and retried alone."""
         attempt = 0
         while items:
             try:
                 with metrics.HANDLER_SECONDS.labels(consumer).time():
-                    fresh = await self._commit_batch(items, handler, consumer)
+                    fresh = await self._commit_batch(items, handler, consumer, batch_handler)
                 metrics.EVENTS_PROCESSED.labels(consumer).inc(fresh)
                 if fresh < len(items):
                     metrics.EVENTS_DUPLICATE.labels(consumer).inc(len(items) - fresh)
@@ -209,7 +241,7 @@ class EventConsumers:
             except _HandlerFailed as failed:
                 i, cause = failed.index, failed.__cause__ or failed
                 if i:
-                    await self._run(items[:i], handler, consumer)  # the ones before it were fine
+                    await self._run(items[:i], handler, consumer, batch_handler)  # the ones before it were fine
                 await self._one(items[i], handler, consumer, first_error=cause)
                 items, attempt = items[i + 1:], 0
             except Exception as exc:
@@ -227,7 +259,8 @@ class EventConsumers:
                     await self._one(item, handler, consumer)
                 return
 
-    async def _commit_batch(self, items: list[_Item], handler: Handler[E], consumer: str) -> int:
+    async def _commit_batch(self, items: list[_Item], handler: Handler[E], consumer: str,
+                            batch_handler: BatchHandler[E] | None = None) -> int:
         """Ledger, handlers and emitted events of ``items`` in ONE transaction; returns how many were new."""
         ids = [it.ledger_id for it in items]
         spans: list[Span] = []  # of the last attempt: ended (exported) only once it committed
@@ -255,6 +288,8 @@ class EventConsumers:
                 span = self._start_span(it.record, consumer)
                 spans.append(span)
                 span.set_attributes({"yima.event_type": it.event.event_type, "yima.event_id": str(it.event.event_id)})
+                if batch_handler is not None:
+                    continue  # one call for the batch below; a failure splits it into single retries (_run)
                 with trace.use_span(span, end_on_exit=False, record_exception=False,
                                     set_status_on_exception=False):
                     tx.topic = str(getattr(it.record, "topic", ""))  # a pattern subscription reads several
@@ -264,6 +299,9 @@ class EventConsumers:
                         if is_transient(exc):
                             raise  # the transaction retries the whole batch
                         raise _HandlerFailed(i) from exc
+            if batch_handler is not None:
+                tx.topic = ""  # a batch may span topics
+                await batch_handler([items[i].event for i in fresh], tx)
             return len(fresh)
 
         fresh = await self.uow.run(work)

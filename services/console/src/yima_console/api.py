@@ -16,6 +16,7 @@ log = get_logger("console.api")
 SERVICE_ZH = {"routing": "分流督办服务", "intake": "登记服务", "risk": "风险服务", "mediation": "调解服务",
               "notify": "消息服务", "insight": "考核分析服务"}
 PASSWORD_CHANGE = "password_change_required"
+WRONG_PASSWORD = "invalid_credentials"  # routing's answer to a wrong current password: the session goes on
 
 
 class ApiError(Exception):
@@ -32,6 +33,11 @@ class PasswordChangeRequired(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class SessionEnded(Exception):
+    """A service no longer accepts the person's token (the session was logged out, ended by a password change
+    or a deactivation, or has expired): the app sends the browser to the login page."""
 
 
 def _message(res: httpx.Response) -> tuple[str, str]:
@@ -109,6 +115,8 @@ class Api:
             msg, code = _message(res)
             if code == PASSWORD_CHANGE:
                 raise PasswordChangeRequired(msg or "请先修改初始密码")
+        elif res.status_code == 401 and token and _message(res)[1] != WRONG_PASSWORD:
+            raise SessionEnded()
         return res
 
     async def call(self, service: str, method: str, path: str, token: str | None, *,

@@ -15,11 +15,11 @@ from yima_kit.auth import SessionRevocations, TokenVerifier
 from yima_kit.logging import configure_logging, get_logger
 from yima_kit.revocation_feed import RevocationFeed
 
-from .api import Api, ApiError, PasswordChangeRequired
+from .api import Api, ApiError, PasswordChangeRequired, SessionEnded
 from .config import ConsoleSettings
 from .pages import admin, common, dispatch, leader, mediation, supervise
 from .ui import PREFIX
-from .web import Web
+from .web import FORCED, Web
 
 log = get_logger("console")
 
@@ -56,7 +56,11 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
 
     @app.exception_handler(PasswordChangeRequired)
     async def _must_change(_: Request, __: PasswordChangeRequired) -> Response:
-        return RedirectResponse(f"{PREFIX}/password?forced=1", status_code=303)
+        return RedirectResponse(FORCED, status_code=303)
+
+    @app.exception_handler(SessionEnded)
+    async def _ended(_: Request, __: SessionEnded) -> Response:
+        return web.to_login("ended")
 
     @app.get("/health", summary="Readiness: the console answers and routing (sign-in) is reachable")
     async def health(response: Response) -> dict[str, Any]:

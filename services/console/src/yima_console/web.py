@@ -16,7 +16,9 @@ from .config import ConsoleSettings
 from .ui import COOKIE, PREFIX, ROLE_REFUSED, Staff, csrf_of, messages, page
 
 LOGIN_WHY = {"expired": "登录已过期，请重新登录", "invalid": "身份凭证无效，请重新登录", "none": "请先登录",
-             "out": "已退出登录", "changed": "密码已修改，请用新密码重新登录"}
+             "out": "已退出登录", "changed": "密码已修改，请用新密码重新登录",
+             "ended": "登录已失效（已在别处退出、密码已修改或账号已停用），请重新登录"}
+FORCED = f"{PREFIX}/password?forced=1"
 
 
 @dataclass
@@ -44,15 +46,19 @@ class Web:
     async def unit_name(self, code: str | None) -> str:
         return str((await self.units()).get(code or "", {}).get("name") or code or "")
 
-    def staff(self, request: Request, roles: tuple[str, ...] = ()) -> Staff | Response:
-        """The signed-in person, or the answer to give instead (the login page, or a refusal for the role)."""
+    def staff(self, request: Request, roles: tuple[str, ...] = (), *,
+              password_change_ok: bool = False) -> Staff | Response:
+        """The signed-in person, or the answer to give instead (the login page, the password page while the
+        token carries routing's "must change the password" mark, or a refusal for the role)."""
         token = request.cookies.get(COOKIE, "")
         if not token:
             return self.to_login("none")
         try:
-            claims = self.verifier.verify(token)
+            claims = self.verifier.verify(token, password_change_ok=True)
         except AuthError as exc:
             return self.to_login("expired" if "过期" in str(exc) else "invalid")
+        if claims.pwc and not password_change_ok:
+            return RedirectResponse(FORCED, status_code=303)
         staff = Staff.model_validate(claims.model_dump() | {"csrf": csrf_of(token), "token": token})
         if roles and staff.role not in roles:
             return page("无权访问", f"<h1>无权访问</h1>{messages([ROLE_REFUSED])}", staff, 403)

@@ -13,11 +13,12 @@ import asyncio
 import re
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from yima_contracts import Event, parse_event
+from yima_contracts.risk_events import WarningRaised
 from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 from yima_kit.mongo import connect
 
@@ -26,6 +27,7 @@ from .adapters.mongo_store import MongoInsightStore
 from .config import InsightSettings
 from .core.facts import CaseFact, apply, units_in
 from .core.rollup import CounterKey, Increments, add, flat
+from .core.warnings import Warning, from_event
 
 
 async def read_events(bootstrap: str, auth: KafkaAuth | None = None
@@ -89,9 +91,15 @@ async def _read_once(bootstrap: str, auth: KafkaAuth | None
         await consumer.stop()
 
 
-def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, dict[str, int]],
-                                           dict[str, dict[str, Any]]]:
-    """Facts, counters and units from events (pure)."""
+class Recount(NamedTuple):
+    facts: dict[str, CaseFact]
+    counters: dict[CounterKey, dict[str, int]]
+    units: dict[str, dict[str, Any]]
+    warnings: list[Warning]
+
+
+def recount(events: list[Event]) -> Recount:
+    """Facts, counters, units and warnings from events (pure)."""
     units: dict[str, dict[str, Any]] = {}
     for e in events:
         for u in units_in(e):
@@ -103,11 +111,15 @@ def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, 
     paths = {c: tuple(u["path"]) for c, u in units.items() if u.get("path")}
     by_case: dict[str, list[Event]] = defaultdict(list)
     seen: set[Any] = set()
+    warnings: dict[str, Warning] = {}
     for e in events:
         if e.event_id in seen:  # a message published twice is one event
             continue
         seen.add(e.event_id)
-        by_case[e.case_id].append(e)
+        if isinstance(e, WarningRaised):
+            warnings[e.warning_id] = from_event(e, paths)
+        else:
+            by_case[e.case_id].append(e)
     facts: dict[str, CaseFact] = {}
     counters: Increments = {}
     for case_id, evs in by_case.items():
@@ -121,18 +133,18 @@ def recount(events: list[Event]) -> tuple[dict[str, CaseFact], dict[CounterKey, 
         if s is None:
             continue
         add(counters, s, fact.vector())
-    return facts, counters, units
+    return Recount(facts, counters, units, list(warnings.values()))
 
 
 async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> dict[str, Any]:
     t0 = time.monotonic()
     events, ends, bad = await read_events(settings.kafka_bootstrap, settings.kafka_auth)
     t_read = time.monotonic() - t0
-    facts, counters, units = recount(events)
+    facts, counters, units, warnings = recount(events)
     client = connect(settings.mongo_url)
     try:
         store = MongoInsightStore(client[settings.db_name])
-        await store.replace_all(list(facts.values()), counters, units)
+        await store.replace_all(list(facts.values()), counters, units, warnings)
     finally:
         await client.close()
     if commit_offsets and ends:
@@ -151,7 +163,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> d
 async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None = None) -> dict[str, Any]:
     """Recount from the topics and compare with the stored counters (of one scope's, if given)."""
     events, _, bad = await read_events(settings.kafka_bootstrap, settings.kafka_auth)
-    _, counters, _ = recount(events)
+    counters = recount(events).counters
     if scope is not None:
         counters = {k: v for k, v in counters.items() if k.scope == scope}
     expected = flat(counters)

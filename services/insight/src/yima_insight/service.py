@@ -8,12 +8,16 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from yima_contracts import Event
+from yima_contracts.risk_events import WarningRaised
 from yima_kit.consumer import Tx
 
 from .core import ranking, table
-from .core.facts import CaseFact, apply, code_path, delta, units_in
+from .core.facts import CaseFact, code_path, fold, units_in
 from .core.rollup import ALL, increments
 from .core.scope import OutOfScope, resolve
+from .core.warnings import from_event
+from .core.warnings import per_cell as warning_cells
+from .core.warnings import view as warning_view
 from .ports import InsightStore
 
 # Flags the cases list filters on (the number a user clicked).
@@ -54,19 +58,30 @@ class InsightService:
 
     # --- the consumers ------------------------------------------------------------------------------
 
-    async def on_event(self, event: Event, tx: Tx) -> None:
-        await self.apply(event, tx.session)
+    async def on_events(self, events: list[Event], tx: Tx) -> None:
+        await self.apply_batch(events, tx.session)
 
-    async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact:
-        seen = units_in(event)
+    async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact | None:
+        return (await self.apply_batch([event], session)).get(event.case_id)
+
+    async def apply_batch(self, events: list[Event], session: AsyncClientSession | None = None
+                          ) -> dict[str, CaseFact]:
+        """A poll's events in a few bulk calls: the units they name, the facts they concern (one read), their
+        paths (one read), then every changed fact (one write) and every counter document's change, summed per
+        scope × period (one write). Returns the changed facts."""
+        seen = [u for e in events for u in units_in(e)]
         if seen:
             await self.store.remember_units(seen, session)
-        before = await self.store.get_fact(event.case_id, session)
-        codes = unit_codes(event) | ({before.unit} if before else set())
+        warnings = [e for e in events if isinstance(e, WarningRaised)]
+        counted = [e for e in events if not isinstance(e, WarningRaised)]
+        before = await self.store.get_facts({e.case_id for e in counted}, session)
+        codes = {c for e in events for c in unit_codes(e)} | {f.unit for f in before.values()}
         paths = await self.store.unit_paths(codes, session)
-        after = apply(before, event, paths)
-        await self.store.put_fact(after, session)
-        await self.store.increment(increments(delta(before, after)), session)
+        if warnings:
+            await self.store.put_warnings([from_event(w, paths) for w in warnings], session)
+        after, change = fold(before, counted, paths)
+        await self.store.put_facts([f for cid, f in after.items() if before.get(cid) != f], session)
+        await self.store.increment(increments(change), session)
         return after
 
     # --- reading ------------------------------------------------------------------------------------
@@ -113,18 +128,36 @@ class InsightService:
                 "as_of": t["as_of"]}
 
     async def heat(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        """Cases (with their red and yellow) and early warnings by unit one level below the scope × category."""
         summed, _ = await self.summed(scope, "unit_category", a, b)
-        units = sorted({k.split("|", 1)[0] for k in summed})
+        raised = warning_cells(await self.store.warnings_in(scope, a.isoformat(), b.isoformat()), scope)
+        cells: dict[tuple[str, str], dict[str, Any]] = {}
+        for k, m in summed.items():
+            if m.get("received"):
+                unit, category = k.split("|", 1)
+                cells[(unit, category)] = {"unit": unit, "category": category, "received": m.get("received", 0),
+                                           "red": m.get("red", 0), "yellow": m.get("yellow", 0), "warnings": 0}
+        for (unit, category), n in raised.items():
+            cells.setdefault((unit, category), {"unit": unit, "category": category, "received": 0, "red": 0,
+                                                "yellow": 0, "warnings": 0})["warnings"] = n
+        units = sorted({u for u, _ in cells})
         names = await self.store.unit_names(units)
-        cells: list[dict[str, Any]] = [
-            {"unit": k.split("|", 1)[0], "category": k.split("|", 1)[1], "received": m.get("received", 0),
-             "red": m.get("red", 0), "yellow": m.get("yellow", 0)}
-            for k, m in summed.items() if m.get("received")]
         return {"from": a.isoformat(), "to": b.isoformat(), "unit": None if scope == ALL else scope,
                 "units": [{"key": u, "name": table.key_name("unit", u, scope, names)} for u in units],
                 "categories": [{"key": c, "name": table.key_name("category", c, scope, {})}
-                               for c in sorted({str(c["category"]) for c in cells})],
-                "cells": cells}
+                               for c in sorted({c for _, c in cells})],
+                "cells": list(cells.values())}
+
+    async def warnings(self, scope: str, a: date, b: date) -> dict[str, Any]:
+        """The early warnings raised in the period at places in the scope, newest first (at most 500)."""
+        found = await self.store.warnings_in(scope, a.isoformat(), b.isoformat())
+        names = await self.store.unit_names({w.place for w in found if w.place})
+        return {"from": a.isoformat(), "to": b.isoformat(), "unit": None if scope == ALL else scope,
+                "total": len(found), "warnings": [warning_view(w, names) for w in found]}
+
+    async def units(self, scope: str) -> list[dict[str, Any]]:
+        docs = await self.store.units_below(scope)
+        return [{"code": d["_id"], "name": d.get("name") or d["_id"], "path": d.get("path") or []} for d in docs]
 
     async def risk_trend(self, scope: str, a: date, b: date, gran: str) -> dict[str, Any]:
         days, months, years = table.split_range(a, b)

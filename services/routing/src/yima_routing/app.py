@@ -15,6 +15,7 @@ from yima_kit.runtime import Runtime, http_app
 from .accounts import HASHER, Accounts, LoginPolicy
 from .adapters import http, kafka
 from .adapters.mongo_directory import DirectoryStore
+from .adapters.mongo_repo import MongoRepositories
 from .adapters.mongo_rules import RulesStore
 from .adapters.sweeper import Sweeper
 from .adapters.unit_topics import UnitTopics
@@ -49,7 +50,8 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     store = DirectoryStore(rt.db)
     store.current = seed  # until the stored directory is loaded at start
     unit_topics = UnitTopics(settings.kafka_bootstrap, settings.unit_topic_partitions, auth=settings.kafka_auth)
-    service = RoutingService(rt.db, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
+    repos = MongoRepositories(rt.db)
+    service = RoutingService(repos, lambda: store.current, rules, rt.cipher, client=rt.client, outbox=rt.outbox,
                              ensure_topic=unit_topics.ensure, clock=clock)
     check_production(settings)
     if not settings.auth_private_key:
@@ -67,7 +69,7 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
         clock=clock or service.now, revocations=rt.revocations, uow=rt.uow)
     audit = AuditLog(rt.db, rt.cipher)
     rules_store = RulesStore(rt.db)
-    sweeper = Sweeper(service, service.now)
+    sweeper = Sweeper(service, repos, service.now)
 
     async def setup(_: Runtime) -> None:
         started = time.monotonic()
@@ -114,12 +116,12 @@ def create_app(settings: RoutingSettings | None = None, *, consume: bool = True,
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima routing 分流交办与督办", consume=consume, relay=relay)
-    http.install_error_handlers(app)
-    app.include_router(http.router(rt, service, store, accounts, audit, rules_store,
-                                   trust_forwarded_for=settings.trust_forwarded_for))
+    http.install(app, http.Web(service, store, accounts, audit, rules_store,
+                               trust_forwarded_for=settings.trust_forwarded_for))
     app.state.service = service
     app.state.store = store
     app.state.sweeper = sweeper
+    app.state.repos = repos
     app.state.audit = audit
     app.state.accounts = accounts
     app.state.unit_topics = unit_topics

@@ -4,6 +4,10 @@ Kafka comes from Maven Central (``deploy/local/kafka/pom.xml``) and runs in KRaf
 MongoDB-protocol server is SecantusDB, which lives in its own virtualenv because it is GPL-licensed: it
 is a separate dev/test process, never a dependency of our packages.
 
+This module starts, restarts and stops the pair; the rooms beside it hold the rest: ``installer`` (the pinned
+software), ``processes`` (one server process, its PID file and log), ``endpoints`` (addresses, ports, credentials).
+Their public names stay importable from here.
+
 Layout of ``state_dir``::
 
     endpoints.json           addresses and ports of the last start (reused by the next one)
@@ -18,93 +22,69 @@ Layout of ``state_dir``::
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import string
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from yima_kit.kafka_auth import KafkaAuth
 
 from . import kafka_security
+from .endpoints import (
+    LOCALHOST,
+    Endpoints,
+    InfraError,
+    InfraStatus,
+    ServerStatus,
+    free_port,
+    mongo_url_for,
+    new_cluster_id,
+    port_is_free,
+)
+from .installer import (
+    APT_PACKAGES,
+    KAFKA_VERSION,
+    SECANTUS_REQUIREMENT,
+    SECANTUS_VERSION,
+    Installer,
+    cache_root,
+    find_deploy_dir,
+    run_step,
+)
+from .processes import LOG_TAIL_LINES, STOP_TIMEOUT_S, ServerProcess, log_tail
 from .readiness import NotReadyError, wait_for_kafka, wait_for_mongo
 
-KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
-SECANTUS_REQUIREMENT = "secantusdb==0.7.0b3"
-SECANTUS_VERSION = SECANTUS_REQUIREMENT.split("==")[1]
-APT_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
+__all__ = [
+    "APT_PACKAGES",
+    "KAFKA_HEAP",
+    "KAFKA_VERSION",
+    "LOCALHOST",
+    "LOG_TAIL_LINES",
+    "READY_TIMEOUT_S",
+    "SECANTUS_REQUIREMENT",
+    "SECANTUS_VERSION",
+    "STOP_TIMEOUT_S",
+    "Endpoints",
+    "InfraError",
+    "InfraStatus",
+    "LocalInfra",
+    "ServerStatus",
+    "cache_root",
+    "find_deploy_dir",
+    "free_port",
+    "log_tail",
+    "mongo_url_for",
+    "new_cluster_id",
+    "port_is_free",
+]
+
 KAFKA_HEAP = "-Xmx512m"
-LOCALHOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 15.0
-LOG_TAIL_LINES = 40
-
-
-class InfraError(RuntimeError):
-    """Installing, starting or stopping the local servers failed; the message says why."""
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the platform finds its infrastructure."""
-
-    kafka_bootstrap: str
-    mongo_url: str
-    # SCRAM passwords by principal when we started the broker ourselves; empty: the YIMA_KAFKA_… environment
-    # says how to authenticate (servers given from outside, containers).
-    kafka_users: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    def kafka_auth(self, principal: str = kafka_security.ADMIN) -> KafkaAuth:
-        """The credentials of ``principal`` (default: the super user); without users of our own, those of
-        the environment."""
-        if not self.kafka_users:
-            return KafkaAuth.from_env()
-        if principal not in self.kafka_users:
-            raise InfraError(f"no Kafka principal {principal!r} on this cluster")
-        return KafkaAuth.scram(principal, self.kafka_users[principal])
-
-    def service_kafka_env(self, service: str) -> dict[str, str]:
-        """The Kafka credentials of ``service``'s own principal (empty without users of our own: then the
-        process inherits the environment's)."""
-        if not self.kafka_users:
-            return {}
-        return self.kafka_auth(kafka_security.service_principal(service)).as_env()
-
-    def as_env(self, principal: str = kafka_security.ADMIN) -> dict[str, str]:
-        """The environment variables every yima service and test reads (Kafka credentials of ``principal``)."""
-        env = {"YIMA_KAFKA_BOOTSTRAP": self.kafka_bootstrap, "YIMA_MONGO_URL": self.mongo_url}
-        if self.kafka_users:
-            env |= self.kafka_auth(principal).as_env()
-        return env
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    name: str
-    pid: int | None
-    running: bool
-
-
-@dataclass(frozen=True)
-class InfraStatus:
-    servers: tuple[ServerStatus, ...]
-    endpoints: Endpoints | None
-
-    @property
-    def running(self) -> bool:
-        return all(s.running for s in self.servers)
 
 
 @dataclass(frozen=True)
@@ -112,221 +92,6 @@ class _Ports:
     kafka: int
     controller: int
     mongo: int
-
-
-def mongo_url_for(port: int) -> str:
-    # journal=true: SecantusDB (like mongod) may otherwise lose the last acknowledged writes on kill -9.
-    return f"mongodb://{LOCALHOST}:{port}/?directConnection=true&journal=true"
-
-
-def new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as `StorageTool random-uuid`).
-
-    Like Kafka's own Uuid.randomUuid(), never one that starts with "-": the storage tool's argument
-    parser would take it for an option ("argument --cluster-id/-t: expected one argument").
-    """
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "yima"
-
-
-def find_deploy_dir() -> Path:
-    """``deploy/local/kafka`` of the source tree this package runs from (or of the current directory)."""
-    here = Path(__file__).resolve()
-    for root in (*here.parents, Path.cwd(), *Path.cwd().parents):
-        candidate = root / "deploy" / "local" / "kafka"
-        if (candidate / "pom.xml").is_file():
-            return candidate
-    raise InfraError("deploy/local/kafka/pom.xml not found above this package or the current directory")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOCALHOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    """True if a server could listen on ``port`` now. SO_REUSEADDR as the servers themselves set it: the
-    connections of a run stopped a moment ago linger in TIME_WAIT and must not make the port look taken
-    (a live listener still does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOCALHOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not path.exists():
-        return f"({path} does not exist)"
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return "\n".join(text[-lines:])
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _run(cmd: Sequence[str | Path], *, what: str, cwd: Path | None = None) -> None:
-    """Run an install step; on failure raise with its output (tools print no passwords given as arguments)."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip().splitlines()[-LOG_TAIL_LINES:]
-        raise InfraError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(output))
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialise installs between processes (e.g. two test sessions on a fresh machine)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _uv_command() -> list[str]:
-    # `uv run` exports UV (its own path); otherwise uv is on PATH or importable (it is pip-installed here).
-    for candidate in (os.environ.get("UV"), shutil.which("uv")):
-        if candidate and Path(candidate).exists():
-            return [candidate]
-    with contextlib.suppress(ImportError):
-        import uv  # noqa: F401
-
-        return [sys.executable, "-m", "uv"]
-    raise InfraError("uv not found (neither $UV, uv on PATH, nor `python -m uv`)")
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/<pid>/stat), or None without procfs.
-
-    Together with the PID it identifies one process for good: a stale PID file whose number now
-    belongs to an unrelated process never matches. (Unlike the command line, it stays readable while a
-    JVM shuts down: once the JVM's main thread has exited, /proc/<pid>/cmdline reads empty.)
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()[19]  # fields after "pid (comm) ", from field 3
-
-
-def _is_zombie(pid: int) -> bool:
-    """Exited but not yet reaped by its parent. A thread-group leader that is a zombie while other
-    threads still run (a JVM during shutdown) is not: that process is still alive."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rindex(")") + 2] != "Z":
-            return False
-        return len(os.listdir(f"/proc/{pid}/task")) <= 1
-    except OSError:
-        return False
-
-
-def _pid_running(pid: int, start_time: str | None) -> bool:
-    """True if ``pid`` is alive and still the process that was started at ``start_time``."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    if not Path("/proc/self/stat").exists():
-        return True  # no procfs (macOS): trust the PID file
-    return _start_time(pid) == start_time and not _is_zombie(pid)
-
-
-class _Server:
-    """One background server process: its PID file (plus its start time, see ``_start_time``) and log."""
-
-    def __init__(self, name: str, state_dir: Path) -> None:
-        self.name = name
-        self.pid_file = state_dir / f"{name}.pid"
-        self.start_file = state_dir / f"{name}.pid.start"
-        self.log_file = state_dir / f"{name}.log"
-        self._child: subprocess.Popen[bytes] | None = None
-        self._terminated: int | None = None  # PID that already got SIGTERM from us
-
-    def pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def running(self) -> bool:
-        pid = self.pid()
-        if pid is None:
-            return False
-        if self._child is not None and self._child.pid == pid:
-            return self._child.poll() is None  # our own child: authoritative, and reaps it once it exits
-        try:
-            start_time: str | None = self.start_file.read_text().strip()
-        except OSError:
-            start_time = None
-        return _pid_running(pid, start_time)
-
-    def spawn(self, cmd: Sequence[str | Path], cwd: Path) -> None:
-        if self.log_file.exists():  # keep the previous run's log for post-mortems
-            self.log_file.replace(self.log_file.with_suffix(".log.1"))
-        with self.log_file.open("wb") as log:
-            # A session of its own: Ctrl-C in the terminal that ran `infra-up` does not reach the
-            # server, and stop() can signal the whole process group it created.
-            self._child = subprocess.Popen(
-                [str(c) for c in cmd], cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        self.start_file.write_text(f"{_start_time(self._child.pid) or ''}\n")
-        self.pid_file.write_text(f"{self._child.pid}\n")
-
-    def request_stop(self) -> None:
-        """Send SIGTERM (a clean shutdown) if the server runs; ``stop()`` then waits for it."""
-        pid = self.pid()
-        if pid is not None and self.running() and self._terminated != pid:
-            self._signal(pid, signal.SIGTERM)
-            self._terminated = pid
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        pid = self.pid()
-        if pid is not None and self.running():
-            self.request_stop()
-            if not self._wait_gone(timeout):
-                self._signal(pid, signal.SIGKILL)
-                self._wait_gone(5.0)
-        self._child = None
-        self._terminated = None
-        self.pid_file.unlink(missing_ok=True)
-        self.start_file.unlink(missing_ok=True)
-
-    def failure(self, reason: str) -> InfraError:
-        tail = log_tail(self.log_file)
-        return InfraError(f"{self.name}: {reason}\n--- last lines of {self.log_file} ---\n{tail}")
-
-    @staticmethod
-    def _signal(pid: int, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            # start_new_session made the server its own group leader: signal the group it leads.
-            if os.getpgid(pid) == pid:
-                os.killpg(pid, sig)
-            else:
-                os.kill(pid, sig)
-
-    def _wait_gone(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running():
-                return True
-            time.sleep(0.1)
-        return False
 
 
 class LocalInfra:
@@ -345,108 +110,24 @@ class LocalInfra:
         self.kafka_port = kafka_port
         self.mongo_port = mongo_port
         self.ready_timeout = ready_timeout
-        cache = cache_dir or cache_root()
-        self.kafka_home = cache / f"kafka-{KAFKA_VERSION}"
-        self.kafka_libs = self.kafka_home / "libs"
-        self.secantus_venv = cache / f"secantus-{SECANTUS_VERSION}"
-        self._install_lock = cache / ".install.lock"
+        self.installer = Installer(cache_dir)
+        self.kafka_home = self.installer.kafka_home
+        self.kafka_libs = self.installer.kafka_libs
+        self.secantus_venv = self.installer.secantus_venv
         self._properties = self.state_dir / "kafka" / "server.properties"
         self._kafka_data = self.state_dir / "kafka" / "data"
         self._mongo_data = self.state_dir / "mongo"
         self._endpoints_file = self.state_dir / "endpoints.json"
         self.credentials = kafka_security.Credentials(self.state_dir / "kafka" / "credentials.json")
         self._secured_marker = self.state_dir / "kafka" / "data.sasl-scram"  # data/ was formatted with it
-        self.kafka = _Server("kafka", self.state_dir)
-        self.mongo = _Server("mongo", self.state_dir)
+        self.kafka = ServerProcess("kafka", self.state_dir)
+        self.mongo = ServerProcess("mongo", self.state_dir)
 
     # ----------------------------------------------------------------------------------------- install
 
     def install(self) -> None:
-        """Make Java, the Kafka jars and the SecantusDB virtualenv available. Idempotent and pinned:
-        a second call only checks two marker files."""
-        if self._kafka_installed() and self._secantus_installed():
-            self._require_tool("java")
-            return
-        with _file_lock(self._install_lock):
-            self._install_kafka()
-            self._install_secantus()
-
-    def _require_tool(self, tool: str) -> str:
-        path = shutil.which(tool)
-        if path is None:
-            self._apt_install([APT_PACKAGES[tool]])
-            path = shutil.which(tool)
-        if path is None:
-            raise InfraError(f"{tool} still not on PATH after installing {APT_PACKAGES[tool]}")
-        return path
-
-    @staticmethod
-    def _apt_install(packages: list[str]) -> None:
-        if os.geteuid() != 0:
-            wanted = " ".join(packages)
-            raise InfraError(f"{wanted} missing and not root: run `apt-get install {wanted}` as root")
-        _run(["apt-get", "update"], what="apt-get update")
-        _run(["apt-get", "install", "-y", "--no-install-recommends", *packages], what="apt-get install")
-
-    def _kafka_marker(self) -> Path:
-        return self.kafka_home / "installed.json"
-
-    def _kafka_installed(self) -> bool:
-        try:
-            marker = json.loads(self._kafka_marker().read_text())
-        except (OSError, ValueError):
-            return False
-        # A changed pom (e.g. a bumped binding) must trigger a fresh copy.
-        if marker.get("pom_sha256") != _sha256(find_deploy_dir() / "pom.xml"):
-            return False
-        return all((self.kafka_libs / jar).is_file() for jar in marker.get("jars", ()))
-
-    def _install_kafka(self) -> None:
-        if self._kafka_installed():
-            return
-        self._require_tool("java")
-        mvn = self._require_tool("mvn")
-        pom = find_deploy_dir() / "pom.xml"
-        staging = self.kafka_home / f"libs.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        goal = "dependency:copy-dependencies"
-        cmd: list[str | Path] = [mvn, "-q", "-B", "-f", pom, goal, f"-DoutputDirectory={staging}"]
-        _run(cmd, what=f"fetching Kafka {KAFKA_VERSION} jars with Maven")
-        jars = sorted(p.name for p in staging.glob("*.jar"))
-        if not any(j.startswith(f"kafka_2.13-{KAFKA_VERSION}") for j in jars):
-            raise InfraError(f"Maven finished but kafka_2.13-{KAFKA_VERSION}.jar is not in {staging}")
-        # Swap in the complete directory only now, so an interrupted install never looks finished.
-        shutil.rmtree(self.kafka_libs, ignore_errors=True)
-        staging.rename(self.kafka_libs)
-        marker = {"kafka_version": KAFKA_VERSION, "pom_sha256": _sha256(pom), "jars": jars}
-        self._kafka_marker().write_text(json.dumps(marker, indent=2) + "\n")
-
-    def _secantus_marker(self) -> Path:
-        return self.secantus_venv / "yima-installed.json"
-
-    def _secantus_installed(self) -> bool:
-        try:
-            marker = json.loads(self._secantus_marker().read_text())
-        except (OSError, ValueError):
-            return False
-        return marker.get("requirement") == SECANTUS_REQUIREMENT and self._secantus_bin().is_file()
-
-    def _secantus_bin(self) -> Path:
-        return self.secantus_venv / "bin" / "secantusd-py"
-
-    def _install_secantus(self) -> None:
-        if self._secantus_installed():
-            return
-        uv = _uv_command()
-        shutil.rmtree(self.secantus_venv, ignore_errors=True)
-        self.secantus_venv.parent.mkdir(parents=True, exist_ok=True)
-        # sys.executable as the base interpreter: uv must never try to download a Python here.
-        cwd = self.secantus_venv.parent  # outside any uv project, so no pyproject.toml is consulted
-        _run([*uv, "venv", "-q", "--python", sys.executable, str(self.secantus_venv)], what="uv venv", cwd=cwd)
-        python = self.secantus_venv / "bin" / "python"
-        install = [*uv, "pip", "install", "-q", "--python", str(python), SECANTUS_REQUIREMENT]
-        _run(install, what=f"installing {SECANTUS_REQUIREMENT}", cwd=cwd)
-        self._secantus_marker().write_text(json.dumps({"requirement": SECANTUS_REQUIREMENT}) + "\n")
+        """Make Java, the Kafka jars and the SecantusDB virtualenv available (idempotent, see ``installer``)."""
+        self.installer.install()
 
     # ------------------------------------------------------------------------------------------- start
 
@@ -457,7 +138,7 @@ class LocalInfra:
         if reused is not None:
             return reused
         self.stop()  # half-running (one server died): start both afresh on the same data
-        if not (self._kafka_installed() and self._secantus_installed()):
+        if not self.installer.installed():
             raise InfraError("not installed: run LocalInfra.install() (or `yima-dev infra-install`) first")
         ports = self._choose_ports()
         users = self._users()
@@ -556,13 +237,13 @@ class LocalInfra:
         config = self.state_dir / "secantusd.toml"
         config.touch()
         cmd: list[str | Path] = [
-            self._secantus_bin(), "--config", config, "--host", LOCALHOST, "--port", str(port),
+            self.installer.secantus_bin(), "--config", config, "--host", LOCALHOST, "--port", str(port),
             "--storage-path", self._mongo_data, "--cache-size", "256M",
         ]  # fmt: skip
         self.mongo.spawn(cmd, cwd=self.state_dir)
 
     def _start_kafka(self, ports: _Ports, users: Mapping[str, str]) -> None:
-        java = self._require_tool("java")
+        java = self.installer.require_tool("java")
         self._render_properties(ports, users)
         self._format_storage_once(java, users[kafka_security.ADMIN])
         cmd: list[str | Path] = [
@@ -600,7 +281,7 @@ class LocalInfra:
         scram = f"SCRAM-SHA-512=[name={kafka_security.ADMIN},password={admin_password}]"
         cmd: list[str | Path] = [java, "-cp", f"{self.kafka_libs}/*", "kafka.tools.StorageTool", "format",
                "-t", cluster_id, "-c", self._properties, "--add-scram", scram]  # fmt: skip
-        _run(cmd, what="formatting Kafka storage")
+        run_step(cmd, what="formatting Kafka storage")
         self._secured_marker.write_text("SASL/SCRAM-SHA-512 super user formatted in (docs/adr/0070)\n")
 
     def _await_ready(self, endpoints: Endpoints) -> None:

@@ -147,11 +147,18 @@ def legacy_feedback_units(env: Mapping[str, str] | None = None) -> list[str]:
 
 
 def acl_plan(
-    asyncapi: Mapping[str, Any], departments: Iterable[str], legacy_feedback: Iterable[str] = ()
+    asyncapi: Mapping[str, Any], departments: Iterable[str], legacy_feedback: Iterable[str] = (),
+    courts: Iterable[str] | None = None,
 ) -> list[Acl]:
     """The ACLs of every principal; ``legacy_feedback``: departments that may still write ``case.feedback``
-    during its deprecation period (ADR 0071)."""
+    during its deprecation period (ADR 0071); ``courts``: the courts whose own systems read the outcomes of the
+    cases they referred (诉前委派, ``case.referral_outcome``; ADR 0066), by default the demo directory's."""
     acls: set[Acl] = set()
+    for code in demo_courts() if courts is None else courts:
+        who = department_principal(code)
+        acls.add(Acl(who, TOPIC, topics.CASE_REFERRAL_OUTCOME, LITERAL, READ))
+        acls.add(Acl(who, GROUP, who, LITERAL, READ))
+        acls.add(Acl(who, GROUP, f"{who}.", PREFIXED, READ))
     rights = channel_rights(asyncapi)
     for service in all_services(asyncapi):
         who = service_principal(service)
@@ -179,10 +186,12 @@ def acl_plan(
     return sorted(acls)
 
 
-def principals(departments: Iterable[str], asyncapi: Mapping[str, Any] | None = None) -> list[str]:
-    """Every SCRAM user of the platform but the super user."""
+def principals(departments: Iterable[str], asyncapi: Mapping[str, Any] | None = None,
+               courts: Iterable[str] | None = None) -> list[str]:
+    """Every SCRAM user of the platform but the super user (a court's system: see ``acl_plan``)."""
     services = all_services(asyncapi)
-    return [*(service_principal(s) for s in services), OPERATOR, *(department_principal(c) for c in departments)]
+    units = dict.fromkeys([*departments, *(demo_courts() if courts is None else courts)])
+    return [*(service_principal(s) for s in services), OPERATOR, *(department_principal(c) for c in units)]
 
 
 def repo_root() -> Path:
@@ -205,6 +214,14 @@ def demo_departments(root: Path | None = None) -> list[str]:
     path = (root or repo_root()) / "services/routing/src/yima_routing/data/jinshui_directory.json"
     units = json.loads(path.read_text("utf-8"))["units"]
     return sorted(u["code"] for u in units if not u.get("in_platform"))
+
+
+def demo_courts(root: Path | None = None) -> list[str]:
+    """Units of the demo directory docked to a court (诉调对接): the court's own system reads the outcomes of the
+    cases it referred."""
+    path = (root or repo_root()) / "services/routing/src/yima_routing/data/jinshui_directory.json"
+    units = json.loads(path.read_text("utf-8"))["units"]
+    return sorted(u["code"] for u in units if u.get("docking") == "court")
 
 
 # -------------------------------------------------------------------------------------- credentials file

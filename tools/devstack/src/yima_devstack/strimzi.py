@@ -198,8 +198,9 @@ def render(root: Path | None = None) -> dict[str, str]:
     root = root or ks.repo_root()
     departments = ks.demo_departments(root)
     asyncapi = ks.load_asyncapi(root)
-    principals = ks.principals(departments, asyncapi)
-    plan = ks.acl_plan(asyncapi, departments, ks.legacy_feedback_units({}))
+    courts = ks.demo_courts(root)
+    principals = ks.principals(departments, asyncapi, courts)
+    plan = ks.acl_plan(asyncapi, departments, ks.legacy_feedback_units({}), courts)
 
     def dump(docs: list[dict[str, Any]]) -> str:
         return HEADER + yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True, width=120)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yima_kit.auth import AuthError
 
-from ..api import ApiError
+from ..api import ApiError, SessionEnded
 from ..ui import COOKIE, HOME, PREFIX, STALE_FORM, Staff, csrf_ok, esc, form, local, messages, one, page, read_form
-from ..web import LOGIN_WHY, Web
+from ..web import FORCED, LOGIN_WHY, Web
 
 INBOX_PAGE = 50
 
@@ -71,23 +71,33 @@ def router(web: Web) -> APIRouter:
         if res is None:
             return login_page([msg or "登录服务的答复无法识别，请稍后再试"], username,
                               status if 400 <= status < 500 else 502)
+        return signed_in(res, "") or login_page(["登录服务的答复无法识别，请稍后再试"], username, 502)
+
+    def signed_in(res: dict[str, Any], ok: str) -> Response | None:
+        """routing's token answer (a login's or a password change's) as the session cookie, and on: to the
+        password page while the token says the password must be changed, else home. None: not a token."""
         try:
             token = str(res["access_token"])
-            claims = web.verifier.verify(token)
-        except (KeyError, TypeError):
-            return login_page(["登录服务的答复无法识别，请稍后再试"], username, 502)
-        except AuthError as exc:
-            return login_page([str(exc)], username, 401)
-        target = "/password?forced=1" if res.get("must_change_password") else HOME.get(claims.role, "/inbox")
-        resp = RedirectResponse(PREFIX + target, status_code=303)
+            claims = web.verifier.verify(token, password_change_ok=True)
+        except (KeyError, TypeError, AuthError):
+            return None
+        must_change = claims.pwc or bool(res.get("must_change_password"))
+        target = FORCED if must_change else PREFIX + HOME.get(claims.role, "/inbox") + ok
+        resp = RedirectResponse(target, status_code=303)
         session_cookie(resp, token, claims.exp)
         return resp
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:
         f = await read_form(request)
-        if request.cookies.get(COOKIE) and not csrf_ok(request, f):
+        token = request.cookies.get(COOKIE)
+        if token and not csrf_ok(request, f):
             return page("请求无效", messages(["页面已失效，请刷新后重试"]), status=403)
+        if token:  # the session ends at routing too: its token is refused everywhere from now on
+            try:
+                await api.call("routing", "POST", "/api/v1/auth/logout", token)
+            except (ApiError, SessionEnded):
+                pass  # expired or ended already; the cookie goes all the same
         return web.to_login("out")
 
     # --- change my password (forced at first sign-in) ---------------------------------------------------
@@ -97,7 +107,7 @@ def router(web: Web) -> APIRouter:
                if forced else "")
         inner = """<label for="current">原密码</label>
 <input type="password" id="current" name="current_password" maxlength="128" autocomplete="current-password" required>
-<label for="new">新密码 <span class="hint">（至少8位，含大小写字母、数字和符号中的三类）</span></label>
+<label for="new">新密码 <span class="hint">（至少10位，含大写字母、小写字母、数字、符号中的三类）</span></label>
 <input type="password" id="new" name="new_password" maxlength="128" autocomplete="new-password" required>
 <label for="again">再次输入新密码</label>
 <input type="password" id="again" name="again" maxlength="128" autocomplete="new-password" required>"""
@@ -106,50 +116,32 @@ def router(web: Web) -> APIRouter:
 
     @r.get("/password", response_class=HTMLResponse)
     async def password_get(request: Request, forced: str = "") -> Response:
-        claims = web.staff(request)
+        claims = web.staff(request, password_change_ok=True)
         if not isinstance(claims, Staff):
             return claims
-        return page("修改密码", password_body(claims, [], forced == "1"), claims, here="/password")
+        return page("修改密码", password_body(claims, [], forced == "1" or claims.pwc), claims, here="/password")
 
     @r.post("/password", response_class=HTMLResponse)
     async def password_post(request: Request) -> Response:
-        claims = web.staff(request)
+        claims = web.staff(request, password_change_ok=True)
         if not isinstance(claims, Staff):
             return claims
         f = await read_form(request)
         if not csrf_ok(request, f):
-            return page("修改密码", password_body(claims, [STALE_FORM], False), claims, 403)
+            return page("修改密码", password_body(claims, [STALE_FORM], claims.pwc), claims, 403)
         current, new, again = ((f.get(k) or [""])[0] for k in ("current_password", "new_password", "again"))
         if not current or not new:
-            return page("修改密码", password_body(claims, ["请填写原密码和新密码"], False), claims, 422)
+            return page("修改密码", password_body(claims, ["请填写原密码和新密码"], claims.pwc), claims, 422)
         if new != again:
-            return page("修改密码", password_body(claims, ["两次输入的新密码不一致"], False), claims, 422)
-        path = "/api/v1/auth/password"
+            return page("修改密码", password_body(claims, ["两次输入的新密码不一致"], claims.pwc), claims, 422)
         try:
-            try:
-                await api.call("routing", "POST", path, claims.token,
-                               json={"current_password": current, "new_password": new})
-            except ApiError as exc:
-                # TOLERANCE (remove once routing's contract is {"current_password","new_password"} everywhere):
-                # routing before that change named the field old_password and forbids unknown fields.
-                if exc.status != 422 or exc.code not in ("extra_forbidden", "missing"):
-                    raise
-                await api.call("routing", "POST", path, claims.token,
-                               json={"old_password": current, "new_password": new})
+            res = await api.call("routing", "POST", "/api/v1/auth/password", claims.token,
+                                 json={"current_password": current, "new_password": new})
         except ApiError as exc:
-            return page("修改密码", password_body(claims, [exc.message], False), claims,
+            return page("修改密码", password_body(claims, [exc.message], claims.pwc), claims,
                         exc.status if exc.status < 500 else 502)
-        # a fresh token, so that no "change your password first" mark stays in the session
-        res, _, _ = await login_call(claims.sub, new, "")
-        if res is None or "access_token" not in res:
-            return web.to_login("changed")  # admins sign in again with their TOTP
-        token = str(res["access_token"])
-        resp = RedirectResponse(PREFIX + HOME.get(claims.role, "/inbox") + "?ok=password", status_code=303)
-        try:
-            session_cookie(resp, token, web.verifier.verify(token).exp)
-        except AuthError:
-            return web.to_login("changed")
-        return resp
+        # routing ended every session of the old password and answers with a token of a new one
+        return (signed_in(res, "?ok=password") if isinstance(res, dict) else None) or web.to_login("changed")
 
     # --- the unit's inbox (kept by notify) ---------------------------------------------------------------
 

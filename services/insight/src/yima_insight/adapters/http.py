@@ -34,6 +34,13 @@ def default_range(start: str | None, end: str | None) -> tuple[date, date]:
 def router(service: InsightService, require_staff: Any) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["insight"])
     any_staff = require_staff()  # every staff role reads; nothing here writes (analysts 考核 read only)
+    _table_routes(r, service, any_staff)
+    _view_routes(r, service, any_staff)
+    return r
+
+
+def _table_routes(r: APIRouter, service: InsightService, any_staff: Any) -> None:
+    """The one table and the cases behind each of its numbers."""
 
     @r.get("/table", summary="一张表 The one table")
     async def one_table(
@@ -58,6 +65,14 @@ def router(service: InsightService, require_staff: Any) -> APIRouter:
         scope = await service.scope_for(claims, unit)
         return await service.cases(scope, a, b, by=by, key=key, measure=measure, skip=offset, limit=limit)
 
+    @r.get("/units", summary="可查看的单位 Units the viewer may choose")
+    async def units(claims: StaffClaims = any_staff) -> list[dict[str, Any]]:
+        return await service.units(await service.scope_for(claims, None))
+
+
+def _view_routes(r: APIRouter, service: InsightService, any_staff: Any) -> None:
+    """What officials look at beside the table: ranking, early warnings, risk levels over time."""
+
     @r.get("/ranking", summary="打分排名 Unit ranking against the targets")
     async def ranking(
         start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
@@ -66,13 +81,21 @@ def router(service: InsightService, require_staff: Any) -> APIRouter:
         a, b = default_range(start, end)
         return await service.ranking(await service.scope_for(claims, unit), a, b)
 
-    @r.get("/heat", summary="预警热力表 Cases by community × category")
+    @r.get("/heat", summary="预警热力表 Cases and early warnings by community × category")
     async def heat(
         start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
         unit: str | None = Query(None, max_length=64), claims: StaffClaims = any_staff,
     ) -> dict[str, Any]:
         a, b = default_range(start, end)
         return await service.heat(await service.scope_for(claims, unit), a, b)
+
+    @r.get("/warnings", summary="预警 Early warnings raised at places in the viewer's scope")
+    async def warnings(
+        start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+        unit: str | None = Query(None, max_length=64), claims: StaffClaims = any_staff,
+    ) -> dict[str, Any]:
+        a, b = default_range(start, end)
+        return await service.warnings(await service.scope_for(claims, unit), a, b)
 
     @r.get("/risk-trend", summary="风险等级走势 Risk levels over time")
     async def risk_trend(
@@ -84,11 +107,3 @@ def router(service: InsightService, require_staff: Any) -> APIRouter:
         if gran == "d" and (b - a).days > 400:
             raise HTTPException(422, "按日走势最多400天，请按月查看")
         return await service.risk_trend(await service.scope_for(claims, unit), a, b, gran)
-
-    @r.get("/units", summary="可查看的单位 Units the viewer may choose")
-    async def units(claims: StaffClaims = any_staff) -> list[dict[str, Any]]:
-        scope = await service.scope_for(claims, None)
-        docs = await service.store.units_below(scope)
-        return [{"code": d["_id"], "name": d.get("name") or d["_id"], "path": d.get("path") or []} for d in docs]
-
-    return r

@@ -46,16 +46,17 @@ def consumed_topics() -> tuple[str, ...]:
 
 
 def register(consumers: EventConsumers, service: InsightService) -> None:
-    @consumers.subscribe(consumed_topics(), AnyEvent, name="events")
-    async def on_event(event: Event, tx: Tx) -> None:
+    @consumers.subscribe_batch(consumed_topics(), AnyEvent, name="events")
+    async def on_events(events: list[Event], tx: Tx) -> None:
         """Count every case, risk, routing, mediation, rating and notify event into its case's fact and the one
-        table's counters (exactly once: the kit's ledger)."""
-        await service.on_event(event, tx)
+        table's counters (exactly once: the kit's ledger), a poll's events in a few bulk writes."""
+        await service.on_events(events, tx)
 
     # Its own group: a pattern over every unit's topics (two per unit) rebalances whenever routing creates one;
     # in the main group that would stall the platform topics' consumer each time.
-    @consumers.subscribe(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True, group_id="yima-insight-units")
-    async def on_unit_topic(event: Event, tx: Tx) -> None:
-        """A unit's work order (the unit's path, whether it works in yima's console) or its own system's answer
-        on unit.<code>.feedback."""
-        await service.on_event(event, tx)
+    @consumers.subscribe_batch(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True,
+                               group_id="yima-insight-units")
+    async def on_unit_topics(events: list[Event], tx: Tx) -> None:
+        """Units' work orders (the unit's path, whether it works in yima's console) and their own systems'
+        answers on unit.<code>.feedback."""
+        await service.on_events(events, tx)

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from ..core.facts import CaseFact, UnitSeen, local_day
 from ..core.rollup import CounterKey, flat, nest
+from ..core.warnings import Warning
 
-FACTS, COUNTERS, UNITS, REPORTS = "facts", "counters", "units", "reports"
+FACTS, COUNTERS, UNITS, REPORTS, WARNINGS = "facts", "counters", "units", "reports", "warnings"
+
+
+def _raise_transient(exc: DuplicateKeyError | BulkWriteError, doc_id: str) -> NoReturn:
+    """A duplicate key in a bulk upsert is a race with a concurrent first use (retry); anything else is not."""
+    if isinstance(exc, BulkWriteError) and any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+        raise exc
+    raise _transient(doc_id) from exc
 
 
 def _transient(doc_id: str) -> OperationFailure:
@@ -49,6 +57,7 @@ class MongoInsightStore:
         self.counters_col = db[COUNTERS]
         self.units = db[UNITS]
         self.reports = db[REPORTS]
+        self.warnings = db[WARNINGS]
 
     async def setup(self) -> None:
         await self.counters_col.create_index([("s", ASCENDING), ("g", ASCENDING), ("p", ASCENDING)],
@@ -57,17 +66,30 @@ class MongoInsightStore:
         await self.facts.create_index([("day", ASCENDING)], name="day")
         await self.facts.create_index([("updated", DESCENDING)], name="updated")
         await self.units.create_index([("path", ASCENDING)], name="path")
+        await self.warnings.create_index([("chain", ASCENDING), ("day", ASCENDING)], name="chain_day")
+        await self.warnings.create_index([("day", ASCENDING)], name="day")
 
-    async def get_fact(self, case_id: str, session: AsyncClientSession | None = None) -> CaseFact | None:
-        doc = await self.facts.find_one({"_id": case_id}, session=session)
-        if doc is None:
-            return None
-        doc["case_id"] = doc.pop("_id")
-        return CaseFact.model_validate(doc)
+    async def get_facts(self, case_ids: Iterable[str], session: AsyncClientSession | None = None
+                        ) -> dict[str, CaseFact]:
+        """The stored facts of these cases (one query for a batch)."""
+        wanted = sorted(set(case_ids))
+        out: dict[str, CaseFact] = {}
+        if not wanted:
+            return out
+        async for doc in self.facts.find({"_id": {"$in": wanted}}, session=session):
+            doc["case_id"] = doc.pop("_id")
+            out[doc["case_id"]] = CaseFact.model_validate(doc)
+        return out
 
-    async def put_fact(self, fact: CaseFact, session: AsyncClientSession | None = None) -> None:
-        doc = fact_doc(fact)
-        await self.facts.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+    async def put_facts(self, facts: Iterable[CaseFact], session: AsyncClientSession | None = None) -> None:
+        """Every changed fact in one bulk write."""
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in map(fact_doc, facts)]
+        if not ops:
+            return
+        try:
+            await self.facts.bulk_write(ops, ordered=False, session=session)
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            _raise_transient(exc, "facts")
 
     async def increment(self, incs: dict[CounterKey, dict[str, int]],
                         session: AsyncClientSession | None = None) -> None:
@@ -78,26 +100,41 @@ class MongoInsightStore:
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
         except (DuplicateKeyError, BulkWriteError) as exc:
-            if isinstance(exc, BulkWriteError) and any(
-                    e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-            raise _transient(next(iter(incs)).id) from exc
+            _raise_transient(exc, next(iter(incs)).id)
 
     async def remember_units(self, units: Iterable[UnitSeen], session: AsyncClientSession | None = None) -> None:
-        ops = []
+        """Names and paths the events carried, one write per unit (the latest wins)."""
+        merged: dict[str, dict[str, Any]] = {}
         for u in units:
-            upd: dict[str, Any] = {}
+            upd = merged.setdefault(u.code, {})
             if u.name:
                 upd["name"] = u.name
             if u.path:
                 upd["path"] = list(u.path)
-            if upd:
-                ops.append(UpdateOne({"_id": u.code}, {"$set": upd}, upsert=True))
+        ops = [UpdateOne({"_id": code}, {"$set": upd}, upsert=True) for code, upd in merged.items() if upd]
         if ops:
             try:
                 await self.units.bulk_write(ops, ordered=False, session=session)
             except (DuplicateKeyError, BulkWriteError) as exc:
                 raise _transient("units") from exc
+
+    async def put_warnings(self, warnings: Iterable[Warning], session: AsyncClientSession | None = None) -> None:
+        """Early warnings (预警), one document each (a redelivered warning replaces itself)."""
+        ops = [ReplaceOne({"_id": w.warning_id}, w.model_dump(exclude={"warning_id"}), upsert=True)
+               for w in warnings]
+        if ops:
+            try:
+                await self.warnings.bulk_write(ops, ordered=False, session=session)
+            except (DuplicateKeyError, BulkWriteError) as exc:
+                _raise_transient(exc, "warnings")
+
+    async def warnings_in(self, scope: str, a: str, b: str, limit: int = 500) -> list[Warning]:
+        """The warnings raised on days ``a``..``b`` (CST) at a place in ``scope`` (or above it in its chain)."""
+        q: dict[str, Any] = {"day": {"$gte": a, "$lte": b}}
+        if scope != "*":
+            q["chain"] = scope
+        docs = self.warnings.find(q).sort([("raised_at", DESCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [Warning.model_validate({**d, "warning_id": d["_id"]}) async for d in docs]
 
     async def unit_paths(self, codes: Iterable[str],
                          session: AsyncClientSession | None = None) -> dict[str, tuple[str, ...]]:
@@ -151,20 +188,22 @@ class MongoInsightStore:
     # --- rebuild (replay) --------------------------------------------------------------------------
 
     async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
-                          units: dict[str, dict[str, Any]], batch: int = 5000) -> None:
+                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000) -> None:
         """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        new = {FACTS: f"{FACTS}_rebuild_{stamp}", COUNTERS: f"{COUNTERS}_rebuild_{stamp}",
-               UNITS: f"{UNITS}_rebuild_{stamp}"}
-        fdocs = [fact_doc(f) for f in facts]
         now = datetime.now(UTC)
-        cdocs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
-                 for k, m in counters.items() if any(m.values())]
-        udocs = [{"_id": c, **u} for c, u in units.items()]
-        for name, docs in ((new[FACTS], fdocs), (new[COUNTERS], cdocs), (new[UNITS], udocs)):
-            col = self.db[name]
-            for i in range(0, len(docs), batch):
-                await col.insert_many(docs[i:i + batch], ordered=False)
+        docs = {
+            FACTS: [fact_doc(f) for f in facts],
+            COUNTERS: [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
+                       for k, m in counters.items() if any(m.values())],
+            UNITS: [{"_id": c, **u} for c, u in units.items()],
+            WARNINGS: [{"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings],
+        }
+        new = {live: f"{live}_rebuild_{stamp}" for live in docs}
+        for live, some in docs.items():
+            col = self.db[new[live]]
+            for i in range(0, len(some), batch):
+                await col.insert_many(some[i:i + batch], ordered=False)
         for live, fresh in new.items():
             if live in await self.db.list_collection_names():
                 await self.db[live].rename(f"{live}_old_{stamp}")

@@ -11,7 +11,7 @@ in docs/insight-definitions.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -236,112 +236,173 @@ def apply(fact: CaseFact | None, event: Event, paths: Mapping[str, tuple[str, ..
     """The case's fact after ``event``. ``paths``: unit code → path from the top, as far as known (a unit's
     path travels on its work orders; ``case.assigned`` names only the unit)."""
     f = (fact or CaseFact(case_id=event.case_id)).model_copy(deep=True)
-    paths = paths or {}
-
-    def set_unit(code: str, path: tuple[str, ...] | list[str] | None) -> None:
-        f.unit = code
-        known = tuple(path or ()) or paths.get(code) or ()
-        if not known or known[-1] != code:
-            known = code_path(code)
-        f.unit_path = list(known)
-
-    if isinstance(event, CaseSubmitted):
-        f.case_number = event.case_number
-        f.received_at = event.submitted_at
-        f.channel = event.channel.value
-        if f.category is None:
-            f.category = event.category.value
-        if event.settled_on_spot:
-            f.on_spot = True
-            if f.unit == NO_UNIT and event.location.unit_code:  # settled where it was received
-                set_unit(event.location.unit_code, None)
-            f.accepted = f.closed = True
-            _set_outcome(f, "resolved", event.submitted_at,
-                         admin_level((event.location.unit_code,)) if event.location.unit_code else None)
-            f.state = "closed"
-    elif isinstance(event, CaseUpdated):
-        if event.kind == "category_corrected" and event.category is not None:
-            f.category = event.category.value
-    elif isinstance(event, CaseRiskAssessed):
-        f.level = event.level.value
-    elif isinstance(event, CaseAssigned):
-        if f.assigned_at is None or event.occurred_at >= f.assigned_at:
-            if f.assignment_id != event.assignment_id:
-                f.in_platform = None  # known from the new work order
-            f.assignment_id, f.assigned_at, f.due_at = event.assignment_id, event.occurred_at, event.due_at
-            set_unit(event.unit_code, f.unit_path if f.unit == event.unit_code else None)
-            if f.level == NO_LEVEL:
-                f.level = event.risk_level.value
-            if f.category is None:
-                f.category = event.category.value
-            if not f.closed:
-                f.state = "assigned"
-    elif isinstance(event, UnitCaseAssigned):
-        # The work order arrives on its unit's topic, maybe before or after case.assigned: it refines the
-        # current assignment, never brings back an older one.
-        if f.assignment_id in (None, event.assignment_id) or (f.assigned_at and event.occurred_at > f.assigned_at):
-            if f.assignment_id != event.assignment_id:
-                f.assignment_id, f.assigned_at = event.assignment_id, event.occurred_at
-            set_unit(event.unit_code, event.unit_path)
-            f.in_platform = event.in_platform
-            if f.category is None:
-                f.category = event.category.value
-            if f.level == NO_LEVEL:
-                f.level = event.risk_level.value
-    elif isinstance(event, CaseFeedback):
-        at = event.occurred_at
-        if event.kind is FeedbackKind.ACCEPTED:
-            f.accepted = True
-            if not f.closed:
-                f.state = "accepted"
-        elif event.kind is FeedbackKind.RESOLVED:
-            f.accepted = f.closed = True
-            _set_outcome(f, "resolved", at, admin_level(paths.get(event.unit_code) or _path_of(f, event.unit_code)))
-            _set_mediation(f, True, at)
-            f.state = "closed"
-        elif event.kind is FeedbackKind.FAILED:
-            _set_outcome(f, "failed", at)
-            _set_mediation(f, False, at)
-            if not f.closed:
-                f.state = "failed"
-    elif isinstance(event, MediationConcluded):
-        at = event.occurred_at
-        _set_mediation(f, event.success, at)
-        if event.success:
-            code = event.unit_code or f.unit
-            _set_outcome(f, "resolved", at, admin_level(paths.get(code) or _path_of(f, code)))
-        else:
-            _set_outcome(f, "failed", at)
-    elif isinstance(event, CaseTransferred):
-        _set_outcome(f, "transferred", event.occurred_at)
-        if not f.closed:
-            f.state = "transferred"
-    elif isinstance(event, CaseClosed):
-        at = event.occurred_at
-        f.closed = True
-        f.state = "closed"
-        if event.outcome is not Outcome.WITHDRAWN:
-            _set_mediation(f, event.resolved, at)
-        if event.resolved:
-            _set_outcome(f, "resolved", at, admin_level(paths.get(event.unit_code) or _path_of(f, event.unit_code)))
-        elif event.outcome in (Outcome.ARBITRATION, Outcome.LITIGATION, Outcome.ADMINISTRATIVE):
-            _set_outcome(f, "transferred", at)
-        elif event.outcome is Outcome.WITHDRAWN:
-            _set_outcome(f, "withdrawn", at)
-        else:
-            _set_outcome(f, "failed", at)
-    elif isinstance(event, SupervisionNotice):
-        if event.step in _OVERDUE_STEPS and event.joint_id is None:
-            f.overdue = True
-        if event.step is not SupervisionStep.WARNING:
-            f.notices += 1
-    elif isinstance(event, CaseEscalated):
-        f.overdue = f.overdue or event.reason == "overdue"
-    elif isinstance(event, JointSummoned):
-        f.joint = True
-    elif isinstance(event, CaseRated):
-        f.rating = event.score
+    rule = _RULES.get(type(event))
+    if rule is not None:
+        rule(f, event, paths or {})
     return f
+
+
+Paths = Mapping[str, tuple[str, ...]]
+
+
+def _set_unit(f: CaseFact, code: str, path: tuple[str, ...] | list[str] | None, paths: Paths) -> None:
+    f.unit = code
+    known = tuple(path or ()) or paths.get(code) or ()
+    if not known or known[-1] != code:
+        known = code_path(code)
+    f.unit_path = list(known)
+
+
+def _level_of(f: CaseFact, code: str, paths: Paths) -> str | None:
+    """The administrative level of the unit that settled the case."""
+    return admin_level(paths.get(code) or _path_of(f, code))
+
+
+def _submitted(f: CaseFact, e: CaseSubmitted, paths: Paths) -> None:
+    f.case_number = e.case_number
+    f.received_at = e.submitted_at
+    f.channel = e.channel.value
+    if f.category is None:
+        f.category = e.category.value
+    if e.settled_on_spot:
+        f.on_spot = True
+        if f.unit == NO_UNIT and e.location.unit_code:  # settled where it was received
+            _set_unit(f, e.location.unit_code, None, paths)
+        f.accepted = f.closed = True
+        _set_outcome(f, "resolved", e.submitted_at,
+                     admin_level((e.location.unit_code,)) if e.location.unit_code else None)
+        f.state = "closed"
+
+
+def _updated(f: CaseFact, e: CaseUpdated, paths: Paths) -> None:
+    if e.kind == "category_corrected" and e.category is not None:
+        f.category = e.category.value
+
+
+def _assessed(f: CaseFact, e: CaseRiskAssessed, paths: Paths) -> None:
+    f.level = e.level.value
+
+
+def _assigned(f: CaseFact, e: CaseAssigned, paths: Paths) -> None:
+    if f.assigned_at is not None and e.occurred_at < f.assigned_at:
+        return  # an older assignment delivered late
+    if f.assignment_id != e.assignment_id:
+        f.in_platform = None  # known from the new work order
+    f.assignment_id, f.assigned_at, f.due_at = e.assignment_id, e.occurred_at, e.due_at
+    _set_unit(f, e.unit_code, f.unit_path if f.unit == e.unit_code else None, paths)
+    if f.level == NO_LEVEL:
+        f.level = e.risk_level.value
+    if f.category is None:
+        f.category = e.category.value
+    if not f.closed:
+        f.state = "assigned"
+
+
+def _work_order(f: CaseFact, e: UnitCaseAssigned, paths: Paths) -> None:
+    # The work order arrives on its unit's topic, maybe before or after case.assigned: it refines the current
+    # assignment, never brings back an older one.
+    if not (f.assignment_id in (None, e.assignment_id) or (f.assigned_at and e.occurred_at > f.assigned_at)):
+        return
+    if f.assignment_id != e.assignment_id:
+        f.assignment_id, f.assigned_at = e.assignment_id, e.occurred_at
+    _set_unit(f, e.unit_code, e.unit_path, paths)
+    f.in_platform = e.in_platform
+    if f.category is None:
+        f.category = e.category.value
+    if f.level == NO_LEVEL:
+        f.level = e.risk_level.value
+
+
+def _feedback(f: CaseFact, e: CaseFeedback, paths: Paths) -> None:
+    at = e.occurred_at
+    if e.kind is FeedbackKind.ACCEPTED:
+        f.accepted = True
+        if not f.closed:
+            f.state = "accepted"
+    elif e.kind is FeedbackKind.RESOLVED:
+        f.accepted = f.closed = True
+        _set_outcome(f, "resolved", at, _level_of(f, e.unit_code, paths))
+        _set_mediation(f, True, at)
+        f.state = "closed"
+    elif e.kind is FeedbackKind.FAILED:
+        _set_outcome(f, "failed", at)
+        _set_mediation(f, False, at)
+        if not f.closed:
+            f.state = "failed"
+
+
+def _concluded(f: CaseFact, e: MediationConcluded, paths: Paths) -> None:
+    _set_mediation(f, e.success, e.occurred_at)
+    if e.success:
+        _set_outcome(f, "resolved", e.occurred_at, _level_of(f, e.unit_code or f.unit, paths))
+    else:
+        _set_outcome(f, "failed", e.occurred_at)
+
+
+def _transferred(f: CaseFact, e: CaseTransferred, paths: Paths) -> None:
+    _set_outcome(f, "transferred", e.occurred_at)
+    if not f.closed:
+        f.state = "transferred"
+
+
+def _closed(f: CaseFact, e: CaseClosed, paths: Paths) -> None:
+    at = e.occurred_at
+    f.closed = True
+    f.state = "closed"
+    if e.outcome is not Outcome.WITHDRAWN:
+        _set_mediation(f, e.resolved, at)
+    if e.resolved:
+        _set_outcome(f, "resolved", at, _level_of(f, e.unit_code, paths))
+    elif e.outcome in (Outcome.ARBITRATION, Outcome.LITIGATION, Outcome.ADMINISTRATIVE):
+        _set_outcome(f, "transferred", at)
+    elif e.outcome is Outcome.WITHDRAWN:
+        _set_outcome(f, "withdrawn", at)
+    else:
+        _set_outcome(f, "failed", at)
+
+
+def _notice(f: CaseFact, e: SupervisionNotice, paths: Paths) -> None:
+    if e.step in _OVERDUE_STEPS and e.joint_id is None:
+        f.overdue = True
+    if e.step is not SupervisionStep.WARNING:
+        f.notices += 1
+
+
+def _escalated(f: CaseFact, e: CaseEscalated, paths: Paths) -> None:
+    f.overdue = f.overdue or e.reason == "overdue"
+
+
+def _joint(f: CaseFact, e: JointSummoned, paths: Paths) -> None:
+    f.joint = True
+
+
+def _rated(f: CaseFact, e: CaseRated, paths: Paths) -> None:
+    f.rating = e.score
+
+
+# Which rule changes the fact for which event (an event type not listed changes nothing).
+_RULES: dict[type[Event], Callable[[CaseFact, Any, Paths], None]] = {
+    CaseSubmitted: _submitted, CaseUpdated: _updated, CaseRiskAssessed: _assessed, CaseAssigned: _assigned,
+    UnitCaseAssigned: _work_order, CaseFeedback: _feedback, MediationConcluded: _concluded,
+    CaseTransferred: _transferred, CaseClosed: _closed, SupervisionNotice: _notice, CaseEscalated: _escalated,
+    JointSummoned: _joint, CaseRated: _rated,
+}
+
+
+def fold(facts: Mapping[str, CaseFact], events: list[Event], paths: Paths) -> tuple[dict[str, CaseFact], Delta]:
+    """A batch of events applied in order to the facts they concern (``facts``: those stored, by case id; a
+    case not in it is new). Returns the changed facts and the counters' change for the whole batch: the sum of
+    each event's delta, which is each case's delta from its stored fact to its final one."""
+    after: dict[str, CaseFact] = {}
+    for e in events:
+        after[e.case_id] = apply(after.get(e.case_id) or facts.get(e.case_id), e, paths)
+    out: Delta = {}
+    for case_id, fact in after.items():
+        for s, vec in delta(facts.get(case_id), fact).items():
+            cur = out.setdefault(s, {})
+            for k, n in vec.items():
+                cur[k] = cur.get(k, 0) + n
+    return after, {s: {k: n for k, n in v.items() if n} for s, v in out.items() if any(v.values())}
 
 
 def _set_outcome(f: CaseFact, outcome: str, at: datetime, settled_level: str | None = None) -> None:

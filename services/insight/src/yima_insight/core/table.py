@@ -118,6 +118,8 @@ def key_name(by: str, key: str, scope: str, names: Mapping[str, str]) -> str:
         name = names.get(key, key)
         return f"{name}（本级）" if key == scope else name
     if by == "category":
+        if key == "-":
+            return "不限类别"
         return CATEGORY_NAMES_ZH.get(Category(key), key) if key in Category._value2member_map_ else key
     if by == "channel":
         return CHANNEL_NAMES_ZH.get(key, key)

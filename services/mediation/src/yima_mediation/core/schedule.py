@@ -4,8 +4,10 @@ availability, room slots (no double booking), and the turns of an asynchronous s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from yima_kit.calendar import is_workday  # the statutory calendar (调休 included); weekdays beyond it
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Working hours of the centres: morning and afternoon blocks (Asia/Shanghai).
@@ -22,16 +24,6 @@ class ScheduleError(ValueError):
         self.field = field
         self.code = code
         self.message = message
-
-
-def is_workday(d: date) -> bool:
-    """The statutory calendar (调休 included) where it is known; weekdays beyond it."""
-    try:
-        import chinese_calendar
-
-        return bool(chinese_calendar.is_workday(d))
-    except (ImportError, NotImplementedError):
-        return d.weekday() < 5
 
 
 @dataclass(frozen=True)

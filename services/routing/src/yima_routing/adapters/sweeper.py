@@ -27,6 +27,7 @@ from yima_kit.consumer import Tx
 from yima_kit.logging import get_logger
 
 from ..service import Clock, RoutingService
+from .mongo_repo import MongoRepositories
 
 log = get_logger(__name__)
 STEPS_FIRED = Counter("yima_routing_supervision_steps_total", "supervision steps fired", ["step"])
@@ -38,9 +39,11 @@ LAST_PASS = Gauge("yima_routing_sweeper_last_pass_timestamp_seconds", "When the 
 
 
 class Sweeper:
-    def __init__(self, service: RoutingService, clock: Clock, *, claim_for: timedelta = timedelta(seconds=60),
+    def __init__(self, service: RoutingService, repos: MongoRepositories, clock: Clock, *,
+                 claim_for: timedelta = timedelta(seconds=60),
                  batch: int = 100) -> None:
         self.service = service
+        self.assignments, self.joints, self.cases = repos.assignments.col, repos.joints.col, repos.cases.col
         self.now = clock
         self.claim_for = claim_for
         self.batch = batch
@@ -48,7 +51,7 @@ class Sweeper:
 
     async def _claim(self) -> dict[str, Any] | None:
         return await self._claim_due(
-            self.service.assignments, "sup_next_at", "sup_claimed_until", {"sup_active": True, "paused": False},
+            self.assignments, "sup_next_at", "sup_claimed_until", {"sup_active": True, "paused": False},
             also={"sup_claimed_by": self.owner}, projection={"sup_next_step": 1})
 
     async def _claim_due(self, col: Any, due: str, claimed: str, match: dict[str, Any], *,
@@ -74,10 +77,10 @@ class Sweeper:
         return None
 
     async def _claim_joint(self) -> dict[str, Any] | None:
-        return await self._claim_due(self.service.joints, "report_by", "claimed_until", {"reminded": False})
+        return await self._claim_due(self.joints, "report_by", "claimed_until", {"reminded": False})
 
     async def _claim_redispatch(self) -> dict[str, Any] | None:
-        return await self._claim_due(self.service.cases, "pending_dispatch.remind_at",
+        return await self._claim_due(self.cases, "pending_dispatch.remind_at",
                                      "pending_dispatch.claimed_until", {"pending_dispatch.reminded": False})
 
     async def run_once(self) -> int:
@@ -133,8 +136,8 @@ class Sweeper:
         """The pass's gauges: two counts served by the indexes on running chains."""
         now = self.now()
         running = {"sup_active": True, "paused": False}
-        DUE_BACKLOG.set(await self.service.assignments.count_documents({**running, "sup_next_at": {"$lte": now}}))
-        OVERDUE.set(await self.service.assignments.count_documents({"sup_active": True, "due_at": {"$lt": now}}))
+        DUE_BACKLOG.set(await self.assignments.count_documents({**running, "sup_next_at": {"$lte": now}}))
+        OVERDUE.set(await self.assignments.count_documents({"sup_active": True, "due_at": {"$lt": now}}))
         LAST_PASS.set_to_current_time()
 
     async def loop(self, every: float) -> None:

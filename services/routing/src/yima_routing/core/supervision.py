@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from yima_contracts.codes import SupervisionStep
+from yima_kit.calendar import WorkingCalendar
 
-from .deadlines import add_working_days, subtract_working_days
 from .rules import SupervisionPolicy
 
 ORDER = (
@@ -31,11 +31,12 @@ class PlannedStep:
     at: datetime
 
 
-def plan(due_at: datetime, policy: SupervisionPolicy, *, not_before: datetime | None = None) -> list[PlannedStep]:
+def plan(due_at: datetime, policy: SupervisionPolicy, calendar: WorkingCalendar, *,
+         not_before: datetime | None = None) -> list[PlannedStep]:
     """Every step of the chain with its time; a warning that would fall before ``not_before`` is left out."""
     steps: list[PlannedStep] = []
     if policy.warning_before_working_days:
-        at, _ = subtract_working_days(due_at, policy.warning_before_working_days)
+        at, _ = calendar.subtract_working_days(due_at, policy.warning_before_working_days)
         if not_before is None or at > not_before:
             steps.append(PlannedStep(SupervisionStep.WARNING, at))
     steps.append(PlannedStep(SupervisionStep.NOTICE, due_at))
@@ -44,14 +45,14 @@ def plan(due_at: datetime, policy: SupervisionPolicy, *, not_before: datetime | 
         (SupervisionStep.ESCALATED, policy.escalate_after_working_days),
         (SupervisionStep.LEADER, policy.leader_after_working_days),
     ):
-        steps.append(PlannedStep(step, add_working_days(due_at, days)[0]))
+        steps.append(PlannedStep(step, calendar.add_working_days(due_at, days)[0]))
     return steps
 
 
-def next_step(due_at: datetime, policy: SupervisionPolicy, done: list[str], *,
+def next_step(due_at: datetime, policy: SupervisionPolicy, calendar: WorkingCalendar, done: list[str], *,
               not_before: datetime | None = None) -> PlannedStep | None:
     """The first planned step not yet done."""
-    return next((p for p in plan(due_at, policy, not_before=not_before) if p.step.value not in done), None)
+    return next((p for p in plan(due_at, policy, calendar, not_before=not_before) if p.step.value not in done), None)
 
 
 MESSAGES_ZH: dict[SupervisionStep, str] = {
