@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..config import NotifySettings
+from ..core.webhook_policy import WebhookPolicy
 
 
 class DeliveryError(Exception):
@@ -169,8 +170,11 @@ class WebhookChannel(HttpChannel):
     def __init__(self, settings: NotifySettings) -> None:
         super().__init__(settings)
         self.secret = settings.webhook_secret.encode()
+        self.policy = WebhookPolicy.from_settings(settings.webhook_allowed_hosts, settings.unit_contacts_json)
 
     async def send(self, msg: Message) -> None:
+        if not self.policy.allows(msg.address):  # checked again here, whatever was accepted when it was set
+            raise PermanentError("webhook address not allowed (https to an allowed host, or the operator's own)")
         body = {"notification_id": msg.key, "template_id": msg.template_id, "title": msg.title, "text": msg.text,
                 **msg.meta}
         raw = json.dumps(body, ensure_ascii=False, sort_keys=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,27 +18,12 @@ from yima_contracts.codes import StaffRole
 from yima_kit.auth import StaffClaims
 from yima_kit.throttle import Allowance, CheckThrottle, Throttled
 
+from ..core.webhook_policy import webhook_allowed
 from ..service import UNIT_CONTACTS, NotifyService, normalize_tracking_code
 
 TRACK_FAILURES = "track_failures"  # the old per-code counters (expire by themselves)
 TRACK_THROTTLE = "track_throttle"
-
-
-def webhook_allowed(url: str, allowed_hosts: list[str]) -> bool:
-    """https, no credentials in the URL, and a host the operator allowed (exact, or under ``.suffix``): a unit
-    admin cannot make notify call into the internal network (blind SSRF)."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port
-    except ValueError:
-        return False
-    if parts.scheme != "https" or not host or parts.username or parts.password or port not in (None, 443):
-        return False
-    for allowed in (a.strip().lower().rstrip(".") for a in allowed_hosts):
-        if allowed and (host == allowed.lstrip(".") if not allowed.startswith(".") else host.endswith(allowed)):
-            return True
-    return False
+__all__ = ["webhook_allowed"]  # the admin's check at setting time (the worker checks again at send time)
 
 
 def error_body(errors: list[dict[str, Any]], message: str = "请求有误，请按提示修改") -> dict[str, Any]:
