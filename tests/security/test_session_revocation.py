@@ -1,6 +1,6 @@
 """A session that routing ends is refused by the other services too, at once — not when its token expires
 (ADR 0130): routing broadcasts ``staff.session_revoked`` through its outbox, every service's kit reads it.
-Routing, risk and the console in-process, against the real broker and MongoDB-protocol server."""
+Routing, risk, intake and the console in-process, against the real broker and MongoDB-protocol server."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ async def answer_becomes(http: httpx.AsyncClient, token: str, status: int) -> ht
 async def test_logout_and_a_password_change_end_the_session_in_every_service(yima_infra) -> None:
     from yima_console.app import create_app as console_app
     from yima_console.config import ConsoleSettings
+    from yima_intake.app import create_app as intake_app
+    from yima_intake.config import IntakeSettings
     from yima_risk.app import create_app as risk_app
     from yima_risk.config import RiskSettings
     from yima_routing.app import create_app as routing_app
@@ -43,8 +45,11 @@ async def test_logout_and_a_password_change_end_the_session_in_every_service(yim
     risk = risk_app(RiskSettings(**common, mongo_db_prefix=f"k{uuid.uuid4().hex[:8]}_"), consume=False,
                     relay=False)
     console = console_app(ConsoleSettings(**common))
+    intake = intake_app(IntakeSettings(**common, mongo_db_prefix=f"i{uuid.uuid4().hex[:8]}_", notify_url=""),
+                        consume=False, relay=False)
     async with (routing.router.lifespan_context(routing), risk.router.lifespan_context(risk),
-                console.router.lifespan_context(console),
+                console.router.lifespan_context(console), intake.router.lifespan_context(intake),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake") as ih,
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=routing), base_url="http://routing") as rh,
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=risk), base_url="http://risk") as kh):
         first = await rh.post("/api/v1/auth/login", json={"username": STAFF, "password": SEED_PASSWORD})
@@ -69,6 +74,11 @@ async def test_logout_and_a_password_change_end_the_session_in_every_service(yim
         assert "请重新登录" in r.json()["message"]
         with pytest.raises(SessionRevoked):  # the console's own check of its cookie
             console.state.web.verifier.verify(working)
+        walk_in = {"channel": "walk_in", "applicant": {"name": "张三", "phone": "13812345678"},
+                   "description": "楼上邻居家漏水把我家天花板泡坏了", "location": {"unit_code": "410105001002"}}
+        r = await ih.post("/api/v1/cases", json=walk_in, headers={"Authorization": f"Bearer {working}"})
+        # intake's staff channel (walk-in, proxy) refuses it too, saying why
+        assert r.status_code == 401 and "登录已失效" in r.json()["message"], r.text
 
         # A replica started after the logout reads it back before it answers.
         late = risk_app(RiskSettings(**common, mongo_db_prefix=f"l{uuid.uuid4().hex[:8]}_"), consume=False,

@@ -31,7 +31,7 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
     app.state.intake = service
     http.install_error_handlers(app)
-    app.include_router(http.router(service))
+    app.include_router(http.router(service, rt.verifier))
     app.include_router(web.router(service))
     app.include_router(open311.router(service))
     return app

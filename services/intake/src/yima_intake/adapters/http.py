@@ -202,10 +202,11 @@ TrackingCode = Annotated[str, Path(min_length=1, max_length=40, description="查
 UnitCodePath = Annotated[str, Path(pattern=UNIT_CODE_PATTERN, description="单位编码")]
 
 
-def router(service: IntakeService) -> APIRouter:
+def router(service: IntakeService, verifier: TokenVerifier | None = None) -> APIRouter:
+    """``verifier``: the runtime's, which refuses revoked sessions (docs/adr/0130)."""
     r = APIRouter(prefix="/api/v1")
     settings = service.settings
-    verifier = TokenVerifier.from_setting(settings.auth_public_keys)
+    verifier = verifier or TokenVerifier.from_setting(settings.auth_public_keys)
 
     async def optional_staff(request: Request) -> StaffClaims | None:
         """A staff token when one is given (a bad one is refused, never ignored); None for the public."""
