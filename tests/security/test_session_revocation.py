@@ -74,7 +74,7 @@ async def test_logout_and_a_password_change_end_the_session_in_every_service(yim
         assert "请重新登录" in r.json()["message"]
         with pytest.raises(SessionRevoked):  # the console's own check of its cookie
             console.state.web.verifier.verify(working)
-        walk_in = {"channel": "walk_in", "applicant": {"name": "张三", "phone": "13812345678"},
+        walk_in = {"channel": "reception", "applicant": {"name": "张三", "phone": "13812345678"},
                    "description": "楼上邻居家漏水把我家天花板泡坏了", "location": {"unit_code": "410105001002"}}
         r = await ih.post("/api/v1/cases", json=walk_in, headers={"Authorization": f"Bearer {working}"})
         # intake's staff channel (walk-in, proxy) refuses it too, saying why
