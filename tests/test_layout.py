@@ -73,58 +73,16 @@ COLLECTION_METHODS = {
 }
 FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "batch_size", "hint"}
 
-KNOWN_LONG_FILES: set[str] = {
-    "services/intake/src/yima_intake/service.py",
-    "services/mediation/src/yima_mediation/service.py",
-    "services/notify/src/yima_notify/service.py",
-    "services/notify/src/yima_notify/worker.py",
-}
+KNOWN_LONG_FILES: set[str] = set()
 KNOWN_LONG_FUNCTIONS: set[str] = {
-    "services/console/src/yima_console/pages/admin.py::router",
-    "services/console/src/yima_console/pages/common.py::router",
-    "services/console/src/yima_console/pages/dispatch.py::router",
-    "services/console/src/yima_console/pages/leader.py::router",
-    "services/console/src/yima_console/pages/mediation/__init__.py::router",
-    "services/console/src/yima_console/pages/mediation/case_view.py::actions_html",
-    "services/console/src/yima_console/pages/mediation/insurance.py::claims_html",
-    "services/console/src/yima_console/pages/supervise.py::router",
-    "services/insight/src/yima_insight/adapters/http.py::router",
-    "services/insight/src/yima_insight/core/facts.py::apply",
-    "services/intake/src/yima_intake/adapters/http.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router",
-    "services/intake/src/yima_intake/adapters/open311.py::router.create_request",
-    "services/intake/src/yima_intake/adapters/web.py::router",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit",
-    "services/intake/src/yima_intake/service.py::IntakeService.submit.work",
-    "services/mediation/src/yima_mediation/adapters/http.py::router",
-    "services/mediation/src/yima_mediation/adapters/invite_page.py::router",
-    "services/mediation/src/yima_mediation/service.py::MediationService.call",
-    "services/mediation/src/yima_mediation/service.py::MediationService.schedule",
-    "services/mediation/src/yima_mediation/service.py::MediationService.schedule.work",
-    "services/notify/src/yima_notify/adapters/http.py::router",
-    "services/risk/src/yima_risk/adapters/http.py::router",
-    "services/risk/src/yima_risk/core/warnings.py::detect",
     "services/routing/src/yima_routing/app.py::create_app",
-    "tools/devstack/src/yima_devstack/bench/__init__.py::measure",
-    "tools/devstack/src/yima_devstack/bench/history.py::seed_history",
-    "tools/devstack/src/yima_devstack/bench/run.py::run_phase",
 }
-KNOWN_IMPURE_CORE: set[str] = {
-    "services/mediation/src/yima_mediation/core/fonts.py",
-}
+KNOWN_IMPURE_CORE: set[str] = set()
 KNOWN_ADAPTER_IMPORTS: set[str] = {
     "services/insight/src/yima_insight/rebuild.py",
-    "services/notify/src/yima_notify/worker.py",
-    "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/bootstrap.py",
 }
 KNOWN_COLLECTION_ACCESS: set[str] = {
-    "services/mediation/src/yima_mediation/insurance.py",
-    "services/mediation/src/yima_mediation/service.py",
-    "services/notify/src/yima_notify/app.py",
-    "services/notify/src/yima_notify/service.py",
-    "services/notify/src/yima_notify/worker.py",
-    "services/risk/src/yima_risk/service.py",
     "services/routing/src/yima_routing/accounts.py",
     "services/routing/src/yima_routing/bootstrap.py",
 }

@@ -159,3 +159,27 @@ def test_an_expert_answer_carries_no_party_data_and_no_phone() -> None:
     fields = set(ExpertAnswered.model_fields)
     assert not {"applicant", "respondent", "parties", "description", "tracking_code"} & fields
     assert not any("phone" in f for f in fields)
+
+
+def test_one_of_parses_each_of_its_event_types_and_refuses_others() -> None:
+    from datetime import UTC, datetime
+
+    from yima_contracts import one_of
+    from yima_contracts.routing_events import JointReport
+
+    answer = one_of(CaseFeedback, JointReport)
+    envelope = {"event_id": str(uuid4()), "case_id": "c-1", "occurred_at": datetime.now(UTC).isoformat(),
+                "correlation_id": str(uuid4()), "actor": {"kind": "unit_system", "unit_code": "JSQ-ZJJ"}}
+    report = answer.model_validate_json(json.dumps({**envelope, "event_type": "case.joint_report.v1",
+                                                    "joint_id": "j-1", "unit_code": "JSQ-ZJJ", "note": "已到场"}))
+    assert isinstance(report, JointReport) and report.note == "已到场"
+    feedback = answer.model_validate_json(json.dumps({**envelope, "event_type": "case.feedback.v1",
+                                                      "assignment_id": "a-1", "unit_code": "JSQ-ZJJ",
+                                                      "kind": "accepted"}))
+    assert isinstance(feedback, CaseFeedback)
+    with pytest.raises(ValidationError):  # another event type does not belong here
+        answer.model_validate_json(json.dumps({**envelope, "event_type": "case.status.v1", "state": "closed"}))
+    schema = answer.model_json_schema()
+    assert {"CaseFeedback", "JointReport"} <= set(schema["$defs"])
+    with pytest.raises(ValueError):
+        one_of(CaseFeedback)

@@ -30,7 +30,6 @@ from pymongo import AsyncMongoClient
 from yima_contracts.codes import StaffRole
 from yima_devstack.browser import headless_chromium
 from yima_devstack.kafka_tools import wait_for
-from yima_devstack.services import SERVICE_PORTS
 from yima_kit.auth import TokenIssuer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -150,6 +149,11 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         await wait_for(led)
 
     started = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        phases[name] = round(time.monotonic() - started - sum(phases.values()), 1)
+
     with headless_chromium("1366,900") as b:
         wait = WebDriverWait(b, 30)
         # --- 分流员: the returned case, the rules' suggestion, re-dispatched with a reason -------------------
@@ -166,6 +170,7 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         assert "已分派" in b.find_element(By.CLASS_NAME, "ok").text
         assert not b.find_elements(By.ID, f"waiting-{returned_id}")
         shot(b, "1-dispatcher-redispatched")
+        lap("dispatcher")
 
         # --- 督办: overdue in red, one turning red without a reload, a 催办 --------------------------------
         await routing_db["assignments"].update_one({"_id": soon["assignment_id"]},
@@ -187,6 +192,7 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         assert "已发出催办" in b.find_element(By.CLASS_NAME, "ok").text
         assert "已催办1次" in b.find_element(By.ID, f"row-{over['assignment_id']}").text
         shot(b, "2-supervisor-urged")
+        lap("supervisor")
 
         # --- 分包领导: the red case, why, and the follow-up visit -------------------------------------------
         sign_in(b, url, leader, INITIAL)
@@ -201,6 +207,7 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         assert "已登记回访" in b.find_element(By.CLASS_NAME, "ok").text
         assert "入户走访双方家庭" in b.find_element(By.ID, f"red-{red_id}").text
         shot(b, "3-leader-visit-recorded")
+        lap("leader")
 
         # --- 管理员: a rule change, its dry run on last month's cases, then published ---------------------------
         sign_in(b, url, "410105-01", NEW_PASSWORD, pyotp.parse_uri(uri).now())
@@ -224,24 +231,25 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         assert "新版分流规则已发布" in b.find_element(By.CLASS_NAME, "ok").text
         assert version in b.find_element(By.ID, "rule-versions").text
         shot(b, "4-admin-published")
+        lap("admin")
 
         # --- 考核: the one table (read-only) ----------------------------------------------------------------
         sign_in(b, url, "410105-06", NEW_PASSWORD)
         wait.until(ec.presence_of_element_located((By.ID, "dashboard")))
         assert re.search(r"/console/analyst", b.current_url)
-        if "insight" in SERVICE_PORTS:
-            assert b.find_element(By.ID, "insight-table").text
-        else:  # TOLERANCE while insight is not part of the platform: the page says so, in Chinese
-            assert "考核分析服务" in b.find_element(By.CLASS_NAME, "errors").text
+        assert b.find_element(By.ID, "insight-table").text
         assert not b.find_elements(By.CSS_SELECTOR, "main form[method=post]")  # nothing to change here
         shot(b, "5-analyst-table")
+        lap("analyst")
 
         # the same page on a phone: the supervision list reads as cards
         b.set_window_size(390, 844)
         sign_in(b, url, "410105001-02", NEW_PASSWORD)
         b.get(f"{url}/console/supervise")
         shot(b, "6-phone-supervise")
-    assert time.monotonic() - started < 90, "the browser part should stay well under two minutes"
+        lap("phone")
+    # a bound against a hang or a slow regression, not a speed target (2 cores shared with other work)
+    assert time.monotonic() - started < 120, f"the browser part should stay under two minutes: {phases}"
     # the platform is shared with the other end-to-end tests: the rules as they were, as a newer version
     async with httpx.AsyncClient(base_url=platform.procs["routing"].url, timeout=10) as routing:
         r = await routing.put("/api/v1/admin/rules", headers=admin, json={

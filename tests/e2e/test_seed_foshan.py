@@ -95,13 +95,15 @@ async def test_the_street_summons_departments_that_report_from_their_own_systems
         [told] = await wait_for(notice)
         assert "吹哨报到" in told["text"] and "报到" in told["text"]
 
-        # 4. 部门报到 from its own system, on Kafka
-        await produce(bootstrap, topics.CASE_JOINT_REPORT, case_id, {
+        # 4. 部门报到 from its own system, on Kafka: on its own feedback topic, with its own principal (the broker's
+        # ACLs let a department write nowhere else)
+        housing_system = yima_infra.kafka_auth(f"dept-{HOUSING}") if yima_infra.kafka_users else None
+        await produce(bootstrap, topics.unit_feedback_topic(HOUSING), case_id, {
             "event_id": str(uuid.uuid4()), "event_type": "case.joint_report.v1", "case_id": case_id,
             "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": a["correlation_id"],
             "actor": {"kind": "unit_system", "unit_code": HOUSING},
             "joint_id": joint_id, "unit_code": HOUSING, "note": "住建局执法中队2人14:00到场，责令拆除路口违建",
-        })
+        }, auth=housing_system)
 
         async def reported():
             j = (await routing.get(f"/api/v1/joint/{joint_id}", headers=STREET_LEAD)).json()

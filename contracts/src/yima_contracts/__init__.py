@@ -29,7 +29,7 @@ from .mediation_events import (
     MediationSessionHeld,
 )
 from .notify_events import NotificationFailed
-from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS, parse_event
+from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS, one_of, parse_event
 from .risk_events import FollowupDue, WarningRaised
 from .routing_events import CaseEscalated, DeadlineChanged, JointSummoned, LeaderAssigned, SupervisionNotice
 from .staff_events import StaffSessionRevoked
@@ -73,6 +73,7 @@ __all__ = [
     "WarningRaised",
     "codes",
     "headers",
+    "one_of",
     "parse_event",
     "personal",
     "topics",

@@ -8,7 +8,9 @@ the area modules build on it, and the registry gathers them all (docs/adr/0116).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter
 
 from . import intake_events, mediation_events, notify_events, risk_events, routing_events, staff_events, topics
 from .events import (
@@ -40,6 +42,8 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_RISK_ASSESSED: (CaseRiskAssessed,),
     topics.CASE_ASSIGNED: (CaseAssigned,),
     "unit.{unit_code}.cases": (UnitCaseAssigned,),
+    # a unit's own system answers its work orders and reports in to a summons (吹哨报到) on its feedback topic
+    "unit.{unit_code}.feedback": (CaseFeedback, routing_events.JointReport),
     topics.CASE_FEEDBACK: (CaseFeedback,),
     topics.CASE_STATUS: (CaseStatusChanged,),
     topics.NOTIFICATION_SENT: (NotificationSent,),
@@ -77,3 +81,26 @@ def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     if model is None:
         raise ValueError(f"unknown event_type {et!r}")
     return model.model_validate(obj)
+
+
+def one_of(*models: type[Event]) -> type[Event]:
+    """A model for a consumer that takes several event types on one topic, told apart by ``event_type``: its
+    ``model_validate_json`` answers the right model's instance (or raises ValidationError) and its JSON Schema is
+    the union's. E.g. ``one_of(CaseFeedback, JointReport)`` for a unit's feedback topic."""
+    if len(models) < 2:
+        raise ValueError("one_of takes two event models or more")
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        Annotated[Union[models], Field(discriminator="event_type")]  # type: ignore[arg-type,valid-type]  # noqa: UP007
+    )
+
+    class OneOf(Event):
+        @classmethod
+        def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            return adapter.validate_json(json_data)
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, ref_template: str = "#/$defs/{model}", **kwargs: Any) -> Any:
+            return adapter.json_schema(ref_template=ref_template)
+
+    OneOf.__name__ = OneOf.__qualname__ = "Or".join(m.__name__ for m in models)
+    return OneOf

@@ -54,15 +54,16 @@ class JointSummoned(Event):
     joint_id: str | None = Field(
         default=None, max_length=64,
         description="the summons' id: a summoned unit reports on it with POST /api/v1/joint/{joint_id}/report or "
-        "a case.joint_report on Kafka")
+        "a case.joint_report.v1 on its unit.<code>.feedback topic")
     lead_unit_name: str | None = Field(default=None, max_length=100, description="the lead unit (牵头单位) by name")
     report_what_zh: str = Field(
         default="", max_length=300, description="what a summoned unit reports (到场时间、参加人员、处置意见)")
 
 
 class JointReport(Event):
-    """吹哨报到: a summoned unit reports in (报到) and on what it did, from its own system (topic
-    ``case.joint_report``) — the same as ``POST /api/v1/joint/{joint_id}/report`` in yima's console."""
+    """吹哨报到: a summoned unit reports in (报到) and on what it did, from its own system (on its
+    own ``unit.<code>.feedback`` topic, which only its principal may write; ``case.joint_report`` for principals an
+    operator authorised) — the same as ``POST /api/v1/joint/{joint_id}/report`` in yima's console."""
 
     EVENT_TYPE: ClassVar[str] = "case.joint_report.v1"
     event_type: Literal["case.joint_report.v1"] = "case.joint_report.v1"

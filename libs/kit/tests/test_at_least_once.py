@@ -115,3 +115,39 @@ async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yim
     finally:
         await producer.stop()
         await rt.stop()
+
+
+async def test_a_batch_subscriber_gets_a_polls_events_at_once_and_a_failing_one_alone(yima_infra, topic, kit_settings):
+    """subscribe_batch: the poll's new events in one call (duplicates left out); when the call fails, each event
+    is retried alone, the bad one dead-lettered, the others applied once."""
+    rt = Runtime.create(kit_settings())
+    calls: list[list[str]] = []
+
+    @rt.consumers.subscribe_batch(topic, CaseStatusChanged, name="batchprobe", group_id=f"gb-{topic}")
+    async def handle(events: list[CaseStatusChanged], tx: Tx) -> None:
+        calls.append([e.case_id for e in events])
+        if any(e.title_zh == "坏" for e in events):
+            raise ValueError("a bad one in the batch")
+        await rt.db["batch_effects"].insert_many([{"case_id": e.case_id} for e in events], session=tx.session)
+
+    key = f"k-{topic}"  # one partition: the order holds
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await producer.start()
+    try:
+        one, two, bad = status("b-one"), status("b-two"), status("b-bad", "坏")
+        for e in (one, one, two):  # delivered before the consumer starts: one poll finds them together
+            await producer.send_and_wait(topic, e.model_dump_json().encode(), key=key.encode())
+        await rt.start()
+        await until(lambda: rt.db["batch_effects"].count_documents({"case_id": "b-two"}))
+        assert ["b-one", "b-two"] in calls  # one call for the poll, the duplicate left out
+        await producer.send_and_wait(topic, bad.model_dump_json().encode(), key=key.encode())
+        await producer.send_and_wait(topic, status("b-after").model_dump_json().encode(), key=key.encode())
+        await until(lambda: rt.db["batch_effects"].count_documents({"case_id": "b-after"}))
+        dead = await read_topic(yima_infra.kafka_bootstrap, topics.dlq_topic("mediation"), keyed(key))
+        assert any(dict(r.headers)[headers.DLQ_CONSUMER] == b"mediation.batchprobe" for r in dead)
+        for case_id in ("b-one", "b-two", "b-after"):
+            assert await rt.db["batch_effects"].count_documents({"case_id": case_id}) == 1
+        assert await rt.db["batch_effects"].count_documents({"case_id": "b-bad"}) == 0
+    finally:
+        await producer.stop()
+        await rt.stop()

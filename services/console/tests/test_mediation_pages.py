@@ -343,7 +343,7 @@ async def test_the_whole_flow_through_the_forms(app) -> None:
     assert "法院裁定确认协议有效（(2026)豫0105民特123号）" in page.text
     page = await mediator.act(aid, "close", SURE)
     assert state_of(page.text) == "已办结" and "结案" in page.text
-    assert (await svc.cases.find_one({"_id": aid}))["outcome"] == "judicial_confirmation"
+    assert (await app.state.runtime.db["cases"].find_one({"_id": aid}))["outcome"] == "judicial_confirmation"
 
     audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
     # the console's calls are mediation's API calls: in mediation's audit chain under the API's routes
@@ -460,7 +460,7 @@ async def test_experts_rooms_and_an_offline_session(app) -> None:
     assert r.status_code == 409 and "任职于本案被申请人" in errors_of(r.text)
     r = await staff.post(f"/console/cases/{aid}/invite", {"person_id": people[f"李明{tag}"]})
     assert r.status_code == 409 and "与本案申请人存在亲属关系" in errors_of(r.text)  # declared on the form
-    await svc.people.update_one({"_id": people[f"李明{tag}"]}, {"$set": {"relations": []}})
+    await app.state.runtime.db["people"].update_one({"_id": people[f"李明{tag}"]}, {"$set": {"relations": []}})
     page = await staff.act(aid, "invite", {"person_id": people[f"李明{tag}"]})
     assert f"律师李明{tag}：已邀请，待答复" in page.text
     inv = re.search(r'<select name="invitation_id"><option value="([^"]+)"', page.text).group(1)
@@ -499,14 +499,14 @@ async def test_staff_resend_an_invitation_sms_from_the_case_page(app) -> None:
     invs = {i["person_id"]: i["invitation_id"] for i in await svc.list_invitations(aid, me)}
     # a button on the texted expert's line only (without a phone there is no text to send again)
     assert f'id="resend-{invs[sage]}"' in page.text and f'id="resend-{invs[mute]}"' not in page.text
-    stored = await svc.invitations.find_one({"_id": invs[sage]})
+    stored = await app.state.runtime.db["invitations"].find_one({"_id": invs[sage]})
     # without the session's CSRF token the form changes nothing
     r = await staff.post(f"/console/cases/{aid}/resend", {"invitation_id": invs[sage]}, csrf=False)
     assert r.status_code == 403 and "缺少安全校验码" in errors_of(r.text)
-    assert (await svc.invitations.find_one({"_id": invs[sage]}))["code_idx"] == stored["code_idx"]
+    assert (await app.state.runtime.db["invitations"].find_one({"_id": invs[sage]}))["code_idx"] == stored["code_idx"]
     page = await staff.act(aid, "resend", {"invitation_id": invs[sage]})
     assert "已重新发送邀请短信" in page.text and f"向乡贤孙乡贤{tag}重新发送邀请短信" in page.text
-    assert (await svc.invitations.find_one({"_id": invs[sage]}))["code_idx"] != stored["code_idx"]
+    assert (await app.state.runtime.db["invitations"].find_one({"_id": invs[sage]}))["code_idx"] != stored["code_idx"]
     # an invitation of another case cannot be reached through this case's form (nor one of another unit)
     other = (await new_case(app)).assignment_id
     await staff.act(other, "accept", {"kind": "people"})
@@ -690,7 +690,7 @@ async def test_async_turns_in_order_within_the_window(app) -> None:
     page = await staff.act(aid, "turn", turn | {"party_id": "p2", "statement": "公司同意分两期支付"})
     assert "已答复1次" in page.text and "现应由申请人 买买提·艾力答复" in page.text
     assert "公司同意分两期支付" not in page.text  # statements are kept encrypted and not shown, as in the API
-    stored = await app.state.service.sessions.find_one({"_id": ses["session_id"]})
+    stored = await app.state.runtime.db["sessions"].find_one({"_id": ses["session_id"]})
     assert stored["turns"][0]["party_id"] == "p2" and "分两期" not in str(stored["turns"][0]["statement"])
     await staff.act(aid, "turn", turn | {"party_id": "p1", "statement": "同意"})
 
@@ -754,7 +754,7 @@ async def test_insurance_claims_through_the_forms(app) -> None:
     assert r.status_code == 409 and "理赔申请当前状态不能进行此操作" in errors_of(r.text)
     page = await mediator.act(aid, "evaluate", {"claim_id": cid, "satisfaction": "5", "comment": "处理及时"})
     assert "评价：5 非常满意，处理及时" in page.text and "已评价" in page.text
-    doc = await app.state.insurance.col.find_one({"_id": cid})
+    doc = await app.state.runtime.db["insurance_claims"].find_one({"_id": cid})
     assert doc["paid_fen"] == 350050 and doc["claimed_fen"] == 350050 and doc["state"] == "evaluated"
 
     # another case's claim cannot be reached through this case's forms; another unit sees nothing
@@ -872,7 +872,7 @@ async def test_a_leader_above_downloads_the_documents_in_full_only_with_a_stated
     audit = [a async for a in app.state.runtime.db["audit"].find({"object_id": aid}).sort("_id", 1)]
     reads = [(a["actor"], a["detail"], a["personal_data"]) for a in audit if a["action"] == "case.document.full_read"]
     assert reads == [("s-1", "agreement", True), ("l-7", "agreement：督办核查协议履行情况", True)]
-    ag_id = (await app.state.service.cases.find_one({"_id": aid}))["agreement_id"]
+    ag_id = (await app.state.runtime.db["cases"].find_one({"_id": aid}))["agreement_id"]
     calls = [(a["actor"], a["success"]) async for a in app.state.runtime.db["audit"].find(
         {"object_id": ag_id, "action": "GET /api/v1/agreements/{agreement_id}/pdf"}).sort("_id", 1)]
     assert calls == [("s-1", True), ("l-7", False), ("l-7", True)]

@@ -22,10 +22,13 @@ STREET = "410105001"
 NOW = datetime.now(UTC)
 
 
+SID = "5e551011d0000000000000000000cafe"
+
+
 def token(role: StaffRole = StaffRole.DISPATCHER, unit: str = STREET, sub: str = "410105001-02",
-          pwc: bool = False) -> str:
+          pwc: bool = False, age: timedelta = timedelta(0)) -> str:
     return TokenIssuer.dev().issue(staff_id=sub, unit=unit, role=role, unit_path=("410105", unit), name="薛涛",
-                                   sid="s-1", pwc=pwc)
+                                   sid=SID, pwc=pwc, now=datetime.now(UTC) - age)
 
 
 def item(n: int, **kw: Any) -> dict[str, Any]:
@@ -74,6 +77,8 @@ class Services:
             if not auth.startswith("Bearer ") or self.ended:
                 return httpx.Response(401, json={"message": "登录已失效（已退出、密码已修改或账号已停用），请重新登录",
                                                  "errors": [{"field": "", "code": "session_revoked"}]})
+            if service == "routing" and path == "/api/v1/auth/refresh":  # the same session, a fresh token
+                return httpx.Response(200, json={"access_token": token(pwc=self.must_change)})
             if service == "routing" and path == "/api/v1/auth/logout":
                 self.ended = True
                 return httpx.Response(200, json={"logged_out": True})
@@ -200,6 +205,32 @@ async def test_signing_out_ends_the_session_at_routing_and_an_ended_session_sign
         assert 'yima_console=""' in r.headers["set-cookie"]
         r = await b.get("/console/login?why=ended")
         assert "登录已失效" in r.text
+
+
+async def test_a_session_in_use_is_refreshed_and_an_idle_one_ends(console, services) -> None:
+    def refreshes() -> int:
+        return len([c for c in services.calls if c[2] == "/api/v1/auth/refresh"])
+
+    old = token(age=timedelta(minutes=10))  # past the refresh point (5 minutes), within its 30
+    async with browser(console, old) as b:
+        r = await b.get("/console/supervise")
+        assert r.status_code == 200 and refreshes() == 1
+        new = b.cookies[COOKIE]
+        assert new != old and "HttpOnly" in r.headers["set-cookie"]
+        # the session's CSRF token stays: a form rendered before the refresh still posts after it
+        assert f'value="{csrf_of(old)}"' in r.text and csrf_of(new) == csrf_of(old)
+        r = await b.post("/console/supervise/act", data={"csrf": csrf_of(old), "do": "urge", "assignment_id": "a-1",
+                                                        "reason": "请尽快联系申请人"})
+        assert r.status_code == 303 and refreshes() == 1  # the fresh token is not refreshed again
+        await b.get("/console/supervise/rows")  # the list's own background refresh is not the person's activity
+        assert refreshes() == 1
+    async with browser(console, token(age=timedelta(minutes=10))) as b:
+        await b.get("/console/supervise/rows")
+        assert refreshes() == 1
+    services.ended = True  # idle longer than routing allows (or revoked): the refresh is refused
+    async with browser(console, token(age=timedelta(minutes=10))) as b:
+        r = await b.get("/console/supervise")
+        assert r.status_code == 303 and r.headers["location"] == "/console/login?why=expired"
 
 
 async def test_each_role_sees_its_own_navigation_and_is_refused_elsewhere(console) -> None:

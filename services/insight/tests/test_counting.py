@@ -263,3 +263,12 @@ def test_a_warning_is_shown_at_its_place_and_every_unit_above_it() -> None:
     assert "case_ids" not in w.model_dump()
     assert [row_unit(w, s) for s in (ALL, DISTRICT, STREET, COMMUNITY)] == [DISTRICT, STREET, COMMUNITY, COMMUNITY]
     assert per_cell([w, w], STREET) == {(COMMUNITY, "neighbour"): 2}
+
+
+def test_a_counter_document_adds_a_batch_and_drops_what_falls_to_zero() -> None:
+    from yima_insight.core.rollup import added
+
+    doc = {"level": {"red": {"received": 1, "red": 1}}, "unit": {"x": {"received": 2}}}
+    out = added(doc, {"level.red.received": -1, "level.red.red": -1, "level.blue.received": 1, "unit.x.received": 1})
+    assert out == {"level": {"blue": {"received": 1}}, "unit": {"x": {"received": 3}}}
+    assert doc["level"]["red"] == {"received": 1, "red": 1}  # the stored document is not changed in place

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from yima_kit.pdf import ensure_cjk_font
+from yima_mediation.adapters.agreement_pdf import render_agreement
 from yima_mediation.core import states
-from yima_mediation.core.agreement_pdf import AgreementDoc, AgreementParty, Confirmation, render_agreement, sha256_hex
+from yima_mediation.core.agreement import AgreementDoc, AgreementParty, Confirmation, sha256_hex
 from yima_mediation.core.conflict import PartyRef, PersonRef, Relation, conflicts
-from yima_mediation.core.fonts import ensure_cjk_font
 from yima_mediation.core.package import build_package
 from yima_mediation.core.schedule import (
     SHANGHAI,

@@ -235,3 +235,40 @@ def test_a_long_burst_is_split_in_order_and_a_single_message_goes_as_it_is() -> 
     other = plan_digest(SIG, [f"{SIG}甲。", f"{SIG}乙。"], LONG_SMS_MAX_CHARS)
     assert [p.text for p in other] == [f"{SIG}您有2条新消息：①甲。②乙。"]
     assert plan_digest(SIG, [], LONG_SMS_MAX_CHARS) == []
+
+
+# --- when a text goes: the SMS digest decision (core.digest) ------------------------------------------------
+
+def test_the_digest_window_holds_a_text_until_it_ends_then_gathers_everything_due() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from yima_notify.core.digest import SmsDecision, sms_digest_decision
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    window = timedelta(minutes=2)
+    assert sms_digest_decision(window, now - timedelta(seconds=30), now) == SmsDecision(
+        hold_until=now + timedelta(seconds=90))
+    assert sms_digest_decision(window, now - window, now) == SmsDecision(gather=True)
+    assert sms_digest_decision(window, None, now) == SmsDecision(gather=True)  # nobody texted this person yet
+    assert sms_digest_decision(timedelta(0), now, now) == SmsDecision()  # no window: each text alone, at once
+
+
+def test_a_text_waits_for_an_earlier_one_on_its_way_but_not_behind_a_long_backoff() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from yima_notify.core.digest import ORDER_RECHECK, InFlight, wait_for_earlier
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ttl, poll = timedelta(seconds=60), timedelta(seconds=1)
+    mine = now - timedelta(seconds=10)
+    sending = InFlight("sending", mine - timedelta(seconds=1), claimed_at=now - timedelta(seconds=58))
+    assert wait_for_earlier(mine, None, [sending], now, ttl, poll) == now + timedelta(seconds=2)  # claim expires
+    retry_soon = InFlight("queued", mine - timedelta(seconds=1), not_before=now + timedelta(seconds=30), batched=True)
+    assert wait_for_earlier(mine, None, [retry_soon], now, ttl, poll) == now + ORDER_RECHECK
+    retry_late = InFlight("queued", mine - timedelta(seconds=1), not_before=now + timedelta(hours=1), batched=True)
+    never_tried = InFlight("queued", mine - timedelta(seconds=1), not_before=now)
+    later = InFlight("sending", mine + timedelta(seconds=1), claimed_at=now)
+    assert wait_for_earlier(mine, None, [retry_late, never_tried, later], now, ttl, poll) is None
+    same_ms = InFlight("sending", mine, seq=1, claimed_at=now - timedelta(seconds=58))
+    assert wait_for_earlier(mine, 2, [same_ms], now, ttl, poll) is not None  # staged first in the same millisecond
+    assert wait_for_earlier(mine, 0, [same_ms], now, ttl, poll) is None

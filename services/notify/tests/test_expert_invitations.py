@@ -16,6 +16,7 @@ from yima_devstack.kafka_tools import produce, wait_for
 from yima_kit import metrics
 from yima_kit.runtime import Runtime
 from yima_notify.adapters.channels import build_channels
+from yima_notify.adapters.mongo_repo import MongoNotifyRepository
 from yima_notify.config import NotifySettings
 from yima_notify.devgateway import DevGateway
 from yima_notify.service import NotifyService
@@ -45,7 +46,7 @@ def consuming(settings: NotifySettings, topic: str, model: type, name: str, hand
     that no other notify on this broker takes the messages; and a delivery worker to run by hand."""
     rt = Runtime.create(settings)
     channels = build_channels(settings)
-    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    service = NotifyService(MongoNotifyRepository(rt.db), rt.cipher, settings, enabled_channels=set(channels))
     worker = DeliveryWorker(service, rt.client, rt.outbox, channels)
     rt.consumers.subscribe(topic, model, name=name,
                            group_id=f"test-{settings.mongo_db_prefix}{name}")(getattr(service, handler))

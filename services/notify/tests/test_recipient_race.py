@@ -11,6 +11,7 @@ import pytest
 from yima_contracts import CaseStatusChanged, CaseSubmitted
 from yima_contracts.codes import CaseState
 from yima_kit.runtime import Runtime
+from yima_notify.adapters.mongo_repo import MongoNotifyRepository
 from yima_notify.config import NotifySettings
 from yima_notify.service import NotifyService
 
@@ -32,7 +33,7 @@ def events(case_id: str) -> tuple[CaseSubmitted, CaseStatusChanged]:
 async def test_simultaneous_contact_and_step_never_strand_a_notification(yima_infra, mongo_db_prefix) -> None:
     rt = Runtime.create(NotifySettings(kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url,
                                        mongo_db_prefix=mongo_db_prefix))
-    service = NotifyService(rt.db, rt.cipher)
+    service = NotifyService(MongoNotifyRepository(rt.db), rt.cipher)
     await service.setup()
     cases = [str(uuid.uuid4()) for _ in range(6)]
     try:

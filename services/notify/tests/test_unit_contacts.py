@@ -11,21 +11,23 @@ from yima_notify.service import NotifyService
 
 
 class _NoAdminOverride:
-    async def find_one(self, *_: Any, **__: Any) -> None:
+    async def unit_channels(self, *_: Any, **__: Any) -> None:
         return None
 
 
-class _Db(dict):
-    def __missing__(self, name: str) -> _NoAdminOverride:
-        return _NoAdminOverride()
+class _Repo:
+    contacts = _NoAdminOverride()
+    ledger = queue = lockout = None
 
 
 async def test_the_star_entry_serves_every_unit_without_its_own() -> None:
     contacts = {"*": {"webhook_url": "http://127.0.0.1:8025/hooks/{unit}"}, "U1": {"email": "duty@u1.example"}}
-    svc = NotifyService(_Db(), FieldCipher.from_hex(""), NotifySettings(unit_contacts_json=json.dumps(contacts)))
+    svc = NotifyService(_Repo(),  # type: ignore[arg-type]
+                         FieldCipher.from_hex(""), NotifySettings(unit_contacts_json=json.dumps(contacts)))
     assert await svc.unit_contacts_of("410105001001") == {"webhook_url": "http://127.0.0.1:8025/hooks/410105001001"}
     assert await svc.unit_contacts_of("U1") == {"email": "duty@u1.example"}  # its own entry wins
-    none = NotifyService(_Db(), FieldCipher.from_hex(""), NotifySettings())
+    none = NotifyService(_Repo(),  # type: ignore[arg-type]
+                         FieldCipher.from_hex(""), NotifySettings())
     assert await none.unit_contacts_of("U2") == {}
 
 

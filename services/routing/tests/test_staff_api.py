@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pyotp
 import pytest
+from pypdf import PdfReader
 from yima_contracts.codes import StaffRole
 from yima_kit.auth import TokenVerifier
 
@@ -218,8 +221,10 @@ async def test_the_assignment_slip_is_a_chinese_pdf_for_the_units_concerned(rout
     a = await routing.assignment(case_id)
     r = await routing.http.get(f"/api/v1/assignments/{a['_id']}/slip.pdf", headers=routing.token("410105001-02"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
-    assert r.content.startswith(b"%PDF") and b"STSong-Light" in r.content and b"UniGB-UCS2-H" in r.content
-    assert b"13812345678" not in r.content
+    assert r.content.startswith(b"%PDF") and b"/FontFile2" in r.content  # the CJK font embedded (yima_kit.pdf)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    assert "矛盾纠纷交办单" in text and "承办单位签收" in text and a.get("case_number", case_id) in text
+    assert b"13812345678" not in r.content and "13812345678" not in text
     other = await routing.http.get(f"/api/v1/assignments/{a['_id']}/slip.pdf",
                                    headers=routing.token("410105002-02"))
     assert other.status_code == 404

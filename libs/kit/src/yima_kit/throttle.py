@@ -13,13 +13,16 @@ from very many addresses, when the code-wide allowance makes everyone wait).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Allowance:
         if over < 0:
             return timedelta(0)
         return min(self.base * (2 ** min(over, 30)), self.max_delay)
+
+    @classmethod
+    def lockout(cls, max_failures: int, lock_minutes: int) -> Allowance:
+        """A service's ``track_max_failures`` / ``track_lock_minutes`` settings as a per-client allowance."""
+        return cls(free=max_failures, max_delay=timedelta(minutes=lock_minutes))
 
 
 PER_CLIENT = Allowance()
@@ -56,9 +64,14 @@ class Throttled(Exception):
         seconds = max(1, int(self.retry_after.total_seconds()))
         return f"{seconds}秒" if seconds < 60 else f"{(seconds + 59) // 60}分钟"
 
+    def message_zh(self) -> str:
+        """What the applicant reads (intake's tracking page and notify's inbox say the same)."""
+        return f"核对失败次数过多，请{self.minutes_zh()}后再试"
+
 
 class CheckThrottle:
-    """The counters in one collection (TTL on ``expires_at``). ``take`` before the check, ``settle`` after."""
+    """The counters in one collection (TTL on ``expires_at``). ``guard`` runs a check the whole way: ``take``
+    before it, then ``settle`` (right or wrong) or ``release`` (not a guess) after it."""
 
     def __init__(self, col: AsyncCollection[Any], per_client: Allowance = PER_CLIENT,
                  per_code: Allowance = PER_CODE) -> None:
@@ -106,3 +119,17 @@ class CheckThrottle:
             return
         for t, a in zip(tickets, (self.per_client, self.per_code), strict=True):
             await self.col.update_one({"_id": t.key}, {"$max": {"next_allowed_at": now + a.delay(t.attempt)}})
+
+    async def guard(self, code_key: str, client: str, now: datetime,
+                    check: Callable[[], Awaitable[tuple[T, bool | None]]]) -> tuple[T, bool | None]:
+        """The one way to run a guessable check: count the attempt first (``Throttled`` when this client must
+        wait; the check does not run then), run ``check`` — it returns its result and whether the check was
+        right (True), wrong (False) or no guess at all (None: say the code is not known here yet, so the
+        attempt is given back) — and record the outcome. Returns what ``check`` returned."""
+        tickets = await self.take(code_key, client, now)
+        result, right = await check()
+        if right is None:
+            await self.release(tickets)
+        else:
+            await self.settle(tickets, right, now)
+        return result, right

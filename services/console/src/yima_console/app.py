@@ -15,9 +15,10 @@ from yima_kit.auth import SessionRevocations, TokenVerifier
 from yima_kit.logging import configure_logging, get_logger
 from yima_kit.revocation_feed import RevocationFeed
 
+from . import refresh
 from .api import Api, ApiError, PasswordChangeRequired, SessionEnded
 from .config import ConsoleSettings
-from .pages import admin, common, dispatch, leader, mediation, supervise
+from .pages import admin, analyst, case, dispatch, inbox, joint, leader, mediation, session, supervise, walkin
 from .ui import PREFIX
 from .web import FORCED, Web
 
@@ -80,6 +81,7 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
     async def root() -> Response:
         return RedirectResponse(PREFIX, status_code=303)
 
-    for module in (common, supervise, dispatch, leader, admin, mediation):
-        app.include_router(module.router(web))
+    refresh.install(app, web)
+    for module in (session, inbox, supervise, dispatch, case, walkin, leader, joint, admin, analyst, mediation):
+        app.include_router(module.router)
     return app

@@ -24,5 +24,8 @@ class ConsoleSettings(KitSettings):
                                     "(for the dashboard link); empty = insight_url")
     api_timeout_seconds: float = Field(default=10.0, gt=0, description="timeout of a call to a service's API")
     secure_cookie: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
+    refresh_after_seconds: int = Field(default=300, ge=30, le=3600, description="a token older than this is "
+                                       "refreshed at the holder's next page (routing ends sessions idle longer "
+                                       "than its token lifetime)")
     poll_seconds: int = Field(default=15, ge=2, le=600,
                               description="how often an open supervision list asks for changes (ETag)")

@@ -4,13 +4,16 @@ supervision list's refresh (pages/supervise.py)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import html
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import quote as _quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -110,6 +113,25 @@ class Staff(StaffClaims):
     token: str = Field(default="", exclude=True, repr=False)
 
 
+def seg(v: str) -> str:
+    """One path segment: every character that could change the path ("/", "..", "?") is escaped."""
+    return _quote(v, safe="")
+
+
+def table(heads: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[str]], *, tid: str = "",
+          cards: bool = True, empty: str = "") -> str:
+    """The pages' one table: ``heads`` are column titles, or (title, label) where a phone shows the row as a card
+    with each cell after its label ("" = no label); ``rows`` are cells of HTML already escaped. No rows:
+    ``empty`` as a paragraph (or the empty table when ``empty`` is "")."""
+    cols = [h if isinstance(h, tuple) else (h, h) for h in heads]
+    body = "".join("<tr>" + "".join(f'<td data-l="{esc(label)}">{cell}</td>' if label and cards else f"<td>{cell}</td>"
+                                    for (_, label), cell in zip(cols, row, strict=True)) + "</tr>" for row in rows)
+    if not body and empty:
+        return f"<p>{esc(empty)}</p>"
+    attrs = (f' id="{esc(tid)}"' if tid else "") + (' class="cards"' if cards else "")
+    return f"<table{attrs}><tr>" + "".join(f"<th>{esc(t)}</th>" for t, _ in cols) + f"</tr>{body}</table>"
+
+
 def esc(v: Any) -> str:
     return html.escape("" if v is None else str(v), quote=True)
 
@@ -165,9 +187,23 @@ def options(pairs: Iterable[tuple[str, str]], selected: str = "") -> str:
                    for v, t in pairs)
 
 
+def token_payload(token: str) -> dict[str, Any]:
+    """A token's claims as written, unverified (only to key the CSRF token; {} for anything else)."""
+    try:
+        part = token.split(".")[1]
+        payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
 def csrf_of(token: str) -> str:
-    """The session's CSRF token: a MAC of the login token (which page scripts and other sites cannot read)."""
-    return hmac.new(token.encode(), b"yima-console-csrf", hashlib.sha256).hexdigest()[:32]
+    """The session's CSRF token: a MAC keyed by the session id that the token carries (neither page scripts nor
+    other sites can read the HttpOnly cookie), so that it stays the same when the token is refreshed; a token
+    without a session id keys it itself."""
+    sid = str(token_payload(token).get("sid") or "")
+    key = f"sid:{sid}" if len(sid) >= 16 else token
+    return hmac.new(key.encode(), b"yima-console-csrf", hashlib.sha256).hexdigest()[:32]
 
 
 def csrf_field(claims: StaffClaims) -> str:

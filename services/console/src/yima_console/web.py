@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yima_kit.auth import AuthError, TokenVerifier
 
@@ -40,6 +40,10 @@ class Web:
                 pass  # names fall back to codes
         return self._units
 
+    async def names(self) -> dict[str, str]:
+        """code → name of every unit in the directory."""
+        return {c: str(u.get("name", c)) for c, u in (await self.units()).items()}
+
     def forget_units(self) -> None:
         self._units_at = 0.0
 
@@ -64,6 +68,12 @@ class Web:
             return page("无权访问", f"<h1>无权访问</h1>{messages([ROLE_REFUSED])}", staff, 403)
         return staff
 
+    def set_cookie(self, resp: Response, token: str) -> None:
+        """The session cookie: HttpOnly, SameSite=Strict, on /console only, for the token's lifetime."""
+        exp = self.verifier.verify(token, password_change_ok=True).exp
+        resp.set_cookie(COOKIE, token, max_age=max(60, exp - int(time.time())), path=PREFIX, httponly=True,
+                        samesite="strict", secure=self.settings.secure_cookie)
+
     @staticmethod
     def to_login(why: str) -> RedirectResponse:
         resp = RedirectResponse(f"{PREFIX}/login?why={why}", status_code=303)
@@ -84,3 +94,12 @@ class Web:
 
     async def call(self, claims: Staff, service: str, method: str, path: str, **kw: Any) -> Any:
         return await self.api.call(service, method, path, claims.token, **kw)
+
+
+def web_of(request: Request) -> Web:
+    """The app's :class:`Web` (``app.state.web``), for the pages' routes."""
+    web: Web = request.app.state.web
+    return web
+
+
+PageWeb = Annotated[Web, Depends(web_of)]

@@ -9,6 +9,7 @@ from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
 from .adapters import http, kafka, reports_http, web
+from .adapters.mediation_client import MediationClaims
 from .adapters.mongo_store import MongoInsightStore
 from .config import InsightSettings
 from .core.ranking import parse_weights
@@ -40,7 +41,7 @@ def create_app(settings: InsightSettings | None = None, *, consume: bool = True,
     app.state.settings = settings
     app.state.reports = reports
     http.install_error_handlers(app)
-    app.include_router(http.router(service, rt.require_staff))
+    app.include_router(http.router(service, rt.require_staff, MediationClaims(settings.mediation_url)))
     app.include_router(reports_http.router(reports, rt.require_staff))
     app.include_router(web.router(settings))
     app.state.audit = audit

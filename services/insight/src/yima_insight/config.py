@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from yima_kit.settings import KitSettings
 
@@ -10,6 +10,10 @@ class InsightSettings(KitSettings):
 
     service_name: str = Field(default="insight", description="service name (database, consumer group, dlq)")
     http_port: int = Field(default=8005, description="HTTP port (the one table, rankings, reports, dashboard)")
+    consumer_batch_max: int = Field(
+        default=500, ge=1, validation_alias=AliasChoices("YIMA_CONSUMER_BATCH_MAX", "yima_consumer_batch_max"),
+        description="most events one poll applies in one transaction: a read model gains most from big batches "
+                    "(a batch costs a few bulk calls whatever its size; bench/README.md)")
     kafka_metadata_max_age_seconds: float = Field(
         default=10, gt=0,
         description="metadata refresh: the pattern subscription to unit.<code>.cases and unit.<code>.feedback sees "
@@ -17,6 +21,9 @@ class InsightSettings(KitSettings):
     routing_url: str = Field(
         default="http://127.0.0.1:8001",
         description="routing's base URL: the dashboard signs staff in with routing's POST /api/v1/auth/login")
+    mediation_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="mediation's base URL: livelihood-insurance claims per year (its staff API, the viewer's token)")
     score_weights: str = Field(
         default='{"settle_rate": 0.3, "on_time_rate": 0.3, "satisfaction": 0.2, "community_share": 0.2}',
         description="打分排名: weights of the unit score's parts, JSON (settle_rate, on_time_rate, satisfaction, "

@@ -3,6 +3,7 @@ kit's ledger), and answer the table, rankings, heat table, trends and the cases 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -58,8 +59,8 @@ class InsightService:
 
     # --- the consumers ------------------------------------------------------------------------------
 
-    async def on_events(self, events: list[Event], tx: Tx) -> None:
-        await self.apply_batch(events, tx.session)
+    async def on_events(self, events: Sequence[Event], tx: Tx) -> None:
+        await self.apply_batch(list(events), tx.session)
 
     async def apply(self, event: Event, session: AsyncClientSession | None = None) -> CaseFact | None:
         return (await self.apply_batch([event], session)).get(event.case_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI
 from yima_kit.runtime import Runtime, http_app
 from yima_kit.throttle import Allowance
@@ -18,8 +16,7 @@ from .service import IntakeService
 def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, relay: bool = True) -> FastAPI:
     settings = settings or IntakeSettings()
     rt = Runtime.create(settings)
-    repo = MongoCaseRepository(rt.db, Allowance(free=settings.track_max_failures,
-                                                max_delay=timedelta(minutes=settings.track_lock_minutes)))
+    repo = MongoCaseRepository(rt.db, Allowance.lockout(settings.track_max_failures, settings.track_lock_minutes))
     inbox = NotifyInbox(settings.notify_url, settings.notify_timeout_seconds)
     service = IntakeService(settings, repo, rt.outbox, rt.cipher, rt.client, inbox)
 
@@ -30,8 +27,7 @@ def create_app(settings: IntakeSettings | None = None, *, consume: bool = True, 
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima intake 一码解纠纷·受理", consume=consume, relay=relay)
     app.state.intake = service
-    http.install_error_handlers(app)
-    app.include_router(http.router(service, rt.verifier))
-    app.include_router(web.router(service))
-    app.include_router(open311.router(service))
+    app.include_router(http.router)  # routes reach the service through app.state.intake (adapters/http/common.py)
+    app.include_router(web.router)
+    app.include_router(open311.router)
     return app

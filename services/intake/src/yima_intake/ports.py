@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from yima_contracts import CaseStatusChanged, MediationScheduled
-from yima_kit.throttle import Ticket
+
+T = TypeVar("T")
 
 
 class CaseRepository(Protocol):
@@ -27,11 +29,14 @@ class CaseRepository(Protocol):
     async def timeline(self, case_id: str) -> list[dict[str, Any]]: ...
     async def add_session(self, event: MediationScheduled, session: AsyncClientSession) -> None: ...
     async def sessions(self, case_id: str) -> list[dict[str, Any]]: ...
-    async def take_check(self, tracking_hash: str, client: str, now: datetime) -> list[Ticket]:
-        """Count a phone check for the code from this client before it runs (yima_kit.throttle)."""
+    async def guard_check(
+        self, tracking_hash: str, client: str, now: datetime,
+        check: Callable[[], Awaitable[tuple[T, bool | None]]],
+    ) -> tuple[T, bool | None]:
+        """Run a phone check for the code from this client, counted before it runs (yima_kit.throttle's guard;
+        raises Throttled when this client must wait)."""
         ...
 
-    async def settle_check(self, tickets: list[Ticket], right: bool, now: datetime) -> None: ...
     async def get_rating(self, case_id: str) -> dict[str, Any] | None: ...
     async def insert_rating(self, doc: dict[str, Any], session: AsyncClientSession) -> None: ...
 

@@ -1,23 +1,22 @@
 """Intake's use cases: submit a case (the case number from one atomic increment, then ONE short transaction:
 case, idempotency key, first timeline steps, outbox), link a repeat report to the first case, read the tracking
 view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the repository and the
-unit of work (yima_kit.uow)."""
+unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers and refusals in
+``results``, the applicant's view in ``core/public_view``."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from uuid import uuid4
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
-from yima_contracts import Actor, CaseStatusChanged, CaseSubmitted, topics
-from yima_contracts.codes import ActorKind, CaseState, Category, Channel
+from yima_contracts import Actor, CaseStatusChanged, MediationScheduled, topics
+from yima_contracts.codes import ActorKind, CaseState
 from yima_contracts.intake_events import CaseRated, CaseUpdated
-from yima_contracts.personal import phone_last4
 from yima_kit.auth import StaffClaims
 from yima_kit.crypto import FieldCipher
 from yima_kit.outbox import Outbox
@@ -26,61 +25,34 @@ from yima_kit.uow import Tx, UnitOfWork
 
 from .config import IntakeSettings
 from .core import submission as texts
-from .core.classify import classify
 from .core.identity import format_case_number, new_tracking_code, validate_tracking_code
+from .core.public_view import RATEABLE, public_view
 from .core.ratelimit import WindowCounter
 from .core.repeat import same_dispute
-from .core.submission import CHANNEL_ROLES, STAFF_CHANNELS, SubmitCase, check_channel_rules
+from .core.submission import SubmitCase, check_channel_rules
 from .ports import ApplicantInbox, CaseRepository
+from .registration import Registration, Ruling, actor_of, authorize_channel, categorize, for_own_unit
+from .results import (
+    IdempotencyConflict,
+    RatingRefused,
+    StaffForbidden,
+    StaffRequired,
+    Submitted,
+    TrackLocked,
+    TrackNotFound,
+)
 
-# States after which the applicant may rate (the closing step arrives on case.status as ``closed``).
-RATEABLE = frozenset({CaseState.CLOSED.value, CaseState.FOLLOWED_UP.value})
-
-
-@dataclass(frozen=True)
-class Submitted:
-    case_id: str
-    case_number: str
-    tracking_code: str | None  # None when the answer is an earlier case (the code was given then)
-    created: bool
-    category: str
-    sub_item: str | None
-    needs_review: bool
-    repeat: bool = False  # this submission was linked to an earlier case as a repeat report
-    repeat_count: int = 1
-    state: str = CaseState.SUBMITTED.value
-
-
-class IdempotencyConflict(Exception):
-    """The same Idempotency-Key was used for a different submission."""
-
-
-class StaffRequired(Exception):
-    """A staff channel without a valid staff token."""
-
-
-class StaffForbidden(Exception):
-    """A staff token whose role may not use this channel."""
-
-
-class TrackLocked(Exception):
-    def __init__(self, wait_zh: str) -> None:
-        super().__init__(wait_zh)
-        self.wait_zh = wait_zh
-
-    def message_zh(self) -> str:
-        return f"核对失败次数过多，请{self.wait_zh}后再试"
-
-
-class TrackNotFound(Exception):
-    pass
-
-
-class RatingRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+__all__ = [
+    "IdempotencyConflict",
+    "IntakeService",
+    "RatingRefused",
+    "StaffForbidden",
+    "StaffRequired",
+    "Submitted",
+    "TrackLocked",
+    "TrackNotFound",
+    "public_view",
+]
 
 
 class IntakeService:
@@ -118,173 +90,58 @@ class IntakeService:
         staff: StaffClaims | None = None,
         now: datetime | None = None,
     ) -> Submitted:
+        """Register a dispute, or answer with the case it already is: the same Idempotency-Key (a retry), or the
+        same dispute of the same applicant still open (a repeat report, linked to the first case)."""
         now = now or datetime.now(UTC)
-        if cmd.channel in STAFF_CHANNELS:
-            if staff is None:
-                raise StaffRequired(cmd.channel)
-            if staff.role not in CHANNEL_ROLES[cmd.channel]:
-                raise StaffForbidden(cmd.channel)
-        fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
-        if staff is not None and cmd.location.unit_code is None:
-            # A desk (or a grid worker) registers disputes of its own area unless told otherwise.
-            cmd = cmd.model_copy(update={"location": cmd.location.model_copy(update={"unit_code": staff.unit})})
+        authorize_channel(cmd, staff)
+        fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()  # as the applicant sent it
+        cmd = for_own_unit(cmd, staff)
         check_channel_rules(cmd)
-        if idempotency_key:
-            prior = await self._replay(idempotency_key, fingerprint)
-            if prior:
-                return prior
-        sub_item = cmd.sub_item
-        source: Literal["applicant", "classifier", "staff"]
-        if cmd.category is not None:
-            category, source, needs_review = cmd.category, ("staff" if staff else "applicant"), False
-        else:
-            c = classify(cmd.description)
-            category, source, needs_review, sub_item = c.category, "classifier", c.needs_review, c.sub_item
-        location = cmd.location
-        actor = (
-            Actor(kind=ActorKind.STAFF, unit_code=staff.unit, staff_id=staff.sub, role=staff.role)
-            if staff
-            else Actor(kind=ActorKind.APPLICANT)
-        )
+        if idempotency_key and (prior := await self._replay(idempotency_key, fingerprint)):
+            return prior
+        ruling = categorize(cmd, staff)
+        actor = actor_of(staff)
         applicant_key = self.applicant_key(cmd.applicant.phone)
-        first = await self._find_repeat_target(cmd, category.value, location.unit_code, applicant_key, now)
-        if first is not None:
-            try:
-                return await self._link_repeat(first, cmd, actor, idempotency_key, fingerprint, now)
-            except DuplicateKeyError:
-                return await self._replay_or_raise(idempotency_key, fingerprint)
+        first = await self._find_repeat_target(cmd, ruling.category.value, cmd.location.unit_code, applicant_key, now)
+        if first is None:
+            return await self._register(cmd, ruling, actor, staff, applicant_key, idempotency_key, fingerprint, now)
+        try:
+            return await self._link_repeat(first, cmd, actor, idempotency_key, fingerprint, now)
+        except DuplicateKeyError:
+            return await self._replay_or_raise(idempotency_key, fingerprint)
 
-        case_id = str(uuid4())
-        tracking_code = new_tracking_code()
-        enc = self.cipher.encrypt
-
+    async def _register(
+        self, cmd: SubmitCase, ruling: Ruling, actor: Actor, staff: StaffClaims | None, applicant_key: str,
+        idempotency_key: str | None, fingerprint: str, now: datetime,
+    ) -> Submitted:
         # One atomic increment, outside the transaction: concurrent submissions never conflict on the counter
         # (inside, every one of them would write the same document and all but one would retry). A submission
         # whose transaction then fails leaves its number unused (a gap, rare; ADR 0060).
-        seq = await self.repo.next_case_seq(f"{self.settings.case_number_prefix}-{now.year}", None)
-        case_number = format_case_number(self.settings.case_number_prefix, now.year, seq)
-        submitted_id = uuid4()
-        steps = self._first_steps(cmd, case_id, case_number, submitted_id, actor, now)
+        prefix = self.settings.case_number_prefix
+        seq = await self.repo.next_case_seq(f"{prefix}-{now.year}", None)
+        reg = Registration(cmd, ruling, actor, staff, case_id=str(uuid4()),
+                           case_number=format_case_number(prefix, now.year, seq), tracking_code=new_tracking_code(),
+                           applicant_key=applicant_key, submitted_id=uuid4(), now=now)
+        steps = reg.first_steps()
 
-        async def work(tx: Tx) -> str:
-            session = tx.session
+        async def work(tx: Tx) -> None:
             if idempotency_key:
-                await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
-            doc: dict[str, Any] = {
-                "_id": case_id,
-                "case_number": case_number,
-                "tracking_hash": self.tracking_hash(tracking_code),
-                "channel": cmd.channel.value,
-                "category": category.value,
-                "sub_item": sub_item,
-                "category_source": source,
-                "needs_review": needs_review,
-                "description": enc(cmd.description, context="cases.description"),
-                "applicant": {
-                    "name": enc(cmd.applicant.name, context="cases.applicant.name"),
-                    "phone": enc(cmd.applicant.phone, context="cases.applicant.phone"),
-                    "resident_id": (
-                        enc(cmd.applicant.resident_id, context="cases.applicant.resident_id")
-                        if cmd.applicant.resident_id
-                        else None
-                    ),
-                    "phone_last4_hash": self.cipher.blind_index(
-                        phone_last4(cmd.applicant.phone), context=f"last4:{case_id}"
-                    ),
-                },
-                "applicant_key": applicant_key,
-                "location_unit_code": location.unit_code,
-                "address": enc(location.address, context="cases.address") if location.address else None,
-                "emergency": cmd.emergency,
-                "settled_on_spot": cmd.settled_on_spot,
-                "settlement_note": (
-                    enc(cmd.settlement_note, context="cases.settlement_note") if cmd.settlement_note else None
-                ),
-                "proxy": (
-                    {
-                        "submitter_name": enc(cmd.proxy.submitter.name, context="cases.proxy.name"),
-                        "submitter_phone": enc(cmd.proxy.submitter.phone, context="cases.proxy.phone"),
-                        "relation": cmd.proxy.relation,
-                        "consent": cmd.proxy.consent,
-                    }
-                    if cmd.proxy
-                    else None
-                ),
-                "court_reference": cmd.court_reference,
-                "external_reference": cmd.external_reference,
-                "registered_by": {"staff_id": staff.sub, "unit": staff.unit, "role": staff.role.value}
-                if staff
-                else None,
-                "repeat_count": 1,
-                "submitted_at": now,
-                # the state of its last registration step (the timeline below), as its projection would set it
-                "state": steps[-1].state.value,
-                **({"closed_at": s.occurred_at} if (s := _closed_step(steps)) else {}),
-            }
-            await self.repo.insert_case(doc, session)
-            submitted = CaseSubmitted(
-                event_id=submitted_id,
-                case_id=case_id,
-                correlation_id=case_id,
-                actor=actor,
-                case_number=case_number,
-                tracking_code=tracking_code,
-                channel=cmd.channel,
-                category=category,
-                category_source=source,
-                description=cmd.description,
-                applicant=cmd.applicant.party(),
-                location=location,
-                submitted_at=now,
-                sub_item=sub_item,
-                respondent=cmd.respondent,
-                party_count=cmd.party_count,
-                amount_yuan=cmd.amount_yuan,
-                vulnerable=cmd.vulnerable,
-                emergency=cmd.emergency,
-                settled_on_spot=cmd.settled_on_spot,
-                proxy=cmd.proxy,
-                court_reference=cmd.court_reference,
-                applicant_wechat_openid=cmd.applicant.wechat_openid,
-            )
-            tx.emit(topics.CASE_SUBMITTED, submitted)
+                await self.repo.claim_idempotency_key(idempotency_key, fingerprint, reg.case_id, tx.session)
+            doc = reg.case_document(self.cipher, self.tracking_hash(reg.tracking_code), steps)
+            await self.repo.insert_case(doc, tx.session)
+            tx.emit(topics.CASE_SUBMITTED, reg.submitted_event())
             for step in steps:
                 tx.emit(topics.CASE_STATUS, step)
             # The applicant sees the registration at once, before the projection reads it back from Kafka.
-            await self.repo.insert_timeline_entries(steps, session)
-            return case_number
+            await self.repo.insert_timeline_entries(steps, tx.session)
 
         try:
-            case_number = await self.uow.run(work)
+            await self.uow.run(work)
         except DuplicateKeyError:
             # A concurrent retry with the same key won the race: answer with its case.
             return await self._replay_or_raise(idempotency_key, fingerprint)
-        state = CaseState.CLOSED.value if cmd.settled_on_spot else CaseState.SUBMITTED.value
-        return Submitted(case_id, case_number, tracking_code, True, category.value, sub_item, needs_review,
-                         state=state)
-
-    def _first_steps(
-        self, cmd: SubmitCase, case_id: str, case_number: str, cause: Any, actor: Actor, now: datetime
-    ) -> list[CaseStatusChanged]:
-        """The applicant-visible steps of registration (never personal data)."""
-
-        def step(state: CaseState, title: str, detail: str = "", next_step: str = "", i: int = 0) -> CaseStatusChanged:
-            return CaseStatusChanged(
-                case_id=case_id, correlation_id=case_id, causation_id=cause, actor=actor, state=state,
-                title_zh=title, detail_zh=detail, next_step_zh=next_step,
-                occurred_at=now + timedelta(milliseconds=i),  # keeps the timeline's order
-                acting_unit_code=actor.unit_code,
-            )
-
-        steps = [step(CaseState.SUBMITTED, texts.RECEIVED_TITLE, f"案件编号{case_number}",
-                      "" if cmd.settled_on_spot else texts.RECEIVED_NEXT)]
-        if cmd.emergency:
-            steps.append(step(CaseState.SUBMITTED, texts.EMERGENCY_TITLE, texts.EMERGENCY_DETAIL,
-                              texts.EMERGENCY_NEXT, 1))
-        if cmd.settled_on_spot:
-            steps.append(step(CaseState.RESOLVED, texts.SETTLED_TITLE, "工作人员已在受理时当场化解您的纠纷", "", 2))
-            steps.append(step(CaseState.CLOSED, texts.CLOSED_TITLE, "", texts.CLOSED_NEXT, 3))
-        return steps
+        return Submitted(reg.case_id, reg.case_number, reg.tracking_code, True, ruling.category.value,
+                         ruling.sub_item, ruling.needs_review, state=reg.state())
 
     async def _find_repeat_target(
         self, cmd: SubmitCase, category: str, unit: str | None, applicant_key: str, now: datetime
@@ -372,13 +229,15 @@ class IntakeService:
         code = validate_tracking_code(raw_code)
         now = now or datetime.now(UTC)
         th = self.tracking_hash(code)
-        try:
-            tickets = await self.repo.take_check(th, client, now)  # counted before the check runs
+
+        async def look() -> tuple[dict[str, Any] | None, bool]:
+            case = await self.repo.find_by_tracking_hash(th)
+            return case, case is not None and await self.check_phone(case, check)
+
+        try:  # counted before the check runs (yima_kit.throttle, as notify's inbox)
+            case, right = await self.repo.guard_check(th, client, now, look)
         except Throttled as exc:
             raise TrackLocked(exc.minutes_zh()) from exc
-        case = await self.repo.find_by_tracking_hash(th)
-        right = case is not None and await self.check_phone(case, check)
-        await self.repo.settle_check(tickets, right, now)
         if case is None or not right:
             raise TrackNotFound(code)
         return case
@@ -427,100 +286,19 @@ class IntakeService:
     async def record_status(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         await self.repo.add_timeline_entry(event, session)
 
+    async def reload(self, case: dict[str, Any]) -> dict[str, Any]:
+        """The case as stored now (after a rating, say); the given one if it has gone."""
+        return await self.repo.get_case(case["_id"]) or case
 
-def _closed_step(steps: list[CaseStatusChanged]) -> CaseStatusChanged | None:
-    return next((s for s in steps if s.state is CaseState.CLOSED), None)
+    async def request_status(self, case_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """A case by its id and its timeline (Open311's status request); None if there is no such case."""
+        case = await self.repo.get_case(case_id)
+        if case is None:
+            return None
+        return case, await self.repo.timeline(case["_id"])
 
-
-def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],
-                sessions: list[dict[str, Any]] | None = None, now: datetime | None = None,
-                messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The applicant's redacted view: no personal data of anyone, no risk level, no internal notes.
-    ``messages`` are notify's inbox messages; None when they could not be had (the view says so)."""
-    from yima_contracts.codes import CATEGORY_NAMES_ZH
-
-    from .core.taxonomy import sub_item_name
-
-    shanghai = timedelta(hours=8)
-    steps = [
-        {
-            "state": t["state"],
-            "title": t["title_zh"],
-            "detail": t.get("detail_zh", ""),
-            "unit": t.get("acting_unit_name"),
-            "next_step": t.get("next_step_zh", ""),
-            "due_at": t["due_at"].isoformat() if t.get("due_at") else None,
-            "due_at_local": (t["due_at"] + shanghai).strftime("%Y-%m-%d %H:%M") if t.get("due_at") else None,
-            "at": t["occurred_at"].isoformat(),
-            "at_local": (t["occurred_at"] + shanghai).strftime("%Y-%m-%d %H:%M"),
-        }
-        for t in timeline
-    ]
-    last = steps[-1] if steps else None
-    category = Category(case["category"])
-    state = last["state"] if last else case["state"]
-    return {
-        "case_number": case["case_number"],
-        "category": case["category"],
-        "category_name": CATEGORY_NAMES_ZH[category],
-        "sub_item": case.get("sub_item"),
-        "sub_item_name": sub_item_name(category, case.get("sub_item")),
-        "channel": case["channel"],
-        "emergency": bool(case.get("emergency")),
-        "state": state,
-        "current_unit": next((s["unit"] for s in reversed(steps) if s["unit"]), None),
-        "next_step": next((s["next_step"] for s in reversed(steps) if s["next_step"]), ""),
-        "can_rate": bool(case.get("closed_at")) or state in RATEABLE,
-        "repeat_count": case.get("repeat_count", 1),
-        "timeline": steps,
-        "sessions": _session_views(sessions or [], now or datetime.now(UTC)),
-        "messages": None if messages is None else _message_views(messages),
-        "messages_unavailable": messages is None,
-    }
-
-
-SESSION_MODE_ZH = {"online": "线上视频调解", "offline": "现场调解", "async": "错时异步调解"}
-
-
-def _session_views(sessions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """The applicant's mediation sessions: when, how, where; the video link only until the session ends."""
-    shanghai = timedelta(hours=8)
-    out = []
-    for s in sessions:
-        starts = s["starts_at"].replace(tzinfo=UTC)
-        ends = s["ends_at"].replace(tzinfo=UTC) if s.get("ends_at") else starts + timedelta(hours=2)
-        out.append({
-            "mode": s["mode"], "mode_name": SESSION_MODE_ZH.get(s["mode"], s["mode"]),
-            "starts_at_local": (starts + shanghai).strftime("%Y-%m-%d %H:%M"),
-            "ends_at_local": (ends + shanghai).strftime("%Y-%m-%d %H:%M"),
-            "place": s.get("place_zh"), "over": ends <= now,
-            "join_url": s.get("join_url") if s["mode"] == "online" and ends > now else None,
-        })
-    return out
-
-
-# notify's channels, as the applicant knows them (the inbox holds in-app messages; the field is optional)
-NOTIFY_CHANNEL_ZH = {"inbox": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
-
-
-def _message_views(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """notify's messages for the applicant: newest first, times in Beijing time, the channel in Chinese."""
-    out = []
-    for m in sorted(messages, key=lambda m: _utc(m["created_at"]), reverse=True):
-        at = _utc(m["created_at"])
-        channel = str(m.get("channel") or "inbox")
-        out.append({
-            "at": at.isoformat(), "at_local": (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M"),
-            "title": str(m.get("title") or ""), "text": m["text"],
-            "channel": channel, "channel_name": NOTIFY_CHANNEL_ZH.get(channel, "其他"),
-        })
-    return out
-
-
-def _utc(iso: str) -> datetime:
-    at = datetime.fromisoformat(iso)
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # notify stores UTC
-
-
-def channel_of(value: str) -> Channel:
-    return Channel(value)
+    async def record_session(self, event: MediationScheduled, session: AsyncClientSession) -> None:
+        """A mediation session goes on the tracking page; a video link only if the link policy allows it."""
+        if event.join_url and not self.settings.link_policy.allows(event.join_url):
+            event = event.model_copy(update={"join_url": None})
+        await self.repo.add_session(event, session)

@@ -7,10 +7,11 @@ from yima_contracts.codes import StaffRole
 from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
+from yima_kit.throttle import Allowance
 
 from .adapters import http, kafka
 from .adapters.channels import build_channels
-from .adapters.http import TRACK_FAILURES, TRACK_THROTTLE
+from .adapters.mongo_repo import MongoNotifyRepository
 from .config import NotifySettings
 from .service import NotifyService
 from .worker import DeliveryWorker
@@ -21,7 +22,9 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     settings = settings or NotifySettings()
     rt = Runtime.create(settings)
     channels = build_channels(settings)
-    service = NotifyService(rt.db, rt.cipher, settings, enabled_channels=set(channels))
+    # the applicant inbox's lockout: the same rule (and allowance settings) as intake's tracking page
+    repo = MongoNotifyRepository(rt.db, Allowance.lockout(settings.track_max_failures, settings.track_lock_minutes))
+    service = NotifyService(repo, rt.cipher, settings, enabled_channels=set(channels))
     delivery = DeliveryWorker(service, rt.client, rt.outbox, channels)
     audit = AuditLog(rt.db, rt.cipher)
     run_worker = settings.worker_enabled if worker is None else worker
@@ -29,8 +32,6 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
     async def setup(_: Runtime) -> None:
         await service.setup()
         await audit.setup()
-        await rt.db[TRACK_FAILURES].create_index("expires_at", expireAfterSeconds=0)
-        await rt.db[TRACK_THROTTLE].create_index("expires_at", expireAfterSeconds=0)
         if run_worker:
             rt.background.extend(delivery.start())
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import (
     Actor,
     CaseAssigned,
@@ -42,7 +41,7 @@ from yima_contracts import (
 )
 from yima_contracts.codes import ActorKind, SupervisionStep
 from yima_contracts.human_codes import display_code, normalize_code
-from yima_contracts.personal import mask_name, phone_last4
+from yima_contracts.personal import mask_name
 from yima_contracts.risk_events import FollowupDue, WarningRaised
 from yima_contracts.routing_events import CaseEscalated, JointSummoned, LeaderAssigned, SupervisionNotice
 from yima_kit.consumer import Tx
@@ -52,15 +51,12 @@ from yima_kit.logging import get_logger
 from .config import NotifySettings
 from .core import templates as t
 from .core.policy import parse_quiet_hours, release_time
+from .inbox import InboxReads
+from .ports import CaseContact, Doc, NotifyRepository
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
 
-NOTIFICATIONS = "notifications"
-RECIPIENTS = "recipients"
-PENDING = "pending_events"
-UNIT_CONTACTS = "unit_contacts"
-EXPERTS = "expert_contacts"  # person_id → the expert's phone, learned from mediation.expert_invited (encrypted)
 # Events whose own message tells the applicant of a step (see plan): a case.status naming one of them in
 # ``announced_by`` gives the applicant no second message.
 ANNOUNCED_TO_APPLICANT = frozenset({MediationScheduled.EVENT_TYPE, CaseClosed.EVENT_TYPE})
@@ -90,18 +86,15 @@ class Recipient:
     unit_code: str | None = None
 
 
-class NotifyService:
-    def __init__(self, db: AsyncDatabase[Any], cipher: FieldCipher, settings: NotifySettings | None = None,
+class NotifyService(InboxReads):
+    def __init__(self, repo: NotifyRepository, cipher: FieldCipher, settings: NotifySettings | None = None,
                  enabled_channels: set[str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings or NotifySettings()
         self.links = self.settings.link_policy
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.db = db
-        self.recipients = db[RECIPIENTS]
-        self.notifications = db[NOTIFICATIONS]
-        self.pending = db[PENDING]
-        self.unit_contacts = db[UNIT_CONTACTS]
-        self.experts = db[EXPERTS]
+        self.repo = repo
+        self.contacts = repo.contacts
+        self.ledger = repo.ledger
         self.cipher = cipher
         self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
@@ -111,25 +104,7 @@ class NotifyService:
         )
 
     async def setup(self) -> None:
-        n = self.notifications
-        await n.create_index([("source_event_id", 1), ("recipient", 1), ("channel", 1)], unique=True,
-                             name="ledger_event_recipient_channel")
-        await n.create_index([("case_id", 1), ("created_at", 1)])
-        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
-        await n.create_index([("channel", 1), ("state", 1), ("claimed_at", 1)])  # expired claims (takeover)
-        await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
-        await n.create_index([("batch_id", 1)])
-        # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
-        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
-        await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
-        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
-        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members
-        await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
-        await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
-        await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
-        await n.create_index([("state", 1), ("scope_units", 1)])
-        await self.recipients.create_index("tracking_index")
-        await self.pending.create_index("case_id")
+        await self.repo.setup()
 
     # --- contacts -----------------------------------------------------------------------------------
 
@@ -150,22 +125,20 @@ class NotifyService:
         if event.proxy is not None:
             doc["proxy_phone"] = enc(event.proxy.submitter.phone, context="recipients.phone")
             doc["proxy_phone_key"] = self.cipher.blind_index(event.proxy.submitter.phone, context="recipients.phone")
-        # $set (not $setOnInsert): an event that came first wrote this document too (see handle), so the two
-        # transactions conflict and one retries, seeing the other — no event is left waiting unseen.
-        await self.recipients.update_one({"_id": event.case_id}, {"$set": doc}, upsert=True, session=tx.session)
-        waiting = [p async for p in self.pending.find({"case_id": event.case_id}, session=tx.session).sort("seq", 1)]
-        for p in waiting:
-            await self.plan(parse_event(p["source"]), tx)
-            await self.pending.delete_one({"_id": p["_id"]}, session=tx.session)
+        # An event that came first wrote this document too (see handle), so the two transactions conflict and one
+        # retries, seeing the other — no event is left waiting unseen.
+        await self.contacts.save_case(event.case_id, doc, tx.session)
+        for p in await self.contacts.waiting(event.case_id, tx.session):
+            await self.plan(parse_event(p.source), tx)
+            await self.contacts.unpark(p.id, tx.session)
 
-    async def case_record(self, case_id: str, tx: Tx) -> dict[str, Any] | None:
-        doc = await self.recipients.find_one({"_id": case_id}, session=tx.session)
-        return doc if doc is not None and "case_number" in doc else None
+    async def case_record(self, case_id: str, tx: Tx) -> CaseContact | None:
+        return await self.contacts.case(case_id, tx.session)
 
     async def unit_contacts_of(self, unit_code: str, tx: Tx | None = None) -> dict[str, str]:
-        doc = await self.unit_contacts.find_one({"_id": unit_code}, session=tx.session if tx else None)
-        if doc is not None:
-            return {k: v for k, v in doc.items() if k != "_id" and isinstance(v, str) and v}
+        own = await self.contacts.unit_channels(unit_code, tx.session if tx else None)
+        if own is not None:
+            return own
         if unit_code in self._static_contacts:
             return dict(self._static_contacts[unit_code])
         # "*": every other unit, "{unit}" standing for its code (the local run points all units at the dev gateway)
@@ -177,17 +150,11 @@ class NotifyService:
         """Entry point of every consumer: plan now, or wait for the case's contacts."""
         record = await self.case_record(event.case_id, tx)
         if record is None:
-            now = datetime.now(UTC)
-            await self.pending.update_one(
-                {"_id": str(event.event_id)},
-                {"$setOnInsert": {"case_id": event.case_id, "source": event.model_dump_json(), "created_at": now,
-                                  "seq": now}},
-                upsert=True, session=tx.session,
-            )
+            await self.contacts.park(str(event.event_id), event.case_id, event.model_dump_json(), datetime.now(UTC),
+                                     tx.session)
             # Touch the case's contact document: if case.submitted is being processed right now, one of the
             # two transactions hits a write conflict and is retried — never both commit blind to each other.
-            await self.recipients.update_one({"_id": event.case_id}, {"$inc": {"waiting": 1}}, upsert=True,
-                                             session=tx.session)
+            await self.contacts.touch_case(event.case_id, tx.session)
             return
         await self.plan(event, tx, record)
 
@@ -200,11 +167,11 @@ class NotifyService:
             return event.model_copy(update={"join_url": None})
         return event
 
-    async def plan(self, event: Event, tx: Tx, record: dict[str, Any] | None = None) -> None:
+    async def plan(self, event: Event, tx: Tx, record: CaseContact | None = None) -> None:
         event = self._safe_links(event)
         record = record or await self.case_record(event.case_id, tx)
         assert record is not None
-        cn = record["case_number"]
+        cn = record.case_number
         if isinstance(event, CaseStatusChanged):
             await self._plan_status(event, tx, record)
         elif isinstance(event, CaseAssigned):
@@ -236,23 +203,21 @@ class NotifyService:
             if event.unit_code:
                 await self.to_unit(tx, event, event.unit_code, t.render_followup_unit(event, cn), record)
 
-    async def _plan_status(self, event: CaseStatusChanged, tx: Tx, record: dict[str, Any]) -> None:
+    async def _plan_status(self, event: CaseStatusChanged, tx: Tx, record: CaseContact) -> None:
         if event.acting_unit_code:
-            await self.recipients.update_one({"_id": event.case_id},
-                                             {"$set": {"acting_unit": event.acting_unit_code}}, session=tx.session)
-            record = {**record, "acting_unit": event.acting_unit_code}
-        code = self.cipher.decrypt(record["tracking_code"], context="recipients.tracking_code")
-        msg = t.render_applicant(event, record["case_number"], display_code(normalize_tracking_code(code)))
+            await self.contacts.set_acting_unit(event.case_id, event.acting_unit_code, tx.session)
+            record = record.acting(event.acting_unit_code)
+        code = self.cipher.decrypt(record.tracking_code, context="recipients.tracking_code")
+        msg = t.render_applicant(event, record.case_number, display_code(normalize_tracking_code(code)))
         # A step announced by its own richer event (a session's time and link, the closing with the rating
         # request) reaches the applicant through that event's message: one message per step, not two. The
         # proxy submitter hears of it here.
         own = event.announced_by in ANNOUNCED_TO_APPLICANT
         await self.to_applicant(tx, event, msg, record, channels=() if own else ("inbox", "sms"),
-                                proxy_msg=t.render_proxy(event, record["case_number"],
-                                                         record.get("applicant_masked", "申请人")))
+                                proxy_msg=t.render_proxy(event, record.case_number, record.applicant_masked))
 
-    async def _plan_session(self, event: MediationScheduled, tx: Tx, record: dict[str, Any]) -> None:
-        cn = record["case_number"]
+    async def _plan_session(self, event: MediationScheduled, tx: Tx, record: CaseContact) -> None:
+        cn = record.case_number
         await self.to_applicant(tx, event, t.render_session(event, cn, reminder=False), record)
         remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
         if remind_at > self.clock():
@@ -278,9 +243,8 @@ class NotifyService:
             return
         # Write the expert's contact document either way: an invitation being read at this very moment writes it
         # too, so one of the two transactions retries and sees the other — no SMS is left waiting unseen.
-        await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True,
-                                      session=tx.session)
-        contact = await self.experts.find_one({"_id": person_id}, session=tx.session)
+        await self.contacts.note_expert_session(person_id, tx.session)
+        contact = await self.contacts.expert(person_id, tx.session)
         texts: list[tuple[Recipient, t.Rendered, datetime | None]] = [
             (rcpt, t.render_expert_session(event, cn, with_link=False), None)]
         remind_at = event.starts_at - timedelta(hours=self.settings.reminder_hours_before)
@@ -288,10 +252,10 @@ class NotifyService:
             texts.append((Recipient(f"person:{person_id}#reminder", "expert"),
                           t.render_expert_session(event, cn, with_link=False, reminder=True), remind_at))
         for who, sms, not_before in texts:
-            if contact is not None and "seen_at" in contact:
-                if contact.get("phone"):
-                    await self.stage(tx, event, who, "sms", sms, address=contact["phone"],
-                                     address_key=contact["phone_key"], scope=scope, case_number=cn,
+            if contact is not None and contact.seen_at is not None:
+                if contact.phone:
+                    await self.stage(tx, event, who, "sms", sms, address=contact.phone,
+                                     address_key=contact.phone_key, scope=scope, case_number=cn,
                                      not_before=not_before)
                 continue
             await self.stage(tx, event, who, "sms", sms, scope=scope, case_number=cn, not_before=not_before,
@@ -309,10 +273,7 @@ class NotifyService:
             # A resent invitation (staff sent a new code; the old link is dead): a text of an older one still
             # waiting (quiet hours, the digest window) is withdrawn, so no digest carries the dead link. The
             # events of one case come in order (same key), so "older" is simply "already staged".
-            await self.notifications.update_many(
-                {"invitation_id": event.invitation_id, "channel": "sms", "state": "queued", "batch_id": None,
-                 "source_event_id": {"$ne": str(event.event_id)}},
-                {"$set": {"state": "superseded", "superseded_by": str(event.event_id)}}, session=tx.session)
+            await self.ledger.withdraw_invitation_texts(event.invitation_id, str(event.event_id), tx.session)
             await self.stage(tx, event, rcpt, "sms", msg,
                              address=self.cipher.encrypt(event.expert_phone, context="recipients.phone"),
                              address_key=self.cipher.blind_index(event.expert_phone, context="recipients.phone"),
@@ -325,48 +286,44 @@ class NotifyService:
         configured channels. Like the invitation, the event carries the case number: it never waits for the
         case's contacts (the applicant's contacts are not needed for a unit message)."""
         await self.to_unit(tx, event, event.unit_code, t.render_expert_answered(event),
-                           {"case_number": event.case_number})
+                           CaseContact(event.case_number))
 
     async def _learn_expert(self, event: ExpertInvited, tx: Tx) -> None:
         """Keep the expert's contact (that of the newest invitation: invitations of different cases are read in any
         order), then release the session texts that waited for it."""
         pid = event.person_id
-        known = await self.experts.find_one({"_id": pid}, session=tx.session)
+        known = await self.contacts.expert(pid, tx.session)
         update: dict[str, Any] = {"$inc": {"invitations": 1}}  # always a write: see _session_to_expert
-        if known is None or "seen_at" not in known or _aware(known["seen_at"]) <= event.occurred_at:
+        if known is None or known.seen_at is None or _aware(known.seen_at) <= event.occurred_at:
             phone = event.expert_phone
             update["$set"] = {
                 "seen_at": event.occurred_at,
                 "phone": self.cipher.encrypt(phone, context="recipients.phone") if phone else None,
                 "phone_key": self.cipher.blind_index(phone, context="recipients.phone") if phone else None,
             }
-        await self.experts.update_one({"_id": pid}, update, upsert=True, session=tx.session)
-        contact = await self.experts.find_one({"_id": pid}, session=tx.session)
+        await self.contacts.learn_expert(pid, update, tx.session)
+        contact = await self.contacts.expert(pid, tx.session)
         assert contact is not None
         now = self.clock()
-        waiting = self.notifications.find({"recipient": {"$in": [f"person:{pid}", f"person:{pid}#reminder"]},
-                                           "channel": "sms",
-                                           "state": "awaiting_contact"}, session=tx.session)
-        async for w in waiting:
-            if contact.get("phone") and _aware(w["expires_at"]) > now:
+        for w in await self.ledger.awaiting_contact(pid, tx.session):
+            if contact.phone and _aware(w["expires_at"]) > now:
                 base = max(now, _aware(w["not_before"]))  # a reminder keeps its time
                 due = base if w.get("urgent") else release_time(base, self.quiet)
-                change = {"state": "queued", "not_before": due, "address": contact["phone"],
-                          "address_key": contact["phone_key"]}
+                change = {"state": "queued", "not_before": due, "address": contact.phone,
+                          "address_key": contact.phone_key}
             else:  # no phone (inbox only), or the session has begun: a text now would only confuse
-                change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.get("phone") else "expired"}
-            await self.notifications.update_one({"_id": w["_id"], "state": "awaiting_contact"}, {"$set": change},
-                                                session=tx.session)
+                change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.phone else "expired"}
+            await self.ledger.resolve_awaiting(w["_id"], change, tx.session)
             if change["state"] == "queued":
                 tx.after_commit(self.on_queued)
 
     # --- staging ---------------------------------------------------------------------------------------
 
-    def _scope(self, record: dict[str, Any], *units: str | None) -> list[str]:
-        scope = [u for u in (*units, record.get("acting_unit"), record.get("location_unit")) if u]
+    def _scope(self, record: CaseContact, *units: str | None) -> list[str]:
+        scope = [u for u in (*units, record.acting_unit, record.location_unit) if u]
         return list(dict.fromkeys(scope)) or [self.settings.ops_unit_code]
 
-    async def to_applicant(self, tx: Tx, event: Event, msg: t.Rendered, record: dict[str, Any], *,
+    async def to_applicant(self, tx: Tx, event: Event, msg: t.Rendered, record: CaseContact, *,
                            proxy_msg: t.Rendered | None = None, channels: tuple[str, ...] = ("inbox", "sms"),
                            not_before: datetime | None = None, recipient_suffix: str = "") -> None:
         scope = self._scope(record, getattr(event, "acting_unit_code", None), getattr(event, "unit_code", None))
@@ -375,34 +332,34 @@ class NotifyService:
         # the case, so a redelivered event picks the same channel and the ledger keeps it to one. Once WeChat refused
         # the applicant for good (unsubscribed, bad openid: the worker sets ``wechat_off``), the case's later steps go
         # by text at once — the step that hit the refusal already went by text as its fallback (ADR 0053).
-        wechat = record.get("wechat_openid") and not record.get("wechat_off") and "wechat" in self.enabled
+        wechat = record.wechat_openid and not record.wechat_off and "wechat" in self.enabled
         phone_channel = "wechat" if wechat else "sms"
         rcpt = Recipient("applicant" + recipient_suffix, "applicant")
         if "inbox" in channels:
             await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, not_before=not_before,
-                             case_number=record["case_number"])
+                             case_number=record.case_number)
         if any(ch in INTRUSIVE for ch in channels) and phone_channel in self.enabled:
             await self.stage(tx, event, rcpt, phone_channel, msg,
-                             address=record["wechat_openid"] if phone_channel == "wechat" else record["phone"],
-                             address_key=record.get("phone_key"), scope=scope, not_before=not_before,
-                             case_number=record["case_number"])
-        if proxy_msg is not None and record.get("proxy_phone") and "sms" in self.enabled:
+                             address=record.wechat_openid if phone_channel == "wechat" else record.phone,
+                             address_key=record.phone_key, scope=scope, not_before=not_before,
+                             case_number=record.case_number)
+        if proxy_msg is not None and record.proxy_phone and "sms" in self.enabled:
             # 代办人: told every step of the case they submitted (by SMS; the inbox is the applicant's).
             await self.stage(tx, event, Recipient("proxy" + recipient_suffix, "proxy"), "sms", proxy_msg,
-                             address=record["proxy_phone"], address_key=record.get("proxy_phone_key"),
-                             scope=scope, not_before=not_before, case_number=record["case_number"])
+                             address=record.proxy_phone, address_key=record.proxy_phone_key,
+                             scope=scope, not_before=not_before, case_number=record.case_number)
 
-    async def to_unit(self, tx: Tx, event: Event, unit_code: str, msg: t.Rendered, record: dict[str, Any], *,
+    async def to_unit(self, tx: Tx, event: Event, unit_code: str, msg: t.Rendered, record: CaseContact, *,
                       kind: str = "staff") -> None:
         rcpt = Recipient(f"unit:{unit_code}", kind, unit_code)
         scope = [unit_code]
-        await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=record["case_number"])
+        await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=record.case_number)
         contacts = await self.unit_contacts_of(unit_code, tx)
         for ch, field in (("webhook", "webhook_url"), ("email", "email"), ("wechat", "wechat_openid")):
             if ch in self.enabled and contacts.get(field):
                 await self.stage(tx, event, rcpt, ch, msg,
                                  address=self.cipher.encrypt(contacts[field], context="notifications.address"),
-                                 address_key=f"unit:{unit_code}", scope=scope, case_number=record["case_number"])
+                                 address_key=f"unit:{unit_code}", scope=scope, case_number=record.case_number)
 
     async def stage(self, tx: Tx, event: Event, rcpt: Recipient, channel: str, msg: t.Rendered, *,
                     address: str | None = None, address_key: str | None = None, scope: list[str],
@@ -442,12 +399,9 @@ class NotifyService:
             after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
         return nid
 
-    async def _insert_new(self, doc: dict[str, Any], tx: Tx) -> bool:
-        """Write a ledger entry unless it exists — ONE upsert by ``_id`` (a plain insert of a duplicate would abort
-        the transaction, so it used to be a read and an insert). False when it was there already."""
-        res = await self.notifications.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
-                                                  session=tx.session)
-        return res.upserted_id is not None
+    async def _insert_new(self, doc: Doc, tx: Tx) -> bool:
+        """Write a ledger entry unless it exists (one upsert); False when it was there already."""
+        return await self.ledger.insert_new(doc, tx.session)
 
     @staticmethod
     def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:
@@ -457,58 +411,3 @@ class NotifyService:
             notification_id=doc["_id"], source_event_id=source_event_id, recipient_kind=doc["recipient_kind"],
             channel=doc["channel"], template_id=doc["template_id"],
         )
-
-    # --- reads (HTTP) ----------------------------------------------------------------------------------
-
-    async def applicant_case(self, tracking_code: str, check: str) -> tuple[dict[str, Any] | None, bool]:
-        """The tracking code plus the last four digits of the phone — the rule intake's tracking page uses.
-        Returns the record when both match, and whether a wrong check was given for a code notify knows."""
-        idx = self.cipher.blind_index(normalize_tracking_code(tracking_code), context="recipients.tracking_code")
-        record = await self.recipients.find_one({"tracking_index": idx})
-        if record is None:
-            return None, False
-        phone = self.cipher.decrypt(record["phone"], context="recipients.phone")
-        return (record, False) if phone_last4(phone) == check else (None, True)
-
-    async def applicant_inbox(self, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._inbox({"channel": "inbox", "case_id": case_id, "recipient_kind": "applicant"}, limit)
-
-    async def unit_inbox(self, unit_code: str, *, unread: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-        q: dict[str, Any] = {"channel": "inbox", "unit_code": unit_code}
-        if unread:
-            q["read_at"] = None
-        return await self._inbox(q, limit)
-
-    async def person_inbox(self, person_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._inbox({"channel": "inbox", "recipient": f"person:{person_id}"}, limit)
-
-    async def mark_read(self, unit_code: str, nid: str) -> bool:
-        r = await self.notifications.update_one({"_id": nid, "channel": "inbox", "unit_code": unit_code},
-                                                {"$set": {"read_at": datetime.now(UTC)}})
-        return r.matched_count == 1
-
-    async def failures(self, unit_code: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Messages that finally failed and concern this unit (staff see them; nothing is silently lost)."""
-        cursor = self.notifications.find({"state": "failed", "scope_units": unit_code}).sort("failed_at", -1)
-        failed = [d async for d in cursor.limit(limit)]
-        # A failed WeChat message to an applicant went by SMS instead: show that text's id and how it fared.
-        fb_ids = [d["fallback"]["notification_id"] for d in failed if d.get("fallback")]
-        fb_state = {d["_id"]: d["state"] async for d in self.notifications.find({"_id": {"$in": fb_ids}},
-                                                                                 {"state": 1})} if fb_ids else {}
-        return [{"notification_id": d["_id"], "case_number": d.get("case_number"), "channel": d["channel"],
-                 "recipient_kind": d["recipient_kind"], "template_id": d["template_id"], "attempts": d["attempts"],
-                 "error": d.get("last_error", ""), "failed_at": d.get("failed_at"),
-                 "fallback": {**d["fallback"], "state": fb_state.get(d["fallback"]["notification_id"])}
-                 if d.get("fallback") else None}
-                for d in failed]
-
-    async def _inbox(self, q: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        cursor = self.notifications.find(q).sort("created_at", -1).limit(limit)
-        return [self.inbox_view(d) async for d in cursor]
-
-    def inbox_view(self, d: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "notification_id": d["_id"], "case_number": d.get("case_number"), "template_id": d["template_id"],
-            "title": d["title"], "text": self.cipher.decrypt(d["text"], context="notifications.text"),
-            "created_at": d["created_at"], "read_at": d.get("read_at"),
-        }

@@ -11,8 +11,10 @@ the next message's due time (ADR 0060). Each round takes up to ``worker_claim_ba
    ``claim_ttl_seconds``, and sent again under the SAME idempotency key — found by one indexed read, made only
    when the earliest foreign claim can have expired, never on every round.
 2. **Digest / throttle** (SMS, WeChat): at most one text per recipient per ``digest_window_seconds``; what
-   piles up meanwhile (or over the quiet hours) goes as ONE text. A batch's members and its key (the id of
-   its first notification) are fixed when it forms, so a retry or takeover resends exactly the same thing.
+   piles up meanwhile (or over the quiet hours) goes as ONE text — decided by ``core.digest``
+   (``sms_digest_decision``, ``wait_for_earlier``); this module reads the facts and does what it says. A batch's
+   members and its key (the id of its first notification) are fixed when it forms, so a retry or takeover resends
+   exactly the same thing. The ledger is reached through ``ports.DeliveryQueue`` (adapters/mongo_queue.py).
 3. **Send** through the channel adapter with the idempotency key (different people at once, one person's in
    order), then **mark** the round's deliveries and stage their ``notification.sent`` in one transaction.
    Remaining window: a crash between the gateway's accept and the
@@ -38,16 +40,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from pymongo import ReturnDocument, UpdateOne
 from yima_contracts import Actor, NotificationFailed, topics
 from yima_contracts.codes import ActorKind
 from yima_kit.logging import get_logger
 from yima_kit.uow import Tx, UnitOfWork
 
-from .adapters.channels import DeliveryError, Message, PermanentError
 from .core import templates as t
-from .core.digest import DigestPart, plan_digest
+from .core.digest import DigestPart, plan_digest, sms_digest_decision, wait_for_earlier
 from .core.policy import LONG_SMS_MAX_CHARS, CircuitBreaker, backoff
+from .ports import DeliveryError, Doc, Message, PermanentError
 from .service import INTRUSIVE, NotifyService, Recipient, notification_id
 
 log = get_logger(__name__)
@@ -55,17 +56,10 @@ log = get_logger(__name__)
 # later), refused (permanently). The alert on the delivery failure rate reads it (deploy/monitoring).
 DELIVERIES = Counter("yima_notify_deliveries_total", "Attempts to deliver a message, by channel and outcome",
                      ["channel", "outcome"])
-THROTTLES = "throttles"
-ORDER_RECHECK = timedelta(seconds=5)  # a text held behind an earlier one looks again at least this often
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(dt: datetime) -> datetime:
-    """The database may hand back naive UTC datetimes."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 class DeliveryWorker:
@@ -75,8 +69,7 @@ class DeliveryWorker:
         self.s = service.settings
         self.client = client
         self.outbox = outbox
-        self.col = service.notifications
-        self.throttles = service.db[THROTTLES]
+        self.queue = service.repo.queue
         self.channels = channels
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -139,7 +132,7 @@ class DeliveryWorker:
         breaker = self.breakers[channel]
         if not breaker.allow():
             return False
-        batches: list[list[dict[str, Any]]] = []
+        batches: list[list[Doc]] = []
         busy = False
         taken = await self._take_over_stale(channel)
         if taken:
@@ -165,11 +158,9 @@ class DeliveryWorker:
         return True
 
     async def _note_next_due(self, channel: str) -> None:
-        doc = await self.col.find_one({"channel": channel, "state": "queued"}, {"not_before": 1},
-                                      sort=[("not_before", 1)])
-        self._next_due[channel] = _aware(doc["not_before"]) if doc else None
+        self._next_due[channel] = await self.queue.next_due(channel)
 
-    async def _take_over_stale(self, channel: str) -> list[dict[str, Any]] | None:
+    async def _take_over_stale(self, channel: str) -> list[Doc] | None:
         """A batch whose worker vanished mid-send: take it over, members and key unchanged. Looks only when the
         earliest claim of another worker can have expired (one indexed read), not on every round."""
         now = self.clock()
@@ -177,43 +168,34 @@ class DeliveryWorker:
         if check_at is not None and now < check_at:
             return None
         ttl = timedelta(seconds=self.s.claim_ttl_seconds)
-        oldest = await self.col.find_one({"channel": channel, "state": "sending"}, {"claimed_at": 1},
-                                         sort=[("claimed_at", 1)])
-        if oldest is None or _aware(oldest["claimed_at"]) + ttl > now:
-            self._stale_check_at[channel] = _aware(oldest["claimed_at"]) + ttl if oldest else now + ttl / 2
+        oldest = await self.queue.oldest_claim(channel)
+        if oldest is None or oldest + ttl > now:
+            self._stale_check_at[channel] = oldest + ttl if oldest else now + ttl / 2
             return None
         self._stale_check_at[channel] = now  # more may have expired: look again next round
         mine = {"owner": self.owner, "claimed_at": now}
-        stale = await self.col.find_one_and_update(
-            {"channel": channel, "state": "sending", "claimed_at": {"$lt": now - ttl}},
-            {"$set": mine}, sort=[("claimed_at", 1)], return_document=ReturnDocument.AFTER,
-        )
+        stale = await self.queue.take_over_oldest(channel, now - ttl, mine)
         if stale is None:
             return None
         if stale.get("batch_id") is None:  # a batch of one (or died between claiming and forming its batch)
-            await self.col.update_one({"_id": stale["_id"]}, {"$set": {"batch_id": stale["_id"]}})
+            await self.queue.fix_batch_of_one(stale["_id"])
             stale["batch_id"] = stale["_id"]
-        await self.col.update_many({"batch_id": stale["batch_id"], "state": "sending"}, {"$set": mine})
+        await self.queue.claim_batch(stale["batch_id"], mine, state="sending")
         log.info("stale delivery taken over", channel=channel, batch=stale["batch_id"])
         return await self._members(stale["batch_id"])
 
-    async def _claim_bulk(self, channel: str, n: int) -> list[list[dict[str, Any]]]:
+    async def _claim_bulk(self, channel: str, n: int) -> list[list[Doc]]:
         """Webhooks and e-mails (no digests, no quiet hours): up to ``n`` due messages in three round trips, each
         its own batch (a retry keeps the batch it had)."""
         if n <= 0:
             return []
         now = self.clock()
-        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
-        ids = [d["_id"] async for d in self.col.find(due, {"_id": 1}).sort(
-            [("not_before", 1), ("created_at", 1), ("seq", 1)]).limit(n)]
+        ids = await self.queue.due_ids(channel, now, n)
         if not ids:
             return []
         # queued = nobody's (owner None): the ones another replica claimed meanwhile do not match
-        await self.col.update_many({"owner": None, "state": "queued", "_id": {"$in": ids}},
-                                   {"$set": {"state": "sending", "owner": self.owner, "claimed_at": now}})
-        mine = [d async for d in self.col.find({"owner": self.owner, "state": "sending", "_id": {"$in": ids}}).sort(
-            [("created_at", 1), ("seq", 1)])]
-        batches: dict[str, list[dict[str, Any]]] = {}
+        mine = await self.queue.claim_ids(ids, {"owner": self.owner, "claimed_at": now})
+        batches: dict[str, list[Doc]] = {}
         for d in mine:
             batches.setdefault(d.get("batch_id") or d["_id"], []).append(d)
         for bid in [b for b in batches if b not in ids]:  # a retried digest: all its members, not only the due ones
@@ -221,93 +203,55 @@ class DeliveryWorker:
         return list(batches.values())
 
     async def claim(self, channel: str, *, skip_addresses: set[str] | None = None,
-                    stale: bool = True) -> list[dict[str, Any]] | None:
-        """One batch: None when nothing is due, [] when the due one was released for later (throttled)."""
+                    stale: bool = True) -> list[Doc] | None:
+        """One batch: None when nothing is due, [] when the due one was released for later (held: the person's
+        earlier text is on its way, or the digest window is not over — core.digest decides)."""
         if stale and (taken := await self._take_over_stale(channel)):
             return taken
         now = self.clock()
         mine = {"owner": self.owner, "claimed_at": now}
         # the next due message (a retry keeps its batch; a new one may gather a digest).
-        anchor = await self.col.find_one_and_update(
-            {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
-            {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), ("created_at", 1), ("seq", 1)],
-            return_document=ReturnDocument.AFTER,
-        )
+        anchor = await self.queue.claim_next(channel, now, mine)
         if anchor is None:
             return None
         if skip_addresses and anchor["address_key"] in skip_addresses:
             # This round already sends to this person: put it back as it was; the next round takes it.
-            await self._release(anchor, anchor["not_before"])
+            await self.queue.release(anchor["_id"], self.owner, anchor["not_before"])
             return None
         if anchor.get("batch_id"):
-            await self.col.update_many({"batch_id": anchor["batch_id"], "state": "queued"},
-                                       {"$set": {"state": "sending", **mine}})
+            await self.queue.claim_batch(anchor["batch_id"], mine, state="queued")
             return await self._members(anchor["batch_id"])
-        if channel in INTRUSIVE and (wait_until := await self._earlier_in_flight(channel, anchor, now)):
-            await self._release(anchor, wait_until)
+        if channel not in INTRUSIVE:
+            return [anchor]
+        return await self._text(channel, anchor, now, mine)
+
+    async def _text(self, channel: str, anchor: Doc, now: datetime, mine: Doc) -> list[Doc]:
+        """A new text (SMS, WeChat): held, alone, or the head of a digest — as core.digest decides."""
+        key = anchor["address_key"]
+        in_flight = await self.queue.in_flight(channel, key)
+        if wait_until := wait_for_earlier(anchor["created_at"], anchor.get("seq"), in_flight, now,
+                                          timedelta(seconds=self.s.claim_ttl_seconds),
+                                          timedelta(seconds=self.s.worker_poll_seconds)):
+            await self.queue.release(anchor["_id"], self.owner, wait_until)
             return []
-        if channel in INTRUSIVE and self.s.digest_window_seconds > 0:
-            th = await self.throttles.find_one({"_id": f"{channel}|{anchor['address_key']}"})
-            if th is not None:
-                free_at = th["last_sent_at"] + timedelta(seconds=self.s.digest_window_seconds)
-                if free_at > now:
-                    await self._release(anchor, free_at)
-                    return []
+        window = timedelta(seconds=self.s.digest_window_seconds)
+        last_sent = await self.queue.last_sent(channel, key) if window > timedelta(0) else None
+        decision = sms_digest_decision(window, last_sent, now)
+        if decision.hold_until is not None:
+            await self.queue.release(anchor["_id"], self.owner, decision.hold_until)
+            return []
         batch_id = anchor["_id"]
-        if channel in INTRUSIVE and self.s.digest_window_seconds > 0:
-            gathered = await self.col.update_many(
-                {"channel": channel, "state": "queued", "address_key": anchor["address_key"], "batch_id": None,
-                 "not_before": {"$lte": now}},
-                {"$set": {"state": "sending", "batch_id": batch_id, **mine}},
-            )
-            if gathered.modified_count:
-                await self.col.update_one({"_id": anchor["_id"], "owner": self.owner},
-                                          {"$set": {"batch_id": batch_id}})
-                return await self._members(batch_id)
+        if decision.gather and await self.queue.gather(channel, key, now, batch_id, mine):
+            await self.queue.set_batch(anchor["_id"], self.owner, batch_id)
+            return await self._members(batch_id)
         # A batch of one: its key is its own id; batch_id stays unset until a retry fixes it (retry_or_fail),
         # and a takeover treats a claimed message without one as a batch of one.
         return [anchor]
 
-    async def _earlier_in_flight(self, channel: str, anchor: dict[str, Any], now: datetime) -> datetime | None:
-        """A person reads their texts in order ("registered, your code is …" before "assigned to …"): a new text
-        waits while an earlier one to the same address is still being sent (say its worker was killed and the
-        claim has not expired yet) or waits for a retry due soon. Behind a long backoff (an outage) it does not
-        wait: a queue of texts each waiting out the previous one's whole retry cycle would come hours late.
-        Returns when to look again, or None to go ahead."""
-        created, seq = anchor["created_at"], anchor.get("seq")
-        soon = now + timedelta(seconds=self.s.claim_ttl_seconds)
-        # One indexed read of the person's texts still on their way (few); the conditions in code (the
-        # MongoDB-wire stand-in's planner cannot serve an $or through an index).
-        earlier = None
-        async for d in self.col.find({"channel": channel, "address_key": anchor["address_key"],
-                                      "state": {"$in": ["sending", "queued"]}},
-                                     {"state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1, "seq": 1,
-                                      "batch_id": 1}):
-            before = d["created_at"] < created or (d["created_at"] == created and seq is not None
-                                                   and d.get("seq") is not None and d["seq"] < seq)
-            if before and (d["state"] == "sending" or (d.get("batch_id") is not None
-                                                       and _aware(d["not_before"]) <= soon)):
-                earlier = d
-                break
-        if earlier is None:
-            return None
-        if earlier["state"] == "sending":  # taken over at the claim's expiry, or done sooner by a live replica
-            due = earlier["claimed_at"] + timedelta(seconds=self.s.claim_ttl_seconds)
-        else:
-            due = earlier["not_before"]
-        return max(now + timedelta(seconds=self.s.worker_poll_seconds), min(due, now + ORDER_RECHECK))
+    async def _members(self, batch_id: str) -> list[Doc]:
+        return await self.queue.members(batch_id, self.owner)
 
-    async def _release(self, doc: dict[str, Any], not_before: datetime) -> None:
-        await self.col.update_one({"_id": doc["_id"], "owner": self.owner},
-                                  {"$set": {"state": "queued", "not_before": not_before, "owner": None,
-                                            "claimed_at": None}})
-
-    async def _members(self, batch_id: str) -> list[dict[str, Any]]:
-        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": self.owner}).sort(
-            [("created_at", 1), ("seq", 1)])
-        return [d async for d in cursor]
-
-    def _messages(self, channel: str, batch: list[dict[str, Any]]) -> list[Message]:
+    def _messages(self, channel: str, batch: list[Doc]) -> list[Message]:
         """The batch as texts: one, or a digest split where it does not fit (core.digest; none dropped). The first
         text keeps the batch's key, the next ones ``<key>.<n>``: a retry resends each under its own key."""
         dec = self.svc.cipher.decrypt
@@ -335,25 +279,25 @@ class DeliveryWorker:
             ))
         return out
 
-    async def deliver(self, channel: str, batch: list[dict[str, Any]]) -> None:
+    async def deliver(self, channel: str, batch: list[Doc]) -> None:
         await self.deliver_many(channel, [batch])
 
-    async def deliver_many(self, channel: str, batches: list[list[dict[str, Any]]]) -> None:
+    async def deliver_many(self, channel: str, batches: list[list[Doc]]) -> None:
         """Send the round's batches — one person's (or unit's) in order, different ones at once — then mark every
         one that went in ONE transaction."""
-        by_address: dict[str, list[list[dict[str, Any]]]] = {}
+        by_address: dict[str, list[list[Doc]]] = {}
         for b in batches:
             if b:
                 by_address.setdefault(str(b[0].get("address_key")), []).append(b)
 
-        async def in_order(queue: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+        async def in_order(queue: list[list[Doc]]) -> list[list[Doc]]:
             return [b for b in queue if await self._send(channel, b)]
 
         sent = [b for done in await asyncio.gather(*(in_order(q) for q in by_address.values())) for b in done]
         if sent:
             await self.mark_delivered(channel, [d for b in sent for d in b], batches=len(sent))
 
-    async def _send(self, channel: str, batch: list[dict[str, Any]]) -> bool:
+    async def _send(self, channel: str, batch: list[Doc]) -> bool:
         """True when the channel took the batch; a failure is recorded here (retry later, or failed for good)."""
         breaker = self.breakers[channel]
         try:
@@ -378,27 +322,22 @@ class DeliveryWorker:
         DELIVERIES.labels(channel, "delivered").inc()
         return True
 
-    async def mark_delivered(self, channel: str, docs: list[dict[str, Any]], batches: int = 1) -> None:
+    async def mark_delivered(self, channel: str, docs: list[Doc], batches: int = 1) -> None:
         """Mark what was sent delivered and stage its ``notification.sent``: one read, one update, one throttle
         write and one outbox insert for the whole round."""
         now = self.clock()
         ids = [d["_id"] for d in docs]
 
         async def work(tx: Tx) -> int:
-            still = {d["_id"] async for d in self.col.find(
-                {"owner": self.owner, "state": "sending", "_id": {"$in": ids}}, {"_id": 1}, session=tx.session)}
+            still = await self.queue.mark_delivered(self.owner, ids, now, tx.session)
             if not still:
                 return 0
-            await self.col.update_many({"owner": self.owner, "state": "sending", "_id": {"$in": sorted(still)}},
-                                       {"$set": {"state": "delivered", "delivered_at": now, "owner": None}},
-                                       session=tx.session)
             for d in docs:
                 if d["_id"] in still:
                     tx.emit(topics.NOTIFICATION_SENT, self.svc.sent_event(d, uuid.UUID(d["source_event_id"])))
-            if channel in INTRUSIVE:
+            if channel in INTRUSIVE:  # the digest window starts again for each person who got a text
                 people = sorted({d["address_key"] for d in docs if d["_id"] in still})
-                await self.throttles.bulk_write([UpdateOne({"_id": f"{channel}|{a}"}, {"$set": {"last_sent_at": now}},
-                                                           upsert=True) for a in people], session=tx.session)
+                await self.queue.note_sent(channel, people, now, tx.session)
             return len(still)
 
         n = await self.uow.run(work)
@@ -406,24 +345,21 @@ class DeliveryWorker:
             log.warning("delivery marked by another worker", channel=channel, batches=batches,
                         marked=n, sent=len(docs))
 
-    async def retry_or_fail(self, channel: str, batch: list[dict[str, Any]], error: str) -> None:
+    async def retry_or_fail(self, channel: str, batch: list[Doc], error: str) -> None:
         attempts = max(d.get("attempts", 0) for d in batch) + 1
         if attempts >= self.s.max_attempts:
             await self.fail(channel, batch, error, attempts=attempts)
             return
         due = self.clock() + backoff(attempts, self.s.retry_base_seconds, self.s.retry_max_seconds)
         key = batch[0].get("batch_id") or batch[0]["_id"]  # a retry keeps its batch (members and key)
-        await self.col.update_many(
-            {"owner": self.owner, "state": "sending", "_id": {"$in": [d["_id"] for d in batch]}},
-            {"$set": {"state": "queued", "not_before": due, "owner": None, "claimed_at": None, "attempts": attempts,
-                      "last_error": error[:300], "batch_id": key}},
-        )
+        await self.queue.requeue(self.owner, [d["_id"] for d in batch],
+                                 {"not_before": due, "attempts": attempts, "last_error": error[:300], "batch_id": key})
         self.wake()  # the loops' next wait ends by this retry's due time
         self._next_due[channel] = min(due, self._next_due.get(channel) or due)
         log.info("delivery will be retried", channel=channel, batch=key, attempts=attempts,
                  error=error[:200])
 
-    async def fail(self, channel: str, batch: list[dict[str, Any]], error: str, attempts: int | None = None,
+    async def fail(self, channel: str, batch: list[Doc], error: str, attempts: int | None = None,
                    permanent: bool = False) -> None:
         now = self.clock()
         attempts = attempts or max(d.get("attempts", 0) for d in batch) + 1
@@ -431,12 +367,8 @@ class DeliveryWorker:
         async def work(tx: Tx) -> None:
             session = tx.session
             for d in batch:
-                r = await self.col.update_one(
-                    {"_id": d["_id"], "owner": self.owner, "state": "sending"},
-                    {"$set": {"state": "failed", "failed_at": now, "owner": None, "attempts": attempts,
-                              "last_error": error[:300]}}, session=session,
-                )
-                if not r.modified_count:
+                change = {"failed_at": now, "attempts": attempts, "last_error": error[:300]}
+                if not await self.queue.mark_failed(d["_id"], self.owner, change, session):
                     continue
                 source = uuid.UUID(d["source_event_id"])
                 tx.emit(topics.NOTIFICATION_FAILED, NotificationFailed(
@@ -454,36 +386,36 @@ class DeliveryWorker:
         log.error("delivery failed for good", channel=channel, batch=batch[0].get("batch_id") or batch[0]["_id"],
                   error=error[:200])
 
-    async def _fall_back_to_sms(self, tx: Tx, d: dict[str, Any], permanent: bool) -> str | None:
+    async def _fall_back_to_sms(self, tx: Tx, d: Doc, permanent: bool) -> str | None:
         """The applicant must not stay uninformed (they may be elderly, their WeChat unsubscribed or down): the same
         text once by SMS, when notify knows the phone. Its ledger key is (event, recipient, "sms") — the key a text
         of that step has anyway — and this runs only in the transaction that moves the WeChat message to
         ``failed``, so a takeover, a second worker or a redelivered event never adds a second text."""
         if "sms" not in self.svc.enabled:
             return None
-        record = await self.svc.recipients.find_one({"_id": d["case_id"]}, session=tx.session)
-        if record is None or not record.get("phone"):
+        contacts = self.svc.repo.contacts
+        record = await contacts.case(d["case_id"], tx.session)
+        if record is None or not record.phone:
             return None
         if permanent:  # WeChat refused this person for good: the case's later steps go by text at once
-            await self.svc.recipients.update_one({"_id": d["case_id"]}, {"$set": {"wechat_off": True}},
-                                                 session=tx.session)
+            await contacts.set_wechat_off(d["case_id"], tx.session)
         dec = self.svc.cipher.decrypt
         msg = t.Rendered(d["template_id"], d["title"], dec(d["text"], context="notifications.text"),
                          urgent=bool(d.get("urgent")))
         await self.svc.stage(tx, _Source(d), Recipient(d["recipient"], d["recipient_kind"]), "sms",  # type: ignore[arg-type]
-                             msg, address=record["phone"], address_key=record.get("phone_key"),
+                             msg, address=record.phone, address_key=record.phone_key,
                              scope=d.get("scope_units") or [self.s.ops_unit_code],
                              case_number=d.get("case_number", ""), extra={"fallback_of": d["_id"]})
         nid = notification_id(d["source_event_id"], d["recipient"], "sms")
-        await self.col.update_one({"_id": d["_id"]}, {"$set": {"fallback": {"channel": "sms", "notification_id": nid}}},
-                                  session=tx.session)
+        await self.queue.note_fallback(d["_id"], {"channel": "sms", "notification_id": nid}, tx.session)
         return nid
 
-    async def _tell_staff(self, tx: Tx, d: dict[str, Any], error: str, fallback: str | None = None) -> None:
+    async def _tell_staff(self, tx: Tx, d: Doc, error: str, fallback: str | None = None) -> None:
         """A message that finally failed lands in the inbox of the unit concerned (never silently lost); when it
         went by another channel instead, the notice says so (nobody needs to call the applicant)."""
         unit = (d.get("scope_units") or [self.s.ops_unit_code])[0]
-        channel_zh = t.CHANNEL_NAMES_ZH.get(d["channel"], d["channel"])
+        channel: str = d["channel"]
+        channel_zh = t.CHANNEL_NAMES_ZH.get(channel, channel)
         msg = (t.render_delivery_fallback(channel_zh, t.CHANNEL_NAMES_ZH["sms"], d["template_id"],
                                           d.get("case_number", ""), error) if fallback else
                t.render_delivery_failed(channel_zh, d["template_id"], d.get("case_number", ""), error))
@@ -496,7 +428,7 @@ class DeliveryWorker:
 class _Source:
     """The failed message's source event, as far as staging a staff notice needs it."""
 
-    def __init__(self, d: dict[str, Any]) -> None:
+    def __init__(self, d: Doc) -> None:
         self.event_id = f"{d['source_event_id']}"
         self.event_type = d["source_event_type"]
         self.case_id = d["case_id"]

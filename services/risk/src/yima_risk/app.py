@@ -8,13 +8,15 @@ from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, http_corrections, kafka
+from .adapters import http, kafka
 from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
+from .adapters.mongo_repo import MongoRiskRepository
 from .adapters.places import PlaceDirectory
 from .config import RiskSettings
 from .core.ruleset import load_rules
 from .core.second_opinion import SecondOpinion
 from .service import RiskService
+from .views import RiskViews
 
 
 def create_app(
@@ -26,7 +28,8 @@ def create_app(
     timers = FollowupTimers(rt.client, rt.db, rt.outbox, clock=clock, poll_seconds=settings.followup_poll_seconds)
     places = PlaceDirectory(settings.routing_url, settings.directory_refresh_seconds)
     audit = AuditLog(rt.db, rt.cipher)
-    service = RiskService(rt.db, rules, rt.cipher, timers, settings.followup_delay, SecondOpinion.load(),
+    repo = MongoRiskRepository(rt.db)
+    service = RiskService(repo, rules, rt.cipher, timers, settings.followup_delay, SecondOpinion.load(),
                           client=rt.client, outbox=rt.outbox, audit=audit, places=places)
 
     async def setup(r: Runtime) -> None:
@@ -42,8 +45,8 @@ def create_app(
     kafka.register(rt.consumers, service)
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
     app.state.service = service
-    app.include_router(http.router(service, rt.require_staff))
-    app.include_router(http_corrections.router(service, rt.require_staff))
+    app.state.views = RiskViews(repo, timers, rules, rt.cipher.decrypt)
+    app.include_router(http.router(rt.require_staff))
     app.state.audit = audit
     app.include_router(audit_router(audit, rt.require_staff(StaffRole.ADMIN, StaffRole.ANALYST)))
     # Every staff call under /api/v1/ lands in risk's own chain (docs/adr/0006-audit-chain-in-kit.md).

@@ -1,12 +1,9 @@
 """Risk's use cases: keep each case's facts, re-assess on every new fact, publish every change, schedule the
 follow-up visit of a red case when it closes, and raise early warnings.
 
-Collections (database ``yima_risk``):
-- ``cases``: the facts of each case (description encrypted), its current level and the rules that fired;
-- ``assessments``: every published assessment (level, previous level, score, rules with evidence, version);
-- ``followups``: durable follow-up timers (adapters/mongo_followups.py);
-- ``warning_index``: category, place, organisation respondent and time of each case (no personal data);
-- ``warnings``: every early warning raised.
+It talks to its storage only through ports.py (RiskRepository: cases, assessments, warnings, corrections;
+FollowupTimers: the durable follow-up timers); the rules are pure (core/: ``rules.assess``, the group-dispute
+rule ``rules.group_dispute``, the early warnings ``warnings.detect``, staff ``corrections``).
 
 Events of one case arrive on several topics in no fixed order between topics: a fact that comes before
 ``case.submitted`` is kept, and the case is assessed once the submission is there.
@@ -15,32 +12,28 @@ Events of one case arrive on several topics in no fixed order between topics: a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import Actor, CaseAssigned, CaseFeedback, CaseRiskAssessed, CaseSubmitted, Event, topics
 from yima_contracts.codes import ActorKind, Category, FeedbackKind, RiskLevel
 from yima_contracts.intake_events import CaseUpdated
 from yima_contracts.mediation_events import CaseClosed, MediationConcluded, MediationSessionHeld
-from yima_contracts.risk_events import RiskCorrected, WarningRaised
+from yima_contracts.risk_events import WarningRaised
 from yima_contracts.routing_events import LeaderAssigned
 from yima_kit.audit import AuditLog
-from yima_kit.auth import StaffClaims
 from yima_kit.consumer import Tx
 from yima_kit.crypto import FieldCipher
-from yima_kit.mongo import in_transaction
 from yima_kit.outbox import Outbox
+from yima_kit.uow import UnitOfWork
 
-from .adapters.mongo_followups import FollowupTimers
-from .adapters.places import PlaceDirectory
-from .core.corrections import Correction, apply_correction, check_reason, direction_of
+from .core.corrections import Correction, apply_correction
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
 from .core.second_opinion import SecondOpinion
 from .core.warnings import CaseRef, detect, normalize_org
+from .ports import Doc, FollowupTimers, RiskRepository
+from .staff import StaffUseCases
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, service="risk")
 
@@ -67,38 +60,41 @@ def cause_zh(event: Event) -> str:
 _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 
 
-class RiskService:
+class Places(Protocol):
+    """The unit directory's names and chains of places (adapters/places.py)."""
+
+    def name(self, code: str) -> str | None: ...
+    def chain(self, code: str) -> list[str]: ...
+
+
+class _NoPlaces:
+    """No directory: places by their codes, each its own chain."""
+
+    def name(self, code: str) -> str | None:
+        return None
+
+    def chain(self, code: str) -> list[str]:
+        return [code]
+
+
+class RiskService(StaffUseCases):
     def __init__(
-        self, db: AsyncDatabase[Any], rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
+        self, repo: RiskRepository, rules: RuleSet, cipher: FieldCipher, timers: FollowupTimers,
         followup_delay: timedelta, opinion: SecondOpinion | None = None, *, client: Any = None,
-        outbox: Outbox | None = None, audit: AuditLog | None = None, places: PlaceDirectory | None = None,
+        outbox: Outbox | None = None, audit: AuditLog | None = None, places: Places | None = None,
     ) -> None:
-        self.places = places or PlaceDirectory("")
-        self.db = db
+        self.places: Places = places or _NoPlaces()
+        self.repo = repo
         self.rules = rules
         self.cipher = cipher
         self.timers = timers
         self.followup_delay = followup_delay
-        self.cases = db["cases"]
-        self.assessments = db["assessments"]
-        self.index = db["warning_index"]
-        self.warnings = db["warnings"]
-        self.unit_paths = db["unit_paths"]  # unit code → codes from the top down (learnt from case.assigned)
-        self.corrections = db["corrections"]  # staff corrections of a level: audit, statistics, training examples
         self.opinion = opinion
         self.client, self.outbox, self.audit = client, outbox, audit
+        self.uow = UnitOfWork(client, outbox) if client is not None and outbox is not None else None
 
     async def setup(self) -> None:
-        await self.assessments.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
-        # every field of the repeat query (the MongoDB-wire stand-in's planner needs them all in one index)
-        await self.cases.create_index([("applicant_key", ASCENDING), ("category", ASCENDING),
-                                       ("submitted_at", ASCENDING)])
-        await self.index.create_index([("category", ASCENDING), ("at", DESCENDING)])
-        await self.index.create_index("at")
-        await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])
-        await self.warnings.create_index([("key", ASCENDING), ("raised_at", DESCENDING)])
-        await self.corrections.create_index([("lowered", ASCENDING), ("at", DESCENDING)])
-        await self.corrections.create_index([("case_id", ASCENDING), ("at", ASCENDING)])
+        await self.repo.setup()
         await self.timers.setup()
 
     # --- facts in ------------------------------------------------------------------------------------
@@ -110,29 +106,20 @@ class RiskService:
             if path}
         known = {p[i]: p[:i + 1] for p in (event.unit_path, event.supervisor_unit_path, event.location_unit_path)
                  for i in range(len(p))}
-        sets = {f"unit_paths.{code}": path for code, path in paths.items()}
+        sets: Doc = {f"unit_paths.{code}": path for code, path in paths.items()}
         sets["assigned_units"] = [event.unit_code, event.supervisor_unit_code]
-        await self.cases.update_one({"_id": event.case_id}, {"$set": sets}, upsert=True, session=tx.session)
-        for code, path in known.items():
-            await self.unit_paths.update_one({"_id": code}, {"$set": {"path": path}}, upsert=True,
-                                             session=tx.session)
+        await self.repo.update_case(event.case_id, {"$set": sets}, tx.session)
+        await self.repo.learn_unit_paths(known, tx.session)
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
         s = tx.session
         applicant_key = self.cipher.blind_index(event.applicant.phone, context="risk.applicant")
         since = event.submitted_at - timedelta(days=self.rules.repeat.earlier_cases_window_days)
-        earlier = [
-            d["_id"]
-            async for d in self.cases.find(
-                {"applicant_key": applicant_key, "category": event.category.value,
-                 "submitted_at": {"$gte": since, "$lt": event.submitted_at}},
-                {"_id": 1}, session=s,
-            ).sort("submitted_at", ASCENDING).limit(21)
-            if d["_id"] != event.case_id
-        ][:20]
+        earlier = [i for i in await self.repo.earlier_cases(applicant_key, event.category.value, since,
+                                                            event.submitted_at, s) if i != event.case_id][:20]
         org = normalize_org(event.respondent.name) if event.respondent and event.respondent.is_organisation else None
-        await self.cases.update_one(
-            {"_id": event.case_id},
+        await self.repo.update_case(
+            event.case_id,
             {"$set": {
                 "submitted": True,
                 "correlation_id": event.correlation_id,
@@ -150,8 +137,7 @@ class RiskService:
                 "unit_code": event.location.unit_code,
                 "respondent_org": org,
             }},
-            upsert=True,
-            session=s,
+            s,
         )
         await self._reassess(event.case_id, event, tx)
         await self._warnings(event, org, tx)
@@ -159,7 +145,7 @@ class RiskService:
     async def on_updated(self, event: CaseUpdated, tx: Tx) -> None:
         ops: dict[str, Any] = {"$set": {}}
         if event.kind == "repeat_report":
-            case = await self.cases.find_one({"_id": event.case_id}, {"repeat_count": 1}, session=tx.session)
+            case = await self.repo.case(event.case_id, tx.session, ["repeat_count"])
             known = (case or {}).get("repeat_count") or 1
             ops["$set"]["repeat_count"] = max(known + 1, event.repeat_count or 0)
         elif event.kind == "details_added" and event.additional_description:
@@ -167,22 +153,21 @@ class RiskService:
                                                               context="risk.description")}
         elif event.kind == "category_corrected" and event.category:
             ops["$set"]["category"] = event.category.value
-            await self.index.update_one({"_id": event.case_id}, {"$set": {"category": event.category.value}},
-                                        session=tx.session)
+            await self.repo.set_indexed_category(event.case_id, event.category.value, tx.session)
         elif event.kind == "emergency_flagged":
             ops["$set"]["emergency_flagged"] = event.emergency if event.emergency is not None else True
         if not ops["$set"]:
             del ops["$set"]
         if ops:
-            await self.cases.update_one({"_id": event.case_id}, ops, upsert=True, session=tx.session)
+            await self.repo.update_case(event.case_id, ops, tx.session)
         await self._reassess(event.case_id, event, tx)
 
     async def on_leader_assigned(self, event: LeaderAssigned, tx: Tx) -> None:
-        await self.cases.update_one(
-            {"_id": event.case_id},
+        await self.repo.update_case(
+            event.case_id,
             {"$set": {"leader": {"staff_id": event.leader_staff_id, "name": event.leader_name,
                                  "unit_code": event.unit_code, "at": event.occurred_at}}},
-            upsert=True, session=tx.session,
+            tx.session,
         )
         await self._reassess(event.case_id, event, tx)
 
@@ -199,23 +184,23 @@ class RiskService:
         elif event.kind is FeedbackKind.PROGRESS:  # the handling unit (or its leader) recorded what it did
             changes["handling_action"] = {"event_type": event.event_type, "event_id": str(event.event_id),
                                           "at": event.occurred_at}
-        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self.repo.update_case(event.case_id, {"$set": changes}, tx.session)
         await self._reassess(event.case_id, event, tx)
 
     async def on_session_held(self, event: MediationSessionHeld, tx: Tx) -> None:
         """A mediator recorded a session that took place (调处): handling has begun. A no-show is no handling."""
         if event.no_show:
             return
-        await self.cases.update_one(
-            {"_id": event.case_id},
+        await self.repo.update_case(
+            event.case_id,
             {"$set": {"handling_action": {"event_type": event.event_type, "event_id": str(event.event_id),
                                           "at": event.occurred_at}}},
-            upsert=True, session=tx.session)
+            tx.session)
         await self._reassess(event.case_id, event, tx)
 
     async def on_mediation_concluded(self, event: MediationConcluded, tx: Tx) -> None:
         changes = {"resolved": True} if event.success else {"mediation_failed": True}
-        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self.repo.update_case(event.case_id, {"$set": changes}, tx.session)
         await self._reassess(event.case_id, event, tx)
 
     async def on_closed(self, event: CaseClosed, tx: Tx) -> None:
@@ -223,7 +208,7 @@ class RiskService:
                                               "outcome": event.outcome.value, "resolved": event.resolved}}
         if event.resolved:
             changes["resolved"] = True
-        await self.cases.update_one({"_id": event.case_id}, {"$set": changes}, upsert=True, session=tx.session)
+        await self.repo.update_case(event.case_id, {"$set": changes}, tx.session)
         await self._reassess(event.case_id, event, tx)
         await self._schedule_followup(event, tx)
 
@@ -259,7 +244,7 @@ class RiskService:
 
     async def _reassess(self, case_id: str, cause: Event, tx: Tx) -> Assessment | None:
         s = tx.session
-        case = await self.cases.find_one({"_id": case_id}, session=s)
+        case = await self.repo.case(case_id, s)
         if not case or not case.get("submitted"):
             return None  # facts kept; assessed when the submission arrives
         facts = self.facts_of(case)
@@ -295,7 +280,7 @@ class RiskService:
                 needs_review=review,
                 staff_corrected=correction.direction if correction and correction.applies(a) else None,
             )
-            await self.assessments.insert_one(
+            await self.repo.add_assessment(
                 {"_id": str(result.event_id), "case_id": case_id, "category": case["category"],
                  "trigger": cause.event_type, "trigger_event_id": str(cause.event_id), "stage": a.stage,
                  "own_level": a.own_level.value,
@@ -309,7 +294,7 @@ class RiskService:
                             "rule_ids": rule_ids, "ruleset_version": a.ruleset_version, "stage": a.stage,
                             "reason_zh": reason_zh, "cause": cause.event_type})
             tx.emit(topics.CASE_RISK_ASSESSED, result)
-        await self.cases.update_one({"_id": case_id}, {"$set": changes}, session=s)
+        await self.repo.update_case(case_id, {"$set": changes}, s, upsert=False)
         return a
 
     def _needs_review(self, facts: CaseFacts, a: Assessment, correction: Correction | None) -> bool:
@@ -319,7 +304,7 @@ class RiskService:
         return self.opinion.needs_review(" ".join((facts.description, *facts.additional)), a.own_level)
 
     async def _schedule_followup(self, event: CaseClosed, tx: Tx) -> None:
-        case = await self.cases.find_one({"_id": event.case_id}, session=tx.session)
+        case = await self.repo.case(event.case_id, tx.session)
         if not case or not case.get("ever_red"):
             return
         due_at = event.occurred_at + self.followup_delay
@@ -332,116 +317,22 @@ class RiskService:
             tx.session, case_id=event.case_id, correlation_id=case.get("correlation_id") or event.correlation_id,
             due_at=due_at, unit_code=event.unit_code, leader_staff_id=leader.get("staff_id"), reason_zh=reason,
         )
-        await self.cases.update_one({"_id": event.case_id}, {"$set": {"followup_due_at": due_at}},
-                                    session=tx.session)
-
-    # --- staff corrections of a level ----------------------------------------------------------------
-
-    async def run(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
-        """A use case outside a consumer: one transaction, its events staged in the outbox."""
-        client, outbox = self.client, self.outbox
-        assert client is not None and outbox is not None
-
-        async def tx_work(session: Any) -> Any:
-            tx = Tx(session)
-            result = await work(tx)
-            await outbox.add(session, tx.emitted)
-            return result
-
-        return await in_transaction(client, tx_work)
-
-    async def correct_level(self, case_id: str, level: RiskLevel, reason_zh: str, claims: StaffClaims,
-                            at: datetime) -> dict[str, Any]:
-        """Staff set a case's level with a reason: kept (with the rules' level, for training), audited in the same
-        transaction, published as case.risk_corrected and as the case's new case.risk_assessed."""
-        reason = check_reason(reason_zh)
-
-        async def work(tx: Tx) -> dict[str, Any]:
-            s = tx.session
-            case = await self.cases.find_one({"_id": case_id}, session=s)
-            if not case or not case.get("submitted") or not case.get("level"):
-                raise LookupError("未找到该案件的风险评估")
-            previous = RiskLevel(case["level"])
-            rules_level = RiskLevel(case.get("own_level") or case["level"])
-            direction = direction_of(level, previous)
-            c = Correction(level, rules_level, previous, direction, reason, claims.sub, at)
-            correction_id = str(uuid.uuid4())
-            ev = RiskCorrected(
-                case_id=case_id, correlation_id=case.get("correlation_id") or case_id,
-                actor=Actor(kind=ActorKind.STAFF, unit_code=claims.unit, staff_id=claims.sub, role=claims.role),
-                correction_id=correction_id, level=level, previous_level=previous, rules_level=rules_level,
-                direction=direction, lowered=c.lowered, reason_zh=reason, unit_code=claims.unit,
-                case_unit_code=case.get("unit_code"), needs_review=bool(case.get("needs_review")),
-                ruleset_version=case.get("ruleset_version") or self.rules.version, occurred_at=at,
-            )
-            await self.corrections.insert_one(
-                {"_id": correction_id, "case_id": case_id, "category": case["category"], **c.to_doc(),
-                 "reason_zh": self.cipher.encrypt(reason, context="risk.correction"),
-                 "unit_code": claims.unit, "role": claims.role.value, "case_unit_code": case.get("unit_code"),
-                 "needs_review": bool(case.get("needs_review")), "ruleset_version": ev.ruleset_version,
-                 "event_id": str(ev.event_id), "trained": False},
-                session=s)
-            await self.cases.update_one(
-                {"_id": case_id}, {"$set": {"correction": c.to_doc(), "lowered_by_staff": c.lowered or bool(
-                    case.get("lowered_by_staff"))}, "$inc": {"corrections_count": 1}}, session=s)
-            if self.audit is not None:
-                await self.audit.append(s, actor=claims, action="risk.level_corrected", object_type="case",
-                                        object_id=case_id, detail=f"{previous.value}→{level.value}（{direction}）",
-                                        at=at)
-            tx.emit(topics.CASE_RISK_CORRECTED, ev)
-            await self._reassess(case_id, ev, tx)
-            return {"correction_id": correction_id, "case_id": case_id, "level": level.value,
-                    "previous_level": previous.value, "rules_level": rules_level.value, "direction": direction,
-                    "lowered": c.lowered}
-
-        result: dict[str, Any] = await self.run(work)
-        return result
-
-    async def training_examples(self) -> AsyncIterator[tuple[str, str, RiskLevel]]:
-        """Staff corrections as labelled examples for the next training: (category, text, level), the latest
-        correction of each case. Decrypted here, for the training script only; never logged."""
-        latest: dict[str, dict[str, Any]] = {}
-        async for d in self.corrections.find({}, {"case_id": 1, "level": 1, "category": 1}).sort("at", ASCENDING):
-            latest[d["case_id"]] = d
-        for case_id, d in latest.items():
-            case = await self.cases.find_one({"_id": case_id}, {"description": 1, "additional": 1})
-            if not case:
-                continue
-            texts = [self.cipher.decrypt(case["description"], context="risk.description")]
-            texts += [self.cipher.decrypt(t, context="risk.description") for t in case.get("additional", [])]
-            yield d["category"], "。".join(texts), RiskLevel(d["level"])
+        await self.repo.update_case(event.case_id, {"$set": {"followup_due_at": due_at}}, tx.session, upsert=False)
 
     # --- early warnings -----------------------------------------------------------------------------
 
     async def _warnings(self, event: CaseSubmitted, org: str | None, tx: Tx) -> None:
         s = tx.session
         new = CaseRef(event.case_id, event.category, event.submitted_at, event.location.unit_code, org)
-        await self.index.update_one(
-            {"_id": event.case_id},
-            {"$set": {"category": new.category.value, "at": new.at, "unit_code": new.unit_code,
-                      "respondent_org": org}},
-            upsert=True, session=s,
-        )
+        await self.repo.index_case(new, s)
         ws = self.rules.warnings
         lookback = max(ws.place_cluster.window_days, ws.surge.window_days + ws.surge.baseline_days)
-        query: dict[str, Any] = {"category": new.category.value, "at": {"$gt": new.at - timedelta(days=lookback)}}
-        if org:
-            query = {"$or": [query, {"respondent_org": org,
-                                     "at": {"$gt": new.at - timedelta(days=ws.respondent_cluster.window_days)}}]}
-        recent = [
-            CaseRef(d["_id"], Category(d["category"]), d["at"], d.get("unit_code"), d.get("respondent_org"))
-            async for d in self.index.find(query, session=s)
-        ]
         keys = [f"place_cluster|{new.category.value}|{new.unit_code}", f"surge|{new.category.value}",
                 f"respondent_cluster|{org}"]
-        last: dict[str, Any] = {}
-        for key in keys:
-            doc = await self.warnings.find_one({"key": key}, sort=[("raised_at", DESCENDING)], session=s)
-            if doc:
-                last[key] = doc["raised_at"]
-        first = await self.index.find_one({}, {"at": 1}, sort=[("at", ASCENDING)], session=s)
+        window = await self.repo.warning_window(new, lookback, ws.respondent_cluster.window_days, keys, s)
+        recent = window.recent
         names = {c: n for c in {r.unit_code for r in recent} | {new.unit_code} if c and (n := self.places.name(c))}
-        for f in detect(new, recent, ws, last, known_since=first["at"] if first else None, place_names=names):
+        for f in detect(new, recent, ws, window.last_raised, known_since=window.known_since, place_names=names):
             warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
             w = WarningRaised(
                 case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
@@ -451,9 +342,9 @@ class RiskService:
                 place_name=self.places.name(f.unit_code) if f.unit_code else None,
                 chain_unit_codes=self.places.chain(f.unit_code) if f.unit_code else [],
             )
-            await self.warnings.insert_one(
+            await self.repo.add_warning(
                 {"_id": warning_id, "key": f.key, "raised_at": new.at,
                  **w.model_dump(mode="json", exclude={"event_id", "event_type", "actor", "causation_id"})},
-                session=s,
+                s,
             )
             tx.emit(topics.WARNING_RAISED, w)

@@ -47,6 +47,7 @@ PEER_URLS: tuple[tuple[str, str], ...] = (
     ("YIMA_INTAKE_NOTIFY_URL", "notify"),  # the tracking page shows the applicant's messages
     ("YIMA_NOTIFY_MEDIATION_PUBLIC_URL", "mediation"),  # an invited expert's text links to their page there
     ("YIMA_INSIGHT_ROUTING_URL", "routing"),  # the dashboard signs staff in through routing
+    ("YIMA_INSIGHT_MEDIATION_URL", "mediation"),  # insurance claims per year, from mediation's staff API
     ("YIMA_RISK_ROUTING_URL", "routing"),  # warnings name places from routing's public org directory
 )
 
@@ -68,6 +69,7 @@ class ServiceProcess:
     # such as the notify dev gateway, started by module name so devstack imports no service package.
     module: str | None = None
     pid_file: Path | None = None  # written at every (re)start, for `kill -9 $(cat …)`
+    env: dict[str, str] | None = None  # the environment of the last start (an operator's command runs with it)
 
     @property
     def url(self) -> str:
@@ -78,6 +80,7 @@ class ServiceProcess:
         return self.proc.pid if self.proc is not None else None
 
     def start(self, env: dict[str, str], role: str = "serve") -> None:
+        self.env = dict(env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         argv = ([sys.executable, "-m", self.module] if self.module

@@ -12,6 +12,7 @@ from yima_kit.auth import StaffClaims
 from ..core.facts import CST
 from ..core.table import BY, BadQuery, parse_range
 from ..service import InsightService
+from .mediation_client import MediationClaims
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -31,11 +32,24 @@ def default_range(start: str | None, end: str | None) -> tuple[date, date]:
     return parse_range(start or (today - timedelta(days=29)).isoformat(), end or today.isoformat())
 
 
-def router(service: InsightService, require_staff: Any) -> APIRouter:
+def router(service: InsightService, require_staff: Any, claims_source: MediationClaims) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["insight"])
     any_staff = require_staff()  # every staff role reads; nothing here writes (analysts 考核 read only)
     _table_routes(r, service, any_staff)
     _view_routes(r, service, any_staff)
+
+    @r.get("/insurance", summary="民生保险理赔 Claims decided and paid per year (mediation's figures)")
+    async def insurance(
+        request: Request, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+        unit: str | None = Query(None, max_length=64), claims: StaffClaims = any_staff,
+    ) -> dict[str, Any]:
+        a, b = default_range(start, end)
+        scope = await service.scope_for(claims, unit)
+        years = list(range(max(a.year, b.year - 9), b.year + 1))
+        narrowed = unit if unit and unit != claims.unit else None
+        result = await claims_source.per_year(request.headers.get("authorization", ""), years, narrowed)
+        return {"unit": None if scope == "*" else scope, **result}
+
     return r
 
 

@@ -47,7 +47,7 @@ def consumed_topics() -> tuple[str, ...]:
 
 def register(consumers: EventConsumers, service: InsightService) -> None:
     @consumers.subscribe_batch(consumed_topics(), AnyEvent, name="events")
-    async def on_events(events: list[Event], tx: Tx) -> None:
+    async def on_events(events: list[AnyEvent], tx: Tx) -> None:
         """Count every case, risk, routing, mediation, rating and notify event into its case's fact and the one
         table's counters (exactly once: the kit's ledger), a poll's events in a few bulk writes."""
         await service.on_events(events, tx)
@@ -56,7 +56,7 @@ def register(consumers: EventConsumers, service: InsightService) -> None:
     # in the main group that would stall the platform topics' consumer each time.
     @consumers.subscribe_batch(UNIT_TOPICS, AnyEvent, name="work_orders", pattern=True,
                                group_id="yima-insight-units")
-    async def on_unit_topics(events: list[Event], tx: Tx) -> None:
+    async def on_unit_topics(events: list[AnyEvent], tx: Tx) -> None:
         """Units' work orders (the unit's path, whether it works in yima's console) and their own systems'
         answers on unit.<code>.feedback."""
         await service.on_events(events, tx)

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from ..core.facts import CaseFact, UnitSeen, local_day
-from ..core.rollup import CounterKey, flat, nest
+from ..core.rollup import CounterKey, added, flat, nest
 from ..core.warnings import Warning
 
 FACTS, COUNTERS, UNITS, REPORTS, WARNINGS = "facts", "counters", "units", "reports", "warnings"
@@ -39,15 +39,6 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
     doc["mode"] = fact.mode
     doc["updated"] = datetime.now(UTC)
     return doc
-
-
-def counter_update(k: CounterKey, inc: dict[str, int], now: datetime) -> UpdateOne:
-    return UpdateOne(
-        {"_id": k.id},
-        {"$inc": {f"c.{f}": n for f, n in inc.items()}, "$max": {"u": now},
-         "$setOnInsert": {"s": k.scope, "g": k.gran, "p": k.period}},
-        upsert=True,
-    )
 
 
 class MongoInsightStore:
@@ -93,10 +84,17 @@ class MongoInsightStore:
 
     async def increment(self, incs: dict[CounterKey, dict[str, int]],
                         session: AsyncClientSession | None = None) -> None:
+        """Add a batch's changes to its counter documents: one read of them all, one bulk of whole-document
+        replaces. (An ``$inc`` of ~100 fields a document cost this server ten times as much.) Inside the
+        transaction a concurrent writer of the same document makes one of the two retry: nothing is lost."""
         if not incs:
             return
+        current = {d["_id"]: d async for d in self.counters_col.find({"_id": {"$in": [k.id for k in incs]}},
+                                                                      session=session)}
         now = datetime.now(UTC)
-        ops = [counter_update(k, v, now) for k, v in incs.items()]
+        ops = [ReplaceOne({"_id": k.id}, {"s": k.scope, "g": k.gran, "p": k.period,
+                                          "c": added((current.get(k.id) or {}).get("c") or {}, fields), "u": now},
+                          upsert=True) for k, fields in incs.items()]
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
         except (DuplicateKeyError, BulkWriteError) as exc:

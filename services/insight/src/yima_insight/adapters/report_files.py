@@ -1,15 +1,13 @@
-"""Reports as Excel (openpyxl) and PDF (fpdf2 with an embedded CJK font)."""
+"""Reports as Excel (openpyxl) and PDF (the kit's one PDF library with its embedded CJK font, yima_kit.pdf)."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
-
-from .fonts import CjkFont
+from yima_kit.pdf import FONT, CjkFont, cjk_pdf, output
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "名称"), ("received", "受理"), ("accepted", "已受理承办"), ("closed", "办结"), ("resolved", "化解"),
@@ -75,15 +73,10 @@ def xlsx(report: dict[str, Any]) -> bytes:
 
 
 def pdf(report: dict[str, Any], font: CjkFont) -> bytes:
-    doc = FPDF(orientation="L", format="A4")
-    doc.set_auto_page_break(auto=True, margin=12)
-    doc.add_font("cjk", "", str(font.path), collection_font_number=font.collection_index)
-    doc.set_title(report["title"])
-    doc.set_producer("yima insight")
-    doc.add_page()
-    doc.set_font("cjk", size=16)
+    doc = cjk_pdf(font, title=report["title"], producer="yima insight", orientation="L", margin=12)
+    doc.set_font(FONT, size=16)
     doc.cell(0, 10, report["title"], align="C", new_x="LMARGIN", new_y="NEXT")
-    doc.set_font("cjk", size=9)
+    doc.set_font(FONT, size=9)
     doc.cell(0, 6, subtitle(report), align="C", new_x="LMARGIN", new_y="NEXT")
     cols = [("name", "名称", 50), ("received", "受理", 16), ("closed", "办结", 16), ("resolved", "化解", 16),
             ("failed", "未化解", 16), ("transferred", "转出", 16), ("success_rate", "调成率", 38),
@@ -92,9 +85,9 @@ def pdf(report: dict[str, Any], font: CjkFont) -> bytes:
     idx = {k: i for i, (k, _) in enumerate(COLUMNS)}
     for title, t in report["tables"]:
         doc.ln(3)
-        doc.set_font("cjk", size=12)
+        doc.set_font(FONT, size=12)
         doc.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
-        doc.set_font("cjk", size=8)
+        doc.set_font(FONT, size=8)
         for _, head, w in cols:
             doc.cell(w, 6, head, border=1, align="C")
         doc.ln()
@@ -105,13 +98,13 @@ def pdf(report: dict[str, Any], font: CjkFont) -> bytes:
                 doc.cell(w, 6, text[:24], border=1, align="L" if k == "name" else "R")
             doc.ln()
     doc.ln(3)
-    doc.set_font("cjk", size=12)
+    doc.set_font(FONT, size=12)
     doc.cell(0, 8, "打分排名", new_x="LMARGIN", new_y="NEXT")
-    doc.set_font("cjk", size=8)
+    doc.set_font(FONT, size=8)
     for x in report["ranking"][:30]:
         t = x["targets"]
         c3 = "达标" if t["community"]["met"] else "未达标"
         t3 = "达标" if t["three_levels"]["met"] else "未达标"
         doc.cell(0, 6, f"{x['rank']}. {x['name']}　得分 {x['score']}　社区化解目标{c3}　三级化解目标{t3}",
                  new_x="LMARGIN", new_y="NEXT")
-    return bytes(doc.output())
+    return output(doc)

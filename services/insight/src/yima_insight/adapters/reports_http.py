@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from yima_kit.auth import StaffClaims
 from yima_kit.logging import get_logger
+from yima_kit.pdf import FontUnavailable, ensure_cjk_font
 
 from ..config import InsightSettings
 from ..core.facts import CST
@@ -17,7 +18,6 @@ from ..core.periods import KINDS, last_complete, period
 from ..core.rollup import ALL
 from ..service import InsightService
 from . import report_files
-from .fonts import FontUnavailable, ensure_cjk_font
 
 log = get_logger(__name__)
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
@@ -45,7 +45,7 @@ class Reports:
         if fmt == "xlsx":
             return await asyncio.to_thread(report_files.xlsx, report)
         cache = await asyncio.to_thread(lambda: Path(self.settings.font_cache_dir).expanduser())
-        font = await asyncio.to_thread(ensure_cjk_font, self.settings.cjk_font, cache)
+        font = await asyncio.to_thread(ensure_cjk_font, self.settings.cjk_font, cache, "PDF报表")
         return await asyncio.to_thread(report_files.pdf, report, font)
 
     async def schedule_once(self, now: datetime | None = None) -> list[str]:

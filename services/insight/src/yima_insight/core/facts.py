@@ -236,10 +236,15 @@ def apply(fact: CaseFact | None, event: Event, paths: Mapping[str, tuple[str, ..
     """The case's fact after ``event``. ``paths``: unit code → path from the top, as far as known (a unit's
     path travels on its work orders; ``case.assigned`` names only the unit)."""
     f = (fact or CaseFact(case_id=event.case_id)).model_copy(deep=True)
+    change(f, event, paths or {})
+    return f
+
+
+def change(f: CaseFact, event: Event, paths: Mapping[str, tuple[str, ...]]) -> None:
+    """:func:`apply` in place (a batch or a replay changes its own copy event after event)."""
     rule = _RULES.get(type(event))
     if rule is not None:
-        rule(f, event, paths or {})
-    return f
+        rule(f, event, paths)
 
 
 Paths = Mapping[str, tuple[str, ...]]
@@ -395,7 +400,11 @@ def fold(facts: Mapping[str, CaseFact], events: list[Event], paths: Paths) -> tu
     each event's delta, which is each case's delta from its stored fact to its final one."""
     after: dict[str, CaseFact] = {}
     for e in events:
-        after[e.case_id] = apply(after.get(e.case_id) or facts.get(e.case_id), e, paths)
+        f = after.get(e.case_id)
+        if f is None:
+            stored = facts.get(e.case_id)
+            f = after[e.case_id] = stored.model_copy(deep=True) if stored else CaseFact(case_id=e.case_id)
+        change(f, e, paths)
     out: Delta = {}
     for case_id, fact in after.items():
         for s, vec in delta(facts.get(case_id), fact).items():

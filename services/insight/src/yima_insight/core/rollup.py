@@ -90,3 +90,20 @@ def nest(fields: dict[str, int]) -> dict[str, dict[str, dict[str, int]]]:
             dim, key, m = f.split(".")
             out.setdefault(dim, {}).setdefault(key, {})[m] = n
     return out
+
+
+def added(nested: dict[str, dict[str, dict[str, int]]], fields: dict[str, int]) -> dict[str, dict[str, dict[str, int]]]:
+    """A counter document's ``{dim: {key: {measure: n}}}`` after adding the flat ``fields`` (a measure that falls
+    to 0 is left out, and so is a key or dimension left empty)."""
+    out = {dim: {key: dict(ms) for key, ms in keys.items()} for dim, keys in nested.items()}
+    for f, n in fields.items():
+        dim, key, m = f.split(".")
+        ms = out.setdefault(dim, {}).setdefault(key, {})
+        ms[m] = ms.get(m, 0) + n
+        if not ms[m]:
+            del ms[m]
+            if not ms:
+                del out[dim][key]
+                if not out[dim]:
+                    del out[dim]
+    return out

@@ -24,6 +24,4 @@ def register(consumers: EventConsumers, service: IntakeService) -> None:
     @consumers.subscribe(topics.MEDIATION_SCHEDULED, MediationScheduled, name="sessions")
     async def on_session_scheduled(event: MediationScheduled, tx: Tx) -> None:
         """A mediation session for the case: its time, place or allowed video link go on the tracking page."""
-        if event.join_url and not service.settings.link_policy.allows(event.join_url):
-            event = event.model_copy(update={"join_url": None})
-        await service.repo.add_session(event, tx.session)
+        await service.record_session(event, tx.session)

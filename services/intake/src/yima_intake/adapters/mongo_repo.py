@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts import CaseStatusChanged, MediationScheduled
 from yima_kit.mongo import increment
-from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle, Ticket
+from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
+
+T = TypeVar("T")
 
 
 class MongoCaseRepository:
@@ -112,11 +115,9 @@ class MongoCaseRepository:
         cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
         return [d async for d in cursor]
 
-    async def take_check(self, tracking_hash: str, client: str, now: Any) -> list[Ticket]:
-        return await self.throttle.take(tracking_hash, client, now)
-
-    async def settle_check(self, tickets: list[Ticket], right: bool, now: Any) -> None:
-        await self.throttle.settle(tickets, right, now)
+    async def guard_check(self, tracking_hash: str, client: str, now: datetime,
+                          check: Callable[[], Awaitable[tuple[T, bool | None]]]) -> tuple[T, bool | None]:
+        return await self.throttle.guard(tracking_hash, client, now, check)
 
     async def get_rating(self, case_id: str) -> dict[str, Any] | None:
         return await self.ratings.find_one({"_id": case_id})

@@ -11,14 +11,14 @@ docs/adr/0052-experts-hear-of-invitations-and-the-dev-gateway.md.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from yima_contracts.codes import CATEGORY_NAMES_ZH, Category
 
+from ..application import IllegalMove, InviteLocked, InviteNotFound, MediationService, Refused
 from ..core.invite_code import InviteCodeError, display_invite_code, normalize_invite_code
-from ..service import InviteLocked, InviteNotFound, MediationService, Refused
 from .page_kit import esc, local, one, read_form
 
 STATE_ZH = {"invited": "待您答复", "accepted": "您已同意参加", "declined": "您已谢绝参加",
@@ -127,27 +127,57 @@ def invitation_page(code: str, check: str, view: dict[str, Any], token: str, not
     return _page("专家邀请", body, status)
 
 
-def router(service: MediationService) -> APIRouter:
+async def _opened(service: MediationService, code: str, check: str) -> dict[str, Any] | HTMLResponse:
+    """The invitation behind the code and check, or the check form again with why not."""
+    if not (len(check) == 4 and check.isdigit()):
+        return check_form(code, ["请填写接收邀请短信的手机号的后四位数字"], 422)
+    try:
+        return await service.open_invitation(code, check)
+    except InviteCodeError as exc:
+        return check_form(code, [str(exc)], 400)
+    except InviteLocked:
+        return check_form(code, [f"核对失败次数过多，请{service.settings.invite_lock_minutes}分钟后再试"], 429)
+    except InviteNotFound:
+        return check_form(code, ["未找到该邀请，或手机号后四位不匹配"], 404)
+
+
+async def _show(service: MediationService, inv: dict[str, Any], code: str, check: str, notice: str = "",
+                errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
+    view = await service.expert_view(inv)
+    return invitation_page(code, check, view, service.invite_form_token(inv["_id"], check), notice, errors, status)
+
+
+async def _answer(service: MediationService, inv: dict[str, Any], code: str, check: str, f: dict[str, list[str]]
+                  ) -> HTMLResponse:
+    """The expert's answer from a page this service rendered for the invitation (its token), checked."""
+    if not hmac.compare_digest(one(f, "token"), service.invite_form_token(inv["_id"], check)):
+        return await _show(service, inv, code, check, errors=["页面已过期，请重新操作"], status=403)
+    decision, reason = one(f, "decision"), one(f, "reason")[:500]
+    if decision not in ("accept", "decline"):
+        return await _show(service, inv, code, check, errors=["请选择同意或谢绝"], status=422)
+    if decision == "decline" and len(reason) < 2:
+        return await _show(service, inv, code, check, errors=["谢绝时请填写不能参加的原因"], status=422)
+    try:
+        done = await service.answer_as_expert(inv, decision == "accept", reason if decision == "decline" else None)
+    except (Refused, IllegalMove) as exc:
+        message, status = (exc.message, exc.status) if isinstance(exc, Refused) else (str(exc), 409)
+        inv = await service.invitation(inv["_id"]) or inv
+        return await _show(service, inv, code, check, errors=[message], status=status)
+    inv = await service.invitation(inv["_id"]) or inv
+    notice = ("已记录您的答复：同意参加。谢谢！" if done["state"] == "accepted"
+              else "已记录您的答复：谢绝参加。谢谢告知！")
+    return await _show(service, inv, code, check, notice)
+
+
+def _service(request: Request) -> MediationService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Svc = Annotated[MediationService, Depends(_service)]
+
+
+def router() -> APIRouter:
     r = APIRouter(prefix="/invite", include_in_schema=False)
-    lock_minutes = service.settings.invite_lock_minutes
-
-    async def opened(code: str, check: str) -> dict[str, Any] | HTMLResponse:
-        if not (len(check) == 4 and check.isdigit()):
-            return check_form(code, ["请填写接收邀请短信的手机号的后四位数字"], 422)
-        try:
-            return await service.open_invitation(code, check)
-        except InviteCodeError as exc:
-            return check_form(code, [str(exc)], 400)
-        except InviteLocked:
-            return check_form(code, [f"核对失败次数过多，请{lock_minutes}分钟后再试"], 429)
-        except InviteNotFound:
-            return check_form(code, ["未找到该邀请，或手机号后四位不匹配"], 404)
-
-    async def show(inv: dict[str, Any], code: str, check: str, notice: str = "",
-                   errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
-        view = await service.expert_view(inv)
-        return invitation_page(code, check, view, service.invite_form_token(inv["_id"], check), notice, errors,
-                               status)
 
     @r.get("", response_class=HTMLResponse)
     async def blank() -> HTMLResponse:
@@ -159,34 +189,17 @@ def router(service: MediationService) -> APIRouter:
         return check_form(normalize_invite_code(code), [])
 
     @r.post("", response_class=HTMLResponse)
-    async def open_page(request: Request) -> HTMLResponse:
+    async def open_page(service: Svc, request: Request) -> HTMLResponse:
         f = await read_form(request)
         code, check = normalize_invite_code(one(f, "code")), one(f, "check")
-        inv = await opened(code, check)
-        return inv if isinstance(inv, HTMLResponse) else await show(inv, code, check)
+        inv = await _opened(service, code, check)
+        return inv if isinstance(inv, HTMLResponse) else await _show(service, inv, code, check)
 
     @r.post("/answer", response_class=HTMLResponse)
-    async def answer(request: Request) -> HTMLResponse:
+    async def answer(service: Svc, request: Request) -> HTMLResponse:
         f = await read_form(request)
         code, check = normalize_invite_code(one(f, "code")), one(f, "check")
-        inv = await opened(code, check)
-        if isinstance(inv, HTMLResponse):
-            return inv
-        if not hmac.compare_digest(one(f, "token"), service.invite_form_token(inv["_id"], check)):
-            return await show(inv, code, check, errors=["页面已过期，请重新操作"], status=403)
-        decision, reason = one(f, "decision"), one(f, "reason")[:500]
-        if decision not in ("accept", "decline"):
-            return await show(inv, code, check, errors=["请选择同意或谢绝"], status=422)
-        if decision == "decline" and len(reason) < 2:
-            return await show(inv, code, check, errors=["谢绝时请填写不能参加的原因"], status=422)
-        try:
-            done = await service.answer_as_expert(inv, decision == "accept", reason if decision == "decline" else None)
-        except Refused as exc:
-            inv = await service.invitations.find_one({"_id": inv["_id"]}) or inv
-            return await show(inv, code, check, errors=[exc.message], status=exc.status)
-        inv = await service.invitations.find_one({"_id": inv["_id"]}) or inv
-        notice = ("已记录您的答复：同意参加。谢谢！" if done["state"] == "accepted"
-                  else "已记录您的答复：谢绝参加。谢谢告知！")
-        return await show(inv, code, check, notice)
+        inv = await _opened(service, code, check)
+        return inv if isinstance(inv, HTMLResponse) else await _answer(service, inv, code, check, f)
 
     return r

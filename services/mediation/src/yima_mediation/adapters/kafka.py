@@ -19,7 +19,7 @@ from yima_contracts import (
 )
 from yima_kit.consumer import EventConsumers, Tx
 
-from ..service import MediationService
+from ..application import MediationService
 
 # Every unit's work-order topic: which units work in yima's console is the directory's word, carried on each order
 # (``in_platform``), so a unit moving into or out of the platform needs no change here (ADR 0040).

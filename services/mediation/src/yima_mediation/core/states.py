@@ -30,8 +30,10 @@ MOVES: dict[str, frozenset[str]] = {
 
 
 class IllegalMove(ValueError):
-    def __init__(self, move: str, state: str) -> None:
-        super().__init__(f"案件当前状态为「{STATE_ZH.get(state, state)}」，不能进行此操作")
+    """A move the case's state does not allow (the one domain error: HTTP answers 409 ``illegal_transition``)."""
+
+    def __init__(self, move: str, state: str, message: str | None = None) -> None:
+        super().__init__(message or f"案件当前状态为「{STATE_ZH.get(state, state)}」，不能进行此操作")
         self.move = move
         self.state = state
 

@@ -16,43 +16,17 @@ import hashlib
 import hmac
 import json
 import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from ..config import NotifySettings
 from ..core.webhook_policy import WebhookPolicy
+from ..ports import Channel, DeliveryError, Message, PermanentError, TransientError
 
-
-class DeliveryError(Exception):
-    pass
-
-
-class TransientError(DeliveryError):
-    pass
-
-
-class PermanentError(DeliveryError):
-    pass
-
-
-@dataclass(frozen=True)
-class Message:
-    key: str  # idempotency key
-    address: str  # phone, openid, e-mail address or webhook URL
-    title: str
-    text: str
-    template_id: str
-    meta: dict[str, Any]  # case_id, case_number, notification ids, source event … (no personal data)
-
-
-class Channel(Protocol):
-    name: str
-
-    async def send(self, msg: Message) -> None: ...
+__all__ = ["Channel", "DeliveryError", "Message", "PermanentError", "TransientError", "build_channels"]
 
 
 def _classify(resp: httpx.Response) -> None:

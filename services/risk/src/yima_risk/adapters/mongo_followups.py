@@ -57,7 +57,7 @@ class FollowupTimers:
 
     async def schedule(
         self,
-        session: AsyncClientSession,
+        session: AsyncClientSession | None,
         *,
         case_id: str,
         correlation_id: str,
@@ -80,6 +80,15 @@ class FollowupTimers:
         )
         self.wakeup.set()  # a timer due soon (tests) is not missed by a long wait
         return followup_id
+
+    async def of_case(self, case_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.col.find_one({"case_id": case_id})
+        return doc
+
+    async def visited(self, case_id: str, at: datetime) -> None:
+        """A visit made before the follow-up falls due is the follow-up: the timer does not fire any more."""
+        await self.col.update_one({"case_id": case_id, "state": "pending"},
+                                  {"$set": {"state": "visited", "visited_at": at}})
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending timer is due (one indexed read), or None."""

@@ -7,6 +7,10 @@ added later, repeat reports, earlier cases, the leader, feedback, the outcome) a
 Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
 → yellow; none → blue), then the lifecycle: resolved → blue; red under a responsible leader (分包领导)
 whose handling has started → yellow, unless a red rule fires that was not known when handling started.
+
+Where each rule is: the word rules are data (data/risk_rules.yaml, ``rules:``); the rules on the facts are the
+functions named as their rule ids below — ``group_dispute`` (群体性纠纷), ``large_sum``, ``repeat_report``,
+``vulnerable_party``, ``long_standing`` — with their thresholds in the rule set (``group:``, ``amounts:``, …).
 """
 
 from __future__ import annotations
@@ -98,7 +102,10 @@ def _yuan(v: float) -> str:
     return f"{v / 10_000:g}万元" if v >= 10_000 else f"{v:,.0f}元"
 
 
-def _group(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+def group_dispute(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+    """群体性纠纷 (rule ``group_dispute``): how many people a dispute involves — the ``party_count`` field, a count
+    in the text ("三十多户村民"), or words of a crowd when no count is given — against the category's tiers
+    (``group:`` in the rule set): yellow from ``tier.yellow`` people, red from ``tier.red``."""
     g = rs.group
     tier = g.tier(facts.category)
     best, evidence = 0, []
@@ -123,7 +130,7 @@ def _group(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
                 g.red_weight if red else g.yellow_weight, evidence)
 
 
-def _amount(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+def large_sum(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     a = rs.amounts
     tier = a.tier(facts.category)
     best, evidence = 0.0, []
@@ -143,7 +150,7 @@ def _amount(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
                 a.red_weight if red else a.yellow_weight, evidence)
 
 
-def _repeat(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+def repeat_report(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     r = rs.repeat
     reports, evidence = 1, []
     if facts.repeat_count >= 2:
@@ -166,7 +173,7 @@ def _repeat(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
                 r.red_weight if red else r.yellow_weight, evidence)
 
 
-def _vulnerable(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+def vulnerable_party(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     v = rs.vulnerable
     evidence: list[str] = []
     for kind in facts.vulnerable:
@@ -189,7 +196,7 @@ def _vulnerable(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     return _hit(v.rule_id, v.name_zh, v.level, v.weight, evidence)
 
 
-def _long_standing(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
+def long_standing(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     ls = rs.long_standing
     evidence: list[str] = []
     for source, text in _sources(facts):
@@ -208,13 +215,19 @@ def _long_standing(facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     return _hit(ls.rule_id, ls.name_zh, ls.level, ls.weight, evidence)
 
 
+# The rules read from the case's facts (not a list of words), each a function named as its rule id in
+# data/risk_rules.yaml: group_dispute (群体性纠纷: how many people), large_sum, repeat_report, vulnerable_party,
+# long_standing. The word rules (violence, threats, …) are data: ``rs.rules``, judged by ``_text_rule``.
+FACT_RULES = (group_dispute, large_sum, repeat_report, vulnerable_party, long_standing)
+
+
 def own_hits(facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
     hits: list[RuleHit] = []
     for rule in rs.rules:
         h = _text_rule(rule, facts, rs)
         if h:
             hits.append(h)
-    for fn in (_group, _amount, _repeat, _vulnerable, _long_standing):
+    for fn in FACT_RULES:
         h = fn(facts, rs)
         if h:
             hits.append(h)

@@ -68,46 +68,59 @@ def detect(
     warning key was last raised; ``known_since``: when the record of cases starts (the usual rate is measured
     over the part of the baseline that is on record; with less than one window on record there is no surge);
     ``place_names``: places by their directory name (a message names the place as people know it, else the code)."""
-    place_names = place_names or {}
-    last_raised = last_raised or {}
+    last = last_raised or {}
     others = [c for c in recent if c.case_id != new.case_id and c.at <= new.at]
-    found: list[Finding] = []
-    cat_zh = CATEGORY_NAMES_ZH[new.category]
 
     def cooled(key: str, window_days: int) -> bool:
-        last = last_raised.get(key)
-        return last is None or last <= new.at - timedelta(days=window_days)
+        at = last.get(key)
+        return at is None or at <= new.at - timedelta(days=window_days)
 
+    found = [place_cluster(new, others, ws, place_names or {}), respondent_cluster(new, others, ws),
+             surge(new, others, ws, known_since)]
+    return [f for f in found if f is not None and cooled(f.key, f.window_days)]
+
+
+def place_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings,
+                  place_names: Mapping[str, str]) -> Finding | None:
+    """Cases of one category in one place (community or grid) within the window."""
     pc = ws.place_cluster
-    if new.unit_code:
-        since = new.at - timedelta(days=pc.window_days)
-        same = [c for c in others if c.category == new.category and c.unit_code == new.unit_code and c.at > since]
-        n, threshold = len(same) + 1, pc.threshold(new.category)
-        key = f"place_cluster|{new.category.value}|{new.unit_code}"
-        if n >= threshold and cooled(key, pc.window_days):
-            place = place_names.get(new.unit_code) or new.unit_code
-            found.append(Finding(
-                key, "place_cluster", _ids([*same, new]), pc.window_days, threshold,
-                f"{pc.window_days}天内同一地点（{place}）发生{n}起{cat_zh}，达到预警阈值{threshold}起，"
-                "请属地关注是否有共同原因",
-                category=new.category, unit_code=new.unit_code,
-            ))
+    if not new.unit_code:
+        return None
+    since = new.at - timedelta(days=pc.window_days)
+    same = [c for c in others if c.category == new.category and c.unit_code == new.unit_code and c.at > since]
+    n, threshold = len(same) + 1, pc.threshold(new.category)
+    if n < threshold:
+        return None
+    place = place_names.get(new.unit_code) or new.unit_code
+    return Finding(
+        f"place_cluster|{new.category.value}|{new.unit_code}", "place_cluster", _ids([*same, new]), pc.window_days,
+        threshold,
+        f"{pc.window_days}天内同一地点（{place}）发生{n}起{CATEGORY_NAMES_ZH[new.category]}，达到预警阈值{threshold}起，"
+        "请属地关注是否有共同原因",
+        category=new.category, unit_code=new.unit_code,
+    )
 
+
+def respondent_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings) -> Finding | None:
+    """One organisation named as respondent in several places (an employer owing wages)."""
     rc = ws.respondent_cluster
-    if new.respondent_org:
-        since = new.at - timedelta(days=rc.window_days)
-        same = [c for c in others if c.respondent_org == new.respondent_org and c.at > since]
-        cases = [*same, new]
-        places = {c.unit_code or "未知地点" for c in cases}
-        key = f"respondent_cluster|{new.respondent_org}"
-        if len(cases) >= rc.min_cases and len(places) >= rc.min_places and cooled(key, rc.window_days):
-            found.append(Finding(
-                key, "respondent_cluster", _ids(cases), rc.window_days, rc.min_cases,
-                f"{rc.window_days}天内{len(places)}个地点共{len(cases)}起纠纷指向同一被申请单位“{new.respondent_org}”，"
-                "请相关部门联合研判",
-                category=new.category, respondent=new.respondent_org[:100],
-            ))
+    if not new.respondent_org:
+        return None
+    since = new.at - timedelta(days=rc.window_days)
+    cases = [*[c for c in others if c.respondent_org == new.respondent_org and c.at > since], new]
+    places = {c.unit_code or "未知地点" for c in cases}
+    if len(cases) < rc.min_cases or len(places) < rc.min_places:
+        return None
+    return Finding(
+        f"respondent_cluster|{new.respondent_org}", "respondent_cluster", _ids(cases), rc.window_days, rc.min_cases,
+        f"{rc.window_days}天内{len(places)}个地点共{len(cases)}起纠纷指向同一被申请单位“{new.respondent_org}”，"
+        "请相关部门联合研判",
+        category=new.category, respondent=new.respondent_org[:100],
+    )
 
+
+def surge(new: CaseRef, others: Sequence[CaseRef], ws: Warnings, known_since: datetime | None) -> Finding | None:
+    """Cases of one category in the last window against the usual rate of the baseline before it."""
     sg = ws.surge
     window_start = new.at - timedelta(days=sg.window_days)
     base_start = window_start - timedelta(days=sg.baseline_days)
@@ -118,11 +131,10 @@ def detect(
     usual = len(baseline) * sg.window_days / covered_days if covered_days > 0 else 0.0  # cases per window
     n = len(current) + 1
     needed = max(sg.min_cases, int(sg.factor * usual) + 1)
-    key = f"surge|{new.category.value}"
-    if covered_days >= sg.window_days and n >= needed and cooled(key, sg.window_days):
-        found.append(Finding(
-            key, "surge", _ids([*current, new]), sg.window_days, needed,
-            f"近{sg.window_days}天{cat_zh}{n}起，平时约{usual:.1f}起，明显上升，请分析原因",
-            category=new.category,
-        ))
-    return found
+    if covered_days < sg.window_days or n < needed:
+        return None
+    return Finding(
+        f"surge|{new.category.value}", "surge", _ids([*current, new]), sg.window_days, needed,
+        f"近{sg.window_days}天{CATEGORY_NAMES_ZH[new.category]}{n}起，平时约{usual:.1f}起，明显上升，请分析原因",
+        category=new.category,
+    )

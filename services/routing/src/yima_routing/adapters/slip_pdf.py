@@ -1,26 +1,15 @@
-"""The printable assignment slip (交办单), PDF with a Chinese font.
-
-The font is Adobe's standard CID font STSong-Light (reportlab's ``UnicodeCIDFont``): every PDF reader carries
-it or a substitute for it, so nothing has to be shipped or embedded. The slip carries no personal data of the
-parties (it is printed and passed around): the handling unit reads those in the system, where the read is
-audit-logged.
+"""The printable assignment slip (交办单), a PDF with an embedded Chinese font, on the kit's one PDF library
+(yima_kit.pdf, docs/adr/0101). The slip carries no personal data of the parties (it is printed and passed
+around): the handling unit reads those in the system, where the read is audit-logged.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
 from yima_kit.calendar import SHANGHAI
-
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+from yima_kit.pdf import FONT, cjk_pdf, ensure_cjk_font, output
 
 
 @dataclass(frozen=True)
@@ -43,19 +32,16 @@ def _t(t: datetime) -> str:
     return t.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
-
-
 def render(slip: Slip) -> bytes:
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
-    c.setTitle(f"交办单 {slip.case_number}")
-    w, h = A4
-    c.setFont(FONT, 20)
-    c.drawCentredString(w / 2, h - 30 * mm, "矛盾纠纷交办单")
-    c.setFont(FONT, 10)
-    c.drawRightString(w - 20 * mm, h - 38 * mm, f"交办单号：{slip.assignment_id[:8].upper()}（第{slip.round}轮）")
+    """The slip as PDF bytes; the font is found (on a fresh machine, fetched) by the kit. Raises
+    ``yima_kit.pdf.FontUnavailable`` when there is none."""
+    font = ensure_cjk_font(document_zh="交办单PDF")
+    pdf = cjk_pdf(font, title=f"交办单 {slip.case_number}", producer="yima routing", margin=20)
+    pdf.set_font(FONT, size=20)
+    pdf.cell(0, 14, "矛盾纠纷交办单", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=10)
+    pdf.cell(0, 8, f"交办单号：{slip.assignment_id[:8].upper()}（第{slip.round}轮）", align="R",
+             new_x="LMARGIN", new_y="NEXT")
     rows = [
         ("案件编号", slip.case_number),
         ("承办单位", slip.unit_name),
@@ -70,19 +56,18 @@ def render(slip: Slip) -> bytes:
                      "不属于本单位职责的，请说明理由退回督办单位。逾期未办结的，督办单位将予督办并逐级提级。"),
         ("当事人信息", "见系统案件详情（查阅留痕），本单不载个人信息。"),
     ]
-    y = h - 50 * mm
-    c.setFont(FONT, 12)
+    pdf.ln(4)
+    pdf.set_font(FONT, size=12)
     for label, value in rows:
-        lines = _wrap(value, 30)
-        c.drawString(22 * mm, y, f"{label}：")
-        for line in lines:
-            c.drawString(62 * mm, y, line)
-            y -= 8 * mm
-        y -= 2 * mm
-    c.setFont(FONT, 11)
-    c.drawString(22 * mm, y - 10 * mm, "谁分配、谁督办；谁受理、谁反馈。")
-    c.drawString(120 * mm, y - 25 * mm, "承办单位签收：")
-    c.drawString(120 * mm, y - 35 * mm, "签收日期：")
-    c.showPage()
-    c.save()
-    return buf.getvalue()
+        pdf.cell(40, 8, f"{label}：")
+        pdf.multi_cell(0, 8, value, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+    pdf.set_font(FONT, size=11)
+    pdf.ln(6)
+    pdf.cell(0, 8, "谁分配、谁督办；谁受理、谁反馈。", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.cell(100)
+    pdf.cell(0, 10, "承办单位签收：", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(100)
+    pdf.cell(0, 10, "签收日期：", new_x="LMARGIN", new_y="NEXT")
+    return output(pdf)

@@ -1,6 +1,6 @@
 """吹哨报到: the unit holding a case summons further units (or a rule does, 全科会诊); each reports in, from
-yima's console or its own system (``case.joint_report``); whoever has not reported by ``report_by`` is reminded
-once. The lead unit keeps the responsibility."""
+yima's console or its own system (``case.joint_report.v1`` on its ``unit.<code>.feedback``); whoever has not
+reported by ``report_by`` is reminded once. The lead unit keeps the responsibility."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .base import SYSTEM, Refused, ServiceBase, fmt_time, staff_actor
 
 JOINT_REPORT_WHAT_ZH = "到场时间、参加人员、已做的处置和意见"
 HOW_TO_REPORT_ZH = ("在平台“吹哨报到”中报到（POST /api/v1/joint/{joint_id}/report），"
-                    "或由本单位系统在 case.joint_report 主题上报到")
+                    "或由本单位系统在本单位反馈主题 unit.<单位代码>.feedback 上报到（case.joint_report.v1）")
 
 
 class JointSummons(ServiceBase):
@@ -38,6 +38,9 @@ class JointSummons(ServiceBase):
                       actor: Actor, tx: Tx) -> str:
         now = self.now()
         report_by, _ = self.calendar.add_working_days(now, 1)
+        if self.ensure_topic is not None:  # a unit's own system reports on its feedback topic: it must exist
+            for u in units:
+                await self.ensure_topic(u)  # idempotent, cached per process (ADR 0021)
         joint_id = str(uuid4())
         await self.joints.insert({"_id": joint_id, "case_id": case.id, "assignment_id": assignment_id,
                                   "case_number": case.facts.case_number if case.facts else None,
@@ -59,7 +62,8 @@ class JointSummons(ServiceBase):
         return await self._report_in(joint_id, claims.unit, note, claims.sub, tx)
 
     async def on_joint_report(self, event: JointReport, tx: Tx) -> None:
-        """A summoned unit reports in from its own system (topic ``case.joint_report``). A report on a summons
+        """A summoned unit reports in from its own system (on its unit.<code>.feedback topic, or ``case.joint_report``
+        by an authorised principal). A report on a summons
         that does not exist or does not summon that unit cannot be applied: dead-lettered with the reason."""
         try:
             await self._report_in(event.joint_id, event.unit_code, event.note, f"system:{event.unit_code}", tx,

@@ -110,10 +110,9 @@ def platform(state_dir: Path) -> Iterator[Target]:
 
 
 async def measure(target: Target, opts: Options) -> dict[str, Any]:
-    from .history import seed_history
     from .load import Submitter, Watcher
-    from .probe import DbProbe, delta, kafka_end_offsets, offsets_delta
-    from .run import at_rate, baselines, concurrent, drain, idle_figures, measure_idle, run_phase, settle, unloaded
+    from .probe import DbProbe, delta
+    from .run import baselines, idle_figures
 
     bootstrap = target.endpoints.kafka_bootstrap
     result: dict[str, Any] = {"schema": 1, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,49 +129,13 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
     await sub.start()
     await watcher.start()
     try:
-        # warm-up: consumer groups joined, code paths hot; with history these cases, answered "accepted" and
-        # "resolved" by their departments, are the templates of the history
-        n_warm = max(opts.warmup, 30 if opts.history else 0)
-        _log(f"· warm-up: {n_warm} cases …")
-        for _ in range(n_warm):
-            await sub.submit("warmup")
-        warm = {s.case_id: s.tracking_code for s in sub.results if s.phase == "warmup" and s.case_id}
-        warm_ids = set(warm)
-        ok, took = await drain(watcher, warm_ids, max(opts.drain_timeout, 120), opts.quiet_seconds)
-        if not ok:
-            result["notes"].append(f"warm-up not drained after {took:.0f} s")
+        warm = await _warm_up(sub, watcher, opts, result)
         watcher.resolve = opts.resolve
         result["baselines"] = await baselines(target.endpoints.mongo_url, bootstrap, opts.baseline_seconds, _log)
-        result["history"] = {"cases": 0}
-        if opts.history:
-            _log(f"· loading {opts.history:,} cases of history …")
-            result["history"] = await seed_history(target.endpoints.mongo_url, target.db_prefix, warm,
-                                                   opts.history, _log)
-            result["history"]["settle_seconds"] = round(await settle(probe, _log), 1)
-        _log(f"· idle for {opts.idle_seconds:.0f} s …")
-        k0 = await kafka_end_offsets(bootstrap)
-        idle = await measure_idle(probe, opts.idle_seconds)
-        idle_kafka = {t: n / idle.seconds for t, n in offsets_delta(k0, await kafka_end_offsets(bootstrap)).items()}
-        result["idle"] = {"before": {**idle_figures(idle), "kafka_messages_per_s": idle_kafka}}
-        kw: dict[str, Any] = {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap,
-                              "idle": idle, "idle_kafka": idle_kafka, "opts": opts, "log": _log}
-        phases: dict[str, Any] = {}
-        drives: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
-        if opts.unloaded:
-            drives.append(("unloaded", lambda: unloaded(sub, opts.unloaded), {}))
-        if opts.rate and opts.rate_duration:
-            drives.append(("rate", lambda: at_rate(sub, opts.rate, opts.rate_duration, opts.max_in_flight),
-                           {"rate": opts.rate}))
-        if opts.concurrency and opts.duration:
-            drives.append(("concurrent", lambda: concurrent(sub, opts.concurrency, opts.duration),
-                           {"concurrency": opts.concurrency}))
-        for name, drive, extra in drives:
-            try:
-                phases[name] = {**await run_phase(name, drive, **kw), **extra}
-            except Exception as exc:  # keep what was measured: the other phases and the JSON still come
-                result["notes"].append(f"phase {name} failed: {type(exc).__name__}: {exc}")
-                _log(f"! phase {name} failed: {type(exc).__name__}: {exc}")
-        result["phases"] = phases
+        result["history"] = await _history(target, probe, warm, opts)
+        kw = await _idle_before(probe, bootstrap, opts, result)
+        kw |= {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap, "opts": opts, "log": _log}
+        result["phases"] = await _run_phases(_drives(sub, opts), kw, result)
         _log(f"· idle again for {opts.idle_seconds:.0f} s …")
         a = await probe.sample()
         await _sleep(opts.idle_seconds)
@@ -187,6 +150,77 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
     result["ratios"] = report.ratios(result)
     result["targets"] = report.evaluate(result)
     return result
+
+
+async def _warm_up(sub: Any, watcher: Any, opts: Options, result: dict[str, Any]) -> dict[str, str | None]:
+    """Consumer groups joined, code paths hot; with history these cases, answered "accepted" and "resolved" by
+    their departments, are the templates of the history. Returns their tracking codes by case id."""
+    from .run import drain
+
+    n_warm = max(opts.warmup, 30 if opts.history else 0)
+    _log(f"· warm-up: {n_warm} cases …")
+    for _ in range(n_warm):
+        await sub.submit("warmup")
+    warm = {s.case_id: s.tracking_code for s in sub.results if s.phase == "warmup" and s.case_id}
+    ok, took = await drain(watcher, set(warm), max(opts.drain_timeout, 120), opts.quiet_seconds)
+    if not ok:
+        result["notes"].append(f"warm-up not drained after {took:.0f} s")
+    return warm
+
+
+async def _history(target: Target, probe: Any, warm: dict[str, str | None], opts: Options) -> dict[str, Any]:
+    from .history import seed_history
+    from .run import settle
+
+    if not opts.history:
+        return {"cases": 0}
+    _log(f"· loading {opts.history:,} cases of history …")
+    history = await seed_history(target.endpoints.mongo_url, target.db_prefix, warm, opts.history, _log)
+    history["settle_seconds"] = round(await settle(probe, _log), 1)
+    return history
+
+
+async def _idle_before(probe: Any, bootstrap: str, opts: Options, result: dict[str, Any]) -> dict[str, Any]:
+    """The platform's cost while nobody uses it (database operations, Kafka messages per second)."""
+    from .probe import kafka_end_offsets, offsets_delta
+    from .run import idle_figures, measure_idle
+
+    _log(f"· idle for {opts.idle_seconds:.0f} s …")
+    k0 = await kafka_end_offsets(bootstrap)
+    idle = await measure_idle(probe, opts.idle_seconds)
+    idle_kafka = {t: n / idle.seconds for t, n in offsets_delta(k0, await kafka_end_offsets(bootstrap)).items()}
+    result["idle"] = {"before": {**idle_figures(idle), "kafka_messages_per_s": idle_kafka}}
+    return {"idle": idle, "idle_kafka": idle_kafka}
+
+
+def _drives(sub: Any, opts: Options) -> list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]]:
+    """The load phases asked for: unloaded (one at a time), at a fixed rate, at a fixed concurrency."""
+    from .run import at_rate, concurrent, unloaded
+
+    drives: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
+    if opts.unloaded:
+        drives.append(("unloaded", lambda: unloaded(sub, opts.unloaded), {}))
+    if opts.rate and opts.rate_duration:
+        drives.append(("rate", lambda: at_rate(sub, opts.rate, opts.rate_duration, opts.max_in_flight),
+                       {"rate": opts.rate}))
+    if opts.concurrency and opts.duration:
+        drives.append(("concurrent", lambda: concurrent(sub, opts.concurrency, opts.duration),
+                       {"concurrency": opts.concurrency}))
+    return drives
+
+
+async def _run_phases(drives: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]], kw: dict[str, Any],
+                      result: dict[str, Any]) -> dict[str, Any]:
+    from .run import run_phase
+
+    phases: dict[str, Any] = {}
+    for name, drive, extra in drives:
+        try:
+            phases[name] = {**await run_phase(name, drive, **kw), **extra}
+        except Exception as exc:  # keep what was measured: the other phases and the JSON still come
+            result["notes"].append(f"phase {name} failed: {type(exc).__name__}: {exc}")
+            _log(f"! phase {name} failed: {type(exc).__name__}: {exc}")
+    return phases
 
 
 async def _sleep(seconds: float) -> None:

@@ -128,50 +128,11 @@ async def seed_history(mongo_url: str, prefix: str, cases: dict[str, str | None]
     t0 = time.monotonic()
     try:
         intake_db = f"{prefix}yima_intake"
-        finished = {d["_id"] async for d in client[intake_db]["cases"].find(
-            {"_id": {"$in": list(cases)}, "state": {"$in": ["resolved", "closed"]}}, {"_id": 1})}
-        notes = []
-        if not finished:
-            notes.append("no warm-up case reached 'resolved': the history clones cases still open")
-            finished = set(cases)
-        dbs = [d for d in await client.list_database_names()
-               if d.startswith(f"{prefix}yima_") and not d.startswith(f"{prefix}yima_bench")]
-        templates = await find_templates(client, dbs, {c: cases[c] for c in finished}, intake_db)
-        if not templates:
-            raise RuntimeError("no template case found in the service databases: cannot load history")
+        templates, notes = await _templates(client, prefix, intake_db, cases)
         per_case = Counter(f"{db}.{coll}" for t in templates for db, coll, _ in t.docs)
         log(f"  {len(templates)} template cases, {sum(per_case.values()) / len(templates):.0f} documents each "
             f"in {len(per_case)} collections")
-        rng = random.Random(seed)
-        now = datetime.now(UTC)
-        loaded: Counter[str] = Counter()
-        duplicates = 0
-        sem = asyncio.Semaphore(IN_FLIGHT)
-
-        async def insert(db: str, coll: str, docs: list[Doc]) -> None:
-            nonlocal duplicates
-            async with sem:
-                try:
-                    await client[db][coll].insert_many(docs, ordered=False)
-                    loaded[f"{db}.{coll}"] += len(docs)
-                except BulkWriteError as exc:
-                    n_ok = exc.details.get("nInserted", 0)
-                    loaded[f"{db}.{coll}"] += n_ok
-                    duplicates += len(docs) - n_ok
-
-        done = 0
-        last_log = time.monotonic()
-        while done < n:
-            batch: dict[tuple[str, str], list[Doc]] = defaultdict(list)
-            for seq in range(done, min(n, done + BATCH_CLONES)):
-                for db, coll, doc in clone_docs(templates[seq % len(templates)], seq, rng, now):
-                    batch[(db, coll)].append(doc)
-            await asyncio.gather(*(insert(db, coll, docs) for (db, coll), docs in batch.items()))
-            await asyncio.sleep(0)  # the watcher's consumer keeps its heartbeats
-            done = min(n, done + BATCH_CLONES)
-            if time.monotonic() - last_log > 15:
-                last_log = time.monotonic()
-                log(f"  {done:,} / {n:,} cases ({sum(loaded.values()) / (last_log - t0):,.0f} documents/s)")
+        loaded, duplicates = await _load(client, templates, n, random.Random(seed), log)
         took = time.monotonic() - t0
         spread: Counter[str] = Counter()
         async for d in await client[intake_db]["cases"].aggregate([{"$group": {"_id": "$category", "n": {"$sum": 1}}}]):
@@ -182,3 +143,56 @@ async def seed_history(mongo_url: str, prefix: str, cases: dict[str, str | None]
                 "by_collection": dict(loaded), "intake_cases_by_category": dict(spread), "notes": notes}
     finally:
         await client.close()
+
+
+async def _templates(client: AsyncMongoClient[Doc], prefix: str, intake_db: str,
+                     cases: dict[str, str | None]) -> tuple[list[Template], list[str]]:
+    """The template cases (finished ones when there are any) with their documents in every service database."""
+    finished = {d["_id"] async for d in client[intake_db]["cases"].find(
+        {"_id": {"$in": list(cases)}, "state": {"$in": ["resolved", "closed"]}}, {"_id": 1})}
+    notes = []
+    if not finished:
+        notes.append("no warm-up case reached 'resolved': the history clones cases still open")
+        finished = set(cases)
+    dbs = [d for d in await client.list_database_names()
+           if d.startswith(f"{prefix}yima_") and not d.startswith(f"{prefix}yima_bench")]
+    templates = await find_templates(client, dbs, {c: cases[c] for c in finished}, intake_db)
+    if not templates:
+        raise RuntimeError("no template case found in the service databases: cannot load history")
+    return templates, notes
+
+
+async def _load(client: AsyncMongoClient[Doc], templates: list[Template], n: int, rng: random.Random,
+                log: Callable[[str], None]) -> tuple[Counter[str], int]:
+    """Insert ``n`` clones in batches, a few collections at once; returns documents loaded and duplicates."""
+    t0 = time.monotonic()
+    now = datetime.now(UTC)
+    loaded: Counter[str] = Counter()
+    duplicates = 0
+    sem = asyncio.Semaphore(IN_FLIGHT)
+
+    async def insert(db: str, coll: str, docs: list[Doc]) -> None:
+        nonlocal duplicates
+        async with sem:
+            try:
+                await client[db][coll].insert_many(docs, ordered=False)
+                loaded[f"{db}.{coll}"] += len(docs)
+            except BulkWriteError as exc:
+                n_ok = exc.details.get("nInserted", 0)
+                loaded[f"{db}.{coll}"] += n_ok
+                duplicates += len(docs) - n_ok
+
+    done = 0
+    last_log = time.monotonic()
+    while done < n:
+        batch: dict[tuple[str, str], list[Doc]] = defaultdict(list)
+        for seq in range(done, min(n, done + BATCH_CLONES)):
+            for db, coll, doc in clone_docs(templates[seq % len(templates)], seq, rng, now):
+                batch[(db, coll)].append(doc)
+        await asyncio.gather(*(insert(db, coll, docs) for (db, coll), docs in batch.items()))
+        await asyncio.sleep(0)  # the watcher's consumer keeps its heartbeats
+        done = min(n, done + BATCH_CLONES)
+        if time.monotonic() - last_log > 15:
+            last_log = time.monotonic()
+            log(f"  {done:,} / {n:,} cases ({sum(loaded.values()) / (last_log - t0):,.0f} documents/s)")
+    return loaded, duplicates

@@ -145,32 +145,22 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     log(f"  {len(subs)} submitted in {t_end - t_start:.1f} s; draining …")
     drained, drain_s = await drain(watcher, ids, opts.drain_timeout, opts.quiet_seconds)
     s1, k1 = await probe.sample(), await kafka_end_offsets(bootstrap)
-
-    ok = [s for s in subs if s.case_id]
-    latencies = [s.latency_s for s in ok]
-    statuses: dict[str, int] = {}
-    for s in subs:
-        label = {TIMEOUT: "timeout", CONNECTION_ERROR: "connection_error"}.get(s.status, str(s.status))
-        statuses[label] = statuses.get(label, 0) + 1
-    assigned = {c: watcher.assigned[c] for c in ids if c in watcher.assigned}
-    to_assigned = [watcher.assigned[s.case_id] - s.sent_at for s in ok if s.case_id in assigned]
-    last_assigned = max(assigned.values(), default=t_end)
-    span = (last_assigned if drained else time.time()) - t_start
-    lags = watcher.notification_lags(ids)
-    tail_from = t_end - 0.2 * (t_end - t_start)
-    end_lags = [lag for occurred, lag in lags if occurred >= tail_from]
-
-    d = delta(s0, s1)
+    flow = _flow_figures(watcher, subs, ids, t_start, t_end, drained, drain_s)
     # Cost per case: the work done in the window ÷ the cases completed (assigned) in it — whether or not their
     # HTTP answer arrived in time (a timed-out request may still have registered its case).
     t_done = time.time()
     n = sum(1 for at in watcher.assigned.values() if t_start <= at <= t_done)
-    ops_net = d.total - idle.ops_per_s() * d.seconds
-    idle_cpu = idle.cpu_share()
-    cpu_net = None if d.cpu_s is None or idle_cpu is None else d.cpu_s - idle_cpu * d.seconds
-    kafka = offsets_delta(k0, k1)
-    net = {t: v - idle_kafka.get(t, 0.0) * d.seconds for t, v in kafka.items()}
-    per_case_msgs = sum(v for t, v in net.items() if t not in NOT_PER_CASE)
+    return {**_http_figures(subs, ids, n, extra, t_start, t_end), **flow,
+            **_cost_figures(delta(s0, s1), offsets_delta(k0, k1), idle, idle_kafka, n)}
+
+
+def _http_figures(subs: list[Any], ids: set[str], n: int, extra: Any, t_start: float,
+                  t_end: float) -> dict[str, Any]:
+    latencies = [s.latency_s for s in subs if s.case_id]
+    statuses: dict[str, int] = {}
+    for s in subs:
+        label = {TIMEOUT: "timeout", CONNECTION_ERROR: "connection_error"}.get(s.status, str(s.status))
+        statuses[label] = statuses.get(label, 0) + 1
     return {
         "submitted": len(subs), "accepted": len(ids), "http_status": statuses,
         "cases_assigned_in_window": n, "late_starts": extra or 0,
@@ -178,6 +168,20 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
         "http_req_per_s": round(len(subs) / (t_end - t_start), 2) if t_end > t_start else None,
         "http_p50_ms": _ms(percentile(latencies, 50)), "http_p99_ms": _ms(percentile(latencies, 99)),
         "http_max_ms": _ms(max(latencies, default=None)),
+    }
+
+
+def _flow_figures(watcher: Watcher, subs: list[Any], ids: set[str], t_start: float, t_end: float, drained: bool,
+                  drain_s: float) -> dict[str, Any]:
+    """From submission to assignment, and on to the notifications."""
+    assigned = {c: watcher.assigned[c] for c in ids if c in watcher.assigned}
+    to_assigned = [watcher.assigned[s.case_id] - s.sent_at for s in subs if s.case_id and s.case_id in assigned]
+    last_assigned = max(assigned.values(), default=t_end)
+    span = (last_assigned if drained else time.time()) - t_start
+    lags = watcher.notification_lags(ids)
+    tail_from = t_end - 0.2 * (t_end - t_start)
+    end_lags = [lag for occurred, lag in lags if occurred >= tail_from]
+    return {
         "assigned": len(assigned), "drained": drained, "drain_seconds": round(drain_s, 1),
         "submit_to_assigned_p50_s": _s(percentile(to_assigned, 50)),
         "submit_to_assigned_p99_s": _s(percentile(to_assigned, 99)),
@@ -188,6 +192,18 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
         "notification_lag_p99_s": _s(percentile([lag for _, lag in lags], 99)),
         "notification_lag_end_s": _s(max(end_lags, default=None)),
         "notifications_tail_after_load_s": _s(watcher.last_note_at - t_end) if lags else None,
+    }
+
+
+def _cost_figures(d: DbDelta, kafka: dict[str, int], idle: DbDelta, idle_kafka: dict[str, float],
+                  n: int) -> dict[str, Any]:
+    """Database operations, database CPU and Kafka messages per case, less what the idle platform costs."""
+    ops_net = d.total - idle.ops_per_s() * d.seconds
+    idle_cpu = idle.cpu_share()
+    cpu_net = None if d.cpu_s is None or idle_cpu is None else d.cpu_s - idle_cpu * d.seconds
+    net = {t: v - idle_kafka.get(t, 0.0) * d.seconds for t, v in kafka.items()}
+    per_case_msgs = sum(v for t, v in net.items() if t not in NOT_PER_CASE)
+    return {
         "db_window_seconds": round(d.seconds, 1), "db_ops": d.ops,
         "db_ops_per_case": round(ops_net / n, 1) if n else None,
         "db_cpu_ms_per_case": round(1000 * cpu_net / n, 1) if n and cpu_net is not None else None,

@@ -11,8 +11,9 @@ from urllib.parse import quote
 from yima_kit.auth import StaffClaims
 
 from ...ui import esc, local, one, options
+from .forms import Forms
 from .kit import CLAIM_MOVES as MOVES
-from .kit import COVERED_ZH, MANAGE, Ctx, Refused, beijing, form, yuan
+from .kit import COVERED_ZH, Ctx, Refused, beijing, yuan
 
 CLAIM_STATE_ZH = {"registered": "已登记，待审核", "decided": "已作出决定", "disputed": "有异议，待复核",
                   "final": "复核已决定（最终）", "evaluated": "已评价"}
@@ -44,64 +45,70 @@ def decision_zh(d: dict[str, Any] | None) -> str:
 def claims_html(claims: StaffClaims, case: dict[str, Any], items: list[dict[str, Any]],
                 kept: tuple[str, dict[str, list[str]]] = ("", {})) -> str:
     """The case's claims and, for each, the next step's form; then the registration form."""
-    failed, values = kept
+    f = Forms(claims, case, kept)
+    rows = "".join(claim_row(x) for x in items)
+    table = (f'<table id="insurance"><tr><th>险种</th><th>申请金额（元）</th><th>出险时间</th><th>状态</th>'
+             f"<th>决定</th></tr>{rows}</table>" if rows else "<p>本案没有理赔申请。</p>")
+    forms = "".join(form for i, x in enumerate(items) for form in claim_forms(f, i, x))
+    return f'<div class="card" id="claims"><h2>保险理赔</h2>{table}{forms}{register_form(f)}</div>'
 
-    def k(action: str, key: str) -> str:
-        return esc(one(values, key) if action == failed else "")
 
-    url = f"/console/cases/{case['assignment_id']}/"
-    manage = claims.role in MANAGE
-    rows, forms = [], []
-    for i, x in enumerate(items):
-        ev = x.get("evaluation") or {}
-        rows.append(
-            f"<tr><td>{esc(x['cover_zh'])}</td><td>{esc(yuan(x['claimed_fen']))}</td>"
+def claim_row(x: dict[str, Any]) -> str:
+    ev = x.get("evaluation") or {}
+    return (f"<tr><td>{esc(x['cover_zh'])}</td><td>{esc(yuan(x['claimed_fen']))}</td>"
             f"<td>{esc(local(x.get('incident_at')))}</td><td><span class=\"state\">"
             f"{esc(CLAIM_STATE_ZH.get(x['state'], x['state']))}</span></td><td>{esc(decision_zh(x.get('decision')))}"
             + (f"<div class=\"hint\">异议：{esc(x['dispute']['reason'])}</div>" if x.get("dispute") else "")
             + (f"<div class=\"hint\">评价：{esc(STARS_ZH.get(str(ev.get('satisfaction')), ''))}"
                f"{('，' + esc(ev['comment'])) if ev.get('comment') else ''}</div>" if ev else "")
             + "</td></tr>")
-        hidden = f'<input type="hidden" name="claim_id" value="{esc(x["claim_id"])}">'
-        title = f"{x['cover_zh']} {yuan(x['claimed_fen'])}元"
-        for move, label, bid in (("decide", "审核决定", "decide"), ("redecide", "复核决定", "redecide")):
-            if x["state"] in MOVES[move] and manage:
-                forms.append(_box(f"{label}（{title}）", form(url + move, claims, hidden + f"""
+
+
+def claim_forms(f: Forms, i: int, x: dict[str, Any]) -> list[str]:
+    """The next step of claim ``i`` its state and the role allow: a decision, a dispute, an evaluation."""
+    failed, out = f.kept[0], []
+    hidden = f'<input type="hidden" name="claim_id" value="{esc(x["claim_id"])}">'
+    title = f"{x['cover_zh']} {yuan(x['claimed_fen'])}元"
+    for move, label, bid in (("decide", "审核决定", "decide"), ("redecide", "复核决定", "redecide")):
+        if x["state"] in MOVES[move] and f.manage:
+            out.append(_box(f"{label}（{title}）", f.form(move, hidden + f"""
 <label class="check"><input type="radio" name="approve" value="1" checked>核准赔付</label>
 <label class="check"><input type="radio" name="approve" value="0">不予赔付</label>
 <div class="row"><div><label for="{bid}-paid-{i}">赔付金额（元）
 <span class="hint">（核准时填写，不超过申请金额）</span></label>
 <input type="text" id="{bid}-paid-{i}" name="paid_yuan" inputmode="decimal" maxlength="20"
- value="{k(move, 'paid_yuan')}"></div>
+ value="{f.k(move, 'paid_yuan')}"></div>
 <div><label for="{bid}-reason-{i}">理由</label><input type="text" id="{bid}-reason-{i}" name="reason" maxlength="500"
- value="{k(move, 'reason')}"></div></div>""", label, f"{bid}-{i}"), f"{bid}-{i}", move == failed))
-        if x["state"] in MOVES["dispute"]:
-            forms.append(_box(f"登记异议（{title}）", form(url + "dispute", claims, hidden + f"""
+ value="{f.k(move, 'reason')}"></div></div>""", label, f"{bid}-{i}"), f"{bid}-{i}", move == failed))
+    if x["state"] in MOVES["dispute"]:
+        out.append(_box(f"登记异议（{title}）", f.form("dispute", hidden + f"""
 <label for="dispute-reason-{i}">申请人的异议 <span class="hint">（复核一次，复核结果为最终结果）</span></label>
-<textarea id="dispute-reason-{i}" name="reason" maxlength="1000">{k("dispute", "reason")}</textarea>""",
-                                   "登记异议", f"dispute-{i}"), f"dispute-{i}", failed == "dispute"))
-        if x["state"] in MOVES["evaluate"]:
-            forms.append(_box(f"登记申请人评价（{title}）", form(url + "evaluate", claims, hidden + f"""
+<textarea id="dispute-reason-{i}" name="reason" maxlength="1000">{f.k("dispute", "reason")}</textarea>""",
+                                                     "登记异议", f"dispute-{i}"), f"dispute-{i}", failed == "dispute"))
+    if x["state"] in MOVES["evaluate"]:
+        out.append(_box(f"登记申请人评价（{title}）", f.form("evaluate", hidden + f"""
 <div class="row"><div><label for="stars-{i}">满意度</label><select id="stars-{i}" name="satisfaction">
 {options(STARS_ZH.items())}</select></div>
 <div><label for="comment-{i}">意见 <span class="hint">（可不填）</span></label><input type="text" id="comment-{i}"
- name="comment" maxlength="500" value="{k('evaluate', 'comment')}"></div></div>""", "登记评价", f"evaluate-{i}"),
-                              f"evaluate-{i}", failed == "evaluate"))
-    table = (f'<table id="insurance"><tr><th>险种</th><th>申请金额（元）</th><th>出险时间</th><th>状态</th>'
-             f'<th>决定</th></tr>{"".join(rows)}</table>' if rows else "<p>本案没有理赔申请。</p>")
-    register = _box("登记理赔申请", form(url + "claim", claims, f"""<div class="row">
+ name="comment" maxlength="500" value="{f.k('evaluate', 'comment')}"></div></div>""", "登记评价", f"evaluate-{i}"),
+                        f"evaluate-{i}", failed == "evaluate"))
+    return out
+
+
+def register_form(f: Forms) -> str:
+    failed, values = f.kept
+    return _box("登记理赔申请", f.form("claim", f"""<div class="row">
 <div><label for="cover">险种</label><select id="cover" name="cover">
 {options(COVERED_ZH.items(), one(values, "cover") if failed == "claim" else "")}</select></div>
 <div><label for="claimed">申请金额（元）</label><input type="text" id="claimed" name="claimed_yuan" inputmode="decimal"
- maxlength="20" value="{k('claim', 'claimed_yuan')}"></div></div>
+ maxlength="20" value="{f.k('claim', 'claimed_yuan')}"></div></div>
 <div class="row"><div><label for="incident-date">出险日期</label><input type="date" id="incident-date"
- name="incident_date" value="{k('claim', 'incident_date')}"></div>
+ name="incident_date" value="{f.k('claim', 'incident_date')}"></div>
 <div><label for="incident-time">出险时间（北京时间）</label><input type="time" id="incident-time" name="incident_time"
- value="{k('claim', 'incident_time')}"></div></div>
+ value="{f.k('claim', 'incident_time')}"></div></div>
 <label for="claim-summary">经过 <span class="hint">（加密保存）</span></label>
-<textarea id="claim-summary" name="summary" maxlength="2000">{k("claim", "summary")}</textarea>""",
-                                             "登记", "claim"), "claim", failed == "claim")
-    return f'<div class="card" id="claims"><h2>保险理赔</h2>{table}{"".join(forms)}{register}</div>'
+<textarea id="claim-summary" name="summary" maxlength="2000">{f.k("claim", "summary")}</textarea>""",
+                                         "登记", "claim"), "claim", failed == "claim")
 
 
 def _box(title: str, inner: str, bid: str, open_: bool = False) -> str:

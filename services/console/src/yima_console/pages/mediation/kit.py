@@ -141,3 +141,8 @@ class Ctx:
 
     async def api(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         return await self.web.call(self.claims, "mediation", method, path, json=json, params=params)
+
+
+async def m(web: Web, claims: Staff, method: str, path: str, **kw: Any) -> Any:
+    """A call to mediation's API with the person's token."""
+    return await web.call(claims, "mediation", method, path, **kw)

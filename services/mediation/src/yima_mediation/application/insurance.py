@@ -17,8 +17,10 @@ from yima_contracts.codes import CaseState
 from yima_kit.auth import StaffClaims
 from yima_kit.outbox import Outgoing
 
-from .core.schedule import SHANGHAI
-from .service import MediationService, Refused, _aware
+from ..core.schedule import SHANGHAI
+from ..core.timefmt import aware
+from ..ports import ClaimRepository, Store
+from .base import Refused, ServiceBase
 
 COVERED = ("personal_injury", "property_damage", "medical", "fire", "natural_disaster", "public_liability")
 COVERED_ZH = {"personal_injury": "意外伤害", "property_damage": "财产损失", "medical": "医疗责任",
@@ -32,17 +34,14 @@ def yuan(fen: int) -> str:
 
 
 class InsuranceClaims:
-    def __init__(self, service: MediationService) -> None:
+    def __init__(self, service: ServiceBase) -> None:
         self.svc = service
-        self.col = service.db["insurance_claims"]
-
-    async def setup(self) -> None:
-        await self.col.create_index([("unit_path", 1), ("decided_year", 1), ("state", 1)])
-        await self.col.create_index("assignment_id")
+        self.store: Store = service.store
+        self.repo: ClaimRepository = service.store.claims
 
     async def _claim(self, claim_id: str, claims: StaffClaims, s: AsyncClientSession | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
-        c = await self.col.find_one({"_id": claim_id}, session=s)
+        c = await self.repo.get(claim_id, s)
         if c is None or not claims.may_act_on(c["unit_code"], c.get("unit_path", ())):
             raise Refused(404, "claim_id", "not_found", "未找到该理赔申请")
         return c, await self.svc._case(c["assignment_id"], claims, s)
@@ -68,7 +67,7 @@ class InsuranceClaims:
                "summary": self.svc._enc(summary, "insurance.summary"), "state": "registered",
                "registered_at": datetime.now(UTC),
                "history": [{"at": datetime.now(UTC), "what": "registered", "by": claims.sub}]}
-        await self.col.insert_one(doc)
+        await self.repo.insert(doc)
         return self.view(doc)
 
     async def get(self, claim_id: str, claims: StaffClaims) -> dict[str, Any]:
@@ -79,16 +78,12 @@ class InsuranceClaims:
         """Claims of one case (checked like the case), or the unit's newest 200, each with its case number and
         when it was registered (for the console's pages)."""
         if assignment_id is not None:
-            case = await self.svc._case(assignment_id, claims)
-            q: dict[str, Any] = {"assignment_id": case["_id"]}
-        else:
-            q = {"unit_code": claims.unit}
-        found = [c async for c in self.col.find(q).sort("registered_at", -1).limit(200)]
-        numbers = {c["_id"]: c.get("case_number", "") async for c in self.svc.cases.find(
-            {"_id": {"$in": list({x["assignment_id"] for x in found})}}, {"case_number": 1})}
+            assignment_id = (await self.svc._case(assignment_id, claims))["_id"]
+        found = await self.repo.newest(assignment_id, claims.unit)
+        numbers = await self.store.cases.case_numbers(list({x["assignment_id"] for x in found}))
         return [self.view(c) | {"case_number": numbers.get(c["assignment_id"], ""),
-                                "registered_at": _aware(c.get("registered_at")),
-                                "incident_at": _aware(c.get("incident_at"))}
+                                "registered_at": aware(c.get("registered_at")),
+                                "incident_at": aware(c.get("incident_at"))}
                 for c in found]
 
     async def _decide(self, claim_id: str, claims: StaffClaims, move: str, approve: bool, paid_fen: int | None,
@@ -106,11 +101,10 @@ class InsuranceClaims:
             state = "decided" if move == "decide" else "final"
             decision = {"approved": approve, "paid_fen": paid, "reason": reason, "at": now, "by": claims.sub,
                         "final": move == "redecide"}
-            res = await self.col.update_one({"_id": claim_id, "state": c["state"]}, {
-                "$set": {"state": state, "paid_fen": paid, "decision": decision,
-                         "decided_year": now.astimezone(SHANGHAI).year},
-                "$push": {"history": {"at": now, "what": state, "by": claims.sub, "paid_fen": paid}}}, session=s)
-            if res.modified_count != 1:
+            if not await self.repo.move(claim_id, c["state"], {
+                    "state": state, "paid_fen": paid, "decision": decision,
+                    "decided_year": now.astimezone(SHANGHAI).year},
+                    {"at": now, "what": state, "by": claims.sub, "paid_fen": paid}, s):
                 raise Refused(409, "state", "concurrent_change", "理赔申请刚被他人更新，请刷新后重试")
             title = (f"保险理赔{'复核' if move == 'redecide' else ''}结果：核准赔付{yuan(paid)}元" if approve
                      else f"保险理赔{'复核' if move == 'redecide' else ''}结果：不予赔付")
@@ -133,10 +127,9 @@ class InsuranceClaims:
         c, _ = await self._claim(claim_id, claims)
         self._check("dispute", c["state"])
         now = datetime.now(UTC)
-        res = await self.col.update_one({"_id": claim_id, "state": "decided"}, {
-            "$set": {"state": "disputed", "dispute": {"reason": reason, "at": now, "by": claims.sub}},
-            "$push": {"history": {"at": now, "what": "disputed", "by": claims.sub}}})
-        if res.modified_count != 1:
+        if not await self.repo.move(claim_id, "decided", {
+                "state": "disputed", "dispute": {"reason": reason, "at": now, "by": claims.sub}},
+                {"at": now, "what": "disputed", "by": claims.sub}):
             raise Refused(409, "state", "concurrent_change", "理赔申请刚被他人更新，请刷新后重试")
         return {"claim_id": claim_id, "state": "disputed"}
 
@@ -145,10 +138,9 @@ class InsuranceClaims:
         c, _ = await self._claim(claim_id, claims)
         self._check("evaluate", c["state"])
         now = datetime.now(UTC)
-        res = await self.col.update_one({"_id": claim_id, "state": c["state"]}, {
-            "$set": {"state": "evaluated", "evaluation": {"satisfaction": satisfaction, "comment": comment, "at": now}},
-            "$push": {"history": {"at": now, "what": "evaluated", "by": claims.sub}}})
-        if res.modified_count != 1:
+        if not await self.repo.move(claim_id, c["state"], {
+                "state": "evaluated", "evaluation": {"satisfaction": satisfaction, "comment": comment, "at": now}},
+                {"at": now, "what": "evaluated", "by": claims.sub}):
             raise Refused(409, "state", "concurrent_change", "理赔申请刚被他人更新，请刷新后重试")
         return {"claim_id": claim_id, "state": "evaluated"}
 
@@ -156,18 +148,9 @@ class InsuranceClaims:
         # The caller's unit and every unit below it (a district sees its district's total); ``unit`` narrows
         # to one unit of that subtree. Sums only, no personal data.
         scope: dict[str, Any] = {"unit_path": claims.unit, **({"unit_code": unit} if unit else {})}
-        if unit and unit != claims.unit and await self.col.find_one(scope, {"_id": 1}) is None:
+        if unit and unit != claims.unit and not await self.repo.any_in(scope):
             raise Refused(404, "unit", "not_found", "无权查看该单位的统计（只能查看本单位及下级单位）")
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {**scope, "decided_year": year,
-                        "state": {"$in": ["decided", "disputed", "final", "evaluated"]}}},
-            {"$group": {"_id": None, "decided": {"$sum": 1},
-                        "paid": {"$sum": {"$cond": [{"$gt": ["$paid_fen", 0]}, 1, 0]}},
-                        "paid_fen": {"$sum": "$paid_fen"},
-                        "disputed": {"$sum": {"$cond": [{"$ifNull": ["$dispute", False]}, 1, 0]}}}},
-        ]
-        rows = [r async for r in await self.col.aggregate(pipeline)]
-        r = rows[0] if rows else {"decided": 0, "paid": 0, "paid_fen": 0, "disputed": 0}
+        r = await self.repo.sums(scope, year) or {"decided": 0, "paid": 0, "paid_fen": 0, "disputed": 0}
         return {"unit_code": unit or claims.unit, "year": year, "claims_decided": r["decided"],
                 "claims_paid": r["paid"],
                 "paid_fen": r["paid_fen"], "paid_yuan": yuan(r["paid_fen"]), "disputed": r["disputed"]}

@@ -1,4 +1,5 @@
-"""The mediation agreement (调解协议书) as a PDF with an embedded CJK font.
+"""The mediation agreement (调解协议书) printed as a PDF, on the kit's one PDF library and CJK font
+(yima_kit.pdf, docs/adr/0101).
 
 Rendering is deterministic: the same agreement gives the same bytes (creation date = signing time),
 so the SHA-256 kept at signing identifies the document for good.
@@ -6,49 +7,41 @@ so the SHA-256 kept at signing identifies the document for good.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
+from yima_kit.pdf import FONT, CjkFont, FontUnavailable, cjk_pdf, ensure_cjk_font, output
 
-from .fonts import CjkFont
+from ..core.agreement import TITLES, AgreementDoc
+from ..ports import DocumentsUnavailable
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TITLES = {"people": "人民调解协议书", "administrative": "行政调解协议书", "judicial": "司法调解协议书"}
 ROLE_ZH = {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"}
 METHOD_ZH = {"signature": "当面签字", "sms_code": "短信验证码确认", "video": "视频确认", "in_person": "现场确认"}
+DOCUMENT_ZH = "调解协议书PDF"
 
 
-@dataclass(frozen=True)
-class AgreementParty:
-    role: str
-    name: str
-    contact_masked: str = ""
+class AgreementPdf:
+    """The :class:`~yima_mediation.ports.AgreementPrinter`: finds (on a fresh machine, fetches) the font once."""
 
+    def __init__(self, explicit_font: str, cache_dir: str) -> None:
+        self.explicit_font = explicit_font
+        self.cache_dir = cache_dir
+        self._font: CjkFont | None = None
 
-@dataclass(frozen=True)
-class Confirmation:
-    party_name: str
-    method: str
-    at: datetime
+    async def ready(self) -> None:
+        if self._font is None:
+            try:
+                self._font = await asyncio.to_thread(ensure_cjk_font, self.explicit_font, self.cache_dir,
+                                                     DOCUMENT_ZH)
+            except FontUnavailable as exc:
+                raise DocumentsUnavailable(str(exc)) from exc
 
-
-@dataclass(frozen=True)
-class AgreementDoc:
-    agreement_no: str
-    kind: str
-    unit_name: str
-    case_number: str
-    parties: list[AgreementParty]
-    facts_zh: str
-    terms: list[str]
-    mediators: list[str]
-    experts: list[str] = field(default_factory=list)
-    confirmations: list[Confirmation] = field(default_factory=list)
-    signed_at: datetime | None = None
-    court_reference: str | None = None  # 诉前委派: the court's case number
+    async def render(self, doc: AgreementDoc) -> bytes:
+        await self.ready()
+        assert self._font is not None
+        return await asyncio.to_thread(render_agreement, doc, self._font)
 
 
 def _local(dt: datetime) -> str:
@@ -56,17 +49,10 @@ def _local(dt: datetime) -> str:
 
 
 def render_agreement(doc: AgreementDoc, font: CjkFont) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.add_font("cjk", "", str(font.path), collection_font_number=font.collection_index)
-    if doc.signed_at:
-        pdf.set_creation_date(doc.signed_at)
-    pdf.set_title(TITLES.get(doc.kind, "调解协议书"))
-    pdf.set_producer("yima mediation")
-    pdf.add_page()
-    pdf.set_font("cjk", size=20)
+    pdf = cjk_pdf(font, title=TITLES.get(doc.kind, "调解协议书"), producer="yima mediation", created_at=doc.signed_at)
+    pdf.set_font(FONT, size=20)
     pdf.cell(0, 14, TITLES.get(doc.kind, "调解协议书"), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
+    pdf.set_font(FONT, size=10)
     pdf.cell(0, 7, f"协议编号：{doc.agreement_no}    案件编号：{doc.case_number}", align="C",
              new_x="LMARGIN", new_y="NEXT")
     if doc.court_reference:
@@ -74,9 +60,9 @@ def render_agreement(doc: AgreementDoc, font: CjkFont) -> bytes:
     pdf.ln(4)
 
     def heading(text: str) -> None:
-        pdf.set_font("cjk", size=13)
+        pdf.set_font(FONT, size=13)
         pdf.cell(0, 9, text, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("cjk", size=11)
+        pdf.set_font(FONT, size=11)
 
     def para(text: str) -> None:
         pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
@@ -104,8 +90,6 @@ def render_agreement(doc: AgreementDoc, font: CjkFont) -> bytes:
     if doc.signed_at:
         para(f"签订时间：{_local(doc.signed_at)}")
     para("本协议一式多份，各方当事人及调解组织各执一份；电子文本的SHA-256摘要可在平台核验。")
-    return bytes(pdf.output())
+    return output(pdf)
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

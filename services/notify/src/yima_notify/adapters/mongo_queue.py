@@ -1,0 +1,133 @@
+"""Mongo implementation of the delivery queue (ports.DeliveryQueue): the ledger's queued and claimed entries, and
+when each person last got a text (``throttles``). Every method is one database operation (two for a read back)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ..core.digest import InFlight
+from ..ports import Doc, Session
+
+NOTIFICATIONS = "notifications"  # the ledger: one entry per (source event, recipient, channel)
+THROTTLES = "throttles"  # "<channel>|<address_key>" → when the person last got a text (the digest window)
+_ORDER = [("created_at", 1), ("seq", 1)]
+
+
+def aware(dt: datetime) -> datetime:
+    """The database may hand back naive UTC datetimes."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+class MongoDeliveryQueue:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.col = db[NOTIFICATIONS]
+        self.throttles = db[THROTTLES]
+
+    async def next_due(self, channel: str) -> datetime | None:
+        doc = await self.col.find_one({"channel": channel, "state": "queued"}, {"not_before": 1},
+                                      sort=[("not_before", 1)])
+        return aware(doc["not_before"]) if doc else None
+
+    async def oldest_claim(self, channel: str) -> datetime | None:
+        oldest = await self.col.find_one({"channel": channel, "state": "sending"}, {"claimed_at": 1},
+                                         sort=[("claimed_at", 1)])
+        return aware(oldest["claimed_at"]) if oldest else None
+
+    async def take_over_oldest(self, channel: str, expired_before: datetime, mine: Doc) -> Doc | None:
+        doc: Doc | None = await self.col.find_one_and_update(
+            {"channel": channel, "state": "sending", "claimed_at": {"$lt": expired_before}},
+            {"$set": mine}, sort=[("claimed_at", 1)], return_document=ReturnDocument.AFTER,
+        )
+        return doc
+
+    async def fix_batch_of_one(self, nid: str) -> None:
+        await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}})
+
+    async def claim_batch(self, batch_id: str, mine: Doc, *, state: str) -> None:
+        """Every member of a batch in ``state`` becomes this worker's (sending)."""
+        await self.col.update_many({"batch_id": batch_id, "state": state}, {"$set": {"state": "sending", **mine}})
+
+    async def due_ids(self, channel: str, now: datetime, limit: int) -> list[str]:
+        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
+        return [d["_id"] async for d in self.col.find(due, {"_id": 1}).sort(
+            [("not_before", 1), *_ORDER]).limit(limit)]
+
+    async def claim_ids(self, ids: list[str], mine: Doc) -> list[Doc]:
+        """Claim those of ``ids`` still nobody's (queued, owner None) and read back the ones this worker got."""
+        await self.col.update_many({"owner": None, "state": "queued", "_id": {"$in": ids}},
+                                   {"$set": {"state": "sending", **mine}})
+        return [d async for d in self.col.find({"owner": mine["owner"], "state": "sending",
+                                                "_id": {"$in": ids}}).sort(_ORDER)]
+
+    async def claim_next(self, channel: str, now: datetime, mine: Doc) -> Doc | None:
+        doc: Doc | None = await self.col.find_one_and_update(
+            {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
+            {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), *_ORDER],
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc
+
+    async def in_flight(self, channel: str, address_key: str) -> list[InFlight]:
+        # One indexed read of the person's texts still on their way (few); the conditions in code (the
+        # MongoDB-wire stand-in's planner cannot serve an $or through an index).
+        cursor = self.col.find({"channel": channel, "address_key": address_key,
+                                "state": {"$in": ["sending", "queued"]}},
+                               {"state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1, "seq": 1, "batch_id": 1})
+        return [InFlight(d["state"], d["created_at"], d.get("seq"),
+                         aware(d["claimed_at"]) if d.get("claimed_at") else None,
+                         aware(d["not_before"]) if d.get("not_before") else None, d.get("batch_id") is not None)
+                async for d in cursor]
+
+    async def last_sent(self, channel: str, address_key: str) -> datetime | None:
+        th = await self.throttles.find_one({"_id": f"{channel}|{address_key}"})
+        return th["last_sent_at"] if th is not None else None
+
+    async def gather(self, channel: str, address_key: str, now: datetime, batch_id: str, mine: Doc) -> int:
+        gathered = await self.col.update_many(
+            {"channel": channel, "state": "queued", "address_key": address_key, "batch_id": None,
+             "not_before": {"$lte": now}},
+            {"$set": {"state": "sending", "batch_id": batch_id, **mine}},
+        )
+        return gathered.modified_count
+
+    async def set_batch(self, nid: str, owner: str, batch_id: str) -> None:
+        await self.col.update_one({"_id": nid, "owner": owner}, {"$set": {"batch_id": batch_id}})
+
+    async def release(self, nid: str, owner: str, not_before: datetime) -> None:
+        await self.col.update_one({"_id": nid, "owner": owner},
+                                  {"$set": {"state": "queued", "not_before": not_before, "owner": None,
+                                            "claimed_at": None}})
+
+    async def members(self, batch_id: str, owner: str) -> list[Doc]:
+        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": owner}).sort(_ORDER)
+        return [d async for d in cursor]
+
+    async def mark_delivered(self, owner: str, ids: list[str], at: datetime, session: Session) -> set[str]:
+        """Of ``ids``, those still this worker's claim become delivered (one read, one update); returns them."""
+        still = {d["_id"] async for d in self.col.find(
+            {"owner": owner, "state": "sending", "_id": {"$in": ids}}, {"_id": 1}, session=session)}
+        if still:
+            await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": sorted(still)}},
+                                       {"$set": {"state": "delivered", "delivered_at": at, "owner": None}},
+                                       session=session)
+        return still
+
+    async def note_sent(self, channel: str, address_keys: list[str], at: datetime, session: Session) -> None:
+        await self.throttles.bulk_write([UpdateOne({"_id": f"{channel}|{a}"}, {"$set": {"last_sent_at": at}},
+                                                   upsert=True) for a in address_keys], session=session)
+
+    async def requeue(self, owner: str, ids: list[str], change: Doc) -> None:
+        await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": ids}},
+                                   {"$set": {"state": "queued", "owner": None, "claimed_at": None, **change}})
+
+    async def mark_failed(self, nid: str, owner: str, change: Doc, session: Session) -> bool:
+        r = await self.col.update_one({"_id": nid, "owner": owner, "state": "sending"},
+                                      {"$set": {"state": "failed", "owner": None, **change}}, session=session)
+        return bool(r.modified_count)
+
+    async def note_fallback(self, nid: str, fallback: Doc, session: Session) -> None:
+        await self.col.update_one({"_id": nid}, {"$set": {"fallback": fallback}}, session=session)

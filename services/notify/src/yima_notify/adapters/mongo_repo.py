@@ -1,0 +1,164 @@
+"""Mongo implementation of notify's contacts and ledger (database ``yima_notify``; ports.Contacts, ports.Ledger)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
+
+from ..ports import CaseContact, Doc, ExpertContact, Session, Waiting
+from .mongo_queue import NOTIFICATIONS, MongoDeliveryQueue
+
+RECIPIENTS = "recipients"
+PENDING = "pending_events"
+UNIT_CONTACTS = "unit_contacts"
+TRACK_FAILURES = "track_failures"  # the old per-code counters (expire by themselves)
+TRACK_THROTTLE = "track_throttle"  # the applicant inbox's lockout (yima_kit.throttle)
+EXPERTS = "expert_contacts"  # person_id → the expert's phone, learned from mediation.expert_invited (encrypted)
+
+
+class MongoContacts:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.recipients = db[RECIPIENTS]
+        self.pending = db[PENDING]
+        self.units = db[UNIT_CONTACTS]
+        self.experts = db[EXPERTS]
+
+    async def setup(self) -> None:
+        await self.recipients.create_index("tracking_index")
+        await self.pending.create_index("case_id")
+
+    async def save_case(self, case_id: str, fields: Doc, session: Session) -> None:
+        # $set (not $setOnInsert): an event that came first wrote this document too (see touch_case), so the two
+        # transactions conflict and one retries, seeing the other — no event is left waiting unseen.
+        await self.recipients.update_one({"_id": case_id}, {"$set": fields}, upsert=True, session=session)
+
+    async def case(self, case_id: str, session: Session = None) -> CaseContact | None:
+        doc = await self.recipients.find_one({"_id": case_id}, session=session)
+        return CaseContact.of(doc) if doc is not None and "case_number" in doc else None
+
+    async def touch_case(self, case_id: str, session: Session) -> None:
+        await self.recipients.update_one({"_id": case_id}, {"$inc": {"waiting": 1}}, upsert=True, session=session)
+
+    async def set_acting_unit(self, case_id: str, unit_code: str, session: Session) -> None:
+        await self.recipients.update_one({"_id": case_id}, {"$set": {"acting_unit": unit_code}}, session=session)
+
+    async def set_wechat_off(self, case_id: str, session: Session) -> None:
+        await self.recipients.update_one({"_id": case_id}, {"$set": {"wechat_off": True}}, session=session)
+
+    async def case_by_tracking_index(self, index: str) -> tuple[str, CaseContact] | None:
+        doc = await self.recipients.find_one({"tracking_index": index})
+        return (doc["_id"], CaseContact.of(doc)) if doc is not None and "case_number" in doc else None
+
+    async def park(self, event_id: str, case_id: str, source: str, at: datetime, session: Session) -> None:
+        await self.pending.update_one(
+            {"_id": event_id},
+            {"$setOnInsert": {"case_id": case_id, "source": source, "created_at": at, "seq": at}},
+            upsert=True, session=session,
+        )
+
+    async def waiting(self, case_id: str, session: Session) -> list[Waiting]:
+        return [Waiting(p["_id"], p["source"])
+                async for p in self.pending.find({"case_id": case_id}, session=session).sort("seq", 1)]
+
+    async def unpark(self, waiting_id: str, session: Session) -> None:
+        await self.pending.delete_one({"_id": waiting_id}, session=session)
+
+    async def expert(self, person_id: str, session: Session) -> ExpertContact | None:
+        doc = await self.experts.find_one({"_id": person_id}, session=session)
+        return ExpertContact.of(doc) if doc is not None else None
+
+    async def note_expert_session(self, person_id: str, session: Session) -> None:
+        await self.experts.update_one({"_id": person_id}, {"$inc": {"sessions": 1}}, upsert=True, session=session)
+
+    async def learn_expert(self, person_id: str, update: Doc, session: Session) -> None:
+        await self.experts.update_one({"_id": person_id}, update, upsert=True, session=session)
+
+    async def unit_channels(self, unit_code: str, session: Session = None) -> dict[str, str] | None:
+        doc = await self.units.find_one({"_id": unit_code}, session=session)
+        if doc is None:
+            return None
+        return {k: v for k, v in doc.items() if k != "_id" and isinstance(v, str) and v}
+
+    async def set_unit_channels(self, unit_code: str, fields: dict[str, str], by: str, at: datetime) -> None:
+        await self.units.update_one({"_id": unit_code}, {"$set": {**fields, "updated_by": by, "updated_at": at}},
+                                    upsert=True)
+
+
+class MongoLedger:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.col = db[NOTIFICATIONS]
+
+    async def setup(self) -> None:
+        n = self.col
+        await n.create_index([("source_event_id", 1), ("recipient", 1), ("channel", 1)], unique=True,
+                             name="ledger_event_recipient_channel")
+        await n.create_index([("case_id", 1), ("created_at", 1)])
+        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
+        await n.create_index([("channel", 1), ("state", 1), ("claimed_at", 1)])  # expired claims (takeover)
+        await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
+        await n.create_index([("batch_id", 1)])
+        # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
+        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
+        await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
+        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
+        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members
+        await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
+        await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
+        await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
+        await n.create_index([("state", 1), ("scope_units", 1)])
+
+    async def insert_new(self, doc: Doc, session: Session) -> bool:
+        """ONE upsert by ``_id`` (a plain insert of a duplicate would abort the transaction, so it used to be a
+        read and an insert)."""
+        res = await self.col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+        return res.upserted_id is not None
+
+    async def withdraw_invitation_texts(self, invitation_id: str, newer_event_id: str, session: Session) -> None:
+        await self.col.update_many(
+            {"invitation_id": invitation_id, "channel": "sms", "state": "queued", "batch_id": None,
+             "source_event_id": {"$ne": newer_event_id}},
+            {"$set": {"state": "superseded", "superseded_by": newer_event_id}}, session=session)
+
+    async def awaiting_contact(self, person_id: str, session: Session) -> list[Doc]:
+        return [w async for w in self.col.find(
+            {"recipient": {"$in": [f"person:{person_id}", f"person:{person_id}#reminder"]}, "channel": "sms",
+             "state": "awaiting_contact"}, session=session)]
+
+    async def resolve_awaiting(self, nid: str, change: Doc, session: Session) -> None:
+        await self.col.update_one({"_id": nid, "state": "awaiting_contact"}, {"$set": change}, session=session)
+
+    async def inbox(self, query: Doc, limit: int) -> list[Doc]:
+        return [d async for d in self.col.find(query).sort("created_at", -1).limit(limit)]
+
+    async def mark_read(self, unit_code: str, nid: str, at: datetime) -> bool:
+        r = await self.col.update_one({"_id": nid, "channel": "inbox", "unit_code": unit_code},
+                                      {"$set": {"read_at": at}})
+        return r.matched_count == 1
+
+    async def failed(self, unit_code: str, limit: int) -> list[Doc]:
+        cursor = self.col.find({"state": "failed", "scope_units": unit_code}).sort("failed_at", -1)
+        return [d async for d in cursor.limit(limit)]
+
+    async def states(self, ids: list[str]) -> dict[str, str]:
+        return {d["_id"]: d["state"] async for d in self.col.find({"_id": {"$in": ids}}, {"state": 1})}
+
+
+class MongoNotifyRepository:
+    """Notify's ports over one database."""
+
+    def __init__(self, db: AsyncDatabase[Any], lockout: Allowance = PER_CLIENT) -> None:
+        self.contacts = MongoContacts(db)
+        self.ledger = MongoLedger(db)
+        self.queue = MongoDeliveryQueue(db)
+        self.lockout = CheckThrottle(db[TRACK_THROTTLE], per_client=lockout)
+        self.track_failures = db[TRACK_FAILURES]
+
+    async def setup(self) -> None:
+        await self.ledger.setup()
+        await self.contacts.setup()
+        await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
+        await self.lockout.setup()
+

@@ -1,0 +1,85 @@
+"""What risk's application layer (service.py) needs from the outside world; adapters/mongo_repo.py (the cases,
+assessments, warnings and corrections) and adapters/mongo_followups.py (the follow-up timers) implement it.
+
+A ``session`` is the caller's transaction (one unit of work per use case); ``None`` outside one. A case is kept
+as one document (``Doc``): its facts (``CaseFacts`` is what the rules read of it, service.facts_of), its level
+and the rules that fired, the units it sits in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from .core.warnings import CaseRef
+
+Session = AsyncClientSession | None
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WarningWindow:
+    """What the early-warning check reads for a new case: the recent cases it may cluster with, when each of
+    its warning keys was last raised, and when the record of cases starts."""
+
+    recent: list[CaseRef]
+    last_raised: dict[str, datetime]
+    known_since: datetime | None
+
+
+class RiskRepository(Protocol):
+    async def setup(self) -> None: ...
+
+    # --- a case's facts and level (``cases``) ---
+    async def case(self, case_id: str, session: Session = None, fields: list[str] | None = None) -> Doc | None: ...
+    async def update_case(self, case_id: str, update: Doc, session: Session, *, upsert: bool = True) -> None: ...
+    async def earlier_cases(self, applicant_key: str, category: str, since: datetime, before: datetime,
+                            session: Session) -> list[str]:
+        """Ids of the applicant's cases of this category in ``[since, before)``, oldest first (at most 21)."""
+        ...
+
+    async def learn_unit_paths(self, paths: dict[str, list[str]], session: Session) -> None: ...
+    async def unit_path(self, unit_code: str) -> list[str] | None: ...
+    async def red_cases_of_leader(self, staff_id: str, limit: int) -> list[Doc]: ...
+    async def add_visit(self, case_id: str, visit: Doc) -> None: ...
+
+    # --- assessments ---
+    async def add_assessment(self, doc: Doc, session: Session) -> None: ...
+    async def assessments(self, case_id: str, fields: list[str] | None = None) -> list[Doc]: ...
+
+    # --- early warnings (``warning_index``, ``warnings``) ---
+    async def index_case(self, ref: CaseRef, session: Session) -> None: ...
+    async def set_indexed_category(self, case_id: str, category: str, session: Session) -> None: ...
+    async def warning_window(self, new: CaseRef, lookback_days: int, respondent_days: int, keys: list[str],
+                             session: Session) -> WarningWindow: ...
+    async def add_warning(self, doc: Doc, session: Session) -> None: ...
+    def newest_warnings(self, limit: int) -> AsyncIterator[Doc]:
+        """Newest first, read as far as the caller goes (at most ``limit``)."""
+        ...
+
+
+    # --- staff corrections ---
+    async def add_correction(self, doc: Doc, session: Session) -> None: ...
+    def corrections(self, lowered: bool | None, limit: int) -> AsyncIterator[Doc]:
+        """Newest first, read as far as the caller goes (at most ``limit``)."""
+        ...
+
+    async def latest_corrections(self) -> list[Doc]:
+        """The latest correction of each corrected case (training examples)."""
+        ...
+
+
+class FollowupTimers(Protocol):
+    """回头看: the durable follow-up timer of a red case that closed (adapters/mongo_followups.py)."""
+
+    async def setup(self) -> None: ...
+    async def schedule(self, session: Session, *, case_id: str, correlation_id: str, due_at: datetime,
+                       unit_code: str | None, leader_staff_id: str | None, reason_zh: str) -> str: ...
+    async def of_case(self, case_id: str) -> Doc | None: ...
+    async def visited(self, case_id: str, at: datetime) -> None:
+        """A visit made before the follow-up falls due is the follow-up: the timer does not fire any more."""
+        ...
