@@ -389,7 +389,7 @@ async def make_objects(apps: dict[str, Any]) -> dict[str, dict[str, str]]:
     await risk_rt.consumers.process_once(LeaderAssigned(
         case_id=red_id, correlation_id=red_id, leader_staff_id="m-child-leader", leader_name="王强",
         unit_code=STREET), risk.on_leader_assigned, "m.risk.leader")
-    assert (await risk.cases.find_one({"_id": red_id}))["ever_red"], "the matrix assumes a red case"
+    assert (await risk.repo.case(red_id))["ever_red"], "the matrix assumes a red case"
     # notify: the applicant's inbox for the same tracking code
     notify_rt, notify = apps["notify"].state.runtime, apps["notify"].state.service
     await notify_rt.consumers.process_once(sub, notify.on_submitted, "m.notify.submitted")

@@ -256,7 +256,7 @@ class Accounts:
                                                             session=session)]
             if not found:
                 return
-            await self.sessions.update_many({"_id": {"$in": [d["_id"] for d in found]}, "revoked_at": None},
+            await self.sessions.update_many({"_id": {"$in": [d["_id"] for d in found]}},
                                             {"$set": {"revoked_at": now}}, session=session)
             if tx is not None:
                 for event in revocation_events(found, reason, until):
