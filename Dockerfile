@@ -74,6 +74,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 
 ARG SERVICE
 
+# The CJK font every PDF (agreement, dispatch slip, reports) is drawn with (yima_kit.pdf): installed here, so
+# no container fetches it on its first document.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid/gid: Kubernetes can only verify runAsNonRoot against a numeric USER.
 RUN groupadd --system --gid 10001 yima \
     && useradd --system --uid 10001 --gid yima --no-create-home --home-dir /nonexistent \

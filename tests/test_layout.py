@@ -74,18 +74,10 @@ COLLECTION_METHODS = {
 FIND_KEYWORDS = {"session", "projection", "sort", "limit", "skip", "filter", "batch_size", "hint"}
 
 KNOWN_LONG_FILES: set[str] = set()
-KNOWN_LONG_FUNCTIONS: set[str] = {
-    "services/routing/src/yima_routing/app.py::create_app",
-}
+KNOWN_LONG_FUNCTIONS: set[str] = set()
 KNOWN_IMPURE_CORE: set[str] = set()
-KNOWN_ADAPTER_IMPORTS: set[str] = {
-    "services/insight/src/yima_insight/rebuild.py",
-    "services/routing/src/yima_routing/bootstrap.py",
-}
-KNOWN_COLLECTION_ACCESS: set[str] = {
-    "services/routing/src/yima_routing/accounts.py",
-    "services/routing/src/yima_routing/bootstrap.py",
-}
+KNOWN_ADAPTER_IMPORTS: set[str] = set()
+KNOWN_COLLECTION_ACCESS: set[str] = set()
 
 
 def source_files() -> list[Path]:

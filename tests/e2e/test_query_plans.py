@@ -46,20 +46,6 @@ SCAN_ALLOWED: dict[tuple[str, str], str] = {
 KNOWN_SCANS = {
     "yima_mediation.agreements update filter={'_id': '…', 'state': '…', 'confirmations.party_id': {'$ne': '…'}}",
     "yima_routing.assignments update filter={'case_id': '…', '$or': [{'state': {'$in': ['…']}}]}",
-    # Seen when the other branches of this session met this test (issue 12 left open: index each of these, or
-    # reshape the filter for the stand-in's planner, and take it off this list): insight's drill-down, the
-    # tracking throttle, sessions by assignment and state, the leader's red cases, login sources, staff sessions.
-    "yima_insight.facts aggregate filter={'day': {'$gte': '…', '$lte': '…'}, 'outcome': '…', 'unit_path': '…'}",
-    "yima_insight.facts find filter={'day': {'$gte': '…', '$lte': '…'}, 'outcome': '…', 'unit_path': '…'}",
-    "yima_intake.track_throttle findAndModify filter={'_id': '…', '$or': [{'attempts': {'$lt': '…'}}]}",
-    "yima_intake.track_throttle update filter={'_id': '…', 'expires_at': {'$lte': '…'}}",
-    "yima_mediation.sessions find filter={'assignment_id': '…', 'state': '…'}",
-    "yima_notify.track_throttle findAndModify filter={'_id': '…', '$or': [{'attempts': {'$lt': '…'}}]}",
-    "yima_notify.track_throttle update filter={'_id': '…', 'expires_at': {'$lte': '…'}}",
-    "yima_risk.cases find filter={'leader.staff_id': '…', 'ever_red': '…'}",
-    "yima_routing.login_sources update filter={'_id': '…', 'attempts': {'$gt': '…'}}",
-    "yima_routing.login_sources update filter={'_id': '…', 'window_until': {'$lte': '…'}}",
-    "yima_routing.sessions find filter={'staff_id': '…', 'revoked_at': '…'}",
 }
 
 

@@ -348,7 +348,7 @@ async def services(yima_infra):
         yield Services(apps, await make_objects(apps))
 
 
-async def routed_case(routing: Any, number: str, description: str) -> tuple[CaseSubmitted, dict[str, Any]]:
+async def routed_case(routing: Any, db: Any, number: str, description: str) -> tuple[CaseSubmitted, dict[str, Any]]:
     """A case of 农业路社区 through routing's own handlers: assigned by its rules, supervised by the street."""
     case_id = f"c-{uuid.uuid4().hex[:12]}"
     sub = CaseSubmitted(
@@ -359,8 +359,8 @@ async def routed_case(routing: Any, number: str, description: str) -> tuple[Case
     await routing.run(lambda tx: routing.on_submitted(sub, tx))
     await routing.run(lambda tx: routing.on_risk_assessed(CaseRiskAssessed(
         case_id=case_id, correlation_id=case_id, level="blue", score=1, ruleset_version="t", reason_zh="测试"), tx))
-    case = await routing.cases.col.find_one({"_id": case_id})
-    a = await routing.assignments.col.find_one({"_id": case["assigned"]})
+    case = await db["cases"].find_one({"_id": case_id})
+    a = await db["assignments"].find_one({"_id": case["assigned"]})
     assert (a["unit_code"], a["supervisor_unit_code"]) == (OBJ, STREET), "the matrix assumes this assignment"
     return sub, a
 
@@ -368,10 +368,11 @@ async def routed_case(routing: Any, number: str, description: str) -> tuple[Case
 async def make_objects(apps: dict[str, Any]) -> dict[str, dict[str, str]]:
     now = datetime.now(UTC)
     routing = apps["routing"].state.service
-    sub, a = await routed_case(routing, "JSQ-2026-990001", "楼上邻居家漏水，把我家天花板泡坏了")
+    db = apps["routing"].state.runtime.db
+    sub, a = await routed_case(routing, db, "JSQ-2026-990001", "楼上邻居家漏水，把我家天花板泡坏了")
     case_id = sub.case_id
     # a second case for the escalation (提级 moves it up: the first case keeps its unit for the other cells)
-    _, to_escalate = await routed_case(routing, "JSQ-2026-990002", "邻居装修噪音扰民，多次沟通无果")
+    _, to_escalate = await routed_case(routing, db, "JSQ-2026-990002", "邻居装修噪音扰民，多次沟通无果")
     # risk: the same case, and where it sits
     risk_rt, risk = apps["risk"].state.runtime, apps["risk"].state.service
     assigned = CaseAssigned(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=OBJ,

@@ -18,7 +18,7 @@ from .events import (
     UnitCaseAssigned,
     VulnerableKind,
 )
-from .intake_events import CaseRated, CaseUpdated
+from .intake_events import CaseRated, CaseRetentionExpired, CaseUpdated
 from .mediation_events import (
     CaseClosed,
     CaseTransferred,
@@ -44,6 +44,7 @@ __all__ = [
     "CaseEscalated",
     "CaseFeedback",
     "CaseRated",
+    "CaseRetentionExpired",
     "CaseRiskAssessed",
     "CaseStatusChanged",
     "CaseSubmitted",

@@ -36,4 +36,17 @@ class CaseRated(Event):
     rated_at: UtcDatetime
 
 
-MODELS = (CaseUpdated, CaseRated)
+class CaseRetentionExpired(Event):
+    """保存期限届满: the case ended (closed, transferred, resolved) longer ago than the platform keeps personal data.
+    Intake has erased its own copy in the same transaction; every service that holds personal data of the case
+    erases its copy when it reads this, once (docs/retention.md, docs/adr/0125). Carries no personal data."""
+
+    EVENT_TYPE: ClassVar[str] = "case.retention_expired.v1"
+    event_type: Literal["case.retention_expired.v1"] = "case.retention_expired.v1"
+
+    case_number: str = Field(max_length=64)
+    ended_at: UtcDatetime = Field(description="the case's last step in an ending state (closed, transferred, …)")
+    retention_days: float = Field(gt=0, description="the period personal data was kept after ended_at")
+
+
+MODELS = (CaseUpdated, CaseRated, CaseRetentionExpired)

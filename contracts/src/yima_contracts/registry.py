@@ -68,6 +68,7 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_CLOSED: (mediation_events.CaseClosed,),
     topics.NOTIFICATION_FAILED: (notify_events.NotificationFailed,),
     topics.STAFF_SESSION_REVOKED: (staff_events.StaffSessionRevoked,),
+    topics.CASE_RETENTION_EXPIRED: (intake_events.CaseRetentionExpired,),
 }
 
 

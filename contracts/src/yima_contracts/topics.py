@@ -21,6 +21,7 @@ NOTIFICATION_SENT = "notification.sent"
 # intake
 CASE_UPDATED = "case.updated"  # new facts: a repeat report, details added, category corrected, emergency
 CASE_RATED = "case.rated"
+CASE_RETENTION_EXPIRED = "case.retention_expired"  # personal data past its period: every service erases its copy
 # risk
 CASE_FOLLOWUP_DUE = "case.followup_due"  # 回头看 of a red case after closing
 WARNING_RAISED = "warning.raised"  # 预警: clusters, one respondent, sudden rises
@@ -112,5 +113,6 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_CLOSED,
     NOTIFICATION_FAILED,
     STAFF_SESSION_REVOKED,
+    CASE_RETENTION_EXPIRED,
     *(f"dlq.{s}" for s in SERVICES),
 )

@@ -162,6 +162,7 @@ async def test_sign_in_goes_home_by_role_and_a_first_sign_in_to_the_password_pag
         assert r.status_code == 303 and r.headers["location"] == "/console/password?forced=1"
         r = await b.get("/console/password?forced=1")
         assert r.status_code == 200 and 'id="current"' in r.text and "请先修改密码" in r.text
+        assert 'id="nav-supervise"' not in r.text and 'id="logout"' in r.text  # nothing else opens yet
         assert not [c for c in services.calls if c[2].endswith("/queue")]  # nothing asked with that token
     async with browser(console, token()) as b:  # and a page a service refuses until then leads there too
         r = await b.get("/console/supervise")

@@ -31,7 +31,7 @@ from yima_contracts import (
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, RiskLevel, StaffRole, SupervisionStep
 from yima_contracts.events import Location
 from yima_contracts.risk_events import WarningRaised
-from yima_insight import rebuild
+from yima_insight.adapters import rebuild
 from yima_insight.app import create_app
 from yima_insight.config import InsightSettings
 from yima_kit.auth import TokenIssuer

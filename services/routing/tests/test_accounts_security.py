@@ -159,7 +159,7 @@ async def test_logout_deactivation_and_idle_end_sessions(routing) -> None:
 
 
 async def test_the_first_district_admin_is_bootstrapped_once(routing) -> None:
-    from yima_routing.bootstrap import BootstrapRefused, bootstrap_admin
+    from yima_routing.adapters.bootstrap import BootstrapRefused, bootstrap_admin
 
     with pytest.raises(BootstrapRefused):
         await bootstrap_admin(routing.settings, "410105001-01")  # a street admin: enrolled by the district

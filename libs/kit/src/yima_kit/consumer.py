@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -99,6 +99,12 @@ class EventConsumers:
         self.dlq_topic = topics.dlq_topic(service)
         # For the AsyncAPI document: subscriber title -> the contract it reads (the wrapper takes raw messages).
         self.subscribed: dict[str, type[Event]] = {}
+        self._serial: asyncio.Lock | None = None
+
+    def one_batch_at_a_time(self) -> None:
+        """Commit this process's batches one after another: for a read model whose consumers write the same
+        documents (concurrent transactions on them conflict, and the loser redoes its whole batch)."""
+        self._serial = asyncio.Lock()
 
     def publishes(self, topic: str, model: type[Event], description: str) -> None:
         """Declare an event this service publishes (through its outbox), for the AsyncAPI document."""
@@ -304,7 +310,8 @@ class EventConsumers:
                 await batch_handler([items[i].event for i in fresh], tx)
             return len(fresh)
 
-        fresh = await self.uow.run(work)
+        async with self._serial or nullcontext():
+            fresh = await self.uow.run(work)
         for span in spans:
             span.end()
         return fresh

@@ -13,6 +13,18 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from .kafka_auth import KafkaAuth, client_kwargs
 
 DEFAULT_PARTITIONS = 6
+# How long a message stays on a topic the project creates (docs/retention.md): deleted by time, never compacted.
+# Messages carry personal data in clear (case.submitted, the units' work orders, dead letters), so the bound is
+# explicit rather than the broker's default: a segment rolls after a day at the latest and goes once its newest
+# message is 7 days old, so nothing stays longer than about 8 days. The processed-events ledger (90 days) outlives
+# it, as it must (ADR 0004).
+TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000
+TOPIC_SEGMENT_MS = 24 * 3600 * 1000
+TOPIC_CONFIGS: dict[str, str] = {
+    "cleanup.policy": "delete",
+    "retention.ms": str(TOPIC_RETENTION_MS),
+    "segment.ms": str(TOPIC_SEGMENT_MS),
+}
 METADATA_TIMEOUT_S = 60.0
 
 
@@ -26,7 +38,8 @@ async def ensure_topics(
     auth: KafkaAuth | None = None,
 ) -> None:
     """Create the topics in ``names`` that do not exist yet, then wait until every one of them has a
-    leader for each partition (a topic is usable only then). Existing topics are left as they are.
+    leader for each partition (a topic is usable only then). New topics get :data:`TOPIC_CONFIGS`; existing
+    topics are left as they are.
     ``auth``: the credentials (None: the ``YIMA_KAFKA_…`` environment)."""
     wanted = sorted(set(names))
     if not wanted:
@@ -37,7 +50,8 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            new = [NewTopic(name, partitions, replication_factor) for name in missing]
+            new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(TOPIC_CONFIGS))
+                   for name in missing]
             _raise_for_topic_errors(await admin.create_topics(new))
         await _wait_for_leaders(admin, wanted, leader_wait_s)
     finally:

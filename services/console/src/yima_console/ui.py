@@ -241,7 +241,7 @@ def csrf_ok(request: Request, f: dict[str, list[str]]) -> bool:
 def nav_html(claims: StaffClaims, here: str, unread: int | None) -> str:
     links = []
     for path, label, roles in NAV:
-        if claims.role not in roles:
+        if claims.role not in roles or claims.pwc:  # the password first: no page but that one would open
             continue
         badge = f'<span class="badge" id="unread">{unread}</span>' if path == "/inbox" and unread else ""
         on = ' class="on"' if here == path else ""

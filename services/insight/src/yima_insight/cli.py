@@ -20,7 +20,7 @@ def replay(
 ) -> None:
     """Rebuild the facts and counters from the topics (earliest offset, a fresh group). Stop the consume role
     first: the rebuilt state is swapped in, and the live group continues from where the replay stopped."""
-    from .rebuild import replay as run
+    from .adapters.rebuild import replay as run
 
     result = asyncio.run(run(InsightSettings(), commit_offsets=commit_offsets))
     typer.echo(json.dumps(result, ensure_ascii=False))
@@ -29,7 +29,7 @@ def replay(
 @app.command()
 def check(unit: str = typer.Option(None, help="compare only this unit's counters (default: all)")) -> None:
     """Recount every case from the topics and report any difference from the stored counters (exit 1)."""
-    from .rebuild import check as run
+    from .adapters.rebuild import check as run
 
     result = asyncio.run(run(InsightSettings(), scope=unit))
     typer.echo(json.dumps(result, ensure_ascii=False, indent=1))

@@ -40,3 +40,18 @@ class IntakeSettings(KitSettings):
         default=2.0, gt=0, le=10, description="how long the tracking page waits for notify's inbox in all; "
         "slower or failing, the page shows its progress without the messages (no retry)"
     )
+    # Retention (docs/retention.md, docs/adr/0125): the platform's working copy of a case's personal data is erased
+    # this long after the case ended; the case file of record is archived by the mediation committee (档案).
+    retention_days: float = Field(
+        default=1826, gt=0, description="days after a case ended (closed, transferred, resolved) that its personal "
+        "data is kept in every store; then it is erased (default 5 years: the 3-year limitation period of the Civil "
+        "Code art. 188, follow-up visits and appeals included)"
+    )
+    retention_sweep_seconds: float = Field(
+        default=3600, gt=0, description="how often the retention sweeper looks for cases past their period"
+    )
+    retention_sweep_in_serve: bool = Field(
+        default=True, description="the all-in-one serve role runs the retention sweeper too (the local run, "
+        "compose); false where the sweep-retention role runs apart (deploy/k8s)"
+    )
+    retention_batch: int = Field(default=100, ge=1, le=10_000, description="cases the sweeper erases per batch")

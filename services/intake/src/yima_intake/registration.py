@@ -146,7 +146,8 @@ class Registration:
             "submitted_at": self.now,
             # the state of its last registration step (the timeline), as its projection would set it
             "state": steps[-1].state.value,
-            **({"closed_at": closed.occurred_at} if closed else {}),
+            # settled on the spot: closed, and its retention period runs from now (docs/retention.md)
+            **({"closed_at": closed.occurred_at, "ended_at": closed.occurred_at} if closed else {}),
         }
 
     def _applicant(self, cipher: FieldCipher) -> dict[str, Any]:

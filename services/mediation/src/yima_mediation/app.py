@@ -11,7 +11,7 @@ from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import console_redirect, http, invite_page, kafka
+from .adapters import console_redirect, http, invite_page, kafka, retention
 from .adapters.agreement_pdf import AgreementPdf
 from .adapters.mongo_repo import MongoStore
 from .application import InsuranceClaims, MediationService
@@ -40,6 +40,7 @@ def create_app(settings: MediationSettings | None = None, *, consume: bool = Tru
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    retention.install(rt)  # erases the case's personal data on case.retention_expired (docs/retention.md)
     app = http_app(rt, title="yima mediation 调解", consume=consume, relay=relay)
     app.state.service = service
     app.state.insurance = insurance

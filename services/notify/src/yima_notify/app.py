@@ -9,7 +9,7 @@ from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 from yima_kit.throttle import Allowance
 
-from .adapters import http, kafka
+from .adapters import http, kafka, retention
 from .adapters.channels import build_channels
 from .adapters.mongo_repo import MongoNotifyRepository
 from .config import NotifySettings
@@ -41,6 +41,7 @@ def create_app(settings: NotifySettings | None = None, *, consume: bool = True, 
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    retention.install(rt)  # erases the case's personal data on case.retention_expired (docs/retention.md)
     app = http_app(rt, title="yima notify 通知", consume=consume, relay=relay)
     http.install_error_handlers(app)
     app.include_router(http.router(service, rt.require_staff))

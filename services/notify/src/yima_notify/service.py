@@ -4,7 +4,9 @@ The consumer side (this module) runs inside the consumer's transaction and only 
 (source event, recipient, channel) in ``notifications`` (the ledger; ``_id`` and a unique index on the
 triple). The in-app inbox is our own database, so an inbox message is delivered right there, in the same
 transaction. Every outside channel (SMS, WeChat, e-mail, webhook) is sent later by the delivery worker
-(:mod:`yima_notify.worker`), never from inside a transaction.
+(:mod:`yima_notify.worker`), never from inside a transaction. Storage only through ports.py (contacts, the ledger;
+Mongo in adapters/mongo_repo.py); the inboxes' read side is inbox.py; when a text goes (the SMS digest) is
+decided in core/digest.py.
 
 Contacts: the applicant's (and a proxy submitter's) phone comes from ``case.submitted``, encrypted at rest;
 an event that arrives before it (topics are not ordered with each other) waits in ``pending_events`` and is

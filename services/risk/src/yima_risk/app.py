@@ -8,7 +8,7 @@ from yima_kit.audit import AuditLog, audit_router, install_audit_middleware
 from yima_kit.auth import TokenVerifier
 from yima_kit.runtime import Runtime, http_app
 
-from .adapters import http, kafka
+from .adapters import http, kafka, retention
 from .adapters.mongo_followups import Clock, FollowupTimers, utcnow
 from .adapters.mongo_repo import MongoRiskRepository
 from .adapters.places import PlaceDirectory
@@ -43,6 +43,7 @@ def create_app(
 
     rt.on_start.append(setup)
     kafka.register(rt.consumers, service)
+    retention.install(rt)  # erases the case's personal data on case.retention_expired (docs/retention.md)
     app = http_app(rt, title="yima risk 风险评估", consume=consume, relay=relay)
     app.state.service = service
     app.state.views = RiskViews(repo, timers, rules, rt.cipher.decrypt)

@@ -22,9 +22,6 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 from yima_contracts import Actor, topics
 from yima_contracts.codes import ActorKind, StaffRole
 from yima_contracts.staff_events import StaffSessionRevoked
@@ -33,6 +30,7 @@ from yima_kit.crypto import FieldCipher
 from yima_kit.uow import Tx, UnitOfWork
 
 from .core.directory import Directory
+from .ports import StaffAccountRepository
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 _DUMMY = HASHER.hash("yima-timing-equaliser")
@@ -96,13 +94,11 @@ async def hash_password(password: str) -> str:
 
 
 class Accounts:
-    def __init__(self, db: AsyncDatabase[Any], directory: Callable[[], Directory], issuer: TokenIssuer,
+    def __init__(self, repo: StaffAccountRepository, directory: Callable[[], Directory], issuer: TokenIssuer,
                  cipher: FieldCipher, policy: LoginPolicy = LoginPolicy(),
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  revocations: SessionRevocations | None = None, uow: UnitOfWork | None = None) -> None:
-        self.staff = db["staff"]
-        self.sessions = db["sessions"]
-        self.sources = db["login_sources"]
+        self.repo = repo
         self.directory = directory
         self.issuer = issuer
         self.cipher = cipher
@@ -113,8 +109,7 @@ class Accounts:
         self.uow = uow  # revocations go out on staff.session_revoked through the outbox (ADR 0130)
 
     async def setup(self) -> None:
-        await self.sessions.create_index("staff_id")
-        await self.sessions.create_index("revoked_at")
+        await self.repo.setup()
         await self.load_revocations()
 
     # --- attempts: one atomic increment decides ------------------------------------------------------
@@ -122,24 +117,13 @@ class Accounts:
     async def _take_account_attempt(self, staff_id: str, now: datetime) -> dict[str, Any] | None:
         """Count this attempt before checking the password (so parallel attempts cannot all pass the
         check first). Returns the account after the increment, or None when it is locked or unknown."""
-        return await self.staff.find_one_and_update(
-            {"_id": staff_id, "$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]},
-            {"$inc": {"failed_logins": 1}}, return_document=ReturnDocument.AFTER)
+        return await self.repo.take_account_attempt(staff_id, now)
 
     async def _take_source_attempt(self, source: str, now: datetime) -> int:
-        window_end = now + self.policy.source_window
-        try:  # the counter exists before anyone increments it (parallel upserts would race)
-            await self.sources.update_one(
-                {"_id": source}, {"$setOnInsert": {"attempts": 0, "window_until": window_end}}, upsert=True)
-        except DuplicateKeyError:
-            pass
-        await self.sources.update_one({"_id": source, "window_until": {"$lte": now}},
-                                      {"$set": {"attempts": 0, "window_until": window_end}})
-        doc = await self.sources.find_one_and_update({"_id": source}, {"$inc": {"attempts": 1}},
-                                                     return_document=ReturnDocument.AFTER)
-        if doc is None:
+        attempts = await self.repo.take_source_attempt(source, now, self.policy.source_window)
+        if attempts is None:
             raise LoginError("too_many_attempts", "登录服务繁忙，请稍后再试", 429)
-        return int(doc["attempts"])
+        return attempts
 
     async def login(self, username: str, password: str, totp: str | None, source: str = "") -> dict[str, Any]:
         now = self.now()
@@ -148,8 +132,7 @@ class Accounts:
             raise LoginError("too_many_attempts", "该地址登录失败次数过多，请15分钟后再试", 429)
         doc = await self._take_account_attempt(staff_id, now)
         if doc is None:
-            known = await self.staff.find_one({"_id": staff_id}, {"locked_until": 1, "active": 1,
-                                                                  "password_hash": 1})
+            known = await self.repo.account(staff_id, ("locked_until", "active", "password_hash"))
             if known is not None and known.get("locked_until") and known["locked_until"] > now \
                     and known.get("active", True) and known.get("password_hash"):
                 raise LoginError("locked", f"连续登录失败次数过多，账号已锁定至{_shanghai(known['locked_until'])}", 423)
@@ -162,7 +145,7 @@ class Accounts:
         if attempt > self.policy.max_failures:
             # This attempt is one too many (the others may still be running): lock, check nothing.
             until = now + self.policy.lockout
-            await self.staff.update_one({"_id": staff_id}, {"$set": {"locked_until": until, "failed_logins": 0}})
+            await self.repo.lock(staff_id, until)
             raise LoginError("locked", f"连续登录失败次数过多，账号已锁定至{_shanghai(until)}", 423)
         if not await verify_password(doc["password_hash"], password):
             raise LoginError("invalid_credentials", "用户名或密码错误")
@@ -179,16 +162,13 @@ class Accounts:
             counter = _totp_counter(secret, totp)
             if counter is None:
                 raise LoginError("invalid_totp", "动态口令错误", 401)  # the attempt stays counted
-            used = await self.staff.update_one(  # a code is good once: the counter only moves forward
-                {"_id": staff_id, "$or": [{"totp_last_counter": None}, {"totp_last_counter": {"$lt": counter}}]},
-                {"$set": {"totp_last_counter": counter}})
-            if used.modified_count != 1:
+            if not await self.repo.use_totp_counter(staff_id, counter):  # good once: the counter only moves on
                 raise LoginError("invalid_totp", "动态口令错误", 401)
             mfa = True
         await self._release(staff_id, attempt, success=True)
         if source:
-            await self.sources.update_one({"_id": source, "attempts": {"$gt": 0}}, {"$inc": {"attempts": -1}})
-        await self.staff.update_one({"_id": staff_id}, {"$set": {"last_login_at": now}})
+            await self.repo.give_back_source_attempt(source)
+        await self.repo.mark_login(staff_id, now)
         sid = await self._open_session(staff_id, now)
         must_change = bool(doc.get("must_change_password"))
         return self._token_answer(doc, sid, mfa, must_change)
@@ -196,19 +176,15 @@ class Accounts:
     async def _release(self, staff_id: str, attempt: int, *, success: bool = False) -> None:
         """A right password: back to zero if nobody else counted meanwhile, else give back this one only
         (a wrong attempt running beside it still counts)."""
-        if success:
-            res = await self.staff.update_one({"_id": staff_id, "failed_logins": attempt},
-                                              {"$set": {"failed_logins": 0}})
-            if res.modified_count == 1:
-                return
-        await self.staff.update_one({"_id": staff_id, "failed_logins": {"$gt": 0}}, {"$inc": {"failed_logins": -1}})
+        if success and await self.repo.reset_failures(staff_id, attempt):
+            return
+        await self.repo.give_back_failure(staff_id)
 
     # --- sessions -----------------------------------------------------------------------------------
 
     async def _open_session(self, staff_id: str, now: datetime) -> str:
         sid = uuid.uuid4().hex
-        await self.sessions.insert_one({"_id": sid, "staff_id": staff_id, "created_at": now, "last_seen_at": now,
-                                        "revoked_at": None})
+        await self.repo.open_session(sid, staff_id, now)
         return sid
 
     def _token_answer(self, doc: dict[str, Any], sid: str, mfa: bool, must_change: bool) -> dict[str, Any]:
@@ -230,15 +206,12 @@ class Accounts:
         """A fresh token for a session in use. Unit and role are read again (a transfer takes effect now);
         a session idle longer than the policy allows, older than a working day, or revoked is over."""
         now = self.now()
-        doc = await self.staff.find_one({"_id": claims.sub})
+        doc = await self.repo.account(claims.sub)
         if doc is None or not doc.get("active", True):
             raise LoginError("inactive", "账号已停用", 401)
-        session = await self.sessions.find_one_and_update(
-            {"_id": claims.sid, "staff_id": claims.sub, "revoked_at": None,
-             "last_seen_at": {"$gt": now - self.policy.idle},
-             "created_at": {"$gt": now - self.policy.session_max}},
-            {"$set": {"last_seen_at": now}}) if claims.sid else None
-        if session is None:
+        live = await self.repo.touch_session(claims.sid, claims.sub, now, seen_after=now - self.policy.idle,
+                                             created_after=now - self.policy.session_max) if claims.sid else False
+        if not live:
             raise LoginError("session_expired", "登录已超时，请重新登录", 401)
         return self._token_answer(doc, claims.sid, claims.mfa, bool(doc.get("must_change_password")))
 
@@ -248,16 +221,10 @@ class Accounts:
         them; the event is staged in the same transaction as the write (ADR 0130)."""
         now = self.now()
         until = _token_lifetime_end(self.policy)
-        found: list[dict[str, Any]] = []
+        found: list[tuple[str, str]] = []
 
         async def work(tx: Tx | None) -> None:
-            session = tx.session if tx is not None else None
-            found[:] = [d async for d in self.sessions.find({**query, "revoked_at": None}, {"_id": 1, "staff_id": 1},
-                                                            session=session)]
-            if not found:
-                return
-            await self.sessions.update_many({"_id": {"$in": [d["_id"] for d in found]}},
-                                            {"$set": {"revoked_at": now}}, session=session)
+            found[:] = await self.repo.revoke_sessions(query, now, tx.session if tx is not None else None)
             if tx is not None:
                 for event in revocation_events(found, reason, until):
                     tx.emit(topics.STAFF_SESSION_REVOKED, event)
@@ -266,8 +233,8 @@ class Accounts:
             await self.uow.run(work)
         else:  # no outbox (a tool): this process alone refuses them
             await work(None)
-        for d in found:
-            self.revocations.revoke(d["_id"], until)
+        for sid, _ in found:
+            self.revocations.revoke(sid, until)
         return len(found)
 
     async def logout(self, claims: StaffClaims) -> None:
@@ -285,8 +252,8 @@ class Accounts:
         if self._revocations_seen is not None:
             since = max(since, self._revocations_seen - timedelta(seconds=5))
         n = 0
-        async for d in self.sessions.find({"revoked_at": {"$gt": since}}, {"_id": 1}):
-            self.revocations.revoke(d["_id"], _token_lifetime_end(self.policy))
+        for sid in await self.repo.revoked_since(since):
+            self.revocations.revoke(sid, _token_lifetime_end(self.policy))
             n += 1
         self._revocations_seen = now
         return n
@@ -298,15 +265,13 @@ class Accounts:
         return self.cipher.decrypt(enc, context=TOTP_CONTEXT) if enc else None
 
     async def set_password(self, staff_id: str, password: str, *, must_change: bool) -> None:
-        await self.staff.update_one({"_id": staff_id}, {"$set": {
-            "password_hash": await hash_password(password), "must_change_password": must_change,
-            "seeded_password": False, "failed_logins": 0, "locked_until": None}})
+        await self.repo.set_password_hash(staff_id, await hash_password(password), must_change)
         await self.revoke_staff(staff_id, "password_changed")  # a new password ends every session of the old one
 
     async def change_password(self, claims: StaffClaims, current: str, new: str) -> dict[str, Any]:
         """The holder's own change (the first login's too): every other session ends, and the answer is a
         new token for a new session without the "must change" mark."""
-        doc = await self.staff.find_one({"_id": claims.sub})
+        doc = await self.repo.account(claims.sub)
         if doc is None or not await verify_password(doc.get("password_hash") or _DUMMY, current):
             raise LoginError("invalid_credentials", "原密码错误")
         if (msg := check_complexity(new)) is not None:
@@ -321,21 +286,20 @@ class Accounts:
     async def enrol_totp(self, staff_id: str) -> str:
         """A new TOTP secret for the staff member; returns the otpauth:// URI for the authenticator app."""
         secret = pyotp.random_base32()
-        await self.staff.update_one({"_id": staff_id}, {"$set": {
-            "totp_secret": self.cipher.encrypt(secret, context=TOTP_CONTEXT), "totp_last_counter": None}})
+        await self.repo.set_totp_secret(staff_id, self.cipher.encrypt(secret, context=TOTP_CONTEXT))
         return pyotp.TOTP(secret).provisioning_uri(name=staff_id, issuer_name="yima 一码解纠纷")
 
     async def seeded_password_accounts(self) -> int:
         """Active accounts that still have the seeded (published) password."""
-        return await self.staff.count_documents({"seeded_password": True, "active": {"$ne": False}})
+        return await self.repo.seeded_password_count()
 
 
-def revocation_events(sessions: list[dict[str, Any]], reason: str, until: float) -> list[StaffSessionRevoked]:
-    """``staff.session_revoked`` for revoked session documents: one event per staff member (its partition key)
-    and at most 1000 ids each."""
+def revocation_events(sessions: list[tuple[str, str]], reason: str, until: float) -> list[StaffSessionRevoked]:
+    """``staff.session_revoked`` for revoked (session id, staff id): one event per staff member (its partition
+    key) and at most 1000 ids each."""
     by_staff: dict[str, list[str]] = {}
-    for d in sessions:
-        by_staff.setdefault(d["staff_id"], []).append(d["_id"])
+    for sid, staff_id in sessions:
+        by_staff.setdefault(staff_id, []).append(sid)
     valid_until = datetime.fromtimestamp(until, UTC)
     return [
         StaffSessionRevoked(case_id=staff_id, correlation_id=sids[i], staff_id=staff_id,

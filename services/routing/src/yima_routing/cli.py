@@ -17,8 +17,8 @@ def bootstrap_admin(
     reset: bool = typer.Option(False, help="enrol again although a district admin has TOTP (a lost phone)"),
 ) -> None:
     """首位区级管理员：设置初始密码并绑定动态口令（只显示这一次）. The first district admin's password and TOTP."""
-    from .bootstrap import BootstrapRefused
-    from .bootstrap import bootstrap_admin as run
+    from .adapters.bootstrap import BootstrapRefused
+    from .adapters.bootstrap import bootstrap_admin as run
 
     try:
         first = asyncio.run(run(RoutingSettings(), staff_id, reset=reset))

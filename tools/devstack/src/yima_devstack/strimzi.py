@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from yima_contracts import topics
+from yima_kit.kafka_admin import TOPIC_CONFIGS
 
 from . import kafka_security as ks
 from .topics import DEFAULT_PARTITIONS, platform_topics
@@ -72,7 +73,8 @@ def topic_objects(departments: Iterable[str]) -> list[dict[str, Any]]:
     return [
         {"apiVersion": API, "kind": "KafkaTopic", "metadata": _meta(names[t]),
          "spec": {"topicName": t, "partitions": p, "replicas": REPLICAS,
-                  "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS}}}
+                  "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS,
+                             **{k: int(v) if v.isdigit() else v for k, v in TOPIC_CONFIGS.items()}}}}
         for t, p in wanted.items()
     ]
 

@@ -46,6 +46,9 @@ def consumed_topics() -> tuple[str, ...]:
 
 
 def register(consumers: EventConsumers, service: InsightService) -> None:
+    # Both consumers write the same counter documents (the district's, every day's): their batches go one after
+    # the other instead of conflicting and redoing whole batches.
+    consumers.one_batch_at_a_time()
     @consumers.subscribe_batch(consumed_topics(), AnyEvent, name="events")
     async def on_events(events: list[AnyEvent], tx: Tx) -> None:
         """Count every case, risk, routing, mediation, rating and notify event into its case's fact and the one

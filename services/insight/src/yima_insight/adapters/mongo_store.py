@@ -55,6 +55,9 @@ class MongoInsightStore:
                                              name="scope_period")
         await self.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
         await self.facts.create_index([("day", ASCENDING)], name="day")
+        # the drill-down: a unit's cases of one outcome in a period (every field in one index for the stand-in)
+        await self.facts.create_index([("unit_path", ASCENDING), ("outcome", ASCENDING), ("day", ASCENDING)],
+                                      name="path_outcome_day")
         await self.facts.create_index([("updated", DESCENDING)], name="updated")
         await self.units.create_index([("path", ASCENDING)], name="path")
         await self.warnings.create_index([("chain", ASCENDING), ("day", ASCENDING)], name="chain_day")

@@ -13,6 +13,8 @@ from yima_contracts import CaseStatusChanged, MediationScheduled
 from yima_kit.mongo import increment
 from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
 
+from ..core.retention import ends_case
+
 T = TypeVar("T")
 
 
@@ -88,7 +90,13 @@ class MongoCaseRepository:
         update: dict[str, Any] = {"state": event.state.value}
         if event.state.value == "closed":
             update["closed_at"] = event.occurred_at  # rating opens once closed, whatever steps follow
-        await self.cases.update_one({"_id": event.case_id}, {"$set": update}, session=session)
+        # The retention period runs from the last step in an ending state (core/retention.py, docs/retention.md).
+        ops: dict[str, Any] = {"$set": update}
+        if ends_case(event.state.value):
+            update["ended_at"] = event.occurred_at
+        else:
+            ops["$unset"] = {"ended_at": ""}
+        await self.cases.update_one({"_id": event.case_id}, ops, session=session)
 
     async def add_timeline_note(self, case_id: str, note: dict[str, Any], session: AsyncClientSession) -> None:
         """A step of intake's own (a repeat report): shown in the timeline, changes no state."""

@@ -153,6 +153,7 @@ class MongoSessions:
     async def setup(self) -> None:
         await self.col.create_index("assignment_id")
         await self.col.create_index([("_id", 1), ("state", 1)])
+        await self.col.create_index([("assignment_id", 1), ("state", 1)])
 
     async def get(self, session_id: str, session: S = None) -> Doc | None:
         return await self.col.find_one({"_id": session_id}, session=session)

@@ -34,6 +34,7 @@ class MongoRiskRepository:
         # every field of the repeat query (the MongoDB-wire stand-in's planner needs them all in one index)
         await self.cases.create_index([("applicant_key", ASCENDING), ("category", ASCENDING),
                                        ("submitted_at", ASCENDING)])
+        await self.cases.create_index([("leader.staff_id", ASCENDING), ("ever_red", ASCENDING)])  # a leader's cases
         await self.index.create_index([("category", ASCENDING), ("at", DESCENDING)])
         await self.index.create_index("at")
         await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])

@@ -30,7 +30,34 @@ from ..service import RoutingService
 
 
 def register(consumers: EventConsumers, service: RoutingService) -> None:
-    declare_publications(consumers)
+    _publications(consumers)
+    _subscriptions(consumers, service)
+
+
+def _publications(consumers: EventConsumers) -> None:
+    consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
+    consumers.publishes(
+        "unit.{unit_code}.cases", UnitCaseAssigned,
+        "每个单位一个主题：部门自有系统用任意Kafka客户端和本单位的凭据读取交办单，并在本单位的反馈主题"
+        "unit.{unit_code}.feedback上反馈（同一assignment_id）。"
+        "示例：services/routing/examples/department_consumer.py",
+    )
+    consumers.publishes(topics.CASE_STATUS, CaseStatusChanged, "申请人可见的一步：已分派、已受理、已退回、已化解……")
+    consumers.publishes(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice,
+                        "谁分配、谁督办：临期预警、督办通知、再次督办、提级、领导督办（按法定工作日计算）")
+    consumers.publishes(topics.CASE_ESCALATED, CaseEscalated, "逾期或调解失败，案件提级（社区→街道→区）并保留历史")
+    consumers.publishes(topics.CASE_JOINT_SUMMONED, JointSummoned,
+                        "吹哨报到：牵头单位召集其他单位联合处置，各单位须报到")
+    consumers.publishes(topics.CASE_REFERRAL_OUTCOME, ReferralOutcome,
+                        "诉前委派：委派案件的结果（化解、调解不成、退回）回告委派法院的诉调对接中心（法院系统可直接读取）")
+    consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
+    consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
+    consumers.publishes(topics.STAFF_SESSION_REVOKED, StaffSessionRevoked,
+                        "工作人员会话提前结束（退出登录、修改或重置密码、停用、调岗）：各服务即时拒绝其令牌"
+                        "（ADR 0130）")
+
+
+def _subscriptions(consumers: EventConsumers, service: RoutingService) -> None:
 
     @consumers.subscribe(topics.CASE_SUBMITTED, CaseSubmitted, name="case_facts")
     async def on_case_submitted(event: CaseSubmitted, tx: Tx) -> None:
@@ -76,30 +103,6 @@ def register(consumers: EventConsumers, service: RoutingService) -> None:
             await service.on_feedback(event, tx, from_unit=feedback_unit(event, tx))
         else:
             raise PermanentError(f"{event.event_type} does not belong on a unit's feedback topic")
-
-
-def declare_publications(consumers: EventConsumers) -> None:
-    """What routing publishes (the AsyncAPI document and the ACLs are derived from these)."""
-    consumers.publishes(topics.CASE_ASSIGNED, CaseAssigned, "案件已交办给某单位；交办单位即督办单位（谁分配、谁督办）")
-    consumers.publishes(
-        "unit.{unit_code}.cases", UnitCaseAssigned,
-        "每个单位一个主题：部门自有系统用任意Kafka客户端和本单位的凭据读取交办单，并在本单位的反馈主题"
-        "unit.{unit_code}.feedback上反馈（同一assignment_id）。"
-        "示例：services/routing/examples/department_consumer.py",
-    )
-    consumers.publishes(topics.CASE_STATUS, CaseStatusChanged, "申请人可见的一步：已分派、已受理、已退回、已化解……")
-    consumers.publishes(topics.CASE_SUPERVISION_NOTICE, SupervisionNotice,
-                        "谁分配、谁督办：临期预警、督办通知、再次督办、提级、领导督办（按法定工作日计算）")
-    consumers.publishes(topics.CASE_ESCALATED, CaseEscalated, "逾期或调解失败，案件提级（社区→街道→区）并保留历史")
-    consumers.publishes(topics.CASE_JOINT_SUMMONED, JointSummoned,
-                        "吹哨报到：牵头单位召集其他单位联合处置，各单位须报到")
-    consumers.publishes(topics.CASE_REFERRAL_OUTCOME, ReferralOutcome,
-                        "诉前委派：委派案件的结果（化解、调解不成、退回）回告委派法院的诉调对接中心（法院系统可直接读取）")
-    consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
-    consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
-    consumers.publishes(topics.STAFF_SESSION_REVOKED, StaffSessionRevoked,
-                        "工作人员会话提前结束（退出登录、修改或重置密码、停用、调岗）：各服务即时拒绝其令牌"
-                        "（ADR 0130）")
 
 
 # What a unit's own system writes on its feedback topic, told apart by event_type.

@@ -196,23 +196,32 @@ class MongoAssignments:
 
 
 class MongoJoints:
+    """吹哨报到's summonses. Two lists kept beside the units' reports so that a unit's summonses are found by one
+    indexed field (every field of a query in one index, for the MongoDB-wire stand-in's planner too):
+    ``waiting_units`` (summoned, not yet reported) and ``involved`` (the lead and every summoned unit)."""
+
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.col = db["joint_summons"]
 
     async def setup(self) -> None:
         await self.col.create_index([("reminded", 1), ("report_by", 1)])
         await self.col.create_index([("_id", 1), ("claimed_until", 1)])
-        await self.col.create_index([("unit_codes", 1), ("at", -1)])
+        await self.col.create_index([("_id", 1), ("reminded", 1)])
+        await self.col.create_index([("waiting_units", 1), ("at", -1)])
+        await self.col.create_index([("involved", 1), ("at", -1)])
 
     async def get(self, joint_id: str, session: Session = None) -> dict[str, Any] | None:
         doc: dict[str, Any] | None = await self.col.find_one({"_id": joint_id}, session=session)
         return doc
 
     async def insert(self, doc: dict[str, Any], session: Session) -> None:
-        await self.col.insert_one(doc, session=session)
+        units = list(doc["unit_codes"])
+        await self.col.insert_one({**doc, "waiting_units": units, "involved": [doc["lead_unit_code"], *units]},
+                                  session=session)
 
     async def record_report(self, joint_id: str, unit: str, report: dict[str, Any], session: Session) -> None:
-        await self.col.update_one({"_id": joint_id}, {"$set": {f"units.{unit}": report}}, session=session)
+        await self.col.update_one({"_id": joint_id}, {"$set": {f"units.{unit}": report},
+                                                      "$pull": {"waiting_units": unit}}, session=session)
 
     async def claim_reminder(self, joint_id: str, session: Session) -> bool:
         res = await self.col.update_one({"_id": joint_id, "reminded": False},
@@ -220,12 +229,10 @@ class MongoJoints:
         return res.modified_count == 1
 
     async def open_for(self, unit: str) -> list[dict[str, Any]]:
-        return [j async for j in self.col.find({"unit_codes": unit, f"units.{unit}.reported_at": None}
-                                               ).sort("at", -1)]
+        return [j async for j in self.col.find({"waiting_units": unit}).sort("at", -1)]
 
     async def of_unit(self, unit: str, limit: int) -> list[dict[str, Any]]:
-        return [j async for j in self.col.find(
-            {"$or": [{"lead_unit_code": unit}, {f"units.{unit}": {"$exists": True}}]}).sort("at", -1).limit(limit)]
+        return [j async for j in self.col.find({"involved": unit}).sort("at", -1).limit(limit)]
 
 
 class MongoCalendar:

@@ -107,8 +107,9 @@ def optional_staff(request: Request, service: IntakeService) -> StaffClaims | No
         rt = getattr(state, "runtime", None)
         state.intake_verifier = rt.verifier if rt is not None else \
             TokenVerifier.from_setting(service.settings.auth_public_keys)
+    verifier: TokenVerifier = state.intake_verifier
     try:
-        return state.intake_verifier.verify(token)  # type: ignore[no-any-return]
+        return verifier.verify(token)
     except AuthError as exc:
         raise StaffAuthFailed(str(exc)) from exc
 

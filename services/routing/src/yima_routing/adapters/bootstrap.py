@@ -22,10 +22,11 @@ from yima_kit.audit import AuditLog
 from yima_kit.crypto import FieldCipher
 from yima_kit.mongo import connect
 
-from .accounts import TOTP_CONTEXT, check_complexity, hash_password, normalise_staff_id
-from .adapters.mongo_directory import DirectoryStore
-from .config import RoutingSettings
-from .core.directory import Directory
+from ..accounts import TOTP_CONTEXT, check_complexity, hash_password, normalise_staff_id
+from ..config import RoutingSettings
+from ..core.directory import Directory
+from .mongo_accounts import MongoStaffAccounts
+from .mongo_directory import DirectoryStore
 
 
 class BootstrapRefused(Exception):
@@ -66,18 +67,15 @@ async def bootstrap_admin(settings: RoutingSettings, staff_id: str, *, reset: bo
         if unit is None or unit.parent is not None:
             raise BootstrapRefused(f"{staff_id} 不是区级（最上级单位）管理员；其他管理员由区级管理员在系统中绑定")
         district_admins = [s.id for s in directory.staff_of(unit.code, StaffRole.ADMIN)]
-        enrolled = await db["staff"].count_documents({"_id": {"$in": district_admins},
-                                                      "totp_secret": {"$nin": [None, ""]}})
+        accounts = MongoStaffAccounts(db)
+        enrolled = await accounts.totp_enrolled(district_admins)
         if enrolled and not reset:
             raise BootstrapRefused("已有区级管理员绑定了动态口令：请由其在系统中为他人绑定（丢失手机时用 --reset）")
         cipher = FieldCipher.from_hex(settings.sm4_key_hex)
         password, secret = _password(), pyotp.random_base32()
-        await db["staff"].update_one({"_id": staff_id}, {"$set": {
-            "password_hash": await hash_password(password), "must_change_password": True,
-            "seeded_password": False, "failed_logins": 0, "locked_until": None,
-            "totp_secret": cipher.encrypt(secret, context=TOTP_CONTEXT), "totp_last_counter": None}})
-        await db["sessions"].update_many({"staff_id": staff_id, "revoked_at": None},
-                                         {"$set": {"revoked_at": datetime.now(UTC)}})
+        await accounts.reset_credentials(staff_id, await hash_password(password),
+                                         cipher.encrypt(secret, context=TOTP_CONTEXT))
+        await accounts.revoke_all_of(staff_id, datetime.now(UTC))
         audit = AuditLog(db, cipher)
         await audit.setup()
         await audit.append_alone(client, actor="bootstrap", action="auth.bootstrap_admin", object_type="staff",

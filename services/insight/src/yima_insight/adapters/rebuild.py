@@ -22,12 +22,12 @@ from yima_contracts.risk_events import WarningRaised
 from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 from yima_kit.mongo import connect
 
-from .adapters.kafka import WORK_ORDERS, consumed_topics
-from .adapters.mongo_store import MongoInsightStore
-from .config import InsightSettings
-from .core.facts import CaseFact, change, units_in
-from .core.rollup import CounterKey, Increments, add, flat
-from .core.warnings import Warning, from_event
+from ..config import InsightSettings
+from ..core.facts import CaseFact, change, units_in
+from ..core.rollup import CounterKey, Increments, add, flat
+from ..core.warnings import Warning, from_event
+from .kafka import WORK_ORDERS, consumed_topics
+from .mongo_store import MongoInsightStore
 
 
 async def read_events(bootstrap: str, auth: KafkaAuth | None = None
