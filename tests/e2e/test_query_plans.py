@@ -37,6 +37,7 @@ COMMUNITY = "410105001001"
 
 # (database suffix, collection) → why a scan of it is fine: it is small and does not grow with cases.
 SCAN_ALLOWED: dict[tuple[str, str], str] = {
+    ("yima_routing", "rulesets"): "every routing rule set ever active, listed for the admin (one per publication)",
     ("yima_routing", "units"): "the district's org directory, read whole at start and on refresh (hundreds of units)",
     ("yima_routing", "staff"): "the directory's staff accounts, read whole with it",
     ("yima_routing", "calendar"): "the working-day calendar, one document per published year",
@@ -46,6 +47,16 @@ SCAN_ALLOWED: dict[tuple[str, str], str] = {
 KNOWN_SCANS = {
     "yima_mediation.agreements update filter={'_id': '…', 'state': '…', 'confirmations.party_id': {'$ne': '…'}}",
     "yima_routing.assignments update filter={'case_id': '…', '$or': [{'state': {'$in': ['…']}}]}",
+    # One atomic check-and-count with $or (two conditional updates instead raced under parallel guesses).
+    "yima_intake.track_throttle findAndModify filter={'_id': '…', '$or': [{'attempts': {'$lt': '…'}}]}",
+    "yima_intake.track_throttle update filter={'_id': '…', 'expires_at': {'$lte': '…'}}",
+    "yima_notify.track_throttle findAndModify filter={'_id': '…', '$or': [{'attempts': {'$lt': '…'}}]}",
+    "yima_notify.track_throttle update filter={'_id': '…', 'expires_at': {'$lte': '…'}}",
+    # Indexing these changed the stand-in's plans for notify's delivery queries (texts out of order, a stalled
+    # backlog in two CI runs): index them with a test of the worker's plans next to it.
+    "yima_notify.notifications find filter={'channel': '…', 'unit_code': '…', 'read_at': '…'}",
+    "yima_risk.followups update filter={'case_id': '…', 'state': '…'}",
+    "yima_routing.cases find filter={'facts.submitted_at': {'$gte': '…'}, 'risk': {'$exists': '…'}}",
 }
 
 

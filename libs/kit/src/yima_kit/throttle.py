@@ -81,10 +81,6 @@ class CheckThrottle:
 
     async def setup(self) -> None:
         await self.col.create_index("expires_at", expireAfterSeconds=0)
-        # every field of each conditional update in one index (the MongoDB-wire stand-in's planner needs that;
-        # tests/e2e/test_query_plans.py)
-        for field in ("expires_at", "attempts", "next_allowed_at"):
-            await self.col.create_index([("_id", 1), (field, 1)])
 
     async def _take(self, key: str, a: Allowance, now: datetime) -> Ticket:
         try:  # the counter exists before anyone increments it (parallel upserts would race)
@@ -94,15 +90,11 @@ class CheckThrottle:
             pass
         await self.col.update_one({"_id": key, "expires_at": {"$lte": now}},
                                   {"$set": {"attempts": 0, "next_allowed_at": now}})
-        count = {"$inc": {"attempts": 1}, "$max": {"next_allowed_at": now + a.delay(a.free)},
-                 "$set": {"expires_at": now + a.forget_after}}
-        # Within the free attempts, or once the delay has passed: each condition checked and the attempt counted
-        # in one atomic update (two updates instead of one with $or, which no index serves).
-        doc = await self.col.find_one_and_update({"_id": key, "attempts": {"$lt": a.free}}, count,
-                                                 return_document=ReturnDocument.AFTER)
-        if doc is None:
-            doc = await self.col.find_one_and_update({"_id": key, "next_allowed_at": {"$lte": now}}, count,
-                                                     return_document=ReturnDocument.AFTER)
+        doc = await self.col.find_one_and_update(
+            {"_id": key, "$or": [{"attempts": {"$lt": a.free}}, {"next_allowed_at": {"$lte": now}}]},
+            {"$inc": {"attempts": 1}, "$max": {"next_allowed_at": now + a.delay(a.free)},
+             "$set": {"expires_at": now + a.forget_after}},
+            return_document=ReturnDocument.AFTER)
         if doc is None:
             current = await self.col.find_one({"_id": key}) or {}
             wait = (current.get("next_allowed_at") or now) - now
