@@ -80,10 +80,14 @@ async def test_logout_and_a_password_change_end_the_session_in_every_service(yim
         # intake's staff channel (walk-in, proxy) refuses it too, saying why
         assert r.status_code == 401 and "登录已失效" in r.json()["message"], r.text
 
-        # A replica started after the logout reads it back before it answers.
+        # A replica started after the logout reads it back: its start does not wait for that (ADR 0132), but
+        # once the feed says it has caught up, the token is refused.
         late = risk_app(RiskSettings(**common, mongo_db_prefix=f"l{uuid.uuid4().hex[:8]}_"), consume=False,
                         relay=False)
         async with (late.router.lifespan_context(late),
                     httpx.AsyncClient(transport=httpx.ASGITransport(app=late), base_url="http://late") as lh):
+            feed = late.state.revocation_feed
+            assert await feed.wait_caught_up(20), feed.status()
+            assert (await lh.get("/health")).json()["revocations"]["state"] == "caught_up"
             r = await lh.get(WARNINGS, headers={"Authorization": f"Bearer {working}"})
             assert r.status_code == 401 and r.json()["errors"][0]["code"] == "session_revoked", r.text

@@ -1,14 +1,18 @@
 """Every process hears of revoked staff sessions from ``staff.session_revoked`` (ADR 0130): what was revoked
-before it started as well as what is revoked while it runs — against the real broker."""
+before it started as well as what is revoked while it runs — against the real broker. The feed never holds up a
+start: without Kafka or without its topic it retries in the background and catches up when they come (ADR 0132)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from yima_contracts import topics
 from yima_contracts.codes import StaffRole
 from yima_contracts.staff_events import StaffSessionRevoked
@@ -40,7 +44,8 @@ async def test_a_process_refuses_sessions_revoked_before_and_after_it_started(yi
                               fetch_max_wait_ms=500)
         await feed.start()
         try:
-            # Read back before start() returned: the process never answers with the logged-out token.
+            assert await feed.wait_caught_up(20), feed.status()
+            assert feed.status()["state"] == "caught_up"
             assert revocations.is_revoked(before)
             assert not revocations.is_revoked(expired)  # its tokens have expired anyway: nothing to keep
             token = TokenIssuer.dev().issue(staff_id="410105001-02", unit="410105001", role=StaffRole.DISPATCHER,
@@ -60,15 +65,66 @@ async def test_a_process_refuses_sessions_revoked_before_and_after_it_started(yi
         await producer.stop()
 
 
-async def test_a_missing_topic_is_said_plainly(yima_infra, monkeypatch) -> None:
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+async def test_without_kafka_start_returns_at_once_and_the_feed_keeps_trying() -> None:
+    feed = RevocationFeed(f"127.0.0.1:{_closed_port()}", KafkaAuth(), SessionRevocations(), service="test",
+                          request_timeout_ms=1000, retry_initial_s=0.05, retry_max_s=0.2)
+    began = time.monotonic()
+    await feed.start()
+    assert time.monotonic() - began < 0.1  # nothing waited for the broker
+    try:
+        for _ in range(200):  # at most 10 s: two failed connections, each followed by a pause
+            if feed.attempts >= 2:
+                break
+            await asyncio.sleep(0.05)
+        status = feed.status()
+        assert status["state"] == "connecting" and feed.attempts >= 2, status
+        assert "Kafka" in str(status["error"]) or "Connection" in str(status["error"]), status
+        assert not feed.caught_up
+    finally:
+        began = time.monotonic()
+        await feed.stop()
+        assert time.monotonic() - began < 2 and feed.status()["state"] == "stopped"
+
+
+async def test_a_missing_topic_is_said_plainly_and_read_once_it_exists(yima_infra, monkeypatch) -> None:
     from yima_kit import revocation_feed
 
-    monkeypatch.setattr(revocation_feed, "TOPIC", f"missing.{uuid.uuid4().hex[:8]}")
-    feed = RevocationFeed(yima_infra.kafka_bootstrap, KafkaAuth.from_env(), SessionRevocations(), service="test",
-                          request_timeout_ms=2000)
-    with pytest.raises(revocation_feed.RevocationFeedError, match="platform topics"):
-        await feed.start()
-    await feed.stop()
+    topic = f"missing.{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(revocation_feed, "TOPIC", topic)
+    revocations = SessionRevocations()
+    feed = RevocationFeed(yima_infra.kafka_bootstrap, KafkaAuth.from_env(), revocations, service="test",
+                          request_timeout_ms=2000, retry_initial_s=0.05, retry_max_s=0.3)
+    await feed.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await admin.start()
+    try:
+        for _ in range(200):  # at most 10 s
+            if feed.attempts:
+                break
+            await asyncio.sleep(0.05)
+        assert feed.status()["state"] == "connecting" and "platform topics" in str(feed.status()["error"])
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+        await producer.start()
+        sid = uuid.uuid4().hex
+        await producer.send_and_wait(topic, revoked(sid), key=b"410105001-02")
+        assert await feed.wait_caught_up(20), feed.status()
+        for _ in range(200):  # caught up to the end it found; the one just written comes with the next fetch
+            if revocations.is_revoked(sid):
+                break
+            await asyncio.sleep(0.05)
+        assert revocations.is_revoked(sid) and feed.attempts == 0
+    finally:
+        await feed.stop()
+        await producer.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
 
 
 def test_revocations_forget_expired_sessions_in_bulk() -> None:

@@ -115,22 +115,15 @@ class Runtime:
                    revocations, feed, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
-        # Revoked staff sessions are read back while the rest starts; the service answers only once they are in.
-        feed = asyncio.create_task(self.revocation_feed.start())
-        try:
-            await self.outbox.setup()
-            # The ledger must outlive redelivery (topic retention), not the platform: old entries expire.
-            await ensure_ttl_index(self.db[LEDGER], "at", int(self.settings.processed_retention_days * 86400),
-                                   "processed_ttl")
-            for hook in self.on_start:
-                await hook(self)
-        except BaseException:
-            feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await feed
-            await self.revocation_feed.stop()
-            raise
-        await feed
+        # Revoked staff sessions: the feed connects and reads back in the background; nothing here waits for it
+        # (until it has caught up, tokens are checked by signature and expiry — ADR 0132).
+        await self.revocation_feed.start()
+        await self.outbox.setup()
+        # The ledger must outlive redelivery (topic retention), not the platform: old entries expire.
+        await ensure_ttl_index(self.db[LEDGER], "at", int(self.settings.processed_retention_days * 86400),
+                               "processed_ttl")
+        for hook in self.on_start:
+            await hook(self)
         if consume:
             await self.broker.start()
         else:
@@ -177,7 +170,9 @@ def ops_router(rt: Runtime) -> APIRouter:
         checks = await rt.health()
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
-        return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks}
+        # The revocation feed is shown, not required: the service answers while it connects (ADR 0132).
+        return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks,
+                "revocations": rt.revocation_feed.status()}
 
     @router.get("/livez", summary="Liveness: the process answers (no dependency checks)")
     async def livez() -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The console's app: the staff pages under /console, ``/health`` and ``/livez``. No database, no broker: every
-page calls the services' APIs with the signed-in person's token (docs/adr/0085-staff-console-service.md)."""
+"""The console's app: the staff pages under /console, ``/health`` and ``/livez``. No database: every
+page calls the services' APIs with the signed-in person's token (docs/adr/0085-staff-console-service.md). Kafka
+only for the revoked sessions it refuses (``staff.session_revoked``, read in the background: ADR 0130, 0132)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await feed.start()
+        await feed.start()  # in the background: the console answers while it connects (ADR 0132)
         log.info("service started", routing=settings.routing_url)
         try:
             yield
@@ -71,7 +72,7 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
         except ApiError:
             ok = False
         response.status_code = 200 if ok else 503
-        return {"status": "ok" if ok else "degraded", "routing": ok}
+        return {"status": "ok" if ok else "degraded", "routing": ok, "revocations": feed.status()}
 
     @app.get("/livez", summary="Liveness: the process answers")
     async def livez() -> dict[str, str]:
