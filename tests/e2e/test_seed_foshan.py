@@ -50,8 +50,6 @@ async def report(http: httpx.AsyncClient, description: str, parties: int = 1) ->
     return r.json()
 
 
-@pytest.mark.xfail(strict=False, reason="the grid's cluster warning is not raised when earlier tests of the session "
-                   "already warned for the same place within the window (order-dependent; issue 13's note)")
 async def test_the_street_summons_departments_that_report_from_their_own_systems_and_a_cluster_warns(
         platform, yima_infra) -> None:
     bootstrap = yima_infra.kafka_bootstrap

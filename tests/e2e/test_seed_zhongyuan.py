@@ -73,8 +73,6 @@ def phone_gateway(platform, yima_infra):
     gw.stop()
 
 
-@pytest.mark.xfail(strict=False, reason="notify orders a phone's texts by when it processed the events, not when they "
-                   "happened: the session text came before 已受理 in three clean-clone runs (issue 12's note)")
 async def test_the_applicant_hears_every_step_once_and_the_agreement_follows_a_held_session(
         platform, phone_gateway) -> None:
     gw = phone_gateway

@@ -104,3 +104,26 @@ def test_a_steady_high_rate_is_no_surge(rules) -> None:
     steady = [CaseRef(f"s-{d}-{k}", C.CONSUMER, T0 + timedelta(days=d, hours=k + 1), f"41010500{k}001")
               for d in range(35) for k in range(8)]
     assert [f for _, f in run(steady, ws) if f.kind == "surge"] == []
+
+
+def test_a_cluster_read_out_of_submission_order_is_still_found_once(rules) -> None:
+    """Kafka orders one case's events, not different cases': the third case of a cluster may be read before the
+    second. Whichever is read last finds the cluster, once; a later case of the same window raises nothing new."""
+    ws = rules.warnings
+    c = [CaseRef(f"land-{i}", C.LAND_FOREST, T0 + timedelta(minutes=i), "410105017013G03") for i in range(4)]
+    seen: list[CaseRef] = []
+    last: dict[str, datetime] = {}
+    raised = []
+    for case in (c[0], c[2], c[1], c[3]):  # read order
+        for f in detect(case, seen, ws, last):
+            if f.kind == "place_cluster":
+                last[f.key] = max(case.at, last.get(f.key, case.at))
+                raised.append((case.case_id, f))
+        seen.append(case)
+    threshold = ws.place_cluster.threshold(C.LAND_FOREST)
+    assert threshold == 3
+    assert [cid for cid, _ in raised] == ["land-1"]
+    assert raised[0][1].case_ids == ("land-0", "land-1", "land-2")
+    # the same cases read in submission order give the same warning
+    assert [(cid, f.case_ids) for cid, f in run(c[:3], ws) if f.kind == "place_cluster"] == [
+        ("land-2", ("land-0", "land-1", "land-2"))]

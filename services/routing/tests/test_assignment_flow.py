@@ -80,6 +80,20 @@ async def _submit_and_return(routing, reason: str) -> str:
     return case_id
 
 
+async def test_the_applicants_step_happened_when_the_unit_answered_not_when_routing_read_it(routing) -> None:
+    """受理 reaches notify by two hops (unit → routing → case.status), a session booked a second later by one: the
+    status carries the unit's time, so the applicant's texts tell the steps in the order they happened. A unit's
+    clock ahead of ours is not believed."""
+    for delta, expected in ((timedelta(minutes=-5), timedelta(minutes=-5)), (timedelta(days=1), timedelta(0))):
+        case_id = await routing.submit()
+        a = await routing.assignment(case_id)
+        fb = CaseFeedback(case_id=case_id, correlation_id=case_id, assignment_id=a["_id"], unit_code=HUANGHE,
+                          kind="accepted", occurred_at=routing.clock.t + delta)
+        await routing.service.run(lambda tx, fb=fb: routing.service.on_feedback(fb, tx))
+        [status] = [e for e in await routing.staged(case_id, "case.status") if e["state"] == "accepted"]
+        assert datetime.fromisoformat(status["occurred_at"]) == routing.clock.t + expected
+
+
 async def test_a_returned_case_goes_back_to_its_supervisor_for_redispatch(routing) -> None:
     case_id = await _submit_and_return(routing, "不属于本社区辖区，系隔壁社区的房屋")
 

@@ -5,7 +5,9 @@
 - surge: cases of one category in the last window against the usual rate of the baseline before it.
 
 Times are the cases' submission times (not the clock), so a stream replayed gives the same warnings. A
-warning with the same key is not raised again within its window (``last_raised``).
+warning with the same key is not raised again within its window (``last_raised``). Kafka orders the events of one
+case, not of different cases: a cluster is any window that holds the new case, so the last of its cases to be read
+finds it whatever the order they were read in (not only the one submitted last).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def detect(
     over the part of the baseline that is on record; with less than one window on record there is no surge);
     ``place_names``: places by their directory name (a message names the place as people know it, else the code)."""
     last = last_raised or {}
-    others = [c for c in recent if c.case_id != new.case_id and c.at <= new.at]
+    others = [c for c in recent if c.case_id != new.case_id]
 
     def cooled(key: str, window_days: int) -> bool:
         at = last.get(key)
@@ -80,20 +82,32 @@ def detect(
     return [f for f in found if f is not None and cooled(f.key, f.window_days)]
 
 
+def window_with(new: CaseRef, cases: Sequence[CaseRef], days: int) -> list[CaseRef]:
+    """The most cases (``new`` among them) that one window of ``days`` holds together with ``new``."""
+    w = timedelta(days=days)
+    near = sorted([*(c for c in cases if new.at - w < c.at < new.at + w), new], key=lambda c: (c.at, c.case_id))
+    best: list[CaseRef] = []
+    for start in (c for c in near if c.at <= new.at):
+        inside = [c for c in near if start.at <= c.at < start.at + w]
+        if len(inside) > len(best):
+            best = inside
+    return best
+
+
 def place_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings,
                   place_names: Mapping[str, str]) -> Finding | None:
     """Cases of one category in one place (community or grid) within the window."""
     pc = ws.place_cluster
     if not new.unit_code:
         return None
-    since = new.at - timedelta(days=pc.window_days)
-    same = [c for c in others if c.category == new.category and c.unit_code == new.unit_code and c.at > since]
-    n, threshold = len(same) + 1, pc.threshold(new.category)
+    same = window_with(new, [c for c in others if c.category == new.category and c.unit_code == new.unit_code],
+                       pc.window_days)
+    n, threshold = len(same), pc.threshold(new.category)
     if n < threshold:
         return None
     place = place_names.get(new.unit_code) or new.unit_code
     return Finding(
-        f"place_cluster|{new.category.value}|{new.unit_code}", "place_cluster", _ids([*same, new]), pc.window_days,
+        f"place_cluster|{new.category.value}|{new.unit_code}", "place_cluster", _ids(same), pc.window_days,
         threshold,
         f"{pc.window_days}天内同一地点（{place}）发生{n}起{CATEGORY_NAMES_ZH[new.category]}，达到预警阈值{threshold}起，"
         "请属地关注是否有共同原因",
@@ -106,8 +120,7 @@ def respondent_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings) ->
     rc = ws.respondent_cluster
     if not new.respondent_org:
         return None
-    since = new.at - timedelta(days=rc.window_days)
-    cases = [*[c for c in others if c.respondent_org == new.respondent_org and c.at > since], new]
+    cases = window_with(new, [c for c in others if c.respondent_org == new.respondent_org], rc.window_days)
     places = {c.unit_code or "未知地点" for c in cases}
     if len(cases) < rc.min_cases or len(places) < rc.min_places:
         return None
@@ -124,7 +137,7 @@ def surge(new: CaseRef, others: Sequence[CaseRef], ws: Warnings, known_since: da
     sg = ws.surge
     window_start = new.at - timedelta(days=sg.window_days)
     base_start = window_start - timedelta(days=sg.baseline_days)
-    current = [c for c in others if c.category == new.category and c.at > window_start]
+    current = [c for c in others if c.category == new.category and window_start < c.at <= new.at]
     baseline = [c for c in others if c.category == new.category and base_start < c.at <= window_start]
     start = max(base_start, known_since or new.at)
     covered_days = (window_start - start).total_seconds() / 86400

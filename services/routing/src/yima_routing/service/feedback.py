@@ -50,6 +50,9 @@ class Feedback(Assigning):
         unit = self.directory.get(a.unit_code)
         tx.emit(topics.CASE_STATUS, CaseStatusChanged(
             case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,
+            # the step happened when the unit answered, not when routing read it: the applicant's texts are told
+            # in the order things happened (a session booked a second after 受理 reaches notify sooner, ADR 0067)
+            occurred_at=min(event.occurred_at, self.now()),
             actor=event.actor, state=state, title_zh=title,
             detail_zh=(event.note or "")[:200] if event.kind is FeedbackKind.PROGRESS else "",
             acting_unit_code=a.unit_code, acting_unit_name=unit.name if unit else None,
