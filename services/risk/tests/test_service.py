@@ -209,7 +209,7 @@ async def test_a_batch_of_events_reads_and_writes_each_case_once_and_ends_as_one
     # four feedbacks of two cases: one read of the cases, one write of them, the assessments and the outbox at once
     assert sorted(commands) == ["insert assessments", "insert outbox", "query cases", "update cases"], commands
     writes = [c for c in commands_of_submissions if c.endswith(" cases") and not c.startswith("query")]
-    assert writes == ["insert cases"], commands_of_submissions  # two new cases, one write
+    assert writes == ["update cases"], commands_of_submissions  # two new cases, one write (upserts)
     assert commands_of_submissions.count("query cases") == 3, commands_of_submissions  # the batch, earlier ×2
     subs2, fb2 = story(single, other)
     for e in [*subs2, *fb2]:

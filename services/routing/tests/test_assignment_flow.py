@@ -428,7 +428,7 @@ async def test_a_poll_of_cases_is_read_once_written_once_and_each_case_assigned_
         return [f"{p.get('op')} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()]
 
     facts = await counted(subs, RoutingService.on_submitted)
-    assert sorted(facts) == ["insert cases", "query cases"], facts  # three new cases: one read, one write
+    assert sorted(facts) == ["query cases", "update cases"], facts  # three new cases: one read, one write (upserts)
     assigned = await counted(risks, RoutingService.on_risk_assessed)
     assert assigned.count("query cases") == 1 and assigned.count("update cases") == 1, assigned
     assert assigned.count("insert assignments") == 1, assigned  # three assignments at once

@@ -5,7 +5,8 @@ a case's facts are written by every event of the case. :class:`DocumentBuffer` s
 the batch's transaction: :meth:`load` reads the batch's documents in ONE ``$in`` query, ``find_one`` and
 ``update_one`` by ``_id`` are answered and applied in memory (``$set``, ``$unset``, ``$push``, ``$addToSet``,
 ``$inc``, ``$setOnInsert``; dotted paths), ``insert_one`` is kept, and :meth:`flush` writes every changed
-document with ONE ``bulk_write`` (a whole-document replace; inserts as inserts) in the same transaction.
+document with ONE ``bulk_write`` (a whole-document replace, an upsert for one an upsert created; ``insert_one``'s
+as inserts, so a duplicate key still fails) in the same transaction.
 
 Anything else (another filter, another operator, ``update_many``) is not guessed at: the buffer writes what it
 holds first, forgets it, and hands the call to the real collection — correct, only not cheaper. Because the
@@ -131,6 +132,7 @@ class DocumentBuffer:
         self._docs: dict[Any, Doc | None] = {}  # _id → document (None: known not to exist)
         self._stored: set[Any] = set()  # ids that exist in the database (replace) vs new ones (insert)
         self._dirty: set[Any] = set()
+        self._inserted: set[Any] = set()  # new by insert_one (a duplicate must fail), not by an upsert
 
     async def load(self, ids: Iterable[Any]) -> None:
         """Read the documents of ``ids`` not held yet, in one query."""
@@ -184,6 +186,7 @@ class DocumentBuffer:
         # which the consumer then retries event by event.
         self._docs[_id] = copy.deepcopy(doc)
         self._dirty.add(_id)
+        self._inserted.add(_id)
 
     async def flush(self) -> int:
         """Write every changed document in one ``bulk_write``; returns how many."""
@@ -192,11 +195,15 @@ class DocumentBuffer:
             doc = self._docs[_id]
             if doc is None:
                 continue
-            ops.append(ReplaceOne({"_id": _id}, doc) if _id in self._stored else InsertOne(doc))
+            if _id in self._inserted:
+                ops.append(InsertOne(doc))
+            else:  # an upsert stays one: a concurrent creator of the same document is a write conflict, retried
+                ops.append(ReplaceOne({"_id": _id}, doc, upsert=_id not in self._stored))
         if ops:
             await self.col.bulk_write(ops, ordered=True, session=self.session)
         self._stored.update(i for i in self._dirty if self._docs.get(i) is not None)
         self._dirty.clear()
+        self._inserted.clear()
         return len(ops)
 
     def held(self) -> list[Doc]:
