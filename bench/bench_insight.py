@@ -5,7 +5,8 @@
 
 Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL), then:
   load      bulk-loads --cases cases of history straight into the counters and facts (month by month, the
-            counters computed by the same pure core the consumer uses), spread over --years years, the
+            service's own counter documents, counted per kind of case and first checked against the consumer's
+            pure core: bench/insight_history.py), spread over --years years, the
             Jinshui-like tree (17 streets, 214 communities, departments), every channel, category and level
   table     --queries random one-table queries (any unit from the district down to a community, any grouping,
             periods from a day to the whole history), p50/p95/p99 in ms; beside it the raw baseline: the
