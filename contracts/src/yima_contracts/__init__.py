@@ -32,6 +32,7 @@ from .notify_events import NotificationFailed
 from .registry import EVENT_MODELS, EVENTS_BY_TYPE, TOPIC_EVENTS, one_of, parse_event
 from .risk_events import FollowupDue, WarningRaised
 from .routing_events import CaseEscalated, DeadlineChanged, JointSummoned, LeaderAssigned, SupervisionNotice
+from .staff_events import StaffSessionRevoked
 
 __all__ = [
     "EVENTS_BY_TYPE",
@@ -66,6 +67,7 @@ __all__ = [
     "ProxyInfo",
     "Respondent",
     "RuleHit",
+    "StaffSessionRevoked",
     "SupervisionNotice",
     "UnitCaseAssigned",
     "VulnerableKind",

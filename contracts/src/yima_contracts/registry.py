@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from . import intake_events, mediation_events, notify_events, risk_events, routing_events, topics
+from . import intake_events, mediation_events, notify_events, risk_events, routing_events, staff_events, topics
 from .events import (
     CORE_MODELS,
     CaseAssigned,
@@ -32,6 +32,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     *routing_events.MODELS,
     *mediation_events.MODELS,
     *notify_events.MODELS,
+    *staff_events.MODELS,
 )
 EVENTS_BY_TYPE: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}
 
@@ -66,6 +67,7 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     topics.CASE_TRANSFERRED: (mediation_events.CaseTransferred,),
     topics.CASE_CLOSED: (mediation_events.CaseClosed,),
     topics.NOTIFICATION_FAILED: (notify_events.NotificationFailed,),
+    topics.STAFF_SESSION_REVOKED: (staff_events.StaffSessionRevoked,),
     topics.CASE_RETENTION_EXPIRED: (intake_events.CaseRetentionExpired,),
 }
 

@@ -44,6 +44,8 @@ CASE_TRANSFERRED = "case.transferred"  # 诉调对接: arbitration, litigation, 
 CASE_CLOSED = "case.closed"
 # notify
 NOTIFICATION_FAILED = "notification.failed"
+# staff accounts (routing): sessions ended before their tokens expire; every service refuses them (ADR 0130)
+STAFF_SESSION_REVOKED = "staff.session_revoked"
 
 SERVICES = ("intake", "routing", "risk", "mediation", "notify", "insight")
 
@@ -110,6 +112,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     CASE_TRANSFERRED,
     CASE_CLOSED,
     NOTIFICATION_FAILED,
+    STAFF_SESSION_REVOKED,
     CASE_RETENTION_EXPIRED,
     *(f"dlq.{s}" for s in SERVICES),
 )

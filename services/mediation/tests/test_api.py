@@ -453,6 +453,29 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
     assert close["success"] is True and close["detail"] == "outcome=agreement"
 
 
+async def test_an_erased_agreement_says_so_and_still_verifies(api) -> None:
+    """After the case's retention period (ADR 0125) the agreement's text is gone: 410 with a reason a clerk can
+    read, never a 500; the SHA-256 still verifies the committee's archived copy."""
+    from yima_kit.uow import UnitOfWork
+    from yima_mediation.adapters.retention import MongoRetention
+
+    ev, aid = await accepted_case_with_mediator(api)
+    signed = await signed_agreement(api, aid)
+    url = f"/api/v1/agreements/{signed['agreement_id']}/pdf"
+    assert (await api.get(url, headers=MEDIATOR)).status_code == 200
+    store = MongoRetention(api.rt.db, api.rt.cipher)
+    assert await UnitOfWork(api.svc.client, api.svc.outbox).run(lambda tx: store.erase(ev.case_id, tx))
+    gone = await api.get(url, headers=MEDIATOR)
+    assert gone.status_code == 410 and gone.json()["errors"][0]["code"] == "erased", gone.text
+    assert "保存期限" in gone.json()["message"]
+    assert (await api.get(url, headers=token(unit=OTHER))).status_code == 404  # others learn nothing, as before
+    assert (await api.get(f"/api/v1/verify/{signed['sha256']}")).json()["valid"] is True
+    # the steps stay, what staff typed into them does not
+    steps = (await api.get(f"/api/v1/cases/{aid}", headers=MEDIATOR)).json()["timeline"]
+    assert {t["what"] for t in steps} >= {"received", "held", "agreement"}
+    assert all(t["text_zh"] == "（已删除）" for t in steps if "text_zh" in t), steps
+
+
 async def test_judicial_confirmation_is_sent_and_answered_before_closing(api) -> None:
     ev, aid = await accepted_case_with_mediator(api)
     await signed_agreement(api, aid)

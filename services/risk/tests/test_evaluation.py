@@ -1,9 +1,9 @@
 """The labelled corpus and the rules' figures on it (docs/adr/0090-risk-rules-that-generalise.md).
 
 The held-out part was written before the rules were tuned and is never tuned on. The issue's bar (first level
-right ≥ 90 %, yellow recall ≥ 85 %, red recall ≥ 95 %, no red called blue) is NOT met on it yet: that test is a
-strict xfail, so it turns red the day the rules meet it (then drop the mark). What the rules reach today is held as
-a floor, so a change that makes them worse on unseen texts fails here.
+right ≥ 90 %, yellow recall ≥ 85 %, red recall ≥ 95 %, no red called blue) is NOT met on it yet (red recall and one
+red called blue; ADR 0150): that test is a strict xfail, so it turns red the day the rules meet it (then drop the
+mark). What the rules reach today is held as a floor, so a change that makes them worse on unseen texts fails here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def held(corpus, rules):
 
 def test_the_corpus_is_large_varied_and_has_a_fixed_held_out_part(corpus) -> None:
     dev, held = corpus
-    # the held-out part is the fourth one written; the first three were measured once each, then tuned on (ADR 0090)
+    # the held-out part is the fifth one written; the first four were measured once each, then tuned on (ADR 0090)
     assert len(dev) + len(held) >= 300 and len(held) >= 120 and len(held) >= 0.15 * (len(dev) + len(held))
     everything = dev + held
     assert {x.level for x in held} == {RED, YELLOW, BLUE}
@@ -62,18 +62,20 @@ def test_the_rules_on_the_dev_part(corpus, rules) -> None:
 
 
 def test_the_rules_on_the_held_out_part_do_not_get_worse(held) -> None:
-    # measured once at commit c5ab99b (rule set 2026.12-generalise.1): 97/130 = 74.6 %, yellow recall 75.5 %,
-    # red recall 46.9 %, 9 red called blue, no blue called red
-    assert held.accuracy >= 0.74, "\n".join(held.lines())
-    assert held.recall(YELLOW) >= 0.75 and held.recall(RED) >= 0.46, "\n".join(held.lines())
-    assert held.red_called_blue <= 9 and held.confusion[BLUE][RED] == 0, "\n".join(held.lines())
+    # fifth held-out part (p…, 155 texts), rule set 2026.12-generalise.2 (ADR 0150): 141/155 = 91.0 %, yellow
+    # recall 88.1 %, red recall 90.5 %, 1 red called blue, no blue called red
+    assert held.accuracy >= 0.90, "\n".join(held.lines())
+    assert held.recall(YELLOW) >= 0.88 and held.recall(RED) >= 0.90, "\n".join(held.lines())
+    assert held.red_called_blue <= 1 and held.confusion[BLUE][RED] == 0, "\n".join(held.lines())
 
 
 def test_the_second_opinion_sends_most_misses_to_a_person(corpus, rules) -> None:
-    # held-out at c5ab99b: 29 texts flagged needs_review, 27 of them with a wrong first level (of 33 wrong)
+    # fifth held-out part (p…, 2026.12-generalise.2): 19 texts flagged needs_review, 14 of them with a wrong first
+    # level (of 14 wrong): with rules that miss less there is less to flag, and most flags are still misses
     opinion = SecondOpinion.load()
     h = evaluate("held-out", corpus[1], rules, lambda x, a: opinion.needs_review(x.text, a.own_level))
-    assert h.review_wrong >= 25 and h.review_wrong >= 0.85 * h.review, "\n".join(h.lines())
+    wrong = h.n - h.correct
+    assert h.review_wrong >= 0.7 * h.review and h.review_wrong >= 0.9 * wrong, "\n".join(h.lines())
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on the held-out part yet (ADR 0090)")

@@ -127,10 +127,11 @@ def test_details_added_later_are_read_too(rules) -> None:
 
 
 def test_score_alone_can_make_a_case_red(rules) -> None:
-    # yellow rules adding up to the red score (100 since 2026.12, when more yellow rules came): repeat (20) +
-    # vulnerable (15) + long-standing (15) + escalating (15) + strong feelings (20) + property destroyed (25)
+    # yellow rules adding up to the red score (120 since 2026.12-generalise.2, when yellow rules read more ways of
+    # saying things): repeat (20) + vulnerable (15) + long-standing (15) + escalating (15) + strong feelings (20) +
+    # property destroyed (25) + failed before (20)
     a = assess(facts("多次向社区反映，七十多岁的老人被对方辱骂，已经好几年了，老人咽不下这口气，"
-                     "对方还把老人院里的树砍了", C.NEIGHBOUR), rules)
+                     "对方还把老人院里的树砍了，村里调解过一次也没用", C.NEIGHBOUR), rules)
     assert all(h.level is RiskLevel.YELLOW for h in a.hits)
     assert a.score >= rules.scoring.red_score and a.level is RiskLevel.RED
 

@@ -16,7 +16,7 @@ def _line_of(text: str, needle: str, occurrence: int = 1) -> int:
 
 
 def test_the_shipped_rules_load_with_a_version_and_every_situation(rules) -> None:
-    assert rules.version == "2026.12-generalise.1"
+    assert rules.version == "2026.12-generalise.2"
     assert len(rules.sha256) == 64
     ids = set(rules.rule_names())
     six = {"six_clan_conflict", "six_dv_police_calls", "six_post_divorce", "six_affair", "six_bride_price",
@@ -36,7 +36,7 @@ def test_an_unknown_level_names_its_line() -> None:
 
 
 def test_an_unknown_key_is_refused_with_its_line() -> None:
-    bad = GOOD.replace("  red_score: 100", "  red_score: 100\n  red_scor: 70", 1)
+    bad = GOOD.replace("  red_score: 120", "  red_score: 120\n  red_scor: 70", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "r.yaml")
     assert f"r.yaml:{_line_of(bad, 'red_scor: 70')}: scoring → red_scor" in str(e.value)
@@ -52,7 +52,7 @@ def test_a_broken_regular_expression_is_refused_with_its_line() -> None:
 
 
 def test_a_yaml_syntax_error_names_its_line() -> None:
-    bad = GOOD.replace('version: "2026.12-generalise.1"', "version: [2026", 1)
+    bad = GOOD.replace('version: "2026.12-generalise.2"', "version: [2026", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "r.yaml")
     assert "YAML 语法错误" in str(e.value)
@@ -61,7 +61,7 @@ def test_a_yaml_syntax_error_names_its_line() -> None:
 
 
 def test_duplicate_keys_and_duplicate_rule_ids_are_refused() -> None:
-    dup_key = GOOD.replace("  red_score: 100", "  red_score: 100\n  red_score: 70", 1)
+    dup_key = GOOD.replace("  red_score: 120", "  red_score: 120\n  red_score: 70", 1)
     with pytest.raises(RulesError, match=rf"r.yaml:{_line_of(dup_key, 'red_score: 70')}: 键 'red_score' 重复"):
         parse_rules(dup_key, "r.yaml")
     dup_id = GOOD.replace("- id: six_affair", "- id: six_post_divorce", 1)

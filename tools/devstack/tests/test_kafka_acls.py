@@ -193,6 +193,14 @@ def test_the_plan_gives_each_platform_topic_its_owners_only() -> None:
                for name, ps in writers.items() for p in ps)
 
 
+def test_every_service_reads_the_session_revocations_and_only_routing_writes_them() -> None:
+    plan = ks.acl_plan(ks.load_asyncapi(), ks.demo_departments())
+    on_topic = [a for a in plan if a.resource_type == ks.TOPIC and a.name == topics.STAFF_SESSION_REVOKED]
+    assert {a.principal for a in on_topic if a.operation == ks.WRITE} == {"svc-routing"}
+    readers = {a.principal for a in on_topic if a.operation == ks.READ}
+    assert readers == {ks.service_principal(s) for s in ks.all_services()}  # the console too: it checks tokens
+
+
 def test_only_the_referring_courts_read_the_referral_outcomes() -> None:
     assert ks.demo_courts() == [COURT]
     plan = ks.acl_plan(ks.load_asyncapi(), ks.demo_departments())

@@ -89,10 +89,20 @@ class SessionRevocations:
     def __init__(self, clock: Callable[[], float] = lambda: datetime.now(UTC).timestamp()) -> None:
         self._until: dict[str, float] = {}
         self._now = clock
+        self._next_sweep = 1024
 
     def revoke(self, sid: str, until: float) -> None:
-        if sid and until > self._now():
+        now = self._now()
+        if sid and until > now:
             self._until[sid] = max(until, self._until.get(sid, 0.0))
+            if len(self._until) >= self._next_sweep:
+                self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget the ids whose tokens have all expired (a lookup forgets only the ids it meets)."""
+        for sid in [s for s, until in self._until.items() if until <= now]:
+            del self._until[sid]
+        self._next_sweep = max(1024, 2 * len(self._until))
 
     def is_revoked(self, sid: str) -> bool:
         until = self._until.get(sid)

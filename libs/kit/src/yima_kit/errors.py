@@ -45,6 +45,11 @@ VALIDATION_MESSAGES_ZH = {
     "less_than_equal": "数值太大",
     "finite_number": "应为有限的数字",
     "value_error": "取值不正确",
+    "datetime_parsing": "时间格式不正确",
+    "datetime_from_date_parsing": "时间格式不正确",
+    "datetime_type": "时间格式不正确",
+    "timezone_aware": "时间须带时区",
+    "too_short": "至少需要一项",
 }
 
 HTTP_MESSAGES_ZH = {

@@ -28,6 +28,7 @@ from .logging import configure_logging, get_logger
 from .mongo import connect, ensure_ttl_index, ping
 from .ops_metrics import HttpMetricsMiddleware, OpsGauges
 from .outbox import OUTBOX, Lease, Outbox, OutboxRelay
+from .revocation_feed import RevocationFeed
 from .settings import KitSettings
 from .tracing import TraceMiddleware, setup_tracing
 from .uow import UnitOfWork
@@ -51,6 +52,7 @@ class Runtime:
     require_staff: Callable[..., Any]  # require_staff(StaffRole.X, ...) -> a FastAPI Depends giving StaffClaims
     verifier: TokenVerifier
     revocations: SessionRevocations
+    revocation_feed: RevocationFeed
     gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -104,12 +106,18 @@ class Runtime:
             raise RuntimeError("production refuses the development token key (its private half is public); "
                                "set YIMA_AUTH_PUBLIC_KEYS to your own keys")
         require_staff = staff_auth(verifier)
+        feed = RevocationFeed(settings.kafka_bootstrap, settings.kafka_auth, revocations,
+                              service=settings.service_name,
+                              lookback=timedelta(minutes=settings.session_revocation_lookback_minutes))
         gauges = OpsGauges(settings.service_name, db, OUTBOX, {"bootstrap_servers": settings.kafka_bootstrap,
                                                                  **settings.kafka_auth.client_kwargs()})
         return cls(settings, broker, client, db, outbox, relay, consumers, uow, cipher, require_staff, verifier,
-                   revocations, gauges)
+                   revocations, feed, gauges)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
+        # Revoked staff sessions: the feed connects and reads back in the background; nothing here waits for it
+        # (until it has caught up, tokens are checked by signature and expiry — ADR 0132).
+        await self.revocation_feed.start()
         await self.outbox.setup()
         # The ledger must outlive redelivery (topic retention), not the platform: old entries expire.
         await ensure_ttl_index(self.db[LEDGER], "at", int(self.settings.processed_retention_days * 86400),
@@ -133,6 +141,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.relay.stop()
+        await self.revocation_feed.stop()
         if self.gauges is not None:
             await self.gauges.close()
         await self.broker.stop()
@@ -161,7 +170,9 @@ def ops_router(rt: Runtime) -> APIRouter:
         checks = await rt.health()
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
-        return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks}
+        # The revocation feed is shown, not required: the service answers while it connects (ADR 0132).
+        return {"service": rt.settings.service_name, "status": "ok" if ready else "unavailable", "checks": checks,
+                "revocations": rt.revocation_feed.status()}
 
     @router.get("/livez", summary="Liveness: the process answers (no dependency checks)")
     async def livez() -> dict[str, str]:
@@ -195,5 +206,6 @@ def http_app(rt: Runtime, *, title: str, consume: bool = True, relay: bool = Tru
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_body_bytes)
     install_error_shape(app)  # one error shape on every service (a service's own handlers may refine it)
     app.state.runtime = rt
+    app.state.revocation_feed = rt.revocation_feed  # the AsyncAPI document lists its subscription
     app.include_router(ops_router(rt))
     return app

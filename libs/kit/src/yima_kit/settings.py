@@ -84,6 +84,11 @@ class KitSettings(BaseSettings):
         description="hosts (or parent domains), comma-separated, whose https links from events may reach people "
                     "(video rooms); any other link is left out (docs/adr/0072)",
     )
+    session_revocation_lookback_minutes: float = Field(
+        default=120, gt=0, validation_alias=_env("YIMA_SESSION_REVOCATION_LOOKBACK_MINUTES"),
+        description="how far back a starting process reads staff.session_revoked; must exceed the staff tokens' "
+                    "lifetime (routing's token_ttl_minutes) so that no revoked token outlives what is read back",
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
     outbox_retention_days: float = Field(
         default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")

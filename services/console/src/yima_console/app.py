@@ -1,17 +1,20 @@
-"""The console's app: the staff pages under /console, ``/health`` and ``/livez``. No database, no broker: every
-page calls the services' APIs with the signed-in person's token (docs/adr/0085-staff-console-service.md)."""
+"""The console's app: the staff pages under /console, ``/health`` and ``/livez``. No database: every
+page calls the services' APIs with the signed-in person's token (docs/adr/0085-staff-console-service.md). Kafka
+only for the revoked sessions it refuses (``staff.session_revoked``, read in the background: ADR 0130, 0132)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from yima_kit.auth import TokenVerifier
+from yima_kit.auth import SessionRevocations, TokenVerifier
 from yima_kit.logging import configure_logging, get_logger
+from yima_kit.revocation_feed import RevocationFeed
 
 from . import refresh
 from .api import Api, ApiError, PasswordChangeRequired, SessionEnded
@@ -34,16 +37,24 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
     if not settings.auth_public_keys:
         log.warning("YIMA_AUTH_PUBLIC_KEYS not set: staff tokens verify with the development key")
     api = Api(settings, transports)
-    web = Web(settings, api, TokenVerifier.from_setting(settings.auth_public_keys))
+    revocations = SessionRevocations()  # sessions routing ended (logout, new password …): refused at once
+    web = Web(settings, api, TokenVerifier.from_setting(settings.auth_public_keys, revocations))
+    feed = RevocationFeed(settings.kafka_bootstrap, settings.kafka_auth, revocations, service="console",
+                          lookback=timedelta(minutes=settings.session_revocation_lookback_minutes))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await feed.start()  # in the background: the console answers while it connects (ADR 0132)
         log.info("service started", routing=settings.routing_url)
-        yield
-        await api.close()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await api.close()
 
     app = FastAPI(title="yima console 工作台", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.web = web
+    app.state.revocation_feed = feed
 
     @app.exception_handler(PasswordChangeRequired)
     async def _must_change(_: Request, __: PasswordChangeRequired) -> Response:
@@ -61,7 +72,7 @@ def create_app(settings: ConsoleSettings | None = None, *, consume: bool = False
         except ApiError:
             ok = False
         response.status_code = 200 if ok else 503
-        return {"status": "ok" if ok else "degraded", "routing": ok}
+        return {"status": "ok" if ok else "degraded", "routing": ok, "revocations": feed.status()}
 
     @app.get("/livez", summary="Liveness: the process answers")
     async def livez() -> dict[str, str]:

@@ -32,6 +32,10 @@ class NotifySettings(KitSettings):
         default=[], description="hosts a unit admin may point the unit's webhook at (https only; a leading dot "
         "allows the subdomains, e.g. \".zz.gov.cn\"); empty = unit admins cannot set webhooks (the operator's "
         "unit_contacts_json still can)")
+    webhook_private_networks: list[str] = Field(
+        default=[], description="networks (CIDR, e.g. \"10.20.0.0/16\") an allowed webhook host may resolve to besides "
+        "public addresses: the departments' systems on a government intranet; empty = only public addresses "
+        "(a host that resolves inwards is refused at send time, docs/adr/0133)")
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key signing outbound webhooks (X-Yima-Signature)")
     unit_contacts_json: str = Field(
         default="",

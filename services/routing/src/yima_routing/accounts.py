@@ -22,9 +22,12 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from yima_contracts.codes import StaffRole
+from yima_contracts import Actor, topics
+from yima_contracts.codes import ActorKind, StaffRole
+from yima_contracts.staff_events import StaffSessionRevoked
 from yima_kit.auth import SessionRevocations, StaffClaims, TokenIssuer
 from yima_kit.crypto import FieldCipher
+from yima_kit.uow import Tx, UnitOfWork
 
 from .core.directory import Directory
 from .ports import StaffAccountRepository
@@ -94,7 +97,7 @@ class Accounts:
     def __init__(self, repo: StaffAccountRepository, directory: Callable[[], Directory], issuer: TokenIssuer,
                  cipher: FieldCipher, policy: LoginPolicy = LoginPolicy(),
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 revocations: SessionRevocations | None = None) -> None:
+                 revocations: SessionRevocations | None = None, uow: UnitOfWork | None = None) -> None:
         self.repo = repo
         self.directory = directory
         self.issuer = issuer
@@ -103,6 +106,7 @@ class Accounts:
         self.now = clock
         self.revocations = revocations if revocations is not None else SessionRevocations()
         self._revocations_seen: datetime | None = None
+        self.uow = uow  # revocations go out on staff.session_revoked through the outbox (ADR 0130)
 
     async def setup(self) -> None:
         await self.repo.setup()
@@ -211,22 +215,34 @@ class Accounts:
             raise LoginError("session_expired", "登录已超时，请重新登录", 401)
         return self._token_answer(doc, claims.sid, claims.mfa, bool(doc.get("must_change_password")))
 
-    async def revoke(self, query: dict[str, Any]) -> int:
-        """Revoke the sessions matching ``query``: their tokens are refused from now on (here at once; the
-        other services once they hear of it)."""
+    async def revoke(self, query: dict[str, Any], reason: str = "other") -> int:
+        """Revoke the sessions matching ``query``: their tokens are refused from now on — by this process at
+        once, by every other (routing's replicas, the other services) when ``staff.session_revoked`` reaches
+        them; the event is staged in the same transaction as the write (ADR 0130)."""
         now = self.now()
-        ids = await self.repo.revoke_sessions(query, now)
         until = _token_lifetime_end(self.policy)
-        for sid in ids:
+        found: list[tuple[str, str]] = []
+
+        async def work(tx: Tx | None) -> None:
+            found[:] = await self.repo.revoke_sessions(query, now, tx.session if tx is not None else None)
+            if tx is not None:
+                for event in revocation_events(found, reason, until):
+                    tx.emit(topics.STAFF_SESSION_REVOKED, event)
+
+        if self.uow is not None:
+            await self.uow.run(work)
+        else:  # no outbox (a tool): this process alone refuses them
+            await work(None)
+        for sid, _ in found:
             self.revocations.revoke(sid, until)
-        return len(ids)
+        return len(found)
 
     async def logout(self, claims: StaffClaims) -> None:
         if claims.sid:
-            await self.revoke({"_id": claims.sid, "staff_id": claims.sub})
+            await self.revoke({"_id": claims.sid, "staff_id": claims.sub}, "logout")
 
-    async def revoke_staff(self, staff_id: str) -> int:
-        return await self.revoke({"staff_id": staff_id})
+    async def revoke_staff(self, staff_id: str, reason: str = "account_changed") -> int:
+        return await self.revoke({"staff_id": staff_id}, reason)
 
     async def load_revocations(self) -> int:
         """Sessions revoked while tokens of theirs may still be alive: the in-memory set every request checks
@@ -250,7 +266,7 @@ class Accounts:
 
     async def set_password(self, staff_id: str, password: str, *, must_change: bool) -> None:
         await self.repo.set_password_hash(staff_id, await hash_password(password), must_change)
-        await self.revoke_staff(staff_id)  # a new password ends every session of the old one
+        await self.revoke_staff(staff_id, "password_changed")  # a new password ends every session of the old one
 
     async def change_password(self, claims: StaffClaims, current: str, new: str) -> dict[str, Any]:
         """The holder's own change (the first login's too): every other session ends, and the answer is a
@@ -276,6 +292,21 @@ class Accounts:
     async def seeded_password_accounts(self) -> int:
         """Active accounts that still have the seeded (published) password."""
         return await self.repo.seeded_password_count()
+
+
+def revocation_events(sessions: list[tuple[str, str]], reason: str, until: float) -> list[StaffSessionRevoked]:
+    """``staff.session_revoked`` for revoked (session id, staff id): one event per staff member (its partition
+    key) and at most 1000 ids each."""
+    by_staff: dict[str, list[str]] = {}
+    for sid, staff_id in sessions:
+        by_staff.setdefault(staff_id, []).append(sid)
+    valid_until = datetime.fromtimestamp(until, UTC)
+    return [
+        StaffSessionRevoked(case_id=staff_id, correlation_id=sids[i], staff_id=staff_id,
+                            session_ids=sids[i:i + 1000], reason=reason,  # type: ignore[arg-type]
+                            valid_until=valid_until, actor=Actor(kind=ActorKind.SYSTEM, service="routing"))
+        for staff_id, sids in by_staff.items() for i in range(0, len(sids), 1000)
+    ]
 
 
 def _token_lifetime_end(policy: LoginPolicy) -> float:

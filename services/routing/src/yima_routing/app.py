@@ -63,13 +63,17 @@ def _accounts(settings: RoutingSettings, rt: Runtime, store: DirectoryStore, clo
     check_production(settings)
     if not settings.auth_private_key:
         log.warning("YIMA_ROUTING_AUTH_PRIVATE_KEY not set: staff tokens are signed with the development key")
+    if settings.token_ttl_minutes + 2 > settings.session_revocation_lookback_minutes:
+        # A process started now must still read back the revocation of every token that can still be presented.
+        raise ValueError("YIMA_SESSION_REVOCATION_LOOKBACK_MINUTES must exceed the token lifetime "
+                         f"({settings.token_ttl_minutes} min) by 2 minutes at least")
     issuer = TokenIssuer(settings.auth_private_key or DEV_PRIVATE_KEY, settings.auth_kid or DEV_KID)
     return Accounts(MongoStaffAccounts(rt.db), lambda: store.current, issuer, rt.cipher, LoginPolicy(
         max_failures=settings.login_max_failures, lockout=timedelta(minutes=settings.login_lockout_minutes),
         token_ttl=timedelta(minutes=settings.token_ttl_minutes),
         idle=timedelta(minutes=settings.session_idle_minutes),
         max_failures_per_source=settings.login_max_failures_per_source),
-        clock=clock, revocations=rt.revocations)
+        clock=clock, revocations=rt.revocations, uow=rt.uow)
 
 
 def _parts(settings: RoutingSettings, clock: Clock | None) -> Parts:
@@ -125,7 +129,6 @@ async def _refresh_rules(p: Parts, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await p.accounts.load_revocations()  # sessions another replica revoked
             active = await p.rules_store.active()
             if active is not None and active.version != p.service.rules.version:
                 p.service.rules = active

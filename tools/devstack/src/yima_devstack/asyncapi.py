@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 from faststream.specification import AsyncAPI
+from yima_contracts.staff_events import StaffSessionRevoked
+from yima_kit.revocation_feed import SPEC_NAME
 
 from .services import SERVICE_PORTS
 
@@ -35,8 +37,12 @@ def build() -> dict[str, Any]:
     subscribed: dict[str, Any] = {}
     for name in SERVICE_PORTS:
         app = importlib.import_module(f"yima_{name}.app").create_app()
+        # Every process that verifies staff tokens reads staff.session_revoked (yima_kit.revocation_feed).
+        if (feed := getattr(app.state, "revocation_feed", None)) is not None:
+            brokers.append(feed.spec_broker())
+            subscribed[f"{name}:{SPEC_NAME}"] = StaffSessionRevoked
         rt = getattr(app.state, "runtime", None)
-        if rt is None:  # a service without a broker (the staff console) has no events
+        if rt is None:  # a service without a broker of its own (the staff console) publishes no events
             continue
         brokers.append(rt.broker)
         subscribed.update(rt.consumers.subscribed)

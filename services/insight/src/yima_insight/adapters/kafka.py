@@ -39,8 +39,10 @@ class AnyEvent(Event):
 
 
 def consumed_topics() -> tuple[str, ...]:
-    """The platform topics insight reads (the unit topics by pattern besides)."""
-    return tuple(t for t in TOPIC_EVENTS if t not in UNIT_TOPIC_KEYS and not t.startswith("unit."))
+    """The platform topics insight reads (the unit topics by pattern besides); not the staff accounts' topics,
+    which say nothing about a case."""
+    return tuple(t for t in TOPIC_EVENTS
+                 if t not in UNIT_TOPIC_KEYS and not t.startswith(("unit.", "staff.")))
 
 
 def register(consumers: EventConsumers, service: InsightService) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
-from yima_kit.retention import blanked, erase_on_expiry, marker, scrub
+from yima_kit.retention import ERASED_ZH, blanked, erase_on_expiry, marker, scrub
 from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
@@ -40,7 +40,9 @@ class MongoRetention:
         ids = [d["_id"] async for d in self.cases.find({"case_id": case_id}, {"_id": 1}, session=s)]
         n = await scrub(self.cases, {"case_id": case_id}, {
             "parties": lambda ps: [blanked(p, party) for p in ps or []],  # mediators (staff) keep their names
-            "description": self._m("description")}, s)
+            "description": self._m("description"),
+            # what staff typed into the steps (a next step, a place, a reason) may name the parties: the step stays
+            "timeline": lambda tl: [{**t, "text_zh": ERASED_ZH} if t.get("text_zh") else t for t in tl or []]}, s)
         if not ids:
             return n > 0
         mine = {"assignment_id": {"$in": ids}}

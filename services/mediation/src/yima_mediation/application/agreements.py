@@ -20,7 +20,7 @@ from ..core.agreement import AgreementDoc, AgreementParty, Confirmation, sha256_
 from ..core.case import MediationCase
 from ..core.timefmt import aware
 from ..ports import DocumentsUnavailable
-from .base import EXPERT_KIND_ZH, Refused, ServiceBase
+from .base import ERASED_ZH, EXPERT_KIND_ZH, Refused, ServiceBase
 
 
 class Agreements(ServiceBase):
@@ -141,6 +141,8 @@ class Agreements(ServiceBase):
         ag, case = await self._agreement(agreement_id, claims)
         if ag["state"] != "signed":
             raise Refused(409, "agreement", "not_signed", "协议尚未签署，没有正式文本")
+        if ag.get("pdf") is None:  # erased when the case's retention period ended (ADR 0125)
+            raise Refused(410, "agreement", "erased", ERASED_ZH)
         await self._document_read(claims, case, "agreement", reason)
         return base64.b64decode(self._dec(ag["pdf"], "agreement.pdf")), ag["agreement_no"]
 

@@ -56,6 +56,9 @@ class InviteLocked(Exception):
     """Too many wrong checks on one code: locked for a while."""
 
 
+ERASED_ZH = "该案件已过保存期限，文书正文已按规定删除；可凭文书的SHA-256向调解组织核验其存档副本"
+
+
 class Refused(Exception):
     """A request that cannot be carried out, with a status and a reason a person can read."""
 

@@ -18,7 +18,7 @@ from ..core import states
 from ..core.case import MediationCase
 from ..core.package import build_package, json_file
 from ..core.timefmt import aware
-from .base import TRANSFER_ZH, Refused, ServiceBase
+from .base import ERASED_ZH, TRANSFER_ZH, Refused, ServiceBase
 
 
 class Closing(ServiceBase):
@@ -155,5 +155,7 @@ class Closing(ServiceBase):
         p = await self.store.documents.package(package_id)
         if p is None or not claims.may_act_on(p["unit_code"], p.get("unit_path", ())):
             raise Refused(404, "package_id", "not_found", "未找到该卷宗")
+        if p.get("zip") is None:  # erased when the case's retention period ended (ADR 0125)
+            raise Refused(410, "package_id", "erased", ERASED_ZH)
         await self._document_read(claims, {"_id": p["assignment_id"], "unit_code": p["unit_code"]}, "package", reason)
         return base64.b64decode(self._dec(p["zip"], "package.zip")), p["sha256"]

@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import json
 import smtplib
+import socket
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 
 from ..config import NotifySettings
+from ..core.webhook_policy import WebhookPolicy, addresses_allowed
 from ..ports import Channel, DeliveryError, Message, PermanentError, TransientError
 
 __all__ = ["Channel", "DeliveryError", "Message", "PermanentError", "TransientError", "build_channels"]
@@ -135,6 +138,12 @@ class WeChatChannel(HttpChannel):
             raise PermanentError(f"WeChat errcode {errcode}")
 
 
+async def resolve_host(host: str) -> list[str]:
+    """The addresses ``host`` resolves to now (the system resolver, off the event loop)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
 class WebhookChannel(HttpChannel):
     """A unit's own system: POST JSON, signed ``X-Yima-Signature: sha256=<hmac>``, ``Idempotency-Key``."""
 
@@ -143,8 +152,21 @@ class WebhookChannel(HttpChannel):
     def __init__(self, settings: NotifySettings) -> None:
         super().__init__(settings)
         self.secret = settings.webhook_secret.encode()
+        self.policy = WebhookPolicy.from_settings(settings.webhook_allowed_hosts, settings.unit_contacts_json,
+                                                  settings.webhook_private_networks)
+        self.resolve: Callable[[str], Awaitable[list[str]]] = resolve_host
 
     async def send(self, msg: Message) -> None:
+        if not self.policy.allows(msg.address):  # checked again here, whatever was accepted when it was set
+            raise PermanentError("webhook address not allowed (https to an allowed host, or the operator's own)")
+        if (host := self.policy.host_to_resolve(msg.address)) is not None:
+            try:
+                found = await self.resolve(host)
+            except OSError as exc:
+                raise TransientError(f"webhook host not resolved ({type(exc).__name__})") from exc
+            if not addresses_allowed(found, self.policy.private_networks):  # an allowed name pointed inwards
+                raise PermanentError("webhook host resolves to an internal address (not a public one, nor in "
+                                     "YIMA_NOTIFY_WEBHOOK_PRIVATE_NETWORKS)")
         body = {"notification_id": msg.key, "template_id": msg.template_id, "title": msg.title, "text": msg.text,
                 **msg.meta}
         raw = json.dumps(body, ensure_ascii=False, sort_keys=True)

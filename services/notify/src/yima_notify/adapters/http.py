@@ -12,31 +12,16 @@ This module: what both share (errors, the webhook host rule) and ``router``, whi
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.webhook_policy import webhook_allowed
 from ..service import NotifyService
 
-
-def webhook_allowed(url: str, allowed_hosts: list[str]) -> bool:
-    """https, no credentials in the URL, and a host the operator allowed (exact, or under ``.suffix``): a unit
-    admin cannot make notify call into the internal network (blind SSRF)."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port
-    except ValueError:
-        return False
-    if parts.scheme != "https" or not host or parts.username or parts.password or port not in (None, 443):
-        return False
-    for allowed in (a.strip().lower().rstrip(".") for a in allowed_hosts):
-        if allowed and (host == allowed.lstrip(".") if not allowed.startswith(".") else host.endswith(allowed)):
-            return True
-    return False
+__all__ = ["webhook_allowed"]  # the admin's check at setting time (the worker checks again at send time)
 
 
 def error_body(errors: list[dict[str, Any]], message: str = "请求有误，请按提示修改") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from yima_contracts import RuleHit
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, RiskLevel
 
 from . import text as tx
-from .ruleset import RuleSet, TextRule
+from .ruleset import Negation, RuleSet, TextRule
 
 Stage = Literal["open", "handling", "resolved"]
 
@@ -63,6 +63,9 @@ class Assessment:
     red_rule_ids: tuple[str, ...] = field(default=())
 
 
+_NO_NEGATION = Negation(before=(), window=1)
+
+
 def _hit(rule_id: str, name: str, level: RiskLevel, weight: int, evidence: list[str]) -> RuleHit:
     return RuleHit(rule_id=rule_id, name_zh=name, level=level, weight=weight, evidence=evidence[:20])
 
@@ -84,7 +87,8 @@ def _text_rule(rule: TextRule, facts: CaseFacts, rs: RuleSet) -> RuleHit | None:
     for source, text in _sources(facts):
         found = tx.find_cues(text, rule.cues, rule.patterns, rs.negation, rule.exclude)
         if found and (rule.also_cues or rule.also_patterns):
-            also = tx.find_cues(text, rule.also_cues, rule.also_patterns, rs.negation, rule.exclude)
+            # the second half is often a refusal ("不是他们的责任", "不赔"): it is read without negation
+            also = tx.find_cues(text, rule.also_cues, rule.also_patterns, _NO_NEGATION, rule.exclude)
             if not also:
                 continue  # the second half of the rule is missing in this text
             found += [m for m in also if all(m.text != f.text for f in found)]

@@ -163,7 +163,7 @@ class VulnerableRule(_Model):
     weight: int = Field(ge=0, le=200)
     elderly_min_age: int = Field(ge=40, le=120)
     minor_max_age: int = Field(ge=1, le=20)
-    kinds: dict[Literal["elderly", "disabled", "minor", "pregnant"], VulnerableKindRule]
+    kinds: dict[Literal["elderly", "disabled", "minor", "pregnant", "ill"], VulnerableKindRule]
     # A text where one of these matches is read without its elderly cues ("老人身体硬朗", "老人去世后…").
     exclude: tuple[str, ...] = ()
 

@@ -219,18 +219,29 @@ def ages(text: str) -> Iterator[tuple[int, str]]:
         value = cn_number(m.group(1))
         if value is not None and value <= 120:
             yield int(value), m.group(0)
-    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多)?了",
+    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多|好几)?了",
+             r"([六七八九]十)(?:多了|好几了?)",
              rf"({NUM})(多)?的(?:老人|老太太|老头|老爷子|老大爷|老爹|老娘|老母亲|老父亲)")
+    seen: list[tuple[int, int]] = []
     for pat in older:
         for m in compiled(pat).finditer(text):
             value = cn_number(m.group(1))
+            if any(s < m.end() and m.start() < e for s, e in seen):
+                continue  # one age read twice ("俺爹七十好几了")
             if value is not None and 60 <= value <= 120:  # without 岁 only an old age is read as an age
+                seen.append(m.span())
                 yield int(value), m.group(0)
 
 
 def durations_years(text: str) -> Iterator[tuple[float, str]]:
     """"三年多了", "两年来", "5年之久": how long something has gone on."""
     for m in compiled(rf"({NUM})(多|余)?年(了|多|来|之久|有余|以上|都|没|还)").finditer(text):
+        value = cn_number(m.group(1))
+        if value is not None and value <= 100:
+            yield value, m.group(0)
+    # "已持续两年", "拖了三年", "长达5年": a duration told by its verb
+    verb = "(?:持续|长达|已有|历时|拖了|闹了|争了|吵了|告了|跑了|要了|等了)(?:了)?"
+    for m in compiled(rf"{verb}({NUM})(?:多|余)?年").finditer(text):
         value = cn_number(m.group(1))
         if value is not None and value <= 100:
             yield value, m.group(0)

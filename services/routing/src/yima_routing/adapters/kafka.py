@@ -23,6 +23,7 @@ from yima_contracts.routing_events import (
     ReferralOutcome,
     SupervisionNotice,
 )
+from yima_contracts.staff_events import StaffSessionRevoked
 from yima_kit.consumer import EventConsumers, PermanentError, Tx
 
 from ..service import RoutingService
@@ -51,6 +52,9 @@ def _publications(consumers: EventConsumers) -> None:
                         "诉前委派：委派案件的结果（化解、调解不成、退回）回告委派法院的诉调对接中心（法院系统可直接读取）")
     consumers.publishes(topics.CASE_LEADER_ASSIGNED, LeaderAssigned, "红色案件确定分包领导，跟踪到底")
     consumers.publishes(topics.CASE_DEADLINE_CHANGED, DeadlineChanged, "办理期限暂停/恢复/重算（须说明理由）")
+    consumers.publishes(topics.STAFF_SESSION_REVOKED, StaffSessionRevoked,
+                        "工作人员会话提前结束（退出登录、修改或重置密码、停用、调岗）：各服务即时拒绝其令牌"
+                        "（ADR 0130）")
 
 
 def _subscriptions(consumers: EventConsumers, service: RoutingService) -> None:

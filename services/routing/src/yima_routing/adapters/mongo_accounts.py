@@ -114,12 +114,16 @@ class MongoStaffAccounts:
             {"$set": {"last_seen_at": now}})
         return doc is not None
 
-    async def revoke_sessions(self, query: dict[str, Any], now: datetime) -> list[str]:
-        """Revoke the live sessions matching ``query`` (by ``_id`` and/or ``staff_id``); their ids."""
-        ids = [d["_id"] async for d in self.sessions.find({**query, "revoked_at": None}, {"_id": 1})]
-        if ids:
-            await self.sessions.update_many({"_id": {"$in": ids}}, {"$set": {"revoked_at": now}})
-        return ids
+    async def revoke_sessions(self, query: dict[str, Any], now: datetime,
+                              session: Any = None) -> list[tuple[str, str]]:
+        """Revoke the live sessions matching ``query`` (by ``_id`` and/or ``staff_id``), in ``session``'s
+        transaction when given; their (session id, staff id)."""
+        found = [(d["_id"], d["staff_id"]) async for d in self.sessions.find(
+            {**query, "revoked_at": None}, {"_id": 1, "staff_id": 1}, session=session)]
+        if found:
+            await self.sessions.update_many({"_id": {"$in": [sid for sid, _ in found]}},
+                                            {"$set": {"revoked_at": now}}, session=session)
+        return found
 
     async def revoke_all_of(self, staff_id: str, now: datetime) -> None:
         await self.sessions.update_many({"staff_id": staff_id, "revoked_at": None}, {"$set": {"revoked_at": now}})

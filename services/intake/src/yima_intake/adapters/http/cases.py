@@ -103,8 +103,10 @@ def optional_staff(request: Request, service: IntakeService) -> StaffClaims | No
     if scheme.lower() != "bearer" or not token:
         raise StaffAuthFailed("身份凭证格式不正确，应为 Bearer 令牌")
     state = request.app.state
-    if getattr(state, "intake_verifier", None) is None:  # made once per app, from the service's settings
-        state.intake_verifier = TokenVerifier.from_setting(service.settings.auth_public_keys)
+    if getattr(state, "intake_verifier", None) is None:  # the runtime's: it refuses revoked sessions (ADR 0130)
+        rt = getattr(state, "runtime", None)
+        state.intake_verifier = rt.verifier if rt is not None else \
+            TokenVerifier.from_setting(service.settings.auth_public_keys)
     verifier: TokenVerifier = state.intake_verifier
     try:
         return verifier.verify(token)

@@ -73,7 +73,9 @@ async def put_rules(body: RulesIn, claims: StaffClaims = ADMIN, w: Web = WebDep)
 @router.post("/admin/rules/dry-run", summary="试运行：新规则对近期案件的影响 What a rule change would do")
 async def dry_run(body: DryRunIn, claims: StaffClaims = ADMIN, w: Web = WebDep) -> Any:
     """Each case submitted in the past ``days``, decided by the active rules and by the tried ones: which
-    would go elsewhere. Nothing is written but the audit record."""
+    would go elsewhere. Nothing is written but the audit record. The district's only, like publishing: the
+    answer names cases of every street."""
+    district_only(w, claims, "试运行分流规则")
     new = _tried_rules(w, body.rules)
     if not isinstance(new, RuleSet):
         return new
