@@ -5,7 +5,8 @@
 
 Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL), then:
   load      bulk-loads --cases cases of history straight into the counters and facts (month by month, the
-            counters computed by the same pure core the consumer uses), spread over --years years, the
+            service's own counter documents, counted per kind of case and first checked against the consumer's
+            pure core: bench/insight_history.py), spread over --years years, the
             Jinshui-like tree (17 streets, 214 communities, departments), every channel, category and level
   table     --queries random one-table queries (any unit from the district down to a community, any grouping,
             periods from a day to the whole history), p50/p95/p99 in ms; beside it the raw baseline: the
@@ -35,126 +36,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from insight_history import DISTRICT, check_fast_counters, load_history, tree
 from yima_contracts.codes import Category, Channel
 from yima_devstack.bench.baselines import mongo_baselines
 from yima_devstack.infra import Endpoints, LocalInfra
-
-CATEGORIES = [c.value for c in Category]
-CHANNELS = [c.value for c in Channel]
-DISTRICT = "410105"
-
-
-def tree() -> list[tuple[str, ...]]:
-    """Unit paths: 17 streets with 12–13 communities each (214), 16 departments under the district."""
-    paths: list[tuple[str, ...]] = []
-    n = 0
-    for s in range(1, 18):
-        street = f"{DISTRICT}{s:03d}"
-        paths.append((DISTRICT, street))
-        for c in range(1, 13 + (s <= 10)):
-            n += 1
-            if n > 214:
-                break
-            paths.append((DISTRICT, street, f"{street}{c:03d}"))
-    paths += [(DISTRICT, f"JSQ-D{d:02d}") for d in range(16)]
-    return paths
-
-
-def fake_fact(i: int, day: date, rng: random.Random, paths: list[tuple[str, ...]]) -> Any:
-    from yima_insight.core.facts import CaseFact, admin_level
-
-    path = rng.choice(paths) if rng.random() > 0.02 else ()
-    at = datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(minutes=rng.randrange(600))
-    f = CaseFact(case_id=f"h{i:08d}", case_number=f"JSQ-{day.year}-{i:07d}", received_at=at,
-                 channel=rng.choice(CHANNELS), category=rng.choice(CATEGORIES),
-                 level=rng.choices(["red", "yellow", "blue"], [1, 4, 15])[0])
-    if path:
-        f.unit, f.unit_path, f.in_platform = path[-1], list(path), rng.random() < 0.6
-        f.assignment_id, f.assigned_at = f"a{i}", at
-        f.accepted = rng.random() < 0.95
-        r = rng.random()
-        if r < 0.8:
-            f.closed, f.outcome, f.settled_level = True, "resolved", admin_level(path)
-            f.med_concluded, f.med_success = True, True
-        elif r < 0.88:
-            f.outcome, f.med_concluded = "failed", True
-        elif r < 0.92:
-            f.closed, f.outcome = True, "transferred"
-        f.overdue = rng.random() < 0.05
-        f.notices = int(f.overdue) * rng.randint(1, 3)
-        if f.closed and rng.random() < 0.6:
-            f.rating = rng.choices([5, 4, 3, 2, 1], [60, 25, 8, 4, 3])[0]
-    return f
-
-
-async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int = 7) -> tuple[float, int, int]:
-    """Facts and counters of n cases, month by month; returns (seconds, facts, counter documents)."""
-    from yima_insight.adapters.mongo_store import MongoInsightStore, fact_doc
-    from yima_insight.core.rollup import add, nest
-
-    store = MongoInsightStore(db)
-    await store.setup()
-    rng = random.Random(seed)
-    paths = tree()
-    await db["units"].insert_many([{"_id": p[-1], "name": f"单位{p[-1]}", "path": list(p)} for p in paths])
-    start = date.today().replace(day=1) - timedelta(days=365 * years)
-    days = (date.today() - start).days
-    per_day = n / days
-    t0 = time.perf_counter()
-    i = 0
-    n_counters = 0
-    month: dict[Any, dict[str, int]] = {}
-    facts: list[dict[str, Any]] = []
-    cur_month = start.isoformat()[:7]
-
-    year_docs: dict[Any, dict[str, int]] = {}
-
-    async def flush(final: bool = False) -> None:
-        nonlocal n_counters
-        for k in [k for k in month if k.gran == "y"]:  # a year's documents are written once, at the end
-            cur = year_docs.setdefault(k, {})
-            for f, v in month.pop(k).items():
-                cur[f] = cur.get(f, 0) + v
-        if final:
-            month.update(year_docs)
-        docs = [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m)} for k, m in month.items()]
-        await insert_all(db["counters"], docs)
-        await insert_all(db["facts"], facts)
-        n_counters += len(docs)
-        month.clear()
-        facts.clear()
-
-    carry = 0.0
-    for d in range(days):
-        day = start + timedelta(days=d)
-        if day.isoformat()[:7] != cur_month:
-            await flush()
-            cur_month = day.isoformat()[:7]
-            if cur_month.endswith("01"):
-                print(f"  loaded {i:,} cases up to {cur_month} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        carry += per_day
-        for _ in range(int(carry)):
-            f = fake_fact(i, day, rng, paths)
-            i += 1
-            add(month, f.slice(), f.vector())
-            if with_facts:
-                facts.append(fact_doc(f))
-        carry -= int(carry)
-    await flush(final=True)
-    return time.perf_counter() - t0, i, n_counters
-
-
-async def insert_all(col: Any, docs: list[dict[str, Any]], chunk: int = 2000) -> None:
-    """insert_many in chunks; a chunk the driver retried after a timeout (a loaded box) finds its first attempt's
-    documents there: those duplicates are the same documents, not an error."""
-    from pymongo.errors import BulkWriteError
-
-    for j in range(0, len(docs), chunk):
-        try:
-            await col.insert_many(docs[j:j + chunk], ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -197,6 +82,17 @@ async def raw_baseline(db: Any, q: int) -> list[float]:
         [d async for d in await db["facts"].aggregate(pipeline)]
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+
+async def raw_figure(db: Any, lat: list[float]) -> None:
+    try:
+        raw = await raw_baseline(db, 3)
+    except Exception as exc:  # the stand-in may not aggregate at this size
+        print(f"raw       counting from the facts failed: {type(exc).__name__}")
+        return
+    ratio = statistics.median(raw) / pct(lat, 50)
+    print(f"raw       counting from the facts (a street's year by category, no counters): "
+          f"median {statistics.median(raw):.0f} ms — counters are {ratio:.0f}× faster at p50")
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
@@ -316,7 +212,7 @@ async def consumed_rate(ep: Endpoints, settings: Any, n_events: int, timeout: fl
 
 
 async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any]:
-    from yima_insight import rebuild
+    from yima_insight.adapters import rebuild
     from yima_insight.config import InsightSettings
 
     paths = [p for p in tree() if len(p) == 3][:6]
@@ -342,11 +238,17 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
 
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
     prefix = f"b{uuid.uuid4().hex[:6]}_"
+    if args.replay_only:
+        await print_replay(ep, prefix, args.replay_cases)
+        return
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url, mongo_db_prefix=prefix,
                                report_schedule=False)
     app = create_app(settings, consume=False, relay=False)
     async with app.router.lifespan_context(app):
         rt = app.state.runtime
+        checked = check_fast_counters()
+        print(f"load: the loader's counter documents checked against the service's rollup (add + nest): "
+              f"{checked:,} documents equal", flush=True)
         print(f"load: {args.cases:,} cases over {args.years} years …", flush=True)
         secs, n, n_counters = await load_history(rt.db, args.cases, args.years, args.facts)
         print(f"load      {n:,} cases, {n_counters:,} counter documents"
@@ -357,13 +259,10 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
         lat = await table_queries(service, args.queries, args.years)
         print(f"table     {len(lat)} queries: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
               f"p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms (target p99 ≤ 50 ms)")
-        try:
-            raw = await raw_baseline(rt.db, 3)
-            ratio = statistics.median(raw) / pct(lat, 50)
-            print(f"raw       counting from the facts (a street's year by category, no counters): "
-                  f"median {statistics.median(raw):.0f} ms — counters are {ratio:.0f}× faster at p50")
-        except Exception as exc:  # the stand-in may not aggregate at this size
-            print(f"raw       counting from the facts failed: {type(exc).__name__}")
+        if args.facts:
+            await raw_figure(rt.db, lat)
+        else:
+            print("raw       counting from the facts: not measured (--no-facts: no facts to count)")
         token = TokenIssuer.dev().issue(staff_id="b", unit=DISTRICT, role=StaffRole.LEADER, unit_path=[DISTRICT])
         h = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as client:
@@ -389,13 +288,16 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
           f"{live['per_s'] / raw['two_write_tx_per_s']:.1f} events per raw two-write transaction")
     print(f"          one event per transaction (the first design, same run): {one:.1f} events/s — "
           f"batching is {live['per_s'] / one:.0f}× faster")
-    r = await replay_time(ep, prefix, args.replay_cases)
+    await print_replay(ep, prefix, args.replay_cases)
+
+
+async def print_replay(ep: Endpoints, prefix: str, n_cases: int) -> None:
+    r = await replay_time(ep, prefix, n_cases)
     per_case = r["total_seconds"] / max(1, r["cases"])
-    print(f"replay    {r['produced_events']} events of {args.replay_cases} new cases (plus whatever the topics hold: "
+    print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
           f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
           f"{r['read_seconds']} s, recount {r['recount_seconds']} s, the rest writing and swapping in); "
           f"at this rate 1,000,000 cases ≈ {per_case * 1_000_000 / 60:.0f} min (target ≤ 10 min)")
-
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
@@ -408,6 +310,7 @@ if __name__ == "__main__":
     ap.add_argument("--replay-cases", type=int, default=1000)
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
                     help="load the cases' fact documents too (the table never reads them; the drill-down does)")
+    ap.add_argument("--replay-only", action="store_true", help="only the replay phase (it reads its own topics)")
     args = ap.parse_args()
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
         asyncio.run(main(args, Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])))

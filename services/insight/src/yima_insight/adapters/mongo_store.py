@@ -171,13 +171,13 @@ class MongoInsightStore:
         for gran, periods in (("y", years), ("m", months), ("d", days)):
             if not periods:
                 continue
-            q = {"s": scope, "g": gran, "p": {"$gte": periods[0], "$lte": periods[-1]}}
-            wanted = set(periods)
+            # Exactly these periods: a range from the first to the last would read every document between a long
+            # range's edge days (~1,000 day documents for three years, ADR 0160).
+            q = {"s": scope, "g": gran, "p": {"$in": periods}}
             async for d in self.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
-                if d["p"] in wanted:
-                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
-                    if d.get("u") is not None and (newest is None or d["u"] > newest):
-                        newest = d["u"]
+                out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+                if d.get("u") is not None and (newest is None or d["u"] > newest):
+                    newest = d["u"]
         return out, newest
 
     async def cases(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
