@@ -128,6 +128,17 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         print(f"per case: {total / n:.1f} ops  " + "  ".join(f"{k}={v / n:.1f}" for k, v in net.items()))
         if profile:
             await print_profile(client, dbs, n)
+        # right after the load: what is still working (a consumer the drain does not watch, say)
+        if profile:
+            for name in dbs:
+                await client[name]["system.profile"].drop()
+                await client[name].command("profile", 2)
+        t2, c2 = time.monotonic(), await opcounters(client)
+        await asyncio.sleep(idle_seconds)
+        after = diff(c2, await opcounters(client))
+        print(f"idle after the load: {sum(after.values()) / (time.monotonic() - t2):.1f} ops/s")
+        if profile:
+            await print_profile(client, dbs, 1)
     finally:
         await watcher.stop()
         await sub.close()
