@@ -453,6 +453,23 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
     assert close["success"] is True and close["detail"] == "outcome=agreement"
 
 
+async def test_choosing_a_mediator_tells_nothing_of_people_outside_the_unit(api) -> None:
+    """A missing person, another unit's mediator and one's own unit's lawyer get the same answer (the id aside): the
+    answer never tells whether an id exists elsewhere."""
+    ev, aid = await accepted_case_with_mediator(api)
+    r = await api.post("/api/v1/people", json={"kind": "mediator", "name": "外单位调解员"}, headers=token(unit=OTHER))
+    assert r.status_code == 201, r.text
+    foreign = r.json()["person_id"]
+    lawyer = await person(api, "lawyer", "本单位律师", fields=["labour_wages"])
+    answers = []
+    for pid in (str(uuid.uuid4()), foreign, lawyer):
+        r = await api.post(f"/api/v1/cases/{aid}/mediators", json={"person_ids": [pid]}, headers=STAFF)
+        body = r.json()
+        answers.append((r.status_code, body["message"].replace(pid, "ID"),
+                        [(e["field"], e["code"], e["message"].replace(pid, "ID")) for e in body["errors"]]))
+    assert answers[0][0] == 422 and answers[0] == answers[1] == answers[2], answers
+
+
 async def test_an_erased_agreement_says_so_and_still_verifies(api) -> None:
     """After the case's retention period (ADR 0125) the agreement's text is gone: 410 with a reason a clerk can
     read, never a 500; the SHA-256 still verifies the committee's archived copy."""
