@@ -456,7 +456,7 @@ async def test_agreement_signed_archived_verifiable_immutable_then_closed(api) -
 async def test_choosing_a_mediator_tells_nothing_of_people_outside_the_unit(api) -> None:
     """A missing person, another unit's mediator and one's own unit's lawyer get the same answer (the id aside): the
     answer never tells whether an id exists elsewhere."""
-    ev, aid = await accepted_case_with_mediator(api)
+    _, aid = await accepted_case_with_mediator(api)
     r = await api.post("/api/v1/people", json={"kind": "mediator", "name": "外单位调解员"}, headers=token(unit=OTHER))
     assert r.status_code == 201, r.text
     foreign = r.json()["person_id"]
