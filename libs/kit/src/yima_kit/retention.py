@@ -198,6 +198,26 @@ async def scrub(col: Any, query: dict[str, Any], fields: Mapping[str, Any], sess
     return changed
 
 
+class ErasingStore(Protocol):
+    async def erase(self, case_id: str, tx: Tx) -> bool: ...
+
+
+S = TypeVar("S", bound=ErasingStore)
+
+
+def wire_store(rt: Any, store: S) -> S:
+    """A service's store of personal data wired into its process (a :class:`yima_kit.runtime.Runtime`): its indexes
+    at start (the store's ``setup``, when it has one) and its consumer of ``case.retention_expired``."""
+    setup = getattr(store, "setup", None)
+    if setup is not None:
+        async def on_start(_: Any) -> None:
+            await setup()
+
+        rt.on_start.append(on_start)
+    erase_on_expiry(rt.consumers, store.erase)
+    return store
+
+
 def erase_on_expiry(consumers: EventConsumers, erase: Erase) -> None:
     """Subscribe ``erase(case_id, tx)`` to ``case.retention_expired`` through the kit's idempotent consumer: the
     service's copy of the case's personal data is erased once, in the consumer's transaction. ``erase`` returns

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
-from yima_kit.retention import ERASED_ZH, blanked, erase_on_expiry, marker, scrub
+from yima_kit.retention import ERASED_ZH, blanked, marker, scrub, wire_store
 from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
@@ -56,11 +56,4 @@ class MongoRetention:
 
 def install(rt: Runtime) -> MongoRetention:
     """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
-    store = MongoRetention(rt.db, rt.cipher)
-
-    async def setup(_: Runtime) -> None:
-        await store.setup()
-
-    rt.on_start.append(setup)
-    erase_on_expiry(rt.consumers, store.erase)
-    return store
+    return wire_store(rt, MongoRetention(rt.db, rt.cipher))

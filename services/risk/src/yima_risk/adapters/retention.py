@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.crypto import FieldCipher
-from yima_kit.retention import erase_on_expiry, erased_text, marker, scrub
+from yima_kit.retention import erased_text, marker, scrub, wire_store
 from yima_kit.runtime import Runtime
 from yima_kit.uow import Tx
 
@@ -37,6 +37,4 @@ class MongoRetention:
 
 def install(rt: Runtime) -> MongoRetention:
     """Wire it into a process: its indexes at start, its consumer of ``case.retention_expired``."""
-    store = MongoRetention(rt.db, rt.cipher)
-    erase_on_expiry(rt.consumers, store.erase)
-    return store
+    return wire_store(rt, MongoRetention(rt.db, rt.cipher))
