@@ -101,6 +101,9 @@ def forced_change(b: Any, name: str) -> None:
     assert "密码已修改" in b.find_element(By.CLASS_NAME, "ok").text
 
 
+# a row's class and text read at one instant (null while the row is being replaced)
+ROW_NOW = "var r=document.getElementById(arguments[0]);return r?[r.className,r.innerText]:null"
+
 async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -176,13 +179,16 @@ async def test_each_role_does_its_main_task_in_the_browser(platform, yima_infra)
         await routing_db["assignments"].update_one({"_id": soon["assignment_id"]},
                                                    {"$set": {"due_at": datetime.now(UTC) + timedelta(seconds=8)}})
         b.get(f"{url}/console/supervise")
-        row = b.find_element(By.ID, f"row-{over['assignment_id']}")
-        assert "overdue" in row.get_attribute("class") and "逾期" in row.text
+        # the page's own refresh may replace the rows at any moment: read class and text in one script, not
+        # through an element that the next refresh makes stale
+        over_now = b.execute_script(ROW_NOW, f"row-{over['assignment_id']}")
+        assert over_now and "overdue" in over_now[0] and "逾期" in over_now[1], over_now
         soon_row = f"row-{soon['assignment_id']}"
-        assert "overdue" not in b.find_element(By.ID, soon_row).get_attribute("class")
+        soon_now = b.execute_script(ROW_NOW, soon_row)
+        assert soon_now and "overdue" not in soon_now[0], soon_now
         shot(b, "2-supervisor-list")
-        wait.until(lambda d: "overdue" in d.find_element(By.ID, soon_row).get_attribute("class"))
-        assert "已逾期" in b.find_element(By.ID, soon_row).text  # no reload: the page's clock turned it
+        turned = wait.until(lambda d: (r := d.execute_script(ROW_NOW, soon_row)) and "overdue" in r[0] and r)
+        assert "已逾期" in turned[1]  # no reload: the page's clock turned it
         shot(b, "2-supervisor-turned-red")
         b.get(f"{url}/console/supervise?only=overdue")
         row = b.find_element(By.ID, f"row-{over['assignment_id']}")
