@@ -115,6 +115,15 @@ class KitSettings(BaseSettings):
         default=100, ge=1, validation_alias=_env("YIMA_CONSUMER_BATCH_MAX"),
         description="most messages a consumer takes from one poll and processes in one transaction",
     )
+    consumer_fetch_min_bytes: int = Field(
+        default=65536, ge=1, validation_alias=_env("YIMA_CONSUMER_FETCH_MIN_BYTES"),
+        description="a consumer's fetch returns once this much is waiting (or after the wait below): under load a "
+                    "poll brings a larger batch, and a batch's ledger, outbox and commit are paid once (issue 12)",
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        default=60, ge=0, le=1000, validation_alias=_env("YIMA_CONSUMER_FETCH_MAX_WAIT_MS"),
+        description="longest a fetch waits for fetch_min_bytes: the most a lone message is delayed per hop",
+    )
     consumer_max_attempts: int = Field(
         default=5,
         validation_alias=_env("YIMA_CONSUMER_MAX_ATTEMPTS"),
