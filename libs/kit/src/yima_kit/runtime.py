@@ -74,7 +74,7 @@ class Runtime:
         db = client[settings.db_name]
         outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
         relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds,
-                            settings.outbox_idle_max_seconds)
+                            settings.outbox_idle_max_seconds, settings.outbox_gather_seconds)
         uow = UnitOfWork(client, outbox)
         consumers = EventConsumers(
             service=settings.service_name,

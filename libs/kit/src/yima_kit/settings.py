@@ -106,6 +106,11 @@ class KitSettings(BaseSettings):
         description="outbox relay: longest wait when idle (the wait doubles from the poll interval up to this); "
                     "bounds the delay of an entry written by another process",
     )
+    outbox_gather_seconds: float = Field(
+        default=0.03, ge=0, le=1, validation_alias=_env("YIMA_OUTBOX_GATHER_SECONDS"),
+        description="outbox relay: a round woken by a commit starts at least this long after the previous one, "
+                    "so a busy process's commits are published and marked in one round (issue 12)",
+    )
     outbox_follow_changes: bool | None = Field(
         default=None, validation_alias=_env("YIMA_OUTBOX_FOLLOW_CHANGES"),
         description="outbox relay: wake on the outbox's change stream (writes of other processes); "
