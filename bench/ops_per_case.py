@@ -56,14 +56,27 @@ def _kind(p: dict[str, Any]) -> str:
     return str(p.get("op", "?"))
 
 
-async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int) -> None:
+def _filter_shape(p: dict[str, Any]) -> str:
+    """The fields a profiled command filters (and sorts) on: which query of a collection it was."""
+    cmd = p.get("command") if isinstance(p.get("command"), dict) else {}
+    q = cmd.get("filter") or cmd.get("query") or cmd.get("q")
+    if q is None and isinstance(cmd.get("updates"), list) and cmd["updates"]:
+        q = cmd["updates"][0].get("q")
+    if q is None and isinstance(cmd.get("deletes"), list) and cmd["deletes"]:
+        q = cmd["deletes"][0].get("q")
+    fields = sorted(q) if isinstance(q, dict) else []
+    sort = sorted(cmd.get("sort") or {}) if isinstance(cmd.get("sort"), dict) else []
+    return "{" + ",".join(fields) + "}" + (f" sort={','.join(sort)}" if sort else "")
+
+
+async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int, shapes: bool = False) -> None:
     """Where the operations went (the server's profiler, level 2 during the load): per collection and kind."""
     counts: dict[str, int] = {}
     per_db: dict[str, int] = {}
     for name in dbs:
         await client[name].command("profile", 0)
         async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1}):
-            key = f"{p.get('ns', name)} {_kind(p)}"
+            key = f"{p.get('ns', name)} {_kind(p)}" + (f" {_filter_shape(p)}" if shapes else "")
             counts[key] = counts.get(key, 0) + 1
             per_db[name] = per_db.get(name, 0) + 1
     print("per database (profiler):")
@@ -75,7 +88,8 @@ async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: in
 
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,
-                  profile: bool = False, digest_window: float | None = None, settle: bool = False) -> None:
+                  profile: bool = False, digest_window: float | None = None, settle: bool = False,
+                  shapes: bool = False) -> None:
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
     platform = Platform(log_dir=log_dir, ports={n: free_port() for n in SERVICE_PORTS},
                         service_env=ep.service_kafka_env)
@@ -133,7 +147,7 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
               "  ".join(f"{k}={v:.2f}" for k, v in idle_rate.items()))
         print(f"per case: {total / n:.1f} ops  " + "  ".join(f"{k}={v / n:.1f}" for k, v in net.items()))
         if profile:
-            await print_profile(client, dbs, n)
+            await print_profile(client, dbs, n, shapes)
         # right after the load: what is still working (a consumer the drain does not watch, say)
         if profile:
             for name in dbs:
@@ -189,12 +203,13 @@ if __name__ == "__main__":
     ap.add_argument("--settle", action="store_true",
                     help="after the drain, also wait until the server's rate is back at idle for the digest "
                          "window + 5 s (every consumer and held text done): the whole cost of the cases")
+    ap.add_argument("--shapes", action="store_true", help="with --profile: per query shape (the filter's fields)")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="yima-ops-logs-"))
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
         ep = Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])
         asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
-                                args.settle))
+                                args.settle, args.shapes))
     else:
         infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")), kafka_port=free_port(), mongo_port=free_port())
         infra.install()
@@ -202,7 +217,7 @@ if __name__ == "__main__":
             ep = infra.start()
             os.environ.update(ep.kafka_auth().as_env())  # this script's own clients: the super user (ADR 0070)
             asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
-                                args.settle))
+                                args.settle, args.shapes))
         finally:
             infra.stop()
     print(f"service logs: {logs}")

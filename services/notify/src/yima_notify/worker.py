@@ -83,17 +83,29 @@ class DeliveryWorker:
         self._next_due: dict[str, datetime | None] = {}
         service.on_queued = self.wake
 
-    def wake(self) -> None:
-        """A message was queued (committed) in this process: every channel loop looks now."""
-        for event in self.wakeups.values():
-            event.set()
+    def wake(self, channel: str | None = None, due: datetime | None = None) -> None:
+        """A message was queued (committed) in this process: the loop of its channel (every loop when None)
+        looks now — or, for a message due later (quiet hours), knows not to sleep past it."""
+        for ch, event in self.wakeups.items():
+            if channel is None or ch == channel:
+                if due is not None:
+                    known = self._next_due.get(ch)
+                    self._next_due[ch] = due if known is None else min(known, due)
+                event.set()
 
     # --- loop ------------------------------------------------------------------------------------------
 
     async def run_channel(self, channel: str) -> None:
         wait = self.s.worker_poll_seconds
         woken = self.wakeups[channel]
+        loop = asyncio.get_running_loop()
+        began = 0.0
         while True:
+            # Rounds start at most every ``worker_gather_seconds``: what the consumers of a busy process queue
+            # meanwhile is claimed and marked in one round, not one round per commit.
+            if (left := began + self.s.worker_gather_seconds - loop.time()) > 0:
+                await asyncio.sleep(left)
+            began = loop.time()
             woken.clear()  # before the round: a message queued during it wakes the wait below at once
             try:
                 busy = await self.step(channel)
@@ -414,7 +426,7 @@ class DeliveryWorker:
         key = batch[0].get("batch_id") or batch[0]["_id"]  # a retry keeps its batch (members and key)
         await self.queue.requeue(self.owner, [d["_id"] for d in batch],
                                  {"not_before": due, "attempts": attempts, "last_error": error[:300], "batch_id": key})
-        self.wake()  # the loops' next wait ends by this retry's due time
+        self.wake(channel, due)  # the loop's next wait ends by this retry's due time
         self._next_due[channel] = min(due, self._next_due.get(channel) or due)
         log.info("delivery will be retried", channel=channel, batch=key, attempts=attempts,
                  error=error[:200])
