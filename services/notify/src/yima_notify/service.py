@@ -333,8 +333,10 @@ class NotifyService(InboxReads):
                 change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.phone else "expired"}
             await self.ledger.resolve_awaiting(w["_id"], change, tx.session)
             if change["state"] == "queued":
-                channel: str = w.get("channel", "sms")
-                tx.after_commit(lambda ch=channel, at=due: self.on_queued(ch, at))
+                tx.after_commit(self._wake_for(w.get("channel", "sms"), due))
+
+    def _wake_for(self, channel: str, due: datetime) -> Callable[[], None]:
+        return lambda: self.on_queued(channel, due)
 
     # --- staging ---------------------------------------------------------------------------------------
 
