@@ -88,7 +88,6 @@ def run(
         except InfraError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-    run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
 
     # Each service with its own Kafka principal (docs/adr/0070); servers from the environment: its credentials.
     platform = Platform(log_dir=state_dir / "logs", pid_dir=state_dir / "run", service_env=endpoints.service_kafka_env)
@@ -102,6 +101,8 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
     try:
+        # as the super user of the local stack (the environment's credentials for servers from outside)
+        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics(), auth=endpoints.kafka_auth()))
         extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
         extra.update(local_token_keys(state_dir / "keys"))
         env = {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
