@@ -171,6 +171,7 @@ class Replay:
     case: dict[str, Any] = field(default_factory=dict)  # the case at the demo department
     phone: str = ""
     _totp_used: dict[str, int] = field(default_factory=dict)
+    accounts_file: Path | None = None  # passwords this tool set on this platform (a second run signs in with them)
 
     def record(self, number: str, attack: str, refused: bool | None, evidence: str) -> None:
         o = Outcome(number, attack, refused, evidence)
@@ -189,9 +190,17 @@ class Replay:
                 body["totp"] = totp
             return await c.post("/api/v1/auth/login", json=body)
 
-    async def first_login(self, staff_id: str, password: str = DEMO_PASSWORD, totp_secret: str | None = None
+    async def first_login(self, staff_id: str, password: str | None = None, totp_secret: str | None = None
                           ) -> Staff:
-        """Sign in with a seeded (or reset) password and change it, as a new staff member must."""
+        """Sign in with a seeded (or reset) password and change it, as a new staff member must (an account
+        this tool changed before, on this platform, signs in with the password it set then)."""
+        saved = self.saved_passwords()
+        if password is None and staff_id in saved:
+            r = await self.login(staff_id, saved[staff_id])
+            r.raise_for_status()
+            self.staff[staff_id] = Staff(staff_id, saved[staff_id], r.json()["access_token"])
+            return self.staff[staff_id]
+        password = password or DEMO_PASSWORD
         if totp_secret:
             await self._fresh_totp_step(staff_id)
         r = await self.login(staff_id, password, totp_code(totp_secret) if totp_secret else None)
@@ -206,7 +215,15 @@ class Replay:
         ch.raise_for_status()
         s = Staff(staff_id, new, ch.json()["access_token"], totp_secret)
         self.staff[staff_id] = s
+        if self.accounts_file is not None and not totp_secret:
+            self.accounts_file.write_text(json.dumps({**saved, staff_id: new}))
+            self.accounts_file.chmod(0o600)
         return s
+
+    def saved_passwords(self) -> dict[str, str]:
+        if self.accounts_file is None or not self.accounts_file.is_file():
+            return {}
+        return dict(json.loads(self.accounts_file.read_text()))
 
     async def _fresh_totp_step(self, staff_id: str) -> None:
         """A TOTP code is good once: wait for the next 30-second step when this admin used the current one."""
@@ -322,10 +339,10 @@ class Replay:
             self.record("1f", "a department's note with a link and a second line reaches the tracking page", None,
                         "the progress step did not appear within 30 s")
         else:
-            clean = free_of(text, EVIL, "\\n第二行", "https://")
+            clean = free_of(text, EVIL, "\\n第二行")
             self.record("1f", "a department's note with a link and a second line reaches the tracking page", clean,
                         "the step is shown without the link and on one line" if clean
-                        else "the link or the second line is on the tracking page")
+                        else f"on the tracking page: …{_around(text, '0371-12345678')}…")
 
     async def gateway_texts(self, phone: str) -> str:
         async with httpx.AsyncClient(timeout=10) as c:
@@ -349,6 +366,10 @@ class Replay:
                 return
             aid = item["assignment_id"]
             await med.post(f"/api/v1/cases/{aid}/accept", json={"kind": "people"}, headers=dispatcher.h)
+            person = await med.post("/api/v1/people", headers=dispatcher.h,
+                                    json={"kind": "mediator", "name": "马雷", "staff_id": "jsq-ldtj-02"})
+            await med.post(f"/api/v1/cases/{aid}/mediators", headers=dispatcher.h,
+                           json={"person_ids": [person.json().get("person_id", "none")]})
             start = _next_working_morning()
             when = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()}
             js = await med.post(f"/api/v1/cases/{aid}/sessions", headers=dispatcher.h,
@@ -362,7 +383,9 @@ class Replay:
 
         page = await wait_until(session_shown, 30) or ""
         sms = await self.gateway_texts(phone)
-        refused = js.status_code == 422 and free_of(page, EVIL, "javascript:") and free_of(sms, EVIL)
+        shown_or_refused = refused_statuses(evil.status_code) or bool(page)
+        refused: bool | None = (js.status_code == 422 and free_of(page, EVIL, "javascript:")
+                                and free_of(sms, EVIL)) if shown_or_refused else None
         self.record("1e", "join_url of another scheme (javascript:) or host (evil.example)", refused,
                     f"javascript: → {js.status_code}; https://{EVIL} → {evil.status_code} at mediation, "
                     f"on the tracking page: {'no' if free_of(page, EVIL) else 'YES'}"
@@ -573,9 +596,10 @@ class Replay:
             self.record("7h", "staff free text reaches the applicant's page", None,
                         f"pause → {r.status_code} {_code(r)}; the step did not appear within 20 s")
             return
-        clean = free_of(page, EVIL, "\\n第二行", "https://")
+        clean = free_of(page, EVIL, "\\n第二行")
         self.record("7h", "staff free text (a pause's reason with a link, two lines) reaches the applicant's page",
-                    clean, "shown on one line without the link" if clean else "the link or second line is shown")
+                    clean, "shown on one line without the link" if clean
+                    else f"on the tracking page: …{_around(page, '0371-87654321')}…")
 
     async def run(self) -> list[Outcome]:
         await self.forged_events()
@@ -594,6 +618,11 @@ class Replay:
             await self.first_login(RACE_ACCOUNT)
         await self.races()
         return self.out
+
+
+def _around(text: str, needle: str, width: int = 70) -> str:
+    at = text.find(needle)
+    return text[max(0, at - 10): at + width] if at >= 0 else ""
 
 
 def _code(r: httpx.Response) -> str:
@@ -652,7 +681,8 @@ def production_refuses(timeout: float = 60) -> tuple[bool, str]:
             ok = False
             said.append(f"{name}: still running after {timeout:.0f} s")
             continue
-        reason = next((ln.strip() for ln in (p.stderr + p.stdout).splitlines() if "production" in ln), "")
+        said_by = re.findall(r"RuntimeError: (.*production.*)", p.stderr + p.stdout)
+        reason = said_by[-1].strip() if said_by else ""
         ok = ok and p.returncode != 0 and bool(reason)
         said.append(f"{name}: exit {p.returncode} «{reason[-110:]}»")
     return ok, "; ".join(said)
@@ -706,7 +736,7 @@ def attacks(
     refused."""
     from ._aio import run_sync
 
-    outcomes = run_sync(Replay(local_target(state_dir)).run())
+    outcomes = run_sync(Replay(local_target(state_dir), accounts_file=state_dir / "replay-accounts.json").run())
     bad = [o for o in outcomes if o.refused is False]
     typer.echo(f"\n{len(outcomes)} attacks: {sum(o.refused is True for o in outcomes)} refused, {len(bad)} NOT "
                f"refused, {sum(o.refused is None for o in outcomes)} not replayed")
