@@ -101,11 +101,7 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
     try:
-        # as the super user of the local stack (the environment's credentials for servers from outside)
-        run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics(), auth=endpoints.kafka_auth()))
-        extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
-        extra.update(local_token_keys(state_dir / "keys"))
-        env = {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
+        env = _prepare(endpoints, platform, state_dir, gateway_port)
         if gateway_port:
             typer.echo("· starting the local SMS/webhook dev gateway …")
             platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
@@ -125,6 +121,15 @@ def run(
         if infra is not None:
             infra.stop()
         typer.echo("stopped.")
+
+
+def _prepare(endpoints: Endpoints, platform: Platform, state_dir: Path, gateway_port: int) -> dict[str, str]:
+    """The platform's topics (created as the local stack's super user, or with the environment's credentials for
+    servers from outside) and the services' environment: the dev gateway, this state directory's token keys."""
+    run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics(), auth=endpoints.kafka_auth()))
+    extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
+    extra.update(local_token_keys(state_dir / "keys"))
+    return {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
 
 
 DEMO_DEPARTMENT = ("410105001001", "黄河社区")  # answers from its own system (in_platform false), README's example
