@@ -82,3 +82,11 @@ def test_thresholds_must_be_ordered_and_name_known_categories() -> None:
 def test_a_missing_file_is_refused(tmp_path) -> None:
     with pytest.raises(RulesError, match="无法读取规则文件"):
         load_rules(tmp_path / "nope.yaml")
+
+
+def test_a_fallback_rule_must_be_yellow() -> None:
+    net = "    level: yellow\n    weight: 5\n    fallback: true"
+    bad = GOOD.replace(net, net.replace("yellow", "red"), 1)
+    assert bad != GOOD
+    with pytest.raises(RulesError, match="兜底规则只能是 yellow"):
+        parse_rules(bad, "risk_rules.yaml")

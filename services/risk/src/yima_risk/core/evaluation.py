@@ -21,8 +21,8 @@ import yaml
 from yima_contracts.codes import Category, RiskLevel
 
 from .rules import Assessment, CaseFacts, assess
-from .second_opinion import Opinion
 from .ruleset import RuleSet
+from .second_opinion import Opinion
 
 LEVELS = (RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE)
 _RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
