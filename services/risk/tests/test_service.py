@@ -150,7 +150,7 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
 
 async def test_new_facts_re_assess_and_only_changes_are_published(risk) -> None:
     cid = f"c-{uuid.uuid4().hex[:8]}"
-    await deliver(risk, submitted(cid, "楼上卫生间漏水，天花板泡坏了", category=Category.NEIGHBOUR))
+    await deliver(risk, submitted(cid, "楼上卫生间漏水，想请他来看看", category=Category.NEIGHBOUR))
     await deliver(risk, CaseFeedback(**common(cid, T0 + timedelta(hours=1)), assignment_id="a", unit_code=COMMUNITY,
                                      kind=FeedbackKind.PROGRESS, note="已上门查看"))
     await deliver(risk, CaseUpdated(**common(cid, T0 + timedelta(days=2)), kind="repeat_report", repeat_count=2,
@@ -387,7 +387,9 @@ async def test_a_corrected_category_and_an_emergency_re_assess(risk) -> None:
     await deliver(risk, CaseUpdated(**common(other, T0 + timedelta(hours=1)), kind="emergency_flagged",
                                     emergency=True))
     corrected = await staged(risk, topics.CASE_RISK_ASSESSED, cid)
-    assert [(e["previous_level"], e["level"]) for e in corrected] == [(None, "blue"), ("blue", "red")]
+    # as a debt no rule fires, but the second opinion (bride-price texts are rarely blue) raises it one step (ADR 0180)
+    assert [(e["previous_level"], e["level"]) for e in corrected] == [(None, "yellow"), ("yellow", "red")]
+    assert [h["rule_id"] for h in corrected[0]["rules_fired"]] == ["second_opinion"] and corrected[0]["needs_review"]
     assert "six_bride_price" in {h["rule_id"] for h in corrected[-1]["rules_fired"]}
     flagged = await staged(risk, topics.CASE_RISK_ASSESSED, other)
     assert [e["level"] for e in flagged] == ["blue", "red"]
