@@ -5,8 +5,10 @@ the answer): no clock, no database, no randomness. The service gathers the facts
 added later, repeat reports, earlier cases, the leader, feedback, the outcome) and stores the answer.
 
 Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
-→ yellow; none → blue), then the lifecycle: resolved → blue; red under a responsible leader (分包领导)
-whose handling has started → yellow, unless a red rule fires that was not known when handling started.
+→ yellow; none → blue; a fallback rule, the safety net, counts only when nothing else fired; a confident statistical
+second opinion above that level raises it one step, ADR 0180), then the lifecycle: resolved → blue; red under a
+responsible leader (分包领导) whose handling has started → yellow, unless a red rule fires that was not known when
+handling started.
 
 Where each rule is: the word rules are data (data/risk_rules.yaml, ``rules:``); the rules on the facts are the
 functions named as their rule ids below — ``group_dispute`` (群体性纠纷), ``large_sum``, ``repeat_report``,

@@ -2,9 +2,11 @@
 trained on the dev part of the labelled corpus (``scripts/evaluate_rules.py --train``) and shipped as
 ``yima_risk/data/risk_second_opinion.json``.
 
-It never sets a level: the rules do, and explain themselves. Where the model disagrees with the rules by a level
-or more and is confident (``MIN_CONFIDENCE``), the case is flagged ``needs_review`` for a person to look at; the
-level the person then sets (a staff correction) is kept as a labelled example for the next training.
+The rules set the level and explain themselves. Where the model is confident (``RAISE_CONFIDENCE``) and higher
+than the rules, it raises their level one step, never more and never lower (``rules.assess``; ADR 0180), and says
+so in a hit of its own. Where it disagrees with the rules by a level or more and is confident (``MIN_CONFIDENCE``),
+the case is flagged ``needs_review`` for a person to look at (so a raised level is always reviewed); the level the
+person then sets (a staff correction) is kept as a labelled example for the next training.
 
 Pure: no I/O except reading the shipped model file.
 """
