@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from .. import kafka_security
+from .._aio import run_sync
 from ..app import app
 from ..services import SERVICE_PORTS
 from .judge import (
@@ -57,8 +58,6 @@ def attacks(
     """Replay issue 14's attacks against the running platform (./yima run) and print one line per attack.
     Writes demo data (cases, staff passwords, TOTP): never against a real deployment. Exit 1 if any is not
     refused."""
-    from ._aio import run_sync
-
     outcomes = run_sync(Replay(local_target(state_dir), accounts_file=state_dir / "replay-accounts.json").run())
     bad = [o for o in outcomes if o.refused is False]
     typer.echo(f"\n{len(outcomes)} attacks: {sum(o.refused is True for o in outcomes)} refused, {len(bad)} NOT "
