@@ -12,6 +12,7 @@ The pure parts (TOTP codes, how an answer is judged, the output line) are tested
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -58,6 +59,7 @@ def attacks(
     """Replay issue 14's attacks against the running platform (./yima run) and print one line per attack.
     Writes demo data (cases, staff passwords, TOTP): never against a real deployment. Exit 1 if any is not
     refused."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker's refusals are the evidence, said once
     outcomes = run_sync(Replay(local_target(state_dir), accounts_file=state_dir / "replay-accounts.json").run())
     bad = [o for o in outcomes if o.refused is False]
     typer.echo(f"\n{len(outcomes)} attacks: {sum(o.refused is True for o in outcomes)} refused, {len(bad)} NOT "

@@ -153,6 +153,8 @@ class Replay(Session):
                                 json={"mode": "online", "join_url": "javascript:alert(1)", **when})
             evil = await med.post(f"/api/v1/cases/{aid}/sessions", headers=dispatcher.h,
                                   json={"mode": "online", "join_url": f"https://{EVIL}/pay", **when})
+            if evil.status_code != 201:  # refused: a session with the platform's own link, for the page to show
+                await med.post(f"/api/v1/cases/{aid}/sessions", headers=dispatcher.h, json={"mode": "online", **when})
 
         async def session_shown() -> str | None:
             r = await self.track(case, phone[-4:])
