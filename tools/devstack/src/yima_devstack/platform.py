@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 from yima_contracts import topics
-from yima_kit import keys
+from yima_kit.keys import generate as generate_keys
 
 from . import asyncapi, kafka_security
 from ._aio import run_sync
@@ -53,7 +53,7 @@ def local_token_keys(keys_dir: Path, environ: Mapping[str, str] | None = None) -
     keys_dir.mkdir(parents=True, exist_ok=True)
     keys_dir.chmod(0o700)
     if not all((keys_dir / name).is_file() for name in TOKEN_KEY_FILES):
-        fresh = keys.generate()
+        fresh = generate_keys()
         for name in TOKEN_KEY_FILES:
             tmp = keys_dir / f".{name}.tmp"
             tmp.write_text(fresh[name])

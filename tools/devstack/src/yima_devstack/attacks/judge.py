@@ -119,9 +119,9 @@ def next_working_morning() -> datetime:
 def production_refuses(timeout: float = 60) -> tuple[bool, str]:
     """Start routing's API in production mode on the development keys, then with keys but the seeded password;
     both must exit with a reason (no database is reachable: the check comes first)."""
-    from yima_kit import keys
+    from yima_kit.keys import generate as generate_keys
 
-    generated = keys.generate()
+    generated = generate_keys()
     base = {**os.environ, "YIMA_ENVIRONMENT": "production", "YIMA_MONGO_URL": "mongodb://127.0.0.1:1/",
             "YIMA_SECRETS_DIR": "", "YIMA_AUTH_PUBLIC_KEYS": "", "YIMA_ROUTING_AUTH_PRIVATE_KEY": ""}
     cases = {
