@@ -47,7 +47,10 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-async def table_queries(service: Any, q: int, years: int) -> list[float]:
+async def table_queries(service: Any, q: int, years: int, docs: list[int] | None = None) -> list[float]:
+    """``q`` random queries' latencies (ms); ``docs`` gets each query's counter documents (one per period of
+    its plan, of one part: ``table.split_range``; a month's query reads a year's months instead)."""
+    from yima_insight.core import table
     from yima_insight.core.rollup import ALL
 
     rng = random.Random(11)
@@ -60,6 +63,9 @@ async def table_queries(service: Any, q: int, years: int) -> list[float]:
         by = rng.choice(["unit", "category", "channel", "level", "month", "mode"])
         span = rng.choice([1, 7, 30, 92, 365, 365 * years])
         a = today - timedelta(days=rng.randrange(0, max(1, 365 * years - span)) + span)
+        if docs is not None:
+            plan = table.split_range(a, a + timedelta(days=span))
+            docs.append(sum(map(len, plan.values())) + (11 * len(plan["y"]) if by == "month" else 0))
         t = time.perf_counter()
         await service.table(scope, by, a, a + timedelta(days=span))
         out.append((time.perf_counter() - t) * 1000)
@@ -84,15 +90,17 @@ async def raw_baseline(db: Any, q: int) -> list[float]:
     return out
 
 
-async def raw_figure(db: Any, lat: list[float]) -> None:
+async def raw_figure(db: Any, lat: list[float]) -> dict[str, Any]:
     try:
         raw = await raw_baseline(db, 3)
     except Exception as exc:  # the stand-in may not aggregate at this size
         print(f"raw       counting from the facts failed: {type(exc).__name__}")
-        return
+        return {"error": type(exc).__name__}
     ratio = statistics.median(raw) / pct(lat, 50)
     print(f"raw       counting from the facts (a street's year by category, no counters): "
           f"median {statistics.median(raw):.0f} ms — counters are {ratio:.0f}× faster at p50")
+    return {"what": "a street's year by category counted from the facts by an aggregation", "queries": len(raw),
+            "median_ms": round(statistics.median(raw), 1), "ratio_to_table_p50": round(ratio, 1)}
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from ..core.facts import CaseFact, UnitSeen, local_day
-from ..core.rollup import CounterKey, added, flat, nest
+from ..core.rollup import GRANS, PART_OF, CounterKey, added, flat, nest
 from ..core.warnings import Warning
 
 FACTS, COUNTERS, UNITS, REPORTS, WARNINGS = "facts", "counters", "units", "reports", "warnings"
@@ -41,6 +41,12 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
     return doc
 
 
+def counter_doc(k: CounterKey, c: dict[str, dict[str, dict[str, int]]], now: datetime) -> dict[str, Any]:
+    """A counter document: scope ``s``, part ``k``, granularity ``g``, period ``p``, counters ``c``
+    (``{dim: {key: {measure: n}}}``) and the time ``u`` of its last change."""
+    return {"_id": k.id, "s": k.scope, "k": k.part, "g": k.gran, "p": k.period, "c": c, "u": now}
+
+
 class MongoInsightStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
@@ -51,8 +57,8 @@ class MongoInsightStore:
         self.warnings = db[WARNINGS]
 
     async def setup(self) -> None:
-        await self.counters_col.create_index([("s", ASCENDING), ("g", ASCENDING), ("p", ASCENDING)],
-                                             name="scope_period")
+        await self.counters_col.create_index([("s", ASCENDING), ("k", ASCENDING), ("g", ASCENDING),
+                                              ("p", ASCENDING)], name="scope_part_period")
         await self.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
         await self.facts.create_index([("day", ASCENDING)], name="day")
         # the drill-down: a unit's cases of one outcome in a period (every field in one index for the stand-in)
@@ -95,9 +101,8 @@ class MongoInsightStore:
         current = {d["_id"]: d async for d in self.counters_col.find({"_id": {"$in": [k.id for k in incs]}},
                                                                       session=session)}
         now = datetime.now(UTC)
-        ops = [ReplaceOne({"_id": k.id}, {"s": k.scope, "g": k.gran, "p": k.period,
-                                          "c": added((current.get(k.id) or {}).get("c") or {}, fields), "u": now},
-                          upsert=True) for k, fields in incs.items()]
+        ops = [ReplaceOne({"_id": k.id}, counter_doc(k, added((current.get(k.id) or {}).get("c") or {}, fields),
+                                                     now), upsert=True) for k, fields in incs.items()]
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
         except (DuplicateKeyError, BulkWriteError) as exc:
@@ -162,18 +167,21 @@ class MongoInsightStore:
         q: dict[str, Any] = {} if scope == "*" else {"path": scope}
         return [d async for d in self.units.find(q).sort("_id", 1).limit(5000)]
 
-    async def counters(self, scope: str, dim: str, days: list[str], months: list[str], years: list[str]
+    async def counters(self, scope: str, dim: str, periods: dict[str, list[str]]
                        ) -> tuple[list[dict[str, Any]], datetime | None]:
-        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}), and the
-        time of the newest change to those counters (the figures' ``as_of``)."""
+        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}) for the
+        periods given per granularity, and the time of the newest change to those counters (the figures'
+        ``as_of``). Only the documents of the part that holds ``dim`` are read (ADR 0175)."""
         out: list[dict[str, Any]] = []
         newest: datetime | None = None
-        for gran, periods in (("y", years), ("m", months), ("d", days)):
-            if not periods:
+        part = PART_OF[dim]
+        for gran in GRANS:
+            wanted = periods.get(gran)
+            if not wanted:
                 continue
             # Exactly these periods: a range from the first to the last would read every document between a long
             # range's edge days (~1,000 day documents for three years, ADR 0160).
-            q = {"s": scope, "g": gran, "p": {"$in": periods}}
+            q = {"s": scope, "k": part, "g": gran, "p": {"$in": wanted}}
             async for d in self.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
                 out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
                 if d.get("u") is not None and (newest is None or d["u"] > newest):
@@ -195,8 +203,7 @@ class MongoInsightStore:
         now = datetime.now(UTC)
         docs = {
             FACTS: [fact_doc(f) for f in facts],
-            COUNTERS: [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
-                       for k, m in counters.items() if any(m.values())],
+            COUNTERS: [counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values())],
             UNITS: [{"_id": c, **u} for c, u in units.items()],
             WARNINGS: [{"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings],
         }
@@ -221,7 +228,7 @@ class MongoInsightStore:
         async for d in self.counters_col.find({} if scope is None else {"s": scope}):
             fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in (d.get("c") or {}).items()
                       for key, ms in keys.items() for m, n in ms.items()}
-            incs[CounterKey(d["s"], d["g"], d["p"])] = fields
+            incs[CounterKey(d["s"], d["g"], d["p"], d.get("k", "-"))] = fields
         return flat(incs)
 
     async def all_facts(self) -> dict[str, dict[str, Any]]:
