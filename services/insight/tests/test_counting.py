@@ -27,8 +27,8 @@ from insight_events import (
 from yima_contracts import Event
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
 from yima_insight.core import ranking, table
-from yima_insight.core.facts import CaseFact, admin_level, apply, delta, local_day
-from yima_insight.core.rollup import ALL, PARTS, flat, increments, keys_of, periods_of
+from yima_insight.core.facts import CaseFact, Slice, admin_level, apply, delta, local_day
+from yima_insight.core.rollup import ALL, PARTS, add, flat, increments, keys_of, periods_of, tally
 from yima_insight.core.scope import OutOfScope, resolve
 
 H = timedelta(hours=1)
@@ -300,3 +300,24 @@ for _k in range(366 * 11):  # 2020–2030: each day in its periods
     _d = (date(2020, 1, 1) + timedelta(days=_k)).isoformat()
     for _gp in periods_of(_d):
         PERIOD_DAYS.setdefault(_gp, []).append(_d)
+
+
+def test_tally_of_many_cases_is_add_case_by_case() -> None:
+    """Replay's and check's fast path (``tally``) gives exactly what the consumers' ``add`` gives, case by case."""
+    import random
+
+    rng = random.Random(5)
+    units = [("-", ()), (DISTRICT, (DISTRICT,)), (STREET, (DISTRICT, STREET)),
+             (COMMUNITY, (DISTRICT, STREET, COMMUNITY)), (COMMUNITY2, (DISTRICT, STREET, COMMUNITY2))]
+    days = ["2025-12-30", "2025-12-31", "2026-01-01", "2026-01-10", "2026-01-11", "2026-01-31", "2026-02-21"]
+    pairs = []
+    for _ in range(400):
+        unit, path = rng.choice(units)
+        s = Slice(rng.choice(days), unit, path, rng.choice(["neighbour", "labour", "land"]),
+                  rng.choice(["grid", "web"]), rng.choice(["red", "blue", "-"]), rng.choice(["platform", "pending"]))
+        pairs.append((s, {"received": 1, "closed": rng.randint(0, 1), "rating_sum": rng.randint(0, 5), "red": 0}))
+    slow: dict = {}
+    for s, vec in pairs:
+        add(slow, s, vec)
+    assert tally(pairs) == slow
+    assert len(slow) > 100

@@ -23,8 +23,8 @@ from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 from yima_kit.mongo import connect
 
 from ..config import InsightSettings
-from ..core.facts import CaseFact, change, units_in
-from ..core.rollup import CounterKey, Increments, add, flat
+from ..core.facts import CaseFact, Slice, change, units_in
+from ..core.rollup import CounterKey, flat, tally
 from ..core.warnings import Warning, from_event
 from .kafka import WORK_ORDERS, consumed_topics
 from .mongo_store import MongoInsightStore
@@ -121,17 +121,16 @@ def recount(events: list[Event]) -> Recount:
         else:
             by_case[e.case_id].append(e)
     facts: dict[str, CaseFact] = {}
-    counters: Increments = {}
+    counted: list[tuple[Slice, dict[str, int]]] = []
     for case_id, evs in by_case.items():
         evs.sort(key=lambda e: e.occurred_at)
         fact = facts[case_id] = CaseFact(case_id=case_id)
         for e in evs:
             change(fact, e, paths)
         s = fact.slice()
-        if s is None:
-            continue
-        add(counters, s, fact.vector())
-    return Recount(facts, counters, units, list(warnings.values()))
+        if s is not None:
+            counted.append((s, fact.vector()))
+    return Recount(facts, tally(counted), units, list(warnings.values()))
 
 
 async def replay(settings: InsightSettings, *, commit_offsets: bool = True) -> dict[str, Any]:

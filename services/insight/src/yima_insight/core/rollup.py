@@ -11,7 +11,7 @@ query reads one document per whole year, whole month, whole ten days and remaini
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .facts import NO_UNIT, Delta, Slice
@@ -79,6 +79,40 @@ def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
             for m, n in vec.items():
                 f = f"{dim}.{key}.{m}"
                 cur[f] = cur.get(f, 0) + n
+
+
+def tally(pairs: Iterable[tuple[Slice, dict[str, int]]]) -> Increments:
+    """What :func:`add` of every (slice, vector) gives, for many cases at once (replay, check): each case's
+    vector is added once per (scope, grouping, key) of its day — not once per period and measure string — and
+    the days are spread over their ten days, months and years at the end, once per distinct row."""
+    rows: dict[tuple[str, str, str, str], dict[str, int]] = {}  # (scope, dim, key, day) -> {measure: n}
+    scoped: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+    for s, vec in pairs:
+        here = scoped.get((s.unit, s.unit_path))
+        if here is None:
+            here = scoped[(s.unit, s.unit_path)] = scopes(s)
+        for scope, child in here:
+            for dim, key in (("unit", child), ("category", s.category), ("channel", s.channel), ("level", s.level),
+                             ("mode", s.mode), ("unit_category", f"{child}|{s.category}")):
+                row = rows.get((scope, dim, key, s.day))
+                if row is None:
+                    rows[(scope, dim, key, s.day)] = dict(vec)
+                else:
+                    for m, n in vec.items():
+                        row[m] = row.get(m, 0) + n
+    out: Increments = {}
+    periods: dict[str, tuple[tuple[str, str], ...]] = {}
+    for (scope, dim, key, day), ms in rows.items():
+        ps = periods.get(day)
+        if ps is None:
+            ps = periods[day] = periods_of(day)
+        part = PART_OF[dim]
+        for gran, period in ps:
+            cur = out.setdefault(CounterKey(scope, gran, period, part), {})
+            for m, n in ms.items():
+                f = f"{dim}.{key}.{m}"
+                cur[f] = cur.get(f, 0) + n
+    return out
 
 
 def increments(d: Delta) -> Increments:
