@@ -321,3 +321,22 @@ def test_tally_of_many_cases_is_add_case_by_case() -> None:
         add(slow, s, vec)
     assert tally(pairs) == slow
     assert len(slow) > 100
+
+
+def test_replay_parses_a_message_as_parse_event_does() -> None:
+    from pydantic import ValidationError
+    from yima_contracts import parse_event
+    from yima_insight.adapters.rebuild import parse
+
+    c = "c7"
+    for e in [submitted(c), assessed(c, RiskLevel.RED, T0 + H), assigned(c, COMMUNITY, T0 + H),
+              work_order(c, COMMUNITY, T0 + H), concluded(c, COMMUNITY, False, T0 + 2 * H), rated(c, 2, T0 + 3 * H)]:
+        raw = e.model_dump_json().encode()
+        assert parse(raw) == parse_event(raw) == e
+    bad = submitted(c).model_dump_json().replace('"case_id":"c7"', '"case_id":7').encode()
+    with pytest.raises(ValidationError):
+        parse(bad)
+    with pytest.raises(ValueError, match="unknown event_type"):
+        parse(b'{"event_type": "case.unheard_of.v1"}')
+    with pytest.raises(ValueError):
+        parse(b"[1, 2]")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, NoReturn
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
@@ -197,21 +200,36 @@ class MongoInsightStore:
     # --- rebuild (replay) --------------------------------------------------------------------------
 
     async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
-                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000) -> None:
-        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away)."""
+                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000
+                          ) -> dict[str, dict[str, float]]:
+        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away).
+        The collections are written at once, each in chunks of ``batch`` documents built while the previous
+        chunk is being inserted. Returns each collection's documents and seconds (and the swap's)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         now = datetime.now(UTC)
-        docs = {
-            FACTS: [fact_doc(f) for f in facts],
-            COUNTERS: [counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values())],
-            UNITS: [{"_id": c, **u} for c, u in units.items()],
-            WARNINGS: [{"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings],
+        docs: dict[str, Iterable[dict[str, Any]]] = {
+            FACTS: (fact_doc(f) for f in facts),
+            COUNTERS: (counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values())),
+            UNITS: ({"_id": c, **u} for c, u in units.items()),
+            WARNINGS: ({"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings),
         }
         new = {live: f"{live}_rebuild_{stamp}" for live in docs}
-        for live, some in docs.items():
-            col = self.db[new[live]]
-            for i in range(0, len(some), batch):
-                await col.insert_many(some[i:i + batch], ordered=False)
+        spent: dict[str, dict[str, float]] = {}
+
+        async def write(live: str) -> None:
+            t, n = time.monotonic(), 0
+            col, pending = self.db[new[live]], None
+            for chunk in batched(docs[live], batch):
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(col.insert_many(chunk, ordered=False))
+                n += len(chunk)
+            if pending is not None:
+                await pending
+            spent[live] = {"documents": n, "seconds": round(time.monotonic() - t, 2)}
+
+        await asyncio.gather(*(write(live) for live in docs))
+        t = time.monotonic()
         for live, fresh in new.items():
             if live in await self.db.list_collection_names():
                 await self.db[live].rename(f"{live}_old_{stamp}")
@@ -221,6 +239,8 @@ class MongoInsightStore:
                 await self.db.create_collection(live)
             await self.db.drop_collection(f"{live}_old_{stamp}")
         await self.setup()
+        spent["swap_and_indexes"] = {"seconds": round(time.monotonic() - t, 2)}
+        return spent
 
     async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
         """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
@@ -233,6 +253,12 @@ class MongoInsightStore:
 
     async def all_facts(self) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d async for d in self.facts.find({})}
+
+
+def batched(items: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
 
 
 def today_cst() -> str:
