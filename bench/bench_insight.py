@@ -386,17 +386,22 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
     cases = max(1, r["cases"])
     w = r["written"]
     counters_rate = w["counters"]["documents"] / max(0.01, w["counters"]["seconds"])
-    per_case = (r["total_seconds"] - w["counters"]["seconds"]) / cases
+    # facts and counters are written at once; summing their times (each measured while the other ran) is an
+    # upper estimate
+    per_case = (r["read_seconds"] + r["recount_seconds"] + w["facts"]["seconds"] + w["swap"]["seconds"]
+                + w["indexes"]["seconds"] + w["drop_old"]["seconds"]) / cases
     counter_docs = counters_1m if counters_1m else w["counters"]["documents"] * 1_000_000 / cases
     minutes = (per_case * 1_000_000 + counter_docs / counters_rate) / 60
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
           f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
           f"{r['read_seconds']} s, recount {r['recount_seconds']} s, written at once: facts "
           f"{w['facts']['seconds']} s, {w['counters']['documents']} counter documents {w['counters']['seconds']} s; "
-          f"swap and indexes {w['swap_and_indexes']['seconds']} s); "
-          f"1,000,000 cases ≈ {minutes:.0f} min (per case, and {counter_docs:,.0f} counter documents at "
-          f"{counters_rate:,.0f}/s; target ≤ 10 min)")
-    return {**r, "counter_documents_1m": round(counter_docs), "minutes_for_1m": round(minutes, 1)}
+          f"swap {w['swap']['seconds']} s, indexes {w['indexes']['seconds']} s); "
+          f"1,000,000 cases ≤ {minutes:.0f} min (per case, and {counter_docs:,.0f} counter documents at "
+          f"{counters_rate:,.0f}/s; all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
+          f"target ≤ 10 min)")
+    return {**r, "counter_documents_1m": round(counter_docs), "minutes_for_1m": round(minutes, 1),
+            "minutes_for_1m_all_per_case": round(r["total_seconds"] / cases * 1e6 / 60, 1)}
 
 
 if __name__ == "__main__":
