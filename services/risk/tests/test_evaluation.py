@@ -1,9 +1,12 @@
-"""The labelled corpus and the rules' figures on it (docs/adr/0090-risk-rules-that-generalise.md).
+"""The labelled corpus and the first level's figures on it (docs/adr/0090-risk-rules-that-generalise.md, 0180).
 
-The held-out part was written before the rules were tuned and is never tuned on. The issue's bar (first level
-right ≥ 90 %, yellow recall ≥ 85 %, red recall ≥ 95 %, no red called blue) is NOT met on it yet (red recall and one
-red called blue; ADR 0150): that test is a strict xfail, so it turns red the day the rules meet it (then drop the
-mark). What the rules reach today is held as a floor, so a change that makes them worse on unseen texts fails here.
+The held-out parts were each written before the rules they measure were changed and are never tuned on: p… (fifth,
+``heldout.yaml``), q… (sixth, ``heldout6.yaml``, written before 2026.12-generalise.3), r… and s… (seventh and
+eighth, ``heldout7.yaml``, ``heldout8.yaml``, two small batches written after it). The first level is the rules'
+level raised one step by a confident second opinion, as in the service. The issue's bar (first level right ≥ 90 %,
+yellow recall ≥ 85 %, red recall ≥ 95 %, no red called blue) is checked on each part: met on p… and q…, NOT on r…
+and s… (strict xfails, so each turns red the day it is met; then drop its mark). What each part reaches today is
+held as a floor, so a change that makes it worse fails here.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from yima_contracts.codes import Category, RiskLevel
-from yima_risk.core.evaluation import evaluate, load_corpus
+from yima_risk.core.evaluation import Report, evaluate, load_corpus, load_held_parts
+from yima_risk.core.rules import CaseFacts, assess
 from yima_risk.core.second_opinion import DEFAULT_MODEL_FILE, SecondOpinion, train
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
@@ -26,14 +30,18 @@ def corpus():
 
 
 @pytest.fixture(scope="module")
-def held(corpus, rules):
-    return evaluate("held-out", corpus[1], rules)
+def parts(rules) -> dict[str, Report]:
+    """Each held-out part measured once per run, the first level as the service gives it (rules + second opinion)."""
+    opinion = SecondOpinion.load()
+    return {name: evaluate(name, xs, rules, lambda x, a: opinion.needs_review(x.text, a.level_by_rules),
+                           opinion.opinion)
+            for name, xs in load_held_parts(CORPUS).items()}
 
 
 def test_the_corpus_is_large_varied_and_has_a_fixed_held_out_part(corpus) -> None:
     dev, held = corpus
     # the held-out part is the fifth one written; the first four were measured once each, then tuned on (ADR 0090)
-    assert len(dev) + len(held) >= 300 and len(held) >= 120 and len(held) >= 0.15 * (len(dev) + len(held))
+    assert len(dev) + len(held) >= 300 and len(held) >= 300 and len(held) >= 0.15 * (len(dev) + len(held))
     everything = dev + held
     assert {x.level for x in held} == {RED, YELLOW, BLUE}
     assert len({x.category for x in everything}) == len(Category)
@@ -61,29 +69,70 @@ def test_the_rules_on_the_dev_part(corpus, rules) -> None:
     assert all(s.precision >= 0.8 for s in d.rules.values() if s.fired >= 5), d.rule_lines(rules.rule_names())
 
 
-def test_the_rules_on_the_held_out_part_do_not_get_worse(held) -> None:
-    # fifth held-out part (p…, 155 texts), rule set 2026.12-generalise.2 (ADR 0150): 141/155 = 91.0 %, yellow
-    # recall 88.1 %, red recall 90.5 %, 1 red called blue, no blue called red
-    assert held.accuracy >= 0.90, "\n".join(held.lines())
-    assert held.recall(YELLOW) >= 0.88 and held.recall(RED) >= 0.90, "\n".join(held.lines())
-    assert held.red_called_blue <= 1 and held.confusion[BLUE][RED] == 0, "\n".join(held.lines())
+# Floors per held-out part, rule set 2026.12-generalise.3 with the second opinion nb-765 raising one step (ADR 0180):
+# (first level right, yellow recall, red recall, most reds called blue, flagged for review, of which the rules wrong)
+FLOORS = {
+    "heldout": (0.935, 0.89, 0.97, 0),  # p…, 155: 145/155 = 93.5 %, 89.6 %, 97.6 %, 0 (rules alone: 91.6 %)
+    "heldout6": (0.90, 0.90, 0.96, 0),  # q…, 120: 108/120 = 90.0 %, 90.2 %, 96.9 %, 0 (rules alone: 85.0 %)
+    "heldout7": (0.875, 0.76, 1.0, 0),  # r…, 40: 35/40 = 87.5 %, 76.5 %, 100 %, 0 (rules alone: 87.5 %)
+    "heldout8": (0.90, 0.875, 0.91, 0),  # s…, 40: 36/40 = 90.0 %, 87.5 %, 91.7 %, 0 (rules alone: 77.5 %)
+}
 
 
-def test_the_second_opinion_sends_most_misses_to_a_person(corpus, rules) -> None:
-    # fifth held-out part (p…, 2026.12-generalise.2): 19 texts flagged needs_review, 14 of them with a wrong first
-    # level (of 14 wrong): with rules that miss less there is less to flag, and most flags are still misses
-    opinion = SecondOpinion.load()
-    h = evaluate("held-out", corpus[1], rules, lambda x, a: opinion.needs_review(x.text, a.own_level))
-    wrong = h.n - h.correct
-    assert h.review_wrong >= 0.7 * h.review and h.review_wrong >= 0.9 * wrong, "\n".join(h.lines())
+@pytest.mark.parametrize("part", sorted(FLOORS))
+def test_each_held_out_part_does_not_get_worse(parts, part) -> None:
+    h, (acc, yellow, red, red_blue) = parts[part], FLOORS[part]
+    assert h.accuracy >= acc - 1e-9, "\n".join(h.lines())
+    assert h.recall(YELLOW) >= yellow and h.recall(RED) >= red - 1e-9, "\n".join(h.lines())
+    assert h.red_called_blue <= red_blue and h.confusion[BLUE][RED] == 0, "\n".join(h.lines())
+    # a flag for a person points at nearly every text the rules alone got wrong (p… 13 of 13, q… 17 of 18, r… 5 of 5,
+    # s… 8 of 9)
+    assert h.review_wrong >= 0.85 * (h.n - h.rules_correct) and h.review_wrong >= 0.5 * h.review, "\n".join(h.lines())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on the held-out part yet (ADR 0090)")
-def test_the_issues_bar_on_the_held_out_part(held) -> None:
-    assert held.accuracy >= 0.90
-    assert held.recall(YELLOW) >= 0.85
-    assert held.recall(RED) >= 0.95
-    assert held.red_called_blue == 0
+def test_every_held_out_part_is_measured(parts) -> None:
+    assert sorted(parts) == sorted(FLOORS)
+
+
+def _bar(h: Report) -> None:
+    assert h.accuracy >= 0.90, "\n".join(h.lines())
+    assert h.recall(YELLOW) >= 0.85, "\n".join(h.lines())
+    assert h.recall(RED) >= 0.95, "\n".join(h.lines())
+    assert h.red_called_blue == 0, "\n".join(h.lines())
+
+
+@pytest.mark.parametrize("part", [
+    "heldout",
+    "heldout6",
+    pytest.param("heldout7", marks=pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on r… (ADR 0180)")),
+    pytest.param("heldout8", marks=pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on s… (ADR 0180)")),
+])
+def test_the_issues_bar_on_each_held_out_part(parts, part) -> None:
+    _bar(parts[part])
+
+
+def test_a_confident_second_opinion_raises_the_level_one_step_and_never_lowers_it(rules) -> None:
+    from yima_risk.core.evaluation import SUBMITTED_AT
+
+    model = train([Ex("甲乙丙丁戊", RED)] * 5 + [Ex("楼道灯不亮 想请物业修", BLUE)] * 5
+                  + [Ex("子丑寅卯辰", YELLOW)] * 5, version="toy-15")
+
+    def first(text: str, use: bool = True):
+        return assess(CaseFacts(Category.OTHER, text, SUBMITTED_AT), rules, model.opinion(text) if use else None)
+
+    alone = first("甲乙丙丁戊", use=False)
+    raised = first("甲乙丙丁戊")
+    assert alone.own_level is BLUE and raised.own_level is YELLOW and raised.level_by_rules is BLUE  # one step only
+    hit = next(h for h in raised.hits if h.rule_id == "second_opinion")
+    assert "toy-15" in hit.evidence[0] and "上调为黄色" in hit.evidence[0] and "统计复核" in raised.reason_zh
+    red = first("子丑寅卯辰，他扬言要拿刀砍死对方")
+    assert red.own_level is RED and red.rules_level is None  # a lower opinion never lowers
+    assert first("楼道灯不亮 想请物业修").own_level is BLUE and first("楼道灯不亮 想请物业修").rules_level is None
+
+
+class Ex:
+    def __init__(self, text: str, level: RiskLevel) -> None:
+        self.text, self.level = text, level
 
 
 def test_the_shipped_second_opinion_is_trained_on_the_dev_part(corpus) -> None:
@@ -93,10 +142,6 @@ def test_the_shipped_second_opinion_is_trained_on_the_dev_part(corpus) -> None:
 
 
 def test_the_second_opinion_flags_a_confident_disagreement() -> None:
-    class Ex:
-        def __init__(self, text: str, level: RiskLevel) -> None:
-            self.text, self.level = text, level
-
     model = train([Ex("扬言要砍人 拿刀 堵门", RED)] * 5 + [Ex("楼道灯不亮 想请物业修", BLUE)] * 5
                   + [Ex("找了好几次 一直没结果", YELLOW)] * 5)
     assert model.opinion("他扬言拿刀来砍人").level is RED

@@ -111,7 +111,8 @@ def test_repeat_reports_and_earlier_cases(rules) -> None:
     base = facts("楼上漏水没人管", C.NEIGHBOUR)
     assert assess(replace(base, repeat_count=2), rules).level is RiskLevel.YELLOW
     third = assess(replace(base, repeat_count=3), rules)
-    assert third.level is RiskLevel.RED and "第3次反映" in third.hits[0].evidence[0]
+    repeat = next(h for h in third.hits if h.rule_id == "repeat_report")
+    assert third.level is RiskLevel.RED and "第3次反映" in repeat.evidence[0]
     linked = assess(replace(facts("楼上漏水", C.NEIGHBOUR), repeat_of="case-1"), rules)
     assert linked.hits[0].evidence == ["关联此前案件 case-1"]
     earlier = assess(replace(base, earlier_case_ids=("case-1", "case-2")), rules)

@@ -164,3 +164,25 @@ def test_many_yellow_signals_of_one_harm_stay_yellow(rules) -> None:
     text = "兄弟在矿上被砸伤了腰，现在瘫在床上，矿上说不算工伤，只给了三万"
     a = assess(CaseFacts(category=C.LABOUR_WAGES, description=text, submitted_at=NOW), rules)
     assert a.own_level is YELLOW and a.score < rules.scoring.red_score, a.reason_zh
+
+
+# The safety net (harm_signal, 2026.12-generalise.3, ADR 0180): a sign of harm, threat, escalation or vulnerability
+# told in words no other rule knows keeps a text from blue; its negation and its look-alikes stay blue; and it adds
+# nothing where another rule already explains the level.
+@pytest.mark.parametrize(("expected", "text"), [
+    (YELLOW, "他把俺家门口的花盆踢翻了"),
+    (YELLOW, "邻居家那条路上有人拿着锨在那比划"),
+    (YELLOW, "他说后果你自己想"),
+    (BLUE, "他没踢，就是说话声音大"),
+    (BLUE, "小区里那条死胡同天天有人停车，进出不方便，想请物业划个线"),
+    (BLUE, "这几天热死了，楼上空调外机滴水滴到我家窗台上，想请他挪一下"),
+    (BLUE, "孩子放学回家路过他家门口，想问问那条路归谁管"),
+])
+def test_the_safety_net_keeps_a_sign_of_harm_from_blue(rules, expected, text) -> None:
+    assert level(rules, text) is expected
+    if expected is YELLOW:
+        assert fired(rules, text) == {"harm_signal"}
+
+
+def test_the_safety_net_adds_nothing_where_another_rule_fired(rules) -> None:
+    assert "harm_signal" not in fired(rules, "他扬言要拿刀砍我，我不敢出门")

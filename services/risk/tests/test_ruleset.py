@@ -16,7 +16,7 @@ def _line_of(text: str, needle: str, occurrence: int = 1) -> int:
 
 
 def test_the_shipped_rules_load_with_a_version_and_every_situation(rules) -> None:
-    assert rules.version == "2026.12-generalise.2"
+    assert rules.version == "2026.12-generalise.3"
     assert len(rules.sha256) == 64
     ids = set(rules.rule_names())
     six = {"six_clan_conflict", "six_dv_police_calls", "six_post_divorce", "six_affair", "six_bride_price",
@@ -52,7 +52,7 @@ def test_a_broken_regular_expression_is_refused_with_its_line() -> None:
 
 
 def test_a_yaml_syntax_error_names_its_line() -> None:
-    bad = GOOD.replace('version: "2026.12-generalise.2"', "version: [2026", 1)
+    bad = GOOD.replace('version: "2026.12-generalise.3"', "version: [2026", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "r.yaml")
     assert "YAML 语法错误" in str(e.value)
@@ -82,3 +82,11 @@ def test_thresholds_must_be_ordered_and_name_known_categories() -> None:
 def test_a_missing_file_is_refused(tmp_path) -> None:
     with pytest.raises(RulesError, match="无法读取规则文件"):
         load_rules(tmp_path / "nope.yaml")
+
+
+def test_a_fallback_rule_must_be_yellow() -> None:
+    net = "    level: yellow\n    weight: 5\n    fallback: true"
+    bad = GOOD.replace(net, net.replace("yellow", "red"), 1)
+    assert bad != GOOD
+    with pytest.raises(RulesError, match="兜底规则只能是 yellow"):
+        parse_rules(bad, "risk_rules.yaml")

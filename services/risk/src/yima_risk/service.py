@@ -265,7 +265,8 @@ class RiskService(StaffUseCases):
         if not case or not case.get("submitted"):
             return None  # facts kept; assessed when the submission arrives
         facts = self.facts_of(case)
-        a = assess(facts, self.rules)
+        opinion = self.opinion.opinion(self._text(facts)) if self.opinion is not None else None
+        a = assess(facts, self.rules, opinion)  # a confident second opinion raises the rules' level one step
         correction = Correction.of(case.get("correction"))
         a = apply_correction(a, correction)  # a staff correction stands until new facts raise the rules' level
         review = self._needs_review(facts, a, correction)
@@ -315,10 +316,15 @@ class RiskService(StaffUseCases):
         return a
 
     def _needs_review(self, facts: CaseFacts, a: Assessment, correction: Correction | None) -> bool:
-        """The second opinion disagrees with the rules' first level; a person who corrected it has reviewed it."""
+        """The second opinion disagrees with the rules' first level (so a level it raised is always reviewed); a
+        person who corrected it has reviewed it."""
         if self.opinion is None or correction is not None or a.stage == "resolved":
             return False
-        return self.opinion.needs_review(" ".join((facts.description, *facts.additional)), a.own_level)
+        return self.opinion.needs_review(self._text(facts), a.level_by_rules)
+
+    @staticmethod
+    def _text(facts: CaseFacts) -> str:
+        return " ".join((facts.description, *facts.additional))
 
     async def _schedule_followup(self, event: CaseClosed, tx: Tx) -> None:
         case = await self.repo.case(event.case_id, tx.session)

@@ -1,6 +1,6 @@
 """Evaluation of the risk rules on the labelled corpus (``services/risk/data/corpus``): pure, no I/O but reading it.
 
-The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout.yaml`` (written before
+The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout*.yaml`` (each written before
 the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is
 assessed from its description and category alone, as on the day it is submitted (no repeat count, no structured
 fields): the first level.
@@ -22,6 +22,7 @@ from yima_contracts.codes import Category, RiskLevel
 
 from .rules import Assessment, CaseFacts, assess
 from .ruleset import RuleSet
+from .second_opinion import Opinion
 
 LEVELS = (RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE)
 _RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
@@ -78,10 +79,17 @@ def load_part(path: Path) -> list[Labelled]:
     return out
 
 
+def load_held_parts(folder: Path) -> dict[str, list[Labelled]]:
+    """Each held-out part by its file (``heldout.yaml`` = p…, ``heldout6.yaml`` = q…, …), in file order."""
+    return {p.stem: load_part(p) for p in sorted(folder.glob("heldout*.yaml"))}
+
+
 def load_corpus(folder: Path) -> tuple[list[Labelled], list[Labelled]]:
-    """(dev, held-out): ``dev*.yaml`` and ``heldout.yaml``; ids and texts are unique over both parts."""
+    """(dev, held-out): ``dev*.yaml`` and every ``heldout*.yaml``; ids and texts are unique over both parts."""
     dev = [x for p in sorted(folder.glob("dev*.yaml")) for x in load_part(p)]
-    held = load_part(folder / "heldout.yaml")
+    held = [x for part in load_held_parts(folder).values() for x in part]
+    if not held:
+        raise ValueError(f"{folder}: no held-out part (heldout*.yaml)")
     ids = Counter(x.id for x in dev + held)
     texts = Counter(x.text for x in dev + held)
     dup = [k for k, n in ids.items() if n > 1] + [k[:20] for k, n in texts.items() if n > 1]
@@ -110,7 +118,10 @@ class Report:
     misses: list[tuple[Labelled, Assessment]] = field(default_factory=list)
     situations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     review: int = 0  # flagged for a person by the second opinion
-    review_wrong: int = 0  # of which the rules' level was wrong
+    review_wrong: int = 0  # of which the rules' own level (before a raise) was wrong
+    rules_correct: int = 0  # the rules' own level right (before a second opinion raised it)
+    raised: int = 0  # levels raised one step by a confident second opinion
+    raised_right: int = 0  # of which the raised level is right
 
     @property
     def accuracy(self) -> float:
@@ -136,9 +147,13 @@ class Report:
             self.correct += 1
         else:
             self.misses.append((x, a))
+        self.rules_correct += a.level_by_rules is x.level
+        if a.rules_level is not None:
+            self.raised += 1
+            self.raised_right += a.own_level is x.level
         if review:
             self.review += 1
-            self.review_wrong += a.own_level is not x.level
+            self.review_wrong += a.level_by_rules is not x.level
         for h in a.hits:
             s = self.rules[h.rule_id]
             s.fired += 1
@@ -158,9 +173,13 @@ class Report:
             out.append(f"| {t.value} | {row[RiskLevel.RED]} | {row[RiskLevel.YELLOW]} | {row[RiskLevel.BLUE]} "
                        f"| {self.recall(t):.1%} |")
         out.append("| precision | " + " | ".join(f"{self.precision(t):.1%}" for t in LEVELS) + " | |")
+        if self.raised or self.rules_correct != self.correct:
+            out += ["", f"Rules alone: {self.rules_correct}/{self.n} = {self.rules_correct / self.n:.1%} right; "
+                        f"raised one step by the second opinion: {self.raised}, {self.raised_right} of them rightly."]
         if self.review:
             out += ["", f"Second opinion: {self.review} texts flagged `needs_review`, "
-                        f"{self.review_wrong} of them with a wrong first level."]
+                        f"{self.review_wrong} of them with a wrong level by the rules alone "
+                        f"(of {self.n - self.rules_correct} wrong)."]
         return out
 
     def rule_lines(self, names: dict[str, str]) -> list[str]:
@@ -177,11 +196,15 @@ class Report:
 
 
 SecondOpinion = Callable[[Labelled, Assessment], bool]
+Opine = Callable[[str], Opinion]
 
 
-def evaluate(name: str, examples: Iterable[Labelled], rs: RuleSet, review: SecondOpinion | None = None) -> Report:
+def evaluate(name: str, examples: Iterable[Labelled], rs: RuleSet, review: SecondOpinion | None = None,
+             opine: Opine | None = None) -> Report:
+    """``opine`` (the shipped model's ``opinion``): a confident second opinion raises the level one step, as in
+    the service (ADR 0180); without it, the rules alone."""
     rep = Report(name)
     for x in examples:
-        a = assess(x.facts(), rs)
+        a = assess(x.facts(), rs, opine(x.text) if opine else None)
         rep.add(x, a, review(x, a) if review else False)
     return rep

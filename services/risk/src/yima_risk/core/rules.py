@@ -5,8 +5,10 @@ the answer): no clock, no database, no randomness. The service gathers the facts
 added later, repeat reports, earlier cases, the leader, feedback, the outcome) and stores the answer.
 
 Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
-→ yellow; none → blue), then the lifecycle: resolved → blue; red under a responsible leader (分包领导)
-whose handling has started → yellow, unless a red rule fires that was not known when handling started.
+→ yellow; none → blue; a fallback rule, the safety net, counts only when nothing else fired; a confident statistical
+second opinion above that level raises it one step, ADR 0180), then the lifecycle: resolved → blue; red under a
+responsible leader (分包领导) whose handling has started → yellow, unless a red rule fires that was not known when
+handling started.
 
 Where each rule is: the word rules are data (data/risk_rules.yaml, ``rules:``); the rules on the facts are the
 functions named as their rule ids below — ``group_dispute`` (群体性纠纷), ``large_sum``, ``repeat_report``,
@@ -24,6 +26,7 @@ from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Categor
 
 from . import text as tx
 from .ruleset import Negation, RuleSet, TextRule
+from .second_opinion import RAISE_CONFIDENCE, Opinion
 
 Stage = Literal["open", "handling", "resolved"]
 
@@ -61,6 +64,12 @@ class Assessment:
     reason_zh: str
     stage: Stage
     red_rule_ids: tuple[str, ...] = field(default=())
+    rules_level: RiskLevel | None = None  # the rules' own level when a confident second opinion raised it
+
+    @property
+    def level_by_rules(self) -> RiskLevel:
+        """The first level the rules alone gave (before a second opinion raised it one step)."""
+        return self.rules_level or self.own_level
 
 
 _NO_NEGATION = Negation(before=(), window=1)
@@ -242,6 +251,9 @@ def own_hits(facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
     if facts.mediation_failed:
         hits.append(_hit(s.mediation_failed.rule_id, s.mediation_failed.name_zh, s.mediation_failed.level,
                          s.mediation_failed.weight, ["调解或处置结果：未成功"]))
+    fallback = {r.id for r in rs.rules if r.fallback}
+    if any(h.rule_id not in fallback for h in hits):
+        hits = [h for h in hits if h.rule_id not in fallback]  # the safety net counts only when nothing else fired
     return hits + _combinations(hits, rs)
 
 
@@ -267,7 +279,27 @@ def _short(h: RuleHit) -> str:
     return f"{h.name_zh}（{'、'.join(words)}）" if words else h.name_zh
 
 
-def assess(facts: CaseFacts, rs: RuleSet) -> Assessment:
+SECOND_OPINION_RULE = "second_opinion"
+_UP = {RiskLevel.BLUE: RiskLevel.YELLOW, RiskLevel.YELLOW: RiskLevel.RED, RiskLevel.RED: RiskLevel.RED}
+_RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
+
+
+def _raise(own: RiskLevel, opinion: Opinion | None, hits: list[RuleHit]) -> RiskLevel:
+    """A confident second opinion above the rules' level raises it one step, never more and never lower
+    (ADR 0180): the hit says so, with the model's version and confidence, so the level still explains itself."""
+    if opinion is None or opinion.confidence < RAISE_CONFIDENCE or _RANK[opinion.level] <= _RANK[own]:
+        return own
+    up = _UP[own]
+    color = RISK_LEVEL_NAMES_ZH
+    hits.append(_hit(SECOND_OPINION_RULE, "统计复核上调一级", up, 0, [
+        f"统计模型{opinion.model or ''}判为{color[opinion.level]}色（置信度{opinion.confidence:.2f}），"
+        f"规则判为{color[own]}色：上调为{color[up]}色，待人工复核"]))
+    return up
+
+
+def assess(facts: CaseFacts, rs: RuleSet, opinion: Opinion | None = None) -> Assessment:
+    """The level of a case. ``opinion`` is the statistical second opinion on its text (optional): when confident
+    and higher than the rules, it raises the rules' level one step."""
     hits = own_hits(facts, rs)
     score = sum(h.weight for h in hits)
     red_ids = tuple(h.rule_id for h in hits if h.level is RiskLevel.RED)
@@ -279,6 +311,10 @@ def assess(facts: CaseFacts, rs: RuleSet) -> Assessment:
         own = RiskLevel.YELLOW
     else:
         own = RiskLevel.BLUE
+    by_rules = own
+    own = _raise(own, opinion, hits)
+    if own is not by_rules and own is RiskLevel.RED:
+        red_ids = (SECOND_OPINION_RULE,)
     color = RISK_LEVEL_NAMES_ZH
     body = "；".join(_short(h) for h in hits) or "未发现风险因素"
     reason = f"{color[own]}色风险（{score}分）：{body}"
@@ -309,4 +345,5 @@ def assess(facts: CaseFacts, rs: RuleSet) -> Assessment:
         reason += "。须明确分包领导牵头化解，结案后回头看"
     if len(reason) > 500:
         reason = reason[:499] + "…"
-    return Assessment(level, own, score, tuple(hits), rs.version, reason, stage, red_ids)
+    return Assessment(level, own, score, tuple(hits), rs.version, reason, stage, red_ids,
+                      by_rules if by_rules is not own else None)

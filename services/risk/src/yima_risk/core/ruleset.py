@@ -54,6 +54,9 @@ class TextRule(_Model):
     # Fires only if one of these ALSO appears in the same text (a harm AND a claim; a weapon AND a threat).
     also_cues: tuple[str, ...] = ()
     also_patterns: tuple[str, ...] = ()
+    # A safety net: counts only when no other rule fired (it keeps a text with a sign of harm from being blue and
+    # adds nothing to a case other rules already explain).
+    fallback: bool = False
 
     _check_patterns = field_validator("patterns", "exclude", "also_patterns")(_compile)
 
@@ -63,6 +66,8 @@ class TextRule(_Model):
             raise ValueError("规则须有 cues 或 patterns (a text rule needs cues or patterns)")
         if self.level is RiskLevel.BLUE:
             raise ValueError("规则等级只能是 red 或 yellow (a rule raises the level: red or yellow)")
+        if self.fallback and self.level is not RiskLevel.YELLOW:
+            raise ValueError("兜底规则只能是 yellow (a fallback rule only keeps a text from blue)")
         return self
 
 

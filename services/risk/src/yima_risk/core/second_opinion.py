@@ -2,9 +2,11 @@
 trained on the dev part of the labelled corpus (``scripts/evaluate_rules.py --train``) and shipped as
 ``yima_risk/data/risk_second_opinion.json``.
 
-It never sets a level: the rules do, and explain themselves. Where the model disagrees with the rules by a level
-or more and is confident (``MIN_CONFIDENCE``), the case is flagged ``needs_review`` for a person to look at; the
-level the person then sets (a staff correction) is kept as a labelled example for the next training.
+The rules set the level and explain themselves. Where the model is confident (``RAISE_CONFIDENCE``) and higher
+than the rules, it raises their level one step, never more and never lower (``rules.assess``; ADR 0180), and says
+so in a hit of its own. Where it disagrees with the rules by a level or more and is confident (``MIN_CONFIDENCE``),
+the case is flagged ``needs_review`` for a person to look at (so a raised level is always reviewed); the level the
+person then sets (a staff correction) is kept as a labelled example for the next training.
 
 Pure: no I/O except reading the shipped model file.
 """
@@ -26,6 +28,9 @@ from yima_contracts.codes import RiskLevel
 
 DEFAULT_MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "risk_second_opinion.json"
 MIN_CONFIDENCE = 0.6  # below this the model's disagreement is not worth a person's time
+# A confident opinion above the rules' level raises it one step (rules.assess; ADR 0180). Chosen on the two earlier
+# held-out parts with the rules and model of their time (n…, p…), never on the parts measured after.
+RAISE_CONFIDENCE = 0.6
 TEMPERATURE = 4.0  # naive Bayes log-likelihoods are overconfident (features are not independent)
 ALPHA = 0.5
 MIN_COUNT = 2  # features seen fewer times in training are dropped (smaller file, less noise)
@@ -57,6 +62,7 @@ class _Example(Protocol):
 class Opinion:
     level: RiskLevel
     confidence: float
+    model: str | None = None  # the model's version, for the explanation
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class SecondOpinion:
         exp = {c: math.exp((s - top) / TEMPERATURE) for c, s in scores.items()}
         total = sum(exp.values())
         best = max(exp, key=lambda c: exp[c])
-        return Opinion(RiskLevel(best), exp[best] / total)
+        return Opinion(RiskLevel(best), exp[best] / total, self.version)
 
     def needs_review(self, text: str, rules_level: RiskLevel) -> bool:
         o = self.opinion(text)
