@@ -31,8 +31,11 @@ class CountingReads:
     def __init__(self, col: Any) -> None:
         self.col = col
         self.ids: list[str] = []
+        self.queries = 0
 
     def find(self, *args: Any, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        self.queries += 1
+
         async def docs() -> AsyncIterator[dict[str, Any]]:
             async for d in self.col.find(*args, **kwargs):
                 self.ids.append(d["_id"])
@@ -82,14 +85,15 @@ async def test_a_long_range_reads_its_periods_of_one_part_only(yima_infra, mongo
         n_periods = sum(map(len, plan.values()))
         read = await spy.stored()
         assert len(spy.ids) == len(read) == n_periods, f"read {len(spy.ids)} documents for {n_periods} periods"
+        assert spy.queries == 1  # one round trip for the four granularities
         assert {d["k"] for d in read} == {"g"} and {d["p"] for d in read} == {p for ps in plan.values() for p in ps}
         g_bytes = sum(len(bson.encode(d)) for d in read)
 
-        spy.ids = []
+        spy.ids, spy.queries = [], 0
         heat = await service.heat(ALL, a, b)
         assert len(heat["cells"]) == len(UNITS) * len(CATEGORIES)
         read = await spy.stored()
-        assert len(read) == n_periods and {d["k"] for d in read} == {"uc"}
+        assert len(read) == n_periods and {d["k"] for d in read} == {"uc"} and spy.queries == 1
         # what a table by category does not read: the unit × category part, larger than all it reads
         assert sum(len(bson.encode(d)) for d in read) > g_bytes
     finally:
