@@ -295,6 +295,16 @@ async def measure(args: argparse.Namespace, ep: Endpoints, prefix: str, result: 
                            "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat), 1),
                            "documents_per_query": {"median": statistics.median(docs), "p99": pct(docs, 99),
                                                    "max": max(docs)}}
+        per_gran = await per_granularity_queries(service, args.queries, args.years)
+        again = await table_queries(service, args.queries, args.years)  # by id once more: the order's effect
+        print(f"table     the same queries, one query per granularity (before ADR 0175's last step): "
+              f"p50 {pct(per_gran, 50):.1f} ms, p95 {pct(per_gran, 95):.1f} ms, p99 {pct(per_gran, 99):.1f} ms; "
+              f"by id again: p50 {pct(again, 50):.1f} ms, p95 {pct(again, 95):.1f} ms, p99 {pct(again, 99):.1f} ms")
+        result["table"]["one_query_per_granularity"] = {
+            "p50_ms": round(pct(per_gran, 50), 1), "p95_ms": round(pct(per_gran, 95), 1),
+            "p99_ms": round(pct(per_gran, 99), 1), "max_ms": round(max(per_gran), 1)}
+        result["table"]["by_id_again"] = {"p50_ms": round(pct(again, 50), 1), "p95_ms": round(pct(again, 95), 1),
+                                          "p99_ms": round(pct(again, 99), 1), "max_ms": round(max(again), 1)}
         if args.facts:
             result["table"]["raw_from_facts"] = await raw_figure(rt.db, lat)
         else:
@@ -330,6 +340,32 @@ async def measure(args: argparse.Namespace, ep: Endpoints, prefix: str, result: 
     result["counters"] = {**{k: round(v, 1) if isinstance(v, float) else v for k, v in live.items()},
                           "one_event_per_transaction_per_s": round(one, 1),
                           "per_raw_two_write_tx": round(live["per_s"] / raw["two_write_tx_per_s"], 2)}
+
+
+async def per_granularity_queries(service: Any, q: int, years: int) -> list[float]:
+    """The same random queries with the counter documents read one query per granularity (``s``, ``k``, ``g``
+    and ``p`` in the wanted list), as before reading them by id in one query: the comparison, same run."""
+    from yima_insight.core.rollup import GRANS, PART_OF
+
+    store = service.store
+    original = store.counters
+
+    async def counters(scope: str, dim: str, periods: dict[str, list[str]]) -> tuple[list[dict[str, Any]], Any]:
+        out: list[dict[str, Any]] = []
+        newest = None
+        for gran in GRANS:
+            if periods.get(gran):
+                q = {"s": scope, "k": PART_OF[dim], "g": gran, "p": {"$in": periods[gran]}}
+                async for d in store.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
+                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+                    newest = max(newest or d["u"], d["u"])
+        return out, newest
+
+    store.counters = counters
+    try:
+        return await table_queries(service, q, years)
+    finally:
+        store.counters = original
 
 
 def new_result(args: argparse.Namespace) -> dict[str, Any]:
