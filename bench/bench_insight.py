@@ -43,6 +43,9 @@ from yima_contracts.codes import Category, Channel
 from yima_devstack.bench.baselines import mongo_baselines
 from yima_devstack.infra import Endpoints, LocalInfra
 
+# counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
+COUNTER_DOCUMENTS_1M = 609_090
+
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
@@ -417,7 +420,7 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
                        ) -> dict[str, Any]:
     """The replay's time and its extrapolation to 1 M cases: per case for reading, recounting and the facts;
     the counter documents (which grow with the days, units and categories, not the cases) at the rate this run
-    wrote them, for the 1 M history's count of documents when this run loaded it (else per case too)."""
+    wrote them, for the 1 M history's count of documents (this run's when it loaded 1 M)."""
     r = await replay_time(ep, prefix, n_cases)
     cases = max(1, r["cases"])
     w = r["written"]
@@ -426,7 +429,8 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
     # upper estimate
     per_case = (r["read_seconds"] + r["recount_seconds"] + w["facts"]["seconds"] + w["swap"]["seconds"]
                 + w["indexes"]["seconds"] + w["drop_old"]["seconds"]) / cases
-    counter_docs = counters_1m if counters_1m else w["counters"]["documents"] * 1_000_000 / cases
+    # a small replay's counter documents per case say nothing of 1 M's (they grow with days × units × categories)
+    counter_docs = counters_1m or COUNTER_DOCUMENTS_1M
     minutes = (per_case * 1_000_000 + counter_docs / counters_rate) / 60
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
           f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
