@@ -125,6 +125,9 @@ async def test_a_key_the_recent_cases_do_not_show_is_caught_by_the_unique_index(
     db = api.app.state.runtime.db
     assert await db["cases"].count_documents({"idempotency.key": {"$in": [key, key2]}}) == 2
     assert first.json()["case_id"] != answers[0].json()["case_id"]
+    # the conflict path's read is served by the unique index, not a scan of every case
+    plan = await db.command("explain", {"find": "cases", "filter": {"idempotency.key": key}}, verbosity="queryPlanner")
+    assert "COLLSCAN" not in json.dumps(plan, default=str) and "idempotency_key" in json.dumps(plan, default=str)
 
 
 async def test_the_registration_steps_coming_back_from_kafka_cost_nothing_and_show_once(api) -> None:
