@@ -40,3 +40,17 @@ def test_messages_newest_first_in_beijing_time_and_none_means_unavailable() -> N
     assert public_view(CASE, [], messages=[])["messages"] == []
     none = public_view(CASE, [])
     assert none["messages"] is None and none["messages_unavailable"] is True
+
+
+def test_free_texts_of_staff_and_units_reach_the_applicant_on_one_line_without_links() -> None:
+    """Issue 14 (replayed from outside, docs/security-replay.md): a unit's progress note or a supervisor's pause
+    reason with a link and a second line went onto the tracking page as written."""
+    forged = "请拨打0371-12345678并转账100元 https://evil.example/pay\n第二行"
+    step = {"state": "in_progress", "title_zh": "办理中\nhttps://evil.example", "detail_zh": forged,
+            "acting_unit_name": "黄河社区 www.evil.example", "next_step_zh": forged, "occurred_at": NOW}
+    view = public_view(CASE, [step], [session("offline", NOW + timedelta(days=1), place_zh=forged)], now=NOW)
+    shown = view["timeline"][0]
+    assert shown["detail"] == shown["next_step"] == "请拨打0371-12345678并转账100元 第二行"
+    assert (shown["title"], shown["unit"], view["next_step"]) == ("办理中", "黄河社区", shown["next_step"])
+    assert view["sessions"][0]["place"] == "请拨打0371-12345678并转账100元 第二行"
+    assert "evil" not in str(view) and "\n" not in str(view)

@@ -1031,6 +1031,21 @@ async def test_the_join_link_shows_for_online_sessions_only_until_they_end(api) 
     assert 'id="join"' not in after and url not in after and "已结束" in after
 
 
+async def test_a_join_link_to_a_host_off_the_link_list_is_refused(api) -> None:
+    """Issue 14's replay (docs/security-replay.md, 1e): a video link goes to parties and experts, so only https to
+    a host of YIMA_LINK_HOSTS is taken; the platform's own rooms (video_base_url) are on it."""
+    _, aid = await accepted_case_with_mediator(api)
+    start = next_workday_at(9, 0, days_ahead=6)
+    when = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()}
+    for url in ("https://evil.example/pay", "https://meet.yima.local@evil.example/", "javascript:alert(1)"):
+        r = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR,
+                           json={"mode": "online", "join_url": url, **when})
+        assert r.status_code == 422, (url, r.text)
+    ok = await api.post(f"/api/v1/cases/{aid}/sessions", headers=MEDIATOR,
+                        json={"mode": "online", "join_url": "https://meet.yima.local/room/42", **when})
+    assert ok.status_code == 201 and ok.json()["join_url"] == "https://meet.yima.local/room/42"
+
+
 # --- personal data on display (docs/adr/0046) ----------------------------------------------------------------
 
 

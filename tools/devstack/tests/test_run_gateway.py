@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from yima_devstack.infra import free_port
 from yima_devstack.platform import GATEWAY_MODULE, gateway_settings
 from yima_devstack.services import Platform, service_env
@@ -39,3 +40,18 @@ def test_the_gateway_runs_is_watched_and_stops_with_the_platform(tmp_path) -> No
     finally:
         platform.stop()
     assert not gw.alive() and not (tmp_path / "run" / "devgateway.pid").exists()
+
+
+def test_yima_run_creates_the_topics_as_the_super_user_from_a_bare_terminal(yima_infra, tmp_path, monkeypatch) -> None:
+    """On a fresh clone `./yima run` stopped here: it created the platform topics with an anonymous client, which
+    the SASL broker refuses (docs/adr/0185). The environment of a terminal has no Kafka credentials."""
+    from yima_devstack.platform import _prepare
+    from yima_kit.kafka_auth import ENV_PASSWORD, ENV_PROTOCOL, ENV_USERNAME
+
+    if not yima_infra.kafka_users:
+        pytest.skip("servers from outside: their credentials come from the environment (ADR 0070)")
+    for var in (ENV_PROTOCOL, ENV_USERNAME, ENV_PASSWORD, "YIMA_AUTH_PUBLIC_KEYS", "YIMA_SECRETS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    env = _prepare(yima_infra, Platform(log_dir=tmp_path / "logs"), tmp_path, gateway_port=0)
+    assert env["YIMA_KAFKA_BOOTSTRAP"] == yima_infra.kafka_bootstrap
+    assert env["YIMA_SECRETS_DIR"] == str((tmp_path / "keys").resolve())  # its own token keys, not the dev key

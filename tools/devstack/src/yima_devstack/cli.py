@@ -168,5 +168,5 @@ def strimzi_overlay(
 
 # Further command modules register themselves on `app` when imported, e.g.:
 # from . import platform
-from . import chaos, platform  # noqa: E402,F401  (registers chaos; run, asyncapi)
+from . import attacks, chaos, platform  # noqa: E402,F401  (registers attacks, chaos; run, asyncapi)
 from .bench import bench as _bench  # noqa: E402,F401  (registers bench: the whole-platform benchmark, bench/README.md)

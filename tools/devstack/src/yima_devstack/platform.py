@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from yima_contracts import topics
+from yima_kit.keys import generate as generate_keys
 
 from . import asyncapi, kafka_security
 from ._aio import run_sync
@@ -36,6 +37,29 @@ def gateway_settings(gateway_url: str, environ: Mapping[str, str] | None = None)
         "YIMA_NOTIFY_QUIET_HOURS": "",
     }
     return {k: v for k, v in wanted.items() if k not in env}
+
+
+TOKEN_KEY_FILES = ("auth_private_key", "auth_public_keys", "auth_kid")
+
+
+def local_token_keys(keys_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The staff-token key pair of this state directory, generated once (docs/adr/0185): a platform started by
+    ``./yima run`` never verifies with the development key whose private half is in this repository, so a
+    token anyone could sign is refused here too. Only the token keys: the SM4 key of data already stored
+    stays the development one (development mode). Keys given in the environment win."""
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if env.get("YIMA_AUTH_PUBLIC_KEYS") or env.get("YIMA_SECRETS_DIR"):
+        return {}
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
+    if not all((keys_dir / name).is_file() for name in TOKEN_KEY_FILES):
+        fresh = generate_keys()
+        for name in TOKEN_KEY_FILES:
+            tmp = keys_dir / f".{name}.tmp"
+            tmp.write_text(fresh[name])
+            tmp.chmod(0o600)
+            tmp.replace(keys_dir / name)
+    return {"YIMA_SECRETS_DIR": str(keys_dir.resolve())}
 
 
 @app.command()
@@ -64,7 +88,6 @@ def run(
         except InfraError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-    run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics()))
 
     # Each service with its own Kafka principal (docs/adr/0070); servers from the environment: its credentials.
     platform = Platform(log_dir=state_dir / "logs", pid_dir=state_dir / "run", service_env=endpoints.service_kafka_env)
@@ -78,8 +101,7 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
     try:
-        extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
-        env = {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
+        env = _prepare(endpoints, platform, state_dir, gateway_port)
         if gateway_port:
             typer.echo("· starting the local SMS/webhook dev gateway …")
             platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
@@ -99,6 +121,15 @@ def run(
         if infra is not None:
             infra.stop()
         typer.echo("stopped.")
+
+
+def _prepare(endpoints: Endpoints, platform: Platform, state_dir: Path, gateway_port: int) -> dict[str, str]:
+    """The platform's topics (created as the local stack's super user, or with the environment's credentials for
+    servers from outside) and the services' environment: the dev gateway, this state directory's token keys."""
+    run_sync(ensure_topics(endpoints.kafka_bootstrap, platform_topics(), auth=endpoints.kafka_auth()))
+    extra = gateway_settings(f"http://127.0.0.1:{gateway_port}") if gateway_port else {}
+    extra.update(local_token_keys(state_dir / "keys"))
+    return {**peer_env(platform.ports), **service_env(endpoints.kafka_bootstrap, endpoints.mongo_url, extra=extra)}
 
 
 DEMO_DEPARTMENT = ("410105001001", "黄河社区")  # answers from its own system (in_platform false), README's example

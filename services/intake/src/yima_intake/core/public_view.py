@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yima_contracts.codes import CATEGORY_NAMES_ZH, CaseState, Category
+from yima_kit.safe_text import plain_field
 
 from .taxonomy import sub_item_name
 
@@ -23,10 +24,11 @@ def public_view(case: dict[str, Any], timeline: list[dict[str, Any]],
     steps = [
         {
             "state": t["state"],
-            "title": t["title_zh"],
-            "detail": t.get("detail_zh", ""),
-            "unit": t.get("acting_unit_name"),
-            "next_step": t.get("next_step_zh", ""),
+            # free texts of staff and units' systems are data (docs/adr/0072, 0186): one line, no links
+            "title": plain_field(t["title_zh"], 100),
+            "detail": plain_field(t.get("detail_zh"), 500),
+            "unit": plain_field(t.get("acting_unit_name"), 100) or None,
+            "next_step": plain_field(t.get("next_step_zh"), 300),
             "due_at": t["due_at"].isoformat() if t.get("due_at") else None,
             "due_at_local": (t["due_at"] + shanghai).strftime("%Y-%m-%d %H:%M") if t.get("due_at") else None,
             "at": t["occurred_at"].isoformat(),
@@ -71,7 +73,7 @@ def _session_views(sessions: list[dict[str, Any]], now: datetime) -> list[dict[s
             "mode": s["mode"], "mode_name": SESSION_MODE_ZH.get(s["mode"], s["mode"]),
             "starts_at_local": (starts + shanghai).strftime("%Y-%m-%d %H:%M"),
             "ends_at_local": (ends + shanghai).strftime("%Y-%m-%d %H:%M"),
-            "place": s.get("place_zh"), "over": ends <= now,
+            "place": plain_field(s.get("place_zh"), 200) or None, "over": ends <= now,
             "join_url": s.get("join_url") if s["mode"] == "online" and ends > now else None,
         })
     return out

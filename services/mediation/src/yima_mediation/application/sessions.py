@@ -52,6 +52,9 @@ class Sessions(ServiceBase):
                                    working_hours=not self.settings.sessions_at_any_hour)
         except ScheduleError as exc:
             raise Refused(422, exc.field, exc.code, exc.message) from exc
+        if join_url and not self.settings.link_policy.allows(join_url):  # a link reaches parties (ADR 0072)
+            raise Refused(422, "join_url", "link_not_allowed",
+                          "视频链接须为本平台允许的视频会议地址（https，主机在 YIMA_LINK_HOSTS 中）")
 
         async def work(s: AsyncClientSession, out: list[Outgoing]) -> dict[str, Any]:
             case = await self._case(assignment_id, claims, s)

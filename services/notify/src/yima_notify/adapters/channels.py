@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from ..config import NotifySettings
-from ..core.webhook_policy import WebhookPolicy, addresses_allowed
+from ..core.webhook_policy import WebhookPolicy, addresses_allowed, pin
 from ..ports import Channel, DeliveryError, Message, PermanentError, TransientError
 
 __all__ = ["Channel", "DeliveryError", "Message", "PermanentError", "TransientError", "build_channels"]
@@ -59,13 +59,14 @@ class HttpChannel:
         if self._client is not None:
             await self._client.aclose()
 
-    async def _post(self, url: str, *, json_body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    async def _post(self, url: str, *, json_body: dict[str, Any], headers: dict[str, str],
+                    extensions: dict[str, Any] | None = None) -> httpx.Response:
         body = json.dumps(json_body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", **headers}
         last: Exception | None = None
         for i in range(self.tries):
             try:
-                return await self.client.post(url, content=body, headers=headers)
+                return await self.client.post(url, content=body, headers=headers, extensions=extensions)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last = exc
                 await asyncio.sleep(0.2 * 2**i)
@@ -159,6 +160,7 @@ class WebhookChannel(HttpChannel):
     async def send(self, msg: Message) -> None:
         if not self.policy.allows(msg.address):  # checked again here, whatever was accepted when it was set
             raise PermanentError("webhook address not allowed (https to an allowed host, or the operator's own)")
+        url, extensions = msg.address, None
         if (host := self.policy.host_to_resolve(msg.address)) is not None:
             try:
                 found = await self.resolve(host)
@@ -167,13 +169,20 @@ class WebhookChannel(HttpChannel):
             if not addresses_allowed(found, self.policy.private_networks):  # an allowed name pointed inwards
                 raise PermanentError("webhook host resolves to an internal address (not a public one, nor in "
                                      "YIMA_NOTIFY_WEBHOOK_PRIVATE_NETWORKS)")
+            # connect to the address just checked, never to a second lookup's answer (DNS rebinding, ADR 0185);
+            # the host name still goes in the Host header and TLS's SNI, and the certificate is checked for it
+            pinned = pin(msg.address, found[0])
+            url, extensions = pinned.url, {"sni_hostname": pinned.sni_hostname}
+            headers_host = {"Host": pinned.host_header}
+        else:
+            headers_host = {}
         body = {"notification_id": msg.key, "template_id": msg.template_id, "title": msg.title, "text": msg.text,
                 **msg.meta}
         raw = json.dumps(body, ensure_ascii=False, sort_keys=True)
-        headers = {"Idempotency-Key": msg.key}
+        headers = {"Idempotency-Key": msg.key, **headers_host}
         if self.secret:
             headers["X-Yima-Signature"] = "sha256=" + hmac.new(self.secret, raw.encode(), hashlib.sha256).hexdigest()
-        resp = await self._post(msg.address, json_body=json.loads(raw), headers=headers)
+        resp = await self._post(url, json_body=json.loads(raw), headers=headers, extensions=extensions)
         _classify(resp)
 
 

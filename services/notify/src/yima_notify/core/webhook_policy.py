@@ -115,3 +115,30 @@ class WebhookPolicy:
 
     def allows(self, url: str) -> bool:
         return webhook_allowed(url, self.allowed_hosts) or _origin(url) in self.operator_origins
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A request to an allowed host, sent to the address that was checked (docs/adr/0185): ``url`` names the
+    address, ``host_header`` and ``sni_hostname`` the host, so TLS still verifies the host's certificate."""
+
+    url: str
+    host_header: str
+    sni_hostname: str
+
+
+def pin(url: str, address: str) -> Pinned:
+    """``url`` with its host replaced by ``address`` (an IP the resolver answered and the policy allowed): no
+    second lookup between the check and the connection, so a name that answers differently the next moment
+    (DNS rebinding, TTL 0) cannot turn the call inwards."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise ValueError("no host in the URL")
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    literal = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = f"{literal}{port}"
+    return Pinned(parts._replace(netloc=netloc).geturl(), f"{host}{port}", host)
