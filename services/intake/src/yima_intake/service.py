@@ -1,8 +1,9 @@
-"""Intake's use cases: submit a case (the case number from one atomic increment, then ONE short transaction:
-case, idempotency key, first timeline steps, outbox), link a repeat report to the first case, read the tracking
-view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the repository and the
-unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers and refusals in
-``results``, the applicant's view in ``core/public_view``."""
+"""Intake's use cases: submit a case (one read of the applicant's recent cases — a retry? a repeat report? —, the
+case number from one atomic increment, then ONE short transaction of two writes: the case, carrying its
+idempotency key and first timeline steps, and its outbox entries; ADR 0190), link a repeat report to the first
+case, read the tracking view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the
+repository and the unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers
+and refusals in ``results``, the applicant's view in ``core/public_view``."""
 
 from __future__ import annotations
 
