@@ -41,7 +41,6 @@ class MongoCaseRepository:
         self.db = db
         self.cases = db["cases"]
         self.counters = db["counters"]
-        self.keys = db["idempotency_keys"]  # before ADR 0190 (read only: a retry of a submission made before it)
         self.timeline_col = db["timeline"]
         self.sessions_col = db["sessions"]
         self.track_failures = db["track_failures"]  # the old per-code counters (expire by themselves)
@@ -73,12 +72,9 @@ class MongoCaseRepository:
     async def find_by_idempotency_key(self, key: str) -> tuple[str, dict[str, Any]] | None:
         """The fingerprint a key was first used with and the case it made or joined (None: an unused key)."""
         case = await self.cases.find_one({IDEMPOTENCY_KEY: key})
-        if case is not None:
-            return next(k["fingerprint"] for k in case["idempotency"] if k["key"] == key), case
-        old = await self.keys.find_one({"_id": key})  # a key claimed before ADR 0190
-        if old is None or (case := await self.get_case(old["case_id"])) is None:
+        if case is None:
             return None
-        return old["fingerprint"], case
+        return next(k["fingerprint"] for k in case["idempotency"] if k["key"] == key), case
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
         return await self.cases.find_one({"_id": case_id})
