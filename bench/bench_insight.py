@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -41,13 +43,19 @@ from yima_contracts.codes import Category, Channel
 from yima_devstack.bench.baselines import mongo_baselines
 from yima_devstack.infra import Endpoints, LocalInfra
 
+# counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
+COUNTER_DOCUMENTS_1M = 609_090
+
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-async def table_queries(service: Any, q: int, years: int) -> list[float]:
+async def table_queries(service: Any, q: int, years: int, docs: list[int] | None = None) -> list[float]:
+    """``q`` random queries' latencies (ms); ``docs`` gets each query's counter documents (one per period of
+    its plan, of one part: ``table.split_range``; a month's query reads a year's months instead)."""
+    from yima_insight.core import table
     from yima_insight.core.rollup import ALL
 
     rng = random.Random(11)
@@ -60,6 +68,9 @@ async def table_queries(service: Any, q: int, years: int) -> list[float]:
         by = rng.choice(["unit", "category", "channel", "level", "month", "mode"])
         span = rng.choice([1, 7, 30, 92, 365, 365 * years])
         a = today - timedelta(days=rng.randrange(0, max(1, 365 * years - span)) + span)
+        if docs is not None:
+            plan = table.split_range(a, a + timedelta(days=span))
+            docs.append(sum(map(len, plan.values())) + (11 * len(plan["y"]) if by == "month" else 0))
         t = time.perf_counter()
         await service.table(scope, by, a, a + timedelta(days=span))
         out.append((time.perf_counter() - t) * 1000)
@@ -84,15 +95,17 @@ async def raw_baseline(db: Any, q: int) -> list[float]:
     return out
 
 
-async def raw_figure(db: Any, lat: list[float]) -> None:
+async def raw_figure(db: Any, lat: list[float]) -> dict[str, Any]:
     try:
         raw = await raw_baseline(db, 3)
     except Exception as exc:  # the stand-in may not aggregate at this size
         print(f"raw       counting from the facts failed: {type(exc).__name__}")
-        return
+        return {"error": type(exc).__name__}
     ratio = statistics.median(raw) / pct(lat, 50)
     print(f"raw       counting from the facts (a street's year by category, no counters): "
           f"median {statistics.median(raw):.0f} ms — counters are {ratio:.0f}× faster at p50")
+    return {"what": "a street's year by category counted from the facts by an aggregation", "queries": len(raw),
+            "median_ms": round(statistics.median(raw), 1), "ratio_to_table_p50": round(ratio, 1)}
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
@@ -218,8 +231,8 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any
     paths = [p for p in tree() if len(p) == 3][:6]
     events: list[Any] = []
     at = datetime.now(UTC) - timedelta(days=2)
-    for i in range(n_cases):
-        events += lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)])
+    for i in range(n_cases):  # spread over a year, so the counters are not one day's few documents
+        events += lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at - timedelta(days=i % 365), paths[i % len(paths)])
     await produce(ep, events)
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url,
                                mongo_db_prefix=prefix + "replay_")
@@ -229,18 +242,35 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any
 
 
 async def main(args: argparse.Namespace, ep: Endpoints) -> None:
+    from yima_devstack.topics import ensure_topics, platform_topics
+
+    await ensure_topics(ep.kafka_bootstrap, platform_topics())
+    prefix = f"b{uuid.uuid4().hex[:6]}_"
+    result = new_result(args)
+    try:
+        if not args.replay_only:
+            await measure(args, ep, prefix, result)
+        load = result.get("load") or {}
+        result["replay"] = await print_replay(ep, prefix, args.replay_cases,
+                                              load["counter_documents"] if load.get("cases", 0) >= 999_000 else None)
+    except BaseException as exc:  # what was measured is still written, with the reason it stopped
+        result["notes"].append(f"stopped: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        result["machine"]["loadavg_after"] = list(os.getloadavg())
+        result["wall_seconds"] = round(time.monotonic() - result.pop("_t0"), 1)
+        result["targets"] = targets(result)
+        path = write_result(result, args.out)
+        print(f"figures written to {path}")
+
+
+async def measure(args: argparse.Namespace, ep: Endpoints, prefix: str, result: dict[str, Any]) -> None:
     import httpx
     from yima_contracts.codes import StaffRole
-    from yima_devstack.topics import ensure_topics, platform_topics
     from yima_insight.app import create_app
     from yima_insight.config import InsightSettings
     from yima_kit.auth import TokenIssuer
 
-    await ensure_topics(ep.kafka_bootstrap, platform_topics())
-    prefix = f"b{uuid.uuid4().hex[:6]}_"
-    if args.replay_only:
-        await print_replay(ep, prefix, args.replay_cases)
-        return
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url, mongo_db_prefix=prefix,
                                report_schedule=False)
     app = create_app(settings, consume=False, relay=False)
@@ -254,13 +284,32 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
         print(f"load      {n:,} cases, {n_counters:,} counter documents"
               f"{' and the facts' if args.facts else ' (facts not loaded: --no-facts)'} in {secs:.0f} s "
               f"({n / secs:,.0f} cases/s bulk)")
+        result["load"] = {"cases": n, "counter_documents": n_counters, "facts": args.facts,
+                          "seconds": round(secs, 1), "checked_documents": checked,
+                          "counter_bytes": await collection_bytes(rt.db, "counters")}
         service = app.state.service
         await table_queries(service, 10, args.years)  # warm-up
-        lat = await table_queries(service, args.queries, args.years)
+        docs: list[int] = []
+        lat = await table_queries(service, args.queries, args.years, docs)
         print(f"table     {len(lat)} queries: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
-              f"p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms (target p99 ≤ 50 ms)")
+              f"p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms (target p99 ≤ 50 ms); counter documents a "
+              f"query: median {statistics.median(docs):.0f}, max {max(docs)}")
+        result["table"] = {"queries": len(lat), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
+                           "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat), 1),
+                           "documents_per_query": {"median": statistics.median(docs), "p99": pct(docs, 99),
+                                                   "max": max(docs)}}
+        per_gran = await per_granularity_queries(service, args.queries, args.years)
+        again = await table_queries(service, args.queries, args.years)  # by id once more: the order's effect
+        print(f"table     the same queries, one query per granularity (before ADR 0175's last step): "
+              f"p50 {pct(per_gran, 50):.1f} ms, p95 {pct(per_gran, 95):.1f} ms, p99 {pct(per_gran, 99):.1f} ms; "
+              f"by id again: p50 {pct(again, 50):.1f} ms, p95 {pct(again, 95):.1f} ms, p99 {pct(again, 99):.1f} ms")
+        result["table"]["one_query_per_granularity"] = {
+            "p50_ms": round(pct(per_gran, 50), 1), "p95_ms": round(pct(per_gran, 95), 1),
+            "p99_ms": round(pct(per_gran, 99), 1), "max_ms": round(max(per_gran), 1)}
+        result["table"]["by_id_again"] = {"p50_ms": round(pct(again, 50), 1), "p95_ms": round(pct(again, 95), 1),
+                                          "p99_ms": round(pct(again, 99), 1), "max_ms": round(max(again), 1)}
         if args.facts:
-            await raw_figure(rt.db, lat)
+            result["table"]["raw_from_facts"] = await raw_figure(rt.db, lat)
         else:
             print("raw       counting from the facts: not measured (--no-facts: no facts to count)")
         token = TokenIssuer.dev().issue(staff_id="b", unit=DISTRICT, role=StaffRole.LEADER, unit_path=[DISTRICT])
@@ -276,8 +325,11 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
             print(f"paint     the dashboard's first requests (page + 5 API calls, last 30 days, district): "
                   f"median {statistics.median(paints):.0f} ms, max {max(paints):.0f} ms (target first paint ≤ 1 s; "
                   f"the browser adds parsing ECharts, ~1 MB, from this server)")
+            result["paint"] = {"what": "page + 5 API calls, district, last 30 days (server side)",
+                               "median_ms": round(statistics.median(paints), 1), "max_ms": round(max(paints), 1)}
         one = await one_per_transaction(app, args.one_events)
         raw = await mongo_baselines(ep.mongo_url, 3.0)
+        result["baselines"] = raw
     live = await consumed_rate(ep, settings, args.events, args.consume_timeout)
     print(f"raw       this database: {raw['two_write_tx_per_s']:.0f} journaled two-write transactions/s, "
           f"{raw['bulk_insert_docs_per_s']:.0f} documents/s by insert_many")
@@ -288,16 +340,109 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
           f"{live['per_s'] / raw['two_write_tx_per_s']:.1f} events per raw two-write transaction")
     print(f"          one event per transaction (the first design, same run): {one:.1f} events/s — "
           f"batching is {live['per_s'] / one:.0f}× faster")
-    await print_replay(ep, prefix, args.replay_cases)
+    result["counters"] = {**{k: round(v, 1) if isinstance(v, float) else v for k, v in live.items()},
+                          "one_event_per_transaction_per_s": round(one, 1),
+                          "per_raw_two_write_tx": round(live["per_s"] / raw["two_write_tx_per_s"], 2)}
 
 
-async def print_replay(ep: Endpoints, prefix: str, n_cases: int) -> None:
+async def per_granularity_queries(service: Any, q: int, years: int) -> list[float]:
+    """The same random queries with the counter documents read one query per granularity (``s``, ``k``, ``g``
+    and ``p`` in the wanted list), as before reading them by id in one query: the comparison, same run."""
+    from yima_insight.core.rollup import GRANS, PART_OF
+
+    store = service.store
+    original = store.counters
+
+    async def counters(scope: str, dim: str, periods: dict[str, list[str]]) -> tuple[list[dict[str, Any]], Any]:
+        out: list[dict[str, Any]] = []
+        newest = None
+        for gran in GRANS:
+            if periods.get(gran):
+                q = {"s": scope, "k": PART_OF[dim], "g": gran, "p": {"$in": periods[gran]}}
+                async for d in store.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
+                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+                    newest = max(newest or d["u"], d["u"])
+        return out, newest
+
+    store.counters = counters
+    try:
+        return await table_queries(service, q, years)
+    finally:
+        store.counters = original
+
+
+def new_result(args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON result's frame, as ``yima bench`` writes its own (bench/results/)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=5).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        commit = "?"
+    return {"schema": 1, "bench": "insight", "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "git_commit": commit, "machine": {"cpus": os.cpu_count(), "loadavg_before": list(os.getloadavg())},
+            "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "notes": [],
+            "_t0": time.monotonic()}
+
+
+def targets(result: dict[str, Any]) -> dict[str, Any]:
+    """Issue 15's targets against this run's figures (None: not measured in this run)."""
+    def met(value: float | None, ok: bool) -> dict[str, Any]:
+        return {"value": value, "met": ok if value is not None else None}
+
+    t, paint, live, rp = (result.get(k) or {} for k in ("table", "paint", "counters", "replay"))
+    return {
+        "table_p99_ms_le_50": met(t.get("p99_ms"), (t.get("p99_ms") or 0) <= 50),
+        "first_paint_ms_le_1000": met(paint.get("median_ms"), (paint.get("median_ms") or 0) <= 1000),
+        "counters_events_per_s_ge_200": met(live.get("per_s"), (live.get("per_s") or 0) >= 200),
+        "replay_1m_minutes_le_10": met(rp.get("minutes_for_1m"), (rp.get("minutes_for_1m") or 0) <= 10),
+    }
+
+
+def write_result(result: dict[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = result["started_at"].replace(":", "").replace("-", "")[:15]
+    cases = (result.get("load") or {}).get("cases")
+    path = out_dir / f"{stamp}-insight{f'-{cases}' if cases else '-replay'}.json"
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+async def collection_bytes(db: Any, name: str) -> dict[str, Any]:
+    """The collection's documents and their BSON size (collStats; None where the server does not say)."""
+    try:
+        st = await db.command("collStats", name)
+    except Exception as exc:  # a stand-in server may not answer collStats
+        return {"error": type(exc).__name__}
+    return {"count": st.get("count"), "size": st.get("size"), "avg_obj_size": st.get("avgObjSize")}
+
+
+async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: int | None = None
+                       ) -> dict[str, Any]:
+    """The replay's time and its extrapolation to 1 M cases: per case for reading, recounting and the facts;
+    the counter documents (which grow with the days, units and categories, not the cases) at the rate this run
+    wrote them, for the 1 M history's count of documents (this run's when it loaded 1 M)."""
     r = await replay_time(ep, prefix, n_cases)
-    per_case = r["total_seconds"] / max(1, r["cases"])
+    cases = max(1, r["cases"])
+    w = r["written"]
+    counters_rate = w["counters"]["documents"] / max(0.01, w["counters"]["seconds"])
+    # facts and counters are written at once; summing their times (each measured while the other ran) is an
+    # upper estimate
+    per_case = (r["read_seconds"] + r["recount_seconds"] + w["facts"]["seconds"] + w["swap"]["seconds"]
+                + w["indexes"]["seconds"] + w["drop_old"]["seconds"]) / cases
+    # a small replay's counter documents per case say nothing of 1 M's (they grow with days × units × categories)
+    counter_docs = counters_1m or COUNTER_DOCUMENTS_1M
+    minutes = (per_case * 1_000_000 + counter_docs / counters_rate) / 60
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
           f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
-          f"{r['read_seconds']} s, recount {r['recount_seconds']} s, the rest writing and swapping in); "
-          f"at this rate 1,000,000 cases ≈ {per_case * 1_000_000 / 60:.0f} min (target ≤ 10 min)")
+          f"{r['read_seconds']} s, recount {r['recount_seconds']} s, written at once: facts "
+          f"{w['facts']['seconds']} s, {w['counters']['documents']} counter documents {w['counters']['seconds']} s; "
+          f"swap {w['swap']['seconds']} s, indexes {w['indexes']['seconds']} s); "
+          f"1,000,000 cases ≤ {minutes:.0f} min (per case, and {counter_docs:,.0f} counter documents at "
+          f"{counters_rate:,.0f}/s; all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
+          f"target ≤ 10 min)")
+    return {**r, "counter_documents_1m": round(counter_docs), "minutes_for_1m": round(minutes, 1),
+            "minutes_for_1m_all_per_case": round(r["total_seconds"] / cases * 1e6 / 60, 1)}
+
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
@@ -311,6 +456,7 @@ if __name__ == "__main__":
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
                     help="load the cases' fact documents too (the table never reads them; the drill-down does)")
     ap.add_argument("--replay-only", action="store_true", help="only the replay phase (it reads its own topics)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="directory of the JSON")
     args = ap.parse_args()
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
         asyncio.run(main(args, Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])))

@@ -127,12 +127,13 @@ class FastCounters:
         self._day[k] = self._day.get(k, 0) + 1
 
     def end_day(self, day: date) -> None:
-        """Spread the day's cases over their documents (day, month, year × every scope on the way down)."""
+        """Spread the day's cases over their documents (day, ten days, month, year × every scope on the way
+        down)."""
         from yima_insight.core.facts import NO_UNIT, Slice
-        from yima_insight.core.rollup import scopes
+        from yima_insight.core.rollup import periods_of, scopes
 
         ds = day.isoformat()
-        periods = (("d", ds), ("m", ds[:7]), ("y", ds[:4]))
+        periods = periods_of(ds)
         docs = self.docs
         places = self._places
         for (path, channel, category, level, mode, vid), n in self._day.items():
@@ -156,12 +157,15 @@ class FastCounters:
                             e[vid] = e.get(vid, 0) + n
         self._day.clear()
 
-    def pop(self, gran_kept: str = "y") -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
-        """The documents counted so far as (key, nested counters), except those of ``gran_kept`` (kept counting)."""
+    def pop(self, gran_kept: str = "y") -> list[tuple[tuple[str, str, str, str], dict[str, Any]]]:
+        """The documents counted so far as ((scope, gran, period, part), nested counters), except those of
+        ``gran_kept`` (kept counting); each period's groupings split into the service's parts."""
+        from yima_insight.core.rollup import PART_OF
+
         out = []
         vectors = self.vectors
         for dk in [dk for dk in self.docs if dk[1] != gran_kept]:
-            c: dict[str, dict[str, dict[str, int]]] = {}
+            parts: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
             for (dim, key), kinds in self.docs.pop(dk).items():
                 if len(kinds) == 1:  # most keys of a day's document: one kind of case
                     [(vid, n)] = kinds.items()
@@ -171,8 +175,8 @@ class FastCounters:
                     for vid, n in kinds.items():
                         for m, x in vectors[vid]:
                             ms[m] = ms.get(m, 0) + n * x
-                c.setdefault(dim, {})[key] = ms
-            out.append((dk, c))
+                parts.setdefault(PART_OF[dim], {}).setdefault(dim, {})[key] = ms
+            out += [((*dk, part), c) for part, c in parts.items()]
         return out
 
 
@@ -197,7 +201,7 @@ def check_fast_counters(n_days: int = 40, per_day: int = 60, seed: int = 3) -> i
             add(slow, s, f.vector())
             fast.add(day, d)
         fast.end_day(day)
-    want = {(k.scope, k.gran, k.period): nest(m) for k, m in slow.items()}
+    want = {(k.scope, k.gran, k.period, k.part): nest(m) for k, m in slow.items()}
     got = dict(fast.pop(gran_kept="-"))
     if got != want:
         diff = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
@@ -208,7 +212,8 @@ def check_fast_counters(n_days: int = 40, per_day: int = 60, seed: int = 3) -> i
 
 async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int = 7) -> tuple[float, int, int]:
     """Facts and counters of n cases, month by month; returns (seconds, facts, counter documents)."""
-    from yima_insight.adapters.mongo_store import MongoInsightStore, fact_doc
+    from yima_insight.adapters.mongo_store import MongoInsightStore, counter_doc, fact_doc
+    from yima_insight.core.rollup import CounterKey
 
     store = MongoInsightStore(db)
     await store.setup()
@@ -230,8 +235,8 @@ async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int 
         nonlocal n_counters
         t = time.perf_counter()
         now = datetime.now(UTC)  # as the service's increment stamps a document it writes
-        docs = [{"_id": f"{s}|{g}|{p}", "s": s, "g": g, "p": p, "c": c, "u": now}
-                for (s, g, p), c in counters.pop(gran_kept="-" if final else "y")]  # years once, at the end
+        docs = [counter_doc(CounterKey(*k), c, now)
+                for k, c in counters.pop(gran_kept="-" if final else "y")]  # years once, at the end
         t1 = time.perf_counter()
         timing["nest"] += t1 - t
         await insert_all(db["counters"], docs)

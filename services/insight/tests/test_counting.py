@@ -27,8 +27,8 @@ from insight_events import (
 from yima_contracts import Event
 from yima_contracts.codes import Category, Channel, FeedbackKind, Outcome, RiskLevel, SupervisionStep
 from yima_insight.core import ranking, table
-from yima_insight.core.facts import CaseFact, admin_level, apply, delta, local_day
-from yima_insight.core.rollup import ALL, flat, increments, keys_of
+from yima_insight.core.facts import CaseFact, Slice, admin_level, apply, delta, local_day
+from yima_insight.core.rollup import ALL, PARTS, add, flat, increments, keys_of, periods_of, tally
 from yima_insight.core.scope import OutOfScope, resolve
 
 H = timedelta(hours=1)
@@ -151,18 +151,34 @@ def test_scopes_of_a_community_case() -> None:
     f = run([submitted("c9", channel=Channel.GRID), assigned("c9", COMMUNITY, T0), work_order("c9", COMMUNITY, T0)])
     s = f.slice()
     assert s is not None
-    units = {(k.scope, values["unit"]) for k, values in keys_of(s) if k.gran == "d"}
+    units = {(k.scope, values["unit"]) for k, values in keys_of(s) if k.gran == "d" and k.part == "g"}
     assert units == {(ALL, DISTRICT), (DISTRICT, STREET), (STREET, COMMUNITY), (COMMUNITY, COMMUNITY)}
-    assert len(increments(delta(None, f))) == 12  # 4 scopes × (day, month, year): one document each
+    incs = increments(delta(None, f))
+    # 4 scopes × (day, ten days, month, year) × 2 parts: one document each
+    assert len(incs) == 32
+    assert {k.period for k in incs} == {"2026-11-20", "2026-11~2", "2026-11", "2026"}
+    for k, fields in incs.items():  # the unit × category grouping has documents of its own
+        assert {f.split(".")[0] for f in fields} == set(PARTS[k.part]), k
 
 
-def test_split_range_takes_whole_months_and_edge_days() -> None:
-    days, months, years = table.split_range(date(2026, 1, 30), date(2026, 4, 2))
-    assert months == ["2026-02", "2026-03"] and years == []
-    assert days == ["2026-01-30", "2026-01-31", "2026-04-01", "2026-04-02"]
-    assert table.split_range(date(2026, 2, 1), date(2026, 2, 28)) == ([], ["2026-02"], [])
-    days, months, years = table.split_range(date(2024, 12, 31), date(2026, 2, 1))
-    assert (days, months, years) == (["2024-12-31", "2026-02-01"], ["2026-01"], ["2025"])
+def test_split_range_takes_whole_years_months_ten_days_and_edge_days() -> None:
+    r = table.split_range(date(2026, 1, 30), date(2026, 4, 2))
+    assert r == {"y": [], "m": ["2026-02", "2026-03"], "t": [],
+                 "d": ["2026-01-30", "2026-01-31", "2026-04-01", "2026-04-02"]}
+    assert table.split_range(date(2026, 2, 1), date(2026, 2, 28)) == {"y": [], "m": ["2026-02"], "t": [], "d": []}
+    r = table.split_range(date(2024, 12, 31), date(2026, 2, 1))
+    assert r == {"y": ["2025"], "m": ["2026-01"], "t": [], "d": ["2024-12-31", "2026-02-01"]}
+    # ten days (旬): 1st–10th, 11th–20th, 21st to the month's end (28 February 2026, 31 March)
+    r = table.split_range(date(2026, 2, 9), date(2026, 3, 31))
+    assert r == {"y": [], "m": ["2026-03"], "t": ["2026-02~2", "2026-02~3"], "d": ["2026-02-09", "2026-02-10"]}
+    r = table.split_range(date(2026, 3, 21), date(2026, 3, 30))  # the third ten days are 11 days in March
+    assert r == {"y": [], "m": [], "t": [], "d": [f"2026-03-{d}" for d in range(21, 31)]}
+    # every day of a long range is covered exactly once, by few periods
+    a, b = date(2023, 2, 17), date(2026, 11, 13)
+    r = table.split_range(a, b)
+    covered = [d for gran, ps in r.items() for p in ps for d in days_of(gran, p)]
+    assert sorted(covered) == [(a + timedelta(days=k)).isoformat() for k in range((b - a).days + 1)]
+    assert sum(map(len, r.values())) <= 3 + 22 + 4 + 18
     with pytest.raises(table.BadQuery):
         table.parse_range("2026-02-02", "2026-02-01")
     with pytest.raises(table.BadQuery):
@@ -272,3 +288,55 @@ def test_a_counter_document_adds_a_batch_and_drops_what_falls_to_zero() -> None:
     out = added(doc, {"level.red.received": -1, "level.red.red": -1, "level.blue.received": 1, "unit.x.received": 1})
     assert out == {"level": {"blue": {"received": 1}}, "unit": {"x": {"received": 3}}}
     assert doc["level"]["red"] == {"received": 1, "red": 1}  # the stored document is not changed in place
+
+
+def days_of(gran: str, period: str) -> list[str]:
+    """The days a period holds, by the rollup's own ``periods_of``."""
+    return PERIOD_DAYS.get((gran, period), [])
+
+
+PERIOD_DAYS: dict[tuple[str, str], list[str]] = {}
+for _k in range(366 * 11):  # 2020–2030: each day in its periods
+    _d = (date(2020, 1, 1) + timedelta(days=_k)).isoformat()
+    for _gp in periods_of(_d):
+        PERIOD_DAYS.setdefault(_gp, []).append(_d)
+
+
+def test_tally_of_many_cases_is_add_case_by_case() -> None:
+    """Replay's and check's fast path (``tally``) gives exactly what the consumers' ``add`` gives, case by case."""
+    import random
+
+    rng = random.Random(5)
+    units = [("-", ()), (DISTRICT, (DISTRICT,)), (STREET, (DISTRICT, STREET)),
+             (COMMUNITY, (DISTRICT, STREET, COMMUNITY)), (COMMUNITY2, (DISTRICT, STREET, COMMUNITY2))]
+    days = ["2025-12-30", "2025-12-31", "2026-01-01", "2026-01-10", "2026-01-11", "2026-01-31", "2026-02-21"]
+    pairs = []
+    for _ in range(400):
+        unit, path = rng.choice(units)
+        s = Slice(rng.choice(days), unit, path, rng.choice(["neighbour", "labour", "land"]),
+                  rng.choice(["grid", "web"]), rng.choice(["red", "blue", "-"]), rng.choice(["platform", "pending"]))
+        pairs.append((s, {"received": 1, "closed": rng.randint(0, 1), "rating_sum": rng.randint(0, 5), "red": 0}))
+    slow: dict = {}
+    for s, vec in pairs:
+        add(slow, s, vec)
+    assert tally(pairs) == slow
+    assert len(slow) > 100
+
+
+def test_replay_parses_a_message_as_parse_event_does() -> None:
+    from pydantic import ValidationError
+    from yima_contracts import parse_event
+    from yima_insight.adapters.rebuild import parse
+
+    c = "c7"
+    for e in [submitted(c), assessed(c, RiskLevel.RED, T0 + H), assigned(c, COMMUNITY, T0 + H),
+              work_order(c, COMMUNITY, T0 + H), concluded(c, COMMUNITY, False, T0 + 2 * H), rated(c, 2, T0 + 3 * H)]:
+        raw = e.model_dump_json().encode()
+        assert parse(raw) == parse_event(raw) == e
+    bad = submitted(c).model_dump_json().replace('"case_id":"c7"', '"case_id":7').encode()
+    with pytest.raises(ValidationError):
+        parse(bad)
+    with pytest.raises(ValueError, match="unknown event_type"):
+        parse(b'{"event_type": "case.unheard_of.v1"}')
+    with pytest.raises(ValueError):
+        parse(b"[1, 2]")

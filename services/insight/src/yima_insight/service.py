@@ -98,12 +98,11 @@ class InsightService:
 
     async def summed(self, scope: str, dim: str, a: date, b: date, *, by_month: bool = False
                      ) -> tuple[dict[str, dict[str, int]], datetime | None]:
-        days, months, years = table.split_range(a, b)
+        periods = table.split_range(a, b)
         if by_month:  # a year's document cannot tell its months apart
-            months, years = months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)], []
-            months.sort()
-        docs, as_of = await self.store.counters(scope, dim, days, months, years)
-        if by_month:
+            periods["m"] = sorted(periods["m"] + [f"{y}-{m:02d}" for y in periods.pop("y") for m in range(1, 13)])
+        docs, as_of = await self.store.counters(scope, dim, periods)
+        if by_month:  # a day's, ten days' or month's period starts with its month
             return table.sum_measures(docs, lambda d: d["p"][:7]), as_of
         return table.sum_measures(docs, lambda d: d["k"]), as_of
 
@@ -161,11 +160,11 @@ class InsightService:
         return [{"code": d["_id"], "name": d.get("name") or d["_id"], "path": d.get("path") or []} for d in docs]
 
     async def risk_trend(self, scope: str, a: date, b: date, gran: str) -> dict[str, Any]:
-        days, months, years = table.split_range(a, b)
-        months = sorted(months + [f"{y}-{m:02d}" for y in years for m in range(1, 13)])
+        periods = table.split_range(a, b)
+        periods["m"] = sorted(periods["m"] + [f"{y}-{m:02d}" for y in periods.pop("y") for m in range(1, 13)])
         if gran == "d":
-            days, months = [d.isoformat() for d in _days(a, b)], []
-        docs, _ = await self.store.counters(scope, "level", days, months, [])
+            periods = {"d": [d.isoformat() for d in _days(a, b)]}
+        docs, _ = await self.store.counters(scope, "level", periods)
         series: dict[str, dict[str, int]] = {}
         for d in docs:
             p = d["p"] if gran == "d" else d["p"][:7]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from yima_contracts import Actor, CaseStatusChanged, CaseSubmitted
 from yima_contracts.codes import ActorKind, CaseState, Category
@@ -42,6 +42,21 @@ def actor_of(staff: StaffClaims | None) -> Actor:
     if staff is None:
         return Actor(kind=ActorKind.APPLICANT)
     return Actor(kind=ActorKind.STAFF, unit_code=staff.unit, staff_id=staff.sub, role=staff.role)
+
+
+# A registration step's event id follows from its case (ADR 0190): the timeline projection knows intake's own steps
+# when they come back from Kafka without reading anything — they are on the case document already.
+_STEP_IDS = UUID("6f1c3b1e-6c2d-4b8e-9f0a-1d2e3c4b5a69")
+_MAX_FIRST_STEPS = 4
+
+
+def registration_step_id(case_id: str, i: int) -> UUID:
+    return uuid5(_STEP_IDS, f"{case_id}/{i}")
+
+
+def is_registration_step(event: CaseStatusChanged) -> bool:
+    """A step intake wrote with the case itself (the case document holds it and its state)."""
+    return any(event.event_id == registration_step_id(event.case_id, i) for i in range(_MAX_FIRST_STEPS))
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,8 @@ class Registration:
 
         def step(state: CaseState, title: str, detail: str = "", next_step: str = "", i: int = 0) -> CaseStatusChanged:
             return CaseStatusChanged(
-                case_id=self.case_id, correlation_id=self.case_id, causation_id=self.submitted_id, actor=self.actor,
+                event_id=registration_step_id(self.case_id, i), case_id=self.case_id, correlation_id=self.case_id,
+                causation_id=self.submitted_id, actor=self.actor,
                 state=state, title_zh=title, detail_zh=detail, next_step_zh=next_step,
                 occurred_at=self.now + timedelta(milliseconds=i),  # keeps the timeline's order
                 acting_unit_code=self.actor.unit_code,

@@ -1,8 +1,9 @@
-"""Intake's use cases: submit a case (the case number from one atomic increment, then ONE short transaction:
-case, idempotency key, first timeline steps, outbox), link a repeat report to the first case, read the tracking
-view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the repository and the
-unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers and refusals in
-``results``, the applicant's view in ``core/public_view``."""
+"""Intake's use cases: submit a case (one read of the applicant's recent cases — a retry? a repeat report? —, the
+case number from one atomic increment, then ONE short transaction of two writes: the case, carrying its
+idempotency key and first timeline steps, and its outbox entries; ADR 0190), link a repeat report to the first
+case, read the tracking view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the
+repository and the unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers
+and refusals in ``results``, the applicant's view in ``core/public_view``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ from .core.ratelimit import WindowCounter
 from .core.repeat import same_dispute
 from .core.submission import SubmitCase, check_channel_rules
 from .ports import ApplicantInbox, CaseRepository
-from .registration import Registration, Ruling, actor_of, authorize_channel, categorize, for_own_unit
+from .registration import (
+    Registration,
+    Ruling,
+    actor_of,
+    authorize_channel,
+    categorize,
+    for_own_unit,
+    is_registration_step,
+)
 from .results import (
     IdempotencyConflict,
     RatingRefused,
@@ -97,12 +106,17 @@ class IntakeService:
         fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()  # as the applicant sent it
         cmd = for_own_unit(cmd, staff)
         check_channel_rules(cmd)
-        if idempotency_key and (prior := await self._replay(idempotency_key, fingerprint)):
+        applicant_key = self.applicant_key(cmd.applicant.phone)
+        # ONE read before the write (ADR 0190): the applicant's recent cases answer both "is this a retry?" (a
+        # case carries the keys it was made or joined with) and "is this a repeat report?". A key found nowhere
+        # here (an older case, a concurrent retry) meets the unique index on the write and is answered then.
+        recent = await self.repo.recent_cases_of_applicant(
+            applicant_key, now - timedelta(days=self.settings.repeat_window_days))
+        if idempotency_key and (prior := _replay_among(recent, idempotency_key, fingerprint)):
             return prior
         ruling = categorize(cmd, staff)
         actor = actor_of(staff)
-        applicant_key = self.applicant_key(cmd.applicant.phone)
-        first = await self._find_repeat_target(cmd, ruling.category.value, cmd.location.unit_code, applicant_key, now)
+        first = self._find_repeat_target(recent, cmd, ruling.category.value, cmd.location.unit_code)
         if first is None:
             return await self._register(cmd, ruling, actor, staff, applicant_key, idempotency_key, fingerprint, now)
         try:
@@ -124,16 +138,17 @@ class IntakeService:
                            applicant_key=applicant_key, submitted_id=uuid4(), now=now)
         steps = reg.first_steps()
 
+        doc = reg.case_document(self.cipher, self.tracking_hash(reg.tracking_code), steps)
+        if idempotency_key:
+            doc["idempotency"] = [{"key": idempotency_key, "fingerprint": fingerprint}]
+
         async def work(tx: Tx) -> None:
-            if idempotency_key:
-                await self.repo.claim_idempotency_key(idempotency_key, fingerprint, reg.case_id, tx.session)
-            doc = reg.case_document(self.cipher, self.tracking_hash(reg.tracking_code), steps)
-            await self.repo.insert_case(doc, tx.session)
+            # The case with its first timeline steps (the applicant sees them at once) and its outbox entries:
+            # two writes and the commit (ADR 0190).
+            await self.repo.insert_case(doc, steps, tx.session)
             tx.emit(topics.CASE_SUBMITTED, reg.submitted_event())
             for step in steps:
                 tx.emit(topics.CASE_STATUS, step)
-            # The applicant sees the registration at once, before the projection reads it back from Kafka.
-            await self.repo.insert_timeline_entries(steps, tx.session)
 
         try:
             await self.uow.run(work)
@@ -143,11 +158,10 @@ class IntakeService:
         return Submitted(reg.case_id, reg.case_number, reg.tracking_code, True, ruling.category.value,
                          ruling.sub_item, ruling.needs_review, state=reg.state())
 
-    async def _find_repeat_target(
-        self, cmd: SubmitCase, category: str, unit: str | None, applicant_key: str, now: datetime
+    def _find_repeat_target(
+        self, recent: list[dict[str, Any]], cmd: SubmitCase, category: str, unit: str | None
     ) -> dict[str, Any] | None:
-        since = now - timedelta(days=self.settings.repeat_window_days)
-        for case in await self.repo.recent_cases_of_applicant(applicant_key, since):
+        for case in recent:
             if case.get("closed_at") or case.get("state") in RATEABLE or case.get("state") == CaseState.RATED.value:
                 continue  # a closed case is not reopened by a new report: that is a new case
             old_text = self.cipher.decrypt(case["description"], context="cases.description")
@@ -162,11 +176,9 @@ class IntakeService:
     ) -> Submitted:
         case_id = first["_id"]
 
-        async def work(tx: Tx) -> int:
+        async def work(tx: Tx) -> tuple[int, str]:
             session = tx.session
-            if idempotency_key:
-                await self.repo.claim_idempotency_key(idempotency_key, fingerprint, case_id, session)
-            count = await self.repo.add_repeat_report(
+            count, state = await self.repo.add_repeat_report(
                 case_id,
                 {
                     "channel": cmd.channel.value,
@@ -175,6 +187,7 @@ class IntakeService:
                     "registered_by": actor.staff_id,
                 },
                 session,
+                {"key": idempotency_key, "fingerprint": fingerprint} if idempotency_key else None,
             )
             updated = CaseUpdated(
                 case_id=case_id, correlation_id=case_id, actor=actor, kind="repeat_report",
@@ -182,30 +195,26 @@ class IntakeService:
             )
             # A note in intake's own timeline, not a case.status step: it changes no state.
             await self.repo.add_timeline_note(
-                case_id,
+                case_id, state,
                 {"title_zh": texts.REPEAT_TITLE, "detail_zh": f"这是您第{count}次反映此事，已并入同一案件一并处理",
                  "occurred_at": now, "event_id": str(updated.event_id)},
                 session,
             )
             tx.emit(topics.CASE_UPDATED, updated)
-            return count
+            return count, state
 
-        count = await self.uow.run(work)
+        count, state = await self.uow.run(work)
         return Submitted(case_id, first["case_number"], None, False, first["category"], first.get("sub_item"),
-                         first.get("needs_review", False), repeat=True, repeat_count=count,
-                         state=first.get("state") or CaseState.SUBMITTED.value)
+                         first.get("needs_review", False), repeat=True, repeat_count=count, state=state)
 
     async def _replay(self, key: str, fingerprint: str) -> Submitted | None:
-        found = await self.repo.find_idempotency_key(key)
+        found = await self.repo.find_by_idempotency_key(key)
         if not found:
             return None
-        if found["fingerprint"] != fingerprint:
+        used, case = found
+        if used != fingerprint:
             raise IdempotencyConflict(key)
-        case = await self.repo.get_case(found["case_id"])
-        assert case is not None  # written in the same transaction as the key
-        return Submitted(case["_id"], case["case_number"], None, False, case["category"], case.get("sub_item"),
-                         case["needs_review"], repeat=case.get("repeat_count", 1) > 1,
-                         repeat_count=case.get("repeat_count", 1), state=case.get("state", "submitted"))
+        return _submitted_again(case)
 
     async def _replay_or_raise(self, key: str | None, fingerprint: str) -> Submitted:
         if key:
@@ -252,7 +261,7 @@ class IntakeService:
 
         # notify may take up to its time limit: the database reads do not wait for it.
         timeline, sessions, inbox = await asyncio.gather(
-            self.repo.timeline(case["_id"]), self.repo.sessions(case["_id"]), messages())
+            self.repo.timeline(case), self.repo.sessions(case["_id"]), messages())
         return public_view(case, timeline, sessions, messages=inbox)
 
     async def rate(self, case: dict[str, Any], score: int, comment: str | None, now: datetime | None = None) -> None:
@@ -284,11 +293,12 @@ class IntakeService:
             raise RatingRefused("already_rated", "该案件已经评价过了，每个案件只能评价一次") from exc
 
     async def record_status(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
-        await self.repo.add_timeline_entry(event, session)
+        await self.record_statuses([event], session)
 
     async def record_statuses(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
-        """A poll's steps at once, in the order they came."""
-        await self.repo.add_timeline_entries(events, session)
+        """A poll's steps at once, in the order they came; intake's own registration steps are on their case
+        already (ADR 0190) and cost nothing here."""
+        await self.repo.add_timeline_entries([e for e in events if not is_registration_step(e)], session)
 
     async def reload(self, case: dict[str, Any]) -> dict[str, Any]:
         """The case as stored now (after a rating, say); the given one if it has gone."""
@@ -299,10 +309,29 @@ class IntakeService:
         case = await self.repo.get_case(case_id)
         if case is None:
             return None
-        return case, await self.repo.timeline(case["_id"])
+        return case, await self.repo.timeline(case)
 
     async def record_session(self, event: MediationScheduled, session: AsyncClientSession) -> None:
         """A mediation session goes on the tracking page; a video link only if the link policy allows it."""
         if event.join_url and not self.settings.link_policy.allows(event.join_url):
             event = event.model_copy(update={"join_url": None})
         await self.repo.add_session(event, session)
+
+
+def _replay_among(cases: list[dict[str, Any]], key: str, fingerprint: str) -> Submitted | None:
+    """The answer to a retry: the case among ``cases`` that carries ``key`` (made or joined with it); the same key
+    with another submission is refused."""
+    for case in cases:
+        used = next((k["fingerprint"] for k in case.get("idempotency", ()) if k["key"] == key), None)
+        if used is None:
+            continue
+        if used != fingerprint:
+            raise IdempotencyConflict(key)
+        return _submitted_again(case)
+    return None
+
+
+def _submitted_again(case: dict[str, Any]) -> Submitted:
+    return Submitted(case["_id"], case["case_number"], None, False, case["category"], case.get("sub_item"),
+                     case["needs_review"], repeat=case.get("repeat_count", 1) > 1,
+                     repeat_count=case.get("repeat_count", 1), state=case.get("state", "submitted"))

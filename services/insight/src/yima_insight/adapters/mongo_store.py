@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, NoReturn
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
@@ -12,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from ..core.facts import CaseFact, UnitSeen, local_day
-from ..core.rollup import CounterKey, added, flat, nest
+from ..core.rollup import GRANS, PART_OF, CounterKey, added, flat, nest
 from ..core.warnings import Warning
 
 FACTS, COUNTERS, UNITS, REPORTS, WARNINGS = "facts", "counters", "units", "reports", "warnings"
@@ -41,6 +44,12 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
     return doc
 
 
+def counter_doc(k: CounterKey, c: dict[str, dict[str, dict[str, int]]], now: datetime) -> dict[str, Any]:
+    """A counter document: scope ``s``, part ``k``, granularity ``g``, period ``p``, counters ``c``
+    (``{dim: {key: {measure: n}}}``) and the time ``u`` of its last change."""
+    return {"_id": k.id, "s": k.scope, "k": k.part, "g": k.gran, "p": k.period, "c": c, "u": now}
+
+
 class MongoInsightStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
@@ -51,8 +60,8 @@ class MongoInsightStore:
         self.warnings = db[WARNINGS]
 
     async def setup(self) -> None:
-        await self.counters_col.create_index([("s", ASCENDING), ("g", ASCENDING), ("p", ASCENDING)],
-                                             name="scope_period")
+        await self.counters_col.create_index([("s", ASCENDING), ("k", ASCENDING), ("g", ASCENDING),
+                                              ("p", ASCENDING)], name="scope_part_period")
         await self.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
         await self.facts.create_index([("day", ASCENDING)], name="day")
         # the drill-down: a unit's cases of one outcome in a period (every field in one index for the stand-in)
@@ -95,9 +104,8 @@ class MongoInsightStore:
         current = {d["_id"]: d async for d in self.counters_col.find({"_id": {"$in": [k.id for k in incs]}},
                                                                       session=session)}
         now = datetime.now(UTC)
-        ops = [ReplaceOne({"_id": k.id}, {"s": k.scope, "g": k.gran, "p": k.period,
-                                          "c": added((current.get(k.id) or {}).get("c") or {}, fields), "u": now},
-                          upsert=True) for k, fields in incs.items()]
+        ops = [ReplaceOne({"_id": k.id}, counter_doc(k, added((current.get(k.id) or {}).get("c") or {}, fields),
+                                                     now), upsert=True) for k, fields in incs.items()]
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
         except (DuplicateKeyError, BulkWriteError) as exc:
@@ -162,19 +170,20 @@ class MongoInsightStore:
         q: dict[str, Any] = {} if scope == "*" else {"path": scope}
         return [d async for d in self.units.find(q).sort("_id", 1).limit(5000)]
 
-    async def counters(self, scope: str, dim: str, days: list[str], months: list[str], years: list[str]
+    async def counters(self, scope: str, dim: str, periods: dict[str, list[str]]
                        ) -> tuple[list[dict[str, Any]], datetime | None]:
-        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}), and the
-        time of the newest change to those counters (the figures' ``as_of``)."""
+        """One row per (period, key) of grouping ``dim`` ({"p": period, "k": key, "m": {measure: n}}) for the
+        periods given per granularity, and the time of the newest change to those counters (the figures'
+        ``as_of``). Only the documents of the part that holds ``dim`` are read (ADR 0175)."""
         out: list[dict[str, Any]] = []
         newest: datetime | None = None
-        for gran, periods in (("y", years), ("m", months), ("d", days)):
-            if not periods:
-                continue
-            # Exactly these periods: a range from the first to the last would read every document between a long
-            # range's edge days (~1,000 day documents for three years, ADR 0160).
-            q = {"s": scope, "g": gran, "p": {"$in": periods}}
-            async for d in self.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
+        part = PART_OF[dim]
+        # Exactly these documents, by their ids, in one query: a range from the first period to the last would
+        # read every document between a long range's edge days (~1,000 for three years, ADR 0160), and a query
+        # per granularity costs a round trip each (ADR 0175).
+        ids = [CounterKey(scope, gran, p, part).id for gran in GRANS for p in periods.get(gran) or ()]
+        if ids:
+            async for d in self.counters_col.find({"_id": {"$in": ids}}, {"p": 1, "u": 1, f"c.{dim}": 1}):
                 out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
                 if d.get("u") is not None and (newest is None or d["u"] > newest):
                     newest = d["u"]
@@ -189,22 +198,38 @@ class MongoInsightStore:
     # --- rebuild (replay) --------------------------------------------------------------------------
 
     async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
-                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000) -> None:
-        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away)."""
+                          units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000
+                          ) -> dict[str, dict[str, float]]:
+        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away).
+        The collections are written at once, each in chunks of ``batch`` documents built while the previous
+        chunk is being inserted. Returns each collection's documents and seconds (and the swap's)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         now = datetime.now(UTC)
-        docs = {
-            FACTS: [fact_doc(f) for f in facts],
-            COUNTERS: [{"_id": k.id, "s": k.scope, "g": k.gran, "p": k.period, "c": nest(m), "u": now}
-                       for k, m in counters.items() if any(m.values())],
-            UNITS: [{"_id": c, **u} for c, u in units.items()],
-            WARNINGS: [{"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings],
+        docs: dict[str, Iterable[dict[str, Any]]] = {
+            FACTS: (fact_doc(f) for f in facts),
+            COUNTERS: (counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values())),
+            UNITS: ({"_id": c, **u} for c, u in units.items()),
+            WARNINGS: ({"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings),
         }
         new = {live: f"{live}_rebuild_{stamp}" for live in docs}
-        for live, some in docs.items():
-            col = self.db[new[live]]
-            for i in range(0, len(some), batch):
-                await col.insert_many(some[i:i + batch], ordered=False)
+        spent: dict[str, dict[str, float]] = {}
+
+        async def write(live: str) -> None:
+            t, n = time.monotonic(), 0
+            col, pending = self.db[new[live]], None
+            for chunk in batched(docs[live], batch):
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(col.insert_many(chunk, ordered=False))
+                n += len(chunk)
+            if pending is not None:
+                await pending
+            spent[live] = {"documents": n, "seconds": round(time.monotonic() - t, 2)}
+
+        await asyncio.gather(*(write(live) for live in docs))
+        # This server copies a collection to rename it and deletes one to drop it (both ~ its size and indexes):
+        # the fresh ones are renamed in without indexes, and the old ones dropped once the new state is live.
+        t = time.monotonic()
         for live, fresh in new.items():
             if live in await self.db.list_collection_names():
                 await self.db[live].rename(f"{live}_old_{stamp}")
@@ -212,8 +237,15 @@ class MongoInsightStore:
                 await self.db[fresh].rename(live)
             else:
                 await self.db.create_collection(live)
-            await self.db.drop_collection(f"{live}_old_{stamp}")
+        t1 = time.monotonic()
         await self.setup()
+        t2 = time.monotonic()
+        for live in new:
+            await self.db.drop_collection(f"{live}_old_{stamp}")
+        spent["swap"] = {"seconds": round(t1 - t, 2)}
+        spent["indexes"] = {"seconds": round(t2 - t1, 2)}
+        spent["drop_old"] = {"seconds": round(time.monotonic() - t2, 2)}
+        return spent
 
     async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
         """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
@@ -221,11 +253,17 @@ class MongoInsightStore:
         async for d in self.counters_col.find({} if scope is None else {"s": scope}):
             fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in (d.get("c") or {}).items()
                       for key, ms in keys.items() for m, n in ms.items()}
-            incs[CounterKey(d["s"], d["g"], d["p"])] = fields
+            incs[CounterKey(d["s"], d["g"], d["p"], d.get("k", "-"))] = fields
         return flat(incs)
 
     async def all_facts(self) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d async for d in self.facts.find({})}
+
+
+def batched(items: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
 
 
 def today_cst() -> str:

@@ -1,33 +1,50 @@
 """From a case's slice to the counter documents it touches (pure).
 
-One counter document per period (day ``d``, month ``m`` and year ``y``) × scope (all cases ``*`` and every unit on the
-case's unit path, so a street's figures include its communities'), holding every grouping:
-``{dim: {key: {measure: n}}}`` for dim in :data:`DIMENSIONS`. An event changes at most 3 × (path length + 1)
-documents (12 for a community's case), and a table query reads one document per whole year, whole month and
-remaining day of its range, whatever the grouping (at most ~90 for any range: a year's edges are ≤ 22 months and
-≤ 60 days).
+One counter document per period (day ``d``, ten days ``t``, month ``m`` and year ``y``) × scope (all cases ``*``
+and every unit on the case's unit path, so a street's figures include its communities') × part, holding the part's
+groupings: ``{dim: {key: {measure: n}}}`` for dim in ``PARTS[part]``. The unit × category grouping (the heat table)
+is a part of its own: it is 75–85 % of a district's document (ADR 0160), and a table by unit, category, channel,
+level or mode never reads it (ADR 0175). An event changes at most 4 × 2 × (path length + 1) documents, and a table
+query reads one document per whole year, whole month, whole ten days and remaining day of its range, of one part
+(at most ~55 for any range: a year's edges are ≤ 22 months, ≤ 4 ten-days and ≤ 18 days).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .facts import NO_UNIT, Delta, Slice
 
 ALL = "*"
 DIMENSIONS: tuple[str, ...] = ("unit", "category", "channel", "level", "mode", "unit_category")
+# the counter documents' parts: which groupings each holds (a query reads the one part of its grouping)
+PARTS: dict[str, tuple[str, ...]] = {"g": ("unit", "category", "channel", "level", "mode"), "uc": ("unit_category",)}
+PART_OF: dict[str, str] = {dim: part for part, dims in PARTS.items() for dim in dims}
+GRANS: tuple[str, ...] = ("d", "t", "m", "y")
 
 
 @dataclass(frozen=True)
 class CounterKey:
     scope: str
-    gran: str  # d | m | y
-    period: str  # YYYY-MM-DD | YYYY-MM | YYYY
+    gran: str  # d | t | m | y
+    period: str  # YYYY-MM-DD | YYYY-MM~1..3 | YYYY-MM | YYYY
+    part: str = "g"  # a key of PARTS
 
     @property
     def id(self) -> str:
-        return f"{self.scope}|{self.gran}|{self.period}"
+        return f"{self.scope}|{self.gran}|{self.period}|{self.part}"
+
+
+def ten_days(day: str) -> str:
+    """The ten days (旬) of a ``YYYY-MM-DD``: ``YYYY-MM~1`` (1st–10th), ``~2`` (11th–20th), ``~3`` (21st–end)."""
+    d = int(day[8:10])
+    return f"{day[:7]}~{1 if d <= 10 else 2 if d <= 20 else 3}"
+
+
+def periods_of(day: str) -> tuple[tuple[str, str], ...]:
+    """Every (granularity, period) a day counts in."""
+    return (("d", day), ("t", ten_days(day)), ("m", day[:7]), ("y", day[:4]))
 
 
 # field path inside a counter document ("<dim>.<key>.<measure>") -> change
@@ -50,8 +67,9 @@ def keys_of(s: Slice) -> Iterator[tuple[CounterKey, dict[str, str]]]:
     for scope, child in scopes(s):
         values = {"unit": child, "category": s.category, "channel": s.channel, "level": s.level, "mode": s.mode,
                   "unit_category": f"{child}|{s.category}"}
-        for gran, period in (("d", s.day), ("m", s.day[:7]), ("y", s.day[:4])):
-            yield CounterKey(scope, gran, period), values
+        for gran, period in periods_of(s.day):
+            for part, dims in PARTS.items():
+                yield CounterKey(scope, gran, period, part), {dim: values[dim] for dim in dims}
 
 
 def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
@@ -61,6 +79,40 @@ def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
             for m, n in vec.items():
                 f = f"{dim}.{key}.{m}"
                 cur[f] = cur.get(f, 0) + n
+
+
+def tally(pairs: Iterable[tuple[Slice, dict[str, int]]]) -> Increments:
+    """What :func:`add` of every (slice, vector) gives, for many cases at once (replay, check): each case's
+    vector is added once per (scope, grouping, key) of its day — not once per period and measure string — and
+    the days are spread over their ten days, months and years at the end, once per distinct row."""
+    rows: dict[tuple[str, str, str, str], dict[str, int]] = {}  # (scope, dim, key, day) -> {measure: n}
+    scoped: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+    for s, vec in pairs:
+        here = scoped.get((s.unit, s.unit_path))
+        if here is None:
+            here = scoped[(s.unit, s.unit_path)] = scopes(s)
+        for scope, child in here:
+            for dim, key in (("unit", child), ("category", s.category), ("channel", s.channel), ("level", s.level),
+                             ("mode", s.mode), ("unit_category", f"{child}|{s.category}")):
+                row = rows.get((scope, dim, key, s.day))
+                if row is None:
+                    rows[(scope, dim, key, s.day)] = dict(vec)
+                else:
+                    for m, n in vec.items():
+                        row[m] = row.get(m, 0) + n
+    out: Increments = {}
+    periods: dict[str, tuple[tuple[str, str], ...]] = {}
+    for (scope, dim, key, day), ms in rows.items():
+        ps = periods.get(day)
+        if ps is None:
+            ps = periods[day] = periods_of(day)
+        part = PART_OF[dim]
+        for gran, period in ps:
+            cur = out.setdefault(CounterKey(scope, gran, period, part), {})
+            for m, n in ms.items():
+                f = f"{dim}.{key}.{m}"
+                cur[f] = cur.get(f, 0) + n
+    return out
 
 
 def increments(d: Delta) -> Increments:

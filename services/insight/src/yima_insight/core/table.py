@@ -12,6 +12,7 @@ from typing import Any
 from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Category, Channel, RiskLevel
 
 from .facts import MEASURES, MODES, NO_LEVEL, NO_UNIT
+from .rollup import ten_days
 
 BY = ("unit", "category", "channel", "level", "month", "mode")
 CHANNEL_NAMES_ZH: dict[str, str] = {
@@ -38,30 +39,31 @@ def parse_range(start: str, end: str) -> tuple[date, date]:
     return a, b
 
 
-def split_range(a: date, b: date) -> tuple[list[str], list[str], list[str]]:
-    """(days, months, years) covering [a, b] exactly: whole years as years, whole months as months, the rest as
-    days."""
-    days: list[str] = []
-    months: list[str] = []
-    years: list[str] = []
+def split_range(a: date, b: date) -> dict[str, list[str]]:
+    """The periods covering [a, b] exactly, per granularity (``y``, ``m``, ``t``, ``d``): whole years as years,
+    whole months as months, whole ten days (旬) as ten days, the rest as days — the fewest counter documents."""
+    out: dict[str, list[str]] = {"y": [], "m": [], "t": [], "d": []}
     d = a
     while d <= b:
         if d.month == 1 and d.day == 1 and date(d.year, 12, 31) <= b:
-            years.append(str(d.year))
+            out["y"].append(str(d.year))
             d = date(d.year + 1, 1, 1)
             continue
         first = d.replace(day=1)
         nxt = (first + timedelta(days=32)).replace(day=1)
-        last = nxt - timedelta(days=1)
-        if d == first and last <= b:
-            months.append(first.isoformat()[:7])
+        if d == first and nxt - timedelta(days=1) <= b:
+            out["m"].append(first.isoformat()[:7])
             d = nxt
-        else:
-            stop = min(last, b)
-            while d <= stop:
-                days.append(d.isoformat())
-                d += timedelta(days=1)
-    return days, months, years
+            continue
+        if d.day in (1, 11, 21):
+            after = nxt if d.day == 21 else d + timedelta(days=10)  # the third ten days run to the month's end
+            if after - timedelta(days=1) <= b:
+                out["t"].append(ten_days(d.isoformat()))
+                d = after
+                continue
+        out["d"].append(d.isoformat())
+        d += timedelta(days=1)
+    return out
 
 
 def rate(num: int, den: int) -> dict[str, Any]:

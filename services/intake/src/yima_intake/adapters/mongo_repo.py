@@ -17,6 +17,10 @@ from ..core.retention import ends_case
 
 T = TypeVar("T")
 
+IDEMPOTENCY_KEY = "idempotency.key"  # a case's keys: [{"key", "fingerprint"}] (ADR 0190)
+RECENT_FIELDS = {f: 1 for f in ("case_number", "category", "sub_item", "needs_review", "repeat_count", "state",
+                                "closed_at", "description", "location_unit_code", "idempotency")}
+
 
 
 def _state_change(event: CaseStatusChanged) -> dict[str, Any]:
@@ -37,7 +41,6 @@ class MongoCaseRepository:
         self.db = db
         self.cases = db["cases"]
         self.counters = db["counters"]
-        self.keys = db["idempotency_keys"]
         self.timeline_col = db["timeline"]
         self.sessions_col = db["sessions"]
         self.track_failures = db["track_failures"]  # the old per-code counters (expire by themselves)
@@ -48,6 +51,8 @@ class MongoCaseRepository:
         await self.cases.create_index("tracking_hash", unique=True)
         await self.cases.create_index("case_number", unique=True)
         await self.cases.create_index([("applicant_key", ASCENDING), ("submitted_at", DESCENDING)])
+        # A submission's Idempotency-Key lives on the case it made or joined (ADR 0190): one write, not two.
+        await self.cases.create_index(IDEMPOTENCY_KEY, unique=True, sparse=True, name="idempotency_key")
         await self.timeline_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self.sessions_col.create_index([("case_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
@@ -58,16 +63,18 @@ class MongoCaseRepository:
         # never write-conflict on the counter; an aborted submission leaves a gap in the sequence.
         return await increment(self.counters, key, "seq", session=session)
 
-    async def insert_case(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.cases.insert_one(doc, session=session)
+    async def insert_case(self, doc: dict[str, Any], first_steps: list[CaseStatusChanged],
+                          session: AsyncClientSession) -> None:
+        """A new case with its registration steps ON it (ADR 0190: one write; the applicant sees them at once, and
+        the projection of ``case.status`` skips them when they come back, see ``timeline``)."""
+        await self.cases.insert_one({**doc, "first_steps": [_timeline_doc(e) for e in first_steps]}, session=session)
 
-    async def claim_idempotency_key(
-        self, key: str, fingerprint: str, case_id: str, session: AsyncClientSession
-    ) -> None:
-        await self.keys.insert_one({"_id": key, "fingerprint": fingerprint, "case_id": case_id}, session=session)
-
-    async def find_idempotency_key(self, key: str) -> dict[str, Any] | None:
-        return await self.keys.find_one({"_id": key})
+    async def find_by_idempotency_key(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """The fingerprint a key was first used with and the case it made or joined (None: an unused key)."""
+        case = await self.cases.find_one({IDEMPOTENCY_KEY: key})
+        if case is None:
+            return None
+        return next(k["fingerprint"] for k in case["idempotency"] if k["key"] == key), case
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
         return await self.cases.find_one({"_id": case_id})
@@ -76,27 +83,30 @@ class MongoCaseRepository:
         return await self.cases.find_one({"tracking_hash": tracking_hash})
 
     async def recent_cases_of_applicant(self, applicant_key: str, since: datetime) -> list[dict[str, Any]]:
-        cursor = self.cases.find({"applicant_key": applicant_key, "submitted_at": {"$gte": since}}).sort(
-            "submitted_at", ASCENDING).limit(50)
+        """What a submission needs of the applicant's recent cases: the keys they were made or joined with (a
+        retry?) and what decides a repeat report — not their timelines or reports."""
+        cursor = self.cases.find({"applicant_key": applicant_key, "submitted_at": {"$gte": since}},
+                                 RECENT_FIELDS).sort("submitted_at", ASCENDING).limit(50)
         return [d async for d in cursor]
 
-    async def add_repeat_report(self, case_id: str, report: dict[str, Any], session: AsyncClientSession) -> int:
+    async def add_repeat_report(self, case_id: str, report: dict[str, Any], session: AsyncClientSession,
+                                idempotency: dict[str, str] | None = None) -> tuple[int, str]:
+        """Join a report to its case; its Idempotency-Key (``{"key", "fingerprint"}``) joins the case's keys in
+        the same write (a key used before raises DuplicateKeyError). Returns the case's reports and state."""
+        push: dict[str, Any] = {"repeat_reports": report}
+        if idempotency:
+            push["idempotency"] = idempotency
         doc = await self.cases.find_one_and_update(
-            {"_id": case_id}, {"$inc": {"repeat_count": 1}, "$push": {"repeat_reports": report}},
-            return_document=ReturnDocument.AFTER, session=session,
+            {"_id": case_id}, {"$inc": {"repeat_count": 1}, "$push": push},
+            projection={"repeat_count": 1, "state": 1}, return_document=ReturnDocument.AFTER, session=session,
         )
         if doc is None:
             raise LookupError(f"case {case_id} to link a repeat report to does not exist")
-        return int(doc["repeat_count"])
-
-    async def insert_timeline_entries(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
-        """A new case's registration steps, in one write (the case document already has their state); the
-        projection finds them there when they come back from Kafka (``add_timeline_entry``)."""
-        await self.timeline_col.insert_many([_timeline_doc(e) for e in events], ordered=True, session=session)
+        return int(doc["repeat_count"]), str(doc.get("state") or "submitted")
 
     async def add_timeline_entry(self, event: CaseStatusChanged, session: AsyncClientSession) -> None:
         doc = _timeline_doc(event)
-        # Idempotent: intake writes its own registration steps at submission and reads them back from Kafka.
+        # Idempotent: a redelivered step is known.
         res = await self.timeline_col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True,
                                                  session=session)
         if res.upserted_id is None:
@@ -106,6 +116,8 @@ class MongoCaseRepository:
     async def add_timeline_entries(self, events: list[CaseStatusChanged], session: AsyncClientSession) -> None:
         """A poll's steps in three calls whatever their number (ADR 0155): which are known (intake's own, or a
         redelivery), one insert of the new ones, one ordered bulk of their cases' state changes."""
+        if not events:
+            return
         if len(events) == 1:
             await self.add_timeline_entry(events[0], session)  # one upsert (and one case update) is cheaper
             return
@@ -122,11 +134,10 @@ class MongoCaseRepository:
         await self.cases.bulk_write([UpdateOne({"_id": e.case_id}, _state_change(e)) for _, e in new], ordered=True,
                                     session=session)
 
-    async def add_timeline_note(self, case_id: str, note: dict[str, Any], session: AsyncClientSession) -> None:
-        """A step of intake's own (a repeat report): shown in the timeline, changes no state."""
-        case = await self.cases.find_one({"_id": case_id}, {"state": 1}, session=session)
-        doc = {"_id": note["event_id"], "case_id": case_id, "state": (case or {}).get("state", "submitted"),
-               "note": True, **note}
+    async def add_timeline_note(self, case_id: str, state: str, note: dict[str, Any],
+                                session: AsyncClientSession) -> None:
+        """A step of intake's own (a repeat report): shown in the timeline at the case's ``state``, changes none."""
+        doc = {"_id": note["event_id"], "case_id": case_id, "state": state, "note": True, **note}
         await self.timeline_col.insert_one(doc, session=session)
 
     async def add_session(self, event: MediationScheduled, session: AsyncClientSession) -> None:
@@ -143,9 +154,13 @@ class MongoCaseRepository:
     async def sessions(self, case_id: str) -> list[dict[str, Any]]:
         return [d async for d in self.sessions_col.find({"case_id": case_id}).sort("starts_at", ASCENDING)]
 
-    async def timeline(self, case_id: str) -> list[dict[str, Any]]:
-        cursor = self.timeline_col.find({"case_id": case_id}).sort("occurred_at", ASCENDING)
-        return [d async for d in cursor]
+    async def timeline(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+        """The case's steps in time order: its registration steps (on the case document since ADR 0190; before,
+        in the collection like every other step) and the rest."""
+        cursor = self.timeline_col.find({"case_id": case["_id"]}).sort("occurred_at", ASCENDING)
+        later = [d async for d in cursor]
+        first = case.get("first_steps") or []
+        return sorted([*first, *later], key=lambda d: d["occurred_at"]) if first else later
 
     async def guard_check(self, tracking_hash: str, client: str, now: datetime,
                           check: Callable[[], Awaitable[tuple[T, bool | None]]]) -> tuple[T, bool | None]:

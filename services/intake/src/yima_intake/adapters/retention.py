@@ -27,13 +27,13 @@ ERASED_SET: dict[str, Any] = {
     "description": None, "address": None, "settlement_note": None, "proxy": None,
     "applicant": {"name": None, "phone": None, "resident_id": None, "phone_last4_hash": ""},
 }
-ERASED_UNSET: dict[str, Any] = {"ended_at": "", "applicant_key": "", "repeat_reports": ""}
+ERASED_UNSET: dict[str, Any] = {"ended_at": "", "applicant_key": "", "repeat_reports": "", "idempotency": ""}
 
 
 class MongoRetention:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.cases = db["cases"]
-        self.keys = db["idempotency_keys"]
+        self.keys = db["idempotency_keys"]  # keys claimed before ADR 0190 (since: on the case, erased with it)
         self.ratings = db["ratings"]
 
     async def setup(self) -> None:
