@@ -31,7 +31,7 @@ from yima_kit.mongo import connect
 
 from ..config import InsightSettings
 from ..core.facts import CaseFact, Slice, change, units_in
-from ..core.rollup import CounterKey, flat, tally
+from ..core.rollup import CounterKey, Rows, day_rows, flat, spread, tally
 from ..core.warnings import Warning, from_event
 from .kafka import WORK_ORDERS, consumed_topics
 from .mongo_store import FACTS, MongoInsightStore, fact_doc
@@ -208,15 +208,16 @@ def recount(events: list[Event]) -> Recount:
                 cur["path"] = list(u.path)
     paths = {c: tuple(u["path"]) for c, u in units.items() if u.get("path")}
     part = fold_slice(list(enumerate(events)), paths)
-    return Recount(part.facts, part.counters, units, [w for _, w in part.warnings.values()])
+    return Recount(part.facts, tally(part.counted), units, [w for _, w in part.warnings.values()])
 
 
 class SlicePart(NamedTuple):
-    """One slice's share: its cases' facts, its counters (to be summed with the other slices'), the unit names
-    it saw and its warnings, each with the read position it came from (the latest wins across slices)."""
+    """One slice's share: its cases' facts, what each counts for where (summed with the other slices' by
+    :class:`Totals`), the unit names it saw and its warnings, each with the read position it came from (the
+    latest wins across slices)."""
 
     facts: dict[str, CaseFact]
-    counters: dict[CounterKey, dict[str, int]]
+    counted: list[tuple[Slice, dict[str, int]]]
     names: dict[str, tuple[int, str | None]]
     warnings: dict[str, tuple[int, Warning]]
 
@@ -249,35 +250,34 @@ def fold_slice(records: list[tuple[int, Event]], paths: Mapping[str, tuple[str, 
         s = fact.slice()
         if s is not None:
             counted.append((s, fact.vector()))
-    return SlicePart(facts, tally(counted), names, warnings)
+    return SlicePart(facts, counted, names, warnings)
 
 
 class Totals:
-    """What the slices add up to: counters summed (bounded by scopes × groupings × periods, not by cases),
-    the latest name of each unit and the latest copy of each warning."""
+    """What the slices add up to: each day's rows of counts summed over the slices (bounded by days × scopes ×
+    keys, not by cases; spread over the periods once, at the end: :attr:`counters`), the latest name of each
+    unit and the latest copy of each warning."""
 
     def __init__(self, paths: Mapping[str, tuple[str, ...]]) -> None:
         self.paths = dict(paths)
-        self.counters: dict[CounterKey, dict[str, int]] = {}
+        self.rows: Rows = {}
         self.names: dict[str, tuple[int, str | None]] = {}
         self.warnings: dict[str, tuple[int, Warning]] = {}
         self.cases = 0
 
     def add(self, part: SlicePart) -> None:
         self.cases += len(part.facts)
-        for k, fields in part.counters.items():
-            cur = self.counters.get(k)
-            if cur is None:
-                self.counters[k] = fields
-            else:
-                for f, n in fields.items():
-                    cur[f] = cur.get(f, 0) + n
+        day_rows(part.counted, self.rows)
         for code, (seq, name) in part.names.items():
             if code not in self.names or seq > self.names[code][0]:
                 self.names[code] = (seq, name)
         for wid, (seq, w) in part.warnings.items():
             if wid not in self.warnings or seq > self.warnings[wid][0]:
                 self.warnings[wid] = (seq, w)
+
+    @property
+    def counters(self) -> dict[CounterKey, dict[str, int]]:
+        return spread(self.rows)
 
     def units(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -335,7 +335,8 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
 
             totals, events, bad, most = await _fold_all(sp, sink)
         t_fold = time.monotonic() - t0 - t_read
-        written = await rebuild.finish(totals.counters, totals.units(), [w for _, w in totals.warnings.values()])
+        counters = totals.counters
+        written = await rebuild.finish(counters, totals.units(), [w for _, w in totals.warnings.values()])
     finally:
         await client.close()
     if commit_offsets and sp.ends:
@@ -348,7 +349,8 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
         finally:
             await c.stop()
     # facts were written slice by slice inside the fold: its seconds are part of recount_seconds
-    return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": len(totals.counters),
+    return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": len(counters),
+            "counter_fields": sum(map(len, counters.values())), "day_rows": len(totals.rows),
             "slices": sp.slices, "most_events_in_a_slice": most, "read_seconds": round(t_read, 1),
             "recount_seconds": round(t_fold, 1), "written": written,
             "total_seconds": round(time.monotonic() - t0, 1)}

@@ -81,11 +81,20 @@ def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
                 cur[f] = cur.get(f, 0) + n
 
 
+Rows = dict[tuple[str, str, str, str], dict[str, int]]  # (scope, dim, key, day) -> {measure: n}
+
+
 def tally(pairs: Iterable[tuple[Slice, dict[str, int]]]) -> Increments:
     """What :func:`add` of every (slice, vector) gives, for many cases at once (replay, check): each case's
     vector is added once per (scope, grouping, key) of its day — not once per period and measure string — and
     the days are spread over their ten days, months and years at the end, once per distinct row."""
-    rows: dict[tuple[str, str, str, str], dict[str, int]] = {}  # (scope, dim, key, day) -> {measure: n}
+    return spread(day_rows(pairs))
+
+
+def day_rows(pairs: Iterable[tuple[Slice, dict[str, int]]], rows: Rows | None = None) -> Rows:
+    """Each case's vector added to its day's row of each (scope, grouping, key), into ``rows`` if given (the
+    replay sums its slices of cases there: rows grow with days × scopes × keys, not with cases)."""
+    rows = {} if rows is None else rows
     scoped: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
     for s, vec in pairs:
         here = scoped.get((s.unit, s.unit_path))
@@ -100,6 +109,11 @@ def tally(pairs: Iterable[tuple[Slice, dict[str, int]]]) -> Increments:
                 else:
                     for m, n in vec.items():
                         row[m] = row.get(m, 0) + n
+    return rows
+
+
+def spread(rows: Rows) -> Increments:
+    """The days' rows over their days, ten days, months and years: each counter document's fields."""
     out: Increments = {}
     periods: dict[str, tuple[tuple[str, str], ...]] = {}
     for (scope, dim, key, day), ms in rows.items():
