@@ -207,7 +207,7 @@ class MongoInsightStore:
         """A whole rebuilt state written into fresh collections and swapped in (:class:`Rebuild` at once)."""
         rebuild = self.rebuild(batch)
         await rebuild.write(FACTS, (fact_doc(f) for f in facts))
-        return await rebuild.finish(counters, units, warnings)
+        return await rebuild.finish(counters.items(), units, warnings)
 
     async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
         """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
@@ -258,11 +258,11 @@ class Rebuild:
         spent["documents"] += n
         spent["seconds"] = round(spent["seconds"] + time.monotonic() - t, 2)
 
-    async def finish(self, counters: dict[CounterKey, dict[str, int]], units: dict[str, dict[str, Any]],
+    async def finish(self, counters: Iterable[tuple[CounterKey, dict[str, int]]], units: dict[str, dict[str, Any]],
                      warnings: list[Warning]) -> dict[str, dict[str, float]]:
         now = datetime.now(UTC)
         await asyncio.gather(
-            self.write(COUNTERS, (counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values()))),
+            self.write(COUNTERS, (counter_doc(k, nest(m), now) for k, m in counters if any(m.values()))),
             self.write(UNITS, ({"_id": c, **u} for c, u in units.items())),
             self.write(WARNINGS, ({"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings)))
         # This server copies a collection to rename it and deletes one to drop it (both ~ its size and indexes):

@@ -34,7 +34,7 @@ from ..core.facts import CaseFact, Slice, change, units_in
 from ..core.rollup import CounterKey, Rows, day_rows, flat, spread, tally
 from ..core.warnings import Warning, from_event
 from .kafka import WORK_ORDERS, consumed_topics
-from .mongo_store import FACTS, MongoInsightStore, fact_doc
+from .mongo_store import COUNTERS, FACTS, MongoInsightStore, fact_doc
 
 _EVENT_TYPE = re.compile(rb'"event_type"\s*:\s*"([^"\\]+)"')
 
@@ -277,7 +277,15 @@ class Totals:
 
     @property
     def counters(self) -> dict[CounterKey, dict[str, int]]:
-        return spread(self.rows)
+        """Every counter document's fields (check, tests); the replay drains them scope by scope instead."""
+        return {k: v for scope, rows in self.rows.items() for k, v in spread(scope, rows).items()}
+
+    def drain_counters(self) -> Iterator[tuple[CounterKey, dict[str, int]]]:
+        """The counter documents one scope at a time, each scope's rows let go once spread: the memory held
+        at the end is the rows and one scope's documents, not every document at once."""
+        while self.rows:
+            scope = next(iter(self.rows))
+            yield from spread(scope, self.rows.pop(scope)).items()
 
     def units(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -335,8 +343,9 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
 
             totals, events, bad, most = await _fold_all(sp, sink)
         t_fold = time.monotonic() - t0 - t_read
-        counters = totals.counters
-        written = await rebuild.finish(counters, totals.units(), [w for _, w in totals.warnings.values()])
+        rows = len(totals.rows)
+        written = await rebuild.finish(totals.drain_counters(), totals.units(),
+                                       [w for _, w in totals.warnings.values()])
     finally:
         await client.close()
     if commit_offsets and sp.ends:
@@ -349,8 +358,8 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
         finally:
             await c.stop()
     # facts were written slice by slice inside the fold: its seconds are part of recount_seconds
-    return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": len(counters),
-            "counter_fields": sum(map(len, counters.values())), "day_rows": len(totals.rows),
+    return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": written[COUNTERS]["documents"],
+            "scopes": rows,
             "slices": sp.slices, "most_events_in_a_slice": most, "read_seconds": round(t_read, 1),
             "recount_seconds": round(t_fold, 1), "written": written,
             "total_seconds": round(time.monotonic() - t0, 1)}
@@ -363,9 +372,9 @@ async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None
         sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
                          events_per_slice=events_per_slice)
         totals, events, bad, _ = await _fold_all(sp, None)
+    if scope is not None:  # only that scope's rows are spread
+        totals.rows = {scope: totals.rows[scope]} if scope in totals.rows else {}
     counters = totals.counters
-    if scope is not None:
-        counters = {k: v for k, v in counters.items() if k.scope == scope}
     expected = flat(counters)
     client = connect(settings.mongo_url)
     try:
