@@ -343,7 +343,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
 
             totals, events, bad, most = await _fold_all(sp, sink)
         t_fold = time.monotonic() - t0 - t_read
-        rows = len(totals.rows)
+        rows = sum(map(len, totals.rows.values()))
         written = await rebuild.finish(totals.drain_counters(), totals.units(),
                                        [w for _, w in totals.warnings.values()])
     finally:
@@ -359,7 +359,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
             await c.stop()
     # facts were written slice by slice inside the fold: its seconds are part of recount_seconds
     return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": written[COUNTERS]["documents"],
-            "scopes": rows,
+            "day_rows": rows,
             "slices": sp.slices, "most_events_in_a_slice": most, "read_seconds": round(t_read, 1),
             "recount_seconds": round(t_fold, 1), "written": written,
             "total_seconds": round(time.monotonic() - t0, 1)}
