@@ -1,10 +1,11 @@
 """Rebuild (``replay``) and recount (``check``) from the topics themselves.
 
 Both read every topic insight consumes from its earliest offset up to the end offsets found at the start
-(no consumer group: partitions are assigned by hand, so the live group is untouched while reading), apply
-the events to the cases' facts in memory in the order of their ``occurred_at`` per case, and sum the
-counters from the final facts. ``replay`` swaps that state in and moves the live group to the end offsets;
-``check`` compares it with the stored counters and lists the differences.
+(no consumer group: partitions are assigned by hand, so the live group is untouched while reading) once,
+into slice files of cases on disk (ADR 0176); then each slice's events are applied to its cases' facts in
+the order of their ``occurred_at`` per case, and the counters are summed over the slices from the final
+facts. ``replay`` swaps that state in and moves the live group to the end offsets; ``check`` compares it
+with the stored counters and lists the differences.
 """
 
 from __future__ import annotations
@@ -51,23 +52,6 @@ def parse(value: bytes) -> Event:
         except ValidationError:
             pass
     return parse_event(value)
-
-
-async def read_events(bootstrap: str, auth: KafkaAuth | None = None
-                      ) -> tuple[list[Event], dict[TopicPartition, int], int]:
-    """Every event up to the end offsets of now, in memory; (events, end offsets, messages that did not parse).
-    For tests and small topics: ``replay`` and ``check`` read through :func:`spill` one slice at a time."""
-    with tempfile.TemporaryDirectory(prefix="yima-insight-replay-") as tmp:
-        sp = await spill(bootstrap, auth, Path(tmp), events_per_slice=None)
-        events: list[Event] = []
-        bad = 0
-        for i in range(sp.slices):
-            for _, value in sp.records(i):
-                try:
-                    events.append(parse(value))
-                except Exception:
-                    bad += 1
-        return events, sp.ends, bad
 
 
 _CASE_ID = re.compile(rb'"case_id"\s*:\s*"([^"\\]+)"')
