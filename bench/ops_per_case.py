@@ -56,14 +56,27 @@ def _kind(p: dict[str, Any]) -> str:
     return str(p.get("op", "?"))
 
 
-async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int) -> None:
+def _filter_shape(p: dict[str, Any]) -> str:
+    """The fields a profiled command filters (and sorts) on: which query of a collection it was."""
+    cmd = p.get("command") if isinstance(p.get("command"), dict) else {}
+    q = cmd.get("filter") or cmd.get("query") or cmd.get("q")
+    if q is None and isinstance(cmd.get("updates"), list) and cmd["updates"]:
+        q = cmd["updates"][0].get("q")
+    if q is None and isinstance(cmd.get("deletes"), list) and cmd["deletes"]:
+        q = cmd["deletes"][0].get("q")
+    fields = sorted(q) if isinstance(q, dict) else []
+    sort = sorted(cmd.get("sort") or {}) if isinstance(cmd.get("sort"), dict) else []
+    return "{" + ",".join(fields) + "}" + (f" sort={','.join(sort)}" if sort else "")
+
+
+async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int, shapes: bool = False) -> None:
     """Where the operations went (the server's profiler, level 2 during the load): per collection and kind."""
     counts: dict[str, int] = {}
     per_db: dict[str, int] = {}
     for name in dbs:
         await client[name].command("profile", 0)
         async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1}):
-            key = f"{p.get('ns', name)} {_kind(p)}"
+            key = f"{p.get('ns', name)} {_kind(p)}" + (f" {_filter_shape(p)}" if shapes else "")
             counts[key] = counts.get(key, 0) + 1
             per_db[name] = per_db.get(name, 0) + 1
     print("per database (profiler):")
@@ -75,7 +88,8 @@ async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: in
 
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,
-                  profile: bool = False) -> None:
+                  profile: bool = False, digest_window: float | None = None, settle: bool = False,
+                  shapes: bool = False) -> None:
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
     platform = Platform(log_dir=log_dir, ports={n: free_port() for n in SERVICE_PORTS},
                         service_env=ep.service_kafka_env)
@@ -84,6 +98,7 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         "YIMA_NOTIFY_SMS_URL": f"{gw}/sms",
         "YIMA_NOTIFY_UNIT_CONTACTS_JSON": json.dumps({"*": {"webhook_url": f"{gw}/hooks/{{unit}}"}}),
         "YIMA_NOTIFY_QUIET_HOURS": "",
+        **({"YIMA_NOTIFY_DIGEST_WINDOW_SECONDS": str(digest_window)} if digest_window is not None else {}),
     })}
     platform.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
     platform.start(env)
@@ -115,6 +130,11 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         ids = {i for i in await asyncio.gather(*(one() for _ in range(cases))) if i}
         submitted_in = time.monotonic() - t1
         drained = await _drain(watcher, ids, 600)
+        if settle:  # every consumer and the texts held by the digest window done too, not only what is watched
+            quiet_for = max(8.0, (digest_window or 0) + 5)
+            settled = await _settle(client, sum(idle_rate.values()), quiet_for, 600)
+            print(f"settled: {'yes' if settled else 'NO'} ({quiet_for:.0f} s near the idle rate) after "
+                  f"{time.monotonic() - t1:.1f}s")
         elapsed = time.monotonic() - t1
         load = diff(c1, await opcounters(client))
         net = {k: load[k] - idle_rate[k] * elapsed for k in KINDS}
@@ -127,7 +147,7 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
               "  ".join(f"{k}={v:.2f}" for k, v in idle_rate.items()))
         print(f"per case: {total / n:.1f} ops  " + "  ".join(f"{k}={v / n:.1f}" for k, v in net.items()))
         if profile:
-            await print_profile(client, dbs, n)
+            await print_profile(client, dbs, n, shapes)
         # right after the load: what is still working (a consumer the drain does not watch, say)
         if profile:
             for name in dbs:
@@ -146,6 +166,23 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         platform.stop()
 
 
+async def _settle(client: AsyncMongoClient[Any], idle_rate: float, quiet_for: float, timeout: float,
+                  window: float = 2.0) -> bool:
+    """Wait until the server's operations/s stayed within 1.5 × the idle rate + 2 for ``quiet_for`` seconds."""
+    deadline = time.monotonic() + timeout
+    prev = sum((await opcounters(client)).values())
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(window)
+        cur = sum((await opcounters(client)).values())
+        if (cur - prev) / window > idle_rate * 1.5 + 2:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_for:
+            return True
+        prev = cur
+    return False
+
+
 async def _drain(watcher: Watcher, ids: set[str], timeout: float, quiet: float = 8.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,18 +198,26 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--idle", type=float, default=10)
     ap.add_argument("--profile", action="store_true", help="also print where the operations went (profiler)")
+    ap.add_argument("--digest-window", type=float, default=None,
+                    help="notify's SMS digest window in seconds (default: the service's, 120)")
+    ap.add_argument("--settle", action="store_true",
+                    help="after the drain, also wait until the server's rate is back at idle for the digest "
+                         "window + 5 s (every consumer and held text done): the whole cost of the cases")
+    ap.add_argument("--shapes", action="store_true", help="with --profile: per query shape (the filter's fields)")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="yima-ops-logs-"))
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
         ep = Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])
-        asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile))
+        asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
+                                args.settle, args.shapes))
     else:
         infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")), kafka_port=free_port(), mongo_port=free_port())
         infra.install()
         try:
             ep = infra.start()
             os.environ.update(ep.kafka_auth().as_env())  # this script's own clients: the super user (ADR 0070)
-            asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile))
+            asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
+                                args.settle, args.shapes))
         finally:
             infra.stop()
     print(f"service logs: {logs}")

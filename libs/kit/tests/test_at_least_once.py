@@ -151,3 +151,40 @@ async def test_a_batch_subscriber_gets_a_polls_events_at_once_and_a_failing_one_
     finally:
         await producer.stop()
         await rt.stop()
+
+
+async def test_a_busy_processs_commits_are_published_in_few_relay_rounds(yima_infra, topic, kit_settings):
+    """Issue 12: a relay woken by every commit read and marked the outbox once per commit; it now starts a round at
+    most every ``outbox_gather_seconds``, so commits close together are published and marked together."""
+    rt = Runtime.create(kit_settings().model_copy(update={"outbox_gather_seconds": 0.4}))
+    await rt.outbox.setup()
+    rounds = 0
+    mark = rt.outbox.mark_published
+
+    async def counted(ids: list[str]) -> None:
+        nonlocal rounds
+        rounds += 1
+        await mark(ids)
+
+    rt.outbox.mark_published = counted  # type: ignore[method-assign]
+    await rt.start(consume=False, relay=True)
+    try:
+        async def commit(case_id: str) -> None:
+            async def work(tx: Tx) -> None:
+                tx.emit(topic, status(case_id))
+
+            await rt.consumers.uow.run(work)
+
+        first = str(uuid.uuid4())
+        await commit(first)  # the relay holds its lease and its producer is up
+        await read_topic(yima_infra.kafka_bootstrap, topic, keyed(first))
+        rounds = 0
+        cases = [str(uuid.uuid4()) for _ in range(10)]
+        for c in cases:  # ten commits 30 ms apart: one round each before
+            await commit(c)
+            await asyncio.sleep(0.03)
+        records = await read_topic(yima_infra.kafka_bootstrap, topic, lambda rs: rs if len(rs) >= 11 else None)
+        assert sorted(r.key.decode() for r in records) == sorted([first, *cases])
+        assert rounds <= 3, rounds
+    finally:
+        await rt.stop()

@@ -86,6 +86,8 @@ class EventConsumers:
         retry_base_seconds: float = 0.2,
         batch_max: int = 100,
         uow: UnitOfWork | None = None,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self.service = service
         self.broker = broker
@@ -96,6 +98,9 @@ class EventConsumers:
         self.max_attempts = max_attempts
         self.retry_base = retry_base_seconds
         self.batch_max = batch_max
+        # Fewer, larger polls (issue 12): the broker holds a fetch until this much waits or the wait runs out.
+        self.fetch_min_bytes = fetch_min_bytes
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.dlq_topic = topics.dlq_topic(service)
         # For the AsyncAPI document: subscriber title -> the contract it reads (the wrapper takes raw messages).
         self.subscribed: dict[str, type[Event]] = {}
@@ -171,6 +176,8 @@ class EventConsumers:
             "ack_policy": AckPolicy.NACK_ON_ERROR,
             "batch": True,
             "max_records": self.batch_max,
+            "fetch_min_bytes": self.fetch_min_bytes,
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
             "title": f"{self.service}:{name}",
             "description": handler.__doc__,
         }

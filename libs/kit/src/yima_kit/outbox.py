@@ -175,12 +175,15 @@ class Lease:
 
 class OutboxRelay:
     def __init__(self, outbox: Outbox, broker: KafkaBroker, lease: Lease, poll_seconds: float = 0.5,
-                 idle_max_seconds: float = 10.0) -> None:
+                 idle_max_seconds: float = 10.0, gather_seconds: float = 0.0) -> None:
         self._outbox = outbox
         self._broker = broker
         self._lease = lease
         self._poll = poll_seconds
         self._idle_max = max(idle_max_seconds, poll_seconds)
+        # a round woken by a commit waits until this long after the previous round began: the commits of a busy
+        # process meanwhile are published and marked together (one read, one update) instead of one round each
+        self._gather = gather_seconds
         self.batch = 200
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -206,7 +209,12 @@ class OutboxRelay:
 
     async def run_forever(self) -> None:
         wait = self._poll
+        began = 0.0
+        loop = asyncio.get_running_loop()
         while True:
+            if self._gather and (left := began + self._gather - loop.time()) > 0:
+                await asyncio.sleep(left)
+            began = loop.time()
             # Cleared BEFORE the round: a commit during the round sets it again and the wait below returns at once.
             self._outbox.wakeup.clear()
             try:

@@ -74,7 +74,7 @@ class Runtime:
         db = client[settings.db_name]
         outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
         relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds,
-                            settings.outbox_idle_max_seconds)
+                            settings.outbox_idle_max_seconds, settings.outbox_gather_seconds)
         uow = UnitOfWork(client, outbox)
         consumers = EventConsumers(
             service=settings.service_name,
@@ -85,6 +85,8 @@ class Runtime:
             max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
             batch_max=settings.consumer_batch_max,
+            fetch_min_bytes=settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             uow=uow,
         )
         if settings.environment == "production" and not (settings.sm4_key_hex and settings.auth_public_keys):

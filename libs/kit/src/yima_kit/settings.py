@@ -106,6 +106,11 @@ class KitSettings(BaseSettings):
         description="outbox relay: longest wait when idle (the wait doubles from the poll interval up to this); "
                     "bounds the delay of an entry written by another process",
     )
+    outbox_gather_seconds: float = Field(
+        default=0.03, ge=0, le=1, validation_alias=_env("YIMA_OUTBOX_GATHER_SECONDS"),
+        description="outbox relay: a round woken by a commit starts at least this long after the previous one, "
+                    "so a busy process's commits are published and marked in one round (issue 12)",
+    )
     outbox_follow_changes: bool | None = Field(
         default=None, validation_alias=_env("YIMA_OUTBOX_FOLLOW_CHANGES"),
         description="outbox relay: wake on the outbox's change stream (writes of other processes); "
@@ -114,6 +119,15 @@ class KitSettings(BaseSettings):
     consumer_batch_max: int = Field(
         default=100, ge=1, validation_alias=_env("YIMA_CONSUMER_BATCH_MAX"),
         description="most messages a consumer takes from one poll and processes in one transaction",
+    )
+    consumer_fetch_min_bytes: int = Field(
+        default=65536, ge=1, validation_alias=_env("YIMA_CONSUMER_FETCH_MIN_BYTES"),
+        description="a consumer's fetch returns once this much is waiting (or after the wait below): under load a "
+                    "poll brings a larger batch, and a batch's ledger, outbox and commit are paid once (issue 12)",
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        default=60, ge=0, le=1000, validation_alias=_env("YIMA_CONSUMER_FETCH_MAX_WAIT_MS"),
+        description="longest a fetch waits for fetch_min_bytes: the most a lone message is delayed per hop",
     )
     consumer_max_attempts: int = Field(
         default=5,

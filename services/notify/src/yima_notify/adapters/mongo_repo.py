@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from yima_kit.batch import DocumentBuffer
 from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
@@ -30,6 +31,10 @@ class MongoContacts:
         self.experts = db[EXPERTS]
 
         self._waiting: dict[str, list[Waiting]] | None = None  # a batch's parked events, read at once
+        # a batch's parkings and unparkings, written at flush with one command each (None: at once)
+        self._park: list[UpdateOne] | None = None
+        self._unpark: list[str] | None = None
+        self._session: Session = None
 
     async def setup(self) -> None:
         await self.recipients.create_index("tracking_index")
@@ -44,6 +49,7 @@ class MongoContacts:
         view.recipients = DocumentBuffer(self.recipients, session)  # type: ignore[assignment]
         view.units = DocumentBuffer(self.units, session)  # type: ignore[assignment]
         view._waiting = None
+        view._park, view._unpark, view._session = [], [], session
         return view
 
     async def load(self, case_ids: Iterable[str], *, waiting: bool, session: Session) -> None:
@@ -57,6 +63,12 @@ class MongoContacts:
             self._waiting = found
 
     async def flush(self) -> None:
+        if self._park:
+            await self.pending.bulk_write(self._park, ordered=True, session=self._session)
+            self._park = []
+        if self._unpark:
+            await self.pending.delete_many({"_id": {"$in": self._unpark}}, session=self._session)
+            self._unpark = []
         for col in (self.recipients, self.units):
             if isinstance(col, DocumentBuffer):
                 await col.flush()
@@ -84,11 +96,13 @@ class MongoContacts:
         return (doc["_id"], CaseContact.of(doc)) if doc is not None and "case_number" in doc else None
 
     async def park(self, event_id: str, case_id: str, source: str, at: datetime, session: Session) -> None:
-        await self.pending.update_one(
-            {"_id": event_id},
-            {"$setOnInsert": {"case_id": case_id, "source": source, "created_at": at, "seq": at}},
-            upsert=True, session=session,
-        )
+        op = UpdateOne({"_id": event_id},
+                       {"$setOnInsert": {"case_id": case_id, "source": source, "created_at": at, "seq": at}},
+                       upsert=True)
+        if self._park is not None:
+            self._park.append(op)
+        else:
+            await self.pending.bulk_write([op], session=session)
 
     async def waiting(self, case_id: str, session: Session) -> list[Waiting]:
         if self._waiting is not None and case_id in self._waiting:
@@ -97,7 +111,10 @@ class MongoContacts:
                 async for p in self.pending.find({"case_id": case_id}, session=session).sort("seq", 1)]
 
     async def unpark(self, waiting_id: str, session: Session) -> None:
-        await self.pending.delete_one({"_id": waiting_id}, session=session)
+        if self._unpark is not None:
+            self._unpark.append(waiting_id)
+        else:
+            await self.pending.delete_one({"_id": waiting_id}, session=session)
 
     async def expert(self, person_id: str, session: Session) -> ExpertContact | None:
         doc = await self.experts.find_one({"_id": person_id}, session=session)
