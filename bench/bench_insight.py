@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -224,7 +225,25 @@ async def consumed_rate(ep: Endpoints, settings: Any, n_events: int, timeout: fl
             "batch_max": settings.consumer_batch_max, "batches": batches}
 
 
-async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any]:
+def _proc_status_kb(field: str) -> int | None:
+    """A field of /proc/self/status in kB (None off Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+async def replay_time(ep: Endpoints, prefix: str, n_cases: int, events_per_slice: int) -> dict[str, Any]:
     from yima_insight.adapters import rebuild
     from yima_insight.config import InsightSettings
 
@@ -234,10 +253,20 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int) -> dict[str, Any
     for i in range(n_cases):  # spread over a year, so the counters are not one day's few documents
         events += lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at - timedelta(days=i % 365), paths[i % len(paths)])
     await produce(ep, events)
+    produced = len(events)
+    del events
+    gc.collect()
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url,
                                mongo_db_prefix=prefix + "replay_")
-    result = await rebuild.replay(settings, commit_offsets=False)
-    result["produced_events"] = len(events)
+    # the replay's own peak: the process's peak RSS reset (Linux: clear_refs 5) just before it
+    _reset_peak_rss()
+    rss_before = _proc_status_kb("VmRSS")
+    result = await rebuild.replay(settings, commit_offsets=False, events_per_slice=events_per_slice)
+    peak = _proc_status_kb("VmHWM")
+    result["produced_events"] = produced
+    result["memory"] = {"rss_before_mb": round((rss_before or 0) / 1024), "peak_rss_mb": round((peak or 0) / 1024),
+                        "peak_growth_mb": round(((peak or 0) - (rss_before or 0)) / 1024),
+                        "events_per_slice": events_per_slice}
     return result
 
 
@@ -252,7 +281,8 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
             await measure(args, ep, prefix, result)
         load = result.get("load") or {}
         result["replay"] = await print_replay(ep, prefix, args.replay_cases,
-                                              load["counter_documents"] if load.get("cases", 0) >= 999_000 else None)
+                                              load["counter_documents"] if load.get("cases", 0) >= 999_000 else None,
+                                              events_per_slice=args.events_per_slice)
     except BaseException as exc:  # what was measured is still written, with the reason it stopped
         result["notes"].append(f"stopped: {type(exc).__name__}: {exc}")
         raise
@@ -416,26 +446,29 @@ async def collection_bytes(db: Any, name: str) -> dict[str, Any]:
     return {"count": st.get("count"), "size": st.get("size"), "avg_obj_size": st.get("avgObjSize")}
 
 
-async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: int | None = None
-                       ) -> dict[str, Any]:
+async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: int | None = None, *,
+                       events_per_slice: int = 200_000) -> dict[str, Any]:
     """The replay's time and its extrapolation to 1 M cases: per case for reading, recounting and the facts;
     the counter documents (which grow with the days, units and categories, not the cases) at the rate this run
     wrote them, for the 1 M history's count of documents (this run's when it loaded 1 M)."""
-    r = await replay_time(ep, prefix, n_cases)
+    r = await replay_time(ep, prefix, n_cases, events_per_slice)
     cases = max(1, r["cases"])
     w = r["written"]
     counters_rate = w["counters"]["documents"] / max(0.01, w["counters"]["seconds"])
-    # facts and counters are written at once; summing their times (each measured while the other ran) is an
-    # upper estimate
-    per_case = (r["read_seconds"] + r["recount_seconds"] + w["facts"]["seconds"] + w["swap"]["seconds"]
+    # the facts are written slice by slice inside the fold (recount_seconds holds them); the counter documents
+    # after the last slice
+    per_case = (r["read_seconds"] + r["recount_seconds"] + w["swap"]["seconds"]
                 + w["indexes"]["seconds"] + w["drop_old"]["seconds"]) / cases
     # a small replay's counter documents per case say nothing of 1 M's (they grow with days × units × categories)
     counter_docs = counters_1m or COUNTER_DOCUMENTS_1M
     minutes = (per_case * 1_000_000 + counter_docs / counters_rate) / 60
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
-          f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read and parse "
-          f"{r['read_seconds']} s, recount {r['recount_seconds']} s, written at once: facts "
-          f"{w['facts']['seconds']} s, {w['counters']['documents']} counter documents {w['counters']['seconds']} s; "
+          f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read into "
+          f"{r['slices']} slice files {r['read_seconds']} s; parse, fold and facts slice by slice "
+          f"{r['recount_seconds']} s, of which facts {w['facts']['seconds']} s; at most "
+          f"{r['most_events_in_a_slice']} events a slice; peak RSS {r['memory']['peak_rss_mb']} MB, "
+          f"+{r['memory']['peak_growth_mb']} MB over the {r['memory']['rss_before_mb']} MB before; "
+          f"{w['counters']['documents']} counter documents {w['counters']['seconds']} s; "
           f"swap {w['swap']['seconds']} s, indexes {w['indexes']['seconds']} s); "
           f"1,000,000 cases ≤ {minutes:.0f} min (per case, and {counter_docs:,.0f} counter documents at "
           f"{counters_rate:,.0f}/s; all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
@@ -455,6 +488,8 @@ if __name__ == "__main__":
     ap.add_argument("--replay-cases", type=int, default=1000)
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
                     help="load the cases' fact documents too (the table never reads them; the drill-down does)")
+    ap.add_argument("--events-per-slice", type=int, default=200_000,
+                    help="the replay's slice size (messages parsed and held at once)")
     ap.add_argument("--replay-only", action="store_true", help="only the replay phase (it reads its own topics)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="directory of the JSON")
     args = ap.parse_args()

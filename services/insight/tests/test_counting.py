@@ -9,6 +9,7 @@ from insight_events import (
     COMMITTEE,
     COMMUNITY,
     COMMUNITY2,
+    COMMUNITY3,
     DISTRICT,
     PATHS,
     STREET,
@@ -340,3 +341,74 @@ def test_replay_parses_a_message_as_parse_event_does() -> None:
         parse(b'{"event_type": "case.unheard_of.v1"}')
     with pytest.raises(ValueError):
         parse(b"[1, 2]")
+
+
+def test_replay_in_slices_gives_what_the_one_shot_recount_and_add_case_by_case_give() -> None:
+    """The replay folds the cases one slice at a time (a hash of the case id) with the units' paths learnt from
+    every slice first; the counters summed over the slices, the facts, units and warnings are exactly the
+    one-shot recount's, and the counters are ``add`` case by case — also for a unit whose path only a work order
+    in another slice carries."""
+    import random
+
+    from yima_contracts import parse_event
+    from yima_insight.adapters.rebuild import Totals, _carries_path, fold_slice, parse, recount, slice_of
+    from yima_insight.core.facts import units_in
+
+    rng = random.Random(11)
+    events: list[Event] = []
+    committee_assigned: list[str] = []
+    for i in range(300):
+        cid = f"c{i:05d}"
+        at = T0 + timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23))
+        events.append(submitted(cid, at=at, channel=rng.choice(list(Channel)),
+                                category=rng.choice(list(Category)[:4])))
+        events.append(assessed(cid, rng.choice(list(RiskLevel)), at + timedelta(minutes=1)))
+        unit = rng.choice([COMMUNITY, COMMUNITY2, COMMUNITY3, STREET, COMMITTEE])
+        if unit == COMMITTEE and i != 7:
+            committee_assigned.append(cid)  # its path only from case 7's work order, elsewhere
+            events.append(assigned(cid, unit, at + timedelta(minutes=2)))
+        else:
+            events.append(work_order(cid, COMMITTEE if i == 7 else unit, at + timedelta(minutes=2)))
+        end = rng.random()
+        if end < 0.3:
+            events.append(concluded(cid, unit, rng.random() < 0.7, at + timedelta(days=2)))
+            events.append(closed(cid, unit, True, at + timedelta(days=3)))
+            events.append(rated(cid, rng.randint(1, 5), at + timedelta(days=4)))
+        elif end < 0.5:
+            events.append(transferred(cid, unit, at + timedelta(days=5)))
+        elif end < 0.6:
+            events.append(notice(cid, STREET if unit == COMMITTEE else unit, SupervisionStep.NOTICE,
+                                 at + timedelta(days=11)))
+    rng.shuffle(events)  # topics interleave cases; each case's order is its events' occurred_at
+    values = [e.model_dump_json().encode() for e in events]
+    values += rng.sample(values, 30)  # messages published twice count once
+    one = recount([parse_event(v) for v in values])
+    assert len(one.facts) == 300 and one.facts["c00007"].unit_path == [DISTRICT, COMMITTEE]
+    slow: dict = {}
+    for f in one.facts.values():
+        if (s := f.slice()) is not None:
+            add(slow, s, f.vector())
+    assert one.counters == slow
+
+    paths = {u.code: u.path for v in values if _carries_path(v) for u in units_in(parse(v)) if u.path}
+    for n in (1, 3, 7):
+        slices: list[list[tuple[int, Event]]] = [[] for _ in range(n)]
+        for seq, v in enumerate(values):
+            slices[slice_of(v, n)].append((seq, parse(v)))
+        assert all(slices) and sum(map(len, slices)) == len(values)
+        totals, facts = Totals(paths), {}
+        for records in slices:
+            part = fold_slice(records, paths)
+            assert not set(part.facts) & set(facts)  # a case lies in one slice only
+            facts.update(part.facts)
+            totals.add(part)
+        if n == 7:  # the committee's path reached slices without its work order
+            order_slice = slice_of(values[[e.case_id for e in events].index("c00007")], n)
+            assert {slice_of(f"\"case_id\":\"{c}\"".encode(), n) for c in committee_assigned} - {order_slice}
+        assert totals.counters == one.counters == slow, n
+        assert facts == one.facts
+        assert totals.units() == one.units
+        assert [w for _, w in totals.warnings.values()] == one.warnings
+        assert totals.cases == 300
+    assert {f.unit_path[-1] for f in one.facts.values() if f.case_id in committee_assigned} == {COMMITTEE}
+    assert all(one.facts[c].unit_path == [DISTRICT, COMMITTEE] for c in committee_assigned)

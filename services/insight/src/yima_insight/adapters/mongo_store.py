@@ -197,55 +197,17 @@ class MongoInsightStore:
 
     # --- rebuild (replay) --------------------------------------------------------------------------
 
+    def rebuild(self, batch: int = 5000) -> Rebuild:
+        """Fresh collections to write a rebuilt state into, piece by piece, then swap in (:class:`Rebuild`)."""
+        return Rebuild(self, batch)
+
     async def replace_all(self, facts: list[CaseFact], counters: dict[CounterKey, dict[str, int]],
                           units: dict[str, dict[str, Any]], warnings: list[Warning], batch: int = 5000
                           ) -> dict[str, dict[str, float]]:
-        """Write a rebuilt state into fresh collections, then swap them in (the live ones are renamed away).
-        The collections are written at once, each in chunks of ``batch`` documents built while the previous
-        chunk is being inserted. Returns each collection's documents and seconds (and the swap's)."""
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        now = datetime.now(UTC)
-        docs: dict[str, Iterable[dict[str, Any]]] = {
-            FACTS: (fact_doc(f) for f in facts),
-            COUNTERS: (counter_doc(k, nest(m), now) for k, m in counters.items() if any(m.values())),
-            UNITS: ({"_id": c, **u} for c, u in units.items()),
-            WARNINGS: ({"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings),
-        }
-        new = {live: f"{live}_rebuild_{stamp}" for live in docs}
-        spent: dict[str, dict[str, float]] = {}
-
-        async def write(live: str) -> None:
-            t, n = time.monotonic(), 0
-            col, pending = self.db[new[live]], None
-            for chunk in batched(docs[live], batch):
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(col.insert_many(chunk, ordered=False))
-                n += len(chunk)
-            if pending is not None:
-                await pending
-            spent[live] = {"documents": n, "seconds": round(time.monotonic() - t, 2)}
-
-        await asyncio.gather(*(write(live) for live in docs))
-        # This server copies a collection to rename it and deletes one to drop it (both ~ its size and indexes):
-        # the fresh ones are renamed in without indexes, and the old ones dropped once the new state is live.
-        t = time.monotonic()
-        for live, fresh in new.items():
-            if live in await self.db.list_collection_names():
-                await self.db[live].rename(f"{live}_old_{stamp}")
-            if fresh in await self.db.list_collection_names():
-                await self.db[fresh].rename(live)
-            else:
-                await self.db.create_collection(live)
-        t1 = time.monotonic()
-        await self.setup()
-        t2 = time.monotonic()
-        for live in new:
-            await self.db.drop_collection(f"{live}_old_{stamp}")
-        spent["swap"] = {"seconds": round(t1 - t, 2)}
-        spent["indexes"] = {"seconds": round(t2 - t1, 2)}
-        spent["drop_old"] = {"seconds": round(time.monotonic() - t2, 2)}
-        return spent
+        """A whole rebuilt state written into fresh collections and swapped in (:class:`Rebuild` at once)."""
+        rebuild = self.rebuild(batch)
+        await rebuild.write(FACTS, (fact_doc(f) for f in facts))
+        return await rebuild.finish(counters.items(), units, warnings)
 
     async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
         """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
@@ -268,3 +230,58 @@ def batched(items: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, 
 
 def today_cst() -> str:
     return local_day(datetime.now(UTC))
+
+
+class Rebuild:
+    """A rebuilt state written into fresh collections (``<live>_rebuild_<time>``): the facts slice by slice
+    (:meth:`write`, any number of times), then the counters, units and warnings at once and the swap
+    (:meth:`finish`: the live ones renamed away, the fresh ones renamed in and indexed, the old ones dropped).
+    Each write goes in chunks of ``batch`` documents, a chunk built while the previous one is inserted."""
+
+    def __init__(self, store: MongoInsightStore, batch: int) -> None:
+        self.store, self.batch = store, batch
+        stamp = self.stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        self.new = {live: f"{live}_rebuild_{stamp}" for live in (FACTS, COUNTERS, UNITS, WARNINGS)}
+        self.spent: dict[str, dict[str, float]] = {live: {"documents": 0, "seconds": 0.0} for live in self.new}
+
+    async def write(self, live: str, docs: Iterable[dict[str, Any]]) -> None:
+        t, n = time.monotonic(), 0
+        col, pending = self.store.db[self.new[live]], None
+        for chunk in batched(docs, self.batch):
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(col.insert_many(chunk, ordered=False))
+            n += len(chunk)
+        if pending is not None:
+            await pending
+        spent = self.spent[live]
+        spent["documents"] += n
+        spent["seconds"] = round(spent["seconds"] + time.monotonic() - t, 2)
+
+    async def finish(self, counters: Iterable[tuple[CounterKey, dict[str, int]]], units: dict[str, dict[str, Any]],
+                     warnings: list[Warning]) -> dict[str, dict[str, float]]:
+        now = datetime.now(UTC)
+        await asyncio.gather(
+            self.write(COUNTERS, (counter_doc(k, nest(m), now) for k, m in counters if any(m.values()))),
+            self.write(UNITS, ({"_id": c, **u} for c, u in units.items())),
+            self.write(WARNINGS, ({"_id": w.warning_id, **w.model_dump(exclude={"warning_id"})} for w in warnings)))
+        # This server copies a collection to rename it and deletes one to drop it (both ~ its size and indexes):
+        # the fresh ones are renamed in without indexes, and the old ones dropped once the new state is live.
+        db, stamp = self.store.db, self.stamp
+        t = time.monotonic()
+        for live, fresh in self.new.items():
+            if live in await db.list_collection_names():
+                await db[live].rename(f"{live}_old_{stamp}")
+            if fresh in await db.list_collection_names():
+                await db[fresh].rename(live)
+            else:
+                await db.create_collection(live)
+        t1 = time.monotonic()
+        await self.store.setup()
+        t2 = time.monotonic()
+        for live in self.new:
+            await db.drop_collection(f"{live}_old_{stamp}")
+        self.spent["swap"] = {"seconds": round(t1 - t, 2)}
+        self.spent["indexes"] = {"seconds": round(t2 - t1, 2)}
+        self.spent["drop_old"] = {"seconds": round(time.monotonic() - t2, 2)}
+        return self.spent

@@ -81,28 +81,48 @@ def add(out: Increments, s: Slice, vec: dict[str, int]) -> None:
                 cur[f] = cur.get(f, 0) + n
 
 
+Rows = dict[str, dict[tuple[str, str, str], dict[str, int]]]  # scope -> (dim, key, day) -> {measure: n}
+
+
 def tally(pairs: Iterable[tuple[Slice, dict[str, int]]]) -> Increments:
     """What :func:`add` of every (slice, vector) gives, for many cases at once (replay, check): each case's
     vector is added once per (scope, grouping, key) of its day — not once per period and measure string — and
     the days are spread over their ten days, months and years at the end, once per distinct row."""
-    rows: dict[tuple[str, str, str, str], dict[str, int]] = {}  # (scope, dim, key, day) -> {measure: n}
+    out: Increments = {}
+    for scope, rows in day_rows(pairs).items():
+        out.update(spread(scope, rows))
+    return out
+
+
+def day_rows(pairs: Iterable[tuple[Slice, dict[str, int]]], rows: Rows | None = None) -> Rows:
+    """Each case's vector added to its day's row of each (scope, grouping, key), into ``rows`` if given (the
+    replay sums its slices of cases there: rows grow with days × scopes × keys, not with cases)."""
+    rows = {} if rows is None else rows
     scoped: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
     for s, vec in pairs:
         here = scoped.get((s.unit, s.unit_path))
         if here is None:
             here = scoped[(s.unit, s.unit_path)] = scopes(s)
         for scope, child in here:
+            mine = rows.get(scope)
+            if mine is None:
+                mine = rows[scope] = {}
             for dim, key in (("unit", child), ("category", s.category), ("channel", s.channel), ("level", s.level),
                              ("mode", s.mode), ("unit_category", f"{child}|{s.category}")):
-                row = rows.get((scope, dim, key, s.day))
+                row = mine.get((dim, key, s.day))
                 if row is None:
-                    rows[(scope, dim, key, s.day)] = dict(vec)
+                    mine[(dim, key, s.day)] = dict(vec)
                 else:
                     for m, n in vec.items():
                         row[m] = row.get(m, 0) + n
+    return rows
+
+
+def spread(scope: str, rows: dict[tuple[str, str, str], dict[str, int]]) -> Increments:
+    """One scope's day rows over their days, ten days, months and years: its counter documents' fields."""
     out: Increments = {}
     periods: dict[str, tuple[tuple[str, str], ...]] = {}
-    for (scope, dim, key, day), ms in rows.items():
+    for (dim, key, day), ms in rows.items():
         ps = periods.get(day)
         if ps is None:
             ps = periods[day] = periods_of(day)
