@@ -189,22 +189,45 @@ class OutboxRelay:
         self._follower: asyncio.Task[None] | None = None
 
     async def publish_pending(self, batch: int = 200) -> int:
-        """Publish one batch in order; returns how many were published. Stops at the first failure."""
+        """Publish one batch in order; returns how many were published (acknowledged and marked).
+
+        Pipelined (ADR 0171): every entry of the round is handed to the producer without waiting for the broker
+        between them, then the acknowledgements are awaited together and every acknowledged entry is marked in
+        one update. The producer keeps a partition's order with several sends outstanding (aiokafka sends at
+        most one request per broker at a time and retries a failed batch before the next; idempotent, acks=all).
+        A send that fails stops the round's sending (what follows is not handed over); an entry is marked only
+        once acknowledged and only if no earlier entry of its key failed in this round, so the next round
+        resends a case's events from its first unacknowledged one. The round's first failure is raised after
+        the marking."""
         entries = await self._outbox.pending(batch)
-        done: list[str] = []
+        sent: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        error: BaseException | None = None
         try:
             for e in entries:
-                await self._broker.publish(
+                future = await self._broker.publish(
                     e["payload"].encode(),
                     topic=e["topic"],
                     key=e["key"].encode(),
                     headers={**e["headers"], "content-type": "application/json"},
+                    no_confirm=True,
                 )
+                sent.append((e, future))
+        except Exception as exc:  # not handed to the producer (too large, no metadata, …): later ones wait
+            error = exc
+        acks = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        done: list[str] = []
+        failed_keys: set[str] = set()
+        for (e, _), ack in zip(sent, acks, strict=True):
+            if isinstance(ack, BaseException):
+                failed_keys.add(e["key"])
+                error = error or ack
+            elif e["key"] not in failed_keys:
                 done.append(e["_id"])
                 metrics.OUTBOX_PUBLISHED.labels(e["topic"]).inc()
-        finally:
-            if done:
-                await self._outbox.mark_published(done)
+        if done:
+            await self._outbox.mark_published(done)
+        if error is not None:
+            raise error
         return len(done)
 
     async def run_forever(self) -> None:
