@@ -677,3 +677,52 @@ async def test_a_poll_of_steps_is_planned_with_one_read_and_one_write_of_the_led
     assert sorted(e["notification_id"] for e in sent) == sorted(d["_id"] for d in staged if d["channel"] == "inbox")
     contact = await db["recipients"].find_one({"_id": a})
     assert contact["acting_unit"] == UNIT and contact["case_number"]
+
+
+async def test_a_round_of_texts_costs_the_same_calls_for_one_person_as_for_many(notify, gw) -> None:
+    """Issue 12: the worker claims a round's texts in bulk — a digest per person, in order, the held ones held in
+    one update — so a round of five people costs the database exactly what a round of one does."""
+    svc, worker, clock = notify.state.service, notify.state.worker, notify.state.clock
+    svc.settings.digest_window_seconds = 120
+    db = notify.state.runtime.db
+
+    async def texts_for(n: int) -> list[str]:
+        cases = [new_case() for _ in range(n)]
+        for c in cases:
+            await consume(notify, submitted(c, phone=f"1370000{cases.index(c):04d}"))
+            await consume(notify, status(c, CaseState.SUBMITTED, "纠纷已登记"))
+            await consume(notify, status(c, CaseState.ASSIGNED, "已分派"))
+        return cases
+
+    async def one_round() -> list[str]:
+        await db["system.profile"].drop()
+        await db.command("profile", 2)
+        try:
+            assert await worker.step("sms")
+        finally:
+            await db.command("profile", 0)
+        return sorted([f"{p.get('op')} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()
+                       if p["ns"].split(".", 1)[1] in ("notifications", "throttles")])
+
+    clock.advance(3600)  # no earlier text to these phones in the window
+    await texts_for(1)
+    one = await one_round()
+    clock.advance(3600)
+    cases = await texts_for(5)
+    many = await one_round()
+    assert many == one, (one, many)
+    got = gw.at("/sms")[1:]
+    assert sorted(m.body["phone"] for m in got) == [f"1370000{i:04d}" for i in range(5)]  # one text each…
+    assert all("有2条新进展：①已登记" in m.body["text"] and "②已分派" in m.body["text"] for m in got)  # …a digest
+    # More steps at once: every person is inside the window — all held by one update, none sent.
+    for c in cases:
+        await consume(notify, status(c, CaseState.ACCEPTED, "已受理"))
+    await db["system.profile"].drop()
+    await db.command("profile", 2)
+    await worker.step("sms")
+    await db.command("profile", 0)
+    held = [p async for p in db["system.profile"].find({"ns": {"$regex": r"\.notifications$"}, "op": "update"})]
+    assert len(held) == 1 and len(gw.at("/sms")) == 6
+    clock.advance(121)
+    await worker.drain("sms")
+    assert len(gw.at("/sms")) == 11 and all("已受理" in m.body["text"] for m in gw.at("/sms")[6:])

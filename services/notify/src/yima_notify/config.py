@@ -64,6 +64,9 @@ class NotifySettings(KitSettings):
     worker_idle_max_seconds: float = Field(
         default=10.0, gt=0, description="delivery worker: longest wait when idle (doubles from the poll interval; "
         "never past the next due message); bounds the delay of a message queued by another process")
+    worker_gather_seconds: float = Field(
+        default=0.05, ge=0, le=1, description="delivery worker: a round starts at least this long after the previous "
+        "one, so what a busy process queues meanwhile goes in one round (issue 12)")
     worker_claim_batch: int = Field(default=50, ge=1, description="most batches one worker round claims and sends")
     worker_enabled: bool = Field(default=True, description="run the delivery worker in this process")
 

@@ -101,7 +101,8 @@ class NotifyService(InboxReads):
         self.cipher = cipher
         self.enabled = enabled_channels if enabled_channels is not None else {"webhook"}
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
-        self.on_queued: Callable[[], None] = lambda: None  # the delivery worker's wake-up (set by the worker)
+        # the delivery worker's wake-up (set by the worker): which channel, and when the message is due
+        self.on_queued: Callable[[str | None, datetime | None], None] = lambda channel, due: None
         self._static_contacts: dict[str, dict[str, str]] = (
             json.loads(self.settings.unit_contacts_json) if self.settings.unit_contacts_json.strip() else {}
         )
@@ -332,7 +333,10 @@ class NotifyService(InboxReads):
                 change = {"state": "dropped", "dropped_reason": "no_phone" if not contact.phone else "expired"}
             await self.ledger.resolve_awaiting(w["_id"], change, tx.session)
             if change["state"] == "queued":
-                tx.after_commit(self.on_queued)
+                tx.after_commit(self._wake_for(w.get("channel", "sms"), due))
+
+    def _wake_for(self, channel: str, due: datetime) -> Callable[[], None]:
+        return lambda: self.on_queued(channel, due)
 
     # --- staging ---------------------------------------------------------------------------------------
 
@@ -413,7 +417,8 @@ class NotifyService(InboxReads):
 
         def queued() -> None:
             if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
-                after_commit(self.on_queued)  # wakes the worker once the message is visible (no polling)
+                # wakes the worker's loop of that channel once the message is visible (no polling)
+                after_commit(lambda: self.on_queued(channel, doc["not_before"]))
 
         await self.ledger.add_new(doc, tx.session, queued)  # one upsert; in a batch, with the batch's others
         return nid

@@ -6,8 +6,9 @@ looks again after a wait that doubles from ``worker_poll_seconds`` up to ``worke
 the next message's due time (ADR 0060). Each round takes up to ``worker_claim_batch`` batches at once:
 
 1. **Claim** atomically (queued → sending, with this worker as owner): two replicas never send the same message.
-   Webhooks and e-mails are claimed in bulk (one read, one ``update_many``, one read back); texts one batch per
-   person (a digest, in order). A claim whose worker vanished (SIGKILL) is taken over after
+   Webhooks and e-mails are claimed in bulk (one read, one ``update_many``, one read back); texts too, one batch
+   per person per round (a digest, in order), in a fixed handful of calls for the whole round
+   (``_claim_texts``). A claim whose worker vanished (SIGKILL) is taken over after
    ``claim_ttl_seconds``, and sent again under the SAME idempotency key — found by one indexed read, made only
    when the earliest foreign claim can have expired, never on every round.
 2. **Digest / throttle** (SMS, WeChat): at most one text per recipient per ``digest_window_seconds``; what
@@ -82,17 +83,29 @@ class DeliveryWorker:
         self._next_due: dict[str, datetime | None] = {}
         service.on_queued = self.wake
 
-    def wake(self) -> None:
-        """A message was queued (committed) in this process: every channel loop looks now."""
-        for event in self.wakeups.values():
-            event.set()
+    def wake(self, channel: str | None = None, due: datetime | None = None) -> None:
+        """A message was queued (committed) in this process: the loop of its channel (every loop when None)
+        looks now — or, for a message due later (quiet hours), knows not to sleep past it."""
+        for ch, event in self.wakeups.items():
+            if channel is None or ch == channel:
+                if due is not None:
+                    known = self._next_due.get(ch)
+                    self._next_due[ch] = due if known is None else min(known, due)
+                event.set()
 
     # --- loop ------------------------------------------------------------------------------------------
 
     async def run_channel(self, channel: str) -> None:
         wait = self.s.worker_poll_seconds
         woken = self.wakeups[channel]
+        loop = asyncio.get_running_loop()
+        began = 0.0
         while True:
+            # Rounds start at most every ``worker_gather_seconds``: what the consumers of a busy process queue
+            # meanwhile is claimed and marked in one round, not one round per commit.
+            if (left := began + self.s.worker_gather_seconds - loop.time()) > 0:
+                await asyncio.sleep(left)
+            began = loop.time()
             woken.clear()  # before the round: a message queued during it wakes the wait below at once
             try:
                 busy = await self.step(channel)
@@ -138,15 +151,9 @@ class DeliveryWorker:
         if taken:
             batches.append(taken)
         if channel in INTRUSIVE:
-            people: set[str] = {b[0]["address_key"] for b in batches}
-            while len(batches) < self.s.worker_claim_batch:
-                batch = await self.claim(channel, skip_addresses=people, stale=False)
-                if batch is None:
-                    break
-                busy = True  # a throttled one ([]) was released for later: look for other work
-                if batch:
-                    batches.append(batch)
-                    people.add(batch[0]["address_key"])
+            texts, busy = await self._claim_texts(channel, self.s.worker_claim_batch - len(batches),
+                                                  {b[0]["address_key"] for b in batches})
+            batches.extend(texts)
         else:
             batches.extend(await self._claim_bulk(channel, self.s.worker_claim_batch - len(batches)))
         if not batches:
@@ -201,6 +208,71 @@ class DeliveryWorker:
         for bid in [b for b in batches if b not in ids]:  # a retried digest: all its members, not only the due ones
             batches[bid] = await self._members(bid)
         return list(batches.values())
+
+    async def _claim_texts(self, channel: str, n: int, people: set[str]) -> tuple[list[list[Doc]], bool]:
+        """Up to ``n`` people's next texts (SMS, WeChat) in a handful of calls whatever ``n``: one read of what is
+        due, one of those people's texts on their way, one of when each last got a text; core.digest decides per
+        person (hold, alone, or a digest of everything due for them); one update holds the held, one claims the
+        rest (a digest: every due new text of the person), one reads back what this claim got, one fixes each
+        digest's members and key — all before anything is sent, so a takeover resends exactly the same. One batch
+        per person per round (their texts in order); a retry keeps its batch. Returns the batches and whether
+        anything was due (held ones too: look again at once)."""
+        if n <= 0:
+            return [], False
+        now = self.clock()
+        persons: dict[str, list[Doc]] = {}
+        for d in await self.queue.due(channel, now, max(4 * n, 100)):
+            if d["address_key"] not in people:
+                persons.setdefault(d["address_key"], []).append(d)
+        if not persons:
+            return [], False
+        mine: Doc = {"owner": self.owner, "claimed_at": now}
+        batches: list[list[Doc]] = []
+        fresh: list[str] = []
+        for key in list(persons)[:n]:
+            anchor = persons[key][0]
+            if not anchor.get("batch_id"):
+                fresh.append(key)
+            elif await self.queue.claim_ids([anchor["_id"]], mine):  # a retry: its batch as it was (rare)
+                await self.queue.claim_batch(anchor["batch_id"], mine, state="queued")
+                if members := await self._members(anchor["batch_id"]):
+                    batches.append(members)
+        if not fresh:
+            return batches, True
+        flights = await self.queue.in_flight_many(channel, fresh)
+        window = timedelta(seconds=self.s.digest_window_seconds)
+        last = await self.queue.last_sent_many(channel, fresh) if window > timedelta(0) else {}
+        ttl, poll = timedelta(seconds=self.s.claim_ttl_seconds), timedelta(seconds=self.s.worker_poll_seconds)
+        holds: dict[datetime, list[str]] = {}
+        gather: list[str] = []
+        alone: list[str] = []
+        for key in fresh:
+            docs = [d for d in persons[key] if not d.get("batch_id")]
+            anchor = docs[0]
+            until = wait_for_earlier(anchor["created_at"], anchor.get("seq"), flights.get(key, []), now, ttl, poll)
+            if until is None:
+                decision = sms_digest_decision(window, last.get(key), now)
+                if (until := decision.hold_until) is None:
+                    if decision.gather:
+                        gather.append(key)
+                    else:
+                        alone.append(anchor["_id"])
+                    continue
+            holds.setdefault(until, []).extend(d["_id"] for d in docs)  # the person's later texts wait too
+        await self.queue.hold(holds)
+        claimed = await self.queue.claim_people(channel, now, {**mine, "claim_id": uuid.uuid4().hex}, gather, alone)
+        by_person: dict[str, list[Doc]] = {}
+        for d in claimed:
+            by_person.setdefault(d["address_key"], []).append(d)
+        digests: dict[str, list[str]] = {}
+        for docs in by_person.values():
+            if len(docs) > 1:  # a digest: its key is its first text's id (a batch of one keeps none, ADR 0060)
+                digests[docs[0]["_id"]] = [d["_id"] for d in docs]
+                for d in docs:
+                    d["batch_id"] = docs[0]["_id"]
+            batches.append(docs)
+        await self.queue.set_batches(self.owner, digests)
+        return batches, True
 
     async def claim(self, channel: str, *, skip_addresses: set[str] | None = None,
                     stale: bool = True) -> list[Doc] | None:
@@ -354,7 +426,7 @@ class DeliveryWorker:
         key = batch[0].get("batch_id") or batch[0]["_id"]  # a retry keeps its batch (members and key)
         await self.queue.requeue(self.owner, [d["_id"] for d in batch],
                                  {"not_before": due, "attempts": attempts, "last_error": error[:300], "batch_id": key})
-        self.wake()  # the loops' next wait ends by this retry's due time
+        self.wake(channel, due)  # the loop's next wait ends by this retry's due time
         self._next_due[channel] = min(due, self._next_due.get(channel) or due)
         log.info("delivery will be retried", channel=channel, batch=key, attempts=attempts,
                  error=error[:200])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..core.digest import InFlight
@@ -15,6 +15,7 @@ from ..ports import Doc, Session
 NOTIFICATIONS = "notifications"  # the ledger: one entry per (source event, recipient, channel)
 THROTTLES = "throttles"  # "<channel>|<address_key>" → when the person last got a text (the digest window)
 _ORDER = [("created_at", 1), ("seq", 1)]
+_DUE_FIELDS = {"address_key": 1, "batch_id": 1, "created_at": 1, "seq": 1, "not_before": 1}
 
 
 def aware(dt: datetime) -> datetime:
@@ -63,6 +64,68 @@ class MongoDeliveryQueue:
         return [d async for d in self.col.find({"owner": mine["owner"], "state": "sending",
                                                 "_id": {"$in": ids}}).sort(_ORDER)]
 
+    # --- a round of texts in bulk (worker._claim_texts): a few calls whatever the number of people ----------------
+
+    async def due(self, channel: str, now: datetime, limit: int) -> list[Doc]:
+        """The next ``limit`` due messages (what the round decides on), earliest first — sorted here too: the
+        order of a person's texts must not depend on the plan the server picks."""
+        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
+        docs = [d async for d in self.col.find(due, _DUE_FIELDS).sort([("not_before", 1), *_ORDER]).limit(limit)]
+        return sorted(docs, key=lambda d: (aware(d["not_before"]), aware(d["created_at"]), d.get("seq") or 0))
+
+    async def in_flight_many(self, channel: str, address_keys: list[str]) -> dict[str, list[InFlight]]:
+        """Each person's texts still on their way, in ONE read by (channel, address_key $in) — served by the
+        (channel, address_key, …) index; it also reads the people's delivered texts (their own history, kept
+        until retention), filtered out here: the stand-in scans an $in followed by another field's condition."""
+        out: dict[str, list[InFlight]] = {k: [] for k in address_keys}
+        cursor = self.col.find({"channel": channel, "address_key": {"$in": address_keys}},
+                               {"address_key": 1, "state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1,
+                                "seq": 1, "batch_id": 1})
+        async for d in cursor:
+            if d.get("state") in ("sending", "queued") and d.get("address_key") in out:
+                out[d["address_key"]].append(InFlight(
+                    d["state"], d["created_at"], d.get("seq"),
+                    aware(d["claimed_at"]) if d.get("claimed_at") else None,
+                    aware(d["not_before"]) if d.get("not_before") else None, d.get("batch_id") is not None))
+        return out
+
+    async def last_sent_many(self, channel: str, address_keys: list[str]) -> dict[str, datetime]:
+        ids = {f"{channel}|{k}": k for k in address_keys}
+        return {ids[th["_id"]]: aware(th["last_sent_at"])
+                async for th in self.throttles.find({"_id": {"$in": list(ids)}})}
+
+    async def hold(self, until: dict[datetime, list[str]]) -> None:
+        """Queued messages (still nobody's) wait until a later time: ONE update command for the round."""
+        if until:
+            await self.col.bulk_write([UpdateMany({"owner": None, "state": "queued", "_id": {"$in": ids}},
+                                                  {"$set": {"not_before": at}}) for at, ids in until.items()],
+                                      ordered=False)
+
+    async def claim_people(self, channel: str, now: datetime, mine: Doc, gather: list[str],
+                           alone: list[str]) -> list[Doc]:
+        """Claim, in ONE update command, every due new text of each person in ``gather`` (a digest) and the
+        messages ``alone`` by id; then read back what this claim (``mine["claim_id"]``) got, in order. A message
+        another replica claimed meanwhile does not match (owner None, queued)."""
+        ops: list[UpdateMany] = [
+            UpdateMany({"channel": channel, "state": "queued", "address_key": key, "batch_id": None,
+                        "not_before": {"$lte": now}}, {"$set": {"state": "sending", **mine}}) for key in gather]
+        if alone:
+            ops.append(UpdateMany({"owner": None, "state": "queued", "_id": {"$in": alone}},
+                                  {"$set": {"state": "sending", **mine}}))
+        if not ops:
+            return []
+        await self.col.bulk_write(ops, ordered=False)
+        got = [d async for d in self.col.find({"owner": mine["owner"], "state": "sending"})
+               if d.get("claim_id") == mine["claim_id"]]
+        return sorted(got, key=lambda d: (aware(d["created_at"]), d.get("seq") or 0))
+
+    async def set_batches(self, owner: str, batches: dict[str, list[str]]) -> None:
+        """Fix each digest's members and key (the id of its first text) before anything is sent: ONE command."""
+        if batches:
+            await self.col.bulk_write([UpdateMany({"owner": owner, "state": "sending", "_id": {"$in": ids}},
+                                                  {"$set": {"batch_id": bid}}) for bid, ids in batches.items()],
+                                      ordered=False)
+
     async def claim_next(self, channel: str, now: datetime, mine: Doc) -> Doc | None:
         doc: Doc | None = await self.col.find_one_and_update(
             {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
@@ -107,14 +170,18 @@ class MongoDeliveryQueue:
         return [d async for d in cursor]
 
     async def mark_delivered(self, owner: str, ids: list[str], at: datetime, session: Session) -> set[str]:
-        """Of ``ids``, those still this worker's claim become delivered (one read, one update); returns them."""
-        still = {d["_id"] async for d in self.col.find(
-            {"owner": owner, "state": "sending", "_id": {"$in": ids}}, {"_id": 1}, session=session)}
-        if still:
-            await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": sorted(still)}},
-                                       {"$set": {"state": "delivered", "delivered_at": at, "owner": None}},
-                                       session=session)
-        return still
+        """Of ``ids``, those still this worker's claim become delivered; returns them. ONE update; only when it
+        changed fewer than asked (another worker took a batch over) one read by id says which were ours."""
+        r = await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": ids}},
+                                       {"$set": {"state": "delivered", "delivered_at": at, "owner": None,
+                                                 "delivered_by": owner}}, session=session)
+        if r.modified_count == len(set(ids)):
+            return set(ids)
+        if not r.modified_count:
+            return set()
+        return {d["_id"] async for d in self.col.find({"_id": {"$in": ids}}, {"state": 1, "delivered_by": 1},
+                                                      session=session)
+                if d.get("state") == "delivered" and d.get("delivered_by") == owner}
 
     async def note_sent(self, channel: str, address_keys: list[str], at: datetime, session: Session) -> None:
         await self.throttles.bulk_write([UpdateOne({"_id": f"{channel}|{a}"}, {"$set": {"last_sent_at": at}},
