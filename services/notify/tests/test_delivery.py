@@ -4,14 +4,16 @@ SMTP server; real MongoDB transactions through the kit's idempotent consumer pat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from pymongo import AsyncMongoClient
 from yima_contracts import (
     CaseAssigned,
     CaseStatusChanged,
@@ -726,3 +728,74 @@ async def test_a_round_of_texts_costs_the_same_calls_for_one_person_as_for_many(
     clock.advance(121)
     await worker.drain("sms")
     assert len(gw.at("/sms")) == 11 and all("已受理" in m.body["text"] for m in gw.at("/sms")[6:])
+
+
+async def test_a_stale_claim_held_by_a_dead_workers_open_transaction_does_not_stop_the_texts(
+        notify, gw, yima_infra) -> None:
+    """Seen in CI under load: notify SIGKILLed while marking texts delivered left its transaction open on them; the
+    restarted worker's takeover of those claims waited on that transaction (a plain write waits for it, and the
+    database aborts it only much later) and not one more text went out. The takeover is a short transaction of
+    its own: it fails at once, the claim is set aside, the other people's texts go; once the dead transaction is
+    gone the claim is taken over and re-sent under the same key."""
+    clock, db = notify.state.clock, notify.state.runtime.db
+    a, b = new_case(), new_case()
+    await consume(notify, submitted(a, phone="13900000001"))
+    await consume(notify, status(a, CaseState.SUBMITTED, "纠纷已登记"))
+    dying: DeliveryWorker = notify.state.worker
+    batch = await dying.claim("sms")
+    assert batch and len(batch) == 1
+    await dying.channels["sms"].send(dying._messages("sms", batch)[0])  # sent; marking it, the process dies:
+    dead = AsyncMongoClient(yima_infra.mongo_url)
+    session = dead.start_session()
+    await session.start_transaction()
+    await dead[db.name]["notifications"].update_one({"_id": batch[0]["_id"]}, {"$set": {"state": "delivered"}},
+                                                    session=session)
+    try:
+        await consume(notify, submitted(b, phone="13900000002"))
+        await consume(notify, status(b, CaseState.SUBMITTED, "纠纷已登记"))
+        clock.advance(31)  # the dead worker's claim has expired
+        other = DeliveryWorker(notify.state.service, dying.client, dying.outbox, dying.channels, clock=clock)
+        await asyncio.wait_for(other.drain("sms"), 30)  # never waits on the open transaction
+        assert [m.body["phone"] for m in gw.at("/sms")] == ["13900000001", "13900000002"]
+        await session.abort_transaction()  # what the server does with an abandoned transaction, in its time
+        clock.advance(6)
+        await asyncio.wait_for(other.drain("sms"), 30)
+        assert gw.requests == 3 and len(gw.at("/sms")) == 2  # re-sent under the same key: dropped
+        doc = await db["notifications"].find_one({"_id": batch[0]["_id"]})
+        assert doc["state"] == "delivered" and doc["delivered_by"] == other.owner
+    finally:
+        await session.end_session()
+        await dead.close()
+
+
+async def test_an_error_around_a_round_is_logged_and_the_loop_goes_on(notify, gw) -> None:
+    """Nothing but a cancel ends a channel's loop: an error outside the round (here: waiting for work) used to end
+    the task silently, the channel's messages then stayed queued for good while the process looked healthy."""
+    worker: DeliveryWorker = notify.state.worker
+
+    class Flaky(asyncio.Event):
+        failed = False
+
+        async def wait(self) -> Literal[True]:
+            if not Flaky.failed:
+                Flaky.failed = True
+                raise RuntimeError("boom")
+            return await super().wait()
+
+    worker.wakeups["sms"] = Flaky()
+    loop = asyncio.create_task(worker.run_channel("sms"))
+    try:
+        await asyncio.sleep(0.2)
+        assert Flaky.failed and not loop.done()
+        case = new_case()
+        await consume(notify, submitted(case))
+        await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+        for _ in range(100):
+            if gw.at("/sms"):
+                break
+            await asyncio.sleep(0.1)
+        assert len(gw.at("/sms")) == 1
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

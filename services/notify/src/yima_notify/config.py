@@ -68,6 +68,9 @@ class NotifySettings(KitSettings):
         default=0.05, ge=0, le=1, description="delivery worker: a round starts at least this long after the previous "
         "one, so what a busy process queues meanwhile goes in one round (issue 12)")
     worker_claim_batch: int = Field(default=50, ge=1, description="most batches one worker round claims and sends")
+    worker_round_seconds: float = Field(
+        default=30.0, gt=0, description="delivery worker: bound of a round's claiming database calls together (a "
+        "call that hangs fails the round, which is logged, and the loop goes on); a longer round is logged as slow")
     worker_enabled: bool = Field(default=True, description="run the delivery worker in this process")
 
     # --- people's time ---------------------------------------------------------------------------------

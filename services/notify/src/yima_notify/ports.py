@@ -6,7 +6,8 @@ A ``session`` is the caller's transaction (one unit of work per use case); ``Non
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -143,13 +144,29 @@ class CheckGuard(Protocol):
                     check: Callable[[], Awaitable[tuple[T, bool | None]]]) -> tuple[T, bool | None]: ...
 
 
+class ClaimLocked(Exception):
+    """A stale claim that an open transaction holds (its dead worker's, say marking it delivered): it cannot be
+    taken over until the database aborts that transaction."""
+
+
 class DeliveryQueue(Protocol):
     """The ledger as the delivery worker sees it: claims by owner, batches, the per-person send times."""
 
     async def next_due(self, channel: str) -> datetime | None: ...
-    async def oldest_claim(self, channel: str) -> datetime | None: ...
-    async def take_over_oldest(self, channel: str, expired_before: datetime, mine: Doc) -> Doc | None: ...
-    async def fix_batch_of_one(self, nid: str) -> None: ...
+    def bounded(self, seconds: float) -> AbstractContextManager[None]:
+        """Every call made inside the block fails (server and client side) once ``seconds`` have passed."""
+        ...
+
+    async def oldest_claim(self, channel: str, skip: Collection[str] = ()) -> tuple[str, datetime] | None:
+        """The id and claim time of the channel's oldest claim (``sending``), leaving out ``skip``."""
+        ...
+
+    async def take_over(self, nid: str, expired_before: datetime, mine: Doc) -> Doc | None:
+        """Make the claim ``nid`` (expired before ``expired_before``) and its batch this worker's, in one short
+        transaction; None when it is no longer an expired claim. Raises ClaimLocked when another transaction
+        holds it (its worker died inside one), at once, instead of waiting for that transaction to end."""
+        ...
+
     async def claim_batch(self, batch_id: str, mine: Doc, *, state: str) -> None: ...
     async def due_ids(self, channel: str, now: datetime, limit: int) -> list[str]: ...
     async def claim_ids(self, ids: list[str], mine: Doc) -> list[Doc]: ...

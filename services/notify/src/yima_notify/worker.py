@@ -5,12 +5,11 @@ while there is nothing to send: the consumers wake it when they commit a queued 
 looks again after a wait that doubles from ``worker_poll_seconds`` up to ``worker_idle_max_seconds``, never past
 the next message's due time (ADR 0060). Each round takes up to ``worker_claim_batch`` batches at once:
 
-1. **Claim** atomically (queued → sending, with this worker as owner): two replicas never send the same message.
-   Webhooks and e-mails are claimed in bulk (one read, one ``update_many``, one read back); texts too, one batch
-   per person per round (a digest, in order), in a fixed handful of calls for the whole round
-   (``_claim_texts``). A claim whose worker vanished (SIGKILL) is taken over after
-   ``claim_ttl_seconds``, and sent again under the SAME idempotency key — found by one indexed read, made only
-   when the earliest foreign claim can have expired, never on every round.
+1. **Claim** atomically (queued → sending, with this worker as owner): two replicas never send the same message
+   (claims.py: webhooks and e-mails in bulk, texts one batch per person per round in a fixed handful of calls,
+   a vanished worker's claims taken over after ``claim_ttl_seconds`` under the SAME idempotency key). The
+   round's claiming calls are bounded together (``worker_round_seconds``); nothing ends a channel's loop but a
+   cancel — an error is logged and the loop goes on.
 2. **Digest / throttle** (SMS, WeChat): at most one text per recipient per ``digest_window_seconds``; what
    piles up meanwhile (or over the quiet hours) goes as ONE text — decided by ``core.digest``
    (``sms_digest_decision``, ``wait_for_earlier``); this module reads the facts and does what it says. A batch's
@@ -37,7 +36,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -46,8 +45,9 @@ from yima_contracts.codes import ActorKind
 from yima_kit.logging import get_logger
 from yima_kit.uow import Tx, UnitOfWork
 
+from .claims import Claims
 from .core import templates as t
-from .core.digest import DigestPart, plan_digest, sms_digest_decision, wait_for_earlier
+from .core.digest import DigestPart, plan_digest
 from .core.policy import LONG_SMS_MAX_CHARS, CircuitBreaker, backoff
 from .ports import DeliveryError, Doc, Message, PermanentError
 from .service import INTRUSIVE, NotifyService, Recipient, notification_id
@@ -78,9 +78,10 @@ class DeliveryWorker:
                          for ch in channels}
         self.wakeups = {ch: asyncio.Event() for ch in channels}
         self.uow = UnitOfWork(client, outbox)
-        # when to look for other workers' expired claims next, per channel (by ``clock``): no scan every round
-        self._stale_check_at: dict[str, datetime] = {}
+        self.claims = Claims(self.queue, self.s, self.owner)  # what a round takes (claims.py)
         self._next_due: dict[str, datetime | None] = {}
+        self._wait: dict[str, float] = {}  # per channel: the next idle wait (doubles up to the idle maximum)
+        self._began: dict[str, float] = {}  # per channel: when the last round began (loop time)
         service.on_queued = self.wake
 
     def wake(self, channel: str | None = None, due: datetime | None = None) -> None:
@@ -96,39 +97,55 @@ class DeliveryWorker:
     # --- loop ------------------------------------------------------------------------------------------
 
     async def run_channel(self, channel: str) -> None:
-        wait = self.s.worker_poll_seconds
-        woken = self.wakeups[channel]
-        loop = asyncio.get_running_loop()
-        began = 0.0
+        """The channel's loop, for ever: a round, then a wait (unless it was busy). Nothing ends it but a
+        cancel: an error in a round or around it is logged and the loop goes on (a silent end would leave the
+        channel's messages queued for good while the process looks healthy)."""
+        self._wait[channel] = self.s.worker_poll_seconds
         while True:
-            # Rounds start at most every ``worker_gather_seconds``: what the consumers of a busy process queue
-            # meanwhile is claimed and marked in one round, not one round per commit.
-            if (left := began + self.s.worker_gather_seconds - loop.time()) > 0:
-                await asyncio.sleep(left)
-            began = loop.time()
-            woken.clear()  # before the round: a message queued during it wakes the wait below at once
             try:
-                busy = await self.step(channel)
+                await self._turn(channel)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # database blinked: keep going, the ledger keeps everything
-                log.warning("delivery round failed", channel=channel, error=type(exc).__name__, detail=str(exc)[:200])
-                busy = False
-            if busy:
-                wait = self.s.worker_poll_seconds
-                continue
-            timeout = wait
-            for at in (self._next_due.get(channel), self._stale_check_at.get(channel)):
-                if at is not None:  # never sleep past a due message or a claim that may have expired
-                    timeout = min(timeout, max(self.s.worker_poll_seconds, (at - self.clock()).total_seconds()))
-            try:
-                await asyncio.wait_for(woken.wait(), timeout=timeout)
-                wait = self.s.worker_poll_seconds
-            except TimeoutError:
-                wait = min(wait * 2, self.s.worker_idle_max_seconds)
+            except Exception as exc:  # a bug around the round: say so and go on after a pause
+                log.error("delivery loop error", channel=channel, error=type(exc).__name__, detail=str(exc)[:200])
+                await asyncio.sleep(self.s.worker_poll_seconds)
+
+    async def _turn(self, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        # Rounds start at most every ``worker_gather_seconds``: what the consumers of a busy process queue
+        # meanwhile is claimed and marked in one round, not one round per commit.
+        if (left := self._began.get(channel, 0.0) + self.s.worker_gather_seconds - loop.time()) > 0:
+            await asyncio.sleep(left)
+        began = self._began[channel] = loop.time()
+        woken = self.wakeups[channel]
+        woken.clear()  # before the round: a message queued during it wakes the wait below at once
+        try:
+            busy = await self.step(channel)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # database blinked (or a call outlived its bound): the ledger keeps everything
+            log.warning("delivery round failed", channel=channel, error=type(exc).__name__, detail=str(exc)[:200])
+            busy = False
+        if (took := loop.time() - began) > self.s.worker_round_seconds:
+            log.warning("delivery round slow", channel=channel, seconds=round(took, 1))
+        if busy:
+            self._wait[channel] = self.s.worker_poll_seconds
+            return
+        timeout = wait = self._wait[channel]
+        for at in (self._next_due.get(channel), self.claims.stale_check_at.get(channel)):
+            if at is not None:  # never sleep past a due message or a claim that may have expired
+                timeout = min(timeout, max(self.s.worker_poll_seconds, (at - self.clock()).total_seconds()))
+        try:
+            await asyncio.wait_for(woken.wait(), timeout=timeout)
+            self._wait[channel] = self.s.worker_poll_seconds
+        except TimeoutError:
+            self._wait[channel] = min(wait * 2, self.s.worker_idle_max_seconds)
 
     def start(self) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self.run_channel(ch), name=f"notify-{ch}") for ch in self.channels]
+        tasks = [asyncio.create_task(self.run_channel(ch), name=f"notify-{ch}") for ch in self.channels]
+        for task in tasks:
+            task.add_done_callback(_ended)
+        return tasks
 
     async def drain(self, channel: str | None = None, max_steps: int = 1000) -> None:
         """Run until nothing is due (tests and tools)."""
@@ -141,187 +158,39 @@ class DeliveryWorker:
 
     async def step(self, channel: str) -> bool:
         """Claim and deliver up to ``worker_claim_batch`` batches of ``channel``; False when there was nothing
-        to do."""
+        to do. The claiming's database calls are bounded together (``worker_round_seconds``): a call that hangs
+        fails the round (logged), never the loop."""
         breaker = self.breakers[channel]
         if not breaker.allow():
             return False
-        batches: list[list[Doc]] = []
-        busy = False
-        taken = await self._take_over_stale(channel)
-        if taken:
-            batches.append(taken)
-        if channel in INTRUSIVE:
-            texts, busy = await self._claim_texts(channel, self.s.worker_claim_batch - len(batches),
-                                                  {b[0]["address_key"] for b in batches})
-            batches.extend(texts)
-        else:
-            batches.extend(await self._claim_bulk(channel, self.s.worker_claim_batch - len(batches)))
-        if not batches:
-            breaker.probing = False
-            if not busy:
-                await self._note_next_due(channel)
-            return busy
+        now = self.clock()
+        with self.queue.bounded(self.s.worker_round_seconds):
+            batches, busy = await self._claim_round(channel, now)
+            if not batches:
+                breaker.probing = False
+                if not busy:
+                    self._next_due[channel] = await self.queue.next_due(channel)
+                return busy
         await self.deliver_many(channel, batches)
         return True
 
-    async def _note_next_due(self, channel: str) -> None:
-        self._next_due[channel] = await self.queue.next_due(channel)
-
-    async def _take_over_stale(self, channel: str) -> list[Doc] | None:
-        """A batch whose worker vanished mid-send: take it over, members and key unchanged. Looks only when the
-        earliest claim of another worker can have expired (one indexed read), not on every round."""
-        now = self.clock()
-        check_at = self._stale_check_at.get(channel)
-        if check_at is not None and now < check_at:
-            return None
-        ttl = timedelta(seconds=self.s.claim_ttl_seconds)
-        oldest = await self.queue.oldest_claim(channel)
-        if oldest is None or oldest + ttl > now:
-            self._stale_check_at[channel] = oldest + ttl if oldest else now + ttl / 2
-            return None
-        self._stale_check_at[channel] = now  # more may have expired: look again next round
-        mine = {"owner": self.owner, "claimed_at": now}
-        stale = await self.queue.take_over_oldest(channel, now - ttl, mine)
-        if stale is None:
-            return None
-        if stale.get("batch_id") is None:  # a batch of one (or died between claiming and forming its batch)
-            await self.queue.fix_batch_of_one(stale["_id"])
-            stale["batch_id"] = stale["_id"]
-        await self.queue.claim_batch(stale["batch_id"], mine, state="sending")
-        log.info("stale delivery taken over", channel=channel, batch=stale["batch_id"])
-        return await self._members(stale["batch_id"])
-
-    async def _claim_bulk(self, channel: str, n: int) -> list[list[Doc]]:
-        """Webhooks and e-mails (no digests, no quiet hours): up to ``n`` due messages in three round trips, each
-        its own batch (a retry keeps the batch it had)."""
-        if n <= 0:
-            return []
-        now = self.clock()
-        ids = await self.queue.due_ids(channel, now, n)
-        if not ids:
-            return []
-        # queued = nobody's (owner None): the ones another replica claimed meanwhile do not match
-        mine = await self.queue.claim_ids(ids, {"owner": self.owner, "claimed_at": now})
-        batches: dict[str, list[Doc]] = {}
-        for d in mine:
-            batches.setdefault(d.get("batch_id") or d["_id"], []).append(d)
-        for bid in [b for b in batches if b not in ids]:  # a retried digest: all its members, not only the due ones
-            batches[bid] = await self._members(bid)
-        return list(batches.values())
-
-    async def _claim_texts(self, channel: str, n: int, people: set[str]) -> tuple[list[list[Doc]], bool]:
-        """Up to ``n`` people's next texts (SMS, WeChat) in a handful of calls whatever ``n``: one read of what is
-        due, one of those people's texts on their way, one of when each last got a text; core.digest decides per
-        person (hold, alone, or a digest of everything due for them); one update holds the held, one claims the
-        rest (a digest: every due new text of the person), one reads back what this claim got, one fixes each
-        digest's members and key — all before anything is sent, so a takeover resends exactly the same. One batch
-        per person per round (their texts in order); a retry keeps its batch. Returns the batches and whether
-        anything was due (held ones too: look again at once)."""
-        if n <= 0:
-            return [], False
-        now = self.clock()
-        persons: dict[str, list[Doc]] = {}
-        for d in await self.queue.due(channel, now, max(4 * n, 100)):
-            if d["address_key"] not in people:
-                persons.setdefault(d["address_key"], []).append(d)
-        if not persons:
-            return [], False
-        mine: Doc = {"owner": self.owner, "claimed_at": now}
+    async def _claim_round(self, channel: str, now: datetime) -> tuple[list[list[Doc]], bool]:
         batches: list[list[Doc]] = []
-        fresh: list[str] = []
-        for key in list(persons)[:n]:
-            anchor = persons[key][0]
-            if not anchor.get("batch_id"):
-                fresh.append(key)
-            elif await self.queue.claim_ids([anchor["_id"]], mine):  # a retry: its batch as it was (rare)
-                await self.queue.claim_batch(anchor["batch_id"], mine, state="queued")
-                if members := await self._members(anchor["batch_id"]):
-                    batches.append(members)
-        if not fresh:
-            return batches, True
-        flights = await self.queue.in_flight_many(channel, fresh)
-        window = timedelta(seconds=self.s.digest_window_seconds)
-        last = await self.queue.last_sent_many(channel, fresh) if window > timedelta(0) else {}
-        ttl, poll = timedelta(seconds=self.s.claim_ttl_seconds), timedelta(seconds=self.s.worker_poll_seconds)
-        holds: dict[datetime, list[str]] = {}
-        gather: list[str] = []
-        alone: list[str] = []
-        for key in fresh:
-            docs = [d for d in persons[key] if not d.get("batch_id")]
-            anchor = docs[0]
-            until = wait_for_earlier(anchor["created_at"], anchor.get("seq"), flights.get(key, []), now, ttl, poll)
-            if until is None:
-                decision = sms_digest_decision(window, last.get(key), now)
-                if (until := decision.hold_until) is None:
-                    if decision.gather:
-                        gather.append(key)
-                    else:
-                        alone.append(anchor["_id"])
-                    continue
-            holds.setdefault(until, []).extend(d["_id"] for d in docs)  # the person's later texts wait too
-        await self.queue.hold(holds)
-        claimed = await self.queue.claim_people(channel, now, {**mine, "claim_id": uuid.uuid4().hex}, gather, alone)
-        by_person: dict[str, list[Doc]] = {}
-        for d in claimed:
-            by_person.setdefault(d["address_key"], []).append(d)
-        digests: dict[str, list[str]] = {}
-        for docs in by_person.values():
-            if len(docs) > 1:  # a digest: its key is its first text's id (a batch of one keeps none, ADR 0060)
-                digests[docs[0]["_id"]] = [d["_id"] for d in docs]
-                for d in docs:
-                    d["batch_id"] = docs[0]["_id"]
-            batches.append(docs)
-        await self.queue.set_batches(self.owner, digests)
-        return batches, True
+        if taken := await self.claims.take_over_stale(channel, now):
+            batches.append(taken)
+        n = self.s.worker_claim_batch - len(batches)
+        if channel in INTRUSIVE:
+            texts, busy = await self.claims.texts(channel, n, {b[0]["address_key"] for b in batches}, now)
+            return batches + texts, busy
+        return batches + await self.claims.bulk(channel, n, now), False
 
     async def claim(self, channel: str, *, skip_addresses: set[str] | None = None,
                     stale: bool = True) -> list[Doc] | None:
-        """One batch: None when nothing is due, [] when the due one was released for later (held: the person's
-        earlier text is on its way, or the digest window is not over — core.digest decides)."""
-        if stale and (taken := await self._take_over_stale(channel)):
-            return taken
+        """One batch, message by message (tests and tools; claims.Claims.one)."""
         now = self.clock()
-        mine = {"owner": self.owner, "claimed_at": now}
-        # the next due message (a retry keeps its batch; a new one may gather a digest).
-        anchor = await self.queue.claim_next(channel, now, mine)
-        if anchor is None:
-            return None
-        if skip_addresses and anchor["address_key"] in skip_addresses:
-            # This round already sends to this person: put it back as it was; the next round takes it.
-            await self.queue.release(anchor["_id"], self.owner, anchor["not_before"])
-            return None
-        if anchor.get("batch_id"):
-            await self.queue.claim_batch(anchor["batch_id"], mine, state="queued")
-            return await self._members(anchor["batch_id"])
-        if channel not in INTRUSIVE:
-            return [anchor]
-        return await self._text(channel, anchor, now, mine)
-
-    async def _text(self, channel: str, anchor: Doc, now: datetime, mine: Doc) -> list[Doc]:
-        """A new text (SMS, WeChat): held, alone, or the head of a digest — as core.digest decides."""
-        key = anchor["address_key"]
-        in_flight = await self.queue.in_flight(channel, key)
-        if wait_until := wait_for_earlier(anchor["created_at"], anchor.get("seq"), in_flight, now,
-                                          timedelta(seconds=self.s.claim_ttl_seconds),
-                                          timedelta(seconds=self.s.worker_poll_seconds)):
-            await self.queue.release(anchor["_id"], self.owner, wait_until)
-            return []
-        window = timedelta(seconds=self.s.digest_window_seconds)
-        last_sent = await self.queue.last_sent(channel, key) if window > timedelta(0) else None
-        decision = sms_digest_decision(window, last_sent, now)
-        if decision.hold_until is not None:
-            await self.queue.release(anchor["_id"], self.owner, decision.hold_until)
-            return []
-        batch_id = anchor["_id"]
-        if decision.gather and await self.queue.gather(channel, key, now, batch_id, mine):
-            await self.queue.set_batch(anchor["_id"], self.owner, batch_id)
-            return await self._members(batch_id)
-        # A batch of one: its key is its own id; batch_id stays unset until a retry fixes it (retry_or_fail),
-        # and a takeover treats a claimed message without one as a batch of one.
-        return [anchor]
-
-    async def _members(self, batch_id: str) -> list[Doc]:
-        return await self.queue.members(batch_id, self.owner)
+        if stale and (taken := await self.claims.take_over_stale(channel, now)):
+            return taken
+        return await self.claims.one(channel, now, skip_addresses=skip_addresses)
 
     def _messages(self, channel: str, batch: list[Doc]) -> list[Message]:
         """The batch as texts: one, or a digest split where it does not fit (core.digest; none dropped). The first
@@ -495,6 +364,12 @@ class DeliveryWorker:
         src = _Source(d)
         await self.svc.stage(tx, src, rcpt, "inbox", msg, scope=[unit],  # type: ignore[arg-type]
                              case_number=d.get("case_number", ""))
+
+
+def _ended(task: asyncio.Task[None]) -> None:
+    """A channel's loop never ends but by a cancel (shutdown): anything else is said, not swallowed."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("delivery loop ended", task=task.get_name(), error=type(exc).__name__, detail=str(exc)[:200])
 
 
 class _Source:

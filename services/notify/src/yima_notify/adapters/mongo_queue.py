@@ -3,14 +3,19 @@ when each person last got a text (``throttles``). Every method is one database o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Collection
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from ..core.digest import InFlight
-from ..ports import Doc, Session
+from ..ports import ClaimLocked, Doc, Session
 
 NOTIFICATIONS = "notifications"  # the ledger: one entry per (source event, recipient, channel)
 THROTTLES = "throttles"  # "<channel>|<address_key>" → when the person last got a text (the digest window)
@@ -33,20 +38,48 @@ class MongoDeliveryQueue:
                                       sort=[("not_before", 1)])
         return aware(doc["not_before"]) if doc else None
 
-    async def oldest_claim(self, channel: str) -> datetime | None:
-        oldest = await self.col.find_one({"channel": channel, "state": "sending"}, {"claimed_at": 1},
-                                         sort=[("claimed_at", 1)])
-        return aware(oldest["claimed_at"]) if oldest else None
+    def bounded(self, seconds: float) -> AbstractContextManager[None]:
+        # PyMongo's operation timeout: each call inside sends the time left as maxTimeMS and stops waiting for
+        # its answer when it runs out, so a call that hangs (say a write behind another's open transaction)
+        # ends with an error.
+        return pymongo.timeout(seconds)
 
-    async def take_over_oldest(self, channel: str, expired_before: datetime, mine: Doc) -> Doc | None:
-        doc: Doc | None = await self.col.find_one_and_update(
-            {"channel": channel, "state": "sending", "claimed_at": {"$lt": expired_before}},
-            {"$set": mine}, sort=[("claimed_at", 1)], return_document=ReturnDocument.AFTER,
-        )
+    async def oldest_claim(self, channel: str, skip: Collection[str] = ()) -> tuple[str, datetime] | None:
+        # the same indexed read whatever ``skip`` (a few claims set aside; the plan must not change): the oldest
+        # len(skip) + 1, the skipped ones left out here
+        cursor = self.col.find({"channel": channel, "state": "sending"}, {"claimed_at": 1}).sort(
+            [("claimed_at", 1)]).limit(len(skip) + 1)
+        async for d in cursor:
+            if d["_id"] not in skip and d.get("claimed_at") is not None:
+                return d["_id"], aware(d["claimed_at"])
+        return None
+
+    async def take_over(self, nid: str, expired_before: datetime, mine: Doc) -> Doc | None:
+        """In ONE transaction, tried once: inside a transaction a write on a document that another (open)
+        transaction wrote fails at once with a write conflict, where a plain write waits until that transaction
+        ends — and a transaction left open by a killed process lasts until the server aborts it (the stand-in
+        does that only when another transaction starts: this one does)."""
+        async with self.col.database.client.start_session() as session:
+            await session.start_transaction()
+            try:
+                doc: Doc | None = await self.col.find_one_and_update(
+                    {"_id": nid, "state": "sending", "claimed_at": {"$lt": expired_before}}, {"$set": mine},
+                    return_document=ReturnDocument.AFTER, session=session)
+                if doc is not None:
+                    if doc.get("batch_id") is None:  # a batch of one (or died between claiming and forming it)
+                        doc["batch_id"] = nid
+                        await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}}, session=session)
+                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending"}, {"$set": mine},
+                                               session=session)
+                await session.commit_transaction()
+            except PyMongoError as exc:
+                if session.in_transaction:
+                    with contextlib.suppress(PyMongoError):
+                        await session.abort_transaction()
+                if exc.has_error_label("TransientTransactionError"):
+                    raise ClaimLocked(nid) from exc
+                raise
         return doc
-
-    async def fix_batch_of_one(self, nid: str) -> None:
-        await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}})
 
     async def claim_batch(self, batch_id: str, mine: Doc, *, state: str) -> None:
         """Every member of a batch in ``state`` becomes this worker's (sending)."""
