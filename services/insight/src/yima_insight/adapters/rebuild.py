@@ -110,6 +110,23 @@ async def spill(bootstrap: str, auth: KafkaAuth | None, tmp: Path, *, events_per
     return sp
 
 
+async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    """Topics and partitions from the consumer's own metadata, refreshed until every wanted topic shows its
+    partitions (a topic whose leader is moving answers without them for a moment)."""
+    tps: list[TopicPartition] = []
+    for _ in range(20):
+        cluster = await consumer._client.fetch_all_metadata()
+        all_topics = set(cluster.topics())
+        wanted = [t for t in consumed_topics() if t in all_topics]
+        wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
+        parts = {t: cluster.partitions_for_topic(t) for t in wanted}
+        tps = [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
+        if all(parts.values()):
+            break
+        await asyncio.sleep(0.5)
+    return tps
+
+
 async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_per_slice: int | None
                       ) -> Spilled:
     kw = client_kwargs(auth)
@@ -119,19 +136,7 @@ async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_
     read = 0
     outs: list[BinaryIO] = []
     try:
-        # Topics and partitions from the consumer's own metadata, refreshed until every wanted topic shows its
-        # partitions (a topic whose leader is moving answers without them for a moment).
-        tps: list[TopicPartition] = []
-        for _ in range(20):
-            cluster = await consumer._client.fetch_all_metadata()
-            all_topics = set(cluster.topics())
-            wanted = [t for t in consumed_topics() if t in all_topics]
-            wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
-            parts = {t: cluster.partitions_for_topic(t) for t in wanted}
-            tps = [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
-            if all(parts.values()):
-                break
-            await asyncio.sleep(0.5)
+        tps = await _partitions(consumer)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}
         starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps) if tps else {}
         pending = {tp for tp in tps if ends[tp] > starts[tp]}
