@@ -26,7 +26,7 @@ from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Categor
 
 from . import text as tx
 from .ruleset import Negation, RuleSet, TextRule
-from .second_opinion import RAISE_CONFIDENCE, Opinion
+from .second_opinion import RAISE_CONFIDENCE, RAISE_TO_RED_CONFIDENCE, Opinion
 
 Stage = Literal["open", "handling", "resolved"]
 
@@ -287,9 +287,11 @@ _RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
 def _raise(own: RiskLevel, opinion: Opinion | None, hits: list[RuleHit]) -> RiskLevel:
     """A confident second opinion above the rules' level raises it one step, never more and never lower
     (ADR 0180): the hit says so, with the model's version and confidence, so the level still explains itself."""
-    if opinion is None or opinion.confidence < RAISE_CONFIDENCE or _RANK[opinion.level] <= _RANK[own]:
+    if opinion is None or _RANK[opinion.level] <= _RANK[own]:
         return own
     up = _UP[own]
+    if opinion.confidence < (RAISE_TO_RED_CONFIDENCE if up is RiskLevel.RED else RAISE_CONFIDENCE):
+        return own
     color = RISK_LEVEL_NAMES_ZH
     hits.append(_hit(SECOND_OPINION_RULE, "统计复核上调一级", up, 0, [
         f"统计模型{opinion.model or ''}判为{color[opinion.level]}色（置信度{opinion.confidence:.2f}），"

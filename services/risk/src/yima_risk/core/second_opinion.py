@@ -1,12 +1,13 @@
 """A statistical second opinion on the first risk level: multinomial naive Bayes over character uni- and bigrams,
-trained on the dev part of the labelled corpus (``scripts/evaluate_rules.py --train``) and shipped as
-``yima_risk/data/risk_second_opinion.json``.
+trained on the training pool of the labelled corpus (every ``dev*.yaml``: the dev part and the former held-out parts;
+``scripts/evaluate_rules.py --train``) and shipped as ``yima_risk/data/risk_second_opinion.json``.
 
-The rules set the level and explain themselves. Where the model is confident (``RAISE_CONFIDENCE``) and higher
-than the rules, it raises their level one step, never more and never lower (``rules.assess``; ADR 0180), and says
-so in a hit of its own. Where it disagrees with the rules by a level or more and is confident (``MIN_CONFIDENCE``),
-the case is flagged ``needs_review`` for a person to look at (so a raised level is always reviewed); the level the
-person then sets (a staff correction) is kept as a labelled example for the next training.
+The rules set the level and explain themselves. Where the model is confident and higher than the rules, it raises
+their level one step (to yellow from ``RAISE_CONFIDENCE``, to red only from ``RAISE_TO_RED_CONFIDENCE``), never more
+and never lower (``rules.assess``; ADR 0180, 0191), and says so in a hit of its own. Where it disagrees with the rules
+by a level or more and is confident (``MIN_CONFIDENCE``), the case is flagged ``needs_review`` for a person to look at
+(so a raised level is always reviewed); the level the person then sets (a staff correction) is kept as a labelled
+example for the next training.
 
 Pure: no I/O except reading the shipped model file.
 """
@@ -28,9 +29,12 @@ from yima_contracts.codes import RiskLevel
 
 DEFAULT_MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "risk_second_opinion.json"
 MIN_CONFIDENCE = 0.6  # below this the model's disagreement is not worth a person's time
-# A confident opinion above the rules' level raises it one step (rules.assess; ADR 0180). Chosen on the two earlier
-# held-out parts with the rules and model of their time (n…, p…), never on the parts measured after.
+# A confident opinion above the rules' level raises it one step (rules.assess; ADR 0180): blue → yellow from
+# RAISE_CONFIDENCE, yellow → red only from RAISE_TO_RED_CONFIDENCE (a wrong red summons a leader; below it the case is
+# still flagged for review). Chosen by cross-validation on the training pool, on the parts the rules of the time had
+# never been tuned on (p…–s… with 2026.12-generalise.3), never on the held-out part (ADR 0191).
 RAISE_CONFIDENCE = 0.6
+RAISE_TO_RED_CONFIDENCE = 0.9
 TEMPERATURE = 4.0  # naive Bayes log-likelihoods are overconfident (features are not independent)
 ALPHA = 0.5
 MIN_COUNT = 2  # features seen fewer times in training are dropped (smaller file, less noise)
@@ -103,7 +107,7 @@ class SecondOpinion:
 
 
 def train(examples: Iterable[_Example], version: str | None = None) -> SecondOpinion:
-    """Train on labelled texts (the corpus's dev part, plus staff corrections kept for training)."""
+    """Train on labelled texts (the corpus's training pool, plus staff corrections kept for training)."""
     data = [(x.text, x.level) for x in examples]
     if not data:
         raise ValueError("no examples to train on")

@@ -160,10 +160,10 @@ def cn_number(s: str) -> float | None:
 
 # A sum of money: a number, an optional 万/亿/千, a trailing digit ("3万5"), approximations, a currency.
 _AMOUNT = re.compile(
-    rf"(?P<num>{NUM})(?P<more>多|余|来)?(?P<big>亿|万|千)?(?P<tail>[一二三四五六七八九1-9](?![0-9万千百十]))?"
+    rf"(?P<num>{NUM})(?P<more>多|余|来)?(?P<big>亿|万|千|[wW](?![a-zA-Z]))?(?P<tail>[一二三四五六七八九1-9](?![0-9万千百十]))?"
     rf"(?P<more2>多|余)?(?P<unit>元|块钱|块|圆|人民币)?"
 )
-_BIG_OF = {"亿": 100_000_000, "万": 10_000, "千": 1000}
+_BIG_OF = {"亿": 100_000_000, "万": 10_000, "w": 10_000, "W": 10_000, "千": 1000}  # "5w", "4.2W": 万
 # A number with 万 but no currency is money unless a measure word follows ("3万人", "2万平方米").
 _NOT_MONEY_AFTER = re.compile(
     r"(多|余)?(人|名|个|户|家|平|亩|斤|吨|公里|米|字|次|年|岁|天|步|号|口|份|条|件|起|辆|头|只|棵|株|册|倍)")
@@ -221,7 +221,9 @@ def ages(text: str) -> Iterator[tuple[int, str]]:
             yield int(value), m.group(0)
     older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多|好几)?了",
              r"([六七八九]十)(?:多了|好几了?)",
-             rf"({NUM})(多)?的(?:老人|老太太|老头|老爷子|老大爷|老爹|老娘|老母亲|老父亲)")
+             rf"({NUM})(多)?的(?:老人|老太太|老头|老爷子|老大爷|老爹|老娘|老母亲|老父亲)",
+             # "我妈今年七十九", "年过八十": an old age told without 岁 or 了 (2026.12-generalise.4)
+             r"(?:今年|都|已经|快|年过|年近)([六七八九]十[一二三四五六七八九]?|[6-9][0-9])(?![0-9一二三四五六七八九十万千百块元平亩斤年号个])")
     seen: list[tuple[int, int]] = []
     for pat in older:
         for m in compiled(pat).finditer(text):
