@@ -158,7 +158,7 @@ class Report:
         for h in a.hits:
             s = self.rules[h.rule_id]
             s.fired += 1
-            s.right += rank(x.level) >= rank(h.level)
+            s.right += x.level is h.level if h.level is RiskLevel.BLUE else rank(x.level) >= rank(h.level)
         for sit in x.situations:
             seen = self.situations[sit]
             seen[1] += 1

@@ -5,7 +5,8 @@ the answer): no clock, no database, no randomness. The service gathers the facts
 added later, repeat reports, earlier cases, the leader, feedback, the outcome) and stores the answer.
 
 Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
-→ yellow; none → blue; a fallback rule, the safety net, counts only when nothing else fired; a confident statistical
+→ yellow; none → blue; a fallback rule, the safety net, counts only when nothing else fired; words saying there is
+no live dispute keep a case with only weak signs blue (``calm``, ADR 0191); a confident statistical
 second opinion above that level raises it one step, ADR 0180), then the lifecycle: resolved → blue; red under a
 responsible leader (分包领导) whose handling has started → yellow, unless a red rule fires that was not known when
 handling started.
@@ -254,7 +255,21 @@ def own_hits(facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
     fallback = {r.id for r in rs.rules if r.fallback}
     if any(h.rule_id not in fallback for h in hits):
         hits = [h for h in hits if h.rule_id not in fallback]  # the safety net counts only when nothing else fired
-    return hits + _combinations(hits, rs)
+    return _calm(hits, facts, rs) + _combinations(hits, rs)
+
+
+def _calm(hits: list[RuleHit], facts: CaseFacts, rs: RuleSet) -> list[RuleHit]:
+    """No live dispute said in words ("都同意", "早就和好了", "也就是说说") and only weak signs fired: one blue-level
+    hit says so and names what it set aside (ADR 0191). Never when a vulnerable party was marked in the fields."""
+    c = rs.calm
+    if c is None or not hits or facts.vulnerable or any(h.rule_id not in c.softens for h in hits):
+        return hits
+    evidence = [_quote(m, source) for source, text in _sources(facts)
+                for m in tx.find_cues(text, c.cues, c.patterns, rs.negation, c.exclude)]
+    if not evidence:
+        return hits
+    evidence.append("不计：" + "、".join(h.name_zh for h in hits))
+    return [_hit(c.rule_id, c.name_zh, RiskLevel.BLUE, 0, evidence)]
 
 
 def _combinations(hits: list[RuleHit], rs: RuleSet) -> list[RuleHit]:
@@ -309,12 +324,13 @@ def assess(facts: CaseFacts, rs: RuleSet, opinion: Opinion | None = None) -> Ass
         own = RiskLevel.RED
         if not red_ids:
             red_ids = ("score",)
-    elif hits:
+    elif any(h.level is not RiskLevel.BLUE for h in hits):
         own = RiskLevel.YELLOW
     else:
         own = RiskLevel.BLUE
     by_rules = own
-    own = _raise(own, opinion, hits)
+    calm = rs.calm is not None and any(h.rule_id == rs.calm.rule_id for h in hits)
+    own = _raise(own, None if calm else opinion, hits)  # said in words to be calm: no statistical raise
     if own is not by_rules and own is RiskLevel.RED:
         red_ids = (SECOND_OPINION_RULE,)
     color = RISK_LEVEL_NAMES_ZH

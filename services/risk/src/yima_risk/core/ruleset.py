@@ -71,6 +71,20 @@ class TextRule(_Model):
         return self
 
 
+class CalmRule(_Model):
+    """Words that say there is no live dispute (both sides agree, it was only said, they have made up; ADR 0191): where
+    they appear and every rule that fired is one of ``softens`` (weak signs: a vulnerable party named, strong words,
+    the safety net…), the case stays blue and says why. It never touches a red rule, a sum, a group or a threat."""
+    rule_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    cues: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    softens: tuple[str, ...] = Field(min_length=1)
+
+    _check_patterns = field_validator("patterns", "exclude")(_compile)
+
+
 class Combination(_Model):
     """Rules that together mean more than their sum: e.g. a group AND signs of imminent action → red."""
 
@@ -260,6 +274,7 @@ class RuleSet(_Model):
     long_standing: LongStandingRule
     structured: Structured
     combinations: tuple[Combination, ...] = ()
+    calm: CalmRule | None = None
     lifecycle: Lifecycle = Lifecycle()
     warnings: Warnings
     sha256: str = ""
@@ -283,6 +298,11 @@ class RuleSet(_Model):
             if c.id in seen:
                 raise ValueError(f"规则编号重复：{c.id} (duplicate rule id)")
             seen.add(c.id)
+        if self.calm is not None:
+            unknown = [r for r in self.calm.softens if r not in seen]
+            if unknown or self.calm.rule_id in seen:
+                raise ValueError(f"calm: 未知或重复的规则编号 {'、'.join(unknown) or self.calm.rule_id} "
+                                 "(unknown rule in softens, or a duplicate id)")
         return self
 
     def rule_names(self) -> dict[str, str]:
@@ -292,6 +312,8 @@ class RuleSet(_Model):
             names[t.rule_id] = t.name_zh
         for c in self.combinations:
             names[c.id] = c.name_zh
+        if self.calm is not None:
+            names[self.calm.rule_id] = self.calm.name_zh
         return names
 
 
