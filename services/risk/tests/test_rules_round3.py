@@ -1,0 +1,101 @@
+"""Issue 17's third round (2026.12-generalise.4 and .5, ADR 0191): the broader families learnt from the training pool's
+misses, words saying there is no live dispute, the second opinion's higher bar for red, and its cross-validation.
+The sentences here are written for the tests, not taken from a held-out part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from yima_contracts.codes import Category as C
+from yima_contracts.codes import RiskLevel
+from yima_risk.core import text as tx
+from yima_risk.core.evaluation import Labelled, cross_validate
+from yima_risk.core.rules import CaseFacts, assess
+from yima_risk.core.second_opinion import RAISE_CONFIDENCE, RAISE_TO_RED_CONFIDENCE, Opinion
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+RED, YELLOW, BLUE = RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE
+
+
+def a_(rules, text: str, category: C = C.NEIGHBOUR, opinion: Opinion | None = None):
+    return assess(CaseFacts(category=category, description=text, submitted_at=NOW), rules, opinion)
+
+
+@pytest.mark.parametrize(("expected", "rule", "category", "text"), [
+    (RED, "violence_threat", C.ROAD_TRAFFIC, "吵了两句，他从后备箱里摸出来一根铁棍"),
+    (RED, "violence_threat", C.NEIGHBOUR, "他说已经磨好了刀，就等着"),
+    (RED, "violence_threat", C.CONTRACT_DEBT, "早上一开门，门口多了个花圈"),
+    (RED, "violence_threat", C.NEIGHBOUR, "他说不会让我好过"),
+    (RED, "injury_assault", C.NEIGHBOUR, "他抄起板凳就往我男人身上砸"),
+    (RED, "injury_assault", C.PROPERTY_MANAGEMENT, "保安把我爸按在地上打"),
+    (RED, "self_harm", C.LABOUR_WAGES, "工友站到楼顶边上喊，说钱不给就跳"),
+    (RED, "group_gathering", C.MEDICAL, "家属在病房走廊里烧纸，不让护士过"),
+    (RED, "group_gathering", C.LABOUR_WAGES, "十几个工人把会计堵在财务室里不让走"),
+    (RED, "domestic_violence", C.MARRIAGE_FAMILY, "她又叫她男人打了一顿"),
+    (YELLOW, "death_grave_injury", C.ROAD_TRAFFIC, "在医院住了半个月，最后还是没了"),
+    (YELLOW, "property_destroyed", C.DEMOLITION, "补偿协议还没签，厂房就被施工队拆除了"),
+    (YELLOW, "failed_before", C.MARRIAGE_FAMILY, "判下来的抚养费一分没给，申请执行也执行不到"),
+])
+def test_the_broader_families_fire_on_new_wordings(rules, expected, rule, category, text) -> None:
+    a = a_(rules, text, category)
+    assert rule in {h.rule_id for h in a.hits}, a.reason_zh
+    assert a.own_level is expected, a.reason_zh
+
+
+@pytest.mark.parametrize("text", [
+    "俺们不会闹事，就是想问个明白",       # 不会 negates what follows
+    "病人转到市里的医院去了，家属在陪护",  # taken to the city's hospital: not a petition
+    "借钱的事打官司怕伤了亲戚和气",        # 打官司 is not a blow
+])
+def test_look_alikes_and_negations_stay_below_red(rules, text) -> None:
+    assert a_(rules, text).own_level is not RED
+
+
+def test_amounts_and_ages_in_more_forms() -> None:
+    assert [v for v, _ in tx.amounts_yuan("借了他4.2w")] == [42_000]
+    assert [v for v, _ in tx.amounts_yuan("欠了5W块")] == [50_000]
+    assert [age for age, _ in tx.ages("我妈今年七十九，一个人住")] == [79]
+    assert list(tx.ages("今年六十五万的货款")) == []
+
+
+def test_words_of_no_live_dispute_keep_weak_signs_blue_and_say_why(rules) -> None:
+    a = a_(rules, "家里老人的房子想过户给我弟，姊妹几个都同意，想问问手续", C.MARRIAGE_FAMILY)
+    assert a.own_level is BLUE and [h.rule_id for h in a.hits] == ["no_live_dispute"], a.reason_zh
+    assert "都同意" in a.reason_zh and "不计：涉及弱势群体" in a.hits[0].evidence  # what it set aside is named
+    assert a.ruleset_version == rules.version
+    # without the calm words the same weak sign is yellow; a refusal that contains them is not calm
+    assert a_(rules, "家里老人的房子想过户给我弟", C.MARRIAGE_FAMILY).own_level is YELLOW
+    assert a_(rules, "骨折了，医院不愿意出钱", C.MEDICAL).own_level is YELLOW
+
+
+def test_calm_words_never_soften_a_red_rule_a_sum_or_a_threat(rules) -> None:
+    assert a_(rules, "两家都同意调解，可他昨天还拿刀比划").own_level is RED
+    assert a_(rules, "双方都同意，欠的工钱一共五十万", C.LABOUR_WAGES).own_level is not BLUE
+
+
+def test_calm_words_stop_a_statistical_raise(rules) -> None:
+    sure = Opinion(YELLOW, 0.99, "toy")
+    assert a_(rules, "想咨询一下，家里老人的事两家都没意见，就是想写个协议", opinion=sure).own_level is BLUE
+
+
+def test_a_second_opinion_raises_to_red_only_when_very_confident(rules) -> None:
+    text = "吵架以后两家见面都不说话"  # yellow by the rules
+    assert a_(rules, text).own_level is YELLOW
+    assert RAISE_CONFIDENCE < RAISE_TO_RED_CONFIDENCE
+    below = Opinion(RED, (RAISE_CONFIDENCE + RAISE_TO_RED_CONFIDENCE) / 2, "toy")
+    assert a_(rules, text, opinion=below).own_level is YELLOW
+    assert a_(rules, text, opinion=Opinion(RED, RAISE_TO_RED_CONFIDENCE, "toy")).own_level is RED
+    # to yellow the lower bar is enough
+    assert a_(rules, "楼道灯不亮", opinion=Opinion(YELLOW, RAISE_CONFIDENCE, "toy")).own_level is YELLOW
+
+
+def test_cross_validation_judges_each_text_once_with_a_model_that_never_saw_it(rules) -> None:
+    xs = [Labelled(f"x{i}", lv, C.NEIGHBOUR, "quarrel", (), f"{word}{i}") for i, (lv, word) in enumerate(
+        [(RED, "甲乙丙丁"), (YELLOW, "子丑寅卯"), (BLUE, "春夏秋冬")] * 10)]
+    rep = cross_validate("toy", xs, rules, k=5)
+    assert rep.n == len(xs)
+    again = cross_validate("toy", xs, rules, k=5)
+    assert again.correct == rep.correct and again.raised == rep.raised  # fixed folds
+    only = cross_validate("toy", xs, rules, k=5, only=lambda x: x.level is RED)
+    assert only.n == 10
