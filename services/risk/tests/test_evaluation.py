@@ -101,9 +101,12 @@ def _bar(h: Report) -> None:
     assert h.red_called_blue == 0, "\n".join(h.lines())
 
 
+NOT_MET = "issue 17's bar is not met on this part (ADR 0191)"
+
+
 @pytest.mark.parametrize("part", [
-    pytest.param("heldout10", marks=pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on u… (ADR 0191)")),
-    pytest.param("heldout11", marks=pytest.mark.xfail(strict=True, reason="issue 17's bar is not met on v… (ADR 0191)")),
+    pytest.param("heldout10", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # u…
+    pytest.param("heldout11", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # v…
 ])
 def test_the_issues_bar_on_each_held_out_part(parts, part) -> None:
     _bar(parts[part])
