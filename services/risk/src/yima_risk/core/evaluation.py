@@ -86,11 +86,10 @@ def load_held_parts(folder: Path) -> dict[str, list[Labelled]]:
 
 
 def load_corpus(folder: Path) -> tuple[list[Labelled], list[Labelled]]:
-    """(dev, held-out): ``dev*.yaml`` and every ``heldout*.yaml``; ids and texts are unique over both parts."""
+    """(dev, held-out): ``dev*.yaml`` and every ``heldout*.yaml``; ids and texts are unique over both parts. Between
+    burning a part and writing the next one there may be no held-out part (the tests require one)."""
     dev = [x for p in sorted(folder.glob("dev*.yaml")) for x in load_part(p)]
     held = [x for part in load_held_parts(folder).values() for x in part]
-    if not held:
-        raise ValueError(f"{folder}: no held-out part (heldout*.yaml)")
     ids = Counter(x.id for x in dev + held)
     texts = Counter(x.text for x in dev + held)
     dup = [k for k, n in ids.items() if n > 1] + [k[:20] for k, n in texts.items() if n > 1]

@@ -31,10 +31,10 @@ DEFAULT_MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "risk_sec
 MIN_CONFIDENCE = 0.6  # below this the model's disagreement is not worth a person's time
 # A confident opinion above the rules' level raises it one step (rules.assess; ADR 0180): blue → yellow from
 # RAISE_CONFIDENCE, yellow → red only from RAISE_TO_RED_CONFIDENCE (a wrong red summons a leader; below it the case is
-# still flagged for review). Chosen by cross-validation on the training pool, on the parts the rules of the time had
-# never been tuned on (p…–s… with 2026.12-generalise.3), never on the held-out part (ADR 0191).
+# still flagged for review). Chosen by cross-validation on the training pool, on parts the rules of the time had never
+# been tuned on (p…–t… with 2026.12-generalise.3, v… and w… with .6), never on a part still held out (ADR 0191, 0192).
 RAISE_CONFIDENCE = 0.6
-RAISE_TO_RED_CONFIDENCE = 0.9
+RAISE_TO_RED_CONFIDENCE = 0.8
 TEMPERATURE = 4.0  # naive Bayes log-likelihoods are overconfident (features are not independent)
 ALPHA = 0.5
 MIN_COUNT = 2  # features seen fewer times in training are dropped (smaller file, less noise)

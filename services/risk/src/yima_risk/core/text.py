@@ -202,7 +202,7 @@ def people_counts(text: str, people_words: Iterable[str]) -> Iterator[tuple[int,
             continue
         yield int(value), m.group(0)
     # "业主这边也来了几十个", "聚了一百来号": a crowd counted without naming who
-    bare = compiled(rf"(?:来了|去了|叫了|聚了|围了|站了|叫来了?)({NUM})(多|余|来|几|好几)?(个|号|名)(?=[，,。；;\s]|$)")
+    bare = compiled(rf"(?:来了|去了|叫了|聚了|围了|站了|叫来了?|有)({NUM})(多|余|来|几|好几)?(个|号|名)(?=[，,。；;\s]|$)")
     for m in bare.finditer(text):
         value = cn_number(m.group(1))
         if value is not None and 3 <= value <= 1_000_000:
@@ -210,7 +210,7 @@ def people_counts(text: str, people_words: Iterable[str]) -> Iterator[tuple[int,
 
 
 _ELDER = (r"(?:老人家|老人|老太太|老太|老大爷|老爷子|老奶奶|奶奶|爷爷|姥姥|姥爷|外婆|外公|婆婆|公公|老母亲|老父亲|"
-          r"母亲|父亲|我娘|俺娘|我爹|俺爹|我妈|我爸|老伴|老头|我|俺)")
+          r"母亲|父亲|我娘|俺娘|我爹|俺爹|我妈|我爸|俺妈|俺爸|老伴|老头|我|俺)")
 
 
 def ages(text: str) -> Iterator[tuple[int, str]]:
@@ -219,7 +219,7 @@ def ages(text: str) -> Iterator[tuple[int, str]]:
         value = cn_number(m.group(1))
         if value is not None and value <= 120:
             yield int(value), m.group(0)
-    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多|好几)?了",
+    older = (rf"{_ELDER}(?:今年|都|已经|也)?({NUM})(多|好几)?(?:了|岁|[，,。的])",
              r"([六七八九]十)(?:多了|好几了?)",
              rf"({NUM})(多)?的(?:老人|老太太|老头|老爷子|老大爷|老爹|老娘|老母亲|老父亲)",
              # "我妈今年七十九", "年过八十": an old age told without 岁 or 了 (2026.12-generalise.4)
