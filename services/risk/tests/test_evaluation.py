@@ -1,12 +1,12 @@
-"""The labelled corpus and the first level's figures on it (docs/adr/0090-risk-rules-that-generalise.md, 0180, 0191).
+"""The labelled corpus and the first level's figures on it (docs/adr/0090-risk-rules-that-generalise.md, 0180, 0191,
+0192).
 
-The training pool is every ``dev*.yaml``: the dev part and the former held-out parts p…–t…, which joined it once their
-figures or misses had steered the rules (ADR 0191). The held-out parts now are u… (``heldout10.yaml``, written after
-2026.12-generalise.4) and v… (``heldout11.yaml``, written after 2026.12-generalise.5), never tuned on. The first level
-is the rules' level raised one step by a confident second opinion, as in the service. The issue's bar (first level
-right ≥ 90 %, yellow recall ≥ 85 %, red recall ≥ 95 %, no red called blue) is NOT met on either (red recall 85.0 % and
-81.8 %): strict xfails, so each turns red the day it is met; then drop its mark. What each part reaches today is held
-as a floor, so a change that makes it worse fails here.
+The training pool is every ``dev*.yaml``: the dev part and the former held-out parts p…–w…, which joined it once their
+figures or misses had steered the rules (ADR 0191, 0192). The held-out part now is x… (``heldout13.yaml``, 84 texts,
+written after 2026.12-generalise.7), never tuned on. The first level is the rules' level raised one step by a
+confident second opinion, as in the service. The issue's bar (first level right ≥ 90 %, yellow recall ≥ 85 %, red
+recall ≥ 95 %, no red called blue) is NOT met on it (red recall 84.6 %): a strict xfail, so it turns red the day it is
+met; then drop its mark. What the part reaches today is held as a floor, so a change that makes it worse fails here.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_the_corpus_is_large_varied_and_has_a_fixed_held_out_part(corpus) -> Non
     dev, held = corpus
     # the held-out parts are fresh ones, written before the change they judge; every part measured and then learnt
     # from joined the training pool (ADR 0090, 0191), so the held-out share is small and each part is new
-    assert len(dev) + len(held) >= 300 and len(held) >= 120
+    assert len(dev) + len(held) >= 300 and len(held) >= 80
     assert all(len(xs) >= 60 for xs in load_held_parts(CORPUS).values())
     everything = dev + held
     assert {x.level for x in held} == {RED, YELLOW, BLUE}
@@ -71,12 +71,11 @@ def test_the_rules_on_the_dev_part(corpus, rules) -> None:
     assert all(s.precision >= 0.8 for s in d.rules.values() if s.fired >= 5), d.rule_lines(rules.rule_names())
 
 
-# Floors per held-out part, rule set 2026.12-generalise.5 with the second opinion nb-1232 (raises to yellow from 0.6,
-# to red from 0.9; ADR 0191): (first level right, yellow recall, red recall, most reds called blue, most blues called
-# red: one on each part, a wrong red that would summon a leader, kept visible here)
+# Floors per held-out part, rule set 2026.12-generalise.7 with the second opinion nb-1432 (raises to yellow from 0.6,
+# to red from 0.8; ADR 0192): (first level right, yellow recall, red recall, most reds called blue, most blues called
+# red)
 FLOORS = {
-    "heldout10": (0.906, 0.95, 0.85, 0, 1),  # u…, 64: 58/64 = 90.6 %, 95.8 %, 85.0 %, 0, 1 (rules alone: 84.4 %)
-    "heldout11": (0.885, 0.92, 0.81, 0, 1),  # v…, 70: 62/70 = 88.6 %, 92.6 %, 81.8 %, 0, 1 (rules alone: 80.0 %)
+    "heldout13": (0.928, 0.93, 0.84, 0, 0),  # x…, 84: 78/84 = 92.9 %, 93.9 %, 84.6 %, 0, 0 (rules alone: 83.3 %)
 }
 
 
@@ -86,7 +85,7 @@ def test_each_held_out_part_does_not_get_worse(parts, part) -> None:
     assert h.accuracy >= acc - 1e-9, "\n".join(h.lines())
     assert h.recall(YELLOW) >= yellow and h.recall(RED) >= red - 1e-9, "\n".join(h.lines())
     assert h.red_called_blue <= red_blue and h.confusion[BLUE][RED] <= blue_red, "\n".join(h.lines())
-    # a flag for a person points at most texts the rules alone got wrong (u… 10 of 10, v… 11 of 14)
+    # a flag for a person points at most texts the rules alone got wrong (x… 13 of 14)
     assert h.review_wrong >= 0.75 * (h.n - h.rules_correct) and h.review_wrong >= 0.5 * h.review, "\n".join(h.lines())
 
 
@@ -101,12 +100,11 @@ def _bar(h: Report) -> None:
     assert h.red_called_blue == 0, "\n".join(h.lines())
 
 
-NOT_MET = "issue 17's bar is not met on this part (ADR 0191)"
+NOT_MET = "issue 17's bar is not met on this part (ADR 0192)"
 
 
 @pytest.mark.parametrize("part", [
-    pytest.param("heldout10", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # u…
-    pytest.param("heldout11", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # v…
+    pytest.param("heldout13", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # x…
 ])
 def test_the_issues_bar_on_each_held_out_part(parts, part) -> None:
     _bar(parts[part])

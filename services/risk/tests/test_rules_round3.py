@@ -33,6 +33,15 @@ def a_(rules, text: str, category: C = C.NEIGHBOUR, opinion: Opinion | None = No
     (RED, "group_gathering", C.MEDICAL, "家属在病房走廊里烧纸，不让护士过"),
     (RED, "group_gathering", C.LABOUR_WAGES, "十几个工人把会计堵在财务室里不让走"),
     (RED, "domestic_violence", C.MARRIAGE_FAMILY, "她又叫她男人打了一顿"),
+    # 2026.12-generalise.6 and .7 (ADR 0192)
+    (RED, "injury_marks_at_home", C.MARRIAGE_FAMILY, "她回娘家的时候眼眶青了一圈，说是她男人喝了酒"),
+    (RED, "violence_threat", C.NEIGHBOUR, "他把我家院门踹了个大洞"),
+    (RED, "violence_threat", C.CONTRACT_DEBT, "要债的说再不还钱就让我走不出这条街"),
+    (RED, "violence_threat", C.NEIGHBOUR, "他往我家柴房扔了个点着的布团子"),
+    (RED, "injury_assault", C.NEIGHBOUR, "他上来一巴掌就把我老婆扇到地上"),
+    (RED, "injury_assault", C.ROAD_TRAFFIC, "对方下车掐住我脖子往车门上撞"),
+    (RED, "self_harm", C.MARRIAGE_FAMILY, "她留了张纸条说孩子以后就交给你们了，人到现在找不着"),
+    (YELLOW, "property_destroyed", C.PROPERTY_MANAGEMENT, "欠了两个月物业费，物业就把我家的电梯卡给销了"),
     (YELLOW, "death_grave_injury", C.ROAD_TRAFFIC, "在医院住了半个月，最后还是没了"),
     (YELLOW, "property_destroyed", C.DEMOLITION, "补偿协议还没签，厂房就被施工队拆除了"),
     (YELLOW, "failed_before", C.MARRIAGE_FAMILY, "判下来的抚养费一分没给，申请执行也执行不到"),
@@ -47,6 +56,8 @@ def test_the_broader_families_fire_on_new_wordings(rules, expected, rule, catego
     "俺们不会闹事，就是想问个明白",       # 不会 negates what follows
     "病人转到市里的医院去了，家属在陪护",  # taken to the city's hospital: not a petition
     "借钱的事打官司怕伤了亲戚和气",        # 打官司 is not a blow
+    "打牌输了开玩笑说要报仇，其实早和好了",  # a threat word said in jest
+    "汽修厂喷漆的味道太大，想请他们装个净化器",  # 喷漆 of a workshop is not vandalism
 ])
 def test_look_alikes_and_negations_stay_below_red(rules, text) -> None:
     assert a_(rules, text).own_level is not RED

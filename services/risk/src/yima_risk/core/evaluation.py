@@ -1,7 +1,8 @@
 """Evaluation of the risk rules on the labelled corpus (``services/risk/data/corpus``): pure, no I/O but reading it.
 
-The corpus has two fixed parts: ``dev*.yaml`` (the rules may be tuned on it) and ``heldout*.yaml`` (each written before
-the rules were tuned and never tuned on; see docs/adr/0090-risk-rules-that-generalise.md). Each text is
+The corpus has two kinds of parts: ``dev*.yaml``, the training pool (the rules may be tuned on it, the second opinion
+is trained on it) and ``heldout*.yaml`` (each written before the change it judges and never tuned on; a held-out part
+whose misses are read joins the pool; docs/adr/0090-risk-rules-that-generalise.md, 0191, 0192). Each text is
 assessed from its description and category alone, as on the day it is submitted (no repeat count, no structured
 fields): the first level.
 
