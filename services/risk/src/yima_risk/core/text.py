@@ -202,7 +202,8 @@ def people_counts(text: str, people_words: Iterable[str]) -> Iterator[tuple[int,
             continue
         yield int(value), m.group(0)
     # "业主这边也来了几十个", "聚了一百来号": a crowd counted without naming who
-    bare = compiled(rf"(?:来了|去了|叫了|聚了|围了|站了|叫来了?|有)({NUM})(多|余|来|几|好几)?(个|号|名)(?=[，,。；;\s]|$)")
+    bare = compiled(rf"(?:来了|去了|叫了|聚了|围了|站了|叫来了?|有)({NUM})(多|余|来|几|好几)?(个|号|名)"
+                    r"(?=[，,。；;\s]|$)")
     for m in bare.finditer(text):
         value = cn_number(m.group(1))
         if value is not None and 3 <= value <= 1_000_000:
