@@ -27,7 +27,8 @@ def test_the_shipped_rules_load_with_a_version_and_every_situation(rules) -> Non
 
 
 def test_an_unknown_level_names_its_line() -> None:
-    bad = GOOD.replace("    name_zh: 六种情形：家暴多次报警\n    level: red", "    name_zh: 六种情形：家暴多次报警\n    level: purple", 1)
+    name = "    name_zh: 六种情形：家暴多次报警\n"
+    bad = GOOD.replace(f"{name}    level: red", f"{name}    level: purple", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "risk_rules.yaml")
     line = _line_of(bad, "level: purple")
