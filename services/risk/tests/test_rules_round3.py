@@ -42,6 +42,12 @@ def a_(rules, text: str, category: C = C.NEIGHBOUR, opinion: Opinion | None = No
     (RED, "injury_assault", C.ROAD_TRAFFIC, "对方下车掐住我脖子往车门上撞"),
     (RED, "self_harm", C.MARRIAGE_FAMILY, "她留了张纸条说孩子以后就交给你们了，人到现在找不着"),
     (YELLOW, "property_destroyed", C.PROPERTY_MANAGEMENT, "欠了两个月物业费，物业就把我家的电梯卡给销了"),
+    # 2026.12-generalise.8 (ADR 0193)
+    (RED, "violence_threat", C.NEIGHBOUR, "他家老二放出话来，说过了十五就来把我家的羊圈拆了"),
+    (RED, "violence_threat", C.ROAD_TRAFFIC, "他说你闺女放学的路我们都熟"),
+    (RED, "injury_assault", C.ROAD_TRAFFIC, "两个人把我从车里薅出来就打"),
+    (RED, "self_harm", C.MARRIAGE_FAMILY, "她跟她妈说活着没意思，还把存折密码告诉了她妈"),
+    (RED, "group_standoff", C.LAND_FOREST, "对方二十多个人扛着锄头站在地头上"),
     (YELLOW, "death_grave_injury", C.ROAD_TRAFFIC, "在医院住了半个月，最后还是没了"),
     (YELLOW, "property_destroyed", C.DEMOLITION, "补偿协议还没签，厂房就被施工队拆除了"),
     (YELLOW, "failed_before", C.MARRIAGE_FAMILY, "判下来的抚养费一分没给，申请执行也执行不到"),
