@@ -19,7 +19,7 @@ import pytest
 from yima_contracts.codes import Category, RiskLevel
 from yima_risk.core.evaluation import Report, evaluate, load_corpus, load_held_parts
 from yima_risk.core.rules import CaseFacts, assess
-from yima_risk.core.second_opinion import DEFAULT_MODEL_FILE, SecondOpinion, train
+from yima_risk.core.second_opinion import DEFAULT_MODEL_FILE, RAISE_BLUE_TO_RED_CONFIDENCE, SecondOpinion, train
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 RED, YELLOW, BLUE = RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE
@@ -111,7 +111,7 @@ def test_the_issues_bar_on_each_held_out_part(parts, part) -> None:
     _bar(parts[part])
 
 
-def test_a_confident_second_opinion_raises_the_level_one_step_and_never_lowers_it(rules) -> None:
+def test_a_confident_second_opinion_raises_the_level_and_never_lowers_it(rules) -> None:
     from yima_risk.core.evaluation import SUBMITTED_AT
 
     model = train([Ex("甲乙丙丁戊", RED)] * 5 + [Ex("楼道灯不亮 想请物业修", BLUE)] * 5
@@ -122,9 +122,13 @@ def test_a_confident_second_opinion_raises_the_level_one_step_and_never_lowers_i
 
     alone = first("甲乙丙丁戊", use=False)
     raised = first("甲乙丙丁戊")
-    assert alone.own_level is BLUE and raised.own_level is YELLOW and raised.level_by_rules is BLUE  # one step only
+    # no rule fired and the model is all but sure of red: straight to red (ADR 0194); a yellow opinion: one step
+    assert model.opinion("甲乙丙丁戊").confidence >= RAISE_BLUE_TO_RED_CONFIDENCE
+    assert alone.own_level is BLUE and raised.own_level is RED and raised.level_by_rules is BLUE
     hit = next(h for h in raised.hits if h.rule_id == "second_opinion")
-    assert "toy-15" in hit.evidence[0] and "上调为黄色" in hit.evidence[0] and "统计复核" in raised.reason_zh
+    assert "toy-15" in hit.evidence[0] and "上调为红色" in hit.evidence[0] and "统计复核" in raised.reason_zh
+    to_yellow = first("子丑寅卯辰")
+    assert to_yellow.own_level is YELLOW and "上调为黄色" in to_yellow.reason_zh
     red = first("子丑寅卯辰，他扬言要拿刀砍死对方")
     assert red.own_level is RED and red.rules_level is None  # a lower opinion never lowers
     assert first("楼道灯不亮 想请物业修").own_level is BLUE and first("楼道灯不亮 想请物业修").rules_level is None

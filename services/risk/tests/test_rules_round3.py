@@ -12,7 +12,12 @@ from yima_contracts.codes import RiskLevel
 from yima_risk.core import text as tx
 from yima_risk.core.evaluation import Labelled, cross_validate
 from yima_risk.core.rules import CaseFacts, assess
-from yima_risk.core.second_opinion import RAISE_CONFIDENCE, RAISE_TO_RED_CONFIDENCE, Opinion
+from yima_risk.core.second_opinion import (
+    RAISE_BLUE_TO_RED_CONFIDENCE,
+    RAISE_CONFIDENCE,
+    RAISE_TO_RED_CONFIDENCE,
+    Opinion,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 RED, YELLOW, BLUE = RiskLevel.RED, RiskLevel.YELLOW, RiskLevel.BLUE
@@ -116,3 +121,17 @@ def test_cross_validation_judges_each_text_once_with_a_model_that_never_saw_it(r
     assert again.correct == rep.correct and again.raised == rep.raised  # fixed folds
     only = cross_validate("toy", xs, rules, k=5, only=lambda x: x.level is RED)
     assert only.n == 10
+
+
+def test_with_no_rule_fired_an_all_but_sure_red_opinion_goes_straight_to_red(rules) -> None:
+    text = "楼道灯不亮"  # no rule fires
+    assert a_(rules, text).own_level is BLUE
+    sure = a_(rules, text, opinion=Opinion(RED, RAISE_BLUE_TO_RED_CONFIDENCE, "toy"))
+    assert sure.own_level is RED and sure.level_by_rules is BLUE and sure.red_rule_ids == ("second_opinion",)
+    hit = next(h for h in sure.hits if h.rule_id == "second_opinion")
+    assert hit.name_zh == "统计复核上调两级" and "上调为红色" in hit.evidence[0] and "toy" in hit.evidence[0]
+    # less sure: one step, as before
+    less = Opinion(RED, (RAISE_TO_RED_CONFIDENCE + RAISE_BLUE_TO_RED_CONFIDENCE) / 2, "toy")
+    assert a_(rules, text, opinion=less).own_level is YELLOW
+    # a rule that fired keeps the one-step limit: yellow goes to red, never further, and calm words stop it all
+    assert a_(rules, "想咨询一下，家里老人的事两家都没意见", opinion=Opinion(RED, 0.99, "toy")).own_level is BLUE

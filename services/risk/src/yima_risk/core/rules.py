@@ -6,10 +6,10 @@ added later, repeat reports, earlier cases, the leader, feedback, the outcome) a
 
 Level = the case's own risk (a red rule fired or the score reached ``scoring.red_score`` → red; any rule
 → yellow; none → blue; a fallback rule, the safety net, counts only when nothing else fired; words saying there is
-no live dispute keep a case with only weak signs blue (``calm``, ADR 0191); a confident statistical
-second opinion above that level raises it one step, ADR 0180), then the lifecycle: resolved → blue; red under a
-responsible leader (分包领导) whose handling has started → yellow, unless a red rule fires that was not known when
-handling started.
+no live dispute keep a case with only weak signs blue (``calm``, ADR 0191); a confident statistical second opinion
+above that level raises it one step, ADR 0180, or from blue straight to red when all but sure, ADR 0194), then the
+lifecycle: resolved → blue; red under a responsible leader (分包领导) whose handling has started → yellow, unless a
+red rule fires that was not known when handling started.
 
 Where each rule is: the word rules are data (data/risk_rules.yaml, ``rules:``); the rules on the facts are the
 functions named as their rule ids below — ``group_dispute`` (群体性纠纷), ``large_sum``, ``repeat_report``,
@@ -27,7 +27,7 @@ from yima_contracts.codes import CATEGORY_NAMES_ZH, RISK_LEVEL_NAMES_ZH, Categor
 
 from . import text as tx
 from .ruleset import Negation, RuleSet, TextRule
-from .second_opinion import RAISE_CONFIDENCE, RAISE_TO_RED_CONFIDENCE, Opinion
+from .second_opinion import RAISE_BLUE_TO_RED_CONFIDENCE, RAISE_CONFIDENCE, RAISE_TO_RED_CONFIDENCE, Opinion
 
 Stage = Literal["open", "handling", "resolved"]
 
@@ -300,15 +300,19 @@ _RANK = {RiskLevel.BLUE: 0, RiskLevel.YELLOW: 1, RiskLevel.RED: 2}
 
 
 def _raise(own: RiskLevel, opinion: Opinion | None, hits: list[RuleHit]) -> RiskLevel:
-    """A confident second opinion above the rules' level raises it one step, never more and never lower
-    (ADR 0180): the hit says so, with the model's version and confidence, so the level still explains itself."""
+    """A confident second opinion above the rules' level raises it one step, never lower (ADR 0180, 0191); where no
+    rule fired and it is all but sure of red (``RAISE_BLUE_TO_RED_CONFIDENCE``), straight to red (ADR 0194). The hit
+    says so, with the model's version and confidence, so the level still explains itself."""
     if opinion is None or _RANK[opinion.level] <= _RANK[own]:
         return own
     up = _UP[own]
-    if opinion.confidence < (RAISE_TO_RED_CONFIDENCE if up is RiskLevel.RED else RAISE_CONFIDENCE):
+    if own is RiskLevel.BLUE and opinion.level is RiskLevel.RED and opinion.confidence >= RAISE_BLUE_TO_RED_CONFIDENCE:
+        up = RiskLevel.RED
+    elif opinion.confidence < (RAISE_TO_RED_CONFIDENCE if up is RiskLevel.RED else RAISE_CONFIDENCE):
         return own
     color = RISK_LEVEL_NAMES_ZH
-    hits.append(_hit(SECOND_OPINION_RULE, "统计复核上调一级", up, 0, [
+    name = "统计复核上调两级" if _RANK[up] - _RANK[own] == 2 else "统计复核上调一级"
+    hits.append(_hit(SECOND_OPINION_RULE, name, up, 0, [
         f"统计模型{opinion.model or ''}判为{color[opinion.level]}色（置信度{opinion.confidence:.2f}），"
         f"规则判为{color[own]}色：上调为{color[up]}色，待人工复核"]))
     return up

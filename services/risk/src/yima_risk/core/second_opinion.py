@@ -3,8 +3,9 @@ trained on the training pool of the labelled corpus (every ``dev*.yaml``: the de
 ``scripts/evaluate_rules.py --train``) and shipped as ``yima_risk/data/risk_second_opinion.json``.
 
 The rules set the level and explain themselves. Where the model is confident and higher than the rules, it raises
-their level one step (to yellow from ``RAISE_CONFIDENCE``, to red only from ``RAISE_TO_RED_CONFIDENCE``), never more
-and never lower (``rules.assess``; ADR 0180, 0191), and says so in a hit of its own. Where it disagrees with the rules
+their level one step (to yellow from ``RAISE_CONFIDENCE``, to red only from ``RAISE_TO_RED_CONFIDENCE``), or from blue
+straight to red where no rule fired and it is all but sure (``RAISE_BLUE_TO_RED_CONFIDENCE``), never lower
+(``rules.assess``; ADR 0180, 0191, 0194), and says so in a hit of its own. Where it disagrees with the rules
 by a level or more and is confident (``MIN_CONFIDENCE``), the case is flagged ``needs_review`` for a person to look at
 (so a raised level is always reviewed); the level the person then sets (a staff correction) is kept as a labelled
 example for the next training.
@@ -35,6 +36,10 @@ MIN_CONFIDENCE = 0.6  # below this the model's disagreement is not worth a perso
 # been tuned on (p…–t… with 2026.12-generalise.3, v… and w… with .6), never on a part still held out (ADR 0191, 0192).
 RAISE_CONFIDENCE = 0.6
 RAISE_TO_RED_CONFIDENCE = 0.8
+# Where no rule fired and the model is all but sure of red, blue goes straight to red (ADR 0194): on the parts the
+# rules of the time had not seen, the reds still missed were nearly all of this kind (no rule, the model ≥ 0.9 sure),
+# and two steps there made no wrong red. Always flagged for review, like every raise.
+RAISE_BLUE_TO_RED_CONFIDENCE = 0.9
 TEMPERATURE = 4.0  # naive Bayes log-likelihoods are overconfident (features are not independent)
 ALPHA = 0.5
 MIN_COUNT = 2  # features seen fewer times in training are dropped (smaller file, less noise)
