@@ -176,7 +176,7 @@ class Report:
         out.append("| precision | " + " | ".join(f"{self.precision(t):.1%}" for t in LEVELS) + " | |")
         if self.raised or self.rules_correct != self.correct:
             out += ["", f"Rules alone: {self.rules_correct}/{self.n} = {self.rules_correct / self.n:.1%} right; "
-                        f"raised one step by the second opinion: {self.raised}, {self.raised_right} of them rightly."]
+                        f"raised by the second opinion: {self.raised}, {self.raised_right} of them rightly."]
         if self.review:
             out += ["", f"Second opinion: {self.review} texts flagged `needs_review`, "
                         f"{self.review_wrong} of them with a wrong level by the rules alone "
