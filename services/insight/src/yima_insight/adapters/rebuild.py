@@ -60,6 +60,7 @@ class Spilled(NamedTuple):
     expected: int
     read: int
     paths: dict[str, tuple[str, ...]]
+    setup_seconds: float = 0.0  # the consumers started, the partitions and their offsets found: not per message
 
     @property
     def slices(self) -> int:
@@ -107,6 +108,7 @@ READERS = 2  # consumers reading their share of the partitions at once (one alon
 
 async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_per_slice: int | None
                       ) -> Spilled:
+    t0 = time.monotonic()
     kw = {**FETCH, **client_kwargs(auth)}
     consumers = [AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
                  for _ in range(READERS)]
@@ -140,9 +142,10 @@ async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_
         slices = max(1, -(-expected // events_per_slice)) if events_per_slice else 1
         files = [tmp / f"slice-{i:04d}.bin" for i in range(slices)]
         outs = [f.open("wb") for f in files]
+        setup = time.monotonic() - t0
         await asyncio.gather(*(_drain(c, pending[i::len(consumers)], ends, spilled)
                                for i, c in enumerate(consumers)))
-        return Spilled(files, ends, expected, read, paths)
+        return Spilled(files, ends, expected, read, paths, setup)
     finally:
         for out in outs:
             out.close()
@@ -322,6 +325,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
             sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
                              events_per_slice=events_per_slice)
             phases["read"] = time.monotonic() - t0
+            phases["read_setup"] = sp.setup_seconds
             facts_to = Target(settings.mongo_url, settings.db_name, rebuild.new[FACTS], rebuild.batch)
             totals, stats = await _fold_all(sp, pool, facts_to)
         rebuild.note(FACTS, totals.cases, stats["facts"])
