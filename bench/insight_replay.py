@@ -145,9 +145,9 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
                        events_per_slice: int = 200_000, workers: int = 2) -> dict[str, Any]:
     """The replay's time and its extrapolation to 1 M cases (ADR 0195): the fixed part (consumers started, the
     partitions' offsets found: seconds whatever the topics hold) once; the counters' own seconds (their phase
-    less the facts' rename and index build that ran beside them on the same server, which count per case) at
-    this run's rate for the 1 M history's counter documents (they grow with days × units × categories, not with
-    cases); everything else per case."""
+    less the facts' rename and index build that ran beside them on the same server, which count per case, plus
+    the counters' own rename and index build) at this run's rate for the 1 M history's counter documents (they
+    grow with days × units × categories, not with cases); everything else per case."""
     r = await replay_time(ep, prefix, n_cases, events_per_slice, workers)
     cases = max(1, r["cases"])
     ph, w = r["phases"], r["written"]
@@ -155,7 +155,9 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
     fixed = ph["read_setup"]
     # the facts' rename and index build ran beside the counters on the same (serial) server: per case
     facts_beside = min(ph["counters"], (w["swap"].get("facts") or 0) + (w["indexes"].get("facts") or 0))
-    counters_own = ph["counters"] - facts_beside
+    # the counter documents' own seconds: written, renamed in and indexed (they scale with the documents)
+    counters_own = (ph["counters"] - facts_beside + (w["swap"].get("counters") or 0)
+                    + (w["indexes"].get("counters") or 0))
     per_case = (r["total_seconds"] - fixed - counters_own) / cases
     counters_1m_s = counters_own * counter_docs / max(1, w["counters"]["documents"])
     minutes = (per_case * 1_000_000 + fixed + counters_1m_s) / 60
