@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import random
@@ -34,18 +33,14 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from insight_history import DISTRICT, check_fast_counters, load_history, tree
-from yima_contracts.codes import Category, Channel
+from insight_replay import lifecycles, print_replay, produce
 from yima_devstack.bench.baselines import mongo_baselines
 from yima_devstack.infra import Endpoints, LocalInfra
-
-# counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
-COUNTER_DOCUMENTS_1M = 609_090
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -109,81 +104,6 @@ async def raw_figure(db: Any, lat: list[float]) -> dict[str, Any]:
             "median_ms": round(statistics.median(raw), 1), "ratio_to_table_p50": round(ratio, 1)}
 
 
-def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
-    from yima_contracts import (
-        CaseAssigned,
-        CaseClosed,
-        CaseFeedback,
-        CaseRated,
-        CaseRiskAssessed,
-        CaseSubmitted,
-        Party,
-        UnitCaseAssigned,
-    )
-    from yima_contracts.codes import FeedbackKind, Outcome, RiskLevel
-    from yima_contracts.events import Location
-
-    c = {"case_id": case_id, "correlation_id": case_id}
-    unit = unit_path[-1]
-    sup = unit_path[-2]
-    common = {"assignment_id": f"a-{case_id}", "unit_code": unit, "supervisor_unit_code": sup,
-              "supervisor_unit_name": "街道", "category": Category.NEIGHBOUR, "risk_level": RiskLevel.BLUE,
-              "due_at": at + timedelta(days=10)}
-    h = timedelta(hours=1)
-    return [
-        CaseSubmitted(**c, occurred_at=at, case_number=f"B-{case_id[-8:]}", tracking_code="ABCD-EFGH-JKLM",
-                      channel=Channel.GRID, category=Category.NEIGHBOUR, category_source="applicant",
-                      description="邻里纠纷", applicant=Party(name="张三", phone="13812345678"),
-                      location=Location(unit_code=unit), submitted_at=at),
-        CaseRiskAssessed(**c, occurred_at=at + h, level=RiskLevel.BLUE, score=1, ruleset_version="b", reason_zh="r"),
-        CaseAssigned(**c, occurred_at=at + h, **common, unit_name="社区", rule_id="r", reason_zh="属地"),
-        UnitCaseAssigned(**c, occurred_at=at + h, **common, unit_name="社区", unit_path=list(unit_path),
-                         case_number=f"B-{case_id[-8:]}", channel=Channel.GRID, description="邻里纠纷",
-                         applicant=Party(name="张三", phone="13812345678"), location=Location(unit_code=unit)),
-        CaseFeedback(**c, occurred_at=at + 2 * h, assignment_id=f"a-{case_id}", unit_code=unit,
-                     kind=FeedbackKind.ACCEPTED),
-        CaseClosed(**c, occurred_at=at + 3 * h, outcome=Outcome.AGREEMENT, unit_code=unit, resolved=True,
-                   applicant_message_zh="已办结"),
-        CaseRated(**c, occurred_at=at + 4 * h, score=5, rated_at=at + 4 * h),
-    ]
-
-
-def lifecycles(n_events: int, prefix: str, at: datetime, paths: Sequence[tuple[str, ...]]) -> list[Any]:
-    events: list[Any] = []
-    i = 0
-    while len(events) < n_events:
-        events += lifecycle(f"{prefix}-{uuid.uuid4().hex[:10]}", at, paths[i % len(paths)])
-        i += 1
-    return events[:n_events]
-
-
-async def produce(ep: Endpoints, events: list[Any]) -> None:
-    """Each event to its topic (a work order to its unit's), keyed by case id, as the platform's relays do."""
-    from aiokafka import AIOKafkaProducer
-    from yima_contracts import topics
-    from yima_contracts.registry import TOPIC_EVENTS
-    from yima_kit.kafka_admin import ensure_topics
-    from yima_kit.kafka_auth import client_kwargs
-
-    by_type = {m.EVENT_TYPE: t for t, ms in TOPIC_EVENTS.items() for m in ms}
-    units = sorted({e.unit_code for e in events if by_type[e.event_type].startswith("unit.")})
-    await ensure_topics(ep.kafka_bootstrap, [topics.unit_topic(u) for u in units])
-    p = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, linger_ms=20, **client_kwargs())
-    await p.start()
-    try:
-        pending: list[Any] = []
-        for e in events:
-            t = by_type[e.event_type]
-            topic = topics.unit_topic(e.unit_code) if t.startswith("unit.") else t
-            pending.append(await p.send(topic, e.model_dump_json().encode(), key=e.case_id.encode()))
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await p.stop()
-
-
 async def one_per_transaction(app: Any, n_events: int) -> float:
     """The first design, for comparison in the same run: each event its own transaction (ledger + fact read
     and replace + counters), as a consumer with a per-event handler wrote it."""
@@ -225,51 +145,6 @@ async def consumed_rate(ep: Endpoints, settings: Any, n_events: int, timeout: fl
             "batch_max": settings.consumer_batch_max, "batches": batches}
 
 
-def _proc_status_kb(field: str) -> int | None:
-    """A field of /proc/self/status in kB (None off Linux)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-async def replay_time(ep: Endpoints, prefix: str, n_cases: int, events_per_slice: int) -> dict[str, Any]:
-    from yima_insight.adapters import rebuild
-    from yima_insight.config import InsightSettings
-
-    paths = [p for p in tree() if len(p) == 3][:6]
-    events: list[Any] = []
-    at = datetime.now(UTC) - timedelta(days=2)
-    for i in range(n_cases):  # spread over a year, so the counters are not one day's few documents
-        events += lifecycle(f"rp-{uuid.uuid4().hex[:10]}", at - timedelta(days=i % 365), paths[i % len(paths)])
-    await produce(ep, events)
-    produced = len(events)
-    del events
-    gc.collect()
-    settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url,
-                               mongo_db_prefix=prefix + "replay_")
-    # the replay's own peak: the process's peak RSS reset (Linux: clear_refs 5) just before it
-    _reset_peak_rss()
-    rss_before = _proc_status_kb("VmRSS")
-    result = await rebuild.replay(settings, commit_offsets=False, events_per_slice=events_per_slice)
-    peak = _proc_status_kb("VmHWM")
-    result["produced_events"] = produced
-    result["memory"] = {"rss_before_mb": round((rss_before or 0) / 1024), "peak_rss_mb": round((peak or 0) / 1024),
-                        "peak_growth_mb": round(((peak or 0) - (rss_before or 0)) / 1024),
-                        "events_per_slice": events_per_slice}
-    return result
-
-
 async def main(args: argparse.Namespace, ep: Endpoints) -> None:
     from yima_devstack.topics import ensure_topics, platform_topics
 
@@ -282,7 +157,7 @@ async def main(args: argparse.Namespace, ep: Endpoints) -> None:
         load = result.get("load") or {}
         result["replay"] = await print_replay(ep, prefix, args.replay_cases,
                                               load["counter_documents"] if load.get("cases", 0) >= 999_000 else None,
-                                              events_per_slice=args.events_per_slice)
+                                              events_per_slice=args.events_per_slice, workers=args.workers)
     except BaseException as exc:  # what was measured is still written, with the reason it stopped
         result["notes"].append(f"stopped: {type(exc).__name__}: {exc}")
         raise
@@ -446,37 +321,6 @@ async def collection_bytes(db: Any, name: str) -> dict[str, Any]:
     return {"count": st.get("count"), "size": st.get("size"), "avg_obj_size": st.get("avgObjSize")}
 
 
-async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: int | None = None, *,
-                       events_per_slice: int = 200_000) -> dict[str, Any]:
-    """The replay's time and its extrapolation to 1 M cases: per case for reading, recounting and the facts;
-    the counter documents (which grow with the days, units and categories, not the cases) at the rate this run
-    wrote them, for the 1 M history's count of documents (this run's when it loaded 1 M)."""
-    r = await replay_time(ep, prefix, n_cases, events_per_slice)
-    cases = max(1, r["cases"])
-    w = r["written"]
-    counters_rate = w["counters"]["documents"] / max(0.01, w["counters"]["seconds"])
-    # the facts are written slice by slice inside the fold (recount_seconds holds them); the counter documents
-    # after the last slice
-    per_case = (r["read_seconds"] + r["recount_seconds"] + w["swap"]["seconds"]
-                + w["indexes"]["seconds"] + w["drop_old"]["seconds"]) / cases
-    # a small replay's counter documents per case say nothing of 1 M's (they grow with days × units × categories)
-    counter_docs = counters_1m or COUNTER_DOCUMENTS_1M
-    minutes = (per_case * 1_000_000 + counter_docs / counters_rate) / 60
-    print(f"replay    {r['produced_events']} events of {n_cases} new cases (plus whatever the topics hold: "
-          f"{r['events']} events, {r['cases']} cases read) in {r['total_seconds']} s (read into "
-          f"{r['slices']} slice files {r['read_seconds']} s; parse, fold and facts slice by slice "
-          f"{r['recount_seconds']} s, of which facts {w['facts']['seconds']} s; at most "
-          f"{r['most_events_in_a_slice']} events a slice; peak RSS {r['memory']['peak_rss_mb']} MB, "
-          f"+{r['memory']['peak_growth_mb']} MB over the {r['memory']['rss_before_mb']} MB before; "
-          f"{w['counters']['documents']} counter documents {w['counters']['seconds']} s; "
-          f"swap {w['swap']['seconds']} s, indexes {w['indexes']['seconds']} s); "
-          f"1,000,000 cases ≤ {minutes:.0f} min (per case, and {counter_docs:,.0f} counter documents at "
-          f"{counters_rate:,.0f}/s; all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
-          f"target ≤ 10 min)")
-    return {**r, "counter_documents_1m": round(counter_docs), "minutes_for_1m": round(minutes, 1),
-            "minutes_for_1m_all_per_case": round(r["total_seconds"] / cases * 1e6 / 60, 1)}
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1_000_000)
@@ -490,6 +334,7 @@ if __name__ == "__main__":
                     help="load the cases' fact documents too (the table never reads them; the drill-down does)")
     ap.add_argument("--events-per-slice", type=int, default=200_000,
                     help="the replay's slice size (messages parsed and held at once)")
+    ap.add_argument("--workers", type=int, default=2, help="the replay's worker processes (1: none, in-process)")
     ap.add_argument("--replay-only", action="store_true", help="only the replay phase (it reads its own topics)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="directory of the JSON")
     args = ap.parse_args()

@@ -412,3 +412,52 @@ def test_replay_in_slices_gives_what_the_one_shot_recount_and_add_case_by_case_g
         assert totals.cases == 300
     assert {f.unit_path[-1] for f in one.facts.values() if f.case_id in committee_assigned} == {COMMITTEE}
     assert all(one.facts[c].unit_path == [DISTRICT, COMMITTEE] for c in committee_assigned)
+
+
+def test_slices_folded_in_worker_processes_give_what_one_process_gives(tmp_path) -> None:
+    """The replay folds its slice files in worker processes and sums each slice's share as it comes back, in
+    whatever order (ADR 0195): the day rows, counters, names, warnings and cases equal one process's fold of the
+    same files and the one-shot recount's counters."""
+    import asyncio
+    import random
+
+    from yima_contracts import parse_event
+    from yima_insight.adapters import rebuild
+    from yima_insight.adapters.slices import HEAD, slice_of
+    from yima_insight.core.facts import units_in
+
+    rng = random.Random(5)
+    events: list[Event] = []
+    for i in range(120):
+        cid = f"w{i:04d}"
+        at = T0 + timedelta(days=rng.randint(0, 40), hours=rng.randint(0, 23))
+        unit = rng.choice([COMMUNITY, COMMUNITY2, STREET])
+        events += [submitted(cid, at=at, channel=rng.choice(list(Channel)), category=rng.choice(list(Category)[:4])),
+                   assessed(cid, rng.choice(list(RiskLevel)), at + timedelta(minutes=1)),
+                   work_order(cid, unit, at + timedelta(minutes=2))]
+        if rng.random() < 0.5:
+            events += [closed(cid, unit, rng.random() < 0.8, at + timedelta(days=2)),
+                       rated(cid, rng.randint(1, 5), at + timedelta(days=3))]
+    rng.shuffle(events)
+    values = [e.model_dump_json().encode() for e in events]
+    values += rng.sample(values, 10)  # published twice
+    files = [tmp_path / f"slice-{i}.bin" for i in range(5)]
+    outs = [f.open("wb") for f in files]
+    for seq, v in enumerate(values):
+        outs[slice_of(v, len(files))].write(HEAD.pack(seq, len(v)) + v)
+    for out in outs:
+        out.close()
+    paths = {u.code: u.path for v in values for u in units_in(parse_event(v)) if u.path}
+    sp = rebuild.Spilled(files, {}, len(values), len(values), paths)
+
+    one, one_stats = asyncio.run(rebuild._fold_all(sp, None, None))
+    pool = rebuild._pool(2)
+    assert pool is not None
+    try:
+        two, two_stats = asyncio.run(rebuild._fold_all(sp, pool, None))
+    finally:
+        pool.shutdown()
+    assert two.rows == one.rows and two.counters == one.counters
+    assert two.counters == rebuild.recount([parse_event(v) for v in values]).counters
+    assert (two.names, two.warnings, two.cases) == (one.names, one.warnings, one.cases) and two.cases == 120
+    assert two_stats["events"] == one_stats["events"] == len(values)

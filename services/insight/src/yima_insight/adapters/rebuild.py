@@ -11,71 +11,45 @@ with the stored counters and lists the differences.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
-import struct
 import tempfile
 import time
-import zlib
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
-from pydantic import ValidationError
-from yima_contracts import Event, UnitCaseAssigned, parse_event
-from yima_contracts.registry import EVENTS_BY_TYPE
-from yima_contracts.risk_events import WarningRaised
+from yima_contracts import Event
 from yima_kit.kafka_auth import KafkaAuth, client_kwargs
 from yima_kit.mongo import connect
 
 from ..config import InsightSettings
-from ..core.facts import CaseFact, Slice, change, units_in
-from ..core.rollup import CounterKey, Rows, day_rows, flat, spread, tally
-from ..core.warnings import Warning, from_event
+from ..core.facts import CaseFact, units_in
+from ..core.rollup import CounterKey, Rows, day_rows, flat, nest, spread, tally
+from ..core.warnings import Warning
 from .kafka import WORK_ORDERS, consumed_topics
-from .mongo_store import COUNTERS, FACTS, MongoInsightStore, fact_doc
+from .mongo_store import COUNTERS, FACTS, MongoInsightStore, Rebuild, counter_doc
+from .slices import (
+    HEAD,
+    Folded,
+    SlicePart,
+    Target,
+    carries_path,
+    fold_file,
+    fold_slice,
+    parse,
+    records,
+    slice_of,
+    spread_scope,
+    warm,
+)
 
-_EVENT_TYPE = re.compile(rb'"event_type"\s*:\s*"([^"\\]+)"')
-
-
-def parse(value: bytes) -> Event:
-    """An event from its message: its model found by the ``event_type`` the bytes name, validated from the JSON
-    in one pass (~30 % less than ``parse_event``'s ``json.loads`` and then validating); anything else (another
-    layout, a model that refuses it) goes the general way, ``parse_event``, which names the problem."""
-    found = _EVENT_TYPE.search(value)
-    model = EVENTS_BY_TYPE.get(found.group(1).decode()) if found else None
-    if model is not None:
-        try:
-            return model.model_validate_json(value)
-        except ValidationError:
-            pass
-    return parse_event(value)
-
-
-_CASE_ID = re.compile(rb'"case_id"\s*:\s*"([^"\\]+)"')
-
-
-def slice_of(value: bytes, slices: int) -> int:
-    """The slice of a message: a hash of its case id (the envelope's first ``case_id``: ``event_id`` and
-    ``event_type`` come before it, nothing nested does), so every event of a case, and every copy of a message,
-    falls in the same slice. A message without one (it will not parse) goes to slice 0."""
-    if slices <= 1:
-        return 0
-    found = _CASE_ID.search(value)
-    return zlib.crc32(found.group(1)) % slices if found else 0
-
-
-def _carries_path(value: bytes) -> bool:
-    """Whether a message may carry a unit's path (a work order), by the type it names; unknown types too."""
-    found = _EVENT_TYPE.search(value)
-    model = EVENTS_BY_TYPE.get(found.group(1).decode()) if found else None
-    return model is None or issubclass(model, UnitCaseAssigned)
-
-
-_HEAD = struct.Struct("<QI")  # a spilled record: its position in the read (seq), the message's length
-
+_carries_path = carries_path  # the name the tests know
+__all__ = ["Totals", "check", "fold_slice", "parse", "recount", "replay", "slice_of"]
 
 class Spilled(NamedTuple):
     """The topics read once and written to one file per slice (raw messages with their read position), and
@@ -86,16 +60,18 @@ class Spilled(NamedTuple):
     expected: int
     read: int
     paths: dict[str, tuple[str, ...]]
+    setup_seconds: float = 0.0  # the consumers started, the partitions and their offsets found: not per message
 
     @property
     def slices(self) -> int:
         return len(self.files)
 
     def records(self, i: int) -> Iterator[tuple[int, bytes]]:
-        with self.files[i].open("rb") as f:
-            while head := f.read(_HEAD.size):
-                seq, n = _HEAD.unpack(head)
-                yield seq, f.read(n)
+        return records(self.files[i])
+
+
+# large fetches: the replay reads everything there is, as fast as the broker hands it over
+FETCH: dict[str, Any] = {"max_partition_fetch_bytes": 8 << 20, "fetch_max_bytes": 64 << 20}
 
 
 async def spill(bootstrap: str, auth: KafkaAuth | None, tmp: Path, *, events_per_slice: int | None
@@ -127,55 +103,73 @@ async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
     return tps
 
 
+READERS = 2  # consumers reading their share of the partitions at once (one alone waits on each fetch)
+
+
 async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_per_slice: int | None
                       ) -> Spilled:
-    kw = client_kwargs(auth)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
-    await consumer.start()
+    t0 = time.monotonic()
+    kw = {**FETCH, **client_kwargs(auth)}
+    consumers = [AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
+                 for _ in range(READERS)]
+    for c in consumers:
+        await c.start()
     paths: dict[str, tuple[str, ...]] = {}
     read = 0
     outs: list[BinaryIO] = []
+
+    def spilled(value: bytes) -> None:
+        nonlocal read
+        outs[slice_of(value, len(outs))].write(HEAD.pack(read, len(value)) + value)
+        read += 1
+        if carries_path(value):
+            # the paths of all units before any case is folded (each later path replaces an earlier one, in
+            # the order read, as the one-shot recount does)
+            try:
+                for u in units_in(parse(value)):
+                    if u.path:
+                        paths[u.code] = u.path
+            except Exception:
+                pass
+
     try:
-        tps = await _partitions(consumer)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}
-        starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps) if tps else {}
-        pending = {tp for tp in tps if ends[tp] > starts[tp]}
+        tps = await _partitions(consumers[0])
+        # ~3.4 s for ~200 partitions on this broker whatever they hold: a fixed cost, not one per message
+        ends: dict[TopicPartition, int] = await consumers[0].end_offsets(tps) if tps else {}
+        starts: dict[TopicPartition, int] = await consumers[0].beginning_offsets(tps) if tps else {}
+        pending = [tp for tp in tps if ends[tp] > starts[tp]]
         expected = sum(ends[tp] - starts[tp] for tp in pending)
         slices = max(1, -(-expected // events_per_slice)) if events_per_slice else 1
         files = [tmp / f"slice-{i:04d}.bin" for i in range(slices)]
         outs = [f.open("wb") for f in files]
-        if not tps:
-            return Spilled(files, {}, 0, 0, {})
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
-            for tp, msgs in batch.items():
-                for m in msgs:
-                    if m.offset >= ends[tp]:
-                        continue
-                    value: bytes = m.value or b""
-                    outs[slice_of(value, slices)].write(_HEAD.pack(read, len(value)) + value)
-                    read += 1
-                    if _carries_path(value):
-                        # the paths of all units before any case is folded (each later path replaces an
-                        # earlier one, in the order read, as the one-shot recount does)
-                        try:
-                            for u in units_in(parse(value)):
-                                if u.path:
-                                    paths[u.code] = u.path
-                        except Exception:
-                            pass
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        return Spilled(files, ends, expected, read, paths)
+        setup = time.monotonic() - t0
+        await asyncio.gather(*(_drain(c, pending[i::len(consumers)], ends, spilled)
+                               for i, c in enumerate(consumers)))
+        return Spilled(files, ends, expected, read, paths, setup)
     finally:
         for out in outs:
             out.close()
-        await consumer.stop()
+        for c in consumers:
+            await c.stop()
+
+
+async def _drain(consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int],
+                 spilled: Callable[[bytes], None]) -> None:
+    """Every message of these partitions up to their end offsets handed to ``spilled``."""
+    if not tps:
+        return
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    pending = set(tps)
+    while pending:
+        batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
+        for tp, msgs in batch.items():
+            for m in msgs:
+                if m.offset < ends[tp]:
+                    spilled(m.value or b"")
+        for tp in list(pending):
+            if await consumer.position(tp) >= ends[tp]:
+                pending.discard(tp)
 
 
 class Recount(NamedTuple):
@@ -200,48 +194,6 @@ def recount(events: list[Event]) -> Recount:
     return Recount(part.facts, tally(part.counted), units, [w for _, w in part.warnings.values()])
 
 
-class SlicePart(NamedTuple):
-    """One slice's share: its cases' facts, what each counts for where (summed with the other slices' by
-    :class:`Totals`), the unit names it saw and its warnings, each with the read position it came from (the
-    latest wins across slices)."""
-
-    facts: dict[str, CaseFact]
-    counted: list[tuple[Slice, dict[str, int]]]
-    names: dict[str, tuple[int, str | None]]
-    warnings: dict[str, tuple[int, Warning]]
-
-
-def fold_slice(records: list[tuple[int, Event]], paths: Mapping[str, tuple[str, ...]]) -> SlicePart:
-    """The facts and counters of the cases of one slice (pure). ``records``: (read position, event) in the
-    order read; ``paths``: every unit's path known from all slices."""
-    names: dict[str, tuple[int, str | None]] = {}
-    by_case: dict[str, list[Event]] = defaultdict(list)
-    seen: set[Any] = set()
-    warnings: dict[str, tuple[int, Warning]] = {}
-    for seq, e in records:
-        for u in units_in(e):
-            if u.name or u.code not in names:
-                names[u.code] = (seq, u.name or None) if u.name else names.get(u.code, (-1, None))
-        if e.event_id in seen:  # a message published twice is one event
-            continue
-        seen.add(e.event_id)
-        if isinstance(e, WarningRaised):
-            warnings[e.warning_id] = (seq, from_event(e, paths))
-        else:
-            by_case[e.case_id].append(e)
-    facts: dict[str, CaseFact] = {}
-    counted: list[tuple[Slice, dict[str, int]]] = []
-    for case_id, evs in by_case.items():
-        evs.sort(key=lambda e: e.occurred_at)
-        fact = facts[case_id] = CaseFact(case_id=case_id)
-        for e in evs:
-            change(fact, e, paths)
-        s = fact.slice()
-        if s is not None:
-            counted.append((s, fact.vector()))
-    return SlicePart(facts, counted, names, warnings)
-
-
 class Totals:
     """What the slices add up to: each day's rows of counts summed over the slices (bounded by days × scopes ×
     keys, not by cases; spread over the periods once, at the end: :attr:`counters`), the latest name of each
@@ -254,8 +206,9 @@ class Totals:
         self.warnings: dict[str, tuple[int, Warning]] = {}
         self.cases = 0
 
-    def add(self, part: SlicePart) -> None:
-        self.cases += len(part.facts)
+    def add(self, part: SlicePart | Folded) -> None:
+        """A slice's share (in any order: sums, and the latest read position wins)."""
+        self.cases += part.cases if isinstance(part, Folded) else len(part.facts)
         day_rows(part.counted, self.rows)
         for code, (seq, name) in part.names.items():
             if code not in self.names or seq > self.names[code][0]:
@@ -285,82 +238,148 @@ class Totals:
         return out
 
 
-async def _fold_all(sp: Spilled, sink: Callable[[dict[str, CaseFact]], Awaitable[None]] | None
-                    ) -> tuple[Totals, int, int, int]:
-    """Each slice parsed, folded, its facts handed to ``sink`` and forgotten; (totals, events, unparsable,
-    the most events one slice held)."""
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    """Worker processes (``spawn``: a fresh interpreter, nothing of this process's threads and sockets), started
+    at once so that their imports are done while the topics are read; None for one worker."""
+    if workers <= 1:
+        return None
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(warm)
+    return pool
+
+
+async def _fold_all(sp: Spilled, pool: ProcessPoolExecutor | None, target: Target | None
+                    ) -> tuple[Totals, dict[str, Any]]:
+    """Each slice parsed, folded, its facts written to ``target`` (if given) and let go: in the pool's worker
+    processes, each slice's share summed here as it comes back (in any order: the sums and the latest read
+    positions do not depend on it); in this process, one slice after the other, without a pool.
+    (totals, {events, unparsable, most events in a slice, seconds summed over the slices})."""
     totals = Totals(sp.paths)
-    events = bad = most = 0
-    for i in range(sp.slices):
-        records: list[tuple[int, Event]] = []
-        for seq, value in sp.records(i):
-            try:
-                records.append((seq, parse(value)))
-            except Exception:
-                bad += 1
-        events += len(records)
-        most = max(most, len(records))
-        part = fold_slice(records, sp.paths)
-        del records
-        totals.add(part)
-        if sink is not None:
-            await sink(part.facts)
-        del part
-    return totals, events, bad, most
+    stats: dict[str, Any] = {"events": 0, "unparsable": 0, "most": 0, "parse": 0.0, "fold": 0.0, "facts": 0.0}
+
+    def add(done: Folded) -> None:
+        totals.add(done)
+        stats["events"] += done.events
+        stats["unparsable"] += done.unparsable
+        stats["most"] = max(stats["most"], done.events)
+        for k, v in done.seconds.items():
+            stats[k] += v
+
+    if pool is None or sp.slices <= 1:
+        for i in range(sp.slices):
+            add(await asyncio.to_thread(fold_file, sp.files[i], sp.paths, target))
+    else:
+        loop = asyncio.get_running_loop()
+        for fut in asyncio.as_completed([loop.run_in_executor(pool, fold_file, f, sp.paths, target)
+                                         for f in sp.files]):
+            add(await fut)
+    return totals, stats
+
+
+async def _counters_in(pool: ProcessPoolExecutor | None, totals: Totals, target: Target, rebuild: Rebuild,
+                       in_flight: int = 4) -> None:
+    """The counter documents spread from the day rows and written: scope by scope in the workers (each scope's
+    rows handed over and let go here; at most ``in_flight`` scopes at once), or here without a pool."""
+    now = datetime.now(UTC)
+    if pool is None:
+        await rebuild.write(COUNTERS, (counter_doc(k, nest(m), now) for k, m in totals.drain_counters()
+                                       if any(m.values())))
+        return
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Future[tuple[int, float]]] = set()
+
+    async def collect(when: asyncio.Future[Any] | str) -> None:
+        nonlocal pending
+        done, pending = await asyncio.wait(pending, return_when=when)  # type: ignore[arg-type]
+        for fut in done:
+            rebuild.note(COUNTERS, *fut.result())
+
+    while totals.rows:
+        scope = next(iter(totals.rows))
+        pending.add(loop.run_in_executor(pool, spread_scope, scope, totals.rows.pop(scope), now, target))
+        if len(pending) >= in_flight:
+            await collect(asyncio.FIRST_COMPLETED)
+    if pending:
+        await collect(asyncio.ALL_COMPLETED)
 
 
 DEFAULT_EVENTS_PER_SLICE = 200_000  # ~0.5 GB of parsed events and their facts a slice
+WORKERS = 2  # processes folding slices and spreading counters (this box has 2 cores)
 
 
 async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
-                 events_per_slice: int = DEFAULT_EVENTS_PER_SLICE) -> dict[str, Any]:
+                 events_per_slice: int = DEFAULT_EVENTS_PER_SLICE, workers: int = WORKERS) -> dict[str, Any]:
     """Rebuild from the topics, one slice of cases at a time: the topics are read once into slice files on
-    disk, then each slice is parsed, folded, its facts written to the fresh collection and forgotten; the
-    counters are summed over the slices and written at the end; then the fresh collections are swapped in."""
+    disk; each slice is parsed, folded and its facts written to the fresh collection by a worker process; the
+    facts are swapped in (and indexed) while the counters, summed over the slices, are spread and written by
+    the workers; then the rest is swapped in (ADR 0195)."""
     t0 = time.monotonic()
+    phases: dict[str, float] = {}
     client = connect(settings.mongo_url)
+    pool = _pool(workers)
     try:
         store = MongoInsightStore(client[settings.db_name])
         rebuild = store.rebuild()
         with tempfile.TemporaryDirectory(prefix="yima-insight-replay-") as tmp:
             sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
                              events_per_slice=events_per_slice)
-            t_read = time.monotonic() - t0
-
-            async def sink(facts: dict[str, CaseFact]) -> None:
-                await rebuild.write(FACTS, (fact_doc(f) for f in facts.values()))
-
-            totals, events, bad, most = await _fold_all(sp, sink)
-        t_fold = time.monotonic() - t0 - t_read
+            phases["read"] = time.monotonic() - t0
+            phases["read_setup"] = sp.setup_seconds
+            facts_to = Target(settings.mongo_url, settings.db_name, rebuild.new[FACTS], rebuild.batch)
+            totals, stats = await _fold_all(sp, pool, facts_to)
+        rebuild.note(FACTS, totals.cases, stats["facts"])
+        phases["fold"] = time.monotonic() - t0 - phases["read"]
         rows = sum(map(len, totals.rows.values()))
-        written = await rebuild.finish(totals.drain_counters(), totals.units(),
-                                       [w for _, w in totals.warnings.values()])
+        t1 = time.monotonic()
+        facts_in = asyncio.ensure_future(rebuild.swap_in(FACTS))  # this server works while the workers spread
+        await _counters_in(pool, totals, facts_to._replace(collection=rebuild.new[COUNTERS]), rebuild)
+        phases["counters"] = time.monotonic() - t1
+        await rebuild.finish_small(totals.units(), [w for _, w in totals.warnings.values()])
+        await facts_in
+        await rebuild.swap_in(COUNTERS)
+        phases["swap_and_indexes"] = time.monotonic() - t1 - phases["counters"]
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         await client.close()
     if commit_offsets and sp.ends:
-        c = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"yima-{settings.service_name}",
-                             enable_auto_commit=False, **client_kwargs(settings.kafka_auth))
-        await c.start()
-        try:
-            c.assign(list(sp.ends))
-            await c.commit({tp: OffsetAndMetadata(off, "") for tp, off in sp.ends.items()})
-        finally:
-            await c.stop()
-    # facts were written slice by slice inside the fold: its seconds are part of recount_seconds
-    return {"events": events, "unparsable": bad, "cases": totals.cases, "counters": written[COUNTERS]["documents"],
-            "day_rows": rows,
-            "slices": sp.slices, "most_events_in_a_slice": most, "read_seconds": round(t_read, 1),
-            "recount_seconds": round(t_fold, 1), "written": written,
+        await _commit(settings, sp.ends)
+    written = rebuild.spent
+    return {"events": stats["events"], "unparsable": stats["unparsable"], "cases": totals.cases,
+            "counters": written[COUNTERS]["documents"], "day_rows": rows, "slices": sp.slices, "workers": workers,
+            "most_events_in_a_slice": stats["most"], "read_seconds": round(phases["read"], 1),
+            "recount_seconds": round(phases["fold"], 1), "written": written,
+            "phases": {k: round(v, 2) for k, v in phases.items()},
+            "slice_seconds_summed": {k: round(stats[k], 1) for k in ("parse", "fold", "facts")},
             "total_seconds": round(time.monotonic() - t0, 1)}
 
 
+async def _commit(settings: InsightSettings, ends: dict[TopicPartition, int]) -> None:
+    """The live group moved to the end offsets the replay read up to."""
+    c = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"yima-{settings.service_name}",
+                         enable_auto_commit=False, **client_kwargs(settings.kafka_auth))
+    await c.start()
+    try:
+        c.assign(list(ends))
+        await c.commit({tp: OffsetAndMetadata(off, "") for tp, off in ends.items()})
+    finally:
+        await c.stop()
+
+
 async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None = None,
-                events_per_slice: int = DEFAULT_EVENTS_PER_SLICE) -> dict[str, Any]:
+                events_per_slice: int = DEFAULT_EVENTS_PER_SLICE, workers: int = WORKERS) -> dict[str, Any]:
     """Recount from the topics and compare with the stored counters (of one scope's, if given)."""
-    with tempfile.TemporaryDirectory(prefix="yima-insight-check-") as tmp:
-        sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
-                         events_per_slice=events_per_slice)
-        totals, events, bad, _ = await _fold_all(sp, None)
+    pool = _pool(workers)
+    try:
+        with tempfile.TemporaryDirectory(prefix="yima-insight-check-") as tmp:
+            sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
+                             events_per_slice=events_per_slice)
+            totals, stats = await _fold_all(sp, pool, None)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    events, bad = stats["events"], stats["unparsable"]
     if scope is not None:  # only that scope's rows are spread
         totals.rows = {scope: totals.rows[scope]} if scope in totals.rows else {}
     counters = totals.counters
