@@ -59,6 +59,17 @@ class PermanentError(Exception):
 
 
 @dataclass
+class _Route:
+    """One handler of a folded consumer (ADR 0201): the topics it reads and how it processes them."""
+
+    topics: tuple[str, ...]
+    model: Any
+    handler: Any
+    consumer: str
+    batch_handler: Any
+
+
+@dataclass
 class _Item:
     record: Any  # aiokafka ConsumerRecord (topic, partition, offset, key, value, headers)
     event: Any
@@ -88,6 +99,7 @@ class EventConsumers:
         uow: UnitOfWork | None = None,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        fold: bool = False,
     ) -> None:
         self.service = service
         self.broker = broker
@@ -105,6 +117,12 @@ class EventConsumers:
         # For the AsyncAPI document: subscriber title -> the contract it reads (the wrapper takes raw messages).
         self.subscribed: dict[str, type[Event]] = {}
         self._serial: asyncio.Lock | None = None
+        # Folding (ADR 0201): the subscriptions of one consumer group to named topics share ONE Kafka consumer
+        # (one fetch loop, one poll for all of them), created by declare(); the per-handler subscribers go to
+        # spec_broker (never started) so the AsyncAPI document still lists each of them.
+        self.fold = fold
+        self._folds: dict[str, list[_Route]] = {}
+        self.spec_broker: KafkaBroker | None = KafkaBroker() if fold else None
 
     def one_batch_at_a_time(self) -> None:
         """Commit this process's batches one after another: for a read model whose consumers write the same
@@ -185,9 +203,46 @@ class EventConsumers:
             if not isinstance(topic, str):
                 raise TypeError("a pattern subscription takes one pattern")
             sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
+        elif self.spec_broker is not None:  # folded: the real consumer comes from declare()
+            named = (topic,) if isinstance(topic, str) else topic
+            self._folds.setdefault(sub_kwargs["group_id"], []).append(
+                _Route(named, model, handler, consumer, batch_handler))
+            sub = self.spec_broker.subscriber(*named, **sub_kwargs)
         else:
             sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
         sub(on_message)
+
+    def declare(self) -> None:
+        """Create the folded consumers (before the broker starts): per consumer group, ONE Kafka consumer of every
+        named topic its handlers read. A poll's records are split by topic and each handler's share is processed
+        exactly as its own consumer would (its own unit of work, ledger, retries and dead letters), the shares
+        concurrently; the offsets are committed once every share is done. Idempotent."""
+        folds, self._folds = self._folds, {}
+        for group, routes in folds.items():
+            by_topic: dict[str, _Route] = {}
+            for route in routes:
+                for t in route.topics:
+                    if t in by_topic:
+                        raise ValueError(f"two handlers of group {group} read {t}")
+                    by_topic[t] = route
+            self._declare_fold(group, by_topic)
+
+    def _declare_fold(self, group: str, by_topic: dict[str, _Route]) -> None:
+        async def on_poll(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            shares: dict[str, tuple[_Route, list[Any]]] = {}
+            for record in list(raw) if isinstance(raw, (tuple, list)) else [raw]:
+                route = by_topic[str(record.topic)]
+                shares.setdefault(route.consumer, (route, []))[1].append(record)
+            await asyncio.gather(*(self._process_batch(records, r.model, r.handler, r.consumer, r.batch_handler)
+                                   for r, records in shares.values()))
+
+        on_poll.__name__ = f"on_{group}"
+        self.broker.subscriber(
+            *by_topic, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True, max_records=self.batch_max, fetch_min_bytes=self.fetch_min_bytes,
+            fetch_max_wait_ms=self.fetch_max_wait_ms, include_in_schema=False,
+        )(on_poll)
 
     # --- a poll's batch ----------------------------------------------------------------------------------
 
