@@ -234,15 +234,22 @@ class EventConsumers:
             for record in list(raw) if isinstance(raw, (tuple, list)) else [raw]:
                 route = by_topic[str(record.topic)]
                 shares.setdefault(route.consumer, (route, []))[1].append(record)
-            await asyncio.gather(*(self._process_batch(records, r.model, r.handler, r.consumer, r.batch_handler)
-                                   for r, records in shares.values()))
+            await asyncio.gather(*(self._process_share(route, records) for route, records in shares.values()))
 
         on_poll.__name__ = f"on_{group}"
         self.broker.subscriber(
             *by_topic, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True, max_records=self.batch_max, fetch_min_bytes=self.fetch_min_bytes,
+            # a poll may bring each handler as many as its own consumer's would have
+            batch=True, max_records=self.batch_max * len({r.consumer for r in by_topic.values()}),
+            fetch_min_bytes=self.fetch_min_bytes,
             fetch_max_wait_ms=self.fetch_max_wait_ms, include_in_schema=False,
         )(on_poll)
+
+    async def _process_share(self, route: _Route, records: list[Any]) -> None:
+        """One handler's records of a folded poll, at most ``batch_max`` per unit of work, in order."""
+        for i in range(0, len(records), self.batch_max):
+            await self._process_batch(records[i:i + self.batch_max], route.model, route.handler, route.consumer,
+                                      route.batch_handler)
 
     # --- a poll's batch ----------------------------------------------------------------------------------
 
