@@ -234,7 +234,12 @@ class EventConsumers:
             for record in list(raw) if isinstance(raw, (tuple, list)) else [raw]:
                 route = by_topic[str(record.topic)]
                 shares.setdefault(route.consumer, (route, []))[1].append(record)
-            await asyncio.gather(*(self._process_share(route, records) for route, records in shares.values()))
+            # every share finishes before an error NACKs the poll (no share still running when it is redelivered)
+            results = await asyncio.gather(*(self._process_share(route, records) for route, records in shares.values()),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
 
         on_poll.__name__ = f"on_{group}"
         self.broker.subscriber(
