@@ -37,6 +37,7 @@ from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers, topics
 
 from . import metrics, tracing
+from .fold import RARE_FETCH_MAX_WAIT_MS, Folding, Route
 from .logging import get_logger
 from .mongo import is_transient
 from .outbox import Outbox
@@ -59,17 +60,6 @@ class PermanentError(Exception):
 
 
 @dataclass
-class _Route:
-    """One handler of a folded consumer (ADR 0201): the topics it reads and how it processes them."""
-
-    topics: tuple[str, ...]
-    model: Any
-    handler: Any
-    consumer: str
-    batch_handler: Any
-
-
-@dataclass
 class _Item:
     record: Any  # aiokafka ConsumerRecord (topic, partition, offset, key, value, headers)
     event: Any
@@ -84,7 +74,7 @@ class _HandlerFailed(Exception):
         self.index = index
 
 
-class EventConsumers:
+class EventConsumers(Folding):
     def __init__(
         self,
         *,
@@ -121,7 +111,7 @@ class EventConsumers:
         # (one fetch loop, one poll for all of them), created by declare(); the per-handler subscribers go to
         # spec_broker (never started) so the AsyncAPI document still lists each of them.
         self.fold = fold
-        self._folds: dict[str, list[_Route]] = {}
+        self._folds: dict[str, list[Route]] = {}
         self.spec_broker: KafkaBroker | None = KafkaBroker() if fold else None
 
     def one_batch_at_a_time(self) -> None:
@@ -141,12 +131,14 @@ class EventConsumers:
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
+        rare: bool = False,
     ) -> Callable[[Handler[E]], Handler[E]]:
         """Register ``handler(event, tx)`` for ``topic`` (or several topics read by one consumer, e.g. a read model
-        that takes every event). ``name`` identifies the consumer in the ledger."""
+        that takes every event). ``name`` identifies the consumer in the ledger. ``rare``: events that come seldom
+        and are in no hurry — an idle fetch waits RARE_FETCH_MAX_WAIT_MS instead of the usual (ADR 0201)."""
 
         def decorator(handler: Handler[E]) -> Handler[E]:
-            self._subscribe(topic, model, name, group_id, pattern, handler, None)
+            self._subscribe(topic, model, name, group_id, pattern, handler, None, rare)
             return handler
 
         return decorator
@@ -159,6 +151,7 @@ class EventConsumers:
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
+        rare: bool = False,
     ) -> Callable[[BatchHandler[E]], BatchHandler[E]]:
         """Like :meth:`subscribe`, but ``handler(events, tx)`` gets every new event of a poll at once, in the order
         they came (the ledger's duplicates left out), inside the batch's one transaction: a read model reads what
@@ -170,13 +163,14 @@ class EventConsumers:
                 await handler([event], tx)
 
             single.__doc__ = handler.__doc__
-            self._subscribe(topic, model, name, group_id, pattern, single, handler)
+            self._subscribe(topic, model, name, group_id, pattern, single, handler, rare)
             return handler
 
         return decorator
 
     def _subscribe(self, topic: str | tuple[str, ...], model: type[E], name: str, group_id: str | None,
-                   pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None) -> None:
+                   pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None,
+                   rare: bool = False) -> None:
         consumer = f"{self.service}.{name}"
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message
@@ -195,7 +189,8 @@ class EventConsumers:
             "batch": True,
             "max_records": self.batch_max,
             "fetch_min_bytes": self.fetch_min_bytes,
-            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+            "fetch_max_wait_ms": max(self.fetch_max_wait_ms, RARE_FETCH_MAX_WAIT_MS) if rare
+            else self.fetch_max_wait_ms,
             "title": f"{self.service}:{name}",
             "description": handler.__doc__,
         }
@@ -206,55 +201,11 @@ class EventConsumers:
         elif self.spec_broker is not None:  # folded: the real consumer comes from declare()
             named = (topic,) if isinstance(topic, str) else topic
             self._folds.setdefault(sub_kwargs["group_id"], []).append(
-                _Route(named, model, handler, consumer, batch_handler))
+                Route(named, model, handler, consumer, batch_handler, sub_kwargs["fetch_max_wait_ms"]))
             sub = self.spec_broker.subscriber(*named, **sub_kwargs)
         else:
             sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
         sub(on_message)
-
-    def declare(self) -> None:
-        """Create the folded consumers (before the broker starts): per consumer group, ONE Kafka consumer of every
-        named topic its handlers read. A poll's records are split by topic and each handler's share is processed
-        exactly as its own consumer would (its own unit of work, ledger, retries and dead letters), the shares
-        concurrently; the offsets are committed once every share is done. Idempotent."""
-        folds, self._folds = self._folds, {}
-        for group, routes in folds.items():
-            by_topic: dict[str, _Route] = {}
-            for route in routes:
-                for t in route.topics:
-                    if t in by_topic:
-                        raise ValueError(f"two handlers of group {group} read {t}")
-                    by_topic[t] = route
-            self._declare_fold(group, by_topic)
-
-    def _declare_fold(self, group: str, by_topic: dict[str, _Route]) -> None:
-        async def on_poll(msg: KafkaMessage) -> None:
-            raw = msg.raw_message
-            shares: dict[str, tuple[_Route, list[Any]]] = {}
-            for record in list(raw) if isinstance(raw, (tuple, list)) else [raw]:
-                route = by_topic[str(record.topic)]
-                shares.setdefault(route.consumer, (route, []))[1].append(record)
-            # every share finishes before an error NACKs the poll (no share still running when it is redelivered)
-            results = await asyncio.gather(*(self._process_share(route, records) for route, records in shares.values()),
-                                           return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-
-        on_poll.__name__ = f"on_{group}"
-        self.broker.subscriber(
-            *by_topic, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-            # a poll may bring each handler as many as its own consumer's would have
-            batch=True, max_records=self.batch_max * len({r.consumer for r in by_topic.values()}),
-            fetch_min_bytes=self.fetch_min_bytes,
-            fetch_max_wait_ms=self.fetch_max_wait_ms, include_in_schema=False,
-        )(on_poll)
-
-    async def _process_share(self, route: _Route, records: list[Any]) -> None:
-        """One handler's records of a folded poll, at most ``batch_max`` per unit of work, in order."""
-        for i in range(0, len(records), self.batch_max):
-            await self._process_batch(records[i:i + self.batch_max], route.model, route.handler, route.consumer,
-                                      route.batch_handler)
 
     # --- a poll's batch ----------------------------------------------------------------------------------
 
