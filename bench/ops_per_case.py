@@ -72,19 +72,21 @@ def _filter_shape(p: dict[str, Any]) -> str:
 async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int, shapes: bool = False) -> None:
     """Where the operations went (the server's profiler, level 2 during the load): per collection and kind."""
     counts: dict[str, int] = {}
+    millis: dict[str, float] = {}  # the server's time per operation (its profiler's ``millis``)
     per_db: dict[str, int] = {}
     for name in dbs:
         await client[name].command("profile", 0)
-        async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1}):
+        async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, "millis": 1}):
             key = f"{p.get('ns', name)} {_kind(p)}" + (f" {_filter_shape(p)}" if shapes else "")
             counts[key] = counts.get(key, 0) + 1
+            millis[key] = millis.get(key, 0.0) + float(p.get("millis") or 0)
             per_db[name] = per_db.get(name, 0) + 1
     print("per database (profiler):")
     for name, n in sorted(per_db.items(), key=lambda kv: -kv[1]):
         print(f"  {n / cases:6.2f}/case  {name}")
-    print("per collection and operation:")
-    for key, n in sorted(counts.items(), key=lambda kv: -kv[1])[:60]:
-        print(f"  {n / cases:6.2f}/case  {key}")
+    print("per collection and operation (operations per case, server ms per case):")
+    for key, n in sorted(counts.items(), key=lambda kv: -millis.get(kv[0], 0.0))[:60]:
+        print(f"  {n / cases:6.2f}/case {millis.get(key, 0.0) / cases:8.2f} ms/case  {key}")
 
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,

@@ -188,3 +188,48 @@ async def test_a_busy_processs_commits_are_published_in_few_relay_rounds(yima_in
         assert rounds <= 3, rounds
     finally:
         await rt.stop()
+
+
+async def test_a_groups_handlers_share_one_consumer_and_keep_their_own_ledger_and_dead_letters(
+        yima_infra, topic, kit_settings):
+    """Folded consumers (ADR 0201): two handlers of one group read two topics through ONE Kafka consumer; each
+    handler's events are applied once in its own unit of work, and a poison message of one topic blocks neither
+    the other topic nor the rest of its own."""
+    rt = Runtime.create(kit_settings())
+    other = f"{topic}.out"  # the fixture's second topic, read here by the second handler
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+
+    @rt.consumers.subscribe(topic, CaseStatusChanged, name="fold_a", group_id=f"gf-{topic}")
+    async def handle_a(event: CaseStatusChanged, tx: Tx) -> None:
+        seen["a"].append(event.case_id)
+        if event.title_zh == "坏":
+            raise ValueError("poison")
+        await rt.db["fold_effects"].insert_one({"h": "a", "case_id": event.case_id}, session=tx.session)
+
+    @rt.consumers.subscribe_batch(other, CaseStatusChanged, name="fold_b", group_id=f"gf-{topic}")
+    async def handle_b(events: list[CaseStatusChanged], tx: Tx) -> None:
+        seen["b"].extend(e.case_id for e in events)
+        await rt.db["fold_effects"].insert_many([{"h": "b", "case_id": e.case_id} for e in events],
+                                                session=tx.session)
+
+    await rt.start()
+    assert len(rt.broker.subscribers) == 1  # one Kafka consumer for the group's two topics
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await producer.start()
+    try:
+        same = status("f-same")  # the same event on both topics: each handler applies it once
+        for t, e in ((topic, same), (topic, same), (topic, status("f-bad", "坏")), (topic, status("f-a")),
+                     (other, same), (other, same), (other, status("f-b"))):
+            await producer.send_and_wait(t, e.model_dump_json().encode(), key=e.case_id.encode())
+        await until(lambda: rt.db["fold_effects"].count_documents({"case_id": {"$in": ["f-a", "f-b"]}}))
+        await until(lambda: rt.db["fold_effects"].count_documents({"h": "b", "case_id": "f-same"}))
+        await until(lambda: rt.db["fold_effects"].count_documents({"h": "a", "case_id": "f-same"}))
+        await until(lambda: rt.db["fold_effects"].count_documents({"h": "a", "case_id": "f-a"}))
+        for h, case_id in (("a", "f-same"), ("b", "f-same"), ("a", "f-a"), ("b", "f-b")):
+            assert await rt.db["fold_effects"].count_documents({"h": h, "case_id": case_id}) == 1
+        dead = await read_topic(yima_infra.kafka_bootstrap, topics.dlq_topic("mediation"), keyed("f-bad"))
+        assert dict(dead[0].headers)[headers.DLQ_CONSUMER] == b"mediation.fold_a"
+        assert "f-bad" not in seen["b"]
+    finally:
+        await producer.stop()
+        await rt.stop()

@@ -37,6 +37,7 @@ from pymongo.errors import DuplicateKeyError
 from yima_contracts import Event, headers, topics
 
 from . import metrics, tracing
+from .fold import RARE_FETCH_MAX_WAIT_MS, Folding, Route
 from .logging import get_logger
 from .mongo import is_transient
 from .outbox import Outbox
@@ -73,7 +74,7 @@ class _HandlerFailed(Exception):
         self.index = index
 
 
-class EventConsumers:
+class EventConsumers(Folding):
     def __init__(
         self,
         *,
@@ -88,6 +89,7 @@ class EventConsumers:
         uow: UnitOfWork | None = None,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        fold: bool = False,
     ) -> None:
         self.service = service
         self.broker = broker
@@ -105,6 +107,12 @@ class EventConsumers:
         # For the AsyncAPI document: subscriber title -> the contract it reads (the wrapper takes raw messages).
         self.subscribed: dict[str, type[Event]] = {}
         self._serial: asyncio.Lock | None = None
+        # Folding (ADR 0201): the subscriptions of one consumer group to named topics share ONE Kafka consumer
+        # (one fetch loop, one poll for all of them), created by declare(); the per-handler subscribers go to
+        # spec_broker (never started) so the AsyncAPI document still lists each of them.
+        self.fold = fold
+        self._folds: dict[str, list[Route]] = {}
+        self.spec_broker: KafkaBroker | None = KafkaBroker() if fold else None
 
     def one_batch_at_a_time(self) -> None:
         """Commit this process's batches one after another: for a read model whose consumers write the same
@@ -123,12 +131,14 @@ class EventConsumers:
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
+        rare: bool = False,
     ) -> Callable[[Handler[E]], Handler[E]]:
         """Register ``handler(event, tx)`` for ``topic`` (or several topics read by one consumer, e.g. a read model
-        that takes every event). ``name`` identifies the consumer in the ledger."""
+        that takes every event). ``name`` identifies the consumer in the ledger. ``rare``: events that come seldom
+        and are in no hurry — an idle fetch waits RARE_FETCH_MAX_WAIT_MS instead of the usual (ADR 0201)."""
 
         def decorator(handler: Handler[E]) -> Handler[E]:
-            self._subscribe(topic, model, name, group_id, pattern, handler, None)
+            self._subscribe(topic, model, name, group_id, pattern, handler, None, rare)
             return handler
 
         return decorator
@@ -141,6 +151,7 @@ class EventConsumers:
         name: str,
         group_id: str | None = None,
         pattern: bool = False,
+        rare: bool = False,
     ) -> Callable[[BatchHandler[E]], BatchHandler[E]]:
         """Like :meth:`subscribe`, but ``handler(events, tx)`` gets every new event of a poll at once, in the order
         they came (the ledger's duplicates left out), inside the batch's one transaction: a read model reads what
@@ -152,13 +163,14 @@ class EventConsumers:
                 await handler([event], tx)
 
             single.__doc__ = handler.__doc__
-            self._subscribe(topic, model, name, group_id, pattern, single, handler)
+            self._subscribe(topic, model, name, group_id, pattern, single, handler, rare)
             return handler
 
         return decorator
 
     def _subscribe(self, topic: str | tuple[str, ...], model: type[E], name: str, group_id: str | None,
-                   pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None) -> None:
+                   pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None,
+                   rare: bool = False) -> None:
         consumer = f"{self.service}.{name}"
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message
@@ -177,7 +189,8 @@ class EventConsumers:
             "batch": True,
             "max_records": self.batch_max,
             "fetch_min_bytes": self.fetch_min_bytes,
-            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+            "fetch_max_wait_ms": max(self.fetch_max_wait_ms, RARE_FETCH_MAX_WAIT_MS) if rare
+            else self.fetch_max_wait_ms,
             "title": f"{self.service}:{name}",
             "description": handler.__doc__,
         }
@@ -185,6 +198,11 @@ class EventConsumers:
             if not isinstance(topic, str):
                 raise TypeError("a pattern subscription takes one pattern")
             sub = self.broker.subscriber(pattern=topic, **sub_kwargs)
+        elif self.spec_broker is not None:  # folded: the real consumer comes from declare()
+            named = (topic,) if isinstance(topic, str) else topic
+            self._folds.setdefault(sub_kwargs["group_id"], []).append(
+                Route(named, model, handler, consumer, batch_handler, sub_kwargs["fetch_max_wait_ms"]))
+            sub = self.spec_broker.subscriber(*named, **sub_kwargs)
         else:
             sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)
         sub(on_message)

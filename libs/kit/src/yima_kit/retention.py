@@ -226,7 +226,7 @@ def erase_on_expiry(consumers: EventConsumers, erase: Erase) -> None:
 
     # A group of its own: a rare event's member does not make the service's main group rebalance at every start.
     @consumers.subscribe(topics.CASE_RETENTION_EXPIRED, CaseRetentionExpired, name="retention",
-                         group_id=f"yima-{service}.retention")
+                         group_id=f"yima-{service}.retention", rare=True)
     async def on_retention_expired(event: CaseRetentionExpired, tx: Tx) -> None:
         """保存期限届满：删除本服务保存的该案个人信息（姓名、电话、身份证号、地址、陈述），保留统计所需的计数与状态。"""
         if await erase(event.case_id, tx):

@@ -88,6 +88,7 @@ class Runtime:
             fetch_min_bytes=settings.consumer_fetch_min_bytes,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             uow=uow,
+            fold=settings.consumer_fold,
         )
         if settings.environment == "production" and not (settings.sm4_key_hex and settings.auth_public_keys):
             # The development keys are public (they are in this repository): a production process that fell
@@ -127,6 +128,7 @@ class Runtime:
         for hook in self.on_start:
             await hook(self)
         if consume:
+            self.consumers.declare()  # the folded consumers (ADR 0201), before the broker starts them
             await self.broker.start()
         else:
             await self.broker.connect()

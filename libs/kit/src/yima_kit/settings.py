@@ -129,6 +129,11 @@ class KitSettings(BaseSettings):
         default=60, ge=0, le=1000, validation_alias=_env("YIMA_CONSUMER_FETCH_MAX_WAIT_MS"),
         description="longest a fetch waits for fetch_min_bytes: the most a lone message is delayed per hop",
     )
+    consumer_fold: bool = Field(
+        default=True, validation_alias=_env("YIMA_CONSUMER_FOLD"),
+        description="one Kafka consumer per consumer group for all the named topics its handlers read (one fetch "
+                    "loop instead of one per handler: ADR 0201); false = one consumer per handler, as before",
+    )
     consumer_max_attempts: int = Field(
         default=5,
         validation_alias=_env("YIMA_CONSUMER_MAX_ATTEMPTS"),

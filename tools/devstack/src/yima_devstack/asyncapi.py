@@ -45,6 +45,8 @@ def build() -> dict[str, Any]:
         if rt is None:  # a service without a broker of its own (the staff console) publishes no events
             continue
         brokers.append(rt.broker)
+        if rt.consumers.spec_broker is not None:  # folded consumers: each handler's subscriber is listed there
+            brokers.append(rt.consumers.spec_broker)
         subscribed.update(rt.consumers.subscribed)
     spec = AsyncAPI(*brokers, title="yima events", version="1.0.0", description=DESCRIPTION).to_specification()
     doc: dict[str, Any] = spec.to_jsonable()

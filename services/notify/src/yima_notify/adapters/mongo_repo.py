@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from yima_kit.batch import DocumentBuffer
 from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
 
@@ -137,6 +139,10 @@ class MongoContacts:
                                     upsert=True)
 
 
+# Served by another index's prefix since ADR 0200; dropped where an older deployment made them.
+OBSOLETE_INDEXES = ("case_id_1_created_at_1", "channel_1_state_1_claimed_at_1", "batch_id_1")
+
+
 class MongoLedger:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.col = db[NOTIFICATIONS]
@@ -145,16 +151,20 @@ class MongoLedger:
         n = self.col
         await n.create_index([("source_event_id", 1), ("recipient", 1), ("channel", 1)], unique=True,
                              name="ledger_event_recipient_channel")
-        await n.create_index([("case_id", 1), ("created_at", 1)])
-        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
-        await n.create_index([("channel", 1), ("state", 1), ("claimed_at", 1)])  # expired claims (takeover)
+        # Every index is written on every insert and every claim or mark of a text, and the stand-in's cost of a
+        # write grows with the collection's index count (ADR 0200): none that another index's prefix serves.
+        for obsolete in OBSOLETE_INDEXES:
+            with contextlib.suppress(OperationFailure):
+                await n.drop_index(obsolete)
+        # a case's messages ({case_id} is this index's prefix), and by kind
         await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
-        await n.create_index([("batch_id", 1)])
+        # due texts; and expired claims (takeover: {channel, state: sending}, sorted in memory — few are in flight)
+        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
         # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
         await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
         await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
         await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
-        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members
+        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members ({batch_id} too)
         await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
         await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
         await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])

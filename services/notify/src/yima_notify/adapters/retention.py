@@ -37,7 +37,7 @@ class MongoRetention:
     async def erase(self, case_id: str, tx: Tx) -> bool:
         s = tx.session
         n = await scrub(self.recipients, {"_id": case_id}, CONTACT_FIELDS, s)
-        n += await scrub(self.notifications, {"case_id": case_id},  # index (case_id, created_at)
+        n += await scrub(self.notifications, {"case_id": case_id},  # index (case_id, channel, …): its prefix
                          {"text": marker(self.cipher, "notifications.text"), "address": None, "address_key": None}, s)
         n += (await self.pending.delete_many({"case_id": case_id}, session=s)).deleted_count
         return n > 0

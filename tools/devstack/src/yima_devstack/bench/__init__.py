@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +41,9 @@ class Target:
     db_prefix: str
     db_pid: int | None
     started_here: bool
+    # the processes whose CPU the bench reads (name → (pid, with its children)): each service, the dev gateway,
+    # Kafka and the database server when started here
+    processes: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
@@ -98,8 +101,11 @@ def platform(state_dir: Path) -> Iterator[Target]:
         proc.start_helper("devgateway", GATEWAY_MODULE, gateway_port, env)
         proc.start(env)
         proc.wait_healthy(timeout=180)
-        pid = infra.pids().get("mongo") if infra is not None else None
-        yield Target(endpoints, proc.procs["intake"].url, "", pid, True)
+        infra_pids = infra.pids() if infra is not None else {}
+        pid = infra_pids.get("mongo")
+        processes = {n: (p.pid, True) for n, p in proc.procs.items() if p.pid is not None}
+        processes |= {name: (v, True) for name, v in infra_pids.items() if v is not None}
+        yield Target(endpoints, proc.procs["intake"].url, "", pid, True, processes)
     finally:
         if proc is not None:
             _log("· stopping the services …")
@@ -124,6 +130,11 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
     await probe.start()
     if probe.note:
         result["notes"].append(probe.note)
+    # every process's CPU per phase: the database server (as "mongo"), Kafka, each service, the dev gateway, and
+    # the bench itself (its own threads only: the services are its children)
+    probe.processes = {**target.processes, "bench": (os.getpid(), False)}
+    if probe.pid is not None:
+        probe.processes.setdefault("mongo", (probe.pid, True))
     sub = Submitter(target.intake_url, opts.addresses)
     watcher = Watcher(bootstrap, resolve=True)
     await sub.start()

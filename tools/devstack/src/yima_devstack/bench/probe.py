@@ -18,14 +18,50 @@ OPS = ("insert", "query", "update", "delete", "getmore", "command")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """user + system CPU of every thread of ``pid`` (fields 14 and 15 of /proc/<pid>/stat), or None."""
+def _stat_fields(pid: int | str) -> list[str] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()  # from field 3 on
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on: fields[1] is the ppid
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """user + system CPU of every thread of ``pid`` (fields 14 and 15 of /proc/<pid>/stat), or None."""
+    fields = _stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(roots: dict[str, tuple[int, bool]]) -> dict[str, float]:
+    """CPU seconds of each named process: ``(pid, with_children)``. With children: user + system of every thread
+    of every live descendant, plus what reaped descendants left in their parents' cutime/cstime (fields 16, 17) —
+    so a child that exits between two samples neither vanishes nor counts twice. Without: the process alone.
+    One pass over /proc per sample."""
+    own: dict[int, float] = {}  # utime + stime + cutime + cstime per pid
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(entry.name)
+        if fields is None:
+            continue
+        pid = int(entry.name)
+        own[pid] = sum(int(f) for f in fields[11:15]) / CLK_TCK
+        kids.setdefault(int(fields[1]), []).append(pid)
+    out: dict[str, float] = {}
+    for name, (root, with_children) in roots.items():
+        if root not in own:
+            continue
+        if not with_children:
+            out[name] = process_cpu_seconds(root) or 0.0
+            continue
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += own.get(pid, 0.0)
+            todo.extend(kids.get(pid, ()))
+        out[name] = total
+    return out
 
 
 @dataclass(frozen=True)
@@ -33,6 +69,7 @@ class DbSample:
     at: float  # monotonic seconds
     ops: dict[str, int]
     cpu_s: float | None
+    procs: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process the bench watches
 
     @property
     def total(self) -> int:
@@ -44,6 +81,7 @@ class DbDelta:
     seconds: float
     ops: dict[str, int]
     cpu_s: float | None
+    procs: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -59,17 +97,22 @@ class DbDelta:
 
 def delta(a: DbSample, b: DbSample) -> DbDelta:
     cpu = None if a.cpu_s is None or b.cpu_s is None else b.cpu_s - a.cpu_s
-    return DbDelta(b.at - a.at, {k: b.ops.get(k, 0) - a.ops.get(k, 0) for k in OPS}, cpu)
+    procs = {n: b.procs[n] - a.procs[n] for n in b.procs if n in a.procs}
+    return DbDelta(b.at - a.at, {k: b.ops.get(k, 0) - a.ops.get(k, 0) for k in OPS}, cpu, procs)
 
 
 @dataclass
 class DbProbe:
     """serverStatus opcounters (every operation the server answered, from any client) and the server process's
     CPU from /proc, when the server runs on this machine and tells its pid (the stand-in and mongod both do).
-    The probe's own serverStatus calls count as commands: a handful per phase, negligible."""
+    The probe's own serverStatus calls count as commands: a handful per phase, negligible.
+
+    ``processes`` (name → (pid, with its children)) are sampled with it: the CPU of every process the bench
+    started (each service, the dev gateway, Kafka, the database server) and of the bench itself."""
 
     mongo_url: str
     pid: int | None = None
+    processes: dict[str, tuple[int, bool]] = field(default_factory=dict)
     client: AsyncMongoClient[Any] = field(init=False)
     note: str = ""
 
@@ -98,7 +141,8 @@ class DbProbe:
                 await asyncio.sleep(1)
         counters = status["opcounters"]
         return DbSample(time.monotonic(), {k: int(counters.get(k, 0)) for k in OPS},
-                        process_cpu_seconds(self.pid) if self.pid else None)
+                        process_cpu_seconds(self.pid) if self.pid else None,
+                        tree_cpu_seconds(self.processes) if self.processes else {})
 
     async def close(self) -> None:
         await self.client.close()

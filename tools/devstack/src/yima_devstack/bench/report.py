@@ -114,6 +114,7 @@ def render(result: dict[str, Any]) -> str:
     lines.append(f"{'':32}" + "".join(f"{n:>22}" for n in names))
     for key, label in PHASE_ROWS:
         lines.append(f"{label:32}" + "".join(f"{_fmt(phases[n].get(key)):>22}" for n in names))
+    lines.extend(process_table(result))
     for when, idle in result.get("idle", {}).items():
         lines.append(f"idle ({when}): {_fmt(idle.get('db_ops_per_s'))} DB ops/s, "
                      f"{_fmt(idle.get('db_cpu_core_pct'))} % of a core of DB CPU over {idle.get('seconds')} s")
@@ -127,6 +128,35 @@ def render(result: dict[str, Any]) -> str:
     if result.get("notes"):
         lines.extend(f"note: {n}" for n in result["notes"])
     return "\n".join(lines)
+
+
+def process_table(result: dict[str, Any]) -> list[str]:
+    """CPU per case of every process the bench watches (ms, less its idle rate) per phase, and its idle share of a
+    core: which process a case's CPU goes to. Largest at the last phase first."""
+    phases = result.get("phases", {})
+    names = [n for n in phases if phases[n].get("cpu_ms_per_case_by_process")]
+    idle = result.get("idle", {})
+    idle_cols = [w for w in ("before", "after") if idle.get(w, {}).get("cpu_core_pct_by_process")]
+    if not names:
+        return []
+    procs: set[str] = set()
+    for n in names:
+        procs |= set(phases[n]["cpu_ms_per_case_by_process"])
+    last = phases[names[-1]]["cpu_ms_per_case_by_process"]
+    order = sorted(procs, key=lambda p: -(last.get(p) or 0.0))
+    lines = ["CPU per case by process, ms (less idle)",
+             f"{'process':32}" + "".join(f"{n:>22}" for n in names)
+             + "".join(f"{'idle ' + w + ' % core':>22}" for w in idle_cols)]
+    for p in order:
+        lines.append(f"{p:32}" + "".join(f"{_fmt(phases[n]['cpu_ms_per_case_by_process'].get(p)):>22}"
+                                         for n in names)
+                     + "".join(f"{_fmt(idle[w]['cpu_core_pct_by_process'].get(p)):>22}" for w in idle_cols))
+    lines.append(f"{'all processes':32}" + "".join(
+        f"{_fmt(phases[n].get('cpu_ms_per_case_all_processes')):>22}" for n in names)
+        + "".join(f"{_fmt(sum(idle[w]['cpu_core_pct_by_process'].values())):>22}" for w in idle_cols))
+    lines.append(f"{'  % of the box (2 cores = 200)':32}" + "".join(
+        f"{_fmt(sum(phases[n].get('cpu_core_pct_by_process', {}).values())):>22}" for n in names))
+    return lines
 
 
 def compare(result: dict[str, Any], earlier: dict[str, Any], tolerance: float = 0.20) -> str:

@@ -40,7 +40,9 @@ class Options:
 def idle_figures(d: DbDelta) -> dict[str, Any]:
     share = d.cpu_share()
     return {"seconds": round(d.seconds, 1), "db_ops_per_s": round(d.ops_per_s(), 2), "db_ops": d.ops,
-            "db_cpu_core_pct": None if share is None else round(100 * share, 1)}
+            "db_cpu_core_pct": None if share is None else round(100 * share, 1),
+            "cpu_core_pct_by_process": {n: round(100 * v / d.seconds, 1) for n, v in sorted(d.procs.items())}
+            if d.seconds > 0 else {}}
 
 
 async def measure_idle(probe: DbProbe, seconds: float) -> DbDelta:
@@ -203,7 +205,16 @@ def _cost_figures(d: DbDelta, kafka: dict[str, int], idle: DbDelta, idle_kafka: 
     cpu_net = None if d.cpu_s is None or idle_cpu is None else d.cpu_s - idle_cpu * d.seconds
     net = {t: v - idle_kafka.get(t, 0.0) * d.seconds for t, v in kafka.items()}
     per_case_msgs = sum(v for t, v in net.items() if t not in NOT_PER_CASE)
+    # every process's CPU in the window less its idle rate, per case (ms), and its share of a core in the window
+    idle_rate = {p: v / idle.seconds for p, v in idle.procs.items()} if idle.seconds > 0 else {}
+    by_proc = {p: round(1000 * (v - idle_rate.get(p, 0.0) * d.seconds) / n, 1) if n else None
+               for p, v in sorted(d.procs.items())}
     return {
+        "cpu_ms_per_case_by_process": by_proc,
+        "cpu_ms_per_case_all_processes": round(sum(v for v in by_proc.values() if v is not None), 1)
+        if n and by_proc else None,
+        "cpu_core_pct_by_process": {p: round(100 * v / d.seconds, 1) for p, v in sorted(d.procs.items())}
+        if d.seconds > 0 else {},
         "db_window_seconds": round(d.seconds, 1), "db_ops": d.ops,
         "db_ops_per_case": round(ops_net / n, 1) if n else None,
         "db_cpu_ms_per_case": round(1000 * cpu_net / n, 1) if n and cpu_net is not None else None,
