@@ -35,7 +35,10 @@ MIN_CONFIDENCE = 0.6  # below this the model's disagreement is not worth a perso
 # still flagged for review). Chosen by cross-validation on the training pool, on parts the rules of the time had never
 # been tuned on (p…–t… with 2026.12-generalise.3, v… and w… with .6), never on a part still held out (ADR 0191, 0192).
 RAISE_CONFIDENCE = 0.6
-RAISE_TO_RED_CONFIDENCE = 0.8
+# Yellow → red from 0.7 since 2026.12-generalise.9 (ADR 0207): cross-validated on the pool, on parts the rules of the
+# time had not seen (u… with .4, v…+w… with .6, x… with .7, y… with .8), 0.7 found 2 more reds than 0.8 (v…+w…,
+# x…) for 1 more wrong red (u…); 0.6 made another wrong red on y….
+RAISE_TO_RED_CONFIDENCE = 0.7
 # Where no rule fired and the model is all but sure of red, blue goes straight to red (ADR 0194): on the parts the
 # rules of the time had not seen, the reds still missed were nearly all of this kind (no rule, the model ≥ 0.9 sure),
 # and two steps there made no wrong red. Always flagged for review, like every raise.
