@@ -56,6 +56,12 @@ def a_(rules, text: str, category: C = C.NEIGHBOUR, opinion: Opinion | None = No
     (YELLOW, "death_grave_injury", C.ROAD_TRAFFIC, "在医院住了半个月，最后还是没了"),
     (YELLOW, "property_destroyed", C.DEMOLITION, "补偿协议还没签，厂房就被施工队拆除了"),
     (YELLOW, "failed_before", C.MARRIAGE_FAMILY, "判下来的抚养费一分没给，申请执行也执行不到"),
+    # 2026.12-generalise.9 (ADR 0207)
+    (RED, "self_harm", C.LABOUR_WAGES, "他跟工友说，从这儿跳了也就一了百了"),
+    (RED, "self_harm", C.MARRIAGE_FAMILY, "她在河边坐了一下午谁喊也不理"),
+    (RED, "six_dv_police_calls", C.MARRIAGE_FAMILY, "今年他已经是第五次动手了"),
+    (RED, "six_dv_police_calls", C.NEIGHBOUR, "民警来了说了两句就走了，他转身又骂上了"),
+    (YELLOW, "scuffle", C.DEMOLITION, "我爹上去问了一句，被对方的人推进了水沟里"),
 ])
 def test_the_broader_families_fire_on_new_wordings(rules, expected, rule, category, text) -> None:
     a = a_(rules, text, category)

@@ -82,7 +82,7 @@ def load_part(path: Path) -> list[Labelled]:
 
 
 def load_held_parts(folder: Path) -> dict[str, list[Labelled]]:
-    """Each held-out part by its file (``heldout14.yaml`` = y…, …), in the order they were written."""
+    """Each held-out part by its file (``heldout15.yaml`` = z…, …), in the order they were written."""
     return {p.stem: load_part(p) for p in sorted(folder.glob("heldout*.yaml"), key=lambda p: (len(p.stem), p.stem))}
 
 
