@@ -6,6 +6,7 @@ firing precision, by situation; optionally write them to docs/risk-evaluation.md
     uv run python services/risk/scripts/evaluate_rules.py --heldout --write # + write docs/risk-evaluation.md
     uv run python services/risk/scripts/evaluate_rules.py --train           # retrain the second opinion on the pool
     uv run python services/risk/scripts/evaluate_rules.py --cv              # + 5-fold cross-validation on the pool
+    uv run python services/risk/scripts/evaluate_rules.py --cv-logistic     # + the same for the logistic candidate
 
 The training pool is every dev*.yaml (the dev part and the former held-out parts p…–y…, burned: ADR 0191–0193, 0207).
 --rules FILE measures another rule file (e.g. an earlier version from git) with the same corpus and second opinion. The
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from yima_contracts.codes import RiskLevel
+from yima_risk.core import logistic
 from yima_risk.core.evaluation import Labelled, Report, cross_validate, evaluate, load_corpus, load_held_parts
 from yima_risk.core.rules import Assessment
 from yima_risk.core.ruleset import load_rules
@@ -69,6 +71,8 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help=f"write {DOC.relative_to(ROOT)}")
     ap.add_argument("--train", action="store_true", help=f"retrain {DEFAULT_MODEL_FILE.name} on the training pool")
     ap.add_argument("--cv", action="store_true", help="5-fold cross-validation of the second opinion on the pool")
+    ap.add_argument("--cv-logistic", action="store_true",
+                    help="5-fold cross-validation of the logistic candidate (ADR 0210; not shipped) on the pool")
     ap.add_argument("--rules", type=Path, help="measure this rule file instead of the shipped one")
     args = ap.parse_args()
 
@@ -132,6 +136,11 @@ def main() -> int:
                 ".9 (ADR 0207): on u… (.4), v…+w… (.6), x… (.7), y… (.8) it found 2 more reds than 0.8 for 1 "
                 "more wrong red.", "", *cv.lines(), "",
                 *fresh.lines(), ""]
+    if args.cv_logistic:  # the candidate of ADR 0210, compared with the shipped naive Bayes; not switched on
+        lr = cross_validate("Training pool, logistic candidate cross-validated (5 folds)", dev, rs,
+                            trainer=lambda xs, v: logistic.train(xs, f"lr-{v}"))
+        out += ["## Logistic candidate by cross-validation on the training pool (ADR 0210, not shipped)", "",
+                *lr.lines(), ""]
     both = evaluate("all", [x for p in (dev, held if args.heldout else []) for x in p], rs)
     scope = "dev + held-out" if args.heldout else "dev"
     out += [f"## Firing precision of each rule ({scope})", "",
