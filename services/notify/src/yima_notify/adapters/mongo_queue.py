@@ -64,15 +64,17 @@ class MongoDeliveryQueue:
             try:
                 doc: Doc | None = await self.col.find_one_and_update(
                     {"_id": nid, "state": "sending", "claimed_at": {"$lt": expired_before}}, {"$set": mine},
-                    return_document=ReturnDocument.AFTER, session=session)
+                    return_document=ReturnDocument.BEFORE, session=session)
                 if doc is not None:
+                    dead = doc.get("owner")  # the batch is the texts of its key the dead worker holds
+                    doc.update(mine)
                     if doc.get("batch_id") not in (None, nid) and not await self._holds_key(doc, session):
                         doc["batch_id"] = None  # a borrowed key (ADR 0204): it goes alone, under its own id
                     if doc.get("batch_id") is None:  # a batch of one (or died between claiming and forming it)
                         doc["batch_id"] = nid
                         await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}}, session=session)
-                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending",
-                                                "claim_id": doc.get("claim_id")}, {"$set": mine}, session=session)
+                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending", "owner": dead},
+                                               {"$set": mine}, session=session)
                 await session.commit_transaction()
             except PyMongoError as exc:
                 if session.in_transaction:
