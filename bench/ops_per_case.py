@@ -74,6 +74,7 @@ async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: in
     counts: dict[str, int] = {}
     millis: dict[str, float] = {}  # the server's time per operation (its profiler's ``millis``)
     per_db: dict[str, int] = {}
+    writes: dict[str, int] = {}  # an update/insert command's statements, an `_id $in` statement counted per id
     for name in dbs:
         await client[name].command("profile", 0)
         async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, "millis": 1}):
@@ -81,12 +82,26 @@ async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: in
             counts[key] = counts.get(key, 0) + 1
             millis[key] = millis.get(key, 0.0) + float(p.get("millis") or 0)
             per_db[name] = per_db.get(name, 0) + 1
+            writes[key] = writes.get(key, 0) + _targets(p.get("command") or {})
     print("per database (profiler):")
     for name, n in sorted(per_db.items(), key=lambda kv: -kv[1]):
         print(f"  {n / cases:6.2f}/case  {name}")
-    print("per collection and operation (operations per case, server ms per case):")
+    print("per collection and operation (operations per case, server ms per case, statements or ids per case):")
     for key, n in sorted(counts.items(), key=lambda kv: -millis.get(kv[0], 0.0))[:60]:
-        print(f"  {n / cases:6.2f}/case {millis.get(key, 0.0) / cases:8.2f} ms/case  {key}")
+        print(f"  {n / cases:6.2f}/case {millis.get(key, 0.0) / cases:8.2f} ms/case {writes.get(key, 0) / cases:6.2f}"
+              f"  {key}")
+
+
+def _targets(cmd: dict[str, Any]) -> int:
+    """What a write command touched at most: its documents (insert), or per update/delete statement the ids of
+    an ``_id: {$in: …}`` filter (else 1 — a statement by another filter may touch more)."""
+    if "documents" in cmd:
+        return len(cmd["documents"])
+    n = 0
+    for st in cmd.get("updates") or cmd.get("deletes") or []:
+        ids = (st.get("q") or {}).get("_id")
+        n += len(ids["$in"]) if isinstance(ids, dict) and isinstance(ids.get("$in"), list) else 1
+    return n
 
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,

@@ -799,3 +799,34 @@ async def test_an_error_around_a_round_is_logged_and_the_loop_goes_on(notify, gw
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop
+
+
+async def test_a_digest_key_claimed_from_under_a_replica_that_then_dies_is_not_reused(notify, gw) -> None:
+    """ADR 0204: the claim sets a digest's key (its first due text's id) in the same update. Two replicas read
+    the same due texts; one claims them (its digest's key is the first text), the other claims only a text staged
+    since — under the same key, borrowed — and dies before fixing it. Taken over, that text must go under its own
+    key: under the borrowed one the gateway would drop it as the digest already delivered."""
+    svc, worker, clock = notify.state.service, notify.state.worker, notify.state.clock
+    svc.settings.digest_window_seconds = 120
+    db = notify.state.runtime.db
+    clock.advance(3600)  # no earlier text to this phone in the window
+    case = new_case()
+    await consume(notify, submitted(case, phone="13600000001"))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    await consume(notify, status(case, CaseState.ASSIGNED, "已分派"))
+    assert await worker.step("sms")
+    assert len(gw.at("/sms")) == 1 and "②已分派" in gw.at("/sms")[0].body["text"]  # one digest…
+    first = await db["notifications"].find_one({"_id": gw.at("/sms")[0].key})  # …keyed by its first text
+    assert first["batch_id"] == first["_id"] and first["state"] == "delivered"
+    await consume(notify, status(case, CaseState.ACCEPTED, "已受理"))  # staged while the other replica looks
+    now = clock()
+    got = await worker.queue.claim_people("sms", now, {"owner": "dead-replica", "claimed_at": now,
+                                                       "claim_id": uuid.uuid4().hex},
+                                          {first["address_key"]: first["_id"]}, [])
+    assert [d["batch_id"] for d in got] == [first["_id"]]  # the borrowed key — and the replica dies here
+    clock.advance(31)
+    other = DeliveryWorker(svc, worker.client, worker.outbox, worker.channels, clock=clock)
+    await other.drain("sms")
+    sms = gw.at("/sms")
+    assert len(sms) == 2 and sms[1].key == got[0]["_id"] and "已受理" in sms[1].body["text"]
+    assert len(gw.delivered) == 2

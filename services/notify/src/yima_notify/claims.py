@@ -95,10 +95,10 @@ class Claims:
         """Up to ``n`` people's next texts (SMS, WeChat) in a handful of calls whatever ``n``: one read of what is
         due, one of those people's texts on their way, one of when each last got a text; core.digest decides per
         person (hold, alone, or a digest of everything due for them); one update holds the held, one claims the
-        rest (a digest: every due new text of the person), one reads back what this claim got, one fixes each
-        digest's members and key — all before anything is sent, so a takeover resends exactly the same. One batch
-        per person per round (their texts in order); a retry keeps its batch. Returns the batches and whether
-        anything was due (held ones too: look again at once)."""
+        rest (a digest: every due new text of the person, its key — the first due text's id — set by the same
+        update), one reads back what this claim got — all before anything is sent, so a takeover resends exactly
+        the same. One batch per person per round (their texts in order); a retry keeps its batch. Returns the
+        batches and whether anything was due (held ones too: look again at once)."""
         if n <= 0:
             return [], False
         persons: dict[str, list[Doc]] = {}
@@ -148,17 +148,22 @@ class Claims:
                     continue
             holds.setdefault(until, []).extend(d["_id"] for d in docs)  # the person's later texts wait too
         await self.queue.hold(holds)
-        claimed = await self.queue.claim_people(channel, now, {**mine, "claim_id": uuid.uuid4().hex}, gather, alone)
+        # A digest's key is fixed by the claim itself (ADR 0204): its anchor's id — valid only if this claim got
+        # the anchor (another replica may have claimed it meanwhile); then the key is fixed again below.
+        anchors = {key: next(d["_id"] for d in persons[key] if not d.get("batch_id")) for key in gather}
+        claimed = await self.queue.claim_people(channel, now, {**mine, "claim_id": uuid.uuid4().hex}, anchors,
+                                                alone)
         by_person: dict[str, list[Doc]] = {}
         for d in claimed:
             by_person.setdefault(d["address_key"], []).append(d)
-        digests: dict[str, list[str]] = {}
+        rekey: dict[str, list[str]] = {}
         for docs in by_person.values():
-            if len(docs) > 1:  # a digest: its key is its first text's id (a batch of one keeps none, ADR 0060)
-                digests[docs[0]["_id"]] = [d["_id"] for d in docs]
+            ids = {d["_id"] for d in docs}
+            if any(d.get("batch_id") is not None and d["batch_id"] not in ids for d in docs):
+                rekey[docs[0]["_id"]] = [d["_id"] for d in docs]  # a borrowed key (rare): its first text's id
                 for d in docs:
                     d["batch_id"] = docs[0]["_id"]
-        await self.queue.set_batches(self.owner, digests)
+        await self.queue.set_batches(self.owner, rekey)
         return list(by_person.values())
 
     async def one(self, channel: str, now: datetime, *, skip_addresses: set[str] | None = None) -> list[Doc] | None:

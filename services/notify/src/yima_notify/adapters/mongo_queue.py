@@ -64,13 +64,17 @@ class MongoDeliveryQueue:
             try:
                 doc: Doc | None = await self.col.find_one_and_update(
                     {"_id": nid, "state": "sending", "claimed_at": {"$lt": expired_before}}, {"$set": mine},
-                    return_document=ReturnDocument.AFTER, session=session)
+                    return_document=ReturnDocument.BEFORE, session=session)
                 if doc is not None:
+                    dead = doc.get("owner")  # the batch is the texts of its key the dead worker holds
+                    doc.update(mine)
+                    if doc.get("batch_id") not in (None, nid) and not await self._holds_key(doc, session):
+                        doc["batch_id"] = None  # a borrowed key (ADR 0204): it goes alone, under its own id
                     if doc.get("batch_id") is None:  # a batch of one (or died between claiming and forming it)
                         doc["batch_id"] = nid
                         await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}}, session=session)
-                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending"}, {"$set": mine},
-                                               session=session)
+                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending", "owner": dead},
+                                               {"$set": mine}, session=session)
                 await session.commit_transaction()
             except PyMongoError as exc:
                 if session.in_transaction:
@@ -80,6 +84,13 @@ class MongoDeliveryQueue:
                     raise ClaimLocked(nid) from exc
                 raise
         return doc
+
+    async def _holds_key(self, doc: Doc, session: Any) -> bool:
+        """Whether a claimed text's batch key is a text of the same claim: a claim sets its digests' keys (ADR
+        0204); a key whose text another replica claimed is borrowed and fixed before sending — unless the claimer
+        died in between."""
+        key_doc = await self.col.find_one({"_id": doc["batch_id"]}, {"claim_id": 1}, session=session)
+        return key_doc is not None and key_doc.get("claim_id") == doc.get("claim_id")
 
     async def claim_batch(self, batch_id: str, mine: Doc, *, state: str) -> None:
         """Every member of a batch in ``state`` becomes this worker's (sending)."""
@@ -134,14 +145,16 @@ class MongoDeliveryQueue:
                                                   {"$set": {"not_before": at}}) for at, ids in until.items()],
                                       ordered=False)
 
-    async def claim_people(self, channel: str, now: datetime, mine: Doc, gather: list[str],
+    async def claim_people(self, channel: str, now: datetime, mine: Doc, gather: dict[str, str],
                            alone: list[str]) -> list[Doc]:
-        """Claim, in ONE update command, every due new text of each person in ``gather`` (a digest) and the
-        messages ``alone`` by id; then read back what this claim (``mine["claim_id"]``) got, in order. A message
-        another replica claimed meanwhile does not match (owner None, queued)."""
+        """Claim, in ONE update command, every due new text of each person in ``gather`` (address key → the id of
+        their first due text: the digest's key, set by the same update — ADR 0204) and the messages ``alone`` by
+        id; then read back what this claim (``mine["claim_id"]``) got, in order. A message another replica
+        claimed meanwhile does not match (owner None, queued)."""
         ops: list[UpdateMany] = [
             UpdateMany({"channel": channel, "state": "queued", "address_key": key, "batch_id": None,
-                        "not_before": {"$lte": now}}, {"$set": {"state": "sending", **mine}}) for key in gather]
+                        "not_before": {"$lte": now}}, {"$set": {"state": "sending", "batch_id": anchor, **mine}})
+            for key, anchor in gather.items()]
         if alone:
             ops.append(UpdateMany({"owner": None, "state": "queued", "_id": {"$in": alone}},
                                   {"$set": {"state": "sending", **mine}}))
@@ -153,7 +166,8 @@ class MongoDeliveryQueue:
         return sorted(got, key=lambda d: (aware(d["created_at"]), d.get("seq") or 0))
 
     async def set_batches(self, owner: str, batches: dict[str, list[str]]) -> None:
-        """Fix each digest's members and key (the id of its first text) before anything is sent: ONE command."""
+        """Fix again the key of a claim's texts whose key (set by the claim) was a text another replica got — rare —
+        before anything is sent: ONE command."""
         if batches:
             await self.col.bulk_write([UpdateMany({"owner": owner, "state": "sending", "_id": {"$in": ids}},
                                                   {"$set": {"batch_id": bid}}) for bid, ids in batches.items()],
