@@ -55,6 +55,11 @@ HISTORY = [
     "2026.12-generalise.8 + nb-1516 | 93.2% | 94.3% | 88.5% | 0 | 85.2% / 94.3% / 61.5% / 3 | **NOT met** |",
     "| z… (`heldout15.yaml`), after the two-step raise of ADR 0194 | 72 | 2026.12-generalise.8 + nb-1516 | 97.2% | "
     "96.2% | 95.8% | 0 | 90.3% / 92.3% / 79.2% / 1 | met |",
+    "| a… (`heldout16.yaml`), after 2026.12-generalise.9 (ADR 0207); then burned | 84 | 2026.12-generalise.9 + "
+    "nb-1604 | 95.2% | 96.8% | 92.9% | 1 | 89.3% / 96.8% / 75.0% / 4 | **NOT met** |",
+    "| b… (`heldout17.yaml`, written by an engineer who never read the rules), after .10 and blue → yellow from 0.45 "
+    "(ADR 0213); then burned | 96 | 2026.12-generalise.10 + nb-1688 | 93.8% | 90.6% | 93.8% | 0 | "
+    "83.3% / 84.4% / 68.8% / 2 | **NOT met** |",
 ]
 
 

@@ -16,7 +16,7 @@ def _line_of(text: str, needle: str, occurrence: int = 1) -> int:
 
 
 def test_the_shipped_rules_load_with_a_version_and_every_situation(rules) -> None:
-    assert rules.version == "2026.12-generalise.9"
+    assert rules.version == "2026.12-generalise.10"
     assert len(rules.sha256) == 64
     ids = set(rules.rule_names())
     six = {"six_clan_conflict", "six_dv_police_calls", "six_post_divorce", "six_affair", "six_bride_price",
@@ -52,7 +52,7 @@ def test_a_broken_regular_expression_is_refused_with_its_line() -> None:
 
 
 def test_a_yaml_syntax_error_names_its_line() -> None:
-    bad = GOOD.replace('version: "2026.12-generalise.9"', "version: [2026", 1)
+    bad = GOOD.replace('version: "2026.12-generalise.10"', "version: [2026", 1)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "r.yaml")
     assert "YAML 语法错误" in str(e.value)

@@ -103,7 +103,7 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     fired = {h["rule_id"]: h for h in first["rules_fired"]}
     assert {"six_bride_price", "violence_threat", "scuffle"} <= set(fired)
     assert "描述含“彩礼”" in fired["six_bride_price"]["evidence"]
-    assert first["ruleset_version"] == "2026.12-generalise.9" and "六种情形：彩礼纠纷" in first["reason_zh"]
+    assert first["ruleset_version"] == "2026.12-generalise.10" and "六种情形：彩礼纠纷" in first["reason_zh"]
 
     leader = LeaderAssigned(**common(cid, T0 + timedelta(hours=1)), leader_staff_id="s-42", leader_name="李书记",
                             unit_code="410105001")
@@ -135,12 +135,12 @@ async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_foll
     assert published[1]["reason_zh"].startswith("起因：调解员记录了调解情况。")
     assert published[1]["causation_id"] == str(held.event_id)
     assert published[2]["reason_zh"].startswith("起因：调解结束。")
-    assert all(e["ruleset_version"] == "2026.12-generalise.9" and e["rules_fired"] for e in published)
+    assert all(e["ruleset_version"] == "2026.12-generalise.10" and e["rules_fired"] for e in published)
 
     db = risk.state.runtime.db
     history = [d async for d in db["assessments"].find({"case_id": cid}).sort("occurred_at", 1)]
     assert [d["level"] for d in history] == ["red", "yellow", "blue"]
-    assert history[0]["rules_fired"][0]["evidence"] and history[0]["ruleset_version"] == "2026.12-generalise.9"
+    assert history[0]["rules_fired"][0]["evidence"] and history[0]["ruleset_version"] == "2026.12-generalise.10"
     case = await db["cases"].find_one({"_id": cid})
     assert "彩礼" not in json.dumps(case, default=str)  # the description is encrypted at rest
     timer = await db["followups"].find_one({"case_id": cid})
@@ -241,7 +241,7 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     assert len(warnings) == 1
     w = warnings[0]
     assert w["kind"] == "place_cluster" and w["case_ids"] == ids and w["case_id"] == ids[-1]
-    assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.9"
+    assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.10"
 
 
 async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:
@@ -341,7 +341,7 @@ async def test_http_shows_the_rule_set_and_guards_a_case(risk) -> None:
         r = await http.get("/api/v1/ruleset")
         assert r.status_code == 200
         body = r.json()
-        assert body["version"] == "2026.12-generalise.9" and len(body["sha256"]) == 64
+        assert body["version"] == "2026.12-generalise.10" and len(body["sha256"]) == 64
         assert {"rule_id": "six_bride_price", "name_zh": "六种情形：彩礼纠纷"} in body["rules"]
         assert (await http.get(f"/api/v1/cases/{cid}/risk")).status_code == 401
         other = issuer.issue(staff_id="s-1", unit="410105002001", role=StaffRole.DISPATCHER)
