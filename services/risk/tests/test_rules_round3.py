@@ -62,6 +62,14 @@ def a_(rules, text: str, category: C = C.NEIGHBOUR, opinion: Opinion | None = No
     (RED, "six_dv_police_calls", C.MARRIAGE_FAMILY, "今年他已经是第五次动手了"),
     (RED, "six_dv_police_calls", C.NEIGHBOUR, "民警来了说了两句就走了，他转身又骂上了"),
     (YELLOW, "scuffle", C.DEMOLITION, "我爹上去问了一句，被对方的人推进了水沟里"),
+    # 2026.12-generalise.10 (ADR 0213)
+    (RED, "self_harm", C.MARRIAGE_FAMILY, "他把银行卡密码写在纸上留给了他哥"),
+    (RED, "self_harm", C.LABOUR_WAGES, "他打电话说以后俺妈就拜托我了，说完就关机了"),
+    (RED, "self_harm", C.ROAD_TRAFFIC, "她说活着还有啥盼头，人现在站在大桥的栏杆外"),
+    (RED, "self_harm", C.LABOUR_WAGES, "老张这会就在工地塔吊上，说工钱不给就不下来"),
+    (RED, "violence_threat", C.MEDICAL, "那个大夫住哪、几点下班，他都打听好了"),
+    (RED, "violence_threat", C.CONTRACT_DEBT, "再不还钱就把他门面砸了，大不了一起死"),
+    (RED, "violence_threat", C.NEIGHBOUR, "他指着我说你给我等着，你总有落单的时候"),
 ])
 def test_the_broader_families_fire_on_new_wordings(rules, expected, rule, category, text) -> None:
     a = a_(rules, text, category)
@@ -75,6 +83,9 @@ def test_the_broader_families_fire_on_new_wordings(rules, expected, rule, catego
     "借钱的事打官司怕伤了亲戚和气",        # 打官司 is not a blow
     "打牌输了开玩笑说要报仇，其实早和好了",  # a threat word said in jest
     "汽修厂喷漆的味道太大，想请他们装个净化器",  # 喷漆 of a workshop is not vandalism
+    "俺娘的棺材本都拿去看病了，医药费还差一万",  # life savings, not a coffin carried anywhere
+    "我就在楼顶上晾被子，邻居说挡了他家太阳能",  # a roof used for what roofs are for
+    "小两口吵架，两边老人都来劝，已经和好了",  # the couple's parents are not a vulnerable party
 ])
 def test_look_alikes_and_negations_stay_below_red(rules, text) -> None:
     assert a_(rules, text).own_level is not RED
