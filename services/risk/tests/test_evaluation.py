@@ -1,14 +1,14 @@
 """The labelled corpus and the first level's figures on it (docs/adr/0090-risk-rules-that-generalise.md, 0180,
-0191–0194, 0207).
+0191–0194, 0207, 0213).
 
-The training pool is every ``dev*.yaml``: the dev part and the former held-out parts p…–y…, which joined it once their
-figures or misses had steered the rules (ADR 0191–0193, 0207). The held-out parts now are z… (``heldout15.yaml``, 72
-texts, written after the two-step raise of ADR 0194) and a… (``heldout16.yaml``, 84 texts, written after
-2026.12-generalise.9 and before it was measured), never tuned on. The first level is the rules' level raised by a
-confident second opinion, as in the service. The issue's bar (first level right ≥ 90 %, yellow recall ≥ 85 %, red
-recall ≥ 95 %, no red called blue) is met on z… and NOT on a… (red recall 92.9 %, one red called blue): a strict
-xfail, so it turns red the day it is met; then drop its mark. What each part reaches today is held as a floor, so a
-change that makes it worse fails here.
+The training pool is every ``dev*.yaml``: the dev part and the former held-out parts p…–y… and a…–c…, which joined it
+once their figures or misses had steered the rules (ADR 0191–0193, 0207, 0213). The held-out parts now are z…
+(``heldout15.yaml``, 72 texts, written after the two-step raise of ADR 0194) and e… (``heldout19.yaml``, 90 texts,
+written by an engineer who never read the rules, the training corpus or the other parts, after 2026.12-generalise.10
+and before it was measured), never tuned on. The first level is the rules' level raised by a confident second
+opinion, as in the service. The issue's bar (first level right ≥ 90 %, yellow recall ≥ 85 %, red recall ≥ 95 %, no
+red called blue) is met on both (e… with no margin on the first figure: 81 of 90). What each part reaches today is
+held as a floor, so a change that makes it worse fails here.
 """
 
 from __future__ import annotations
@@ -70,21 +70,27 @@ def test_a_bad_corpus_entry_is_refused_with_its_id(tmp_path) -> None:
 def test_the_rules_on_the_dev_part(corpus, rules) -> None:
     d = evaluate("dev", corpus[0], rules)
     assert d.accuracy >= 0.97
-    # Rules alone still call three reds of the burned y… blue (y07, y21, y54: a veiled "next time", a lock swung at a
-    # windscreen, scissors carried to a clinic); the rule set was not changed after the fresh a… was measured
-    # (ADR 0207), and the second opinion lifts all three. No other red of the pool is called blue by the rules.
-    assert {x.id for x, a in d.misses if x.level is RED and a.own_level is BLUE} <= {"y07", "y21", "y54"}
+    # Rules alone still call seven reds of the burned parts blue (y07, y21, y54: a veiled "next time", a lock swung at
+    # a windscreen, scissors carried to a clinic; a41, a56, b93, c18: wordings no rule family names without copying
+    # the text), and the second opinion lifts all seven (ADR 0207, 0213). No other red of the pool is called blue.
+    assert {x.id for x, a in d.misses if x.level is RED and a.own_level is BLUE} <= {
+        "y07", "y21", "y54", "a41", "a56", "b93", "c18"}
     opinion = SecondOpinion.load()
     assert evaluate("dev", corpus[0], rules, opine=opinion.opinion).red_called_blue == 0
-    assert all(s.precision >= 0.8 for s in d.rules.values() if s.fired >= 5), d.rule_lines(rules.rule_names())
+    assert all(s.precision >= 0.8 for rid, s in d.rules.items()
+               if s.fired >= 5 and rid != "six_bride_price"), d.rule_lines(rules.rule_names())
+    # Zhoukou's bride-price situation is red by policy; the writers label a bride price merely stuck (两家僵着, 谈不拢,
+    # 托媒人商量过两回) yellow, while others label "一分不退" red: 19 of its 25 firings are right (ADR 0213). Narrowing it
+    # to words of open conflict made 7 of those reds depend on the second opinion alone, so it stays as it is.
+    assert d.rules["six_bride_price"].precision >= 0.75, d.rule_lines(rules.rule_names())
 
 
-# Floors per held-out part, rule set 2026.12-generalise.9 with the second opinion nb-1604 (one step to yellow from 0.6,
-# to red from 0.7, blue straight to red from 0.9 where no rule fired; ADR 0192–0194, 0207): (first level right, yellow
-# recall, red recall, most reds called blue, most blues called red)
+# Floors per held-out part, rule set 2026.12-generalise.10 with the second opinion nb-1874 (one step to yellow from
+# 0.45, to red from 0.7, blue straight to red from 0.9 where no rule fired; ADR 0192–0194, 0207, 0213): (first level
+# right, yellow recall, red recall, most reds called blue, most blues called red)
 FLOORS = {
-    "heldout15": (0.972, 0.96, 0.958, 0, 0),  # z…, 72: 70/72 = 97.2 %, 96.2 %, 95.8 %, 0, 0 (rules alone: 90.3 %)
-    "heldout16": (0.952, 0.96, 0.928, 1, 0),  # a…, 84: 80/84 = 95.2 %, 96.8 %, 92.9 %, 1, 0 (rules alone: 89.3 %)
+    "heldout15": (0.986, 0.96, 1.0, 0, 0),  # z…, 72: 71/72 = 98.6 %, 96.2 %, 100 %, 0, 0 (rules alone: 91.7 %)
+    "heldout19": (0.90, 0.90, 0.966, 0, 0),  # e…, 90: 81/90 = 90.0 %, 90.0 %, 96.7 %, 0, 0 (rules alone: 86.7 %)
 }
 
 
@@ -94,7 +100,7 @@ def test_each_held_out_part_does_not_get_worse(parts, part) -> None:
     assert h.accuracy >= acc - 1e-9, "\n".join(h.lines())
     assert h.recall(YELLOW) >= yellow and h.recall(RED) >= red - 1e-9, "\n".join(h.lines())
     assert h.red_called_blue <= red_blue and h.confusion[BLUE][RED] <= blue_red, "\n".join(h.lines())
-    # a flag for a person points at most texts the rules alone got wrong (z… 7 of 7, a… 7 of 9)
+    # a flag for a person points at most texts the rules alone got wrong (z… 6 of 6, e… 11 of 12)
     assert h.review_wrong >= 0.65 * (h.n - h.rules_correct) and h.review_wrong >= 0.5 * h.review, "\n".join(h.lines())
 
 
@@ -109,13 +115,7 @@ def _bar(h: Report) -> None:
     assert h.red_called_blue == 0, "\n".join(h.lines())
 
 
-NOT_MET = "issue 17's bar is not met on this part (ADR 0207)"
-
-
-@pytest.mark.parametrize("part", [
-    "heldout15",  # z…: met
-    pytest.param("heldout16", marks=pytest.mark.xfail(strict=True, reason=NOT_MET)),  # a…
-])
+@pytest.mark.parametrize("part", ["heldout15", "heldout19"])  # z…, e…: met (ADR 0213)
 def test_the_issues_bar_on_each_held_out_part(parts, part) -> None:
     _bar(parts[part])
 
