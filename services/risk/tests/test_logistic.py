@@ -1,5 +1,6 @@
 """The logistic candidate for the second opinion (ADR 0210): reproducible from its seed, read back from its JSON as it
-was written, and it learns what separates the levels. Not shipped: the naive Bayes model (nb-…) stays the service's second opinion."""
+was written, and it learns what separates the levels. Not shipped: the naive Bayes model (nb-…) stays the service's
+second opinion."""
 
 from __future__ import annotations
 
