@@ -277,6 +277,33 @@ async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) ->
     assert not await down.refresh() and down.name(grid) is None and down.chain(grid) == [grid]  # by code, never lost
 
 
+async def test_a_directory_not_read_at_start_is_read_when_a_warning_needs_a_name() -> None:
+    """Risk may start before routing answers: the first read fails, and a warning raised a moment later still names
+    its place, because a place it does not know makes it read the directory again (no more than once a second after
+    a failed read, every 30 s after a good one)."""
+    from yima_risk.adapters.places import PlaceDirectory
+
+    up = {"yes": False, "reads": 0}
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        up["reads"] += 1
+        if not up["yes"]:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"units": [{"code": "G1", "name": "黄河社区第二网格", "parent": "C1"},
+                                                   {"code": "C1", "name": "黄河社区"}]})
+
+    places = PlaceDirectory("http://routing.test", transport=httpx.MockTransport(routing))
+    assert not await places.refresh()
+    await places.know({"G1"})  # within a second of the failed read: not asked again
+    assert up["reads"] == 1 and places.name("G1") is None
+    up["yes"], places._tried_at = True, 0.0  # routing is up; the failed read was long ago
+    await places.know({"G1"})
+    assert up["reads"] == 2 and places.name("G1") == "黄河社区第二网格" and places.chain("G1") == ["G1", "C1"]
+    await places.know({"G1"})
+    await places.know({"G9"})  # unknown after a good read: not read again within 30 s
+    assert up["reads"] == 2
+
+
 async def test_one_organisation_in_several_places(risk) -> None:
     org = f"某某劳务公司{uuid.uuid4().hex[:4]}"
     ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(3)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -66,12 +66,16 @@ _WARN_NS = uuid.UUID("0b9f7d0e-2c55-4b8e-8f0e-7f3f1e2a9c44")
 class Places(Protocol):
     """The unit directory's names and chains of places (adapters/places.py)."""
 
+    async def know(self, codes: Iterable[str]) -> None: ...
     def name(self, code: str) -> str | None: ...
     def chain(self, code: str) -> list[str]: ...
 
 
 class _NoPlaces:
     """No directory: places by their codes, each its own chain."""
+
+    async def know(self, codes: Iterable[str]) -> None:
+        return None
 
     def name(self, code: str) -> str | None:
         return None
@@ -354,7 +358,9 @@ class RiskService(StaffUseCases):
                 f"respondent_cluster|{org}"]
         window = await self.repo.warning_window(new, lookback, ws.respondent_cluster.window_days, keys, s)
         recent = window.recent
-        names = {c: n for c in {r.unit_code for r in recent} | {new.unit_code} if c and (n := self.places.name(c))}
+        codes = {c for c in {r.unit_code for r in recent} | {new.unit_code} if c}
+        await self.places.know(codes)
+        names = {c: n for c in codes if (n := self.places.name(c))}
         for f in detect(new, recent, ws, window.last_raised, known_since=window.known_since, place_names=names):
             warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
             w = WarningRaised(
