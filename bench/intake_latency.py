@@ -1,7 +1,7 @@
 """Intake's request path alone: one intake process (``serve``: API, consumers, relay), HTTP submissions, the
 database's operations per submission — the figures of issue 12's intake targets without the rest of the platform.
 
-    uv run python bench/intake_latency.py [--unloaded 60] [--concurrency 16] [--requests 320]
+    uv run python bench/intake_latency.py [--unloaded 60] [--concurrency 16] [--requests 320] [--profile]
     INTAKE_SRC=/path/to/other/services/intake/src uv run python bench/intake_latency.py   # another version
 
 Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL), one intake
@@ -9,7 +9,10 @@ process, then: a warm-up; ``--unloaded`` submissions one at a time (HTTP p50/p99
 ``--concurrency`` in flight (each from its own loopback address, an Idempotency-Key on each, as ``./yima bench``);
 the server's opcounters over each phase ÷ submissions (the relay's publishing and the timeline consumer included),
 and the load average. Bounded: at most ``--requests`` + ``--unloaded`` + 5 requests, each with a 60 s timeout.
-With ``INTAKE_SRC`` the intake process imports intake from that directory (a before/after on one box).
+With ``INTAKE_SRC`` the intake process imports intake from that directory (a before/after on one box). With
+``--profile`` the server's profiler records intake's database during the concurrent phase and the operations and
+server time per submission are printed per collection and command (the profiler slows the server: its run's
+latencies are not comparable).
 """
 
 from __future__ import annotations
