@@ -50,6 +50,8 @@ class MongoCaseRepository:
     async def setup(self) -> None:
         await self.cases.create_index("tracking_hash", unique=True)
         await self.cases.create_index("case_number", unique=True)
+        # the give-back of a block's rest filters on both (the stand-in's planner needs every field in one index)
+        await self.counters.create_index([("_id", ASCENDING), ("seq", ASCENDING)])
         await self.cases.create_index([("applicant_key", ASCENDING), ("submitted_at", DESCENDING)])
         # A submission's Idempotency-Key lives on the case it made or joined (ADR 0190): one write, not two.
         await self.cases.create_index(IDEMPOTENCY_KEY, unique=True, sparse=True, name="idempotency_key")
