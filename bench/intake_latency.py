@@ -1,7 +1,7 @@
 """Intake's request path alone: one intake process (``serve``: API, consumers, relay), HTTP submissions, the
 database's operations per submission — the figures of issue 12's intake targets without the rest of the platform.
 
-    uv run python bench/intake_latency.py [--unloaded 60] [--concurrency 16] [--requests 320]
+    uv run python bench/intake_latency.py [--unloaded 60] [--concurrency 16] [--requests 320] [--profile]
     INTAKE_SRC=/path/to/other/services/intake/src uv run python bench/intake_latency.py   # another version
 
 Starts its own Kafka + MongoDB-protocol server (or uses YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL), one intake
@@ -9,7 +9,10 @@ process, then: a warm-up; ``--unloaded`` submissions one at a time (HTTP p50/p99
 ``--concurrency`` in flight (each from its own loopback address, an Idempotency-Key on each, as ``./yima bench``);
 the server's opcounters over each phase ÷ submissions (the relay's publishing and the timeline consumer included),
 and the load average. Bounded: at most ``--requests`` + ``--unloaded`` + 5 requests, each with a 60 s timeout.
-With ``INTAKE_SRC`` the intake process imports intake from that directory (a before/after on one box).
+With ``INTAKE_SRC`` the intake process imports intake from that directory (a before/after on one box). With
+``--profile`` the server's profiler records intake's database during the concurrent phase and the operations and
+server time per submission are printed per collection and command (the profiler slows the server: its run's
+latencies are not comparable).
 """
 
 from __future__ import annotations
@@ -69,6 +72,25 @@ async def phase(name: str, sub: Submitter, client: AsyncMongoClient[Any], n: int
           f"; load average {load0:.1f} → {os.getloadavg()[0]:.1f}")
 
 
+async def profiled(client: AsyncMongoClient[Any], db: str, on: bool) -> None:
+    """The server's profiler on intake's database (level 2: every operation), or off and what it saw, per collection
+    and command: count and the server's own time (``millis``) per submission is printed by ``print_profile``."""
+    if on:
+        await client[db]["system.profile"].drop()
+    await client[db].command("profile", 2 if on else 0)
+
+
+async def print_profile(client: AsyncMongoClient[Any], db: str, n: int) -> None:
+    seen: dict[str, list[float]] = {}
+    async for p in client[db]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, "millis": 1}):
+        cmd = p.get("command") if isinstance(p.get("command"), dict) else {}
+        key = f"{p.get('ns', db).split('.', 1)[-1]} {next(iter(cmd), p.get('op', '?'))}"
+        seen.setdefault(key, []).append(float(p.get("millis") or 0))
+    print("profiler (the concurrent phase; per submission: operations, server ms; the largest ms per operation):")
+    for key, ms in sorted(seen.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {len(ms) / n:5.2f} ops {sum(ms) / n:7.2f} ms  max {max(ms):6.0f} ms  {key}")
+
+
 def wait_healthy(proc: ServiceProcess, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -103,7 +125,13 @@ async def measure(ep: Endpoints, args: argparse.Namespace, log_dir: Path) -> Non
         await asyncio.sleep(2)
         pids = {"intake": proc.pid or 0, "database": int((await client.admin.command("serverStatus"))["pid"])}
         await phase("unloaded", sub, client, args.unloaded, 1, args.settle, pids)
+        db = f"{env['YIMA_MONGO_DB_PREFIX']}yima_intake"
+        if args.profile:
+            await profiled(client, db, True)
         await phase("concurrent", sub, client, args.requests, args.concurrency, args.settle, pids)
+        if args.profile:
+            await profiled(client, db, False)
+            await print_profile(client, db, args.requests)
     finally:
         await sub.close()
         await client.close()
@@ -116,6 +144,9 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--requests", type=int, default=320)
     ap.add_argument("--settle", type=float, default=5.0, help="seconds after a phase before counting")
+    ap.add_argument("--profile", action="store_true", help="the server's profiler on intake's database during the "
+                    "concurrent phase: where its operations and their server time go (costs time itself: not for "
+                    "the latency figures)")
     args = ap.parse_args()
     if args.requests > 5000 or args.unloaded > 1000:
         raise SystemExit("bounded: at most 5000 concurrent-phase and 1000 unloaded requests")

@@ -29,6 +29,17 @@ async def test_concurrent_first_increments_each_get_their_own_value(yima_infra, 
         await client.close()
 
 
+async def test_concurrent_first_increments_by_a_block_reserve_disjoint_blocks(yima_infra, mongo_db_prefix):
+    client = connect(yima_infra.mongo_url)
+    col = client[f"{mongo_db_prefix}kit"]["counters"]
+    key = uuid.uuid4().hex
+    try:
+        lasts = await asyncio.gather(*(increment(col, key, "seq", by=5) for _ in range(8)))
+        assert sorted(lasts) == list(range(5, 45, 5))  # each caller owns the 5 numbers up to its value
+    finally:
+        await client.close()
+
+
 async def test_concurrent_increments_inside_transactions_never_repeat_a_number(yima_infra, mongo_db_prefix):
     client = connect(yima_infra.mongo_url)
     col = client[f"{mongo_db_prefix}kit"]["counters"]

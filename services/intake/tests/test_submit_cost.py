@@ -23,9 +23,12 @@ CASE = {
     "applicant": {"name": "欧阳娜娜", "phone": "13900001234"},
     "description": "包工头拖欠我们三个月工资，一共两万多元",
 }
-# what a new case costs: the applicant's recent cases (a retry? a repeat?), the case number, then ONE transaction
-NEW_CASE = [("find", "cases", False), ("findAndModify", "counters", False),
-            ("insert", "cases", True), ("insert", "outbox", True), ("commitTransaction", "", True)]
+# what a new case costs: the applicant's recent cases (a retry? a repeat?), then ONE transaction; the case number
+# comes from the process's block (ADR 0211): one increment of the counter per block, on the submission that opens it
+NEW_CASE = [("find", "cases", False), ("insert", "cases", True), ("insert", "outbox", True),
+            ("commitTransaction", "", True)]
+RESERVE = ("findAndModify", "counters", False)
+BLOCK = 4
 
 
 class Commands(monitoring.CommandListener):
@@ -55,14 +58,14 @@ async def api(yima_infra, mongo_db_prefix, monkeypatch):
     monkeypatch.setattr(yima_kit.querylog, "listeners", lambda: [commands])
     settings = IntakeSettings(
         kafka_bootstrap=yima_infra.kafka_bootstrap, mongo_url=yima_infra.mongo_url, mongo_db_prefix=mongo_db_prefix,
-        submit_rate_per_minute=1000,
+        submit_rate_per_minute=1000, case_number_block=BLOCK,
     )
     app = create_app(settings, consume=False, relay=False)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
             client.commands = commands  # type: ignore[attr-defined]
             client.app = app  # type: ignore[attr-defined]
-            await client.post("/api/v1/cases", json=applicant(CASE, "13900009999"))  # the year's counter exists
+            await client.post("/api/v1/cases", json=applicant(CASE, "13900009999"))  # this process's first block
             yield client
 
 
@@ -80,10 +83,10 @@ async def post(api: Any, body: dict[str, Any], key: str | None) -> tuple[httpx.R
     return r, commands.seen
 
 
-async def test_a_new_case_is_one_read_one_increment_and_one_transaction_of_two_writes(api) -> None:
+async def test_a_new_case_is_one_read_and_one_transaction_of_two_writes(api) -> None:
     r, seen = await post(api, CASE, str(uuid.uuid4()))
     assert r.status_code == 201, r.text
-    assert seen == NEW_CASE  # 8 before ADR 0190: the key's own read and insert, the timeline's insert
+    assert seen == NEW_CASE  # 8 before ADR 0190: the key's own read and insert, the timeline's insert; the counter
     r, seen = await post(api, applicant(CASE, "13900002222"), None)
     assert r.status_code == 201 and seen == NEW_CASE
 
@@ -94,6 +97,12 @@ async def test_a_new_case_is_one_read_one_increment_and_one_transaction_of_two_w
     assert await db["timeline"].count_documents({"case_id": doc["_id"]}) == 0
     assert sorted([d["topic"] async for d in db["outbox"].find({"key": doc["_id"]})]) == ["case.status",
                                                                                           "case.submitted"]
+
+
+async def test_the_case_number_costs_one_increment_per_block(api) -> None:
+    seen = [(await post(api, applicant(CASE, f"1390000300{i}"), None))[1] for i in range(BLOCK + 1)]
+    # the fixture's submission opened the block: its rest, then the next block's first number with its increment
+    assert seen == [NEW_CASE] * (BLOCK - 1) + [[NEW_CASE[0], RESERVE, *NEW_CASE[1:]]] + [NEW_CASE]
 
 
 async def test_a_retry_is_one_read_and_a_repeat_report_one_transaction(api) -> None:

@@ -70,29 +70,31 @@ async def increment(
     doc_id: str,
     field: str,
     *,
+    by: int = 1,
     set_on_insert: Doc | None = None,
     session: AsyncClientSession | None = None,
     attempts: int = 5,
 ) -> int:
-    """Add one to ``field`` of a counter document (created on first use) and return the new value.
+    """Add ``by`` (one by default) to ``field`` of a counter document (created on first use) and return the new
+    value: the caller owns the ``by`` values up to it (a block of numbers, e.g. intake's case numbers).
 
     Not an upsert: two first uses racing on a missing document make an upsert answer the loser with a
     duplicate key (MongoDB) or, on the MongoDB-wire stand-in under load, with no document although the
     increment was applied, so a retry would skip a number. Instead: increment an existing document; if
-    there is none, insert it with 1; if another caller inserted it first (duplicate key), increment again.
+    there is none, insert it with ``by``; if another caller inserted it first (duplicate key), increment again.
     Inside a transaction a lost insert race aborts it, so it is raised as a TransientTransactionError,
     which ``in_transaction`` (PyMongo's with_transaction) retries from the start.
     """
     in_txn = session is not None and session.in_transaction
     for _ in range(attempts):
         doc = await col.find_one_and_update(
-            {"_id": doc_id}, {"$inc": {field: 1}}, return_document=ReturnDocument.AFTER, session=session
+            {"_id": doc_id}, {"$inc": {field: by}}, return_document=ReturnDocument.AFTER, session=session
         )
         if doc is not None:
             return int(doc[field])
         try:
-            await col.insert_one({**(set_on_insert or {}), "_id": doc_id, field: 1}, session=session)
-            return 1
+            await col.insert_one({**(set_on_insert or {}), "_id": doc_id, field: by}, session=session)
+            return by
         except DuplicateKeyError:
             if in_txn:
                 raise OperationFailure(

@@ -55,6 +55,7 @@ class Runtime:
     revocation_feed: RevocationFeed
     gauges: OpsGauges | None = None
     on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)  # run first at a clean stop, the database still connected
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -140,6 +141,11 @@ class Runtime:
         log.info("service started", consume=consume, relay=relay)
 
     async def stop(self) -> None:
+        for hook in self.on_stop:
+            try:
+                await hook(self)
+            except Exception:  # a hook never keeps the process from stopping
+                log.exception("stop hook failed")
         for t in self.background:
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -13,6 +13,11 @@ class IntakeSettings(KitSettings):
     case_number_prefix: str = Field(
         default="JSQ", pattern=r"^[A-Z]{1,6}$", description="district prefix of case numbers, e.g. JSQ (金水区)"
     )
+    case_number_block: int = Field(
+        default=20, ge=1, le=1000, description="case numbers a process reserves at a time with one atomic increment "
+        "and hands out from memory (ADR 0211); a process that stops without giving back leaves the rest unused (a "
+        "gap), and numbers from several replicas interleave; 1: one database increment per submission"
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="base URL the tracking QR codes point to"
     )

@@ -13,7 +13,12 @@ T = TypeVar("T")
 
 
 class CaseRepository(Protocol):
-    async def next_case_seq(self, key: str, session: AsyncClientSession | None = None) -> int: ...
+    async def reserve_case_numbers(self, key: str, count: int) -> int:
+        """Reserve ``count`` numbers of ``key`` atomically; the last of them (core/numbering.py)."""
+        ...
+    async def give_back_case_numbers(self, key: str, last: int, first_unused: int) -> bool:
+        """Return ``first_unused``..``last`` if nobody reserved after ``last``; whether it did."""
+        ...
     async def insert_case(self, doc: dict[str, Any], first_steps: list[CaseStatusChanged],
                           session: AsyncClientSession) -> None: ...
     async def find_by_idempotency_key(self, key: str) -> tuple[str, dict[str, Any]] | None:

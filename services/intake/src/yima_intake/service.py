@@ -1,9 +1,10 @@
 """Intake's use cases: submit a case (one read of the applicant's recent cases — a retry? a repeat report? —, the
-case number from one atomic increment, then ONE short transaction of two writes: the case, carrying its
-idempotency key and first timeline steps, and its outbox entries; ADR 0190), link a repeat report to the first
-case, read the tracking view, rate a closed case. Knows nothing of HTTP; talks to Mongo and Kafka only through the
-repository and the unit of work (yima_kit.uow). The steps of a registration are in ``registration``, the answers
-and refusals in ``results``, the applicant's view in ``core/public_view``."""
+case number from the process's block of numbers — one atomic increment per block, ADR 0211 —, then ONE short
+transaction of two writes: the case, carrying its idempotency key and first timeline steps, and its outbox entries;
+ADR 0190), link a repeat report to the first case, read the tracking view, rate a closed case. Knows nothing of
+HTTP; talks to Mongo and Kafka only through the repository and the unit of work (yima_kit.uow). The steps of a
+registration are in ``registration``, the answers and refusals in ``results``, the applicant's view in
+``core/public_view``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from yima_kit.uow import Tx, UnitOfWork
 from .config import IntakeSettings
 from .core import submission as texts
 from .core.identity import format_case_number, new_tracking_code, validate_tracking_code
+from .core.numbering import CaseNumbers
 from .core.public_view import RATEABLE, public_view
 from .core.ratelimit import WindowCounter
 from .core.repeat import same_dispute
@@ -77,6 +79,7 @@ class IntakeService:
         self.client = client
         self.uow = UnitOfWork(client, outbox)
         self.limits = WindowCounter()
+        self.numbers = CaseNumbers(repo.reserve_case_numbers, settings.case_number_block, repo.give_back_case_numbers)
 
     async def hit_rate_limit(self, key: str, window_start: datetime, expires_at: datetime | None = None) -> int:
         """Count one submission of a client (``ip:…`` or ``staff:…``) in its minute; returns the count. In the
@@ -128,11 +131,11 @@ class IntakeService:
         self, cmd: SubmitCase, ruling: Ruling, actor: Actor, staff: StaffClaims | None, applicant_key: str,
         idempotency_key: str | None, fingerprint: str, now: datetime,
     ) -> Submitted:
-        # One atomic increment, outside the transaction: concurrent submissions never conflict on the counter
-        # (inside, every one of them would write the same document and all but one would retry). A submission
-        # whose transaction then fails leaves its number unused (a gap, rare; ADR 0060).
+        # From the process's block (one atomic increment per block, outside the transaction: concurrent
+        # submissions never conflict on the counter; ADRs 0060, 0211). A submission whose transaction then fails
+        # leaves its number unused (a gap, rare).
         prefix = self.settings.case_number_prefix
-        seq = await self.repo.next_case_seq(f"{prefix}-{now.year}", None)
+        seq = await self.numbers.take(f"{prefix}-{now.year}")
         reg = Registration(cmd, ruling, actor, staff, case_id=str(uuid4()),
                            case_number=format_case_number(prefix, now.year, seq), tracking_code=new_tracking_code(),
                            applicant_key=applicant_key, submitted_id=uuid4(), now=now)

@@ -50,6 +50,8 @@ class MongoCaseRepository:
     async def setup(self) -> None:
         await self.cases.create_index("tracking_hash", unique=True)
         await self.cases.create_index("case_number", unique=True)
+        # the give-back of a block's rest filters on both (the stand-in's planner needs every field in one index)
+        await self.counters.create_index([("_id", ASCENDING), ("seq", ASCENDING)])
         await self.cases.create_index([("applicant_key", ASCENDING), ("submitted_at", DESCENDING)])
         # A submission's Idempotency-Key lives on the case it made or joined (ADR 0190): one write, not two.
         await self.cases.create_index(IDEMPOTENCY_KEY, unique=True, sparse=True, name="idempotency_key")
@@ -58,10 +60,16 @@ class MongoCaseRepository:
         await self.track_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.throttle.setup()
 
-    async def next_case_seq(self, key: str, session: AsyncClientSession | None = None) -> int:
-        # One atomic findAndModify, outside the submission's transaction (ADR 0060): concurrent submissions
-        # never write-conflict on the counter; an aborted submission leaves a gap in the sequence.
-        return await increment(self.counters, key, "seq", session=session)
+    async def reserve_case_numbers(self, key: str, count: int) -> int:
+        """``count`` numbers of ``key`` for this process: one atomic findAndModify ``$inc`` by ``count``, outside any
+        transaction (ADRs 0060, 0211); returns the block's last number (the counter holds the last one reserved)."""
+        return await increment(self.counters, key, "seq", by=count)
+
+    async def give_back_case_numbers(self, key: str, last: int, first_unused: int) -> bool:
+        """Numbers ``first_unused``..``last`` back to the counter, only if nobody reserved after them (the counter
+        still at ``last``): one conditional update."""
+        res = await self.counters.update_one({"_id": key, "seq": last}, {"$set": {"seq": first_unused - 1}})
+        return res.modified_count == 1
 
     async def insert_case(self, doc: dict[str, Any], first_steps: list[CaseStatusChanged],
                           session: AsyncClientSession) -> None:
