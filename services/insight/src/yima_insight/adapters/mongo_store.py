@@ -309,6 +309,21 @@ class Rebuild:
         for live in (UNITS, WARNINGS):
             await self.swap_in(live)
 
+    async def in_place_if_empty(self, live: str) -> bool:
+        """A live collection without documents (a first replay: nothing to keep showing meanwhile) is written in
+        place — dropped with its indexes, filled, indexed at :meth:`swap_in` — instead of renamed onto (this
+        server copies every document to rename). True if so (ADR 0205)."""
+        db = self.store.db
+        if live in await db.list_collection_names():
+            try:  # collStats, not a count: a query without a filter (the query-plan test's collection scan)
+                if int((await db.command("collStats", live)).get("count") or 0) > 0:
+                    return False
+            except OperationFailure:
+                return False
+            await db.drop_collection(live)
+        self.new[live] = live
+        return True
+
     async def swap_in(self, live: str) -> None:
         """The fresh collection renamed onto the live one (``dropTarget``: the live one goes in the same command,
         readers see the old state until then), then indexed. This server copies a collection to rename it and
@@ -316,7 +331,9 @@ class Rebuild:
         indexes, and the live one is not first renamed away (a copy of the whole old state) as it was."""
         db, fresh = self.store.db, self.new[live]
         t = time.monotonic()
-        if fresh in await db.list_collection_names():
+        if fresh == live:  # written in place (:meth:`in_place_if_empty`)
+            pass
+        elif fresh in await db.list_collection_names():
             await db[fresh].rename(live, dropTarget=True)
         else:
             await db.drop_collection(live)
