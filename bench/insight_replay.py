@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from insight_history import tree
+from pymongo import AsyncMongoClient
 from yima_contracts.codes import Category, Channel
 from yima_devstack.infra import Endpoints
 
 # counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
 COUNTER_DOCUMENTS_1M = 609_090
+COUNTER_BYTES_1M = 1_490_796_676  # their BSON size (bench/results/20261207T080857-insight-999999.json)
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
@@ -135,6 +137,14 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int, events_per_slice
                                   workers=workers)
     peak = _proc_status_kb("VmHWM")
     result["produced_events"] = produced
+    client: AsyncMongoClient[Any] = AsyncMongoClient(ep.mongo_url)
+    try:  # the counter documents' bytes: at 1 M each holds more keys (ADR 0205 extrapolates by bytes too)
+        st = await client[settings.db_name].command("collStats", "counters")
+        result["counter_bytes"] = int(st.get("size") or 0)
+    except Exception:  # a server that does not say
+        result["counter_bytes"] = None
+    finally:
+        await client.close()
     result["memory"] = {"rss_before_mb": round((rss_before or 0) / 1024), "peak_rss_mb": round((peak or 0) / 1024),
                         "peak_growth_mb": round(((peak or 0) - (rss_before or 0)) / 1024),
                         "events_per_slice": events_per_slice, "workers": workers}
@@ -161,6 +171,9 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
     per_case = (r["total_seconds"] - fixed - counters_own) / cases
     counters_1m_s = counters_own * counter_docs / max(1, w["counters"]["documents"])
     minutes = (per_case * 1_000_000 + fixed + counters_1m_s) / 60
+    # the same by the counter documents' bytes (a 1 M history's documents are bigger: more keys a period)
+    by_bytes = counters_own * COUNTER_BYTES_1M / r["counter_bytes"] if r.get("counter_bytes") else None
+    minutes_by_bytes = (per_case * 1_000_000 + fixed + by_bytes) / 60 if by_bytes else None
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (the topics hold {r['events']} events, "
           f"{r['cases']} cases) in {r['total_seconds']} s with {r['workers']} workers: read {ph['read']:.1f} s "
           f"(of which {fixed:.1f} s finding the partitions' offsets) into {r['slices']} slices; parse, fold and "
@@ -171,10 +184,13 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
           f"the rest swapped in {ph['swap_and_indexes']:.1f} s; peak RSS {r['memory']['peak_rss_mb']} MB "
           f"(+{r['memory']['peak_growth_mb']} MB, this process only); 1,000,000 cases ≈ {minutes:.1f} min "
           f"({per_case * 1000:.2f} ms a case, {fixed:.1f} s once, {counter_docs:,} counter documents "
-          f"{counters_1m_s:.0f} s; all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
+          f"{counters_1m_s:.0f} s; by their bytes {by_bytes or 0:.0f} s: {minutes_by_bytes or 0:.1f} min; "
+          f"all of it per case: {r['total_seconds'] / cases * 1e6 / 60:.0f} min; "
           f"target ≤ 10 min)")
     return {**r, "counter_documents_1m": round(counter_docs), "minutes_for_1m": round(minutes, 1),
+            "minutes_for_1m_counters_by_bytes": round(minutes_by_bytes, 1) if minutes_by_bytes else None,
             "extrapolation": {"per_case_ms": round(per_case * 1000, 3), "fixed_s": round(fixed, 1),
                               "counters_own_s": round(counters_own, 2),
-                              "counters_1m_s": round(counters_1m_s)},
+                              "counters_1m_s": round(counters_1m_s),
+                              "counters_1m_s_by_bytes": round(by_bytes) if by_bytes else None},
             "minutes_for_1m_all_per_case": round(r["total_seconds"] / cases * 1e6 / 60, 1)}

@@ -187,8 +187,10 @@ class InsightService:
                     q["unit"] = "-"
                 elif key == scope:
                     q["unit"] = key
-                else:
-                    q.setdefault("$and", []).append({"unit_path": key})
+                else:  # the unit below, read by its index; the scope's own still checked
+                    if scope != ALL:
+                        q["$and"] = [{"unit_path": scope}]
+                    q["unit_path"] = key
             elif by == "month":
                 q["day"] = {"$gte": max(a.isoformat(), f"{key}-01"), "$lte": min(b.isoformat(), f"{key}-31")}
             elif by in _DIM_FIELD:

@@ -326,6 +326,8 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
                              events_per_slice=events_per_slice)
             phases["read"] = time.monotonic() - t0
             phases["read_setup"] = sp.setup_seconds
+            for live in (FACTS, COUNTERS):  # a first replay writes them in place, no rename
+                await rebuild.in_place_if_empty(live)
             facts_to = Target(settings.mongo_url, settings.db_name, rebuild.new[FACTS], rebuild.batch)
             totals, stats = await _fold_all(sp, pool, facts_to)
         rebuild.note(FACTS, totals.cases, stats["facts"])
