@@ -897,6 +897,9 @@ async def test_the_digest_window_and_a_batchs_several_texts_to_one_person_are_le
     clock.advance(10)
     await consume(notify, status(case, CaseState.ASSIGNED, "已分派"))  # inside the person's window: not taken
     assert (await states(notify, case))[("applicant", "applicant.assigned.v1")][0] == "queued"
+    held = await notify.state.runtime.db["notifications"].find_one({"case_id": case, "channel": "sms",
+                                                                    "template_id": "applicant.assigned.v1"})
+    assert held["not_before"] == datetime(2026, 11, 24, 2, 2, tzinfo=UTC)  # due at the window's end: no hold
     clock.advance(121)
     other = new_case()  # two steps in one batch for one person: one digest, by the round
     await consume(notify, submitted(other, phone="13700000001"))

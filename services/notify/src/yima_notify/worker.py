@@ -203,7 +203,9 @@ class DeliveryWorker:
         e-mail whose channel is up; a text (SMS, WeChat) that is the batch's only one to its person, when nothing
         of the person's is on its way (queued or being sent: order) and their digest window is over (throttle).
         The person's send time is written with them (``note_sent``): a batch taking a text for the same person at
-        the same moment conflicts with this one, retries and sees it. The rest stays queued, for the rounds."""
+        the same moment conflicts with this one, retries and sees it. The rest stays queued, for the rounds; a
+        text inside its person's window is staged due at the window's end (the round would hold it till then:
+        one write fewer)."""
         now = self.clock()
         people: dict[str, dict[str, list[Doc]]] = {}
         for d in docs:
@@ -216,12 +218,17 @@ class DeliveryWorker:
                 self._claim_at_once(d, now)
         window = timedelta(seconds=self.s.digest_window_seconds)
         for channel, texts in people.items():
-            keys = [k for k, ds in texts.items() if len(ds) == 1]  # several: the round makes them one digest
+            last = await self.queue.last_sent_many(channel, list(texts)) if window > timedelta(0) else {}
+            for key, at in last.items():
+                if at + window > now:  # inside the person's window: due at its end, as the round would hold it
+                    for d in texts[key]:
+                        d["not_before"] = max(d["not_before"], at + window)
+            # several to one person: the round makes them one digest
+            keys = [k for k, ds in texts.items() if len(ds) == 1 and ds[0]["not_before"] <= now]
             if not keys:
                 continue
             flights = await self.queue.in_flight_many(channel, keys)
-            last = await self.queue.last_sent_many(channel, keys) if window > timedelta(0) else {}
-            free = [k for k in keys if not flights.get(k) and (k not in last or last[k] + window <= now)]
+            free = [k for k in keys if not flights.get(k)]
             for k in free:
                 self._claim_at_once(texts[k][0], now)
             if free and window > timedelta(0):
