@@ -14,7 +14,8 @@ as in ``./yima run``), then:
 3. drain: waits until every case is assigned and nothing was watched for 8 s, then reads the counters again
    and subtracts the idle rate over the same time.
 
-Prints operations per case by kind (insert/query/update/delete/getmore/command) and the idle rate; with
+Prints operations per case by kind (insert/query/update/delete/getmore/command), the idle rate and the database
+server's CPU per case (``/proc``, less its idle rate; when it runs on this machine); with
 ``--profile``, each database's profiler (level 2 during the load) per collection and operation, summed per
 service too. Figures, not pass/fail: the per-service table in bench/README.md comes from here.
 """
@@ -32,6 +33,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from yima_devstack.bench.load import Submitter, Watcher
+from yima_devstack.bench.probe import process_cpu_seconds
 from yima_devstack.infra import Endpoints, LocalInfra, free_port
 from yima_devstack.services import SERVICE_PORTS, Platform, peer_env, service_env
 from yima_devstack.topics import ensure_topics, platform_topics
@@ -130,15 +132,17 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         warm = [s.case_id for s in await asyncio.gather(*(sub.submit("warmup") for _ in range(3))) if s.case_id]
         await _drain(watcher, set(warm), 120)
         dbs = [n for n in await client.list_database_names() if n.startswith("yima_")]
-        t0, c0 = time.monotonic(), await opcounters(client)
+        pid = int((await client.admin.command("serverStatus")).get("pid") or 0)  # on this machine: its CPU
+        t0, c0, cpu0 = time.monotonic(), await opcounters(client), _cpu(pid)
         await asyncio.sleep(idle_seconds)
         idle = diff(c0, await opcounters(client))
         idle_rate = {k: v / (time.monotonic() - t0) for k, v in idle.items()}
+        cpu_idle = (_cpu(pid) - cpu0) / (time.monotonic() - t0)
         if profile:
             for name in dbs:
                 await client[name]["system.profile"].drop()
                 await client[name].command("profile", 2)
-        t1, c1 = time.monotonic(), await opcounters(client)
+        t1, c1, cpu1 = time.monotonic(), await opcounters(client), _cpu(pid)
         sem = asyncio.Semaphore(concurrency)
 
         async def one() -> str | None:
@@ -154,6 +158,7 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
                   f"{time.monotonic() - t1:.1f}s")
         elapsed = time.monotonic() - t1
         load = diff(c1, await opcounters(client))
+        cpu = _cpu(pid) - cpu1 - cpu_idle * elapsed  # the server's CPU over the load, less its idle rate
         net = {k: load[k] - idle_rate[k] * elapsed for k in KINDS}
         total = sum(net.values())
         n = len(ids)
@@ -163,6 +168,8 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         print(f"idle: {sum(idle_rate.values()):.1f} ops/s  " +
               "  ".join(f"{k}={v:.2f}" for k, v in idle_rate.items()))
         print(f"per case: {total / n:.1f} ops  " + "  ".join(f"{k}={v / n:.1f}" for k, v in net.items()))
+        if pid:  # the profiler's own writes are in it with --profile: compare runs without it
+            print(f"database server CPU per case: {cpu * 1000 / n:.1f} ms (idle {cpu_idle * 100:.1f} % of a core)")
         if profile:
             await print_profile(client, dbs, n, shapes)
         # right after the load: what is still working (a consumer the drain does not watch, say)
@@ -181,6 +188,10 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         await sub.close()
         await client.close()
         platform.stop()
+
+
+def _cpu(pid: int) -> float:
+    return (process_cpu_seconds(pid) or 0.0) if pid else 0.0
 
 
 async def _settle(client: AsyncMongoClient[Any], idle_rate: float, quiet_for: float, timeout: float,

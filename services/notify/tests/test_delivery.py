@@ -830,3 +830,87 @@ async def test_a_digest_key_claimed_from_under_a_replica_that_then_dies_is_not_r
     sms = gw.at("/sms")
     assert len(sms) == 2 and sms[1].key == got[0]["_id"] and "已受理" in sms[1].body["text"]
     assert len(gw.delivered) == 2
+
+
+# --- texts claimed on insert (ADR 0209): a consumer batch's text that the process's worker would send alone at once
+# is staged already that worker's and handed to it when committed — no claim update; the rounds' guarantees hold.
+
+def taking(app) -> DeliveryWorker:
+    worker: DeliveryWorker = app.state.worker
+    worker.enable_taking()  # what start() does in a process that runs the worker
+    return worker
+
+
+async def states(app, case: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+    cursor = app.state.runtime.db["notifications"].find({"case_id": case, "channel": {"$ne": "inbox"}})
+    return {(d["recipient"], d["template_id"]): (d["state"], d.get("owner")) async for d in cursor}
+
+
+async def test_a_text_due_now_is_staged_claimed_and_sent_once_in_order(notify, gw) -> None:
+    worker, case = taking(notify), new_case()
+    first = [submitted(case), status(case, CaseState.SUBMITTED, "纠纷已登记"), assigned(case)]
+    for e in first:
+        await consume(notify, e)
+    staged = await states(notify, case)
+    assert staged[("applicant", "applicant.submitted.v1")] == ("sending", worker.owner)  # no claim update needed
+    assert staged[(f"unit:{UNIT}", "unit.assigned.v1")] == ("sending", worker.owner)
+    # the person's next text: the first is on its way, so this one waits for the round (order, digest)
+    await consume(notify, status(case, CaseState.ASSIGNED, "已分派黄河社区办理"))
+    assert (await states(notify, case))[("applicant", "applicant.assigned.v1")] == ("queued", None)
+    for e in first:
+        assert not await consume(notify, e)  # redelivered: nothing staged or handed over again
+    await worker.drain()
+    await worker.drain()
+    assert [m.body["template_id"] for m in gw.at("/sms")] == ["applicant.submitted.v1", "applicant.assigned.v1"]
+    assert len(gw.at(f"/hooks/{UNIT}")) == 1 and gw.requests == len(gw.delivered)
+    assert {s for s, _ in (await states(notify, case)).values()} == {"delivered"}
+    sent = await outbox_events(notify, "notification.sent", case)
+    assert len(sent) == len({s["notification_id"] for s in sent})  # each once
+
+
+async def test_a_text_taken_by_a_process_that_dies_is_sent_by_a_takeover_under_its_key(notify, gw) -> None:
+    dying, case = taking(notify), new_case()
+    clock: Clock = notify.state.clock
+    await consume(notify, submitted(case))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    dying._taken.clear()  # committed, claimed by this process's worker… which dies before its round
+    other = DeliveryWorker(notify.state.service, dying.client, dying.outbox, dying.channels, clock=clock)
+    await other.drain("sms")
+    assert gw.at("/sms") == []  # not before the claim expires
+    clock.advance(31)
+    await other.drain("sms")
+    [sms] = gw.at("/sms")
+    doc = await notify.state.runtime.db["notifications"].find_one({"case_id": case, "channel": "sms"})
+    assert sms.key == doc["_id"] and doc["state"] == "delivered" and doc["delivered_by"] == other.owner
+
+
+async def test_the_digest_window_and_a_batchs_several_texts_to_one_person_are_left_to_the_rounds(notify, gw) -> None:
+    svc, clock = notify.state.service, notify.state.clock
+    worker = taking(notify)
+    svc.settings.digest_window_seconds = 120
+    clock.now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+    case = new_case()
+    await consume(notify, submitted(case))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    assert (await states(notify, case))[("applicant", "applicant.submitted.v1")] == ("sending", worker.owner)
+    await worker.drain("sms")
+    clock.advance(10)
+    await consume(notify, status(case, CaseState.ASSIGNED, "已分派"))  # inside the person's window: not taken
+    assert (await states(notify, case))[("applicant", "applicant.assigned.v1")][0] == "queued"
+    held = await notify.state.runtime.db["notifications"].find_one({"case_id": case, "channel": "sms",
+                                                                    "template_id": "applicant.assigned.v1"})
+    assert held["not_before"] == datetime(2026, 11, 24, 2, 2, tzinfo=UTC)  # due at the window's end: no hold
+    clock.advance(121)
+    other = new_case()  # two steps in one batch for one person: one digest, by the round
+    await consume(notify, submitted(other, phone="13700000001"))
+
+    two = [status(other, CaseState.SUBMITTED, "纠纷已登记"), status(other, CaseState.ACCEPTED, "已受理")]
+
+    async def work(tx) -> None:  # one poll of both steps, as the consumer's batch path runs it
+        await svc.in_batch(two, tx, NotifyService.handle)
+    await notify.state.runtime.consumers.uow.run(work)
+    assert {s for (r, _), (s, _) in (await states(notify, other)).items() if r == "applicant"} == {"queued"}
+    await worker.drain("sms")
+    texts = [m.body for m in gw.at("/sms")]
+    assert [t["phone"] for t in texts] == [PHONE, PHONE, "13700000001"]  # the held text, at the end of its window
+    assert "有2条新进展" in texts[2]["text"]  # the batch's two steps: one digest

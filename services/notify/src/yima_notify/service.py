@@ -1,8 +1,8 @@
 """Notify's use cases: who hears what, over which channel — staged exactly once per (event, recipient, channel).
 
 The consumer side (this module) runs inside the consumer's transaction and only STAGES: one document per
-(source event, recipient, channel) in ``notifications`` (the ledger; ``_id`` and a unique index on the
-triple). The in-app inbox is our own database, so an inbox message is delivered right there, in the same
+(source event, recipient, channel) in ``notifications`` (the ledger; its ``_id`` is a function of the triple, so unique
+per triple). The in-app inbox is our own database, so an inbox message is delivered right there, in the same
 transaction. Every outside channel (SMS, WeChat, e-mail, webhook) is sent later by the delivery worker
 (:mod:`yima_notify.worker`), never from inside a transaction. Storage only through ports.py (contacts, the ledger;
 Mongo in adapters/mongo_repo.py); the inboxes' read side is inbox.py; when a text goes (the SMS digest) is
@@ -103,6 +103,11 @@ class NotifyService(InboxReads):
         self.quiet = parse_quiet_hours(self.settings.quiet_hours)
         # the delivery worker's wake-up (set by the worker): which channel, and when the message is due
         self.on_queued: Callable[[str | None, datetime | None], None] = lambda channel, due: None
+        # Set by this process's delivery worker when it runs (worker.enable_taking, ADR 0209): a batch's texts due
+        # now that the worker may take at once are staged already claimed, and handed to it once committed.
+        self.take_at_once: Callable[[list[dict[str, Any]], Any], Awaitable[None]] | None = None
+        self.on_taken: Callable[[str, dict[str, Any]], None] = lambda channel, doc: None
+        self._due_now: list[dict[str, Any]] | None = None  # in a batch's view: its texts due now, in staging order
         self._static_contacts: dict[str, dict[str, str]] = (
             json.loads(self.settings.unit_contacts_json) if self.settings.unit_contacts_json.strip() else {}
         )
@@ -118,9 +123,12 @@ class NotifyService(InboxReads):
         view = copy.copy(self)
         view.contacts = self.contacts.in_batch(tx.session)
         view.ledger = self.ledger.in_batch(tx.session)
+        view._due_now = [] if self.take_at_once is not None else None
         await view.contacts.load([e.case_id for e in events], waiting=waiting, session=tx.session)
         for event in events:
             await handle(view, event, tx)
+        if view._due_now and self.take_at_once is not None:
+            await self.take_at_once(view._due_now, tx.session)  # claimed on insert: no claim update (ADR 0209)
         await view.ledger.flush()
         await view.contacts.flush()
 
@@ -415,8 +423,15 @@ class NotifyService(InboxReads):
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)
 
+        elif self._due_now is not None and due <= now:
+            self._due_now.append(doc)  # the worker may take it at once (ADR 0209)
+
         def queued() -> None:
-            if doc["state"] == "queued" and (after_commit := getattr(tx, "after_commit", None)) is not None:
+            if (after_commit := getattr(tx, "after_commit", None)) is None:
+                return
+            if doc["state"] == "sending":  # taken at once: the worker sends it in its next round
+                after_commit(lambda: self.on_taken(channel, doc))
+            elif doc["state"] == "queued":
                 # wakes the worker's loop of that channel once the message is visible (no polling)
                 after_commit(lambda: self.on_queued(channel, doc["not_before"]))
 

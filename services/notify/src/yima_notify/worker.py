@@ -36,7 +36,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -82,6 +82,7 @@ class DeliveryWorker:
         self._next_due: dict[str, datetime | None] = {}
         self._wait: dict[str, float] = {}  # per channel: the next idle wait (doubles up to the idle maximum)
         self._began: dict[str, float] = {}  # per channel: when the last round began (loop time)
+        self._taken: dict[str, list[Doc]] = {}  # per channel: texts staged already this worker's (ADR 0209)
         service.on_queued = self.wake
 
     def wake(self, channel: str | None = None, due: datetime | None = None) -> None:
@@ -142,6 +143,7 @@ class DeliveryWorker:
             self._wait[channel] = min(wait * 2, self.s.worker_idle_max_seconds)
 
     def start(self) -> list[asyncio.Task[None]]:
+        self.enable_taking()
         tasks = [asyncio.create_task(self.run_channel(ch), name=f"notify-{ch}") for ch in self.channels]
         for task in tasks:
             task.add_done_callback(_ended)
@@ -178,11 +180,68 @@ class DeliveryWorker:
         batches: list[list[Doc]] = []
         if taken := await self.claims.take_over_stale(channel, now):
             batches.append(taken)
-        n = self.s.worker_claim_batch - len(batches)
+        # what was staged already ours goes after what this round claims (older texts first)
+        at_once = [[d] for d in self._taken.pop(channel, []) if d["claimed_at"] + self.claims.ttl / 2 > now]
+        n = self.s.worker_claim_batch - len(batches) - len(at_once)
         if channel in INTRUSIVE:
-            texts, busy = await self.claims.texts(channel, n, {b[0]["address_key"] for b in batches}, now)
-            return batches + texts, busy
-        return batches + await self.claims.bulk(channel, n, now), False
+            people = {b[0]["address_key"] for b in batches + at_once}
+            texts, busy = await self.claims.texts(channel, n, people, now)
+            return batches + texts + at_once, busy
+        return batches + await self.claims.bulk(channel, n, now) + at_once, False
+
+    # --- texts claimed on insert (ADR 0209) -------------------------------------------------------------
+
+    def enable_taking(self) -> None:
+        """From now on the consumers of this process stage the texts this worker may send at once already claimed
+        by it (``take_at_once``) and hand them over when committed (``adopt``): no claim update for them."""
+        self.svc.take_at_once = self.take_at_once
+        self.svc.on_taken = self.adopt
+
+    async def take_at_once(self, docs: list[Doc], session: Any) -> None:
+        """Of a consumer batch's new texts due now (in staging order), make this worker the owner of those it would
+        send alone in its next round anyway, before they are written (in the batch's transaction): a webhook or an
+        e-mail whose channel is up; a text (SMS, WeChat) that is the batch's only one to its person, when nothing
+        of the person's is on its way (queued or being sent: order) and their digest window is over (throttle).
+        The person's send time is written with them (``note_sent``): a batch taking a text for the same person at
+        the same moment conflicts with this one, retries and sees it. The rest stays queued, for the rounds; a
+        text inside its person's window is staged due at the window's end (the round would hold it till then:
+        one write fewer)."""
+        now = self.clock()
+        people: dict[str, dict[str, list[Doc]]] = {}
+        for d in docs:
+            channel = d["channel"]
+            if channel not in self.channels or self.breakers[channel].state != "closed" or d["not_before"] > now:
+                continue
+            if channel in INTRUSIVE:
+                people.setdefault(channel, {}).setdefault(d["address_key"], []).append(d)
+            else:
+                self._claim_at_once(d, now)
+        window = timedelta(seconds=self.s.digest_window_seconds)
+        for channel, texts in people.items():
+            last = await self.queue.last_sent_many(channel, list(texts)) if window > timedelta(0) else {}
+            for key, at in last.items():
+                if at + window > now:  # inside the person's window: due at its end, as the round would hold it
+                    for d in texts[key]:
+                        d["not_before"] = max(d["not_before"], at + window)
+            # several to one person: the round makes them one digest
+            keys = [k for k, ds in texts.items() if len(ds) == 1 and ds[0]["not_before"] <= now]
+            if not keys:
+                continue
+            flights = await self.queue.in_flight_many(channel, keys)
+            free = [k for k in keys if not flights.get(k)]
+            for k in free:
+                self._claim_at_once(texts[k][0], now)
+            if free and window > timedelta(0):
+                await self.queue.note_sent(channel, free, now, session)
+
+    def _claim_at_once(self, doc: Doc, now: datetime) -> None:
+        doc.update(state="sending", owner=self.owner, claimed_at=now)
+
+    def adopt(self, channel: str, doc: Doc) -> None:
+        """A text claimed on insert is committed: sent in the channel's next round. Should this process end first,
+        its claim expires and a takeover sends it (under the same key), as for any claim."""
+        self._taken.setdefault(channel, []).append(doc)
+        self.wake(channel)
 
     async def claim(self, channel: str, *, skip_addresses: set[str] | None = None,
                     stale: bool = True) -> list[Doc] | None:

@@ -205,10 +205,10 @@ class MongoDeliveryQueue:
         return gathered.modified_count
 
     async def set_batch(self, nid: str, owner: str, batch_id: str) -> None:
-        await self.col.update_one({"_id": nid, "owner": owner}, {"$set": {"batch_id": batch_id}})
+        await self.col.update_one({"owner": owner, "state": "sending", "_id": nid}, {"$set": {"batch_id": batch_id}})
 
     async def release(self, nid: str, owner: str, not_before: datetime) -> None:
-        await self.col.update_one({"_id": nid, "owner": owner},
+        await self.col.update_one({"owner": owner, "state": "sending", "_id": nid},
                                   {"$set": {"state": "queued", "not_before": not_before, "owner": None,
                                             "claimed_at": None}})
 
@@ -239,7 +239,7 @@ class MongoDeliveryQueue:
                                    {"$set": {"state": "queued", "owner": None, "claimed_at": None, **change}})
 
     async def mark_failed(self, nid: str, owner: str, change: Doc, session: Session) -> bool:
-        r = await self.col.update_one({"_id": nid, "owner": owner, "state": "sending"},
+        r = await self.col.update_one({"owner": owner, "state": "sending", "_id": nid},
                                       {"$set": {"state": "failed", "owner": None, **change}}, session=session)
         return bool(r.modified_count)
 

@@ -139,8 +139,15 @@ class MongoContacts:
                                     upsert=True)
 
 
-# Served by another index's prefix since ADR 0200; dropped where an older deployment made them.
-OBSOLETE_INDEXES = ("case_id_1_created_at_1", "channel_1_state_1_claimed_at_1", "batch_id_1")
+# Served by another index's prefix since ADR 0200, or dropped or made partial by ADR 0208; dropped where an older
+# deployment made them.
+OBSOLETE_INDEXES = ("case_id_1_created_at_1", "channel_1_state_1_claimed_at_1", "batch_id_1",
+                    "ledger_event_recipient_channel", "_id_1_owner_1_state_1", "channel_1_state_1_recipient_1",
+                    "state_1_scope_units_1", "channel_1_unit_code_1_created_at_-1")
+# The partial indexes (ADR 0208): only the few entries that the one query reading them can ask for are in them, so
+# an ordinary text or inbox message is written to none of them. A query uses one only when its filter names the
+# partial filter's fields with the same values (MongoDB's rule; the stand-in's too).
+INBOX, AWAITING, FAILED = {"channel": "inbox"}, {"channel": "sms", "state": "awaiting_contact"}, {"state": "failed"}
 
 
 class MongoLedger:
@@ -149,10 +156,10 @@ class MongoLedger:
 
     async def setup(self) -> None:
         n = self.col
-        await n.create_index([("source_event_id", 1), ("recipient", 1), ("channel", 1)], unique=True,
-                             name="ledger_event_recipient_channel")
         # Every index is written on every insert and every claim or mark of a text, and the stand-in's cost of a
-        # write grows with the collection's index count (ADR 0200): none that another index's prefix serves.
+        # write grows with the collection's index count (ADR 0200, 0208): none that another index serves, none for
+        # a rare state that a partial index serves. The ledger's key (source event, recipient, channel) is unique
+        # by ``_id`` alone: ``_id`` is a function of the three (service.notification_id).
         for obsolete in OBSOLETE_INDEXES:
             with contextlib.suppress(OperationFailure):
                 await n.drop_index(obsolete)
@@ -162,13 +169,15 @@ class MongoLedger:
         await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
         # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
         await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
-        await n.create_index([("_id", 1), ("owner", 1), ("state", 1)])  # conditional updates of one claim
-        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])  # …and of a round's claims
+        # conditional updates of a claim's texts ({owner, state, _id}: one, or a round's by _id $in)
+        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])
         await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members ({batch_id} too)
-        await n.create_index([("channel", 1), ("state", 1), ("recipient", 1)])  # an expert's waiting texts
         await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
-        await n.create_index([("channel", 1), ("unit_code", 1), ("created_at", -1)])
-        await n.create_index([("state", 1), ("scope_units", 1)])
+        await n.create_index("recipient", partialFilterExpression=AWAITING, name="awaiting_contact_recipient")
+        await n.create_index([("unit_code", 1), ("created_at", -1)], partialFilterExpression=INBOX,
+                             name="inbox_unit_code_created_at")
+        await n.create_index([("scope_units", 1), ("failed_at", -1)], partialFilterExpression=FAILED,
+                             name="failed_scope_units_failed_at")
 
     async def insert_new(self, doc: Doc, session: Session) -> bool:
         """ONE upsert by ``_id`` (a plain insert of a duplicate would abort the transaction, so it used to be a
@@ -198,7 +207,9 @@ class MongoLedger:
              "state": "awaiting_contact"}, session=session)]
 
     async def resolve_awaiting(self, nid: str, change: Doc, session: Session) -> None:
-        await self.col.update_one({"_id": nid, "state": "awaiting_contact"}, {"$set": change}, session=session)
+        # owner None: the whole (owner, state, _id) index — nobody claims a text awaiting its contact
+        await self.col.update_one({"owner": None, "state": "awaiting_contact", "_id": nid}, {"$set": change},
+                                  session=session)
 
     async def inbox(self, query: Doc, limit: int) -> list[Doc]:
         return [d async for d in self.col.find(query).sort("created_at", -1).limit(limit)]
