@@ -19,7 +19,8 @@ from yima_devstack.infra import Endpoints
 # counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
 COUNTER_DOCUMENTS_1M = 609_090
 COUNTER_BYTES_1M = 1_490_796_676  # their BSON size (bench/results/20261207T080857-insight-999999.json)
-COUNTER_BYTES_1M_PACKED = 498_674_590  # packed (ADR 0206): ×0.335, the layouts measured side by side (insight_counter_layout_cost.py)
+# packed (ADR 0206): ×0.335, the layouts measured side by side (insight_counter_layout_cost.py)
+COUNTER_BYTES_1M_PACKED = 498_674_590
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
