@@ -253,10 +253,13 @@ async def measure(args: argparse.Namespace, ep: Endpoints, prefix: str, result: 
 async def per_granularity_queries(service: Any, q: int, years: int) -> list[float]:
     """The same random queries with the counter documents read one query per granularity (``s``, ``k``, ``g``
     and ``p`` in the wanted list), as before reading them by id in one query: the comparison, same run."""
+    from yima_insight.adapters.counter_docs import unpack_dim
+    from yima_insight.adapters.mongo_store import COUNTERS_BY_SCOPE
     from yima_insight.core.rollup import GRANS, PART_OF
 
     store = service.store
     original = store.counters
+    await store.counters_col.create_index(COUNTERS_BY_SCOPE[0], name=COUNTERS_BY_SCOPE[1])  # (not built by default)
 
     async def counters(scope: str, dim: str, periods: dict[str, list[str]]) -> tuple[list[dict[str, Any]], Any]:
         out: list[dict[str, Any]] = []
@@ -264,8 +267,8 @@ async def per_granularity_queries(service: Any, q: int, years: int) -> list[floa
         for gran in GRANS:
             if periods.get(gran):
                 q = {"s": scope, "k": PART_OF[dim], "g": gran, "p": {"$in": periods[gran]}}
-                async for d in store.counters_col.find(q, {"p": 1, "u": 1, f"c.{dim}": 1}):
-                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+                async for d in store.counters_col.find(q, {"p": 1, "u": 1, "m": 1, f"c.{dim}": 1}):
+                    out.extend({"p": d["p"], "k": k, "m": m} for k, m in unpack_dim(d, dim).items())
                     newest = max(newest or d["u"], d["u"])
         return out, newest
 

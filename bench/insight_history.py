@@ -212,7 +212,8 @@ def check_fast_counters(n_days: int = 40, per_day: int = 60, seed: int = 3) -> i
 
 async def load_history(db: Any, n: int, years: int, with_facts: bool, seed: int = 7) -> tuple[float, int, int]:
     """Facts and counters of n cases, month by month; returns (seconds, facts, counter documents)."""
-    from yima_insight.adapters.mongo_store import MongoInsightStore, counter_doc, fact_doc
+    from yima_insight.adapters.counter_docs import counter_doc
+    from yima_insight.adapters.mongo_store import MongoInsightStore, fact_doc
     from yima_insight.core.rollup import CounterKey
 
     store = MongoInsightStore(db)

@@ -19,6 +19,8 @@ from yima_devstack.infra import Endpoints
 # counter documents of the 1 M history (bench/results/20261207T045939-insight-999999.json, ADR 0175's layout)
 COUNTER_DOCUMENTS_1M = 609_090
 COUNTER_BYTES_1M = 1_490_796_676  # their BSON size (bench/results/20261207T080857-insight-999999.json)
+# packed (ADR 0206): ×0.335, the layouts measured side by side (insight_counter_layout_cost.py)
+COUNTER_BYTES_1M_PACKED = 498_674_590
 
 
 def lifecycle(case_id: str, at: datetime, unit_path: tuple[str, ...]) -> list[Any]:
@@ -141,6 +143,8 @@ async def replay_time(ep: Endpoints, prefix: str, n_cases: int, events_per_slice
     try:  # the counter documents' bytes: at 1 M each holds more keys (ADR 0205 extrapolates by bytes too)
         st = await client[settings.db_name].command("collStats", "counters")
         result["counter_bytes"] = int(st.get("size") or 0)
+        one = await client[settings.db_name]["counters"].find_one({}, {"m": 1})
+        result["counter_layout"] = "packed" if one and "m" in one else "nested"  # ADR 0206 / before
     except Exception:  # a server that does not say
         result["counter_bytes"] = None
     finally:
@@ -172,7 +176,8 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
     counters_1m_s = counters_own * counter_docs / max(1, w["counters"]["documents"])
     minutes = (per_case * 1_000_000 + fixed + counters_1m_s) / 60
     # the same by the counter documents' bytes (a 1 M history's documents are bigger: more keys a period)
-    by_bytes = counters_own * COUNTER_BYTES_1M / r["counter_bytes"] if r.get("counter_bytes") else None
+    bytes_1m = COUNTER_BYTES_1M_PACKED if r.get("counter_layout") == "packed" else COUNTER_BYTES_1M
+    by_bytes = counters_own * bytes_1m / r["counter_bytes"] if r.get("counter_bytes") else None
     minutes_by_bytes = (per_case * 1_000_000 + fixed + by_bytes) / 60 if by_bytes else None
     print(f"replay    {r['produced_events']} events of {n_cases} new cases (the topics hold {r['events']} events, "
           f"{r['cases']} cases) in {r['total_seconds']} s with {r['workers']} workers: read {ph['read']:.1f} s "
@@ -192,5 +197,6 @@ async def print_replay(ep: Endpoints, prefix: str, n_cases: int, counters_1m: in
             "extrapolation": {"per_case_ms": round(per_case * 1000, 3), "fixed_s": round(fixed, 1),
                               "counters_own_s": round(counters_own, 2),
                               "counters_1m_s": round(counters_1m_s),
-                              "counters_1m_s_by_bytes": round(by_bytes) if by_bytes else None},
+                              "counters_1m_s_by_bytes": round(by_bytes) if by_bytes else None,
+                              "counter_bytes_1m": bytes_1m},
             "minutes_for_1m_all_per_case": round(r["total_seconds"] / cases * 1e6 / 60, 1)}

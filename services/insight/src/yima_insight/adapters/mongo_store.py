@@ -18,13 +18,15 @@ from ..core.facts import CaseFact, UnitSeen, local_day
 from ..core.filters import fields_of, matches
 from ..core.rollup import GRANS, PART_OF, CounterKey, added, flat, nest
 from ..core.warnings import Warning
+from .counter_docs import counter_doc, unpack, unpack_dim
 
 FACTS, COUNTERS, UNITS, REPORTS, WARNINGS = "facts", "counters", "units", "reports", "warnings"
 
 A = ASCENDING
 # each collection's indexes: (keys, name)
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], str]]] = {
-    COUNTERS: [([("s", A), ("k", A), ("g", A), ("p", A)], "scope_part_period")],
+    # the counters: none but ``_id`` (the table and the live counting read them by id). ``check --unit`` reads a
+    # scope's documents by :data:`COUNTERS_BY_SCOPE`, built then if missing; a replay no longer builds it (ADR 0206).
     # the cases behind a number: a unit's (any unit of the path) or everyone's facts of a period, the rest of the
     # query checked on them (``cases``). No index per measure: on this server each index entry costs a replay
     # ~20 µs to build, and the multikey (unit_path, outcome, day) served 3 of 17 measures (ADR 0205).
@@ -33,6 +35,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], str]]] = {
     UNITS: [([("path", A)], "path")],
     WARNINGS: [([("chain", A), ("day", A)], "chain_day"), ([("day", A)], "day")],
 }
+
+COUNTERS_BY_SCOPE = ([("s", A), ("k", A), ("g", A), ("p", A)], "scope_part_period")
 
 
 def _raise_transient(exc: DuplicateKeyError | BulkWriteError, doc_id: str) -> NoReturn:
@@ -56,12 +60,6 @@ def fact_doc(fact: CaseFact) -> dict[str, Any]:
     doc["mode"] = fact.mode
     doc["updated"] = datetime.now(UTC)
     return doc
-
-
-def counter_doc(k: CounterKey, c: dict[str, dict[str, dict[str, int]]], now: datetime) -> dict[str, Any]:
-    """A counter document: scope ``s``, part ``k``, granularity ``g``, period ``p``, counters ``c``
-    (``{dim: {key: {measure: n}}}``) and the time ``u`` of its last change."""
-    return {"_id": k.id, "s": k.scope, "k": k.part, "g": k.gran, "p": k.period, "c": c, "u": now}
 
 
 class MongoInsightStore:
@@ -114,7 +112,7 @@ class MongoInsightStore:
         current = {d["_id"]: d async for d in self.counters_col.find({"_id": {"$in": [k.id for k in incs]}},
                                                                       session=session)}
         now = datetime.now(UTC)
-        ops = [ReplaceOne({"_id": k.id}, counter_doc(k, added((current.get(k.id) or {}).get("c") or {}, fields),
+        ops = [ReplaceOne({"_id": k.id}, counter_doc(k, added(unpack(current.get(k.id) or {}), fields),
                                                      now), upsert=True) for k, fields in incs.items()]
         try:
             await self.counters_col.bulk_write(ops, ordered=False, session=session)
@@ -193,8 +191,8 @@ class MongoInsightStore:
         # per granularity costs a round trip each (ADR 0175).
         ids = [CounterKey(scope, gran, p, part).id for gran in GRANS for p in periods.get(gran) or ()]
         if ids:
-            async for d in self.counters_col.find({"_id": {"$in": ids}}, {"p": 1, "u": 1, f"c.{dim}": 1}):
-                out.extend({"p": d["p"], "k": k, "m": m} for k, m in ((d.get("c") or {}).get(dim) or {}).items())
+            async for d in self.counters_col.find({"_id": {"$in": ids}}, {"p": 1, "u": 1, "m": 1, f"c.{dim}": 1}):
+                out.extend({"p": d["p"], "k": k, "m": m} for k, m in unpack_dim(d, dim).items())
                 if d.get("u") is not None and (newest is None or d["u"] > newest):
                     newest = d["u"]
         return out, newest
@@ -237,8 +235,10 @@ class MongoInsightStore:
     async def all_counters(self, scope: str | None = None) -> dict[str, dict[str, int]]:
         """Every counter row as ``scope|dim|gran|period|key`` -> {measure: n} (check)."""
         incs = {}
+        if scope is not None:  # by scope: the index, built now if missing (the replay does not build it)
+            await self.counters_col.create_index(COUNTERS_BY_SCOPE[0], name=COUNTERS_BY_SCOPE[1])
         async for d in self.counters_col.find({} if scope is None else {"s": scope}):
-            fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in (d.get("c") or {}).items()
+            fields = {f"{dim}.{key}.{m}": int(n) for dim, keys in unpack(d).items()
                       for key, ms in keys.items() for m, n in ms.items()}
             incs[CounterKey(d["s"], d["g"], d["p"], d.get("k", "-"))] = fields
         return flat(incs)

@@ -31,8 +31,9 @@ from ..config import InsightSettings
 from ..core.facts import CaseFact, units_in
 from ..core.rollup import CounterKey, Rows, day_rows, flat, nest, spread, tally
 from ..core.warnings import Warning
+from .counter_docs import counter_doc
 from .kafka import WORK_ORDERS, consumed_topics
-from .mongo_store import COUNTERS, FACTS, MongoInsightStore, Rebuild, counter_doc
+from .mongo_store import COUNTERS, FACTS, MongoInsightStore, Rebuild
 from .slices import (
     HEAD,
     Folded,

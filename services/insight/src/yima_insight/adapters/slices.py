@@ -26,7 +26,8 @@ from yima_contracts.risk_events import WarningRaised
 from ..core.facts import CaseFact, Slice, change, units_in
 from ..core.rollup import nest, spread
 from ..core.warnings import Warning, from_event
-from .mongo_store import counter_doc, fact_doc
+from .counter_docs import counter_doc
+from .mongo_store import fact_doc
 
 _EVENT_TYPE = re.compile(rb'"event_type"\s*:\s*"([^"\\]+)"')
 _CASE_ID = re.compile(rb'"case_id"\s*:\s*"([^"\\]+)"')
