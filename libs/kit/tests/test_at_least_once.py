@@ -62,13 +62,50 @@ async def test_outbox_entry_written_before_a_crash_is_published_after_restart(yi
         assert [json.loads(r.value)["event_id"] for r in records] == [str(event.event_id)]
         assert records[0].key == case_id.encode()  # partition key = case id
         assert dict(records[0].headers)[headers.EVENT_TYPE] == b"case.status.v1"
-        assert await second.db["outbox"].count_documents({"published_at": None}) == 0
-        # Published rows are kept for the retention period, then MongoDB's TTL monitor removes them; a row
-        # without published_at (not yet sent) never matches a TTL index.
-        ttl = [i async for i in await second.db["outbox"].list_indexes() if i["name"] == "published_ttl"]
-        assert ttl and ttl[0]["key"] == {"published_at": 1} and ttl[0]["expireAfterSeconds"] == 30 * 24 * 3600
+        # A published row is deleted at once (ADR 0212): the outbox holds only what is not yet published, under
+        # one index.
+        assert await second.db["outbox"].count_documents({}) == 0
+        assert [i["name"] async for i in await second.db["outbox"].list_indexes()] == ["_id_"]
     finally:
         await second.stop()
+
+
+async def test_an_outbox_of_the_earlier_layout_is_migrated_and_its_unsent_rows_go_in_order(
+        yima_infra, topic, kit_settings):
+    """ADR 0212: an outbox written by the earlier relay (rows keyed ``topic|event_id`` under a ``seq``, published
+    rows kept under a TTL index) is taken over at start: published rows go, unsent ones keep their order."""
+    from datetime import UTC, datetime
+
+    from bson import ObjectId
+    from yima_kit.outbox import kafka_headers
+
+    rt = Runtime.create(kit_settings())
+    col = rt.db["outbox"]
+    await col.create_index([("published_at", 1), ("seq", 1)])
+    await col.create_index("published_at", name="published_ttl", expireAfterSeconds=30 * 86400)
+    case_id = str(uuid.uuid4())
+    events = [status(case_id, f"第{i}步") for i in range(4)]
+    seqs = sorted(ObjectId() for _ in events)
+    now = datetime.now(UTC)
+    rows = [{"_id": f"{topic}|{e.event_id}", "seq": seq, "topic": topic, "key": case_id,
+             "event_type": e.event_type, "payload": e.model_dump_json(), "headers": kafka_headers(e),
+             "created_at": now, "published_at": now if i == 0 else None}
+            for i, (e, seq) in enumerate(zip(events, seqs, strict=True))]
+    await col.insert_many(list(reversed(rows)))  # stored out of order: the sequence decides
+
+    await rt.start(consume=False, relay=True)
+    try:
+        records = await read_topic(yima_infra.kafka_bootstrap, topic, keyed(case_id, 3))
+        assert [json.loads(r.value)["event_id"] for r in records] == [str(e.event_id) for e in events[1:]]
+        await until(lambda: _empty(col))
+        assert [i["name"] async for i in await col.list_indexes()] == ["_id_"]
+        await rt.outbox.setup()  # again: nothing left to do
+    finally:
+        await rt.stop()
+
+
+async def _empty(col) -> bool:
+    return await col.count_documents({}) == 0
 
 
 async def test_consumer_is_idempotent_and_dead_letters_after_bounded_retries(yima_infra, topic, kit_settings):

@@ -81,6 +81,11 @@ async def rt(kit_settings):
         await rt.client.close()
 
 
+async def unsent(rt: Runtime) -> list[str]:
+    """The event ids still in the outbox, in the relay's order."""
+    return [d["headers"][headers.EVENT_ID] async for d in rt.outbox.collection.find({}).sort("_id", 1)]
+
+
 async def test_a_round_sends_every_entry_before_awaiting_and_keeps_each_cases_order(yima_infra, topic, rt) -> None:
     keys = [str(uuid.uuid4()) for _ in range(6)]
     events = interleaved(keys, 40)  # 240 entries over 6 cases (2 partitions), one case's steps spread out
@@ -91,7 +96,7 @@ async def test_a_round_sends_every_entry_before_awaiting_and_keeps_each_cases_or
     # Sent without waiting between them: many sends were still on their way when the next one was handed over
     # (one at a time, awaiting each acknowledgement, this stays 0).
     assert probe.most >= 10, probe.most
-    assert await rt.outbox.collection.count_documents({"published_at": None}) == 0
+    assert await rt.outbox.collection.count_documents({}) == 0  # published: deleted (ADR 0212)
     records = await read_topic(yima_infra.kafka_bootstrap, topic, lambda rs: rs if len(rs) >= 240 else None)
     assert len(records) == 240
     assert by_key(records) == expected(events)  # each case's events in the order they were staged
@@ -107,18 +112,18 @@ async def test_a_failure_marks_only_what_was_acknowledged_and_the_rest_follows_i
     await stage(rt, topic, first)
     await stage(rt, topic, [huge])
     await stage(rt, topic, after)
-    await rt.outbox.collection.update_one({"_id": f"{topic}|{huge.event_id}"},
+    await rt.outbox.collection.update_one({f"headers.{headers.EVENT_ID}": str(huge.event_id)},
                                           {"$set": {"payload": json.dumps({"padding": "x" * 1_100_000})}})
 
     with pytest.raises(MessageSizeTooLargeError):
         await rt.relay.publish_pending(100)
-    pending = [d["_id"] async for d in rt.outbox.collection.find({"published_at": None}).sort("seq", 1)]
-    assert pending == [f"{topic}|{e.event_id}" for e in [huge, *after]]  # the 15 before it acknowledged and marked
+    pending = await unsent(rt)
+    assert pending == [str(e.event_id) for e in [huge, *after]]  # the 15 before it acknowledged and marked
 
     # A simulated failure of one acknowledgement in the middle of a round: b's first event after the huge one is
     # not acknowledged; b's later events were sent and acknowledged, yet stay unmarked (they may not overtake it);
     # c's and a's are marked. The huge entry is taken away (an operator's fix), so a's events can go.
-    await rt.outbox.collection.delete_one({"_id": f"{topic}|{huge.event_id}"})
+    await rt.outbox.collection.delete_one({f"headers.{headers.EVENT_ID}": str(huge.event_id)})
     failing = str(after[0].event_id)
     real = rt.broker.publish
 
@@ -132,12 +137,12 @@ async def test_a_failure_marks_only_what_was_acknowledged_and_the_rest_follows_i
     rt.broker.publish = publish  # type: ignore[method-assign]
     with pytest.raises(KafkaError, match="simulated"):
         await rt.relay.publish_pending(100)
-    left = [d["_id"] async for d in rt.outbox.collection.find({"published_at": None}).sort("seq", 1)]
-    assert left == [f"{topic}|{e.event_id}" for e in after if e.case_id == b]
+    left = await unsent(rt)
+    assert left == [str(e.event_id) for e in after if e.case_id == b]
 
     rt.broker.publish = real  # type: ignore[method-assign]
     assert await rt.relay.publish_pending(100) == 3  # the next round resends b from its first unacknowledged one
-    assert await rt.outbox.collection.count_documents({"published_at": None}) == 0
+    assert await rt.outbox.collection.count_documents({}) == 0  # published: deleted (ADR 0212)
 
     records = await read_topic(yima_infra.kafka_bootstrap, topic,
                                lambda rs: rs if len(rs) >= 15 + 9 + 2 else None)

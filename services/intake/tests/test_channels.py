@@ -54,7 +54,7 @@ async def api(yima_infra, mongo_db_prefix):
 
 
 async def staged(api, case_id: str, topic: str) -> list[dict]:
-    return [d async for d in api.db["outbox"].find({"key": case_id, "topic": topic}).sort("seq", 1)]
+    return [d async for d in api.db["outbox"].find({"key": case_id, "topic": topic}).sort("_id", 1)]
 
 
 def payload(doc: dict) -> dict:

@@ -77,7 +77,7 @@ async def new_case(api, unit: str = UNIT, path: tuple[str, ...] = ("410105",)) -
 
 async def staged(api, case_id: str, topic: str | None = None) -> list[dict]:
     q = {"key": case_id} | ({"topic": topic} if topic else {})
-    return [d async for d in api.rt.db["outbox"].find(q).sort("seq", 1)]
+    return [d async for d in api.rt.db["outbox"].find(q).sort("_id", 1)]
 
 
 async def answers(api, case_id: str, invitation_id: str) -> list[dict]:

@@ -44,7 +44,7 @@ def submitted(case_id: str, text: str) -> CaseSubmitted:
 
 async def staged(app, topic: str, case_id: str) -> list[dict]:
     col = app.state.runtime.db["outbox"]
-    return [json.loads(d["payload"]) async for d in col.find({"topic": topic, "key": case_id}).sort("seq", 1)]
+    return [json.loads(d["payload"]) async for d in col.find({"topic": topic, "key": case_id}).sort("_id", 1)]
 
 
 async def test_a_lowered_level_is_an_audited_event_kept_for_training_and_shown_to_the_supervisor(risk) -> None:

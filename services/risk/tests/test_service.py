@@ -92,7 +92,7 @@ async def deliver_batch(app, events) -> None:
 
 async def staged(app, topic: str, case_id: str | None = None) -> list[dict]:
     q = {"topic": topic} | ({"key": case_id} if case_id else {})
-    return [json.loads(d["payload"]) async for d in app.state.runtime.db["outbox"].find(q).sort("seq", 1)]
+    return [json.loads(d["payload"]) async for d in app.state.runtime.db["outbox"].find(q).sort("_id", 1)]
 
 
 async def test_a_red_case_goes_yellow_under_its_leader_then_blue_and_gets_a_follow_up(risk) -> None:

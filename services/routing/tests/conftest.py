@@ -59,7 +59,7 @@ class Routing:
         if topic:
             q["topic"] = topic
         return [{"topic": d["topic"], **json.loads(d["payload"])}
-                async for d in self.db["outbox"].find(q).sort("seq", 1)]
+                async for d in self.db["outbox"].find(q).sort("_id", 1)]
 
     async def assignment(self, case_id: str) -> dict[str, Any]:
         case = await self.db["cases"].find_one({"_id": case_id})

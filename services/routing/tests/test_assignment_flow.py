@@ -192,9 +192,7 @@ async def test_overdue_chain_at_working_day_times_across_holiday_weekend_and_mak
     # …and through the real broker, as notify, insight or a department reads it. Only this case's notices go
     # out: the other staged events belong to made-up cases that the platform's own topics must not carry.
     outbox = routing.db["outbox"]
-    await outbox.update_many({"published_at": None, "$or": [{"key": {"$ne": case_id}},
-                                                            {"topic": {"$ne": "case.supervision_notice"}}]},
-                             {"$set": {"published_at": datetime(2000, 1, 1, tzinfo=SH)}})
+    await outbox.delete_many({"$or": [{"key": {"$ne": case_id}}, {"topic": {"$ne": "case.supervision_notice"}}]})
     relay = routing.app.state.runtime.relay
     while await relay.publish_pending():
         pass

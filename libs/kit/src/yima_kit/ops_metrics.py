@@ -97,10 +97,8 @@ class OpsGauges:
 
     async def _refresh_outbox(self) -> None:
         try:
-            unsent = {"published_at": None}
-            backlog = await self._outbox.count_documents(unsent)
-            oldest = await self._outbox.find_one(unsent, sort=[("published_at", 1), ("seq", 1)],
-                                                 projection={"created_at": 1})
+            backlog = await self._outbox.count_documents({})  # everything in it is unsent (ADR 0212)
+            oldest = await self._outbox.find_one({}, sort=[("_id", 1)], projection={"created_at": 1})
             OUTBOX_BACKLOG.labels(self.service).set(backlog)
             age = 0.0
             if oldest and oldest.get("created_at"):

@@ -11,9 +11,14 @@ with several replicas.
 Idle cost (ADR 0060): the relay sleeps until a unit of work of its own process commits an entry
 (:meth:`Outbox.committed`), else it looks again after a wait that doubles from ``poll_seconds`` up to
 ``idle_max_seconds`` (entries written by another process of the service wait at most that long). The
-lease is renewed by ``_id`` only when half of it has run out, never on every round. A published entry
-keeps only what idempotency and debugging need (id, topic, key, event type and id, trace headers, times):
-its payload — which may carry personal data in clear — is removed when it is marked published.
+lease is renewed by ``_id`` only when half of it has run out, never on every round.
+
+Cost (ADR 0212): an entry's ``_id`` is its sequence (an ObjectId, increasing within this process), so the
+collection has ONE index and holds only what is not yet published; the relay reads the oldest entries by ``_id``
+and DELETES the acknowledged ones in one call. (Before, a published entry was updated — its published time set,
+its payload removed — kept under three indexes and removed by a TTL index after 30 days: every entry cost an
+insert under three indexes, an update of two and a later delete. Kafka keeps what was published; the outbox
+keeps what is not yet.) Nothing with personal data outlives its publication here.
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ from yima_contracts import Event, headers
 
 from . import metrics, tracing
 from .logging import get_logger
-from .mongo import ensure_ttl_index
 
 log = get_logger(__name__)
 
 OUTBOX = "outbox"
 LEASES = "leases"
+# the earlier layout's indexes (ADR 0212 migrates from it)
+_OLD_PENDING_INDEX = "published_at_1_seq_1"
+_OLD_TTL_INDEX = "published_ttl"
 
 
 @dataclass(frozen=True)
@@ -62,22 +69,39 @@ def kafka_headers(event: Event) -> dict[str, str]:
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase[Any], retention: timedelta = timedelta(days=30)) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._col = db[OUTBOX]
         self.collection = self._col
         self.wakeup = asyncio.Event()
-        self.retention = retention
 
     async def setup(self) -> None:
-        await self._col.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
+        await self._migrate()
         # The lease's renew ({_id, owner}) and take-over ({_id, expires_at}) filters: the MongoDB-wire stand-in's
         # planner uses an index only when it holds every field of the filter (ADR 0060).
         leases = self._col.database[LEASES]
         await leases.create_index([("_id", ASCENDING), ("owner", ASCENDING)])
         await leases.create_index([("_id", ASCENDING), ("expires_at", ASCENDING)])
-        # Published rows go after the retention period (MongoDB's TTL monitor); a row not yet published has no
-        # published_at and is never removed, so nothing unsent is lost.
-        await ensure_ttl_index(self._col, "published_at", int(self.retention.total_seconds()), "published_ttl")
+
+    async def _migrate(self) -> None:
+        """An outbox of the earlier layout (ADR 0212): its published rows go, each unpublished row is written again
+        under its sequence as ``_id`` (same order), and the two indexes of that layout are dropped. Idempotent;
+        nothing to do (one ``listIndexes``) once done."""
+        names = {i["name"] async for i in await self._col.list_indexes()}
+        old = [n for n in (_OLD_PENDING_INDEX, _OLD_TTL_INDEX) if n in names]
+        if not old:
+            return
+        await self._col.delete_many({"published_at": {"$ne": None}})
+        async for d in self._col.find({"published_at": None}).sort("seq", ASCENDING):
+            if isinstance(d["_id"], ObjectId):
+                continue
+            moved = {**d, "_id": d.get("seq") or ObjectId()}
+            moved.pop("published_at", None)
+            with contextlib.suppress(DuplicateKeyError):
+                await self._col.insert_one(moved)
+            await self._col.delete_one({"_id": d["_id"]})
+        for name in old:
+            with contextlib.suppress(OperationFailure):
+                await self._col.drop_index(name)
 
     async def add(self, session: AsyncClientSession, items: list[Outgoing]) -> None:
         """Stage events inside the caller's transaction, each carrying the current trace context in its
@@ -96,15 +120,13 @@ class Outbox:
         tracing.inject(trace_headers)
         docs = [
             {
-                "_id": f"{o.topic}|{o.event.event_id}",
-                "seq": ObjectId(),  # increasing within this process: keeps a case's events in order
+                "_id": ObjectId(),  # the sequence: increasing within this process, keeps a case's events in order
                 "topic": o.topic,
                 "key": o.event.case_id,
                 "event_type": o.event.event_type,
                 "payload": o.event.model_dump_json(),
                 "headers": {**kafka_headers(o.event), **(o.trace or trace_headers)},
                 "created_at": datetime.now(UTC),
-                "published_at": None,
             }
             for o in items
         ]
@@ -116,13 +138,13 @@ class Outbox:
         self.wakeup.set()
 
     async def pending(self, limit: int) -> list[dict[str, Any]]:
-        cursor = self._col.find({"published_at": None}).sort("seq", ASCENDING).limit(limit)
+        """The oldest unpublished entries, in order (everything in the collection is unpublished)."""
+        cursor = self._col.find({}).sort("_id", ASCENDING).limit(limit)
         return [d async for d in cursor]
 
-    async def mark_published(self, ids: list[str]) -> None:
-        # The payload goes (it may hold personal data in clear); id, topic, key, headers and times stay.
-        await self._col.update_many({"_id": {"$in": ids}},
-                                    {"$set": {"published_at": datetime.now(UTC)}, "$unset": {"payload": ""}})
+    async def mark_published(self, ids: list[Any]) -> None:
+        """Acknowledged by the broker: gone (one call for the round)."""
+        await self._col.delete_many({"_id": {"$in": ids}})
 
 
 class Lease:
@@ -215,7 +237,7 @@ class OutboxRelay:
         except Exception as exc:  # not handed to the producer (too large, no metadata, …): later ones wait
             error = exc
         acks = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        done: list[str] = []
+        done: list[Any] = []
         failed_keys: set[str] = set()
         for (e, _), ack in zip(sent, acks, strict=True):
             if isinstance(ack, BaseException):

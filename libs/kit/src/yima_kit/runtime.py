@@ -73,7 +73,7 @@ class Runtime:
         )
         client = connect(settings.mongo_url)
         db = client[settings.db_name]
-        outbox = Outbox(db, timedelta(days=settings.outbox_retention_days))
+        outbox = Outbox(db)
         relay = OutboxRelay(outbox, broker, Lease(db, "outbox-relay"), settings.outbox_poll_seconds,
                             settings.outbox_idle_max_seconds, settings.outbox_gather_seconds)
         uow = UnitOfWork(client, outbox)

@@ -90,8 +90,6 @@ class KitSettings(BaseSettings):
                     "lifetime (routing's token_ttl_minutes) so that no revoked token outlives what is read back",
     )
     log_level: str = Field(default="INFO", validation_alias=_env("YIMA_LOG_LEVEL"), description="log level")
-    outbox_retention_days: float = Field(
-        default=30, gt=0, description="published outbox rows are removed after this many days (unpublished: never)")
     processed_retention_days: float = Field(
         default=90, gt=0,
         description="the processed-events ledger forgets an event after this many days; must exceed the longest "
