@@ -98,3 +98,38 @@ async def test_a_long_range_reads_its_periods_of_one_part_only(yima_infra, mongo
         assert sum(len(bson.encode(d)) for d in read) > g_bytes
     finally:
         await client.close()
+
+
+async def test_a_batch_writes_only_the_units_that_changed(yima_infra, mongo_db_prefix: str) -> None:
+    """The units a batch's events name are read with the paths it needs (one query) and written only when their
+    name or path differs from what is stored; the paths are those a write-then-read gave (ADR 0214)."""
+    from yima_insight.core.facts import UnitSeen
+
+    client: AsyncMongoClient[Any] = AsyncMongoClient(yima_infra.mongo_url)
+    try:
+        store = MongoInsightStore(client[f"{mongo_db_prefix}insight_units_seen"])
+        await store.setup()
+        await store.units.insert_many([{"_id": "D", "name": "区", "path": ["D"]},
+                                       {"_id": "S", "name": "街道", "path": ["D", "S"]},
+                                       {"_id": "C", "name": "社区"}])
+        writes: list[Any] = []
+        bulk_write = store.units.bulk_write
+
+        async def counted(ops: Any, **kw: Any) -> Any:
+            writes.append(ops)
+            return await bulk_write(ops, **kw)
+
+        store.units.bulk_write = counted  # type: ignore[method-assign]
+        same = [UnitSeen("S", "街道", ("D", "S")), UnitSeen("D", "区"), UnitSeen("S", None)]
+        assert await store.units_seen(same, {"S", "C", "X"}) == {"S": ("D", "S")}
+        assert writes == []  # nothing new: no write at all
+        changed = [UnitSeen("C", "社区", ("D", "S", "C")), UnitSeen("S", "新街道"), UnitSeen("N", "新单位")]
+        assert await store.units_seen(changed, {"C", "S", "N"}) == {"C": ("D", "S", "C"), "S": ("D", "S")}
+        assert len(writes) == 1 and len(writes[0]) == 3
+        stored = {d["_id"]: d async for d in store.units.find({})}
+        assert stored["C"] == {"_id": "C", "name": "社区", "path": ["D", "S", "C"]}
+        assert stored["S"] == {"_id": "S", "name": "新街道", "path": ["D", "S"]}
+        assert stored["N"] == {"_id": "N", "name": "新单位"}
+        assert await store.unit_paths({"C", "S", "N"}) == {"C": ("D", "S", "C"), "S": ("D", "S")}
+    finally:
+        await client.close()

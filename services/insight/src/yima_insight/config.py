@@ -14,6 +14,19 @@ class InsightSettings(KitSettings):
         default=500, ge=1, validation_alias=AliasChoices("YIMA_CONSUMER_BATCH_MAX", "yima_consumer_batch_max"),
         description="most events one poll applies in one transaction: a read model gains most from big batches "
                     "(a batch costs a few bulk calls whatever its size; bench/README.md)")
+    # A read model, not a hop of the case's pipeline: its polls wait longer for more events (ADR 0214). A poll's
+    # batch reads and writes each fact and counter document once, so a case's events and many cases' shared
+    # counter documents (everyone's, the district's, today's) gathered into one batch are written once, not once
+    # per small poll. The table is at most ~2.5 s later (its figures carry ``as_of``).
+    consumer_fetch_min_bytes: int = Field(
+        default=1 << 20, ge=1,
+        validation_alias=AliasChoices("YIMA_INSIGHT_CONSUMER_FETCH_MIN_BYTES", "YIMA_CONSUMER_FETCH_MIN_BYTES"),
+        description="a poll returns once this much is waiting or after the wait below (larger than the platform's "
+                    "64 KiB: insight's batches cost per batch, ADR 0214)")
+    consumer_fetch_max_wait_ms: int = Field(
+        default=2500, ge=0, le=5000,
+        validation_alias=AliasChoices("YIMA_INSIGHT_CONSUMER_FETCH_MAX_WAIT_MS", "YIMA_CONSUMER_FETCH_MAX_WAIT_MS"),
+        description="longest a poll waits for the bytes above: how much later the table can be (ADR 0214)")
     kafka_metadata_max_age_seconds: float = Field(
         default=10, gt=0,
         description="metadata refresh: the pattern subscription to unit.<code>.cases and unit.<code>.feedback sees "

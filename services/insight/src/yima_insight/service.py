@@ -67,17 +67,16 @@ class InsightService:
 
     async def apply_batch(self, events: list[Event], session: AsyncClientSession | None = None
                           ) -> dict[str, CaseFact]:
-        """A poll's events in a few bulk calls: the units they name, the facts they concern (one read), their
-        paths (one read), then every changed fact (one write) and every counter document's change, summed per
-        scope × period (one write). Returns the changed facts."""
+        """A poll's events in a few bulk calls: the facts they concern (one read), the units they name and the
+        paths (one read; a write only of a unit that changed), then every changed fact (one write) and every
+        counter document's change, summed per scope × period (one write). Returns the changed facts."""
         seen = [u for e in events for u in units_in(e)]
-        if seen:
-            await self.store.remember_units(seen, session)
         warnings = [e for e in events if isinstance(e, WarningRaised)]
         counted = [e for e in events if not isinstance(e, WarningRaised)]
         before = await self.store.get_facts({e.case_id for e in counted}, session)
         codes = {c for e in events for c in unit_codes(e)} | {f.unit for f in before.values()}
-        paths = await self.store.unit_paths(codes, session)
+        # one read of the units, a write only of those whose name or path changed (ADR 0214)
+        paths = await self.store.units_seen(seen, codes, session)
         if warnings:
             await self.store.put_warnings([from_event(w, paths) for w in warnings], session)
         after, change = fold(before, counted, paths)

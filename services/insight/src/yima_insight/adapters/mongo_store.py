@@ -121,6 +121,14 @@ class MongoInsightStore:
 
     async def remember_units(self, units: Iterable[UnitSeen], session: AsyncClientSession | None = None) -> None:
         """Names and paths the events carried, one write per unit (the latest wins)."""
+        await self.units_seen(units, (), session)
+
+    async def units_seen(self, units: Iterable[UnitSeen], codes: Iterable[str],
+                         session: AsyncClientSession | None = None) -> dict[str, tuple[str, ...]]:
+        """What a batch does with the units: the names and paths its events carried remembered (the latest wins)
+        and the paths of ``codes`` as they are then — one read of both, and a write only of the units whose name
+        or path changed (most batches repeat what is stored: no write at all). The same paths as
+        :meth:`remember_units` then :meth:`unit_paths` (ADR 0214)."""
         merged: dict[str, dict[str, Any]] = {}
         for u in units:
             upd = merged.setdefault(u.code, {})
@@ -128,12 +136,25 @@ class MongoInsightStore:
                 upd["name"] = u.name
             if u.path:
                 upd["path"] = list(u.path)
-        ops = [UpdateOne({"_id": code}, {"$set": upd}, upsert=True) for code, upd in merged.items() if upd]
+        asked = set(codes)
+        wanted = sorted(asked | {c for c, upd in merged.items() if upd})
+        stored: dict[str, dict[str, Any]] = {}
+        if wanted:
+            stored = {d["_id"]: d async for d in self.units.find({"_id": {"$in": wanted}}, {"name": 1, "path": 1},
+                                                                 session=session)}
+        ops = [UpdateOne({"_id": code}, {"$set": upd}, upsert=True) for code, upd in merged.items()
+               if upd and any((stored.get(code) or {}).get(f) != v for f, v in upd.items())]
         if ops:
             try:
                 await self.units.bulk_write(ops, ordered=False, session=session)
             except (DuplicateKeyError, BulkWriteError) as exc:
                 raise _transient("units") from exc
+        out: dict[str, tuple[str, ...]] = {}
+        for code in asked:
+            path = (merged.get(code) or {}).get("path") or (stored.get(code) or {}).get("path")
+            if path:
+                out[code] = tuple(path)
+        return out
 
     async def put_warnings(self, warnings: Iterable[Warning], session: AsyncClientSession | None = None) -> None:
         """Early warnings (预警), one document each (a redelivered warning replaces itself)."""
