@@ -19,10 +19,10 @@ class InsightSettings(KitSettings):
     # counter documents (everyone's, the district's, today's) gathered into one batch are written once, not once
     # per small poll. The table is at most ~2.5 s later (its figures carry ``as_of``).
     consumer_fetch_min_bytes: int = Field(
-        default=1 << 20, ge=1,
+        default=256 << 10, ge=1,
         validation_alias=AliasChoices("YIMA_INSIGHT_CONSUMER_FETCH_MIN_BYTES", "YIMA_CONSUMER_FETCH_MIN_BYTES"),
         description="a poll returns once this much is waiting or after the wait below (larger than the platform's "
-                    "64 KiB: insight's batches cost per batch, ADR 0214)")
+                    "64 KiB: insight's batches cost per batch, ADR 0214; a backlog larger than this returns at once)")
     consumer_fetch_max_wait_ms: int = Field(
         default=2500, ge=0, le=5000,
         validation_alias=AliasChoices("YIMA_INSIGHT_CONSUMER_FETCH_MAX_WAIT_MS", "YIMA_CONSUMER_FETCH_MAX_WAIT_MS"),
