@@ -52,3 +52,24 @@ def test_cases_stream_is_deterministic_and_partitions_the_range():
     assert len({m[3] for m in whole}) == len(whole)  # event ids unique
     halves = [m for lo, hi in ((0, 30), (30, 60)) for msgs in cases(lo, hi, 60, 1, 5, "r", renderer) for m in msgs]
     assert {m[1] for m in halves} == {m[1] for m in whole} and len({m[1] for m in whole}) == 60
+
+
+def test_a_slice_folds_with_the_collector_paused_and_running_again_after(tmp_path):
+    import gc
+
+    from yima_insight.adapters.slices import HEAD, fold_file
+
+    path, n = tmp_path / "slice.bin", 0
+    with path.open("wb") as f:
+        for msgs in cases(0, 50, 50, 1, 3, "s", Renderer()):
+            for m in msgs:
+                f.write(HEAD.pack(n, len(m[2])) + m[2])
+                n += 1
+    done = fold_file(path, {}, None)
+    assert (done.events, done.cases, done.unparsable) == (n, 50, 0) and gc.isenabled()
+    gc.disable()  # a caller's choice is left as it was
+    try:
+        fold_file(path, {}, None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
