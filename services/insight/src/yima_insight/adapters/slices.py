@@ -8,12 +8,14 @@ names and warnings with their read positions): nothing it returns depends on the
 
 from __future__ import annotations
 
+import gc
 import re
 import struct
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -136,21 +138,37 @@ class Folded(NamedTuple):
     seconds: dict[str, float]
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a slice is parsed and folded: its hundreds of thousands of live
+    models and facts are walked by every full collection, so a message's parse cost grew with the slice (18 µs
+    at 50,000 events, 27 µs at 200,000; 8 µs paused, and the fold 2–3× less at 200,000). Parsing and folding
+    make no reference cycles to reclaim; the collector runs again afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def fold_file(path: Path, paths: Mapping[str, tuple[str, ...]], target: Target | None) -> Folded:
     """A worker's slice: parsed (every message validated by its contract model), folded, its facts written to
     ``target`` (if given) and let go."""
     t0 = time.monotonic()
     parsed: list[tuple[int, Event]] = []
     bad = 0
-    for seq, value in records(path):
-        try:
-            parsed.append((seq, parse(value)))
-        except Exception:
-            bad += 1
-    t1 = time.monotonic()
-    part = fold_slice(parsed, paths)
-    events = len(parsed)
-    del parsed
+    with paused_gc():
+        for seq, value in records(path):
+            try:
+                parsed.append((seq, parse(value)))
+            except Exception:
+                bad += 1
+        t1 = time.monotonic()
+        part = fold_slice(parsed, paths)
+        events = len(parsed)
+        del parsed
     t2 = time.monotonic()
     if target is not None:
         insert(target, (fact_doc(f) for f in part.facts.values()))
