@@ -98,7 +98,8 @@ class OpsGauges:
     async def _refresh_outbox(self) -> None:
         try:
             backlog = await self._outbox.count_documents({})  # everything in it is unsent (ADR 0212)
-            oldest = await self._outbox.find_one({}, sort=[("_id", 1)], projection={"created_at": 1})
+            oldest = await self._outbox.find_one({}, sort=[("_id", 1)], projection={"created_at": 1},
+                                                 hint=[("_id", 1)])  # the oldest by the index, not a scan
             OUTBOX_BACKLOG.labels(self.service).set(backlog)
             age = 0.0
             if oldest and oldest.get("created_at"):

@@ -139,7 +139,9 @@ class Outbox:
 
     async def pending(self, limit: int) -> list[dict[str, Any]]:
         """The oldest unpublished entries, in order (everything in the collection is unpublished)."""
-        cursor = self._col.find({}).sort("_id", ASCENDING).limit(limit)
+        # hinted: the stand-in's planner scans and sorts the whole collection for an empty filter (a long backlog
+        # after an outage would be read whole on every round); the _id index walks the oldest ones in order
+        cursor = self._col.find({}).sort("_id", ASCENDING).hint([("_id", ASCENDING)]).limit(limit)
         return [d async for d in cursor]
 
     async def mark_published(self, ids: list[Any]) -> None:
