@@ -160,6 +160,8 @@ async def test_every_query_the_services_send_is_served_by_an_index(platform, yim
             find: dict[str, Any] = {"find": q["collection"], "filter": q["filter"]}
             if q["sort"]:
                 find["sort"] = q["sort"]
+            if q.get("hint"):  # explained as sent (the outbox relay walks its _id index by a hint, ADR 0212)
+                find["hint"] = q["hint"]
             plan = await client[q["db"]].command("explain", find, verbosity="queryPlanner")
             where = f"{service_db}.{q['collection']} {q['command']} filter={_shape(q['filter'])}"
             if scans(plan.get("queryPlanner", plan)) and where not in KNOWN_SCANS:
