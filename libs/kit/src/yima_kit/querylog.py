@@ -1,9 +1,9 @@
 """A record of the queries a process sends, for the query-plan test (tests/e2e/test_query_plans.py; ADR 0060).
 
 Off unless ``YIMA_MONGO_QUERY_LOG_DIR`` is set (tests only): then every client made by :func:`yima_kit.mongo.connect`
-writes each distinct query shape it sends — database, collection, command, filter, sort (and a find's hint) — once, as one JSON line
-(MongoDB extended JSON, so dates and ids keep their types) to ``<dir>/<pid>.jsonl``. The test explains each
-recorded query against the same database and fails on a collection scan. Filters carry ids and blind indexes,
+writes each distinct query shape it sends — database, collection, command, filter, sort, a find's hint — once, as
+one JSON line (MongoDB extended JSON, so dates and ids keep their types) to ``<dir>/<pid>.jsonl``. The test explains
+each recorded query against the same database and fails on a collection scan. Filters carry ids and blind indexes,
 never decrypted personal data (what the services store is encrypted), and the directory is a test's temporary one.
 """
 
