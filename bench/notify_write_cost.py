@@ -1,9 +1,6 @@
-"""The database server's CPU per text that notify writes to ``notifications``, before and after ADR 0208/0209 and
-0216: the indexes of the collection (12 before, 9 after 0208; the worker's four of them partial on ``work`` after
-0216, so an inbox message and a delivered text have no entry in them) and the writes of a text alone (staged,
-claimed, marked before; staged already claimed and marked since 0209), on a fresh MongoDB-protocol server of its
-own, one client, nothing else running. Variants: ``before`` (9370ff2), ``adr0208`` (0208 + 0209), ``now`` (the
-repository's ``MongoLedger.setup`` and ``MongoDeliveryQueue.mark_delivered``).
+"""The database server's CPU per text that notify writes to ``notifications``, before and after ADR 0208/0209: the
+indexes of the collection (12 then, 9 now) and the writes of a text alone (staged, claimed, marked then; staged
+already claimed and marked now), on a fresh MongoDB-protocol server of its own, one client, nothing else running.
 
     uv run python bench/notify_write_cost.py [--texts 600] [--group 6] [--mongo-url URL]
 
@@ -27,7 +24,6 @@ from pymongo import AsyncMongoClient
 from yima_devstack.bench.probe import process_cpu_seconds
 from yima_devstack.infra import free_port, wait_for_mongo
 from yima_devstack.installer import Installer
-from yima_notify.adapters.mongo_queue import MongoDeliveryQueue
 from yima_notify.adapters.mongo_repo import MongoLedger
 
 BEFORE = [  # notifications' indexes at 9370ff2 (ADR 0200)
@@ -42,18 +38,6 @@ BEFORE = [  # notifications' indexes at 9370ff2 (ADR 0200)
     ([("invitation_id", 1)], {"sparse": True}),
     ([("channel", 1), ("unit_code", 1), ("created_at", -1)], {}),
     ([("state", 1), ("scope_units", 1)], {}),
-]
-
-ADR0208 = [  # notifications' indexes after ADR 0208 (before 0216): the worker's four hold every document
-    ([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)], {}),
-    ([("channel", 1), ("state", 1), ("not_before", 1)], {}),
-    ([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)], {}),
-    ([("owner", 1), ("state", 1), ("_id", 1)], {}),
-    ([("batch_id", 1), ("state", 1), ("owner", 1)], {}),
-    ([("invitation_id", 1)], {"sparse": True}),
-    ([("recipient", 1)], {"partialFilterExpression": {"channel": "sms", "state": "awaiting_contact"}}),
-    ([("unit_code", 1), ("created_at", -1)], {"partialFilterExpression": {"channel": "inbox"}}),
-    ([("scope_units", 1), ("failed_at", -1)], {"partialFilterExpression": {"state": "failed"}}),
 ]
 
 
@@ -92,18 +76,16 @@ async def timed(server: Server, work: Any) -> float:
 async def variant(server: Server, name: str, texts: int, group: int) -> dict[str, float]:
     db = server.client[f"writecost_{name}_{ObjectId()}"]
     col = db["notifications"]
-    if name in ("before", "adr0208"):
-        for keys, opts in BEFORE if name == "before" else ADR0208:
+    if name == "before":
+        for keys, opts in BEFORE:
             await col.create_index(keys, **opts)
     else:
         await MongoLedger(db).setup()
     run, owner, now = str(ObjectId()), "worker-1", datetime.now(UTC)
     docs = [text(i, run, "sms") for i in range(texts)]
-    if name != "before":  # staged already claimed (ADR 0209)
+    if name == "after":  # staged already claimed (ADR 0209)
         for d in docs:
             d.update(state="sending", owner=owner, claimed_at=now)
-            if name == "now":  # in the worker's working set (ADR 0216)
-                d["work"] = True
     out: dict[str, float] = {}
     out["inbox insert"] = await timed(server, col.insert_many([text(i, run, "inbox") for i in range(texts)]))
     out["text insert"] = await timed(server, col.insert_many(docs))
@@ -116,11 +98,6 @@ async def variant(server: Server, name: str, texts: int, group: int) -> dict[str
                                   {"$set": {"state": "sending", "owner": owner, "claimed_at": now}})
 
     async def mark() -> None:
-        if name == "now":
-            queue = MongoDeliveryQueue(db)
-            for g in groups:
-                assert await queue.mark_delivered(owner, g, now, None) == set(g)
-            return
         for g in groups:
             await col.update_many({"owner": owner, "state": "sending", "_id": {"$in": g}},
                                   {"$set": {"state": "delivered", "delivered_at": now, "owner": None,
@@ -128,8 +105,6 @@ async def variant(server: Server, name: str, texts: int, group: int) -> dict[str
     out["text claim"] = await timed(server, claim()) if name == "before" else 0.0
     out["text mark"] = await timed(server, mark())
     assert await col.count_documents({"state": "delivered", "channel": "sms"}) == texts
-    if name == "now":  # a delivered text has left the worker's indexes
-        assert await col.count_documents({"work": True}) == 0
     await server.client.drop_database(db.name)
     return {k: v * 1000 / texts for k, v in out.items()}
 
@@ -139,7 +114,7 @@ async def main(url: str, texts: int, group: int, rounds: int) -> None:
     pid = int((await client.admin.command("serverStatus")).get("pid") or 0)
     server = Server(client, pid)
     try:
-        results: dict[str, list[dict[str, float]]] = {"before": [], "adr0208": [], "now": []}
+        results: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
         for _ in range(rounds):  # interleaved
             for name in results:
                 results[name].append(await variant(server, name, texts, group))

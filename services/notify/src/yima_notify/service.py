@@ -418,9 +418,7 @@ class NotifyService(InboxReads):
         due = max(now, not_before) if not_before else now
         if channel in INTRUSIVE and not msg.urgent:
             due = release_time(due, self.quiet)
-        # ``work``: in the delivery worker's working set (its partial indexes, ADR 0216) until delivered, failed,
-        # dropped or withdrawn
-        doc.update(state="queued", work=True, not_before=due, address=address, address_key=address_key or rcpt.id,
+        doc.update(state="queued", not_before=due, address=address, address_key=address_key or rcpt.id,
                    batch_id=None, owner=None, claimed_at=None)
         if awaiting_contact_until is not None:  # never claimed by the worker in this state
             doc.update(state="awaiting_contact", expires_at=awaiting_contact_until)

@@ -21,15 +21,6 @@ NOTIFICATIONS = "notifications"  # the ledger: one entry per (source event, reci
 THROTTLES = "throttles"  # "<channel>|<address_key>" → when the person last got a text (the digest window)
 _ORDER = [("created_at", 1), ("seq", 1)]
 _DUE_FIELDS = {"address_key": 1, "batch_id": 1, "created_at": 1, "seq": 1, "not_before": 1}
-# The worker's working set (ADR 0216): a text carries ``work: true`` while it is the worker's to send — queued,
-# sending, or awaiting its contact (then queued) — and loses it when it is delivered, failed, dropped or withdrawn.
-# The worker's four indexes are partial on it, so an inbox message (delivered at insert) and a finished text have
-# no entry in them. Every query meant to use one names ``work: True`` (the stand-in, like MongoDB, uses a partial
-# index only for a query that names its filter); a single ``_id`` beside other fields is written ``{"$eq": id}``
-# (the stand-in's planner walks (owner, state, work, _id) for an operator on ``_id``, not for a bare one).
-WORK: dict[str, Any] = {"work": True}
-WORKING_STATES = ("queued", "sending", "awaiting_contact")
-FINISHED: dict[str, Any] = {"work": ""}  # $unset when a text leaves the worker's hands
 
 
 def aware(dt: datetime) -> datetime:
@@ -43,7 +34,7 @@ class MongoDeliveryQueue:
         self.throttles = db[THROTTLES]
 
     async def next_due(self, channel: str) -> datetime | None:
-        doc = await self.col.find_one({"channel": channel, "state": "queued", **WORK}, {"not_before": 1},
+        doc = await self.col.find_one({"channel": channel, "state": "queued"}, {"not_before": 1},
                                       sort=[("not_before", 1)])
         return aware(doc["not_before"]) if doc else None
 
@@ -56,7 +47,7 @@ class MongoDeliveryQueue:
     async def oldest_claim(self, channel: str, skip: Collection[str] = ()) -> tuple[str, datetime] | None:
         # the same indexed read whatever ``skip`` (a few claims set aside; the plan must not change): the oldest
         # len(skip) + 1, the skipped ones left out here
-        cursor = self.col.find({"channel": channel, "state": "sending", **WORK}, {"claimed_at": 1}).sort(
+        cursor = self.col.find({"channel": channel, "state": "sending"}, {"claimed_at": 1}).sort(
             [("claimed_at", 1)]).limit(len(skip) + 1)
         async for d in cursor:
             if d["_id"] not in skip and d.get("claimed_at") is not None:
@@ -82,7 +73,7 @@ class MongoDeliveryQueue:
                     if doc.get("batch_id") is None:  # a batch of one (or died between claiming and forming it)
                         doc["batch_id"] = nid
                         await self.col.update_one({"_id": nid}, {"$set": {"batch_id": nid}}, session=session)
-                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending", "owner": dead, **WORK},
+                    await self.col.update_many({"batch_id": doc["batch_id"], "state": "sending", "owner": dead},
                                                {"$set": mine}, session=session)
                 await session.commit_transaction()
             except PyMongoError as exc:
@@ -103,19 +94,18 @@ class MongoDeliveryQueue:
 
     async def claim_batch(self, batch_id: str, mine: Doc, *, state: str) -> None:
         """Every member of a batch in ``state`` becomes this worker's (sending)."""
-        await self.col.update_many({"batch_id": batch_id, "state": state, **WORK},
-                                   {"$set": {"state": "sending", **mine}})
+        await self.col.update_many({"batch_id": batch_id, "state": state}, {"$set": {"state": "sending", **mine}})
 
     async def due_ids(self, channel: str, now: datetime, limit: int) -> list[str]:
-        due = {"channel": channel, "state": "queued", **WORK, "not_before": {"$lte": now}}
+        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
         return [d["_id"] async for d in self.col.find(due, {"_id": 1}).sort(
             [("not_before", 1), *_ORDER]).limit(limit)]
 
     async def claim_ids(self, ids: list[str], mine: Doc) -> list[Doc]:
         """Claim those of ``ids`` still nobody's (queued, owner None) and read back the ones this worker got."""
-        await self.col.update_many({"owner": None, "state": "queued", **WORK, "_id": {"$in": ids}},
+        await self.col.update_many({"owner": None, "state": "queued", "_id": {"$in": ids}},
                                    {"$set": {"state": "sending", **mine}})
-        return [d async for d in self.col.find({"owner": mine["owner"], "state": "sending", **WORK,
+        return [d async for d in self.col.find({"owner": mine["owner"], "state": "sending",
                                                 "_id": {"$in": ids}}).sort(_ORDER)]
 
     # --- a round of texts in bulk (worker._claim_texts): a few calls whatever the number of people ----------------
@@ -123,17 +113,16 @@ class MongoDeliveryQueue:
     async def due(self, channel: str, now: datetime, limit: int) -> list[Doc]:
         """The next ``limit`` due messages (what the round decides on), earliest first — sorted here too: the
         order of a person's texts must not depend on the plan the server picks."""
-        due = {"channel": channel, "state": "queued", **WORK, "not_before": {"$lte": now}}
+        due = {"channel": channel, "state": "queued", "not_before": {"$lte": now}}
         docs = [d async for d in self.col.find(due, _DUE_FIELDS).sort([("not_before", 1), *_ORDER]).limit(limit)]
         return sorted(docs, key=lambda d: (aware(d["not_before"]), aware(d["created_at"]), d.get("seq") or 0))
 
     async def in_flight_many(self, channel: str, address_keys: list[str]) -> dict[str, list[InFlight]]:
-        """Each person's texts still on their way, in ONE read by (channel, work, address_key $in) — served by the
-        partial (channel, work, address_key, …) index, which holds only the texts in the worker's hands (no longer
-        the people's delivered ones, ADR 0216); one awaiting its contact is left out here: the stand-in scans an
-        $in followed by another field's condition."""
+        """Each person's texts still on their way, in ONE read by (channel, address_key $in) — served by the
+        (channel, address_key, …) index; it also reads the people's delivered texts (their own history, kept
+        until retention), filtered out here: the stand-in scans an $in followed by another field's condition."""
         out: dict[str, list[InFlight]] = {k: [] for k in address_keys}
-        cursor = self.col.find({"channel": channel, **WORK, "address_key": {"$in": address_keys}},
+        cursor = self.col.find({"channel": channel, "address_key": {"$in": address_keys}},
                                {"address_key": 1, "state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1,
                                 "seq": 1, "batch_id": 1})
         async for d in cursor:
@@ -152,7 +141,7 @@ class MongoDeliveryQueue:
     async def hold(self, until: dict[datetime, list[str]]) -> None:
         """Queued messages (still nobody's) wait until a later time: ONE update command for the round."""
         if until:
-            await self.col.bulk_write([UpdateMany({"owner": None, "state": "queued", **WORK, "_id": {"$in": ids}},
+            await self.col.bulk_write([UpdateMany({"owner": None, "state": "queued", "_id": {"$in": ids}},
                                                   {"$set": {"not_before": at}}) for at, ids in until.items()],
                                       ordered=False)
 
@@ -163,16 +152,16 @@ class MongoDeliveryQueue:
         id; then read back what this claim (``mine["claim_id"]``) got, in order. A message another replica
         claimed meanwhile does not match (owner None, queued)."""
         ops: list[UpdateMany] = [
-            UpdateMany({"channel": channel, "state": "queued", **WORK, "address_key": key, "batch_id": None,
+            UpdateMany({"channel": channel, "state": "queued", "address_key": key, "batch_id": None,
                         "not_before": {"$lte": now}}, {"$set": {"state": "sending", "batch_id": anchor, **mine}})
             for key, anchor in gather.items()]
         if alone:
-            ops.append(UpdateMany({"owner": None, "state": "queued", **WORK, "_id": {"$in": alone}},
+            ops.append(UpdateMany({"owner": None, "state": "queued", "_id": {"$in": alone}},
                                   {"$set": {"state": "sending", **mine}}))
         if not ops:
             return []
         await self.col.bulk_write(ops, ordered=False)
-        got = [d async for d in self.col.find({"owner": mine["owner"], "state": "sending", **WORK})
+        got = [d async for d in self.col.find({"owner": mine["owner"], "state": "sending"})
                if d.get("claim_id") == mine["claim_id"]]
         return sorted(got, key=lambda d: (aware(d["created_at"]), d.get("seq") or 0))
 
@@ -180,13 +169,13 @@ class MongoDeliveryQueue:
         """Fix again the key of a claim's texts whose key (set by the claim) was a text another replica got — rare —
         before anything is sent: ONE command."""
         if batches:
-            await self.col.bulk_write([UpdateMany({"owner": owner, "state": "sending", **WORK, "_id": {"$in": ids}},
+            await self.col.bulk_write([UpdateMany({"owner": owner, "state": "sending", "_id": {"$in": ids}},
                                                   {"$set": {"batch_id": bid}}) for bid, ids in batches.items()],
                                       ordered=False)
 
     async def claim_next(self, channel: str, now: datetime, mine: Doc) -> Doc | None:
         doc: Doc | None = await self.col.find_one_and_update(
-            {"channel": channel, "state": "queued", **WORK, "not_before": {"$lte": now}},
+            {"channel": channel, "state": "queued", "not_before": {"$lte": now}},
             {"$set": {"state": "sending", **mine}}, sort=[("not_before", 1), *_ORDER],
             return_document=ReturnDocument.AFTER,
         )
@@ -195,7 +184,7 @@ class MongoDeliveryQueue:
     async def in_flight(self, channel: str, address_key: str) -> list[InFlight]:
         # One indexed read of the person's texts still on their way (few); the conditions in code (the
         # MongoDB-wire stand-in's planner cannot serve an $or through an index).
-        cursor = self.col.find({"channel": channel, "address_key": address_key, **WORK,
+        cursor = self.col.find({"channel": channel, "address_key": address_key,
                                 "state": {"$in": ["sending", "queued"]}},
                                {"state": 1, "claimed_at": 1, "not_before": 1, "created_at": 1, "seq": 1, "batch_id": 1})
         return [InFlight(d["state"], d["created_at"], d.get("seq"),
@@ -209,31 +198,30 @@ class MongoDeliveryQueue:
 
     async def gather(self, channel: str, address_key: str, now: datetime, batch_id: str, mine: Doc) -> int:
         gathered = await self.col.update_many(
-            {"channel": channel, "state": "queued", **WORK, "address_key": address_key, "batch_id": None,
+            {"channel": channel, "state": "queued", "address_key": address_key, "batch_id": None,
              "not_before": {"$lte": now}},
             {"$set": {"state": "sending", "batch_id": batch_id, **mine}},
         )
         return gathered.modified_count
 
     async def set_batch(self, nid: str, owner: str, batch_id: str) -> None:
-        await self.col.update_one({"owner": owner, "state": "sending", **WORK, "_id": {"$eq": nid}},
-                                  {"$set": {"batch_id": batch_id}})
+        await self.col.update_one({"owner": owner, "state": "sending", "_id": nid}, {"$set": {"batch_id": batch_id}})
 
     async def release(self, nid: str, owner: str, not_before: datetime) -> None:
-        await self.col.update_one({"owner": owner, "state": "sending", **WORK, "_id": {"$eq": nid}},
+        await self.col.update_one({"owner": owner, "state": "sending", "_id": nid},
                                   {"$set": {"state": "queued", "not_before": not_before, "owner": None,
                                             "claimed_at": None}})
 
     async def members(self, batch_id: str, owner: str) -> list[Doc]:
-        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": owner, **WORK}).sort(_ORDER)
+        cursor = self.col.find({"batch_id": batch_id, "state": "sending", "owner": owner}).sort(_ORDER)
         return [d async for d in cursor]
 
     async def mark_delivered(self, owner: str, ids: list[str], at: datetime, session: Session) -> set[str]:
         """Of ``ids``, those still this worker's claim become delivered; returns them. ONE update; only when it
         changed fewer than asked (another worker took a batch over) one read by id says which were ours."""
-        r = await self.col.update_many({"owner": owner, "state": "sending", **WORK, "_id": {"$in": ids}},
+        r = await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": ids}},
                                        {"$set": {"state": "delivered", "delivered_at": at, "owner": None,
-                                                 "delivered_by": owner}, "$unset": FINISHED}, session=session)
+                                                 "delivered_by": owner}}, session=session)
         if r.modified_count == len(set(ids)):
             return set(ids)
         if not r.modified_count:
@@ -247,13 +235,12 @@ class MongoDeliveryQueue:
                                                    upsert=True) for a in address_keys], session=session)
 
     async def requeue(self, owner: str, ids: list[str], change: Doc) -> None:
-        await self.col.update_many({"owner": owner, "state": "sending", **WORK, "_id": {"$in": ids}},
+        await self.col.update_many({"owner": owner, "state": "sending", "_id": {"$in": ids}},
                                    {"$set": {"state": "queued", "owner": None, "claimed_at": None, **change}})
 
     async def mark_failed(self, nid: str, owner: str, change: Doc, session: Session) -> bool:
-        r = await self.col.update_one({"owner": owner, "state": "sending", **WORK, "_id": {"$eq": nid}},
-                                      {"$set": {"state": "failed", "owner": None, **change}, "$unset": FINISHED},
-                                      session=session)
+        r = await self.col.update_one({"owner": owner, "state": "sending", "_id": nid},
+                                      {"$set": {"state": "failed", "owner": None, **change}}, session=session)
         return bool(r.modified_count)
 
     async def note_fallback(self, nid: str, fallback: Doc, session: Session) -> None:

@@ -15,7 +15,7 @@ from yima_kit.batch import DocumentBuffer
 from yima_kit.throttle import PER_CLIENT, Allowance, CheckThrottle
 
 from ..ports import CaseContact, Doc, ExpertContact, Session, Waiting
-from .mongo_queue import FINISHED, NOTIFICATIONS, WORK, WORKING_STATES, MongoDeliveryQueue
+from .mongo_queue import NOTIFICATIONS, MongoDeliveryQueue
 
 RECIPIENTS = "recipients"
 PENDING = "pending_events"
@@ -148,10 +148,6 @@ OBSOLETE_INDEXES = ("case_id_1_created_at_1", "channel_1_state_1_claimed_at_1", 
 # an ordinary text or inbox message is written to none of them. A query uses one only when its filter names the
 # partial filter's fields with the same values (MongoDB's rule; the stand-in's too).
 INBOX, AWAITING, FAILED = {"channel": "inbox"}, {"channel": "sms", "state": "awaiting_contact"}, {"state": "failed"}
-# The worker's four indexes before ADR 0216 (every document in them, an inbox message and a delivered text too): an
-# older deployment's are replaced by the partial ones on WORK (the texts in the worker's hands) at start.
-UNPARTIAL_WORK_INDEXES = ("channel_1_state_1_not_before_1", "channel_1_address_key_1_state_1_batch_id_1_not_before_1",
-                          "owner_1_state_1__id_1", "batch_id_1_state_1_owner_1")
 
 
 class MongoLedger:
@@ -169,27 +165,13 @@ class MongoLedger:
                 await n.drop_index(obsolete)
         # a case's messages ({case_id} is this index's prefix), and by kind
         await n.create_index([("case_id", 1), ("channel", 1), ("recipient_kind", 1), ("created_at", 1)])
-        # The worker's four indexes hold only the texts in its hands (ADR 0216): partial on WORK, ``work`` in the
-        # key where the stand-in's planner needs it (it counts a partial field among an operator query's
-        # equalities, and leaves it out of a bare-equality query's): just before the field of a range or $in.
-        old = set(UNPARTIAL_WORK_INDEXES) & set(await n.index_information())
-        if old:  # an older deployment (once): mark its texts in the worker's hands (a scan per state), then
-            for state in WORKING_STATES:  # drop its indexes (one has the key of a partial one below)
-                await n.update_many({"state": state}, {"$set": WORK})
-            for name in old:
-                with contextlib.suppress(OperationFailure):
-                    await n.drop_index(name)
         # due texts; and expired claims (takeover: {channel, state: sending}, sorted in memory — few are in flight)
-        await n.create_index([("channel", 1), ("state", 1), ("work", 1), ("not_before", 1)],
-                             partialFilterExpression=WORK, name="work_channel_state_not_before")
-        # a person's texts on their way, and a digest's gathering: every field of those filters (ADR 0060)
-        await n.create_index([("channel", 1), ("work", 1), ("address_key", 1), ("state", 1), ("batch_id", 1),
-                              ("not_before", 1)], partialFilterExpression=WORK, name="work_channel_address_key")
-        # conditional updates of a claim's texts ({owner, state, work, _id}: one by $eq, or a round's by $in)
-        await n.create_index([("owner", 1), ("state", 1), ("work", 1), ("_id", 1)], partialFilterExpression=WORK,
-                             name="work_owner_state_id")
-        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)], partialFilterExpression=WORK,
-                             name="work_batch_id_state_owner")  # a batch's members ({batch_id, state} too)
+        await n.create_index([("channel", 1), ("state", 1), ("not_before", 1)])
+        # a person's texts in order, and a digest's gathering: every field of those filters (ADR 0060)
+        await n.create_index([("channel", 1), ("address_key", 1), ("state", 1), ("batch_id", 1), ("not_before", 1)])
+        # conditional updates of a claim's texts ({owner, state, _id}: one, or a round's by _id $in)
+        await n.create_index([("owner", 1), ("state", 1), ("_id", 1)])
+        await n.create_index([("batch_id", 1), ("state", 1), ("owner", 1)])  # a batch's members ({batch_id} too)
         await n.create_index("invitation_id", sparse=True)  # a resent invitation withdraws the old text
         await n.create_index("recipient", partialFilterExpression=AWAITING, name="awaiting_contact_recipient")
         await n.create_index([("unit_code", 1), ("created_at", -1)], partialFilterExpression=INBOX,
@@ -217,7 +199,7 @@ class MongoLedger:
         await self.col.update_many(
             {"invitation_id": invitation_id, "channel": "sms", "state": "queued", "batch_id": None,
              "source_event_id": {"$ne": newer_event_id}},
-            {"$set": {"state": "superseded", "superseded_by": newer_event_id}, "$unset": FINISHED}, session=session)
+            {"$set": {"state": "superseded", "superseded_by": newer_event_id}}, session=session)
 
     async def awaiting_contact(self, person_id: str, session: Session) -> list[Doc]:
         return [w async for w in self.col.find(
@@ -225,12 +207,8 @@ class MongoLedger:
              "state": "awaiting_contact"}, session=session)]
 
     async def resolve_awaiting(self, nid: str, change: Doc, session: Session) -> None:
-        # owner None: the (owner, state, work, _id) index — nobody claims a text awaiting its contact; queued it
-        # stays in the worker's working set, dropped it leaves it (ADR 0216)
-        update: Doc = {"$set": change}
-        if change.get("state") not in WORKING_STATES:
-            update["$unset"] = FINISHED
-        await self.col.update_one({"owner": None, "state": "awaiting_contact", **WORK, "_id": {"$eq": nid}}, update,
+        # owner None: the whole (owner, state, _id) index — nobody claims a text awaiting its contact
+        await self.col.update_one({"owner": None, "state": "awaiting_contact", "_id": nid}, {"$set": change},
                                   session=session)
 
     async def inbox(self, query: Doc, limit: int) -> list[Doc]:
