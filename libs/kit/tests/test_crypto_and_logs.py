@@ -49,3 +49,17 @@ def test_logs_never_carry_phone_or_id_numbers(capsys) -> None:
     rec = json.loads(line)
     assert "13812345678" not in line and rec["phone"] == "[redacted]" and rec["case_id"] == "c1"
     logging.getLogger().handlers.clear()
+
+
+def test_pymongos_command_logs_stay_off_even_at_debug() -> None:
+    """PyMongo logs whole commands at DEBUG (an outbox insert with its payload in clear): never, whatever the level."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.DEBUG)  # as a service run at DEBUG (or a test's caplog) has it
+    configure_logging("t", "DEBUG")
+    try:
+        assert logging.getLogger("yima_kit.outbox").isEnabledFor(logging.DEBUG)  # our own logs follow the level
+        assert not logging.getLogger("pymongo.command").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(before)
+        configure_logging("t", "INFO")

@@ -41,6 +41,9 @@ def add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    # PyMongo's DEBUG logs (commands, replies) carry documents in clear — an outbox payload holds a tracking code
+    # or a phone number — and no scrubber sees them: they stay off even when the service runs at DEBUG.
+    logging.getLogger("pymongo").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
