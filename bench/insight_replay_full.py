@@ -136,9 +136,6 @@ def log_bytes(path: Path | None) -> int | None:
 
 
 async def main(args: argparse.Namespace, ep: Endpoints, state: Path | None) -> dict[str, Any]:
-    from pymongo import AsyncMongoClient
-    from yima_insight.adapters import rebuild
-    from yima_insight.config import InsightSettings
 
     run = f"f{uuid.uuid4().hex[:5]}"
     result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -147,6 +144,19 @@ async def main(args: argparse.Namespace, ep: Endpoints, state: Path | None) -> d
                               "machine": {"cpus": os.cpu_count(), "loadavg_before": list(os.getloadavg())}}
     kafka_dir = state / "kafka" / "data" if state else None
     mongo_dir = state / "mongo" if state else None
+    if args.replay_only:  # the topics already hold them (an earlier --produce-only against these servers)
+        result["produce"] = None
+    else:
+        await _produce(args, ep, run, kafka_dir, result)
+    result["machine"]["loadavg_before_replay"] = list(os.getloadavg())
+    if args.produce_only:
+        return result
+    await _replay(args, ep, run, mongo_dir, result)
+    return result
+
+
+async def _produce(args: argparse.Namespace, ep: Endpoints, run: str, kafka_dir: Path | None,
+                   result: dict[str, Any]) -> None:
     before = log_bytes(kafka_dir) or 0
     pr = await produce_all(ep, args.cases, args.years, args.seed, run, args.producers, args.in_flight)
     pr["kafka_log_bytes"] = (log_bytes(kafka_dir) or 0) - before if kafka_dir else None
@@ -158,9 +168,14 @@ async def main(args: argparse.Namespace, ep: Endpoints, state: Path | None) -> d
           f"Kafka log {log_b or 0:,} B = {(log_b or 0) / max(1, pr['events']):.0f} B an event, its directory "
           f"{pr['kafka_dir_disk_bytes'] or 0:,} B on disk; the unit topics "
           f"{pr['unit_topics_seconds']} s); load {os.getloadavg()[0]:.2f}", flush=True)
-    result["machine"]["loadavg_before_replay"] = list(os.getloadavg())
-    if args.produce_only:
-        return result
+
+
+async def _replay(args: argparse.Namespace, ep: Endpoints, run: str, mongo_dir: Path | None,
+                  result: dict[str, Any]) -> None:
+    from pymongo import AsyncMongoClient
+    from yima_insight.adapters import rebuild
+    from yima_insight.config import InsightSettings
+
     settings = InsightSettings(kafka_bootstrap=ep.kafka_bootstrap, mongo_url=ep.mongo_url,
                                mongo_db_prefix=f"{run}_replay_")
     _reset_peak_rss()
@@ -197,7 +212,6 @@ async def main(args: argparse.Namespace, ep: Endpoints, state: Path | None) -> d
           f"{r['memory']['workers_peak_rss_mb']} MB); per case {per_case * 1000:.3f} ms → 1 M ≈ "
           f"{result['extrapolated_1m_minutes_per_case']} min; target ≤ 10 min at 1 M; load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    return result
 
 
 def write(result: dict[str, Any], out: Path, n: int) -> Path:
@@ -239,6 +253,8 @@ if __name__ == "__main__":
     ap.add_argument("--producers", type=int, default=2, help="producing processes")
     ap.add_argument("--in-flight", type=int, default=20_000, help="sends awaited at once, per producer")
     ap.add_argument("--produce-only", action="store_true", help="no replay: the producing alone")
+    ap.add_argument("--replay-only", action="store_true",
+                    help="no producing: replay what YIMA_KAFKA_BOOTSTRAP holds (an earlier --produce-only)")
     ap.add_argument("--events-per-slice", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=2, help="the replay's worker processes")
     ap.add_argument("--state-dir", type=Path, default=None, help="where Kafka's and the stand-in's data go")
