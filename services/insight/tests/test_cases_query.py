@@ -1,5 +1,6 @@
-"""The cases behind a number: the server reads a unit's or everyone's facts of a period by an index, the rest of
-the query is checked on them (ADR 0205) — and the list is exactly the one the server's own filter gives."""
+"""The cases behind a number: the server reads one unit's (a scope's units one by one) or everyone's facts of a
+period by an index, the rest of the query is checked on them (ADRs 0205, 0215) — and the list is exactly the one the
+server's own filter gives."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from yima_insight.adapters import mongo_store
 from yima_insight.adapters.mongo_store import MongoInsightStore
+from yima_insight.core.facts import UnitSeen
 from yima_insight.core.filters import matches
 from yima_insight.core.rollup import ALL
 from yima_insight.service import CASE_MEASURES, InsightService
@@ -49,13 +52,19 @@ def reference(scope: str, a: date, b: date, by: str | None, key: str | None, mea
 
 
 @pytest.mark.integration
-async def test_the_cases_behind_a_number_are_the_servers_own_filter(yima_infra, mongo_db_prefix: str) -> None:
+@pytest.mark.parametrize("one_by_one", [True, False], ids=["units-one-by-one", "many-units-by-day"])
+async def test_the_cases_behind_a_number_are_the_servers_own_filter(yima_infra, mongo_db_prefix: str,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     one_by_one: bool) -> None:
+    if not one_by_one:  # a scope with more units below it than read one by one: its facts of the period by day
+        monkeypatch.setattr(mongo_store, "UNITS_READ_ONE_BY_ONE", 1)
     rng = random.Random(15)
     client: AsyncMongoClient[Any] = AsyncMongoClient(yima_infra.mongo_url)
     try:
         db = client[f"{mongo_db_prefix}insight_cases"]
         store = MongoInsightStore(db)
         await store.setup()
+        await store.remember_units(UnitSeen(u, None, tuple(p)) for u, p in PATHS.items() if p)
         docs = [fact(rng, i) for i in range(400)]
         await db.facts.insert_many(docs)
         service = InsightService(store, weights={}, target_community=0.7, target_three=0.95)
@@ -76,9 +85,23 @@ async def test_the_cases_behind_a_number_are_the_servers_own_filter(yima_infra, 
             assert page["total"] == len(want) and [c["case_id"] for c in page["cases"]] == want[3:8]
         assert sum(1 for *_, m in asks if m == "received") > 10
         # what the server is asked is served by one of the two indexes
-        for served in ({"unit_path": S1, "day": {"$gte": "2031-01-10", "$lte": "2031-03-31"}},
+        for served in ({"unit": C11, "day": {"$gte": "2031-01-10", "$lte": "2031-03-31"}},
                        {"day": {"$gte": "2031-01-10", "$lte": "2031-03-31"}}):
             plan = await db.command("explain", {"find": "facts", "filter": served}, verbosity="queryPlanner")
             assert "COLLSCAN" not in str(plan) and "IXSCAN" in str(plan), plan
+    finally:
+        await client.close()
+
+
+@pytest.mark.integration
+async def test_setup_drops_the_multikey_index_of_an_earlier_version(yima_infra, mongo_db_prefix: str) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(yima_infra.mongo_url)
+    try:
+        db = client[f"{mongo_db_prefix}insight_old_index"]
+        await db.facts.create_index([("unit_path", ASCENDING), ("day", ASCENDING)], name="path_day")
+        await MongoInsightStore(db).setup()
+        names = {info["name"] async for info in await db.facts.list_indexes()}
+        assert names == {"_id_", "unit_day", "day"}, names
+        await MongoInsightStore(db).setup()  # again: nothing to drop, nothing fails
     finally:
         await client.close()

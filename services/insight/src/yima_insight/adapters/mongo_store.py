@@ -27,16 +27,20 @@ A = ASCENDING
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], str]]] = {
     # the counters: none but ``_id`` (the table and the live counting read them by id). ``check --unit`` reads a
     # scope's documents by :data:`COUNTERS_BY_SCOPE`, built then if missing; a replay no longer builds it (ADR 0206).
-    # the cases behind a number: a unit's (any unit of the path) or everyone's facts of a period, the rest of the
-    # query checked on them (``cases``). No index per measure: on this server each index entry costs a replay
-    # ~20 µs to build, and the multikey (unit_path, outcome, day) served 3 of 17 measures (ADR 0205).
-    FACTS: [([("unit_path", A), ("day", A)], "path_day"), ([("day", A)], "day")],
+    # the cases behind a number: one unit's or everyone's facts of a period (a scope's: its units' one by one), the
+    # rest of the query checked on them (``cases``). One entry a fact each: on this server an index costs a replay
+    # ~30 µs an entry to build, and the multikey (unit_path, day) had one per unit of the path (ADRs 0205, 0215).
+    FACTS: [([("unit", A), ("day", A)], "unit_day"), ([("day", A)], "day")],
     # (no index on ``updated``: no query reads by it, and a rebuild paid ~12 % of the facts' index time for it)
     UNITS: [([("path", A)], "path")],
     WARNINGS: [([("chain", A), ("day", A)], "chain_day"), ([("day", A)], "day")],
 }
 
 COUNTERS_BY_SCOPE = ([("s", A), ("k", A), ("g", A), ("p", A)], "scope_part_period")
+# indexes an earlier version made, dropped at setup: the multikey (unit_path, day) (ADR 0215)
+OBSOLETE: dict[str, tuple[str, ...]] = {FACTS: ("path_day",)}
+# a scope with more units below it than this reads its facts of the period by day, not unit by unit
+UNITS_READ_ONE_BY_ONE = 200
 
 
 def _raise_transient(exc: DuplicateKeyError | BulkWriteError, doc_id: str) -> NoReturn:
@@ -74,6 +78,10 @@ class MongoInsightStore:
     async def setup(self) -> None:
         for live in INDEXES:
             await self.index(live)
+        for live, names in OBSOLETE.items():
+            existing = {info["name"] async for info in await self.db[live].list_indexes()}
+            for name in existing & set(names):
+                await self.db[live].drop_index(name)
 
     async def index(self, live: str) -> None:
         """The indexes of one collection (a rebuild builds each once its collection is swapped in)."""
@@ -220,24 +228,37 @@ class MongoInsightStore:
 
     async def cases(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """The facts ``query`` picks, newest day first: (how many, the page). The server reads by its indexes only
-        a unit's (``unit_path``) or everyone's facts of a period (``day``); any other condition is checked here
-        on those facts' fields (``core.filters``), and the page's documents then read by id (ADR 0205)."""
-        served = {k: query[k] for k in ("day",) if k in query}
-        if isinstance(query.get("unit_path"), str):
-            served["unit_path"] = query["unit_path"]
-        rest = {k: v for k, v in query.items() if k not in served}
+        one unit's facts of a period (``unit``, ``day``) or everyone's (``day``): a scope's (``unit_path``) are
+        its units' read one by one (the units whose path holds it; by day if there are very many); any other
+        condition, the scope's own included, is checked here on those facts' fields (``core.filters``), and the
+        page's documents then read by id (ADRs 0205, 0215)."""
+        day = {k: query[k] for k in ("day",) if k in query}
+        units: list[str] | None = None
+        if isinstance(query.get("unit"), str):
+            units = [query["unit"]]
+        elif isinstance(query.get("unit_path"), str):
+            units = await self._units_under(query["unit_path"])
+        reads = [day] if units is None else [{"unit": u, **day} for u in units]
+        rest = {k: v for k, v in query.items() if k not in day and not (k == "unit" and units == [v])}
         order = [("day", DESCENDING), ("_id", ASCENDING)]
-        if not rest:
-            total = await self.facts.count_documents(served)
-            docs = [d async for d in self.facts.find(served).sort(order).skip(skip).limit(limit)]
+        if not rest and len(reads) == 1:
+            total = await self.facts.count_documents(reads[0])
+            docs = [d async for d in self.facts.find(reads[0]).sort(order).skip(skip).limit(limit)]
             return total, docs
         wanted = {f: 1 for f in fields_of(rest) | {"day"}}
-        picked = [d async for d in self.facts.find(served, wanted) if matches(d, rest)]
+        picked = [d for served in reads async for d in self.facts.find(served, wanted) if matches(d, rest)]
         picked.sort(key=lambda d: d["_id"])
         picked.sort(key=lambda d: d.get("day") or "", reverse=True)
         ids = [d["_id"] for d in picked[skip:skip + limit]]
         by_id = {d["_id"]: d async for d in self.facts.find({"_id": {"$in": ids}})} if ids else {}
         return len(picked), [by_id[i] for i in ids if i in by_id]
+
+    async def _units_under(self, scope: str) -> list[str] | None:
+        """The scope and every unit whose path holds it (the units' ``path`` index), or None if there are more
+        than :data:`UNITS_READ_ONE_BY_ONE` (their facts are then read by day)."""
+        found = {scope} | {d["_id"] async for d in self.units.find({"path": scope}, {"_id": 1})
+                           .limit(UNITS_READ_ONE_BY_ONE + 1)}
+        return sorted(found) if len(found) <= UNITS_READ_ONE_BY_ONE else None
 
     # --- rebuild (replay) --------------------------------------------------------------------------
 
