@@ -29,7 +29,7 @@ from yima_kit.mongo import connect
 
 from ..config import InsightSettings
 from ..core.facts import CaseFact, units_in
-from ..core.rollup import CounterKey, Rows, day_rows, flat, nest, spread, tally
+from ..core.rollup import CounterKey, Nested, Rows, day_rows, flat, spread, spread_nested, tally
 from ..core.warnings import Warning
 from .counter_docs import counter_doc
 from .kafka import WORK_ORDERS, consumed_topics
@@ -223,12 +223,12 @@ class Totals:
         """Every counter document's fields (check, tests); the replay drains them scope by scope instead."""
         return {k: v for scope, rows in self.rows.items() for k, v in spread(scope, rows).items()}
 
-    def drain_counters(self) -> Iterator[tuple[CounterKey, dict[str, int]]]:
-        """The counter documents one scope at a time, each scope's rows let go once spread: the memory held
-        at the end is the rows and one scope's documents, not every document at once."""
+    def drain_counters(self) -> Iterator[tuple[CounterKey, Nested]]:
+        """The counter documents' ``{dim: {key: {measure: n}}}`` one scope at a time, each scope's rows let go once
+        spread: the memory held at the end is the rows and one scope's documents, not every document at once."""
         while self.rows:
             scope = next(iter(self.rows))
-            yield from spread(scope, self.rows.pop(scope)).items()
+            yield from spread_nested(scope, self.rows.pop(scope)).items()
 
     def units(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -284,8 +284,7 @@ async def _counters_in(pool: ProcessPoolExecutor | None, totals: Totals, target:
     rows handed over and let go here; at most ``in_flight`` scopes at once), or here without a pool."""
     now = datetime.now(UTC)
     if pool is None:
-        await rebuild.write(COUNTERS, (counter_doc(k, nest(m), now) for k, m in totals.drain_counters()
-                                       if any(m.values())))
+        await rebuild.write(COUNTERS, (counter_doc(k, c, now) for k, c in totals.drain_counters()))
         return
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Future[tuple[int, float]]] = set()

@@ -26,7 +26,7 @@ from yima_contracts.registry import EVENTS_BY_TYPE
 from yima_contracts.risk_events import WarningRaised
 
 from ..core.facts import CaseFact, Slice, change, units_in
-from ..core.rollup import nest, spread
+from ..core.rollup import spread_nested
 from ..core.warnings import Warning, from_event
 from .counter_docs import counter_doc
 from .mongo_store import fact_doc
@@ -181,7 +181,7 @@ def spread_scope(scope: str, rows: dict[tuple[str, str, str], dict[str, int]], n
     """A worker's share of the counters: one scope's day rows spread over their periods and written as counter
     documents; (documents, seconds)."""
     t = time.monotonic()
-    n = insert(target, (counter_doc(k, nest(m), now) for k, m in spread(scope, rows).items() if any(m.values())))
+    n = insert(target, (counter_doc(k, c, now) for k, c in spread_nested(scope, rows).items()))
     return n, time.monotonic() - t
 
 
