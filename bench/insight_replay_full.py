@@ -212,6 +212,13 @@ async def _replay(args: argparse.Namespace, ep: Endpoints, run: str, mongo_dir: 
           f"{r['memory']['workers_peak_rss_mb']} MB); per case {per_case * 1000:.3f} ms → 1 M ≈ "
           f"{result['extrapolated_1m_minutes_per_case']} min; target ≤ 10 min at 1 M; load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
+    if args.again:  # a rebuild of a running deployment: the same database, its 1 M state replaced
+        again = await rebuild.replay(settings, commit_offsets=False, events_per_slice=args.events_per_slice,
+                                     workers=args.workers)
+        result["replay_again"] = again
+        print(f"again     MEASURED {again['total_seconds']} s over the state the first replay left: phases "
+              f"{again['phases']}, swap {again['written']['swap']}, indexes {again['written']['indexes']}; load "
+              f"{os.getloadavg()[0]:.2f}", flush=True)
 
 
 def write(result: dict[str, Any], out: Path, n: int) -> Path:
@@ -255,6 +262,8 @@ if __name__ == "__main__":
     ap.add_argument("--produce-only", action="store_true", help="no replay: the producing alone")
     ap.add_argument("--replay-only", action="store_true",
                     help="no producing: replay what YIMA_KAFKA_BOOTSTRAP holds (an earlier --produce-only)")
+    ap.add_argument("--again", action="store_true",
+                    help="replay a second time into the same database: over the 1 M state the first one left")
     ap.add_argument("--events-per-slice", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=2, help="the replay's worker processes")
     ap.add_argument("--state-dir", type=Path, default=None, help="where Kafka's and the stand-in's data go")
