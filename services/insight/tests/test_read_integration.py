@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -60,9 +61,9 @@ async def test_workers_read_every_message_once_and_fold_as_one_process(yima_infr
     finally:
         await producer.stop()
 
-    async def read(name: str, **kw: object) -> rebuild.Spilled:
+    async def read(name: str, **kw: Any) -> rebuild.Spilled:
         (tmp_path / name).mkdir()
-        return await rebuild.spill(bootstrap, None, tmp_path / name, events_per_slice=50, **kw)  # type: ignore[arg-type]
+        return await rebuild.spill(bootstrap, None, tmp_path / name, events_per_slice=50, **kw)
 
     single, here = await read("single", readers=1), await read("here")  # this process: one consumer, two
     pool = rebuild._pool(2)
