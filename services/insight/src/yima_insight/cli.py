@@ -19,8 +19,8 @@ def replay(
     commit_offsets: bool = typer.Option(True, help="move the live consumer group to where the replay stopped"),
     events_per_slice: int = typer.Option(200_000, min=1, help="messages a slice of cases holds in memory at once "
                                          "(~2.5 KB each parsed; the topics are read once into slice files)"),
-    workers: int = typer.Option(2, min=1, help="processes folding the slices and spreading the counters "
-                                "(1: all in this process)"),
+    workers: int = typer.Option(2, min=1, help="processes reading the topics, folding the slices and spreading "
+                                "the counters (1: all in this process)"),
 ) -> None:
     """Rebuild the facts and counters from the topics (earliest offset, a fresh group), one slice of cases at a
     time. Stop the consume role first: the rebuilt state is swapped in, and the live group continues from where
@@ -35,7 +35,8 @@ def replay(
 @app.command()
 def check(unit: str = typer.Option(None, help="compare only this unit's counters (default: all)"),
           events_per_slice: int = typer.Option(200_000, min=1, help="messages held in memory at once"),
-          workers: int = typer.Option(2, min=1, help="processes folding the slices (1: all in this process)")
+          workers: int = typer.Option(2, min=1, help="processes reading the topics and folding the "
+                                       "slices (1: all in this process)")
           ) -> None:
     """Recount every case from the topics and report any difference from the stored counters (exit 1)."""
     from .adapters.rebuild import check as run

@@ -2,24 +2,23 @@
 
 Both read every topic insight consumes from its earliest offset up to the end offsets found at the start
 (no consumer group: partitions are assigned by hand, so the live group is untouched while reading) once,
-into slice files of cases on disk (ADR 0176); then each slice's events are applied to its cases' facts in
-the order of their ``occurred_at`` per case, and the counters are summed over the slices from the final
-facts. ``replay`` swaps that state in and moves the live group to the end offsets; ``check`` compares it
-with the stored counters and lists the differences.
+into slice files of cases on disk (ADR 0176), in the worker processes that fold them afterwards (ADR 0217);
+then each slice's events are applied to its cases' facts in the order of their ``occurred_at`` per case, and
+the counters are summed over the slices from the final facts. ``replay`` swaps that state in and moves the
+live group to the end offsets; ``check`` compares it with the stored counters and lists the differences.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
@@ -32,11 +31,11 @@ from ..core.facts import CaseFact, units_in
 from ..core.rollup import CounterKey, Nested, Rows, day_rows, flat, spread, spread_nested, tally
 from ..core.warnings import Warning
 from .counter_docs import counter_doc
-from .kafka import WORK_ORDERS, consumed_topics
 from .mongo_store import COUNTERS, FACTS, MongoInsightStore, Rebuild
+from .reading import Share, plan, read_in_worker, read_share, split
 from .slices import (
-    HEAD,
     Folded,
+    SliceFiles,
     SlicePart,
     Target,
     carries_path,
@@ -53,15 +52,16 @@ _carries_path = carries_path  # the name the tests know
 __all__ = ["Totals", "check", "fold_slice", "parse", "recount", "replay", "slice_of"]
 
 class Spilled(NamedTuple):
-    """The topics read once and written to one file per slice (raw messages with their read position), and
-    what must be known of all of them before any slice is folded: the units' paths from the work orders."""
+    """The topics read once and written to slice files (raw messages with their read position): each slice's
+    file, or its files from every reader; and what must be known of all of them before any slice is folded: the
+    units' paths from the work orders."""
 
-    files: list[Path]
+    files: Sequence[SliceFiles]
     ends: dict[TopicPartition, int]
     expected: int
     read: int
     paths: dict[str, tuple[str, ...]]
-    setup_seconds: float = 0.0  # the consumers started, the partitions and their offsets found: not per message
+    setup_seconds: float = 0.0  # the partitions and their offsets found, the readers started: not per message
 
     @property
     def slices(self) -> int:
@@ -71,106 +71,44 @@ class Spilled(NamedTuple):
         return records(self.files[i])
 
 
-# large fetches: the replay reads everything there is, as fast as the broker hands it over
-FETCH: dict[str, Any] = {"max_partition_fetch_bytes": 8 << 20, "fetch_max_bytes": 64 << 20}
+READERS = 2  # consumers reading their share of the partitions at once without a pool (one alone waits on a fetch)
 
 
-async def spill(bootstrap: str, auth: KafkaAuth | None, tmp: Path, *, events_per_slice: int | None
-                ) -> Spilled:
+async def spill(bootstrap: str, auth: KafkaAuth | None, tmp: Path, *, events_per_slice: int | None,
+                pool: ProcessPoolExecutor | None = None, readers: int = READERS) -> Spilled:
     """Read every topic once up to the end offsets of now (at most three times if a read came back short) into
-    ``ceil(messages / events_per_slice)`` slice files (one file if ``None``). Memory: the paths only."""
+    ``ceil(messages / events_per_slice)`` slices (one if ``None``), by ``readers``: the pool's worker processes,
+    or consumers of this process without a pool. Memory: the paths only."""
     sp = Spilled([], {}, 0, 0, {})
     for _ in range(3):
-        sp = await _spill_once(bootstrap, auth, tmp, events_per_slice)
+        sp = await _spill_once(bootstrap, auth, tmp, events_per_slice, pool, readers)
         if sp.read >= sp.expected:
             break
     return sp
 
 
-async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-    """Topics and partitions from the consumer's own metadata, refreshed until every wanted topic shows its
-    partitions (a topic whose leader is moving answers without them for a moment)."""
-    tps: list[TopicPartition] = []
-    for _ in range(20):
-        cluster = await consumer._client.fetch_all_metadata()
-        all_topics = set(cluster.topics())
-        wanted = [t for t in consumed_topics() if t in all_topics]
-        wanted += sorted(t for t in all_topics if re.fullmatch(WORK_ORDERS, t))
-        parts = {t: cluster.partitions_for_topic(t) for t in wanted}
-        tps = [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
-        if all(parts.values()):
-            break
-        await asyncio.sleep(0.5)
-    return tps
-
-
-READERS = 2  # consumers reading their share of the partitions at once (one alone waits on each fetch)
-
-
-async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_per_slice: int | None
-                      ) -> Spilled:
+async def _spill_once(bootstrap: str, auth: KafkaAuth | None, tmp: Path, events_per_slice: int | None,
+                      pool: ProcessPoolExecutor | None, readers: int) -> Spilled:
     t0 = time.monotonic()
-    kw = {**FETCH, **client_kwargs(auth)}
-    consumers = [AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **kw)
-                 for _ in range(READERS)]
-    for c in consumers:
-        await c.start()
-    paths: dict[str, tuple[str, ...]] = {}
-    read = 0
-    outs: list[BinaryIO] = []
-
-    def spilled(value: bytes) -> None:
-        nonlocal read
-        outs[slice_of(value, len(outs))].write(HEAD.pack(read, len(value)) + value)
-        read += 1
-        if carries_path(value):
-            # the paths of all units before any case is folded (each later path replaces an earlier one, in
-            # the order read, as the one-shot recount does)
-            try:
-                for u in units_in(parse(value)):
-                    if u.path:
-                        paths[u.code] = u.path
-            except Exception:
-                pass
-
-    try:
-        tps = await _partitions(consumers[0])
-        # ~3.4 s for ~200 partitions on this broker whatever they hold: a fixed cost, not one per message
-        ends: dict[TopicPartition, int] = await consumers[0].end_offsets(tps) if tps else {}
-        starts: dict[TopicPartition, int] = await consumers[0].beginning_offsets(tps) if tps else {}
-        pending = [tp for tp in tps if ends[tp] > starts[tp]]
-        expected = sum(ends[tp] - starts[tp] for tp in pending)
-        slices = max(1, -(-expected // events_per_slice)) if events_per_slice else 1
-        files = [tmp / f"slice-{i:04d}.bin" for i in range(slices)]
-        outs = [f.open("wb") for f in files]
-        setup = time.monotonic() - t0
-        await asyncio.gather(*(_drain(c, pending[i::len(consumers)], ends, spilled)
-                               for i, c in enumerate(consumers)))
-        return Spilled(files, ends, expected, read, paths, setup)
-    finally:
-        for out in outs:
-            out.close()
-        for c in consumers:
-            await c.stop()
-
-
-async def _drain(consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int],
-                 spilled: Callable[[bytes], None]) -> None:
-    """Every message of these partitions up to their end offsets handed to ``spilled``."""
-    if not tps:
-        return
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    pending = set(tps)
-    while pending:
-        batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
-        for tp, msgs in batch.items():
-            for m in msgs:
-                if m.offset < ends[tp]:
-                    spilled(m.value or b"")
-        for tp in list(pending):
-            if await consumer.position(tp) >= ends[tp]:
-                pending.discard(tp)
+    p = await plan(bootstrap, auth)
+    expected = p.expected
+    slices = max(1, -(-expected // events_per_slice)) if events_per_slice else 1
+    auth = auth if auth is not None else KafkaAuth.from_env()
+    shares = [Share(bootstrap, auth, tmp, slices, r, readers, part) for r, part in enumerate(split(p, readers))]
+    planned = time.monotonic() - t0
+    if pool is None:
+        reads = await asyncio.gather(*(read_share(s) for s in shares))
+    else:
+        loop = asyncio.get_running_loop()
+        reads = await asyncio.gather(*(loop.run_in_executor(pool, read_in_worker, s) for s in shares))
+    seen: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for r in reads:  # each unit's path seen last in the read (the highest read position)
+        for code, (seq, path) in r.paths.items():
+            if code not in seen or seq > seen[code][0]:
+                seen[code] = (seq, path)
+    files = [tuple(r.files[i] for r in reads) for i in range(slices)]
+    return Spilled(files, p.ends, expected, sum(r.read for r in reads), {c: v[1] for c, v in seen.items()},
+                   planned + max(r.setup_seconds for r in reads))
 
 
 class Recount(NamedTuple):
@@ -241,13 +179,18 @@ class Totals:
 
 def _pool(workers: int) -> ProcessPoolExecutor | None:
     """Worker processes (``spawn``: a fresh interpreter, nothing of this process's threads and sockets), started
-    at once so that their imports are done while the topics are read; None for one worker."""
+    at once so that their imports are done before they read their share of the topics; None for one worker."""
     if workers <= 1:
         return None
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     for _ in range(workers):
         pool.submit(warm)
     return pool
+
+
+def _readers(workers: int) -> int:
+    """The pool's worker processes read (ADR 0217); without a pool, this process's consumers."""
+    return workers if workers > 1 else READERS
 
 
 async def _fold_all(sp: Spilled, pool: ProcessPoolExecutor | None, target: Target | None
@@ -323,7 +266,7 @@ async def replay(settings: InsightSettings, *, commit_offsets: bool = True,
         rebuild = store.rebuild()
         with tempfile.TemporaryDirectory(prefix="yima-insight-replay-") as tmp:
             sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
-                             events_per_slice=events_per_slice)
+                             events_per_slice=events_per_slice, pool=pool, readers=_readers(workers))
             phases["read"] = time.monotonic() - t0
             phases["read_setup"] = sp.setup_seconds
             for live in (FACTS, COUNTERS):  # a first replay writes them in place, no rename
@@ -376,7 +319,7 @@ async def check(settings: InsightSettings, *, limit: int = 50, scope: str | None
     try:
         with tempfile.TemporaryDirectory(prefix="yima-insight-check-") as tmp:
             sp = await spill(settings.kafka_bootstrap, settings.kafka_auth, Path(tmp),
-                             events_per_slice=events_per_slice)
+                             events_per_slice=events_per_slice, pool=pool, readers=_readers(workers))
             totals, stats = await _fold_all(sp, pool, None)
     finally:
         if pool is not None:

@@ -9,14 +9,16 @@ names and warnings with their read positions): nothing it returns depends on the
 from __future__ import annotations
 
 import gc
+import heapq
 import re
 import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,8 +69,21 @@ def carries_path(value: bytes) -> bool:
     return model is None or issubclass(model, UnitCaseAssigned)
 
 
-def records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """A slice file's messages with their read positions."""
+SliceFiles = Path | Sequence[Path]  # a slice's file, or its files from every reader (ADR 0217)
+
+
+def records(files: SliceFiles) -> Iterator[tuple[int, bytes]]:
+    """A slice's messages with their read positions, in the order of those (each file is in that order: several
+    files are merged)."""
+    if isinstance(files, Path):
+        yield from _file_records(files)
+    elif len(files) == 1:
+        yield from _file_records(files[0])
+    else:
+        yield from heapq.merge(*map(_file_records, files), key=itemgetter(0))
+
+
+def _file_records(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as f:
         while head := f.read(HEAD.size):
             seq, n = HEAD.unpack(head)
@@ -153,9 +168,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def fold_file(path: Path, paths: Mapping[str, tuple[str, ...]], target: Target | None) -> Folded:
-    """A worker's slice: parsed (every message validated by its contract model), folded, its facts written to
-    ``target`` (if given) and let go."""
+def fold_file(path: SliceFiles, paths: Mapping[str, tuple[str, ...]], target: Target | None) -> Folded:
+    """A worker's slice (its file or files): parsed (every message validated by its contract model), folded, its
+    facts written to ``target`` (if given) and let go."""
     t0 = time.monotonic()
     parsed: list[tuple[int, Event]] = []
     bad = 0
@@ -206,4 +221,4 @@ def insert(target: Target, docs: Iterable[dict[str, Any]]) -> int:
 
 
 def warm() -> None:
-    """Nothing: a worker process started (and its imports done) while the topics are read."""
+    """Nothing: a worker process started (and its imports done) before its share of the read comes."""
