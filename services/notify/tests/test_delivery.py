@@ -375,6 +375,37 @@ async def test_quiet_hours_hold_texts_and_a_burst_becomes_one_digest(notify, gw)
     assert await db["notifications"].count_documents({"case_id": case, "channel": "sms", "state": "delivered"}) == 5
 
 
+async def test_a_round_with_nothing_due_looks_ahead_only_as_far_as_its_next_wait(notify, gw) -> None:
+    """Held texts (a digest window) can be thousands under a burst: a round that found nothing due asks only whether
+    one comes due before the loop looks again (twice its wait), and a held text is still sent when it is due."""
+    svc, worker, clock = notify.state.service, notify.state.worker, notify.state.clock
+    svc.settings.digest_window_seconds = 120
+    case = new_case()
+    await consume(notify, submitted(case))
+    await consume(notify, status(case, CaseState.SUBMITTED, "纠纷已登记"))
+    await worker.drain("sms")
+    assert len(gw.delivered) == 1
+    await consume(notify, status(case, CaseState.ASSIGNED, "已分派"))
+    await worker.drain("sms")
+    assert len(gw.delivered) == 1  # the next step waits for the digest window
+    held = await notify.state.runtime.db["notifications"].find_one({"case_id": case, "channel": "sms",
+                                                                    "state": "queued"})
+    due = held["not_before"].replace(tzinfo=UTC)
+    assert due > clock() + timedelta(seconds=60)
+    worker._wait["sms"] = 10.0
+    assert not await worker.step("sms")
+    assert worker._next_due["sms"] is None  # ~120 s away: beyond the 20 s it looks ahead
+    clock.now = due - timedelta(seconds=15)
+    assert not await worker.step("sms")
+    assert worker._next_due["sms"] == due  # within reach: the loop will not sleep past it
+    worker._wait["sms"] = 1.0
+    assert not await worker.step("sms")
+    assert worker._next_due["sms"] is None
+    clock.now = due
+    await worker.drain("sms")
+    assert len(gw.delivered) == 2 and "已分派" in gw.delivered[1].body["text"]
+
+
 async def test_a_burst_longer_than_one_long_text_goes_as_several_and_none_is_dropped(notify, gw) -> None:
     """A digest that does not fit one long SMS (the gateway's concatenation limit) is split, in order: every step
     reaches the phone (the Zhongyuan applicant lost the one naming the handling unit)."""

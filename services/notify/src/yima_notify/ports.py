@@ -152,7 +152,12 @@ class ClaimLocked(Exception):
 class DeliveryQueue(Protocol):
     """The ledger as the delivery worker sees it: claims by owner, batches, the per-person send times."""
 
-    async def next_due(self, channel: str) -> datetime | None: ...
+    async def next_due(self, channel: str, before: datetime) -> datetime | None:
+        """When the earliest queued message of ``channel`` due before ``before`` is due (None: none is). Bounded on
+        purpose: held texts (a digest window, quiet hours) can be thousands, and what the loop needs to know is only
+        whether one comes due before it would look again anyway."""
+        ...
+
     def bounded(self, seconds: float) -> AbstractContextManager[None]:
         """Every call made inside the block fails (server and client side) once ``seconds`` have passed."""
         ...

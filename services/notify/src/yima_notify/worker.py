@@ -170,8 +170,9 @@ class DeliveryWorker:
             batches, busy = await self._claim_round(channel, now)
             if not batches:
                 breaker.probing = False
-                if not busy:
-                    self._next_due[channel] = await self.queue.next_due(channel)
+                if not busy:  # the loop looks again within its wait (idle maximum at most): nothing later matters
+                    wait = self._wait.get(channel, self.s.worker_idle_max_seconds)
+                    self._next_due[channel] = await self.queue.next_due(channel, now + timedelta(seconds=2 * wait))
                 return busy
         await self.deliver_many(channel, batches)
         return True

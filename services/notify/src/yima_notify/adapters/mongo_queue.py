@@ -33,9 +33,12 @@ class MongoDeliveryQueue:
         self.col = db[NOTIFICATIONS]
         self.throttles = db[THROTTLES]
 
-    async def next_due(self, channel: str) -> datetime | None:
-        doc = await self.col.find_one({"channel": channel, "state": "queued"}, {"not_before": 1},
-                                      sort=[("not_before", 1)])
+    async def next_due(self, channel: str, before: datetime) -> datetime | None:
+        # The range's upper bound is what keeps this cheap: the stand-in reads every index entry a filter's range
+        # holds whatever the sort and limit (ADR 0218) — unbounded, every text a digest window holds (thousands
+        # under a burst), on every round that found nothing due.
+        doc = await self.col.find_one({"channel": channel, "state": "queued", "not_before": {"$lt": before}},
+                                      {"not_before": 1}, sort=[("not_before", 1)])
         return aware(doc["not_before"]) if doc else None
 
     def bounded(self, seconds: float) -> AbstractContextManager[None]:
