@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from yima_contracts.codes import Category as C
-from yima_risk.core.warnings import CaseRef, detect, normalize_org
+from yima_risk.core.warnings import CaseRef, WindowReads, detect, normalize_org, reads_for
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -127,3 +127,60 @@ def test_a_cluster_read_out_of_submission_order_is_still_found_once(rules) -> No
     # the same cases read in submission order give the same warning
     assert [(cid, f.case_ids) for cid, f in run(c[:3], ws) if f.kind == "place_cluster"] == [
         ("land-2", ("land-0", "land-1", "land-2"))]
+
+
+def _read(new: CaseRef, seen: list[CaseRef], reads: WindowReads) -> list[CaseRef]:
+    """What the repository's three indexed ranges return (adapters/mongo_repo.recent_cases), in plain Python."""
+    def after(c: CaseRef, days: int | None) -> bool:
+        return days is not None and c.at > new.at - timedelta(days=days)
+
+    return [c for c in seen
+            if (c.category == new.category and c.unit_code == new.unit_code and after(c, reads.place_days))
+            or (new.respondent_org and c.respondent_org == new.respondent_org and after(c, reads.respondent_days))
+            or (c.category == new.category and after(c, reads.surge_days))]
+
+
+def test_reading_only_the_warnings_that_can_still_be_raised_raises_the_same_warnings(rules) -> None:
+    """The check reads the cases of a warning only while it can be raised (not raised within its window; a surge
+    once a window of record exists): on streams with clusters, surges, employers and ordinary traffic, what it
+    raises is exactly what reading every recent case raises — and a burst stops reading once its warnings are up."""
+    ws = rules.warnings
+    rnd = random.Random(7)
+    orgs = ["某建筑公司", "某物业公司", None, None, None]
+    for seed in range(4):
+        stream = background(300, 40, seed=seed)
+        stream += [CaseRef(f"c{seed}-{i}", C.ENVIRONMENT, T0 + timedelta(days=12 + i // 6, hours=i % 6),
+                           f"4101050010{i % 3:02d}", rnd.choice(orgs)) for i in range(30)]
+        stream += [CaseRef(f"s{seed}-{i}", C.CONSUMER, T0 + timedelta(days=33, minutes=7 * i), "410105002001",
+                           rnd.choice(orgs)) for i in range(25)]
+        stream = sorted(stream, key=lambda c: c.at)
+        full, lean = [], []
+        last_full: dict[str, datetime] = {}
+        last_lean: dict[str, datetime] = {}
+        skipped = 0
+        for i, c in enumerate(stream):
+            seen = stream[:i]
+            for f in detect(c, seen, ws, last_full, known_since=stream[0].at):
+                last_full[f.key] = c.at
+                full.append((c.case_id, f))
+            reads = reads_for(c, ws, last_lean, stream[0].at)
+            skipped += sum(d is None for d in (reads.place_days, reads.respondent_days, reads.surge_days))
+            for f in detect(c, _read(c, seen, reads), ws, last_lean, known_since=stream[0].at):
+                last_lean[f.key] = c.at
+                lean.append((c.case_id, f))
+        assert lean == full
+        assert {f.kind for _, f in full} >= {"place_cluster", "surge"}
+        assert skipped > len(stream)  # reads left out: a new platform's surges, and every warning while it is up
+
+
+def test_a_new_platforms_first_day_reads_no_surge_baseline(rules) -> None:
+    ws = rules.warnings
+    new = CaseRef("n", C.CONSUMER, T0 + timedelta(hours=20), "410105001001", "某公司")
+    reads = reads_for(new, ws, {}, known_since=T0)
+    assert reads.surge_days is None and reads.place_days == ws.place_cluster.window_days
+    assert reads.respondent_days == ws.respondent_cluster.window_days
+    later = CaseRef("m", C.CONSUMER, T0 + timedelta(days=3), "410105001001")
+    assert reads_for(later, ws, {}, known_since=T0).surge_days == ws.surge.window_days + ws.surge.baseline_days
+    assert reads_for(later, ws, {}, known_since=T0).respondent_days is None  # no organisation named
+    raised = {"place_cluster|consumer|410105001001": later.at - timedelta(days=1)}
+    assert reads_for(later, ws, raised, known_since=T0).place_days is None

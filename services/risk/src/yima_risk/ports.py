@@ -15,18 +15,17 @@ from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from .core.warnings import CaseRef
+from .core.warnings import CaseRef, WindowReads
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class WarningWindow:
-    """What the early-warning check reads for a new case: the recent cases it may cluster with, when each of
-    its warning keys was last raised, and when the record of cases starts."""
+class WarningState:
+    """What the early-warning check reads first for a new case: when each of its warning keys was last raised,
+    and when the record of cases starts — which decide what else it reads (core.warnings.reads_for)."""
 
-    recent: list[CaseRef]
     last_raised: dict[str, datetime]
     known_since: datetime | None
 
@@ -59,8 +58,12 @@ class RiskRepository(Protocol):
     # --- early warnings (``warning_index``, ``warnings``) ---
     async def index_case(self, ref: CaseRef, session: Session) -> None: ...
     async def set_indexed_category(self, case_id: str, category: str, session: Session) -> None: ...
-    async def warning_window(self, new: CaseRef, lookback_days: int, respondent_days: int, keys: list[str],
-                             session: Session) -> WarningWindow: ...
+    async def warning_state(self, new: CaseRef, keys: list[str], session: Session) -> WarningState: ...
+    async def recent_cases(self, new: CaseRef, reads: WindowReads, session: Session) -> list[CaseRef]:
+        """The cases before (and, read out of order, after) ``new`` that ``reads`` asks for, each once: of its
+        category and place, of its respondent, of its category — each over its own look-back, by an index."""
+        ...
+
     async def add_warning(self, doc: Doc, session: Session) -> None: ...
     def newest_warnings(self, limit: int) -> AsyncIterator[Doc]:
         """Newest first, read as far as the caller goes (at most ``limit``)."""

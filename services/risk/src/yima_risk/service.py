@@ -33,7 +33,7 @@ from .core.corrections import Correction, apply_correction
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
 from .core.second_opinion import SecondOpinion
-from .core.warnings import CaseRef, detect, normalize_org
+from .core.warnings import CaseRef, detect, normalize_org, place_key, reads_for, respondent_key, surge_key
 from .ports import Doc, FollowupTimers, RiskRepository
 from .staff import StaffUseCases
 
@@ -353,15 +353,13 @@ class RiskService(StaffUseCases):
         new = CaseRef(event.case_id, event.category, event.submitted_at, event.location.unit_code, org)
         await self.repo.index_case(new, s)
         ws = self.rules.warnings
-        lookback = max(ws.place_cluster.window_days, ws.surge.window_days + ws.surge.baseline_days)
-        keys = [f"place_cluster|{new.category.value}|{new.unit_code}", f"surge|{new.category.value}",
-                f"respondent_cluster|{org}"]
-        window = await self.repo.warning_window(new, lookback, ws.respondent_cluster.window_days, keys, s)
-        recent = window.recent
+        # what was raised decides what is read: only the cases of the warnings that can still be raised
+        state = await self.repo.warning_state(new, [place_key(new), surge_key(new), respondent_key(new)], s)
+        recent = await self.repo.recent_cases(new, reads_for(new, ws, state.last_raised, state.known_since), s)
         codes = {c for c in {r.unit_code for r in recent} | {new.unit_code} if c}
         await self.places.know(codes)
         names = {c: n for c in codes if (n := self.places.name(c))}
-        for f in detect(new, recent, ws, window.last_raised, known_since=window.known_since, place_names=names):
+        for f in detect(new, recent, ws, state.last_raised, known_since=state.known_since, place_names=names):
             warning_id = str(uuid.uuid5(_WARN_NS, f"{f.key}|{event.case_id}"))
             w = WarningRaised(
                 case_id=event.case_id, correlation_id=event.correlation_id, causation_id=event.event_id,

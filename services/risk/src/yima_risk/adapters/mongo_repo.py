@@ -18,8 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from yima_contracts.codes import Category
 from yima_kit.batch import DocumentBuffer
 
-from ..core.warnings import CaseRef
-from ..ports import Doc, Session, WarningWindow
+from ..core.warnings import CaseRef, WindowReads
+from ..ports import Doc, Session, WarningState
 
 
 class MongoRiskRepository:
@@ -32,7 +32,7 @@ class MongoRiskRepository:
         self.corrections_col = db["corrections"]
         self._buffer: DocumentBuffer | None = None  # a batch's view (in_batch): cases read once, written once
         self._paths: dict[str, list[str]] = {}  # a batch's unit paths, written once at flush
-        self._memo: dict[str, datetime] = {}  # the oldest case on record (warning_window), once read; shared by views
+        self._memo: dict[str, datetime] = {}  # the oldest case on record (warning_state), once read; shared by views
 
     async def setup(self) -> None:
         await self.assessments_col.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
@@ -41,6 +41,7 @@ class MongoRiskRepository:
                                        ("submitted_at", ASCENDING)])
         await self.cases.create_index([("leader.staff_id", ASCENDING), ("ever_red", ASCENDING)])  # a leader's cases
         await self.index.create_index([("category", ASCENDING), ("at", DESCENDING)])
+        await self.index.create_index([("category", ASCENDING), ("unit_code", ASCENDING), ("at", DESCENDING)])
         await self.index.create_index("at")
         await self.index.create_index([("respondent_org", ASCENDING), ("at", DESCENDING)])
         await self.warnings.create_index([("key", ASCENDING), ("raised_at", DESCENDING)])
@@ -142,16 +143,7 @@ class MongoRiskRepository:
     async def set_indexed_category(self, case_id: str, category: str, session: Session) -> None:
         await self.index.update_one({"_id": case_id}, {"$set": {"category": category}}, session=session)
 
-    async def warning_window(self, new: CaseRef, lookback_days: int, respondent_days: int, keys: list[str],
-                             session: Session) -> WarningWindow:
-        query: Doc = {"category": new.category.value, "at": {"$gt": new.at - timedelta(days=lookback_days)}}
-        if new.respondent_org:
-            query = {"$or": [query, {"respondent_org": new.respondent_org,
-                                     "at": {"$gt": new.at - timedelta(days=respondent_days)}}]}
-        recent = [
-            CaseRef(d["_id"], Category(d["category"]), d["at"], d.get("unit_code"), d.get("respondent_org"))
-            async for d in self.index.find(query, session=session)
-        ]
+    async def warning_state(self, new: CaseRef, keys: list[str], session: Session) -> WarningState:
         # When each key was last raised: one query for the keys (a key is raised at most once per window, so this
         # reads a dozen documents per key and year; the stand-in's planner serves `$in` on the index's first field
         # but not `$in` with a range on the second).
@@ -159,7 +151,27 @@ class MongoRiskRepository:
         async for doc in self.warnings.find({"key": {"$in": keys}}, {"key": 1, "raised_at": 1}, session=session):
             if doc["key"] not in last or doc["raised_at"] > last[doc["key"]]:
                 last[doc["key"]] = doc["raised_at"]
-        return WarningWindow(recent, last, await self._first_case_at(new.at, session))
+        return WarningState(last, await self._first_case_at(new.at, session))
+
+    async def recent_cases(self, new: CaseRef, reads: WindowReads, session: Session) -> list[CaseRef]:
+        # One indexed range per warning that can still be raised, never an `$or` (this server scans the whole
+        # collection for one) nor a wider range than the warning needs: the stand-in reads every entry of a
+        # range, so a read's cost is the cases it spans (ADR 0218).
+        queries: list[Doc] = []
+        if reads.place_days is not None:
+            queries.append({"category": new.category.value, "unit_code": new.unit_code,
+                            "at": {"$gt": new.at - timedelta(days=reads.place_days)}})
+        if reads.respondent_days is not None:
+            queries.append({"respondent_org": new.respondent_org,
+                            "at": {"$gt": new.at - timedelta(days=reads.respondent_days)}})
+        if reads.surge_days is not None:
+            queries.append({"category": new.category.value, "at": {"$gt": new.at - timedelta(days=reads.surge_days)}})
+        found: dict[str, CaseRef] = {}
+        for query in queries:
+            async for d in self.index.find(query, session=session):
+                found.setdefault(d["_id"], CaseRef(d["_id"], Category(d["category"]), d["at"], d.get("unit_code"),
+                                                   d.get("respondent_org")))
+        return list(found.values())
 
     async def _first_case_at(self, at: datetime, session: Session) -> datetime | None:
         """When the record of cases starts: read once per process (cases only come after it; retention removing

@@ -82,6 +82,48 @@ def detect(
     return [f for f in found if f is not None and cooled(f.key, f.window_days)]
 
 
+@dataclass(frozen=True)
+class WindowReads:
+    """Which recent cases the check must read for ``new``: per warning, its look-back in days, or None when that
+    warning cannot be raised now whatever the cases (raised within its window already; a surge with less than one
+    window of record) — a read skipped costs nothing, and a burst of one category stops reading once its warnings
+    are raised."""
+
+    place_days: int | None
+    respondent_days: int | None
+    surge_days: int | None
+
+
+def reads_for(new: CaseRef, ws: Warnings, last_raised: Mapping[str, datetime],
+              known_since: datetime | None) -> WindowReads:
+    """What ``detect`` needs read for ``new``: the cases of the warnings it could still raise (see ``detect``).
+    The other warnings' findings would be dropped as not cooled (or, for a surge, not computed)."""
+    def open_(key: str, window_days: int) -> bool:
+        at = last_raised.get(key)
+        return at is None or at <= new.at - timedelta(days=window_days)
+
+    pc, rc, sg = ws.place_cluster, ws.respondent_cluster, ws.surge
+    place = pc.window_days if new.unit_code and open_(place_key(new), pc.window_days) else None
+    org = rc.window_days if new.respondent_org and open_(respondent_key(new), rc.window_days) else None
+    start = known_since or new.at
+    record = (new.at - timedelta(days=sg.window_days) - start).total_seconds() / 86400  # the baseline on record
+    surge_ = (sg.window_days + sg.baseline_days if record >= sg.window_days and open_(surge_key(new), sg.window_days)
+              else None)
+    return WindowReads(place, org, surge_)
+
+
+def place_key(new: CaseRef) -> str:
+    return f"place_cluster|{new.category.value}|{new.unit_code}"
+
+
+def respondent_key(new: CaseRef) -> str:
+    return f"respondent_cluster|{new.respondent_org}"
+
+
+def surge_key(new: CaseRef) -> str:
+    return f"surge|{new.category.value}"
+
+
 def window_with(new: CaseRef, cases: Sequence[CaseRef], days: int) -> list[CaseRef]:
     """The most cases (``new`` among them) that one window of ``days`` holds together with ``new``."""
     w = timedelta(days=days)
@@ -107,7 +149,7 @@ def place_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings,
         return None
     place = place_names.get(new.unit_code) or new.unit_code
     return Finding(
-        f"place_cluster|{new.category.value}|{new.unit_code}", "place_cluster", _ids(same), pc.window_days,
+        place_key(new), "place_cluster", _ids(same), pc.window_days,
         threshold,
         f"{pc.window_days}天内同一地点（{place}）发生{n}起{CATEGORY_NAMES_ZH[new.category]}，达到预警阈值{threshold}起，"
         "请属地关注是否有共同原因",
@@ -125,7 +167,7 @@ def respondent_cluster(new: CaseRef, others: Sequence[CaseRef], ws: Warnings) ->
     if len(cases) < rc.min_cases or len(places) < rc.min_places:
         return None
     return Finding(
-        f"respondent_cluster|{new.respondent_org}", "respondent_cluster", _ids(cases), rc.window_days, rc.min_cases,
+        respondent_key(new), "respondent_cluster", _ids(cases), rc.window_days, rc.min_cases,
         f"{rc.window_days}天内{len(places)}个地点共{len(cases)}起纠纷指向同一被申请单位“{new.respondent_org}”，"
         "请相关部门联合研判",
         category=new.category, respondent=new.respondent_org[:100],
@@ -147,7 +189,7 @@ def surge(new: CaseRef, others: Sequence[CaseRef], ws: Warnings, known_since: da
     if covered_days < sg.window_days or n < needed:
         return None
     return Finding(
-        f"surge|{new.category.value}", "surge", _ids([*current, new]), sg.window_days, needed,
+        surge_key(new), "surge", _ids([*current, new]), sg.window_days, needed,
         f"近{sg.window_days}天{CATEGORY_NAMES_ZH[new.category]}{n}起，平时约{usual:.1f}起，明显上升，请分析原因",
         category=new.category,
     )
