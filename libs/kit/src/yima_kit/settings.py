@@ -56,9 +56,10 @@ class KitSettings(BaseSettings):
         description="how often the Kafka clients refresh metadata; a pattern subscription sees new topics this often",
     )
     mongo_url: str = Field(
-        default="mongodb://127.0.0.1:27017/?directConnection=true&journal=true",
+        default="mongodb://127.0.0.1:27017/?directConnection=true&journal=true&retryWrites=false",
         validation_alias=_env("YIMA_MONGO_URL"),
-        description="MongoDB URL; journal=true so an acknowledged write survives a crash",
+        description="MongoDB URL; journal=true so an acknowledged write survives a crash; the local default (the "
+        "MongoDB-wire stand-in) without retryable writes, which that server makes dearer with every write (ADR 0218)",
     )
     mongo_db_prefix: str = Field(
         default="",
