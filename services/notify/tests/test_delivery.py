@@ -761,6 +761,36 @@ async def test_a_round_of_texts_costs_the_same_calls_for_one_person_as_for_many(
     assert len(gw.at("/sms")) == 11 and all("已受理" in m.body["text"] for m in gw.at("/sms")[6:])
 
 
+async def test_a_backlog_of_due_texts_is_read_once_for_the_rounds_that_send_it(notify, gw) -> None:
+    """ADR 0218: the stand-in's read of the due texts costs every due entry whatever its limit, so a backlog read
+    afresh each round made the drain quadratic. The worker reads ahead once and hands the texts out over its rounds
+    (five people a round here): twelve people's texts all go, each once, in order, for one read of the backlog
+    and the one that finds it empty."""
+    svc, worker = notify.state.service, notify.state.worker
+    svc.settings.worker_claim_batch = 5
+    phones = [f"1360000{i:04d}" for i in range(12)]
+    for i, phone in enumerate(phones):
+        c = new_case()
+        await consume(notify, submitted(c, phone=phone))
+        await consume(notify, status(c, CaseState.SUBMITTED, f"纠纷已登记{i}"))
+    reads = 0
+    due = worker.queue.due
+
+    async def counted(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await due(*args, **kwargs)
+
+    worker.claims.queue.due = counted  # type: ignore[method-assign]
+    rounds = 0
+    while await worker.step("sms"):
+        rounds += 1
+    sent = gw.at("/sms")
+    assert sorted(m.body["phone"] for m in sent) == sorted(phones)  # one text each, none twice
+    assert all(f"已登记{phones.index(m.body['phone'])}。" in m.body["text"] for m in sent)  # each their own
+    assert rounds >= 3 and reads == 2, (rounds, reads)
+
+
 async def test_a_stale_claim_held_by_a_dead_workers_open_transaction_does_not_stop_the_texts(
         notify, gw, yima_infra) -> None:
     """Seen in CI under load: notify SIGKILLed while marking texts delivered left its transaction open on them; the

@@ -40,6 +40,8 @@ class Claims:
         self.stale_check_at: dict[str, datetime] = {}
         # per channel: stale claims an open transaction holds (their id → when to try again)
         self.locked: dict[str, dict[str, datetime]] = {}
+        # per channel: due texts read ahead, oldest first, and when they were read (``_due``)
+        self._ahead: dict[str, tuple[datetime, list[Doc]]] = {}
 
     @property
     def ttl(self) -> timedelta:
@@ -102,11 +104,12 @@ class Claims:
         if n <= 0:
             return [], False
         persons: dict[str, list[Doc]] = {}
-        for d in await self.queue.due(channel, now, max(4 * n, 100)):
+        for d in await self._due(channel, now, max(4 * n, 100)):
             if d["address_key"] not in people:
                 persons.setdefault(d["address_key"], []).append(d)
         if not persons:
             return [], False
+        self._handed_out(channel, set(list(persons)[:n]))
         mine: Doc = {"owner": self.owner, "claimed_at": now}
         batches: list[list[Doc]] = []
         fresh: list[str] = []
@@ -121,6 +124,24 @@ class Claims:
         if fresh:
             batches.extend(await self._fresh_texts(channel, {k: persons[k] for k in fresh}, now, mine))
         return batches, True
+
+    async def _due(self, channel: str, now: datetime, want: int) -> list[Doc]:
+        """The first ``want`` due texts, oldest first, from a read ahead of ``worker_due_read_ahead`` (ADR 0218): this
+        server's read costs every due entry whatever its limit, so a backlog of thousands read afresh each round
+        (``want`` at a time) made the drain quadratic. Read again once the texts read ahead are handed out or older
+        than ``worker_due_read_ahead_seconds``: what comes due meanwhile is later in the order anyway, and a text the
+        read ahead holds that another claim or hold took meanwhile simply does not match the conditional claims."""
+        at, ahead = self._ahead.get(channel, (now, []))
+        if not ahead or now - at > timedelta(seconds=self.s.worker_due_read_ahead_seconds) or now < at:
+            ahead = await self.queue.due(channel, now, max(want, self.s.worker_due_read_ahead))
+            self._ahead[channel] = (now, ahead)
+        return ahead[:want]
+
+    def _handed_out(self, channel: str, keys: set[str]) -> None:
+        """The people a round took: their texts leave the read ahead (claimed, held or gathered in a digest now)."""
+        if channel in self._ahead:
+            at, ahead = self._ahead[channel]
+            self._ahead[channel] = (at, [d for d in ahead if d["address_key"] not in keys])
 
     async def _fresh_texts(self, channel: str, persons: dict[str, list[Doc]], now: datetime,
                            mine: Doc) -> list[list[Doc]]:

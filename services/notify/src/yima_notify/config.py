@@ -68,6 +68,12 @@ class NotifySettings(KitSettings):
         default=0.05, ge=0, le=1, description="delivery worker: a round starts at least this long after the previous "
         "one, so what a busy process queues meanwhile goes in one round (issue 12)")
     worker_claim_batch: int = Field(default=50, ge=1, description="most batches one worker round claims and sends")
+    worker_due_read_ahead: int = Field(
+        default=2000, ge=1, description="delivery worker: due texts read at once and handed out to the next rounds "
+        "(the stand-in's read costs every due entry whatever its limit: a backlog read per round grew quadratic; "
+        "ADR 0218)")
+    worker_due_read_ahead_seconds: float = Field(
+        default=5.0, gt=0, description="delivery worker: how long texts read ahead are handed out before reading again")
     worker_round_seconds: float = Field(
         default=30.0, gt=0, description="delivery worker: bound of a round's claiming database calls together (a "
         "call that hangs fails the round, which is logged, and the loop goes on); a longer round is logged as slow")
