@@ -270,3 +270,47 @@ async def test_a_groups_handlers_share_one_consumer_and_keep_their_own_ledger_an
     finally:
         await producer.stop()
         await rt.stop()
+
+
+async def test_an_event_committed_by_another_delivery_after_the_batchs_look_is_applied_once(
+        yima_infra, topic, kit_settings):
+    """ADR 0218: a batch looks its events up in the ledger before its transaction. Another delivery (a replica
+    after a rebalance) that commits one of them in between makes the batch's ledger insert fail: the batch is
+    undone whole and its events go one by one — the raced one is known then, the other applied once."""
+    rt = Runtime.create(kit_settings())
+    effects = rt.db["race_effects"]
+    calls: list[list[str]] = []
+
+    @rt.consumers.subscribe_batch(topic, CaseStatusChanged, name="raceprobe", group_id=f"gr-{topic}")
+    async def handle(events: list[CaseStatusChanged], tx: Tx) -> None:
+        calls.append([e.case_id for e in events])
+        await effects.insert_many([{"case_id": e.case_id} for e in events], session=tx.session)
+
+    one, two = status("r-one"), status("r-two")
+    run = rt.consumers.uow.run
+
+    done: list[bool] = []
+
+    async def raced(work):  # what the other replica committed just before this batch's transaction
+        if not done:
+            done.append(True)
+            await rt.db["processed_events"].insert_one({"_id": f"{rt.consumers.service}.raceprobe|{one.event_id}"})
+            await effects.insert_one({"case_id": "r-one", "by": "the other replica"})
+        return await run(work)
+
+    rt.consumers.uow.run = raced
+    key = f"k-{topic}"
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await producer.start()
+    try:
+        for e in (one, two):  # delivered before the consumer starts: one poll finds them together
+            await producer.send_and_wait(topic, e.model_dump_json().encode(), key=key.encode())
+        await rt.start()
+        await until(lambda: effects.count_documents({"case_id": "r-two"}))
+        await asyncio.sleep(1.0)
+        assert await effects.count_documents({"case_id": "r-one"}) == 1
+        assert await effects.count_documents({"case_id": "r-two"}) == 1
+        assert calls == [["r-two"]]  # the batch undone at its ledger insert, then one by one: r-one known
+    finally:
+        await producer.stop()
+        await rt.stop()
