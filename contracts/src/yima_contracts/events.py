@@ -292,6 +292,11 @@ class NotificationSent(Event):
     recipient_kind: Literal["applicant", "proxy", "staff", "expert"]
     channel: Literal["sms", "wechat", "email", "webhook", "inbox"]
     template_id: str = Field(max_length=64)
+    held_until: UtcDatetime | None = Field(
+        default=None,
+        description="the message was not to go before this time by policy (quiet hours, the digest window's one text "
+        "per person, a retry's back-off): how late it went is measured from here, not from its source event",
+    )
 
 
 CORE_MODELS: tuple[type[Event], ...] = (

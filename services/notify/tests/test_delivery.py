@@ -404,6 +404,11 @@ async def test_a_round_with_nothing_due_looks_ahead_only_as_far_as_its_next_wait
     clock.now = due
     await worker.drain("sms")
     assert len(gw.delivered) == 2 and "已分派" in gw.delivered[1].body["text"]
+    # notification.sent says the policy held the second text (the bench measures notify's lag past that time)
+    sent = [e for e in await outbox_events(notify, "notification.sent", case) if e["channel"] == "sms"]
+    assert sorted(e.get("held_until") is not None for e in sent) == [False, True]
+    held = next(e for e in sent if e.get("held_until"))
+    assert datetime.fromisoformat(held["held_until"]) == due
 
 
 async def test_a_burst_longer_than_one_long_text_goes_as_several_and_none_is_dropped(notify, gw) -> None:

@@ -101,3 +101,28 @@ async def test_submissions_come_from_distinct_loopback_addresses():
         server.close()
     assert all(r.status == 201 and r.case_id and r.tracking_code == "ABCDEFGHJKMN" for r in results)
     assert sorted(set(peers)) == [f"127.0.0.{i}" for i in range(2, 7)]
+
+
+def test_notification_lag_past_the_policys_hold_counts_from_when_the_text_was_allowed_to_go():
+    """A text held by the digest window goes when the window ends: its lag from the step is the window, its lag past
+    the hold (``held_until``) is how late notify was after that; a text not held counts from its step."""
+    from yima_devstack.bench.load import Watcher
+
+    w = Watcher("127.0.0.1:9")
+    t0 = 1_000_000.0
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat()
+
+    async def feed() -> None:
+        await w._on("case.status", t0, {"case_id": "c1", "event_id": "s1", "occurred_at": iso(t0), "state": "x"})
+        await w._on("case.status", t0 + 5, {"case_id": "c1", "event_id": "s2", "occurred_at": iso(t0 + 5),
+                                             "state": "y"})
+        await w._on("notification.sent", t0 + 1.5, {"case_id": "c1", "source_event_id": "s1"})
+        await w._on("notification.sent", t0 + 123, {"case_id": "c1", "source_event_id": "s2",
+                                                    "held_until": iso(t0 + 121.5)})
+
+    asyncio.run(feed())
+    assert sorted(round(lag, 1) for _, lag in w.notification_lags({"c1"})) == [1.5, 118.0]
+    assert sorted(round(lag, 1) for _, lag in w.notification_lags({"c1"}, past_hold=True)) == [1.5, 1.5]
+    assert w.notification_lags({"other"}) == []

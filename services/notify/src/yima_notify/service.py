@@ -439,10 +439,10 @@ class NotifyService(InboxReads):
         return nid
 
     @staticmethod
-    def sent_event(doc: dict[str, Any], source_event_id: Any) -> NotificationSent:
+    def sent_event(doc: dict[str, Any], source_event_id: Any, held_until: datetime | None = None) -> NotificationSent:
         return NotificationSent(
             case_id=doc["case_id"], correlation_id=doc.get("correlation_id") or doc["case_id"],
             causation_id=source_event_id, actor=Actor(kind=ActorKind.SYSTEM, service="notify"),
             notification_id=doc["_id"], source_event_id=source_event_id, recipient_kind=doc["recipient_kind"],
-            channel=doc["channel"], template_id=doc["template_id"],
+            channel=doc["channel"], template_id=doc["template_id"], held_until=held_until,
         )

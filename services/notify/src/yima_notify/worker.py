@@ -328,6 +328,7 @@ class DeliveryWorker:
         write and one outbox insert for the whole round."""
         now = self.clock()
         ids = [d["_id"] for d in docs]
+        held = held_until(docs)
 
         async def work(tx: Tx) -> int:
             still = await self.queue.mark_delivered(self.owner, ids, now, tx.session)
@@ -335,7 +336,8 @@ class DeliveryWorker:
                 return 0
             for d in docs:
                 if d["_id"] in still:
-                    tx.emit(topics.NOTIFICATION_SENT, self.svc.sent_event(d, uuid.UUID(d["source_event_id"])))
+                    tx.emit(topics.NOTIFICATION_SENT, self.svc.sent_event(
+                        d, uuid.UUID(d["source_event_id"]), held.get(d.get("batch_id") or d["_id"])))
             if channel in INTRUSIVE:  # the digest window starts again for each person who got a text
                 people = sorted({d["address_key"] for d in docs if d["_id"] in still})
                 await self.queue.note_sent(channel, people, now, tx.session)
@@ -424,6 +426,27 @@ class DeliveryWorker:
         src = _Source(d)
         await self.svc.stage(tx, src, rcpt, "inbox", msg, scope=[unit],  # type: ignore[arg-type]
                              case_number=d.get("case_number", ""))
+
+
+def held_until(docs: list[Doc]) -> dict[str, datetime]:
+    """Per batch (a digest's key, or the text's own id): the latest time one of its texts was held to by policy —
+    quiet hours, the digest window (its first text is held to the window's end; the ones gathered with it went
+    then too), a retry's back-off — when that is later than the text was made (``notification.sent``'s
+    ``held_until``)."""
+    out: dict[str, datetime] = {}
+    for d in docs:
+        nb, made = d.get("not_before"), d.get("created_at")
+        if nb is None or made is None:
+            continue
+        nb, made = _utc(nb), _utc(made)
+        if nb > made:
+            key = d.get("batch_id") or d["_id"]
+            out[key] = max(nb, out.get(key, nb))
+    return out
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _ended(task: asyncio.Task[None]) -> None:

@@ -137,6 +137,7 @@ class Watcher:
     assigned: dict[str, float] = field(default_factory=dict)  # case id → case.assigned record time
     sources: dict[str, tuple[str, float]] = field(default_factory=dict)  # event id → (case id, occurred_at)
     notes: list[tuple[str, str, float]] = field(default_factory=list)  # (case id, source event id, record time)
+    held: dict[tuple[str, str, float], float] = field(default_factory=dict)  # a note → its held_until (epoch s)
     status_seen: Counter[str] = field(default_factory=Counter)
     orders: int = 0
     answered: int = 0
@@ -210,6 +211,8 @@ class Watcher:
                 self.sources[ev["event_id"]] = (case_id, occurred)
         elif topic == "notification.sent":
             self.notes.append((case_id, ev.get("source_event_id", ""), at))
+            if (held := _epoch(ev.get("held_until"))) is not None:
+                self.held[(case_id, ev.get("source_event_id", ""), at)] = held
             self.last_note_at = max(self.last_note_at, at)
         elif topic.startswith("unit."):
             self.orders += 1
@@ -233,12 +236,17 @@ class Watcher:
         self._pending.append(fut)
         self.answered += 1
 
-    def notification_lags(self, case_ids: set[str]) -> list[tuple[float, float]]:
+    def notification_lags(self, case_ids: set[str], *, past_hold: bool = False) -> list[tuple[float, float]]:
         """(source occurred_at, lag in seconds) of every notification sent for these cases whose source event
-        (a case.status step or a case.assigned) the watcher saw."""
+        (a case.status step or a case.assigned) the watcher saw. ``past_hold``: the lag from the later of the
+        source event and the time the policy held the message to (``held_until``: quiet hours, the digest
+        window's one text per person, a retry's back-off) — how far notify is behind, not how long it waited by
+        design."""
         out = []
-        for case_id, source, at in self.notes:
+        for note in self.notes:
+            case_id, source, at = note
             if case_id in case_ids and source in self.sources:
                 occurred = self.sources[source][1]
-                out.append((occurred, at - occurred))
+                start = max(occurred, self.held.get(note, occurred)) if past_hold else occurred
+                out.append((occurred, at - start))
         return out

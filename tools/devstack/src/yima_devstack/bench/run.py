@@ -181,8 +181,10 @@ def _flow_figures(watcher: Watcher, subs: list[Any], ids: set[str], t_start: flo
     last_assigned = max(assigned.values(), default=t_end)
     span = (last_assigned if drained else time.time()) - t_start
     lags = watcher.notification_lags(ids)
+    past = watcher.notification_lags(ids, past_hold=True)
     tail_from = t_end - 0.2 * (t_end - t_start)
     end_lags = [lag for occurred, lag in lags if occurred >= tail_from]
+    end_past = [lag for occurred, lag in past if occurred >= tail_from]
     return {
         "assigned": len(assigned), "drained": drained, "drain_seconds": round(drain_s, 1),
         "submit_to_assigned_p50_s": _s(percentile(to_assigned, 50)),
@@ -193,6 +195,8 @@ def _flow_figures(watcher: Watcher, subs: list[Any], ids: set[str], t_start: flo
         "notification_lag_p50_s": _s(percentile([lag for _, lag in lags], 50)),
         "notification_lag_p99_s": _s(percentile([lag for _, lag in lags], 99)),
         "notification_lag_end_s": _s(max(end_lags, default=None)),
+        "notification_lag_past_hold_p99_s": _s(percentile([lag for _, lag in past], 99)),
+        "notification_lag_past_hold_end_s": _s(max(end_past, default=None)),
         "notifications_tail_after_load_s": _s(watcher.last_note_at - t_end) if lags else None,
     }
 
