@@ -74,7 +74,7 @@ def notification_id(event_id: str, recipient: str, channel: str) -> str:
     return f"{event_id}|{hashlib.sha256(f'{recipient}|{channel}'.encode()).hexdigest()[:24]}"
 
 
-def _aware(dt: datetime) -> datetime:
+def aware(dt: datetime) -> datetime:
     """The database may hand back naive UTC datetimes."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
@@ -320,7 +320,7 @@ class NotifyService(InboxReads):
         pid = event.person_id
         known = await self.contacts.expert(pid, tx.session)
         update: dict[str, Any] = {"$inc": {"invitations": 1}}  # always a write: see _session_to_expert
-        if known is None or known.seen_at is None or _aware(known.seen_at) <= event.occurred_at:
+        if known is None or known.seen_at is None or aware(known.seen_at) <= event.occurred_at:
             phone = event.expert_phone
             update["$set"] = {
                 "seen_at": event.occurred_at,
@@ -332,8 +332,8 @@ class NotifyService(InboxReads):
         assert contact is not None
         now = self.clock()
         for w in await self.ledger.awaiting_contact(pid, tx.session):
-            if contact.phone and _aware(w["expires_at"]) > now:
-                base = max(now, _aware(w["not_before"]))  # a reminder keeps its time
+            if contact.phone and aware(w["expires_at"]) > now:
+                base = max(now, aware(w["not_before"]))  # a reminder keeps its time
                 due = base if w.get("urgent") else release_time(base, self.quiet)
                 change = {"state": "queued", "not_before": due, "address": contact.phone,
                           "address_key": contact.phone_key}

@@ -50,7 +50,7 @@ from .core import templates as t
 from .core.digest import DigestPart, plan_digest
 from .core.policy import LONG_SMS_MAX_CHARS, CircuitBreaker, backoff
 from .ports import DeliveryError, Doc, Message, PermanentError
-from .service import INTRUSIVE, NotifyService, Recipient, notification_id
+from .service import INTRUSIVE, NotifyService, Recipient, aware, notification_id
 
 log = get_logger(__name__)
 # One count per attempt to hand a message (or a digest) to its channel: delivered, error (retried or failed
@@ -438,15 +438,11 @@ def held_until(docs: list[Doc]) -> dict[str, datetime]:
         nb, made = d.get("not_before"), d.get("created_at")
         if nb is None or made is None:
             continue
-        nb, made = _utc(nb), _utc(made)
+        nb, made = aware(nb), aware(made)
         if nb > made:
             key = d.get("batch_id") or d["_id"]
             out[key] = max(nb, out.get(key, nb))
     return out
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _ended(task: asyncio.Task[None]) -> None:

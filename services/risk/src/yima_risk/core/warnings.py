@@ -72,14 +72,15 @@ def detect(
     ``place_names``: places by their directory name (a message names the place as people know it, else the code)."""
     last = last_raised or {}
     others = [c for c in recent if c.case_id != new.case_id]
-
-    def cooled(key: str, window_days: int) -> bool:
-        at = last.get(key)
-        return at is None or at <= new.at - timedelta(days=window_days)
-
     found = [place_cluster(new, others, ws, place_names or {}), respondent_cluster(new, others, ws),
              surge(new, others, ws, known_since)]
-    return [f for f in found if f is not None and cooled(f.key, f.window_days)]
+    return [f for f in found if f is not None and _cooled(new, last, f.key, f.window_days)]
+
+
+def _cooled(new: CaseRef, last_raised: Mapping[str, datetime], key: str, window_days: int) -> bool:
+    """The warning ``key`` may be raised for ``new``: never raised, or not within its window before ``new``."""
+    at = last_raised.get(key)
+    return at is None or at <= new.at - timedelta(days=window_days)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,7 @@ def reads_for(new: CaseRef, ws: Warnings, last_raised: Mapping[str, datetime],
     """What ``detect`` needs read for ``new``: the cases of the warnings it could still raise (see ``detect``).
     The other warnings' findings would be dropped as not cooled (or, for a surge, not computed)."""
     def open_(key: str, window_days: int) -> bool:
-        at = last_raised.get(key)
-        return at is None or at <= new.at - timedelta(days=window_days)
+        return _cooled(new, last_raised, key, window_days)
 
     pc, rc, sg = ws.place_cluster, ws.respondent_cluster, ws.surge
     place = pc.window_days if new.unit_code and open_(place_key(new), pc.window_days) else None
