@@ -68,7 +68,8 @@ def _filter_shape(p: dict[str, Any]) -> str:
         q = cmd["deletes"][0].get("q")
     fields = sorted(q) if isinstance(q, dict) else []
     sort = sorted(cmd.get("sort") or {}) if isinstance(cmd.get("sort"), dict) else []
-    return "{" + ",".join(fields) + "}" + (f" sort={','.join(sort)}" if sort else "")
+    in_tx = " in-tx" if cmd.get("autocommit") is False else ""  # a statement of a multi-document transaction
+    return "{" + ",".join(fields) + "}" + (f" sort={','.join(sort)}" if sort else "") + in_tx
 
 
 async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: int, shapes: bool = False) -> None:

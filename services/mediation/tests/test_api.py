@@ -718,6 +718,30 @@ async def test_only_orders_of_units_working_in_yima_enter_a_queue(api):
     assert doc["unit_name"] == "金水区劳动争议人民调解委员会" and doc["unit_path"] == ["410105", UNIT]
 
 
+async def test_a_polls_work_orders_are_read_once_and_written_once(api):
+    """The consumer's batch (issue 12): known orders are skipped, an order seen twice enters once, orders of units
+    with their own systems stay out — one read of the cases and one write, whatever the batch's size."""
+    known = await new_case(api)
+    a, b, outside = order(), order(), order(in_platform=False)
+    db = api.rt.db
+    await db["system.profile"].drop()
+    await db.command("profile", 2)
+    try:
+        await api.rt.consumers.uow.run(lambda tx: api.svc.on_work_orders([known, a, outside, b, a], tx))
+    finally:
+        await db.command("profile", 0)
+    commands = sorted([f"{p['op']} {p['ns'].split('.', 1)[1]}" async for p in db["system.profile"].find()
+                       if p["ns"].endswith(".cases")])
+    assert commands == ["insert cases", "query cases"], commands
+    assert await db["cases"].count_documents({"_id": {"$in": [a.assignment_id, b.assignment_id]}}) == 2
+    assert await db["cases"].find_one({"_id": outside.assignment_id}) is None
+    single, batched = await db["cases"].find_one({"_id": known.assignment_id}), await db["cases"].find_one(
+        {"_id": a.assignment_id})
+    differ = {"_id", "case_id", "correlation_id", "order_event_id", "received_at", "due_at", "timeline", "parties",
+              "description"}
+    assert {k: v for k, v in single.items() if k not in differ} == {k: v for k, v in batched.items() if k not in differ}
+
+
 async def test_units_above_see_the_cases_below_and_no_one_else(api):
     street, community = "410105001", "410105001002"
     ev = await new_case(api, community, path=("410105", street))

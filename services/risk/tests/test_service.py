@@ -210,7 +210,11 @@ async def test_a_batch_of_events_reads_and_writes_each_case_once_and_ends_as_one
     assert sorted(commands) == ["insert assessments", "insert outbox", "query cases", "update cases"], commands
     writes = [c for c in commands_of_submissions if c.endswith(" cases") and not c.startswith("query")]
     assert writes == ["update cases"], commands_of_submissions  # two new cases, one write (upserts)
-    assert commands_of_submissions.count("query cases") == 3, commands_of_submissions  # the batch, earlier ×2
+    # the batch's cases, and the applicants' earlier cases for both submissions at once
+    assert commands_of_submissions.count("query cases") == 2, commands_of_submissions
+    # the early-warning index of both cases in one write, when warnings were last raised read once for the batch
+    assert commands_of_submissions.count("update warning_index") == 1, commands_of_submissions
+    assert commands_of_submissions.count("query warnings") == 1, commands_of_submissions
     subs2, fb2 = story(single, other)
     for e in [*subs2, *fb2]:
         await deliver(risk, e)
@@ -242,6 +246,37 @@ async def test_a_cluster_raises_a_warning_with_its_cases(risk) -> None:
     w = warnings[0]
     assert w["kind"] == "place_cluster" and w["case_ids"] == ids and w["case_id"] == ids[-1]
     assert w["threshold"] == 3 and w["ruleset_version"] == "2026.12-generalise.10"
+
+
+async def test_a_cluster_within_one_batch_is_raised_as_case_by_case(risk) -> None:
+    """A poll's submissions read their early-warning state once and write their index entries at the end: a cluster
+    that forms inside the batch (its cases not written yet) and one that a batch completes (two cases written by
+    earlier batches, one in this batch — and a submission after the warning in the same batch, which must not raise
+    it again) give the warnings that case-by-case delivery gives."""
+    def cluster(unit: str, hours: list[int]) -> list[CaseSubmitted]:
+        return [submitted(f"c-{uuid.uuid4().hex[:8]}", "工厂夜里排放刺鼻气味", category=Category.ENVIRONMENT, unit=unit,
+                          at=T0 + timedelta(hours=h)) for h in hours]
+
+    async def raised(unit: str) -> list[tuple[str, list[str], str]]:
+        return [(w["kind"], w["case_ids"], w["case_id"]) for w in await staged(risk, topics.WARNING_RAISED)
+                if w.get("unit_code") == unit]
+
+    inside, completed, one_by_one = (f"4101059{uuid.uuid4().int % 10**5:05d}" for _ in range(3))
+    a = cluster(inside, [0, 1, 2, 3])
+    await deliver_batch(risk, a)
+    b = cluster(completed, [0, 1, 2, 3])
+    for e in b[:2]:
+        await deliver(risk, e)
+    await deliver_batch(risk, b[2:])
+    c = cluster(one_by_one, [0, 1, 2, 3])
+    for e in c:
+        await deliver(risk, e)
+    expected = await raised(one_by_one)
+    assert expected == [("place_cluster", [e.case_id for e in c[:3]], c[2].case_id)]
+    assert await raised(inside) == [("place_cluster", [e.case_id for e in a[:3]], a[2].case_id)]
+    assert await raised(completed) == [("place_cluster", [e.case_id for e in b[:3]], b[2].case_id)]
+    index = risk.state.runtime.db["warning_index"]
+    assert await index.count_documents({"unit_code": {"$in": [inside, completed]}}) == 8  # every entry written
 
 
 async def test_a_warning_names_its_place_and_reaches_the_units_above_it(risk) -> None:

@@ -33,7 +33,7 @@ from .core.corrections import Correction, apply_correction
 from .core.rules import Assessment, CaseFacts, assess
 from .core.ruleset import RuleSet
 from .core.second_opinion import SecondOpinion
-from .core.warnings import CaseRef, detect, normalize_org, place_key, reads_for, respondent_key, surge_key
+from .core.warnings import CaseRef, detect, normalize_org, reads_for, warning_keys
 from .ports import Doc, FollowupTimers, RiskRepository
 from .staff import StaffUseCases
 
@@ -114,6 +114,12 @@ class RiskService(StaffUseCases):
         view = copy.copy(self)
         view.repo = self.repo.in_batch(tx.session)
         await view.repo.load_cases({e.case_id for e in events})
+        submissions = [e for e in events if isinstance(e, CaseSubmitted)]
+        if submissions:  # what every submission reads, for the whole batch at once: not three reads per case
+            window = timedelta(days=self.rules.repeat.earlier_cases_window_days)
+            await view.repo.load_submissions(
+                {self._applicant_key(e) for e in submissions}, min(e.submitted_at for e in submissions) - window,
+                sorted({k for e in submissions for k in warning_keys(self._case_ref(e))}))
         for event in events:
             await handle(view, event, tx)
         await view.repo.flush(tx.session)
@@ -134,11 +140,11 @@ class RiskService(StaffUseCases):
 
     async def on_submitted(self, event: CaseSubmitted, tx: Tx) -> None:
         s = tx.session
-        applicant_key = self.cipher.blind_index(event.applicant.phone, context="risk.applicant")
+        applicant_key = self._applicant_key(event)
         since = event.submitted_at - timedelta(days=self.rules.repeat.earlier_cases_window_days)
         earlier = [i for i in await self.repo.earlier_cases(applicant_key, event.category.value, since,
                                                             event.submitted_at, s) if i != event.case_id][:20]
-        org = normalize_org(event.respondent.name) if event.respondent and event.respondent.is_organisation else None
+        new = self._case_ref(event)
         await self.repo.update_case(
             event.case_id,
             {"$set": {
@@ -156,12 +162,12 @@ class RiskService(StaffUseCases):
                 "earlier_case_ids": earlier,
                 "applicant_key": applicant_key,
                 "unit_code": event.location.unit_code,
-                "respondent_org": org,
+                "respondent_org": new.respondent_org,
             }},
             s,
         )
         await self._reassess(event.case_id, event, tx)
-        await self._warnings(event, org, tx)
+        await self._warnings(event, new, tx)
 
     async def on_updated(self, event: CaseUpdated, tx: Tx) -> None:
         ops: dict[str, Any] = {"$set": {}}
@@ -348,13 +354,20 @@ class RiskService(StaffUseCases):
 
     # --- early warnings -----------------------------------------------------------------------------
 
-    async def _warnings(self, event: CaseSubmitted, org: str | None, tx: Tx) -> None:
+    def _applicant_key(self, event: CaseSubmitted) -> str:
+        return self.cipher.blind_index(event.applicant.phone, context="risk.applicant")
+
+    @staticmethod
+    def _case_ref(event: CaseSubmitted) -> CaseRef:
+        org = normalize_org(event.respondent.name) if event.respondent and event.respondent.is_organisation else None
+        return CaseRef(event.case_id, event.category, event.submitted_at, event.location.unit_code, org)
+
+    async def _warnings(self, event: CaseSubmitted, new: CaseRef, tx: Tx) -> None:
         s = tx.session
-        new = CaseRef(event.case_id, event.category, event.submitted_at, event.location.unit_code, org)
         await self.repo.index_case(new, s)
         ws = self.rules.warnings
         # what was raised decides what is read: only the cases of the warnings that can still be raised
-        state = await self.repo.warning_state(new, [place_key(new), surge_key(new), respondent_key(new)], s)
+        state = await self.repo.warning_state(new, warning_keys(new), s)
         recent = await self.repo.recent_cases(new, reads_for(new, ws, state.last_raised, state.known_since), s)
         codes = {c for c in {r.unit_code for r in recent} | {new.unit_code} if c}
         await self.places.know(codes)

@@ -48,8 +48,8 @@ def register(consumers: EventConsumers, service: MediationService) -> None:
         """The supervisor moved the case to another unit (overdue, failed, manual): the old unit's work ends."""
         await service.on_escalated(event, tx)
 
-    @consumers.subscribe(WORK_ORDERS, UnitCaseAssigned, name="work_orders", pattern=True)
-    async def on_work_order(event: UnitCaseAssigned, tx: Tx) -> None:
-        """A work order for a unit that handles its cases inside yima enters the unit's queue; the orders of
-        units with their own systems are theirs to answer."""
-        await service.on_work_order(event, tx)
+    @consumers.subscribe_batch(WORK_ORDERS, UnitCaseAssigned, name="work_orders", pattern=True)
+    async def on_work_orders(events: list[UnitCaseAssigned], tx: Tx) -> None:
+        """Work orders for units that handle their cases inside yima enter the units' queues (a poll's orders in
+        one read and one write); the orders of units with their own systems are theirs to answer."""
+        await service.on_work_orders(events, tx)

@@ -35,11 +35,14 @@ class MongoCases:
     async def get(self, assignment_id: str, session: S = None) -> Doc | None:
         return await self.col.find_one({"_id": assignment_id}, session=session)
 
-    async def exists(self, assignment_id: str, session: S = None) -> bool:
-        return await self.col.find_one({"_id": assignment_id}, {"_id": 1}, session=session) is not None
-
     async def insert(self, doc: Doc, session: S = None) -> None:
         await self.col.insert_one(doc, session=session)
+
+    async def existing(self, assignment_ids: list[str], session: S = None) -> set[str]:
+        return {d["_id"] async for d in self.col.find({"_id": {"$in": assignment_ids}}, {"_id": 1}, session=session)}
+
+    async def insert_many(self, docs: list[Doc], session: S = None) -> None:
+        await self.col.insert_many(docs, session=session)
 
     async def move(self, assignment_id: str, from_state: str, set_: Doc, note: Doc | None, session: S = None
                    ) -> bool:

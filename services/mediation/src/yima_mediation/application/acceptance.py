@@ -4,6 +4,7 @@ availability."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,19 +23,31 @@ from .base import EXPERT_KIND_ZH, KIND_ZH, REVEAL_REASON_MIN, Refused, ServiceBa
 
 class Acceptance(ServiceBase):
     async def on_work_order(self, event: UnitCaseAssigned, tx: Tx) -> None:
+        await self.on_work_orders([event], tx)
+
+    async def on_work_orders(self, events: Sequence[UnitCaseAssigned], tx: Tx) -> None:
         """A unit that works in yima got a case: it enters the unit's queue, waiting to be accepted. Orders
-        of units with their own systems (``in_platform`` false, the directory's word) are theirs to answer."""
-        if not event.in_platform:
+        of units with their own systems (``in_platform`` false, the directory's word) are theirs to answer.
+        A poll's orders at once: one read of which are known already, one write of the new ones."""
+        orders: dict[str, UnitCaseAssigned] = {}
+        for event in events:
+            if event.in_platform:
+                orders.setdefault(event.assignment_id, event)  # an order seen twice: the first one counts
+        if not orders:
             return
-        if await self.store.cases.exists(event.assignment_id, tx.session):
-            return
+        known = await self.store.cases.existing(list(orders), tx.session)
+        new = [self._work_order(e) for a, e in orders.items() if a not in known]
+        if new:
+            await self.store.cases.insert_many(new, tx.session)
+
+    def _work_order(self, event: UnitCaseAssigned) -> dict[str, Any]:
         unit_name = event.unit_name or event.unit_code
         applicant = {
             "party_id": "p1", "role": "applicant", "is_organisation": False,
             "name": self._enc(event.applicant.name, "party.name"), "name_idx": self._idx(event.applicant.name),
             "phone": self._enc(event.applicant.phone, "party.phone"),
         }
-        await self.store.cases.insert({
+        return {
             "_id": event.assignment_id, "case_id": event.case_id, "correlation_id": event.correlation_id,
             "order_event_id": event.event_id, "unit_code": event.unit_code, "unit_name": unit_name,
             # Units above see and supervise the case (StaffClaims.may_act_on); without a path, the unit alone.
@@ -47,7 +60,7 @@ class Acceptance(ServiceBase):
             "mediators": [], "availability": {}, "no_shows": 0, "received_at": self.now(),
             "timeline": [{"at": self.now(), "what": "received",
                           "text_zh": f"收到交办单（督办单位：{event.supervisor_unit_name}）"}],
-        }, tx.session)
+        }
 
     async def on_escalated(self, event: Any, tx: Tx) -> None:
         """Routing escalated the case from one of our units: that unit's open work on it ends there."""

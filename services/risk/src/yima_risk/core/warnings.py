@@ -124,6 +124,11 @@ def surge_key(new: CaseRef) -> str:
     return f"surge|{new.category.value}"
 
 
+def warning_keys(new: CaseRef) -> list[str]:
+    """The keys of every warning ``new`` could raise (what ``warning_state`` reads)."""
+    return [place_key(new), surge_key(new), respondent_key(new)]
+
+
 def window_with(new: CaseRef, cases: Sequence[CaseRef], days: int) -> list[CaseRef]:
     """The most cases (``new`` among them) that one window of ``days`` holds together with ``new``."""
     w = timedelta(days=days)
