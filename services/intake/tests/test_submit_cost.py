@@ -99,6 +99,29 @@ async def test_a_new_case_is_one_read_and_one_transaction_of_two_writes(api) -> 
                                                                                           "case.submitted"]
 
 
+async def test_a_burst_of_submissions_shares_transactions(api) -> None:
+    """Group commit (ADR 0219): submissions that come while one commits go together in the next — every case once,
+    with its own number and its own events, in fewer transactions than cases; each transaction still two writes."""
+    commands: Commands = api.commands
+    commands.seen, commands.on = [], True
+    try:
+        answers = await asyncio.gather(*(api.post("/api/v1/cases", json=applicant(CASE, f"139000080{i:02d}"))
+                                         for i in range(12)))
+    finally:
+        commands.on = False
+    assert [a.status_code for a in answers] == [201] * 12, [a.text for a in answers]
+    writes = [c for c in commands.seen if c[2]]
+    commits = writes.count(("commitTransaction", "", True))
+    assert commits == writes.count(("insert", "cases", True)) == writes.count(("insert", "outbox", True)) < 12
+    assert len(writes) == 3 * commits  # nothing else inside the transactions
+    assert len({a.json()["case_number"] for a in answers}) == 12
+    db = api.app.state.runtime.db
+    ids = [a.json()["case_id"] for a in answers]
+    assert await db["cases"].count_documents({"_id": {"$in": ids}}) == 12
+    staged = [d["key"] async for d in db["outbox"].find({"key": {"$in": ids}, "topic": "case.submitted"})]
+    assert sorted(staged) == sorted(ids)
+
+
 async def test_the_case_number_costs_one_increment_per_block(api) -> None:
     seen = [(await post(api, applicant(CASE, f"1390000300{i}"), None))[1] for i in range(BLOCK + 1)]
     # the fixture's submission opened the block: its rest, then the next block's first number with its increment

@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -59,6 +59,19 @@ async def in_transaction(client: AsyncMongoClient[Doc], work: Callable[[AsyncCli
     """
     async with client.start_session() as session:
         return await session.with_transaction(work)
+
+
+async def insert_all(col: AsyncCollection[Doc], docs: list[Doc], *, session: AsyncClientSession | None = None
+                     ) -> None:
+    """``insert_many`` whose refusal by a unique index raises ``DuplicateKeyError``, as ``insert_one``'s does (a
+    bulk write raises ``BulkWriteError``): a caller handles a duplicate the same way for one document or many."""
+    try:
+        await col.insert_many(docs, session=session)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if errors and all(e.get("code") == 11000 for e in errors):
+            raise DuplicateKeyError(str(errors[0].get("errmsg", "duplicate key")), 11000, errors[0]) from exc
+        raise
 
 
 async def ping(db: AsyncDatabase[Doc]) -> None:

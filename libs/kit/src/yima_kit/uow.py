@@ -17,14 +17,17 @@ the commit wakes the outbox relay of this process (no polling: the relay sleeps 
 safety poll) and runs the ``after_commit`` callbacks (say, to wake a delivery worker).
 
 The consuming side (:mod:`yima_kit.consumer`) uses the same ``run`` for a whole poll of events: the ledger
-entries, every handler's writes and every emitted event of the batch commit together.
+entries, every handler's writes and every emitted event of the batch commit together. :class:`Together` does the
+same for concurrent requests of one kind (group commit): the requests that arrive while one transaction commits
+share the next one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -35,6 +38,7 @@ from .mongo import in_transaction
 from .outbox import Outbox, Outgoing
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item of a group
 
 
 @dataclass
@@ -89,3 +93,71 @@ class UnitOfWork:
         for callback in tx.callbacks:
             callback()
         return result
+
+
+class Together(Generic[I]):
+    """Group commit: concurrent use cases of one kind share one unit of work.
+
+    ``await together.run(item)`` returns once ``item`` is committed. The first caller commits at once, alone; the
+    callers that arrive while a transaction commits wait and go together in the next one (at most ``max_items``):
+    ``write(items, tx)`` writes them all — one bulk write per collection, their events in the outbox's one insert.
+    So under load a transaction serves many requests, and alone a request waits for nobody.
+
+    When a group's transaction fails (a unique index refusing one item, say), each item is tried again alone in
+    its own unit of work, and each caller gets its own outcome: one bad item never fails the others."""
+
+    def __init__(self, uow: UnitOfWork, write: Callable[[list[I], Tx], Awaitable[None]], *,
+                 max_items: int = 64) -> None:
+        self.uow, self.write, self.max_items = uow, write, max_items
+        self._waiting: list[tuple[I, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self.groups = 0  # transactions committed for groups of more than one (a figure for tests and metrics)
+
+    async def run(self, item: I) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_waiting(), name="group-commit")
+        await asyncio.shield(done)  # a caller that goes away does not take its item's commit with it
+
+    async def _commit_waiting(self) -> None:
+        group: list[tuple[I, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[:self.max_items], self._waiting[self.max_items:]
+                await self._commit(group)
+        finally:
+            self._committer = None
+            for _, done in [*group, *self._waiting]:  # settled already, unless this task was cancelled (shutdown)
+                _settle(done, asyncio.CancelledError())
+            self._waiting = []
+
+    async def _commit(self, group: list[tuple[I, asyncio.Future[None]]]) -> None:
+        items = [item for item, _ in group]
+        try:
+            await self.uow.run(lambda tx: self.write(items, tx))
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], exc)
+                return
+            for item, done in group:  # alone, each with its own outcome
+                try:
+                    await self.uow.run(lambda tx, item=item: self.write([item], tx))  # type: ignore[misc]
+                except Exception as alone:
+                    _settle(done, alone)
+                else:
+                    _settle(done, None)
+            return
+        if len(group) > 1:
+            self.groups += 1
+        for _, done in group:
+            _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

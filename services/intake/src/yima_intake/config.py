@@ -18,6 +18,10 @@ class IntakeSettings(KitSettings):
         "and hands out from memory (ADR 0211); a process that stops without giving back leaves the rest unused (a "
         "gap), and numbers from several replicas interleave; 1: one database increment per submission"
     )
+    submit_group_max: int = Field(
+        default=32, ge=1, le=500, description="new cases that at most share one transaction: submissions that come "
+        "while the last one commits go together in the next (group commit, ADR 0219); 1: a transaction each"
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="base URL the tracking QR codes point to"
     )

@@ -22,6 +22,15 @@ from .core.submission import CHANNEL_ROLES, STAFF_CHANNELS, SubmitCase
 from .results import StaffForbidden, StaffRequired
 
 
+@dataclass(frozen=True)
+class NewCase:
+    """What a new case writes in its unit of work: its document, its first timeline steps, its submission."""
+
+    doc: dict[str, Any]
+    steps: list[CaseStatusChanged]
+    submitted: CaseSubmitted
+
+
 def authorize_channel(cmd: SubmitCase, staff: StaffClaims | None) -> None:
     """A staff channel needs a staff token of a role that may use it."""
     if cmd.channel in STAFF_CHANNELS:

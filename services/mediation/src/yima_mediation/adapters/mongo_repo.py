@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from yima_kit.mongo import increment
+from yima_kit.mongo import increment, insert_all
 
 Doc = dict[str, Any]
 S = AsyncClientSession | None
@@ -42,7 +42,7 @@ class MongoCases:
         return {d["_id"] async for d in self.col.find({"_id": {"$in": assignment_ids}}, {"_id": 1}, session=session)}
 
     async def insert_many(self, docs: list[Doc], session: S = None) -> None:
-        await self.col.insert_many(docs, session=session)
+        await insert_all(self.col, docs, session=session)
 
     async def move(self, assignment_id: str, from_state: str, set_: Doc, note: Doc | None, session: S = None
                    ) -> bool:
