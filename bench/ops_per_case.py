@@ -80,8 +80,11 @@ async def print_profile(client: AsyncMongoClient[Any], dbs: list[str], cases: in
     writes: dict[str, int] = {}  # an update/insert command's statements, an `_id $in` statement counted per id
     for name in dbs:
         await client[name].command("profile", 0)
-        async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, "millis": 1}):
+        async for p in client[name]["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, "millis": 1,
+                                                                 "errCode": 1}):
             key = f"{p.get('ns', name)} {_kind(p)}" + (f" {_filter_shape(p)}" if shapes else "")
+            if p.get("errCode") is not None:  # a refused statement (a write conflict aborts its transaction)
+                key += f" error={p['errCode']}"
             counts[key] = counts.get(key, 0) + 1
             millis[key] = millis.get(key, 0.0) + float(p.get("millis") or 0)
             per_db[name] = per_db.get(name, 0) + 1

@@ -161,8 +161,8 @@ class NotifyService(InboxReads):
     async def case_record(self, case_id: str, tx: Tx) -> CaseContact | None:
         return await self.contacts.case(case_id, tx.session)
 
-    async def unit_contacts_of(self, unit_code: str, tx: Tx | None = None) -> dict[str, str]:
-        own = await self.contacts.unit_channels(unit_code, tx.session if tx else None)
+    async def unit_contacts_of(self, unit_code: str) -> dict[str, str]:
+        own = await self.contacts.unit_channels(unit_code)  # outside the batch's transaction (ADR 0219)
         if own is not None:
             return own
         if unit_code in self._static_contacts:
@@ -383,7 +383,7 @@ class NotifyService(InboxReads):
         rcpt = Recipient(f"unit:{unit_code}", kind, unit_code)
         scope = [unit_code]
         await self.stage(tx, event, rcpt, "inbox", msg, scope=scope, case_number=record.case_number)
-        contacts = await self.unit_contacts_of(unit_code, tx)
+        contacts = await self.unit_contacts_of(unit_code)
         for ch, field in (("webhook", "webhook_url"), ("email", "email"), ("wechat", "wechat_openid")):
             if ch in self.enabled and contacts.get(field):
                 await self.stage(tx, event, rcpt, ch, msg,

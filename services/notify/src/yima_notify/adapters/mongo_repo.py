@@ -49,7 +49,9 @@ class MongoContacts:
         and what the batch changes in them is written once, at flush."""
         view = copy.copy(self)
         view.recipients = DocumentBuffer(self.recipients, session)  # type: ignore[assignment]
-        view.units = DocumentBuffer(self.units, session)  # type: ignore[assignment]
+        # the units' channels are read once a batch, OUTSIDE its transaction: the batch never writes them, and the
+        # stand-in runs transactional statements one at a time, server-wide (ADR 0219)
+        view.units = DocumentBuffer(self.units, None)  # type: ignore[assignment]
         view._waiting = None
         view._park, view._unpark, view._session = [], [], session
         return view
@@ -71,9 +73,8 @@ class MongoContacts:
         if self._unpark:
             await self.pending.delete_many({"_id": {"$in": self._unpark}}, session=self._session)
             self._unpark = []
-        for col in (self.recipients, self.units):
-            if isinstance(col, DocumentBuffer):
-                await col.flush()
+        if isinstance(self.recipients, DocumentBuffer):
+            await self.recipients.flush()
 
     async def save_case(self, case_id: str, fields: Doc, session: Session) -> None:
         # $set (not $setOnInsert): an event that came first wrote this document too (see touch_case), so the two
