@@ -41,7 +41,7 @@ class MongoCases:
     async def existing(self, assignment_ids: list[str], session: S = None) -> set[str]:
         return {d["_id"] async for d in self.col.find({"_id": {"$in": assignment_ids}}, {"_id": 1}, session=session)}
 
-    async def insert_many(self, docs: list[Doc], session: S = None) -> None:
+    async def add_all(self, docs: list[Doc], session: S = None) -> None:
         await insert_all(self.col, docs, session=session)
 
     async def move(self, assignment_id: str, from_state: str, set_: Doc, note: Doc | None, session: S = None

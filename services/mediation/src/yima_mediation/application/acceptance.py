@@ -38,7 +38,7 @@ class Acceptance(ServiceBase):
         known = await self.store.cases.existing(list(orders), tx.session)
         new = [self._work_order(e) for a, e in orders.items() if a not in known]
         if new:
-            await self.store.cases.insert_many(new, tx.session)
+            await self.store.cases.add_all(new, tx.session)
 
     def _work_order(self, event: UnitCaseAssigned) -> dict[str, Any]:
         unit_name = event.unit_name or event.unit_code
