@@ -56,24 +56,33 @@ async def test_callers_that_arrive_together_share_one_transaction_and_a_refused_
     assert staged == sorted(i["_id"] for i in items if i["_id"] != "dup")  # the refused one's event is not staged
 
 
-async def test_a_burst_commits_in_few_transactions_and_a_lone_caller_alone(rt) -> None:
+async def test_callers_arriving_while_one_commits_go_in_the_next_and_a_lone_caller_alone(rt) -> None:
     groups: list[list[str]] = []
-    together = Together(UnitOfWork(rt.client, rt.outbox), writer(rt, groups), max_items=8)
-    await together.run({"_id": "alone", "code": "alone"})
-    assert groups == [["alone"]] and together.groups == 0
+    write = writer(rt, groups)
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_first(items: list[dict], tx: Tx) -> None:
+        if not groups:  # the first transaction stays open until the others have come
+            committing.set()
+            await release.wait()
+        await write(items, tx)
+
+    together = Together(UnitOfWork(rt.client, rt.outbox), slow_first, max_items=8)
+    first = asyncio.create_task(together.run({"_id": "b-first", "code": uuid.uuid4().hex}))
+    await committing.wait()
+    burst = [{"_id": f"b{i:02d}", "code": uuid.uuid4().hex} for i in range(19)]
+    later = [asyncio.create_task(together.run(item)) for item in burst]
+    await asyncio.sleep(0.05)  # every later caller is waiting now
+    release.set()
+    await asyncio.gather(first, *later)
+    # the first alone, then the 19 that came meanwhile in groups of at most 8, in the order they came
+    assert groups == [["b-first"], *[[i["_id"] for i in burst[k:k + 8]] for k in range(0, 19, 8)]]
+    assert together.groups == 3
+    assert await rt.db["things"].count_documents({"_id": {"$regex": "^b"}}) == 20
 
     groups.clear()
-    burst = [{"_id": f"b{i}", "code": uuid.uuid4().hex} for i in range(20)]
-
-    async def arrive(i: int, item: dict) -> None:
-        await asyncio.sleep(0.002 * i)  # not all at once: some come while a group commits
-        await together.run(item)
-
-    await asyncio.gather(*(arrive(i, item) for i, item in enumerate(burst)))
-    assert sorted(x for g in groups for x in g) == sorted(i["_id"] for i in burst)  # each once
-    assert max(len(g) for g in groups) <= 8 and len(groups) < len(burst)
-    assert together.groups >= 1
-    assert await rt.db["things"].count_documents({"_id": {"$regex": "^b"}}) == 20
+    await together.run({"_id": "alone", "code": "alone"})  # nobody else: committed at once, alone
+    assert groups == [["alone"]] and together.groups == 3
 
 
 async def test_an_error_of_a_lone_caller_is_its_own(rt) -> None:

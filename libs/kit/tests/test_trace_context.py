@@ -85,11 +85,13 @@ async def api(kit_settings, topic, spans):
 
     @app.post("/cases/{case_id}/stage")
     async def stage(case_id: str) -> dict[str, str]:
-        async def work(session):
+        async def work(session) -> str:
             await rt.outbox.add(session, [Outgoing(topic, status(case_id))])
+            # what was staged, read in the transaction: once committed, the relay may publish and delete it at once
+            row = await rt.db["outbox"].find_one({"key": case_id}, session=session)
+            return str(row["headers"][headers.TRACEPARENT])
 
-        await in_transaction(rt.client, work)
-        return {"case_id": case_id}
+        return {"case_id": case_id, "staged_traceparent": await in_transaction(rt.client, work)}
 
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kit") as client:
@@ -102,13 +104,13 @@ async def test_an_http_request_passes_its_trace_to_the_events_it_stages(api, yim
     r = await api.post(f"/cases/{case_id}/stage", headers={"traceparent": TRACEPARENT})
     assert r.status_code == 200
 
-    row = await api.rt.db["outbox"].find_one({"key": case_id})
-    trace_id, span_id = parse(row["headers"][headers.TRACEPARENT])
+    staged = r.json()["staged_traceparent"]
+    trace_id, span_id = parse(staged)
     assert trace_id == TRACE_ID and span_id != PARENT_SPAN_ID
 
     # The relay publishes the header unchanged.
     [record] = await read_topic(yima_infra.kafka_bootstrap, topic, keyed(case_id))
-    assert dict(record.headers)[headers.TRACEPARENT] == row["headers"][headers.TRACEPARENT].encode()
+    assert dict(record.headers)[headers.TRACEPARENT] == staged.encode()
 
     # One SERVER span (ours, not FastAPI's native one as well), child of the caller's span; the staged event
     # names it as its parent.
@@ -123,12 +125,12 @@ async def test_an_http_request_passes_its_trace_to_the_events_it_stages(api, yim
 
 async def test_an_http_request_without_traceparent_starts_a_new_trace(api, yima_infra, topic, spans) -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    staged: dict[str, str] = {}
     for case_id in (first, second):
-        assert (await api.post(f"/cases/{case_id}/stage")).status_code == 200
-    rows = {d["key"]: d async for d in api.rt.db["outbox"].find({"key": {"$in": [first, second]}})}
-    (t1, s1), (t2, _) = parse(rows[first]["headers"][headers.TRACEPARENT]), parse(
-        rows[second]["headers"][headers.TRACEPARENT]
-    )
+        r = await api.post(f"/cases/{case_id}/stage")
+        assert r.status_code == 200
+        staged[case_id] = r.json()["staged_traceparent"]
+    (t1, s1), (t2, _) = parse(staged[first]), parse(staged[second])
     assert t1 != t2 and TRACE_ID not in (t1, t2)
     [server] = [s for s in spans.of_trace(t1) if s.kind == SpanKind.SERVER]
     assert server.parent is None and format(server.context.span_id, "016x") == s1
