@@ -8,6 +8,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from bson import ObjectId
 from yima_devstack.bench import report
 from yima_devstack.bench.history import Template, clone_docs
@@ -126,3 +127,28 @@ def test_notification_lag_past_the_policys_hold_counts_from_when_the_text_was_al
     assert sorted(round(lag, 1) for _, lag in w.notification_lags({"c1"})) == [1.5, 118.0]
     assert sorted(round(lag, 1) for _, lag in w.notification_lags({"c1"}, past_hold=True)) == [1.5, 1.5]
     assert w.notification_lags({"other"}) == []
+
+
+async def test_a_database_that_never_answers_ends_the_probe_with_a_clear_error(monkeypatch):
+    """After a long phase the bench once waited for minutes for the counters: every read of them is bounded."""
+    from yima_devstack.bench import probe
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepts, reads nothing, answers nothing
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(probe, "ANSWER_WITHIN_S", 0.3)
+    db = probe.DbProbe(f"mongodb://127.0.0.1:{port}/?directConnection=true")
+    t0 = asyncio.get_running_loop().time()
+    try:
+        with pytest.raises(RuntimeError, match="did not answer serverStatus in 3 tries"):
+            await db.sample()
+    finally:
+        await db.close()
+        for w in held:
+            w.close()
+        server.close()
+    assert asyncio.get_running_loop().time() - t0 < 10

@@ -174,13 +174,14 @@ class Watcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for f in self._pending:
+        # bounded: the figures are already taken, a busy broker must not keep the run from ending
+        if self._pending:
             with contextlib.suppress(Exception):
-                await f
-        if self._consumer:
-            await self._consumer.stop()
-        if self._producer:
-            await self._producer.stop()
+                await asyncio.wait_for(asyncio.gather(*self._pending, return_exceptions=True), 30)
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.stop(), 30)
 
     async def _run(self) -> None:
         assert self._consumer is not None

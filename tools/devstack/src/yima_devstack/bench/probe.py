@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 from yima_kit.kafka_auth import client_kwargs
 
+ATTEMPTS = 3
+ANSWER_WITHIN_S = 30.0  # one serverStatus, one read of Kafka's end offsets
 OPS = ("insert", "query", "update", "delete", "getmore", "command")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -131,13 +134,17 @@ class DbProbe:
             self.pid = None
 
     async def sample(self) -> DbSample:
-        for attempt in range(3):  # a connection the busy server dropped is not a reason to lose the run
+        # A connection the busy server dropped (the stand-in closes one idle for 5 minutes: the probe's, during a
+        # long phase) is not a reason to lose the run, and neither is a reply that never comes: each attempt is
+        # bounded, so a long run always ends with its figures.
+        for attempt in range(ATTEMPTS):
             try:
-                status = await self.client.admin.command("serverStatus")
+                status = await asyncio.wait_for(self.client.admin.command("serverStatus"), ANSWER_WITHIN_S)
                 break
-            except ConnectionFailure:
-                if attempt == 2:
-                    raise
+            except (ConnectionFailure, TimeoutError) as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise RuntimeError(f"the database server did not answer serverStatus in {ATTEMPTS} tries of "
+                                       f"{ANSWER_WITHIN_S:.0f} s: {type(exc).__name__}: {exc}") from exc
                 await asyncio.sleep(1)
         counters = status["opcounters"]
         return DbSample(time.monotonic(), {k: int(counters.get(k, 0)) for k in OPS},
@@ -149,7 +156,20 @@ class DbProbe:
 
 
 async def kafka_end_offsets(bootstrap: str) -> dict[str, int]:
-    """Sum of end offsets per topic (internal topics included: ``__consumer_offsets`` counts commits)."""
+    """Sum of end offsets per topic (internal topics included: ``__consumer_offsets`` counts commits); each try
+    bounded, as serverStatus is."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await asyncio.wait_for(_end_offsets(bootstrap), ANSWER_WITHIN_S)
+        except (KafkaError, TimeoutError) as exc:
+            if attempt == ATTEMPTS - 1:
+                raise RuntimeError(f"Kafka did not tell its end offsets in {ATTEMPTS} tries of "
+                                   f"{ANSWER_WITHIN_S:.0f} s: {type(exc).__name__}: {exc}") from exc
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def _end_offsets(bootstrap: str) -> dict[str, int]:
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs())
     await c.start()
     try:

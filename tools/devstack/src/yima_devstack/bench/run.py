@@ -146,6 +146,7 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     ids = {s.case_id for s in subs if s.case_id}
     log(f"  {len(subs)} submitted in {t_end - t_start:.1f} s; draining …")
     drained, drain_s = await drain(watcher, ids, opts.drain_timeout, opts.quiet_seconds)
+    log(f"  {'drained' if drained else 'not drained'} after {drain_s:.0f} s; reading the counters …")
     s1, k1 = await probe.sample(), await kafka_end_offsets(bootstrap)
     flow = _flow_figures(watcher, subs, ids, t_start, t_end, drained, drain_s)
     # Cost per case: the work done in the window ÷ the cases completed (assigned) in it — whether or not their
