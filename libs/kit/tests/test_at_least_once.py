@@ -314,3 +314,86 @@ async def test_an_event_committed_by_another_delivery_after_the_batchs_look_is_a
     finally:
         await producer.stop()
         await rt.stop()
+
+
+async def test_one_batch_at_a_time_keeps_a_groups_handlers_from_overlapping_on_a_shared_document(
+        yima_infra, topic, kit_settings):
+    """``one_batch_at_a_time`` (insight, risk): the shares of a folded poll run one after another, so two handlers
+    that write the same document never hold concurrent transactions on it — no write conflict, no batch redone."""
+    rt = Runtime.create(kit_settings())
+    rt.consumers.one_batch_at_a_time()
+    other = f"{topic}.out"
+    active, most, calls = 0, 0, 0
+
+    async def count(events: list[CaseStatusChanged], tx: Tx) -> None:
+        nonlocal active, most, calls
+        active += 1
+        calls += 1
+        most = max(most, active)
+        try:
+            await rt.db["shared_effects"].update_one({"_id": topic}, {"$inc": {"n": len(events)}}, upsert=True,
+                                                     session=tx.session)
+            await asyncio.sleep(0.2)  # a transaction that stays open: another handler's would overlap it
+        finally:
+            active -= 1
+
+    rt.consumers.subscribe_batch(topic, CaseStatusChanged, name="serial_a", group_id=f"gs-{topic}")(count)
+    rt.consumers.subscribe_batch(other, CaseStatusChanged, name="serial_b", group_id=f"gs-{topic}")(count)
+    await rt.start()
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await producer.start()
+    try:
+        for k in range(6):
+            for t in (topic, other):
+                e = status(f"s-{k}")
+                await producer.send(t, e.model_dump_json().encode(), key=e.case_id.encode())
+        await producer.flush()
+
+        async def all_counted() -> bool:
+            doc = await rt.db["shared_effects"].find_one({"_id": topic})
+            return bool(doc and doc["n"] == 12)
+
+        await until(all_counted)
+        await asyncio.sleep(0.5)
+        assert most == 1 and calls <= 12, (most, calls)
+        assert (await rt.db["shared_effects"].find_one({"_id": topic}))["n"] == 12  # none applied twice
+    finally:
+        await producer.stop()
+        await rt.stop()
+
+
+async def test_a_share_marked_first_is_committed_before_the_other_shares_of_the_poll_start(
+        yima_infra, topic, kit_settings):
+    """``subscribe_batch(first=True)`` (notify's contacts): a poll bringing a case's contact and a step that needs it
+    commits the contact before the step's share starts, so the step finds it instead of being parked."""
+    rt = Runtime.create(kit_settings())
+    other = f"{topic}.out"
+    found: list[bool] = []
+
+    async def contacts(events: list[CaseStatusChanged], tx: Tx) -> None:
+        await asyncio.sleep(0.3)  # a slow share: without ``first`` the step's share would run meanwhile
+        await rt.db["first_contacts"].insert_many([{"_id": e.case_id} for e in events], session=tx.session)
+
+    async def steps(events: list[CaseStatusChanged], tx: Tx) -> None:
+        for e in events:
+            found.append(await rt.db["first_contacts"].find_one({"_id": e.case_id}, session=tx.session) is not None)
+
+    rt.consumers.subscribe_batch(topic, CaseStatusChanged, name="first_a", group_id=f"gp-{topic}",
+                                 first=True)(contacts)
+    rt.consumers.subscribe_batch(other, CaseStatusChanged, name="first_b", group_id=f"gp-{topic}")(steps)
+    producer = AIOKafkaProducer(bootstrap_servers=yima_infra.kafka_bootstrap, **client_kwargs())
+    await producer.start()
+    try:
+        for k in range(3):  # all waiting before the consumer starts: its first poll brings both topics
+            e = status(f"p-{k}")
+            for t in (other, topic):
+                await producer.send(t, e.model_dump_json().encode(), key=e.case_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    await rt.start()
+    try:
+        await until(lambda: asyncio.sleep(0, len(found) == 3))
+        assert found == [True, True, True]
+    finally:
+        await rt.stop()

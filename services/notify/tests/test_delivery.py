@@ -717,6 +717,34 @@ async def test_a_poll_of_steps_is_planned_with_one_read_and_one_write_of_the_led
     assert contact["acting_unit"] == UNIT and contact["case_number"]
 
 
+async def test_a_units_channels_are_read_outside_the_batchs_transaction(notify) -> None:
+    """ADR 0219: the stand-in runs the statements of all transactions one at a time, so a batch reads inside its
+    transaction only what it may write. A unit's channels are never written by a batch: the assignment's webhook
+    to the unit finds them with a read of its own, and the batch's statements stay in the transaction."""
+    svc, rt = notify.state.service, notify.state.runtime
+    db = rt.db
+    case = str(uuid.uuid4())
+    await rt.consumers.uow.run(lambda tx: svc.in_batch([submitted(case)], tx, NotifyService.on_submitted,
+                                                       waiting=True))
+    await db["system.profile"].drop()
+    await db.command("profile", 2)
+    try:
+        await rt.consumers.uow.run(lambda tx: svc.in_batch([assigned(case)], tx, NotifyService.handle))
+    finally:
+        await db.command("profile", 0)
+    profile = [p async for p in db["system.profile"].find()]
+
+    def in_tx(p: dict) -> bool:
+        return (p.get("command") or {}).get("autocommit") is False
+
+    units = [p for p in profile if p["ns"].endswith(".unit_contacts")]
+    assert units and not any(in_tx(p) for p in units), units
+    staged = [p for p in profile if p["ns"].endswith(".notifications") and p.get("op") == "insert"]
+    assert staged and all(in_tx(p) for p in staged), staged  # the profile tells the two apart
+    webhook = await db["notifications"].find_one({"case_id": case, "channel": "webhook"})
+    assert webhook is not None and webhook["recipient"] == f"unit:{UNIT}"
+
+
 async def test_a_round_of_texts_costs_the_same_calls_for_one_person_as_for_many(notify, gw) -> None:
     """Issue 12: the worker claims a round's texts in bulk — a digest per person, in order, the held ones held in
     one update — so a round of five people costs the database exactly what a round of one does."""

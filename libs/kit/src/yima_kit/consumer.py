@@ -152,25 +152,28 @@ class EventConsumers(Folding):
         group_id: str | None = None,
         pattern: bool = False,
         rare: bool = False,
+        first: bool = False,
     ) -> Callable[[BatchHandler[E]], BatchHandler[E]]:
         """Like :meth:`subscribe`, but ``handler(events, tx)`` gets every new event of a poll at once, in the order
         they came (the ledger's duplicates left out), inside the batch's one transaction: a read model reads what
         the batch needs in one query and writes it in one bulk call. When it raises, each event of the batch is
-        retried alone (``handler([event], tx)``) with the usual bounded retries and dead letter."""
+        retried alone (``handler([event], tx)``) with the usual bounded retries and dead letter. ``first``: in a
+        folded poll (ADR 0201) this handler's share is committed before the other handlers' shares start — for
+        events the others need to have seen (notify: the applicant's contact before the steps told to them)."""
 
         def decorator(handler: BatchHandler[E]) -> BatchHandler[E]:
             async def single(event: E, tx: Tx) -> None:
                 await handler([event], tx)
 
             single.__doc__ = handler.__doc__
-            self._subscribe(topic, model, name, group_id, pattern, single, handler, rare)
+            self._subscribe(topic, model, name, group_id, pattern, single, handler, rare, first)
             return handler
 
         return decorator
 
     def _subscribe(self, topic: str | tuple[str, ...], model: type[E], name: str, group_id: str | None,
                    pattern: bool, handler: Handler[E], batch_handler: BatchHandler[E] | None,
-                   rare: bool = False) -> None:
+                   rare: bool = False, first: bool = False) -> None:
         consumer = f"{self.service}.{name}"
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message
@@ -201,7 +204,7 @@ class EventConsumers(Folding):
         elif self.spec_broker is not None:  # folded: the real consumer comes from declare()
             named = (topic,) if isinstance(topic, str) else topic
             self._folds.setdefault(sub_kwargs["group_id"], []).append(
-                Route(named, model, handler, consumer, batch_handler, sub_kwargs["fetch_max_wait_ms"]))
+                Route(named, model, handler, consumer, batch_handler, sub_kwargs["fetch_max_wait_ms"], first))
             sub = self.spec_broker.subscriber(*named, **sub_kwargs)
         else:
             sub = self.broker.subscriber(*((topic,) if isinstance(topic, str) else topic), **sub_kwargs)

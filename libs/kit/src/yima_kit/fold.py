@@ -27,6 +27,7 @@ class Route:
     consumer: str
     batch_handler: Any
     fetch_max_wait_ms: int
+    first: bool = False  # its share of a poll is committed before the others start (subscribe_batch's ``first``)
 
 
 class Folding:
@@ -43,7 +44,8 @@ class Folding:
         """Create the folded consumers (before the broker starts): per consumer group, ONE Kafka consumer of every
         named topic its handlers read. A poll's records are split by topic and each handler's share is processed
         exactly as its own consumer would (its own unit of work, ledger, retries and dead letters), the shares
-        concurrently; the offsets are committed once every share is done. Idempotent."""
+        concurrently (those of handlers marked ``first`` before the rest); the offsets are committed once every
+        share is done. Idempotent."""
         folds, self._folds = self._folds, {}
         for group, routes in folds.items():
             by_topic: dict[str, Route] = {}
@@ -61,9 +63,17 @@ class Folding:
             for record in list(raw) if isinstance(raw, (tuple, list)) else [raw]:
                 route = by_topic[str(record.topic)]
                 shares.setdefault(route.consumer, (route, []))[1].append(record)
-            # every share finishes before an error NACKs the poll (no share still running when it is redelivered)
-            results = await asyncio.gather(*(self._process_share(route, records) for route, records in shares.values()),
-                                           return_exceptions=True)
+            # The shares marked ``first`` one after another, then the others concurrently. Every share finishes
+            # before an error NACKs the poll (no share still running when it is redelivered).
+            results: list[Any] = []
+            for route, records in (v for v in shares.values() if v[0].first):
+                try:
+                    await self._process_share(route, records)
+                except Exception as exc:
+                    results.append(exc)
+            results += await asyncio.gather(*(self._process_share(route, records)
+                                              for route, records in shares.values() if not route.first),
+                                            return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
                     raise result

@@ -46,7 +46,10 @@ def register(consumers: EventConsumers, service: NotifyService) -> None:
     consumers.publishes(topics.NOTIFICATION_FAILED, NotificationFailed, "一条通知多次重试后仍发送失败（工作人员可见）")
 
     # A poll's events at once (ADR 0155): contacts read once, ledger entries written together (NotifyService.in_batch).
-    @consumers.subscribe_batch(topics.CASE_SUBMITTED, CaseSubmitted, name="recipients")
+    # ``first``: a poll that brings a case's submission and its first step (intake publishes them together) stores
+    # the contact before the step is planned, instead of parking the step and both transactions writing the
+    # contact's document at once (a conflict that redoes a whole batch).
+    @consumers.subscribe_batch(topics.CASE_SUBMITTED, CaseSubmitted, name="recipients", first=True)
     async def on_case_submitted(events: list[CaseSubmitted], tx: Tx) -> None:
         """Remember how to reach the applicant (and a proxy submitter); plan what was waiting for it."""
         await service.in_batch(events, tx, NotifyService.on_submitted, waiting=True)

@@ -129,8 +129,8 @@ class MongoContacts:
     async def learn_expert(self, person_id: str, update: Doc, session: Session) -> None:
         await self.experts.update_one({"_id": person_id}, update, upsert=True, session=session)
 
-    async def unit_channels(self, unit_code: str, session: Session = None) -> dict[str, str] | None:
-        doc = await self.units.find_one({"_id": unit_code}, session=session)
+    async def unit_channels(self, unit_code: str) -> dict[str, str] | None:
+        doc = await self.units.find_one({"_id": unit_code})  # never in a transaction: no batch writes it
         if doc is None:
             return None
         return {k: v for k, v in doc.items() if k != "_id" and isinstance(v, str) and v}

@@ -13,6 +13,10 @@ from ..service import RiskService
 
 
 def register(consumers: EventConsumers, service: RiskService) -> None:
+    # A case's assignment and its department's first answer come moments apart on two consumers (the named topics'
+    # and the unit feedback pattern's): concurrent batches writing one case conflicted, and the loser redid its whole
+    # batch — statements in the database's one transaction lane (ADR 0219). Risk's batches go one after another.
+    consumers.one_batch_at_a_time()
     consumers.publishes(topics.CASE_RISK_ASSESSED, CaseRiskAssessed,
                         "红/黄/蓝风险等级（每次变化），含上一等级、分数、触发的规则与证据、规则版本、可读理由")
     consumers.publishes(topics.CASE_FOLLOWUP_DUE, FollowupDue, "红色案件结案后回头看到期")
