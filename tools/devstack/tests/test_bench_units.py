@@ -152,3 +152,29 @@ async def test_a_database_that_never_answers_ends_the_probe_with_a_clear_error(m
             w.close()
         server.close()
     assert asyncio.get_running_loop().time() - t0 < 10
+
+
+async def test_the_work_waiting_at_the_end_of_a_load_is_read_from_each_services_metrics():
+    """The bench asks every service's /metrics where work waits: its consumer groups' lag and its unsent outbox."""
+    from yima_devstack.bench.probe import backlogs
+
+    text = (b'# TYPE yima_consumer_lag gauge\n'
+            b'yima_consumer_lag{group="yima-notify",service="notify",topic="case.status"} 120.0\n'
+            b'yima_consumer_lag{group="yima-notify",service="notify",topic="case.submitted"} 30.0\n'
+            b'yima_consumer_lag{group="yima-notify.unit_assignments",service="notify",topic="case.assigned"} 7.0\n'
+            b'# TYPE yima_outbox_backlog gauge\nyima_outbox_backlog{service="notify"} 42.0\n')
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                     b"Content-Length: " + str(len(text)).encode() + b"\r\n\r\n" + text)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        got = await backlogs({"notify": f"http://127.0.0.1:{port}", "gone": "http://127.0.0.1:9"})
+    finally:
+        server.close()
+    assert got == {"notify": {"lag yima-notify": 150, "lag yima-notify.unit_assignments": 7, "outbox": 42}}

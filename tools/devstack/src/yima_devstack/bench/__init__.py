@@ -44,6 +44,8 @@ class Target:
     # the processes whose CPU the bench reads (name → (pid, with its children)): each service, the dev gateway,
     # Kafka and the database server when started here
     processes: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    # each service's base URL (its /metrics tells where work waits), when started here
+    urls: dict[str, str] = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
@@ -105,7 +107,8 @@ def platform(state_dir: Path) -> Iterator[Target]:
         pid = infra_pids.get("mongo")
         processes = {n: (p.pid, True) for n, p in proc.procs.items() if p.pid is not None}
         processes |= {name: (v, True) for name, v in infra_pids.items() if v is not None}
-        yield Target(endpoints, proc.procs["intake"].url, "", pid, True, processes)
+        urls = {n: p.url for n, p in proc.procs.items() if n in SERVICE_PORTS}
+        yield Target(endpoints, proc.procs["intake"].url, "", pid, True, processes, urls)
     finally:
         if proc is not None:
             _log("· stopping the services …")
@@ -145,7 +148,8 @@ async def measure(target: Target, opts: Options) -> dict[str, Any]:
         result["baselines"] = await baselines(target.endpoints.mongo_url, bootstrap, opts.baseline_seconds, _log)
         result["history"] = await _history(target, probe, warm, opts)
         kw = await _idle_before(probe, bootstrap, opts, result)
-        kw |= {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap, "opts": opts, "log": _log}
+        kw |= {"sub": sub, "watcher": watcher, "probe": probe, "bootstrap": bootstrap, "opts": opts, "log": _log,
+               "urls": target.urls}
         result["phases"] = await _run_phases(_drives(sub, opts), kw, result)
         _log(f"· idle again for {opts.idle_seconds:.0f} s …")
         a = await probe.sample()

@@ -188,3 +188,31 @@ async def _end_offsets(bootstrap: str) -> dict[str, int]:
 
 def offsets_delta(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {t: n - a.get(t, 0) for t, n in b.items() if n - a.get(t, 0) > 0}
+
+
+async def backlogs(urls: dict[str, str]) -> dict[str, Any]:
+    """Where the work waits, from each service's ``/metrics`` (the operator's gauges, ADR 0095): its consumer groups'
+    lag (records not yet processed, by group) and its outbox's unsent rows. Taken at the end of a load, it says which
+    service falls behind. A service that does not answer within the bound is left out."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async def one(client: httpx.AsyncClient, name: str, url: str) -> tuple[str, dict[str, int]] | None:
+        try:
+            r = await client.get(f"{url}/metrics")
+            r.raise_for_status()
+        except httpx.HTTPError:
+            return None
+        out: dict[str, int] = {}
+        for family in text_string_to_metric_families(r.text):
+            for s in family.samples:
+                if s.name == "yima_consumer_lag":
+                    key = f"lag {s.labels.get('group', '?')}"
+                    out[key] = out.get(key, 0) + int(s.value)
+                elif s.name == "yima_outbox_backlog":
+                    out["outbox"] = int(s.value)
+        return name, out
+
+    async with httpx.AsyncClient(timeout=ANSWER_WITHIN_S) as client:
+        got = await asyncio.gather(*(one(client, n, u) for n, u in sorted(urls.items())))
+    return {name: figures for name, figures in (g for g in got if g is not None) if figures}

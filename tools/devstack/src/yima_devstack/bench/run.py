@@ -12,7 +12,7 @@ from yima_kit.kafka_admin import ensure_topics
 
 from .baselines import kafka_baseline, mongo_baselines
 from .load import CONNECTION_ERROR, TIMEOUT, Submitter, Watcher, percentile
-from .probe import DbDelta, DbProbe, delta, kafka_end_offsets, offsets_delta
+from .probe import DbDelta, DbProbe, backlogs, delta, kafka_end_offsets, offsets_delta
 
 RAW_TOPIC = "bench.raw"
 NOT_PER_CASE = {RAW_TOPIC, "__consumer_offsets"}
@@ -135,7 +135,7 @@ def _s(v: float | None) -> float | None:
 
 async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Submitter, watcher: Watcher,
                     probe: DbProbe, bootstrap: str, idle: DbDelta, idle_kafka: dict[str, float], opts: Options,
-                    log: Log) -> dict[str, Any]:
+                    log: Log, urls: dict[str, str] | None = None) -> dict[str, Any]:
     """Drive one phase, drain it, and compute its figures; database and Kafka counts less the idle rates."""
     log(f"· phase {name} …")
     k0, s0 = await kafka_end_offsets(bootstrap), await probe.sample()
@@ -145,6 +145,10 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     subs = [s for s in sub.results if s.phase == name]
     ids = {s.case_id for s in subs if s.case_id}
     log(f"  {len(subs)} submitted in {t_end - t_start:.1f} s; draining …")
+    waiting = await backlogs(urls) if urls else {}
+    if waiting:
+        log("  waiting at the end of the load: " + "; ".join(
+            f"{svc} " + ", ".join(f"{k} {v:,}" for k, v in sorted(f.items())) for svc, f in waiting.items()))
     drained, drain_s = await drain(watcher, ids, opts.drain_timeout, opts.quiet_seconds)
     log(f"  {'drained' if drained else 'not drained'} after {drain_s:.0f} s; reading the counters …")
     s1, k1 = await probe.sample(), await kafka_end_offsets(bootstrap)
@@ -153,7 +157,7 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     # HTTP answer arrived in time (a timed-out request may still have registered its case).
     t_done = time.time()
     n = sum(1 for at in watcher.assigned.values() if t_start <= at <= t_done)
-    return {**_http_figures(subs, ids, n, extra, t_start, t_end), **flow,
+    return {**_http_figures(subs, ids, n, extra, t_start, t_end), **flow, "waiting_at_end_of_load": waiting,
             **_cost_figures(delta(s0, s1), offsets_delta(k0, k1), idle, idle_kafka, n)}
 
 
