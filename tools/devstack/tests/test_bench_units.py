@@ -75,6 +75,19 @@ def test_targets_and_comparison_flag_what_got_worse():
     assert "worse" not in lines["HTTP submit p99, 16 concurrent submitters"]  # +2.5 %
 
 
+async def _serve(handle) -> tuple[asyncio.Server, int]:
+    """A one-route HTTP server on a free loopback port (``handle(reader, writer)`` answers each connection)."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _reply(writer: asyncio.StreamWriter, status: bytes, content_type: bytes, body: bytes) -> None:
+    writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + content_type + b"\r\nConnection: close\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    writer.close()
+
+
 async def test_submissions_come_from_distinct_loopback_addresses():
     """intake limits submissions per peer address (request.client.host): the bench spreads them over many."""
     peers: list[str] = []
@@ -86,13 +99,9 @@ async def test_submissions_come_from_distinct_loopback_addresses():
                       if line.lower().startswith(b"content-length"))
         await reader.readexactly(length)
         body = json.dumps({"case_id": str(uuid.uuid4()), "tracking_code": "ABCD-EFGH-JKMN"}).encode()
-        writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-        await writer.drain()
-        writer.close()
+        await _reply(writer, b"201 Created", b"application/json", body)
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await _serve(answer)
     sub = Submitter(f"http://127.0.0.1:{port}", addresses=5)
     await sub.start()
     try:
@@ -138,8 +147,7 @@ async def test_a_database_that_never_answers_ends_the_probe_with_a_clear_error(m
     async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)  # accepts, reads nothing, answers nothing
 
-    server = await asyncio.start_server(mute, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await _serve(mute)
     monkeypatch.setattr(probe, "ANSWER_WITHIN_S", 0.3)
     db = probe.DbProbe(f"mongodb://127.0.0.1:{port}/?directConnection=true")
     t0 = asyncio.get_running_loop().time()
@@ -166,13 +174,9 @@ async def test_the_work_waiting_at_the_end_of_a_load_is_read_from_each_services_
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                     b"Content-Length: " + str(len(text)).encode() + b"\r\n\r\n" + text)
-        await writer.drain()
-        writer.close()
+        await _reply(writer, b"200 OK", b"text/plain", text)
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await _serve(answer)
     try:
         got = await backlogs({"notify": f"http://127.0.0.1:{port}", "gone": "http://127.0.0.1:9"})
     finally:

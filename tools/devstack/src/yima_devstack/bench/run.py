@@ -146,9 +146,10 @@ async def run_phase(name: str, drive: Callable[[], Awaitable[Any]], *, sub: Subm
     ids = {s.case_id for s in subs if s.case_id}
     log(f"  {len(subs)} submitted in {t_end - t_start:.1f} s; draining …")
     waiting = await backlogs(urls) if urls else {}
-    if waiting:
-        log("  waiting at the end of the load: " + "; ".join(
-            f"{svc} " + ", ".join(f"{k} {v:,}" for k, v in sorted(f.items())) for svc, f in waiting.items()))
+    if busy := {svc: {k: v for k, v in f.items() if v} for svc, f in waiting.items()}:
+        log("  waiting at the end of the load: " + ("; ".join(
+            f"{svc} " + ", ".join(f"{k} {v:,}" for k, v in sorted(f.items())) for svc, f in busy.items() if f)
+            or "nothing"))
     drained, drain_s = await drain(watcher, ids, opts.drain_timeout, opts.quiet_seconds)
     log(f"  {'drained' if drained else 'not drained'} after {drain_s:.0f} s; reading the counters …")
     s1, k1 = await probe.sample(), await kafka_end_offsets(bootstrap)
