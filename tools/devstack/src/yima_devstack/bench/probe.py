@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -15,6 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 from yima_kit.kafka_auth import client_kwargs
 
+T = TypeVar("T")
 ATTEMPTS = 3
 ANSWER_WITHIN_S = 30.0  # one serverStatus, one read of Kafka's end offsets
 OPS = ("insert", "query", "update", "delete", "getmore", "command")
@@ -135,17 +137,9 @@ class DbProbe:
 
     async def sample(self) -> DbSample:
         # A connection the busy server dropped (the stand-in closes one idle for 5 minutes: the probe's, during a
-        # long phase) is not a reason to lose the run, and neither is a reply that never comes: each attempt is
-        # bounded, so a long run always ends with its figures.
-        for attempt in range(ATTEMPTS):
-            try:
-                status = await asyncio.wait_for(self.client.admin.command("serverStatus"), ANSWER_WITHIN_S)
-                break
-            except (ConnectionFailure, TimeoutError) as exc:
-                if attempt == ATTEMPTS - 1:
-                    raise RuntimeError(f"the database server did not answer serverStatus in {ATTEMPTS} tries of "
-                                       f"{ANSWER_WITHIN_S:.0f} s: {type(exc).__name__}: {exc}") from exc
-                await asyncio.sleep(1)
+        # long phase) is not a reason to lose the run, and neither is a reply that never comes.
+        status = await bounded(lambda: self.client.admin.command("serverStatus"), (ConnectionFailure,),
+                               "the database server did not answer serverStatus")
         counters = status["opcounters"]
         return DbSample(time.monotonic(), {k: int(counters.get(k, 0)) for k in OPS},
                         process_cpu_seconds(self.pid) if self.pid else None,
@@ -155,18 +149,24 @@ class DbProbe:
         await self.client.close()
 
 
-async def kafka_end_offsets(bootstrap: str) -> dict[str, int]:
-    """Sum of end offsets per topic (internal topics included: ``__consumer_offsets`` counts commits); each try
-    bounded, as serverStatus is."""
+async def bounded(call: Callable[[], Awaitable[T]], retry_on: tuple[type[Exception], ...], failure: str) -> T:
+    """``call()`` tried at most ATTEMPTS times, each bounded by ANSWER_WITHIN_S, so a long run always ends with its
+    figures; after the last failed try a RuntimeError that says ``failure``."""
+    retried: tuple[type[Exception], ...] = (*retry_on, TimeoutError)
     for attempt in range(ATTEMPTS):
         try:
-            return await asyncio.wait_for(_end_offsets(bootstrap), ANSWER_WITHIN_S)
-        except (KafkaError, TimeoutError) as exc:
+            return await asyncio.wait_for(call(), ANSWER_WITHIN_S)
+        except retried as exc:
             if attempt == ATTEMPTS - 1:
-                raise RuntimeError(f"Kafka did not tell its end offsets in {ATTEMPTS} tries of "
-                                   f"{ANSWER_WITHIN_S:.0f} s: {type(exc).__name__}: {exc}") from exc
+                raise RuntimeError(f"{failure} in {ATTEMPTS} tries of {ANSWER_WITHIN_S:.0f} s: "
+                                   f"{type(exc).__name__}: {exc}") from exc
             await asyncio.sleep(1)
     raise AssertionError("unreachable")
+
+
+async def kafka_end_offsets(bootstrap: str) -> dict[str, int]:
+    """Sum of end offsets per topic (internal topics included: ``__consumer_offsets`` counts commits)."""
+    return await bounded(lambda: _end_offsets(bootstrap), (KafkaError,), "Kafka did not tell its end offsets")
 
 
 async def _end_offsets(bootstrap: str) -> dict[str, int]:
