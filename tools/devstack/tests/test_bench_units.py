@@ -37,13 +37,16 @@ def test_a_clone_has_fresh_identifiers_consistent_across_documents_and_older_dat
     assert case_a["submitted_at"] < at
     assert event_id not in a[1][2]["_id"] and a[1][2]["_id"].startswith("applicant_steps|")
     assert case_a["_id"] != b[0][2]["_id"] and case_a["case_number"] != b[0][2]["case_number"]
-    clones = [clone_docs(t, seq, random.Random(seq), now) for seq in range(40)]
-    for c in clones:  # an outbox row is kept only while it is within the outbox's 30-day retention
+    assert len(a) == 3  # no expiry known: everything cloned
+    ttl = {("yima_notify", "processed_events"): [("at", 90 * 86_400.0)]}  # the ledger's 90-day TTL index
+    clones = [clone_docs(t, seq, random.Random(seq), now, ttl) for seq in range(60)]
+    for c in clones:  # a ledger entry is kept only while its TTL index would keep it
         shift = at - c[0][2]["submitted_at"]
-        has_outbox = any(coll == "outbox" for _, coll, _ in c)
-        assert has_outbox == (now - (at - shift) <= timedelta(days=30))
-    assert any(any(coll == "outbox" for _, coll, _ in c) for c in clones)
-    assert not all(any(coll == "outbox" for _, coll, _ in c) for c in clones)
+        has_entry = any(coll == "processed_events" for _, coll, _ in c)
+        assert has_entry == (now - (at - shift) <= timedelta(days=90))
+        assert any(coll == "outbox" for _, coll, _ in c)  # no TTL index there: kept
+    assert any(any(coll == "processed_events" for _, coll, _ in c) for c in clones)
+    assert not all(any(coll == "processed_events" for _, coll, _ in c) for c in clones)
 
 
 def test_percentile_and_local_only():

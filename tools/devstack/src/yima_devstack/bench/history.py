@@ -6,8 +6,9 @@ database that names one of them (its case, timeline steps, assignments, risk ass
 processed-event ledger entries, published outbox rows, …) is a template. Each history case is a clone of one
 template case with fresh identifiers (case id, case number, tracking code, every UUID and hex token, so unique
 indexes hold) and every date moved back by the same random amount within a year. The spread over units,
-categories and risk levels is the warm-up's (bench.load.CASES); outbox rows older than the outbox's 30-day
-retention are left out, as the TTL index would have removed them. Bulk ``insert_many``, a few in flight.
+categories and risk levels is the warm-up's (bench.load.CASES); a clone that a TTL index of its collection would
+have removed by now (the processed-event ledgers keep 90 days) is left out, as the store would no longer hold it.
+Bulk ``insert_many``, a few in flight.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from yima_contracts.human_codes import display_code, new_code
 
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}")
 SCAN_LIMIT = 100_000  # documents read per collection when looking for templates
-OUTBOX_RETENTION = timedelta(days=30)
 BATCH_CLONES = 200
 IN_FLIGHT = 3
 CASE_NUMBER = re.compile(r"^([A-Z]{1,6})-(\d{4})-(\d{6,})$")
 
 Doc = dict[str, Any]
+Expiry = dict[tuple[str, str], list[tuple[str, float]]]  # (database, collection) → its TTL indexes' (field, seconds)
 
 
 class Clone:
@@ -105,15 +106,21 @@ async def find_templates(client: AsyncMongoClient[Doc], dbs: list[str], cases: d
     return [t for t in templates.values() if t.docs]
 
 
-def clone_docs(t: Template, seq: int, rng: random.Random, now: datetime) -> list[tuple[str, str, Doc]]:
+def expired(doc: Doc, ttls: list[tuple[str, float]], now: datetime) -> bool:
+    """Whether a TTL index (field, seconds) would have removed ``doc`` by ``now``."""
+    return any(isinstance(at := doc.get(field), datetime) and at.astimezone(UTC) + timedelta(seconds=s) < now
+               for field, s in ttls)
+
+
+def clone_docs(t: Template, seq: int, rng: random.Random, now: datetime,
+               expiry: Expiry | None = None) -> list[tuple[str, str, Doc]]:
     shift = timedelta(days=rng.uniform(1, 365), seconds=rng.uniform(0, 86_400))
     c = Clone(t, seq, shift)
     out = []
     for db, coll, doc in t.docs:
         new = c.value(doc)
-        if coll == "outbox" and isinstance(new.get("published_at"), datetime):
-            if now - new["published_at"].astimezone(UTC) > OUTBOX_RETENTION:
-                continue  # removed by the outbox's TTL index by now
+        if expiry and expired(new, expiry.get((db, coll), []), now):
+            continue  # its collection's TTL index would have removed it by now
         if isinstance(doc.get("_id"), ObjectId):
             new["_id"] = ObjectId.from_datetime(now - shift)
         out.append((db, coll, new))
@@ -132,7 +139,8 @@ async def seed_history(mongo_url: str, prefix: str, cases: dict[str, str | None]
         per_case = Counter(f"{db}.{coll}" for t in templates for db, coll, _ in t.docs)
         log(f"  {len(templates)} template cases, {sum(per_case.values()) / len(templates):.0f} documents each "
             f"in {len(per_case)} collections")
-        loaded, duplicates = await _load(client, templates, n, random.Random(seed), log)
+        expiry = await _expiry(client, {(db, coll) for t in templates for db, coll, _ in t.docs})
+        loaded, duplicates = await _load(client, templates, n, random.Random(seed), expiry, log)
         took = time.monotonic() - t0
         spread: Counter[str] = Counter()
         async for d in await client[intake_db]["cases"].aggregate([{"$group": {"_id": "$category", "n": {"$sum": 1}}}]):
@@ -162,8 +170,18 @@ async def _templates(client: AsyncMongoClient[Doc], prefix: str, intake_db: str,
     return templates, notes
 
 
+async def _expiry(client: AsyncMongoClient[Doc], collections: set[tuple[str, str]]) -> Expiry:
+    """The TTL indexes (single field, ``expireAfterSeconds``) of the collections the templates live in."""
+    out: Expiry = {}
+    for db, coll in collections:
+        out[(db, coll)] = [(next(iter(i["key"])), float(i["expireAfterSeconds"]))
+                           async for i in await client[db][coll].list_indexes()
+                           if "expireAfterSeconds" in i and len(i["key"]) == 1]
+    return out
+
+
 async def _load(client: AsyncMongoClient[Doc], templates: list[Template], n: int, rng: random.Random,
-                log: Callable[[str], None]) -> tuple[Counter[str], int]:
+                expiry: Expiry, log: Callable[[str], None]) -> tuple[Counter[str], int]:
     """Insert ``n`` clones in batches, a few collections at once; returns documents loaded and duplicates."""
     t0 = time.monotonic()
     now = datetime.now(UTC)
@@ -187,7 +205,7 @@ async def _load(client: AsyncMongoClient[Doc], templates: list[Template], n: int
     while done < n:
         batch: dict[tuple[str, str], list[Doc]] = defaultdict(list)
         for seq in range(done, min(n, done + BATCH_CLONES)):
-            for db, coll, doc in clone_docs(templates[seq % len(templates)], seq, rng, now):
+            for db, coll, doc in clone_docs(templates[seq % len(templates)], seq, rng, now, expiry):
                 batch[(db, coll)].append(doc)
         await asyncio.gather(*(insert(db, coll, docs) for (db, coll), docs in batch.items()))
         await asyncio.sleep(0)  # the watcher's consumer keeps its heartbeats
