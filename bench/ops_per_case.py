@@ -17,7 +17,9 @@ as in ``./yima run``), then:
 Prints operations per case by kind (insert/query/update/delete/getmore/command), the idle rate and the database
 server's CPU per case (``/proc``, less its idle rate; when it runs on this machine); with
 ``--profile``, each database's profiler (level 2 during the load) per collection and operation, summed per
-service too. Figures, not pass/fail: the per-service table in bench/README.md comes from here.
+service too; with ``--locks`` (its own server only), who held the server's serial locks over the load and for how
+long — the transaction lane, the registry, the storage's global lock (bench/standin_locks/). Figures, not
+pass/fail: the per-service table in bench/README.md comes from here.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +42,10 @@ from yima_devstack.services import SERVICE_PORTS, Platform, peer_env, service_en
 from yima_devstack.topics import ensure_topics, platform_topics
 
 KINDS = ("insert", "query", "update", "delete", "getmore", "command")
+LOCKS_DIR = Path(__file__).resolve().parent / "standin_locks"
+sys.path.insert(0, str(LOCKS_DIR))
+import locks  # noqa: E402  (bench/standin_locks/locks.py)
+
 GATEWAY_MODULE = "yima_notify.devgateway"
 
 
@@ -112,7 +119,7 @@ def _targets(cmd: dict[str, Any]) -> int:
 
 async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: float, log_dir: Path,
                   profile: bool = False, digest_window: float | None = None, settle: bool = False,
-                  shapes: bool = False) -> None:
+                  shapes: bool = False, lock_stats: Path | None = None) -> None:
     await ensure_topics(ep.kafka_bootstrap, platform_topics())
     platform = Platform(log_dir=log_dir, ports={n: free_port() for n in SERVICE_PORTS},
                         service_env=ep.service_kafka_env)
@@ -146,6 +153,7 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
             for name in dbs:
                 await client[name]["system.profile"].drop()
                 await client[name].command("profile", 2)
+        locks_before = await _lock_snapshot(lock_stats)
         t1, c1, cpu1 = time.monotonic(), await opcounters(client), _cpu(pid)
         sem = asyncio.Semaphore(concurrency)
 
@@ -176,6 +184,10 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
             print(f"database server CPU per case: {cpu * 1000 / n:.1f} ms (idle {cpu_idle * 100:.1f} % of a core)")
         if profile:
             await print_profile(client, dbs, n, shapes)
+        if lock_stats is not None:
+            held = locks.difference(await _lock_snapshot(lock_stats), locks_before)
+            print("the server's serial locks over the load (bench/standin_locks):")
+            print("\n".join(f"  {line}" for line in locks.report(held, n)))
         # right after the load: what is still working (a consumer the drain does not watch, say)
         if profile:
             for name in dbs:
@@ -192,6 +204,14 @@ async def measure(ep: Endpoints, cases: int, concurrency: int, idle_seconds: flo
         await sub.close()
         await client.close()
         platform.stop()
+
+
+async def _lock_snapshot(path: Path | None) -> locks.Stats:
+    """The server's lock counts as of now (it writes them every second)."""
+    if path is None:
+        return {}
+    await asyncio.sleep(1.5)
+    return locks.read(path)
 
 
 def _cpu(pid: int) -> float:
@@ -236,20 +256,31 @@ if __name__ == "__main__":
                     help="after the drain, also wait until the server's rate is back at idle for the digest "
                          "window + 5 s (every consumer and held text done): the whole cost of the cases")
     ap.add_argument("--shapes", action="store_true", help="with --profile: per query shape (the filter's fields)")
+    ap.add_argument("--locks", action="store_true",
+                    help="who held the server's serial locks over the load (its own server only: bench/standin_locks)")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="yima-ops-logs-"))
     if os.environ.get("YIMA_KAFKA_BOOTSTRAP") and os.environ.get("YIMA_MONGO_URL"):
+        if args.locks:
+            ap.error("--locks needs the server this script starts (unset YIMA_KAFKA_BOOTSTRAP / YIMA_MONGO_URL)")
         ep = Endpoints(os.environ["YIMA_KAFKA_BOOTSTRAP"], os.environ["YIMA_MONGO_URL"])
         asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
                                 args.settle, args.shapes))
     else:
-        infra = LocalInfra(Path(tempfile.mkdtemp(prefix="yima-ops-")), kafka_port=free_port(), mongo_port=free_port())
+        state = Path(tempfile.mkdtemp(prefix="yima-ops-"))
+        lock_stats = state / "locks.json" if args.locks else None
+        if lock_stats is not None:  # the server (and only it: it alone has secantus) loads sitecustomize.py
+            os.environ["SECANTUS_LOCKSTATS"] = str(lock_stats)
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(LOCKS_DIR), os.environ.get("PYTHONPATH")) if p)
+        infra = LocalInfra(state, kafka_port=free_port(), mongo_port=free_port())
         infra.install()
         try:
             ep = infra.start()
+            if lock_stats is not None:  # the services need none of it
+                os.environ.pop("SECANTUS_LOCKSTATS")
             os.environ.update(ep.kafka_auth().as_env())  # this script's own clients: the super user (ADR 0070)
             asyncio.run(measure(ep, args.cases, args.concurrency, args.idle, logs, args.profile, args.digest_window,
-                                args.settle, args.shapes))
+                                args.settle, args.shapes, lock_stats))
         finally:
             infra.stop()
     print(f"service logs: {logs}")
