@@ -70,3 +70,5 @@ if _OUT:
                 _named(_m)
 
         _rec.dump_every(_OUT)
+        if os.environ.get("SECANTUS_SWITCHINTERVAL"):  # an experiment: the server's threads take turns this often
+            sys.setswitchinterval(float(os.environ["SECANTUS_SWITCHINTERVAL"]))

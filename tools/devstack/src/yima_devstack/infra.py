@@ -85,6 +85,8 @@ __all__ = [
 
 KAFKA_HEAP = "-Xmx512m"
 READY_TIMEOUT_S = 90.0
+OPLOG_MAX_ENTRIES = 50_000_000  # the stand-in's oplog: a day of writes, never its count cap (ADR 0221)
+OPLOG_RETENTION_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -236,9 +238,13 @@ class LocalInfra:
         # ~/.secantus/secantusd.toml, so a developer's personal config cannot change the test servers.
         config = self.state_dir / "secantusd.toml"
         config.touch()
+        # The oplog holds a day of writes (ADR 0221): pruning its oldest entries (the stand-in's default cap of
+        # 100,000, every 1,000 writes) walks the entries pruned before; past ~0.5-1 M writes a prune took minutes
+        # and stalled every write. Nothing of the platform reads old oplog entries.
         cmd: list[str | Path] = [
             self.installer.secantus_bin(), "--config", config, "--host", LOCALHOST, "--port", str(port),
             "--storage-path", self._mongo_data, "--cache-size", "256M",
+            "--oplog-max-entries", str(OPLOG_MAX_ENTRIES), "--oplog-retention-seconds", str(OPLOG_RETENTION_SECONDS),
         ]  # fmt: skip
         self.mongo.spawn(cmd, cwd=self.state_dir)
 

@@ -32,7 +32,7 @@ from yima_contracts.human_codes import display_code, new_code
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}")
 SCAN_LIMIT = 100_000  # documents read per collection when looking for templates
 BATCH_CLONES = 200
-IN_FLIGHT = 3
+IN_FLIGHT = 1
 CASE_NUMBER = re.compile(r"^([A-Z]{1,6})-(\d{4})-(\d{6,})$")
 
 Doc = dict[str, Any]
