@@ -85,8 +85,22 @@ __all__ = [
 
 KAFKA_HEAP = "-Xmx512m"
 READY_TIMEOUT_S = 90.0
-OPLOG_MAX_ENTRIES = 50_000_000  # the stand-in's oplog: a day of writes, never its count cap (ADR 0221)
-OPLOG_RETENTION_SECONDS = 86_400
+CACHE_MIN_BYTES, CACHE_MAX_BYTES = 256 << 20, 4 << 30  # the stand-in's storage cache (ADR 0221)
+
+
+def cache_size_bytes(memory: int | None = None) -> int:
+    """The stand-in's storage cache, sized as mongod sizes WiredTiger's: half of (memory - 1 GB), here between
+    256 MB and 4 GB (ADR 0221). ``memory``: this machine's, or its cgroup's limit when lower. A fixed 256 MB
+    stalled a 100,000-case history load: every write ended up evicting pages itself."""
+    if memory is None:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        try:
+            limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+            if limit.isdigit():
+                memory = min(memory, int(limit))
+        except OSError:
+            pass
+    return max(CACHE_MIN_BYTES, min(CACHE_MAX_BYTES, (memory - (1 << 30)) // 2))
 
 
 @dataclass(frozen=True)
@@ -238,13 +252,9 @@ class LocalInfra:
         # ~/.secantus/secantusd.toml, so a developer's personal config cannot change the test servers.
         config = self.state_dir / "secantusd.toml"
         config.touch()
-        # The oplog holds a day of writes (ADR 0221): pruning its oldest entries (the stand-in's default cap of
-        # 100,000, every 1,000 writes) walks the entries pruned before; past ~0.5-1 M writes a prune took minutes
-        # and stalled every write. Nothing of the platform reads old oplog entries.
         cmd: list[str | Path] = [
             self.installer.secantus_bin(), "--config", config, "--host", LOCALHOST, "--port", str(port),
-            "--storage-path", self._mongo_data, "--cache-size", "256M",
-            "--oplog-max-entries", str(OPLOG_MAX_ENTRIES), "--oplog-retention-seconds", str(OPLOG_RETENTION_SECONDS),
+            "--storage-path", self._mongo_data, "--cache-size", f"{cache_size_bytes() >> 20}M",
         ]  # fmt: skip
         self.mongo.spawn(cmd, cwd=self.state_dir)
 
