@@ -2,7 +2,7 @@
 
 import socket
 
-from yima_devstack.infra import LOCALHOST, cache_size_bytes, free_port, port_is_free
+from yima_devstack.infra import LOCALHOST, free_port, port_is_free
 
 
 def _time_wait_on(port: int) -> None:
@@ -43,11 +43,3 @@ def test_a_live_listener_still_counts_as_taken() -> None:
         listener.bind((LOCALHOST, 0))
         listener.listen(1)
         assert not port_is_free(listener.getsockname()[1])
-
-
-def test_the_stand_ins_cache_is_sized_as_mongod_sizes_it_within_bounds() -> None:
-    gib = 1 << 30
-    assert cache_size_bytes(24 * gib) == 4 * gib  # half of 23 GB, bounded to 4 GB
-    assert cache_size_bytes(7 * gib) == 3 * gib  # a 7 GB runner: half of (memory - 1 GB)
-    assert cache_size_bytes(1 * gib) == 256 << 20  # never below mongod's minimum
-    assert 256 << 20 <= cache_size_bytes() <= 4 * gib  # this machine's

@@ -85,22 +85,6 @@ __all__ = [
 
 KAFKA_HEAP = "-Xmx512m"
 READY_TIMEOUT_S = 90.0
-CACHE_MIN_BYTES, CACHE_MAX_BYTES = 256 << 20, 4 << 30  # the stand-in's storage cache (ADR 0221)
-
-
-def cache_size_bytes(memory: int | None = None) -> int:
-    """The stand-in's storage cache, sized as mongod sizes WiredTiger's: half of (memory - 1 GB), here between
-    256 MB and 4 GB (ADR 0221). ``memory``: this machine's, or its cgroup's limit when lower. A fixed 256 MB
-    stalled a 100,000-case history load: every write ended up evicting pages itself."""
-    if memory is None:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        try:
-            limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-            if limit.isdigit():
-                memory = min(memory, int(limit))
-        except OSError:
-            pass
-    return max(CACHE_MIN_BYTES, min(CACHE_MAX_BYTES, (memory - (1 << 30)) // 2))
 
 
 @dataclass(frozen=True)
@@ -254,7 +238,7 @@ class LocalInfra:
         config.touch()
         cmd: list[str | Path] = [
             self.installer.secantus_bin(), "--config", config, "--host", LOCALHOST, "--port", str(port),
-            "--storage-path", self._mongo_data, "--cache-size", f"{cache_size_bytes() >> 20}M",
+            "--storage-path", self._mongo_data, "--cache-size", "256M",
         ]  # fmt: skip
         self.mongo.spawn(cmd, cwd=self.state_dir)
 
