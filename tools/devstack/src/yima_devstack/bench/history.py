@@ -8,7 +8,7 @@ template case with fresh identifiers (case id, case number, tracking code, every
 indexes hold) and every date moved back by the same random amount within a year. The spread over units,
 categories and risk levels is the warm-up's (bench.load.CASES); a clone that a TTL index of its collection would
 have removed by now (the processed-event ledgers keep 90 days) is left out, as the store would no longer hold it.
-Bulk ``insert_many``, a few in flight.
+Bulk ``insert_many``, one at a time (three in flight ran at half the rate on the stand-in, ADR 0221).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ async def _expiry(client: AsyncMongoClient[Doc], collections: set[tuple[str, str
 
 async def _load(client: AsyncMongoClient[Doc], templates: list[Template], n: int, rng: random.Random,
                 expiry: Expiry, log: Callable[[str], None]) -> tuple[Counter[str], int]:
-    """Insert ``n`` clones in batches, a few collections at once; returns documents loaded and duplicates."""
+    """Insert ``n`` clones in batches, ``IN_FLIGHT`` bulk inserts at once; returns documents loaded and duplicates."""
     t0 = time.monotonic()
     now = datetime.now(UTC)
     loaded: Counter[str] = Counter()
