@@ -7,6 +7,7 @@ import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from bson import ObjectId
@@ -185,3 +186,32 @@ async def test_the_work_waiting_at_the_end_of_a_load_is_read_from_each_services_
     finally:
         server.close()
     assert got == {"notify": {"lag yima-notify": 150, "lag yima-notify.unit_assignments": 7, "outbox": 42}}
+
+
+class _Probe:
+    """serverStatus and the server's CPU as a bulk load's aftermath shows them: one share of a core a window."""
+
+    def __init__(self, shares: list[float]) -> None:
+        self.shares, self.calls, self.cpu = shares, 0, 0.0
+
+    @property
+    def windows(self) -> int:
+        return self.calls // 2
+
+    async def sample(self) -> Any:
+        from yima_devstack.bench.probe import DbSample
+        if self.calls % 2:  # the end of a window: the share of that window, over one second
+            self.cpu += self.shares[min(self.calls // 2, len(self.shares) - 1)]
+        self.calls += 1
+        return DbSample(at=float(self.calls), ops={}, cpu_s=self.cpu)
+
+
+async def test_after_a_load_the_bench_waits_until_the_server_is_quiet_not_merely_steady() -> None:
+    from yima_devstack.bench.run import settle
+    logs: list[str] = []
+    probe = _Probe([0.5, 0.5, 0.5, 0.04, 0.9])  # writing back at a steady half core, then quiet
+    await settle(probe, logs.append, window=0.001, most=60)  # type: ignore[arg-type]
+    assert probe.windows == 4 and "settled" in logs[-1]
+    busy = _Probe([0.5])  # never quiet: gives up after ``most`` and says so
+    await settle(busy, logs.append, window=0.001, most=0.05)  # type: ignore[arg-type]
+    assert busy.windows > 1 and "still at 50 % of a core" in logs[-1]
